@@ -1,0 +1,106 @@
+// The privilege model from the seed guide, made strict: one owner role runs DDL
+// and owns everything; the app role can only read and write rows; PUBLIC gets
+// nothing. Applied as one transaction, so a failure leaves the old grants.
+import * as pulumi from "@pulumi/pulumi";
+
+export interface GrantsInputs {
+  adminUrl: string;
+  database: string;
+  schema: string;
+  owner: string;
+  app: string;
+  /** roles that only need to connect (monitoring, backup) */
+  connectOnly: string[];
+}
+
+/** The statements, in order; exported so tests and `preview` can show them. */
+export function grantStatements(g: Omit<GrantsInputs, "adminUrl">): string[] {
+  const q = (s: string) => '"' + s.replace(/"/g, '""') + '"';
+  const db = q(g.database);
+  const schema = q(g.schema);
+  const readers = [g.app, ...g.connectOnly].map(q).join(", ");
+  return [
+    `REVOKE ALL ON DATABASE ${db} FROM PUBLIC`,
+    `ALTER DATABASE ${db} OWNER TO ${q(g.owner)}`,
+    `GRANT CONNECT ON DATABASE ${db} TO ${readers}`,
+    `CREATE SCHEMA IF NOT EXISTS ${schema} AUTHORIZATION ${q(g.owner)}`,
+    `ALTER SCHEMA ${schema} OWNER TO ${q(g.owner)}`,
+    `REVOKE ALL ON SCHEMA ${schema} FROM PUBLIC`,
+    `GRANT USAGE ON SCHEMA ${schema} TO ${readers}`,
+    `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${schema} TO ${q(g.app)}`,
+    `GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ${schema} TO ${q(g.app)}`,
+    // Tables and sequences the owner creates later (the app's own migrations,
+    // pgshift's copy) are usable by the app without another grant.
+    `ALTER DEFAULT PRIVILEGES FOR ROLE ${q(g.owner)} IN SCHEMA ${schema} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${q(g.app)}`,
+    `ALTER DEFAULT PRIVILEGES FOR ROLE ${q(g.owner)} IN SCHEMA ${schema} GRANT USAGE, SELECT ON SEQUENCES TO ${q(g.app)}`,
+  ];
+}
+
+export const grantsProvider: pulumi.dynamic.ResourceProvider = {
+  async diff(_id: string, olds: GrantsInputs, news: GrantsInputs) {
+    const keys = ["database", "schema", "owner", "app", "connectOnly"] as const;
+    const changed = keys.some((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+    return { changes: changed };
+  },
+  async create(inputs: GrantsInputs) {
+    await applyGrants(inputs);
+    return { id: `${inputs.database}/${inputs.schema}`, outs: inputs };
+  },
+  async update(_id: string, _olds: GrantsInputs, news: GrantsInputs) {
+    await applyGrants(news);
+    return { outs: news };
+  },
+  // Taking grants away would break the running app and cannot give back data;
+  // deleting this resource leaves the database as it is.
+  async delete() {},
+};
+
+async function applyGrants(inputs: GrantsInputs): Promise<void> {
+  const { Client } = require("pg") as typeof import("pg");
+  const client = new Client({ connectionString: inputs.adminUrl });
+  await client.connect();
+  let current = "";
+  try {
+    await client.query("BEGIN");
+    for (const sql of grantStatements(inputs)) {
+      current = sql;
+      await client.query(sql);
+    }
+    await client.query("COMMIT");
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw new Error(
+      `Granting privileges in database "${inputs.database}" failed at: ${current}\n${(err as Error).message}\n` +
+        "Nothing was changed. Check that the roles exist and that the admin connection is a superuser.",
+    );
+  } finally {
+    await client.end();
+  }
+}
+
+export interface DatabaseGrantsArgs {
+  adminUrl: pulumi.Input<string>;
+  database: pulumi.Input<string>;
+  schema?: pulumi.Input<string>;
+  owner: pulumi.Input<string>;
+  app: pulumi.Input<string>;
+  connectOnly?: pulumi.Input<pulumi.Input<string>[]>;
+}
+
+export class DatabaseGrants extends pulumi.dynamic.Resource {
+  constructor(name: string, args: DatabaseGrantsArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      grantsProvider,
+      name,
+      {
+        adminUrl: pulumi.secret(args.adminUrl),
+        database: args.database,
+        schema: args.schema ?? "public",
+        owner: args.owner,
+        app: args.app,
+        connectOnly: args.connectOnly ?? [],
+      },
+      { ...opts, additionalSecretOutputs: ["adminUrl"] },
+    );
+  }
+}
