@@ -1,0 +1,36 @@
+// Connecting to PostgreSQL, with errors that say which server and why — never
+// the password.
+import pg from "pg";
+import { ConnectionError } from "./errors";
+
+export function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "(the --to URL, which is not a valid postgres:// URL)";
+  }
+}
+
+export async function connect(url: string): Promise<pg.Client> {
+  let client: pg.Client;
+  try {
+    client = new pg.Client({ connectionString: url, application_name: "pgshift" });
+  } catch (err) {
+    throw new ConnectionError(`Invalid PostgreSQL URL ${redact(url)}: ${(err as Error).message}`);
+  }
+  // An idle client must not crash the process when the server goes away;
+  // the next query reports the failure instead.
+  client.on("error", () => {});
+  try {
+    await client.connect();
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    throw new ConnectionError(
+      `Cannot connect to PostgreSQL at ${redact(url)}: ${e.message}${e.code ? ` (${e.code})` : ""}.\n` +
+        "Check that the server is running and reachable (kubectl port-forward?), and the user and password.",
+    );
+  }
+  return client;
+}

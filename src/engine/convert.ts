@@ -1,0 +1,318 @@
+// Value converters: one SQLite value in, one COPY text field out. These run for
+// every value of every row, so they avoid allocation on the common path and
+// leave the rare cases (escapes, U+FFFD, big integers) to slower branches.
+import type { CastKind, ColumnCast } from "./cast-rules";
+
+/** Thrown by a converter; the copy loop adds table, key and column. */
+export class Reject {
+  constructor(
+    readonly reason: string,
+    readonly hint?: string,
+  ) {}
+}
+
+/** `trusted`: the text was already checked to be valid UTF-8 (it holds a real U+FFFD). */
+export type Converter = (v: unknown, trusted?: boolean) => string;
+
+export const NULL_FIELD = "\\N";
+const NEEDS_ESCAPE = /[\\\n\r\t]/;
+const ESCAPES: Record<string, string> = { "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+/** COPY text format escaping. */
+export function escapeCopy(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? s.replace(/[\\\n\r\t]/g, (c) => ESCAPES[c]!) : s;
+}
+
+const INT_TEXT = /^\s*[-+]?\d+\s*$/;
+const NUM_TEXT = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/;
+const RANGES: Partial<Record<CastKind, [bigint, bigint]>> = {
+  smallint: [-32768n, 32767n],
+  integer: [-2147483648n, 2147483647n],
+  bigint: [-9223372036854775808n, 9223372036854775807n],
+};
+
+function integerConverter(kind: CastKind): Converter {
+  const [lo, hi] = RANGES[kind]!;
+  const loN = Number(lo);
+  const hiN = Number(hi);
+  return (v) => {
+    if (v === null) return NULL_FIELD;
+    if (typeof v === "number") {
+      if (Number.isInteger(v)) {
+        if (Number.isSafeInteger(v) ? v < loN || v > hiN : BigInt(v) < lo || BigInt(v) > hi) {
+          throw new Reject(`${v} is out of range for ${kind}`);
+        }
+        return Number.isSafeInteger(v) ? String(v) : BigInt(v).toString();
+      }
+      throw new Reject(`${v} is not a whole number`, "Override the column's cast to numeric or double precision to keep fractions.");
+    }
+    if (typeof v === "bigint") {
+      if (v < lo || v > hi) throw new Reject(`${v} is out of range for ${kind}`);
+      return v.toString();
+    }
+    if (typeof v === "string") {
+      if (INT_TEXT.test(v)) {
+        const b = BigInt(v.trim());
+        if (b < lo || b > hi) throw new Reject(`${v} is out of range for ${kind}`);
+        return b.toString();
+      }
+      throw new Reject("text in an integer column", "Fix the row in SQLite, or override the column's cast to text.");
+    }
+    throw new Reject("a blob in an integer column");
+  };
+}
+
+const TRUE_WORDS = new Set(["t", "true", "yes", "y", "on", "1"]);
+const FALSE_WORDS = new Set(["f", "false", "no", "n", "off", "0"]);
+
+const booleanConverter: Converter = (v) => {
+  if (v === null) return NULL_FIELD;
+  if (v === 1 || v === 1n) return "t";
+  if (v === 0 || v === 0n) return "f";
+  if (typeof v === "string") {
+    const w = v.trim().toLowerCase();
+    if (TRUE_WORDS.has(w)) return "t";
+    if (FALSE_WORDS.has(w)) return "f";
+  }
+  throw new Reject("not a boolean (expected 0/1, t/f, true/false, yes/no)");
+};
+
+const doubleConverter: Converter = (v) => {
+  if (v === null) return NULL_FIELD;
+  if (typeof v === "number") {
+    if (Number.isNaN(v)) return "NaN";
+    return v === Infinity ? "Infinity" : v === -Infinity ? "-Infinity" : String(v);
+  }
+  if (typeof v === "bigint") return v.toString();
+  if (typeof v === "string") {
+    const t = v.trim();
+    if (NUM_TEXT.test(t)) return t;
+    if (/^[-+]?(nan|inf|infinity)$/i.test(t)) return /nan/i.test(t) ? "NaN" : t.startsWith("-") ? "-Infinity" : "Infinity";
+    throw new Reject("text that is not a number in a REAL column", "Override the column's cast to text to keep it.");
+  }
+  throw new Reject("a blob in a REAL column");
+};
+
+const numericConverter: Converter = (v) => {
+  if (v === null) return NULL_FIELD;
+  if (typeof v === "number") {
+    if (!Number.isFinite(v)) throw new Reject(`${v} cannot be stored in numeric`, "Override the column's cast to double precision.");
+    return String(v);
+  }
+  if (typeof v === "bigint") return v.toString();
+  if (typeof v === "string" && NUM_TEXT.test(v)) return v.trim();
+  throw new Reject("not a number in a NUMERIC column", "Override the column's cast to text to keep it.");
+};
+
+function checkText(s: string, trusted = false): void {
+  if (s.indexOf("\u0000") !== -1) {
+    throw new Reject("text contains a NUL byte, which PostgreSQL text cannot hold", "Override the column's cast to bytea to keep the bytes.");
+  }
+  if (!trusted && s.indexOf("\uFFFD") !== -1) throw new InvalidUtf8Suspect();
+}
+
+/**
+ * better-sqlite3 turns invalid UTF-8 into U+FFFD silently. A value holding
+ * U+FFFD is re-read as bytes by the copy loop to tell a real U+FFFD from
+ * broken text.
+ */
+export class InvalidUtf8Suspect {}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+export function decodeUtf8Strict(bytes: Buffer): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw new Reject("text is not valid UTF-8", "Override the column's cast to bytea to keep the bytes.");
+  }
+}
+
+function textConverter(maxLength?: number): Converter {
+  return (v, trusted) => {
+    if (v === null) return NULL_FIELD;
+    let s: string;
+    if (typeof v === "string") s = v;
+    else if (typeof v === "number" || typeof v === "bigint") s = String(v);
+    else if (Buffer.isBuffer(v)) s = decodeUtf8Strict(v);
+    else throw new Reject(`unexpected value of type ${typeof v}`);
+    checkText(s, trusted);
+    if (maxLength !== undefined && s.length > maxLength && [...s].length > maxLength) {
+      throw new Reject(`text is ${[...s].length} characters, longer than varchar(${maxLength})`, "Override the column's cast to text to widen it.");
+    }
+    return escapeCopy(s);
+  };
+}
+
+// 'YYYY-MM-DD', then optional time, fraction and zone.
+const TS = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
+const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const pad = (n: number, w = 2) => String(n).padStart(w, "0");
+
+function parseTimestamp(text: string, withTime: boolean): { y: number; mo: number; d: number; h: number; mi: number; s: number; frac: string; offsetMin: number | null } {
+  const m = TS.exec(text.trim());
+  if (!m) throw new Reject(withTime ? "not an ISO-8601 date/time ('YYYY-MM-DD HH:MM:SS[.ffffff][Z|±HH:MM]')" : "not an ISO-8601 date ('YYYY-MM-DD')");
+  const y = Number(m[1]);
+  const mo = Number(m[2]);
+  const d = Number(m[3]);
+  const h = m[4] ? Number(m[4]) : 0;
+  const mi = m[5] ? Number(m[5]) : 0;
+  const s = m[6] ? Number(m[6]) : 0;
+  const frac = m[7] ?? "";
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  const dim = mo === 2 && leap ? 29 : (DAYS[mo - 1] ?? 0);
+  if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > dim || h > 23 || mi > 59 || s > 59) throw new Reject("an impossible date or time");
+  if (frac.length > 6) throw new Reject("more than 6 fractional second digits (PostgreSQL keeps microseconds)");
+  let offsetMin: number | null = null;
+  if (m[8]) {
+    if (m[8] === "Z" || m[8] === "z") offsetMin = 0;
+    else {
+      const sign = m[8][0] === "-" ? -1 : 1;
+      const digits = m[8].slice(1).replace(":", "");
+      offsetMin = sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2) || 0));
+    }
+  }
+  return { y, mo, d, h, mi, s, frac, offsetMin };
+}
+
+function formatUtc(ms: number, micros: string): string {
+  const dt = new Date(ms);
+  if (Number.isNaN(dt.getTime())) throw new Reject("an impossible date or time");
+  return `${pad(dt.getUTCFullYear(), 4)}-${pad(dt.getUTCMonth() + 1)}-${pad(dt.getUTCDate())} ${pad(dt.getUTCHours())}:${pad(dt.getUTCMinutes())}:${pad(dt.getUTCSeconds())}${micros ? "." + micros : ""}`;
+}
+
+function epochToTimestamp(v: number): string {
+  if (!Number.isFinite(v)) throw new Reject(`${v} is not a unix time`);
+  const whole = Math.floor(v);
+  const micros = Math.round((v - whole) * 1e6);
+  return formatUtc(whole * 1000, micros ? pad(micros, 6) : "");
+}
+
+function timestampConverter(withZone: boolean): Converter {
+  return (v) => {
+    if (v === null) return NULL_FIELD;
+    if (typeof v === "number") return epochToTimestamp(v) + (withZone ? "+00" : "");
+    if (typeof v === "bigint") return epochToTimestamp(Number(v)) + (withZone ? "+00" : "");
+    if (typeof v !== "string") throw new Reject("a blob in a date/time column");
+    const t = parseTimestamp(v, true);
+    if (t.offsetMin === null || t.offsetMin === 0) {
+      // The common case: no conversion, only validation and a canonical layout.
+      return `${pad(t.y, 4)}-${pad(t.mo)}-${pad(t.d)} ${pad(t.h)}:${pad(t.mi)}:${pad(t.s)}${t.frac ? "." + t.frac : ""}${withZone ? "+00" : ""}`;
+    }
+    const ms = Date.UTC(t.y, t.mo - 1, t.d, t.h, t.mi, t.s) - t.offsetMin * 60_000;
+    return formatUtc(ms, t.frac) + (withZone ? "+00" : "");
+  };
+}
+
+const dateConverter: Converter = (v) => {
+  if (v === null) return NULL_FIELD;
+  if (typeof v === "number") return epochToTimestamp(v).slice(0, 10);
+  if (typeof v !== "string") throw new Reject("not a date");
+  const t = parseTimestamp(v, false);
+  if (t.h || t.mi || t.s || t.frac) throw new Reject("a date column holds a time of day", "Override the column's cast to timestamp to keep it.");
+  return `${pad(t.y, 4)}-${pad(t.mo)}-${pad(t.d)}`;
+};
+
+const timeConverter: Converter = (v) => {
+  if (v === null) return NULL_FIELD;
+  if (typeof v !== "string") throw new Reject("not a time of day");
+  const m = /^(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?$/.exec(v.trim());
+  if (!m || Number(m[1]) > 23 || Number(m[2]) > 59 || Number(m[3] ?? 0) > 59) throw new Reject("not a time of day ('HH:MM[:SS[.ffffff]]')");
+  return v.trim();
+};
+
+const jsonConverter: Converter = (v, trusted) => {
+  if (v === null) return NULL_FIELD;
+  if (typeof v === "number") {
+    if (!Number.isFinite(v)) throw new Reject(`${v} is not a JSON number`);
+    return String(v);
+  }
+  if (typeof v === "bigint") return v.toString();
+  if (typeof v !== "string") throw new Reject("a blob in a JSON column");
+  try {
+    JSON.parse(v);
+  } catch (e) {
+    throw new Reject(`not valid JSON (${(e as Error).message})`, "Fix the row, or override the column's cast to text to keep it as text.");
+  }
+  if (v.indexOf("\\u") !== -1 && hasBadJsonEscape(v)) {
+    throw new Reject("JSON holds \\u0000 or a lone surrogate escape, which PostgreSQL jsonb refuses", "Override the column's cast to text to keep it.");
+  }
+  checkText(v, trusted);
+  return escapeCopy(v);
+};
+
+// \u0000 and unpaired surrogate escapes are valid JSON text but PostgreSQL's
+// jsonb refuses them; catching them here names the row.
+function hasBadJsonEscape(v: string): boolean {
+  const re = /\\u([0-9a-fA-F]{4})/g;
+  let m: RegExpExecArray | null;
+  let pendingHigh = false;
+  let lastEnd = -1;
+  while ((m = re.exec(v))) {
+    // an escaped backslash before \u means it is not an escape
+    let bs = 0;
+    for (let i = m.index - 1; i >= 0 && v[i] === "\\"; i--) bs++;
+    if (bs % 2 === 1) continue;
+    const cp = parseInt(m[1]!, 16);
+    const adjacent = m.index === lastEnd;
+    if (pendingHigh && !(adjacent && cp >= 0xdc00 && cp <= 0xdfff)) return true;
+    if (pendingHigh) {
+      pendingHigh = false;
+    } else if (cp === 0) return true;
+    else if (cp >= 0xd800 && cp <= 0xdbff) pendingHigh = true;
+    else if (cp >= 0xdc00 && cp <= 0xdfff) return true;
+    lastEnd = m.index + m[0].length;
+  }
+  return pendingHigh;
+}
+
+const byteaConverter: Converter = (v) => {
+  if (v === null) return NULL_FIELD;
+  if (Buffer.isBuffer(v)) return "\\\\x" + v.toString("hex");
+  if (typeof v === "string") return "\\\\x" + Buffer.from(v, "utf8").toString("hex");
+  return "\\\\x" + Buffer.from(String(v), "utf8").toString("hex");
+};
+
+const UUID_TEXT = /^\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\}?$/;
+const uuidConverter: Converter = (v) => {
+  if (v === null) return NULL_FIELD;
+  if (typeof v === "string" && UUID_TEXT.test(v.trim())) return v.trim();
+  if (Buffer.isBuffer(v) && v.length === 16) {
+    const h = v.toString("hex");
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+  throw new Reject("not a UUID");
+};
+
+export function converterFor(cast: ColumnCast): Converter {
+  switch (cast.kind) {
+    case "smallint":
+    case "integer":
+    case "bigint":
+      return integerConverter(cast.kind);
+    case "boolean":
+      return booleanConverter;
+    case "double":
+      return doubleConverter;
+    case "numeric":
+      return numericConverter;
+    case "text":
+    case "char":
+      return textConverter();
+    case "varchar":
+      return textConverter(cast.length);
+    case "timestamp":
+      return timestampConverter(false);
+    case "timestamptz":
+      return timestampConverter(true);
+    case "date":
+      return dateConverter;
+    case "time":
+      return timeConverter;
+    case "jsonb":
+      return jsonConverter;
+    case "bytea":
+      return byteaConverter;
+    case "uuid":
+      return uuidConverter;
+  }
+}

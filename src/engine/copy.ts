@@ -1,0 +1,96 @@
+// Streams one table's rows into PostgreSQL with COPY FROM STDIN. Rows are
+// encoded into large text chunks (not one write per row) and written with
+// backpressure, so memory stays flat whatever the table's size.
+import type pg from "pg";
+import { from as copyFrom } from "pg-copy-streams";
+import { LoadError, PgshiftError, describeKey } from "./errors";
+import { qualified, quoteIdent } from "./identifiers";
+import type { TablePlan } from "./plan";
+import type { TableReader } from "./source";
+
+const CHUNK = 256 * 1024;
+
+export interface CopyProgress {
+  (rowsSoFar: number): void;
+}
+
+export async function copyTable(
+  client: pg.Client,
+  schema: string,
+  t: TablePlan,
+  reader: TableReader,
+  onProgress?: CopyProgress,
+): Promise<number> {
+  const columns = t.columns.map((c) => quoteIdent(c.target)).join(", ");
+  const stream = client.query(copyFrom(`COPY ${qualified(schema, t.target)} (${columns}) FROM STDIN`));
+  let failed: Error | undefined;
+  const done = new Promise<void>((resolve, reject) => {
+    stream.on("finish", resolve);
+    stream.on("error", (err: Error) => {
+      failed = err;
+      reject(err);
+    });
+  });
+  done.catch(() => {});
+  let rows = 0;
+  let chunk = "";
+  const flush = async (data: string) => {
+    if (!stream.write(data)) {
+      await new Promise<void>((resolve, reject) => {
+        const onDrain = () => {
+          stream.off("error", onError);
+          resolve();
+        };
+        const onError = (e: Error) => {
+          stream.off("drain", onDrain);
+          reject(e);
+        };
+        stream.once("drain", onDrain);
+        stream.once("error", onError);
+      });
+    }
+  };
+  try {
+    for (const fields of reader.rows()) {
+      chunk += fields.join("\t") + "\n";
+      rows++;
+      if (chunk.length >= CHUNK) {
+        await flush(chunk);
+        chunk = "";
+        if (failed) break;
+        onProgress?.(rows);
+      }
+    }
+    if (!failed) {
+      if (chunk) await flush(chunk);
+      stream.end();
+    }
+    await done;
+  } catch (err) {
+    // Abort the COPY so the connection's transaction can be rolled back.
+    if (!failed) stream.destroy(err as Error);
+    await done.catch(() => {});
+    if (err instanceof PgshiftError) throw err;
+    throw explainCopyError(t, reader, (failed ?? err) as Error & { where?: string; code?: string });
+  }
+  onProgress?.(rows);
+  return rows;
+}
+
+/** PostgreSQL names the COPY line; turn that into the row's key in SQLite. */
+export function explainCopyError(t: TablePlan, reader: TableReader, err: Error & { where?: string; code?: string; column?: string }): LoadError {
+  const where = err.where ?? "";
+  const m = /COPY [^,]+, line (\d+)(?:, column ([^:]+))?/.exec(where);
+  let location = "";
+  if (m) {
+    const key = reader.keyOfRow(Number(m[1]));
+    const col = m[2] ? t.columns.find((c) => c.target === m[2])?.source ?? m[2] : undefined;
+    location = `, row ${describeKey(key)}${col ? `, column "${col}"` : ""}`;
+  }
+  return new LoadError(
+    t.source,
+    `PostgreSQL refused the data of table "${t.source}"${location}: ${err.message}${err.code ? ` (${err.code})` : ""}.\n` +
+      `  The table's load was rolled back; nothing of "${t.target}" was written. Fix the row or override the column's cast, then run again.`,
+    err,
+  );
+}

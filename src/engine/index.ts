@@ -1,0 +1,7 @@
+// pgshift's migration engine: SQLite → PostgreSQL, catalog → plan → schema →
+// copy → verify. No Pulumi here; the CLI and the Pulumi provider both sit on this.
+export { planMigration, formatPlan, type MigrationOptions, type MigrationPlan, type TablePlan, type ColumnPlan, type SchemaMode } from "./plan";
+export { migrate, verifyMigration, type MigrateOptions, type MigrationReport, type TableReport, type ProgressEvent } from "./migrate";
+export { fingerprintSqlite } from "./fingerprint";
+export { CAST_RULES, formatCastRules, castFor } from "./cast-rules";
+export * from "./errors";

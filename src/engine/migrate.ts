@@ -1,0 +1,423 @@
+// The load pipeline: plan → decide per table (load, keep, reload, or refuse) →
+// copy each table in its own transaction → foreign keys → ANALYZE → verify.
+// Every table's rows, keys and its record in pgshift.loads commit together, so
+// a crash at any point leaves each table either fully loaded or untouched, and
+// a re-run finishes the job with exactly one copy of every row.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type pg from "pg";
+import { connect, redact } from "./connection";
+import { copyTable } from "./copy";
+import { LoadError, TargetConflictError, describeKey } from "./errors";
+import { fingerprintSqlite } from "./fingerprint";
+import { qualified } from "./identifiers";
+import { openSource, planFrom, type MigrationOptions, type MigrationPlan, type TablePlan } from "./plan";
+import { afterLoadSql, createTableSql, foreignKeySql, orphanSql, resetSequenceSql } from "./schema";
+import { tableReader, takeSnapshot, type Snapshot } from "./source";
+import { verifyTable, type RowDifference, type TableVerification } from "./verify";
+
+export interface ProgressEvent {
+  table: string;
+  phase: "copy" | "keep" | "indexes" | "foreign keys" | "verify" | "done";
+  rows: number;
+  total: number;
+}
+
+export interface MigrateOptions extends MigrationOptions {
+  target: string;
+  /** tables copied at the same time (default 2) */
+  jobs?: number;
+  /** reload tables pgshift loaded earlier from a different version of the source */
+  refresh?: boolean;
+  /** replace target tables pgshift did not load (create: drop and recreate; existing: truncate) */
+  overwrite?: boolean;
+  /** compare every row afterwards (default true) */
+  verify?: boolean;
+  onProgress?: (e: ProgressEvent) => void;
+}
+
+export type TableAction = "loaded" | "reloaded" | "kept" | "replaced";
+
+export interface TableReport {
+  source: string;
+  target: string;
+  sourceRows: number;
+  targetRows: number;
+  match: boolean;
+  action: TableAction;
+  differences: RowDifference[];
+}
+
+export interface MigrationReport {
+  ok: boolean;
+  source: string;
+  /** the target URL with the password removed */
+  target: string;
+  schemaMode: string;
+  fingerprint: string;
+  tables: TableReport[];
+  skipped: MigrationPlan["skipped"];
+  verified: boolean;
+  durationMs: number;
+}
+
+const loadsSql = readFileSync(join(__dirname, "sql", "loads.sql"), "utf8");
+const SESSION = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 1; SET client_encoding = 'UTF8'";
+
+export async function session(url: string): Promise<pg.Client> {
+  const c = await connect(url);
+  await c.query(SESSION);
+  return c;
+}
+
+interface LoadRecord {
+  target_table: string;
+  source_fingerprint: string;
+  schema_mode: string;
+}
+
+async function pool<T>(items: T[], jobs: number, work: (item: T) => Promise<void>): Promise<void> {
+  const queue = [...items];
+  let failure: unknown;
+  const runners = Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, async () => {
+    while (queue.length > 0 && failure === undefined) {
+      const item = queue.shift()!;
+      try {
+        await work(item);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+  });
+  await Promise.all(runners);
+  if (failure !== undefined) throw failure;
+}
+
+export async function migrate(options: MigrateOptions): Promise<MigrationReport> {
+  const started = Date.now();
+  const src = openSource(options.source);
+  let snapshot: Snapshot | undefined;
+  const admin = await session(options.target);
+  try {
+    const plan = await planFrom(src, options);
+    const fingerprint = await fingerprintSqlite(options.source);
+    snapshot = await takeSnapshot(src);
+    const schema = plan.targetSchema;
+    await admin.query(loadsSql);
+    const records = new Map(
+      (
+        await admin.query<LoadRecord>("SELECT target_table, source_fingerprint, schema_mode FROM pgshift.loads WHERE target_schema = $1", [schema])
+      ).rows.map((r) => [r.target_table, r]),
+    );
+    const existingTables = new Set(
+      (await admin.query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = $1", [schema])).rows.map((r) => r.tablename),
+    );
+
+    // Decide everything before writing anything: a refusal leaves the target untouched.
+    const actions = new Map<string, TableAction | "load">();
+    for (const t of plan.tables) {
+      const rec = records.get(t.target);
+      const exists = existingTables.has(t.target);
+      if (rec && exists) {
+        if (rec.source_fingerprint === fingerprint) actions.set(t.target, "kept");
+        else if (options.refresh) actions.set(t.target, "reloaded");
+        else
+          throw new TargetConflictError(
+            t.source,
+            `Table "${t.target}" was loaded by pgshift from a different version of ${options.source} (the file changed since).\n` +
+              "  Re-run with --refresh to reload the tables pgshift loaded — but not after cutover, when the app writes to PostgreSQL.",
+          );
+      } else if (exists) {
+        const hasRows = (await admin.query(`SELECT EXISTS (SELECT 1 FROM ${qualified(schema, t.target)}) AS x`)).rows[0].x as boolean;
+        if (plan.schemaMode === "existing" && !hasRows) actions.set(t.target, "load");
+        else if (options.overwrite) actions.set(t.target, "replaced");
+        else
+          throw new TargetConflictError(
+            t.source,
+            plan.schemaMode === "create"
+              ? `Table "${t.target}" already exists in PostgreSQL schema "${schema}" and was not created by pgshift. Nothing was changed.\n` +
+                  "  To load into it, use --schema existing; to drop and recreate it from SQLite, use --overwrite."
+              : `Table "${t.target}" already holds rows that pgshift did not load. Nothing was changed.\n` +
+                  "  To replace them with the SQLite data, use --overwrite (TRUNCATE, then load).",
+          );
+      } else actions.set(t.target, "load");
+    }
+
+    const progress = (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => options.onProgress?.({ table, phase, rows, total });
+    const byTarget = new Map(plan.tables.map((t) => [t.target, t]));
+    const ordered = plan.loadOrder.map((n) => byTarget.get(n)!);
+    const reloads = ordered.filter((t) => actions.get(t.target) === "reloaded");
+    const singles = ordered.filter((t) => ["load", "replaced"].includes(actions.get(t.target)!));
+    for (const t of ordered.filter((t) => actions.get(t.target) === "kept")) progress(t.target, "keep", t.rows, t.rows);
+
+    if (reloads.length > 0) await reloadTables(options.target, plan, reloads, snapshot, fingerprint, progress);
+    // In existing mode the app's foreign keys are live during the load, so
+    // tables go one at a time in dependency order; in create mode they are
+    // added afterwards and tables load in parallel.
+    const jobs = plan.schemaMode === "existing" ? 1 : (options.jobs ?? 2);
+    await pool(singles, jobs, async (t) => {
+      await loadTable(options.target, plan, t, actions.get(t.target) === "replaced", snapshot!, fingerprint, progress);
+    });
+    if (plan.schemaMode === "create") await addForeignKeys(admin, plan, progress);
+    if (reloads.length + singles.length > 0) {
+      await admin.query(`ANALYZE ${[...reloads, ...singles].map((t) => qualified(schema, t.target)).join(", ")}`);
+    }
+
+    const verified = options.verify !== false;
+    const verifications = new Map<string, TableVerification>();
+    if (verified) {
+      await pool(ordered, options.jobs ?? 2, async (t) => {
+        const db = snapshot!.open();
+        const client = await session(options.target);
+        try {
+          progress(t.target, "verify", 0, t.rows);
+          verifications.set(t.target, await verifyTable(client, schema, t, tableReader(db, t)));
+          progress(t.target, "done", t.rows, t.rows);
+        } finally {
+          db.close();
+          await client.end();
+        }
+      });
+    }
+    const tables: TableReport[] = ordered.map((t) => {
+      const v = verifications.get(t.target);
+      const action = actions.get(t.target)!;
+      return {
+        source: t.source,
+        target: t.target,
+        sourceRows: v?.sourceRows ?? t.rows,
+        targetRows: v?.targetRows ?? t.rows,
+        match: v ? v.match : true,
+        action: action === "load" ? "loaded" : action,
+        differences: v?.differences ?? [],
+      };
+    });
+    return {
+      ok: tables.every((t) => t.match),
+      source: options.source,
+      target: redact(options.target),
+      schemaMode: plan.schemaMode,
+      fingerprint,
+      tables,
+      skipped: plan.skipped,
+      verified,
+      durationMs: Date.now() - started,
+    };
+  } finally {
+    src.close();
+    snapshot?.dispose();
+    await admin.end().catch(() => {});
+  }
+}
+
+async function resetSequences(client: pg.Client, plan: MigrationPlan, t: TablePlan): Promise<void> {
+  const schema = plan.targetSchema;
+  const candidates = plan.schemaMode === "create" ? t.columns.filter((c) => c.identity) : t.columns.filter((c) => ["bigint", "integer", "smallint"].includes(c.cast.kind));
+  for (const c of candidates) {
+    const seq = await client.query<{ s: string | null }>("SELECT pg_get_serial_sequence($1, $2) AS s", [qualified(schema, t.target), c.target]);
+    if (seq.rows[0]?.s) await client.query(resetSequenceSql(schema, t, c.target));
+  }
+}
+
+async function recordLoad(client: pg.Client, plan: MigrationPlan, t: TablePlan, fingerprint: string, rows: number): Promise<void> {
+  await client.query(
+    `INSERT INTO pgshift.loads (target_schema, target_table, source_table, source_fingerprint, schema_mode, row_count)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (target_schema, target_table) DO UPDATE
+       SET source_table = EXCLUDED.source_table, source_fingerprint = EXCLUDED.source_fingerprint,
+           schema_mode = EXCLUDED.schema_mode, row_count = EXCLUDED.row_count, loaded_at = now()`,
+    [plan.targetSchema, t.target, t.source, fingerprint, plan.schemaMode, rows],
+  );
+}
+
+async function loadTable(
+  url: string,
+  plan: MigrationPlan,
+  t: TablePlan,
+  replace: boolean,
+  snapshot: Snapshot,
+  fingerprint: string,
+  progress: (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => void,
+): Promise<void> {
+  const schema = plan.targetSchema;
+  const client = await session(url);
+  const db = snapshot.open();
+  try {
+    await client.query("BEGIN");
+    await client.query("SET LOCAL synchronous_commit = off");
+    if (plan.schemaMode === "create") {
+      if (replace) await client.query(`DROP TABLE ${qualified(schema, t.target)} CASCADE`);
+      await client.query(createTableSql(schema, t));
+    } else if (replace) {
+      await client.query(`TRUNCATE ${qualified(schema, t.target)}`);
+    }
+    progress(t.target, "copy", 0, t.rows);
+    const rows = await copyTable(client, schema, t, tableReader(db, t), (n) => progress(t.target, "copy", n, t.rows));
+    if (plan.schemaMode === "create") {
+      progress(t.target, "indexes", rows, t.rows);
+      for (const sql of afterLoadSql(schema, t)) await runDdl(client, t, sql);
+    }
+    await resetSequences(client, plan, t);
+    await recordLoad(client, plan, t, fingerprint, rows);
+    await client.query("COMMIT");
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw err;
+  } finally {
+    db.close();
+    await client.end().catch(() => {});
+  }
+}
+
+async function runDdl(client: pg.Client, t: TablePlan, sql: string): Promise<void> {
+  try {
+    await client.query(sql);
+  } catch (err) {
+    const e = err as Error & { detail?: string };
+    throw new LoadError(
+      t.source,
+      `Creating a key or index on "${t.target}" failed: ${e.message}${e.detail ? ` (${e.detail})` : ""}\n  statement: ${sql}\n` +
+        "  The table's load was rolled back. SQLite does not always enforce what it declares (e.g. duplicate values in a UNIQUE column with NULLs or mixed types); fix the data and run again.",
+      err,
+    );
+  }
+}
+
+/** One transaction for every table to reload, so the app never sees a half-refreshed database. */
+async function reloadTables(
+  url: string,
+  plan: MigrationPlan,
+  tables: TablePlan[],
+  snapshot: Snapshot,
+  fingerprint: string,
+  progress: (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => void,
+): Promise<void> {
+  const schema = plan.targetSchema;
+  const client = await session(url);
+  const db = snapshot.open();
+  try {
+    await client.query("BEGIN");
+    const names = tables.map((t) => qualified(schema, t.target));
+    // Foreign keys touching these tables are set aside and restored (and re-validated) before commit.
+    const fks = (
+      await client.query<{ tbl: string; name: string; def: string }>(
+        `SELECT conrelid::regclass::text AS tbl, conname AS name, pg_get_constraintdef(oid) AS def
+           FROM pg_constraint WHERE contype = 'f' AND (conrelid = ANY($1::regclass[]) OR confrelid = ANY($1::regclass[]))`,
+        [names],
+      )
+    ).rows;
+    for (const fk of fks) await client.query(`ALTER TABLE ${fk.tbl} DROP CONSTRAINT ${JSON.stringify(fk.name)}`);
+    await client.query(`TRUNCATE ${names.join(", ")}`);
+    for (const t of tables) {
+      progress(t.target, "copy", 0, t.rows);
+      const rows = await copyTable(client, schema, t, tableReader(db, t), (n) => progress(t.target, "copy", n, t.rows));
+      await resetSequences(client, plan, t);
+      await recordLoad(client, plan, t, fingerprint, rows);
+    }
+    for (const fk of fks) await client.query(`ALTER TABLE ${fk.tbl} ADD CONSTRAINT ${JSON.stringify(fk.name)} ${fk.def}`);
+    await client.query("COMMIT");
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw err;
+  } finally {
+    db.close();
+    await client.end().catch(() => {});
+  }
+}
+
+async function addForeignKeys(
+  client: pg.Client,
+  plan: MigrationPlan,
+  progress: (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => void,
+): Promise<void> {
+  const schema = plan.targetSchema;
+  const present = new Set(
+    (
+      await client.query<{ name: string }>(
+        "SELECT conname AS name FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = $1 AND contype = 'f'",
+        [schema],
+      )
+    ).rows.map((r) => r.name),
+  );
+  const migrated = new Map(plan.tables.map((t) => [t.target, t]));
+  const todo = plan.tables.flatMap((t) => t.foreignKeys.filter((fk) => !present.has(fk.name) && migrated.has(fk.refTable)).map((fk) => ({ t, fk })));
+  if (todo.length === 0) return;
+  await client.query("BEGIN");
+  try {
+    for (const { t, fk } of todo) {
+      progress(t.target, "foreign keys", t.rows, t.rows);
+      try {
+        await client.query(foreignKeySql(schema, t.target, fk));
+      } catch (err) {
+        const orphans = await client
+          .query("ROLLBACK")
+          .then(() => client.query(orphanSql(schema, t.target, fk, migrated.get(fk.refTable)!.primaryKey)))
+          .then((r) => r.rows as Record<string, unknown>[])
+          .catch(() => []);
+        throw new LoadError(
+          t.source,
+          `Foreign key ${t.target}(${fk.columns.join(", ")}) → ${fk.refTable} cannot be created: ${(err as Error).message}.\n` +
+            (orphans.length ? `  Rows pointing at nothing: ${orphans.map((o) => describeKey(o)).join("; ")}.\n` : "") +
+            "  SQLite does not enforce foreign keys unless PRAGMA foreign_keys is on, so such rows can exist. The data is loaded; " +
+            `fix or delete those rows in PostgreSQL (or SQLite, then --refresh) and run again to add the key.`,
+          err,
+        );
+      }
+    }
+    await client.query("COMMIT");
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw err;
+  }
+}
+
+/** `pgshift verify`: compare without copying (the seed guide's --verify-only). */
+export async function verifyMigration(options: MigrationOptions & { target: string; jobs?: number; onProgress?: (e: ProgressEvent) => void }): Promise<MigrationReport> {
+  const started = Date.now();
+  const src = openSource(options.source);
+  let snapshot: Snapshot | undefined;
+  try {
+    const plan = await planFrom(src, { ...options, schema: options.schema ?? "create" });
+    snapshot = await takeSnapshot(src);
+    const fingerprint = await fingerprintSqlite(options.source);
+    const results: TableReport[] = [];
+    const admin = await session(options.target);
+    const present = new Set(
+      (await admin.query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = $1", [plan.targetSchema])).rows.map((r) => r.tablename),
+    );
+    await admin.end();
+    await pool(plan.tables, options.jobs ?? 2, async (t) => {
+      if (!present.has(t.target)) {
+        results.push({ source: t.source, target: t.target, sourceRows: t.rows, targetRows: 0, match: false, action: "kept", differences: [{ key: {}, problem: "missing in PostgreSQL" }] });
+        return;
+      }
+      const db = snapshot!.open();
+      const client = await session(options.target);
+      try {
+        options.onProgress?.({ table: t.target, phase: "verify", rows: 0, total: t.rows });
+        const v = await verifyTable(client, plan.targetSchema, t, tableReader(db, t));
+        results.push({ ...v, action: "kept" });
+        options.onProgress?.({ table: t.target, phase: "done", rows: t.rows, total: t.rows });
+      } finally {
+        db.close();
+        await client.end();
+      }
+    });
+    const order = new Map(plan.loadOrder.map((n, i) => [n, i]));
+    results.sort((a, b) => (order.get(a.target) ?? 0) - (order.get(b.target) ?? 0));
+    return {
+      ok: results.every((r) => r.match),
+      source: options.source,
+      target: redact(options.target),
+      schemaMode: plan.schemaMode,
+      fingerprint,
+      tables: results,
+      skipped: plan.skipped,
+      verified: true,
+      durationMs: Date.now() - started,
+    };
+  } finally {
+    src.close();
+    snapshot?.dispose();
+  }
+}

@@ -1,0 +1,335 @@
+// The plan: for every table, what it becomes in PostgreSQL — name, column types
+// (from the cast rules, or from the existing target table), keys, indexes,
+// foreign keys, load order — and what is not copied and why. Making a plan
+// reads SQLite and, in `existing` mode, the target's catalog; it writes nothing.
+import Database from "better-sqlite3";
+import { existsSync } from "node:fs";
+import { castFor, formatCastRules, parseOverride, type ColumnCast } from "./cast-rules";
+import { readCatalog, type SkippedObject, type SqliteTable } from "./catalog";
+import { UsageError } from "./errors";
+import { quoteIdent, quoteSqlite, targetName, type IdentifierMode } from "./identifiers";
+import { readTargetTables, type TargetColumn } from "./target-catalog";
+
+export type SchemaMode = "create" | "existing";
+
+export interface MigrationOptions {
+  /** path of the SQLite database */
+  source: string;
+  /** PostgreSQL connection string (needed by migrate/verify, and by plan in existing mode) */
+  target?: string;
+  schema?: SchemaMode;
+  /** source table names to migrate (default: all) */
+  tables?: string[];
+  identifiers?: IdentifierMode;
+  /** PostgreSQL schema to load into (default public) */
+  targetSchema?: string;
+  /** per-column cast overrides: { "table.column": "text" } */
+  casts?: Record<string, string>;
+}
+
+export interface ColumnPlan {
+  source: string;
+  target: string;
+  declaredType: string;
+  cast: ColumnCast;
+  targetType: string;
+  notNull: boolean;
+  /** translated default expression, or null */
+  default: string | null;
+  identity: boolean;
+}
+
+export interface ForeignKeyPlan {
+  name: string;
+  columns: string[];
+  refTable: string;
+  refColumns: string[];
+  onUpdate: string;
+  onDelete: string;
+}
+
+export interface IndexPlan {
+  name: string;
+  unique: boolean;
+  /** the CREATE INDEX / ADD CONSTRAINT statement */
+  sql: string;
+  kind: "unique constraint" | "index";
+}
+
+export interface TablePlan {
+  source: string;
+  target: string;
+  rows: number;
+  columns: ColumnPlan[];
+  /** source column names of the key the copy and verify order by; [] = no key */
+  sourceKey: string[];
+  primaryKey: string[];
+  withoutRowid: boolean;
+  autoincrement: boolean;
+  /** highest id SQLite ever handed out, so the new sequence never reuses one */
+  sequenceFloor: number | null;
+  foreignKeys: ForeignKeyPlan[];
+  indexes: IndexPlan[];
+  notes: string[];
+}
+
+export interface MigrationPlan {
+  source: string;
+  schemaMode: SchemaMode;
+  identifiers: IdentifierMode;
+  targetSchema: string;
+  tables: TablePlan[];
+  /** target table names in an order where referenced tables come first */
+  loadOrder: string[];
+  skipped: SkippedObject[];
+}
+
+export function openSource(path: string): Database.Database {
+  if (!existsSync(path)) throw new UsageError(`The SQLite database ${path} does not exist. Check the --from path.`);
+  try {
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    db.prepare("SELECT count(*) FROM sqlite_schema").get();
+    return db;
+  } catch (err) {
+    throw new UsageError(`${path} cannot be read as a SQLite database: ${(err as Error).message}`);
+  }
+}
+
+export async function planMigration(options: MigrationOptions): Promise<MigrationPlan> {
+  const db = openSource(options.source);
+  try {
+    return await planFrom(db, options);
+  } finally {
+    db.close();
+  }
+}
+
+export async function planFrom(db: Database.Database, options: MigrationOptions): Promise<MigrationPlan> {
+  const mode = options.schema ?? "create";
+  const identifiers = options.identifiers ?? "downcase";
+  const targetSchema = options.targetSchema ?? "public";
+  const catalog = readCatalog(db);
+  let tables = catalog.tables;
+  if (options.tables && options.tables.length > 0) {
+    const known = new Map(tables.map((t) => [t.name, t]));
+    for (const name of options.tables) {
+      if (!known.has(name)) throw new UsageError(`--tables names "${name}", which is not a table in ${options.source}. Tables: ${[...known.keys()].join(", ")}`);
+    }
+    tables = options.tables.map((n) => known.get(n)!);
+  }
+  const seen = new Map<string, string>();
+  for (const t of tables) {
+    const target = targetName(t.name, identifiers);
+    const other = seen.get(target);
+    if (other) throw new UsageError(`Tables "${other}" and "${t.name}" would both become "${target}" in PostgreSQL. Use --identifiers preserve.`);
+    if (Buffer.byteLength(target) > 63) throw new UsageError(`Table name "${t.name}" is longer than PostgreSQL's 63-byte limit.`);
+    seen.set(target, t.name);
+  }
+  const overrides = options.casts ?? {};
+  for (const key of Object.keys(overrides)) {
+    const [tbl, col] = splitColumnRef(key);
+    const t = tables.find((x) => x.name === tbl);
+    if (!t || !t.columns.some((c) => c.name === col)) throw new UsageError(`--cast names "${key}", which is not a column being migrated (use table.column).`);
+  }
+
+  const existing = mode === "existing" ? await readTargetTables(requireTarget(options), targetSchema) : null;
+  const plans = tables.map((t) => planTable(db, t, identifiers, overrides, existing));
+  return {
+    source: options.source,
+    schemaMode: mode,
+    identifiers,
+    targetSchema,
+    tables: plans,
+    loadOrder: loadOrder(plans),
+    skipped: catalog.skipped,
+  };
+}
+
+function requireTarget(options: MigrationOptions): string {
+  if (!options.target) throw new UsageError("--schema existing needs --to: the plan reads the existing tables' column types.");
+  return options.target;
+}
+
+function splitColumnRef(ref: string): [string, string] {
+  const i = ref.lastIndexOf(".");
+  if (i <= 0) throw new UsageError(`--cast "${ref}" must be table.column=type`);
+  return [ref.slice(0, i), ref.slice(i + 1)];
+}
+
+function planTable(
+  db: Database.Database,
+  t: SqliteTable,
+  identifiers: IdentifierMode,
+  overrides: Record<string, string>,
+  existing: Map<string, TargetColumn[]> | null,
+): TablePlan {
+  const target = targetName(t.name, identifiers);
+  const tn = (c: string) => targetName(c, identifiers);
+  const rows = Number((db.prepare(`SELECT count(*) AS n FROM ${quoteSqlite(t.name)}`).get() as { n: number }).n);
+  const notes: string[] = [];
+  let targetCols: Map<string, TargetColumn> | null = null;
+  if (existing) {
+    const cols = existing.get(target);
+    if (!cols) throw new UsageError(`--schema existing: table "${target}" does not exist in PostgreSQL. Run the app's migrations first (e.g. alembic upgrade head), or use --schema create.`);
+    targetCols = new Map(cols.map((c) => [c.name, c]));
+  }
+  const columns: ColumnPlan[] = [];
+  for (const c of t.columns) {
+    if (c.generated) {
+      notes.push(`column "${c.name}" is generated; PostgreSQL computes it, it is not copied`);
+      continue;
+    }
+    const override = overrides[`${t.name}.${c.name}`];
+    let cast: ColumnCast;
+    if (override) cast = parseOverride(override);
+    else if (targetCols) {
+      const tc = targetCols.get(tn(c.name));
+      if (!tc) throw new UsageError(`--schema existing: column "${c.name}" of table "${t.name}" has no column "${tn(c.name)}" in PostgreSQL table "${target}".`);
+      cast = tc.cast;
+    } else cast = castFor(c.declaredType);
+    const identity = existing === null && t.rowidAlias === c.name;
+    if (identity && cast.kind !== "bigint" && cast.kind !== "integer") cast = castFor("INTEGER");
+    const def = existing ? null : translateDefault(c.defaultSql, cast);
+    if (c.defaultSql !== null && def === null && !existing) notes.push(`default of "${c.name}" (${c.defaultSql}) has no PostgreSQL meaning and is not kept`);
+    columns.push({
+      source: c.name,
+      target: tn(c.name),
+      declaredType: c.declaredType,
+      cast,
+      targetType: cast.pgType,
+      notNull: c.notNull || t.primaryKey.includes(c.name),
+      default: def,
+      identity,
+    });
+  }
+  if (/\bCHECK\s*\(/i.test(t.createSql)) notes.push("CHECK constraints are not translated");
+  if (/COLLATE\s+NOCASE/i.test(t.createSql)) notes.push("COLLATE NOCASE columns compare case-sensitively in PostgreSQL");
+
+  const fks: ForeignKeyPlan[] = t.foreignKeys.map((fk, i) => ({
+    name: `${target}_${fk.columns.map(tn).join("_")}_fkey`.slice(0, 63) || `${target}_fk${i}`,
+    columns: fk.columns.map(tn),
+    refTable: targetName(fk.refTable, identifiers),
+    refColumns: fk.refColumns.map(tn),
+    onUpdate: fk.onUpdate,
+    onDelete: fk.onDelete,
+  }));
+  const indexes: IndexPlan[] = [];
+  for (const ix of t.indexes) {
+    if (ix.origin === "pk") continue;
+    if (ix.hasExpressions) {
+      notes.push(`index "${ix.name}" is on expressions and is not created`);
+      continue;
+    }
+    const cols = ix.columns.map((c) => `${quoteIdent(tn(c.name ?? ""))}${c.descending ? " DESC" : ""}`).join(", ");
+    if (ix.origin === "u") {
+      const name = `${target}_${ix.columns.map((c) => tn(c.name ?? "")).join("_")}_key`.slice(0, 63);
+      indexes.push({ name, unique: true, kind: "unique constraint", sql: `ALTER TABLE %TABLE% ADD CONSTRAINT ${quoteIdent(name)} UNIQUE (${cols})` });
+    } else {
+      const where = ix.where ? ` WHERE ${translateWhere(ix.where, columns)}` : "";
+      const name = targetName(ix.name, identifiers);
+      indexes.push({ name, unique: ix.unique, kind: "index", sql: `CREATE ${ix.unique ? "UNIQUE " : ""}INDEX ${quoteIdent(name)} ON %TABLE% (${cols})${where}` });
+    }
+  }
+  const sourceKey = t.primaryKey.length > 0 ? t.primaryKey : t.withoutRowid ? [] : [];
+  if (sourceKey.length === 0) notes.push("no primary key: verified by a multiset digest of all rows");
+  return {
+    source: t.name,
+    target,
+    rows,
+    columns,
+    sourceKey,
+    primaryKey: t.primaryKey.map(tn),
+    withoutRowid: t.withoutRowid,
+    autoincrement: t.autoincrement,
+    sequenceFloor: t.sequence,
+    foreignKeys: fks,
+    indexes,
+    notes,
+  };
+}
+
+/** SQLite defaults that mean the same in PostgreSQL; anything else is dropped (and noted). */
+export function translateDefault(sqlDefault: string | null, cast: ColumnCast): string | null {
+  if (sqlDefault === null) return null;
+  let d = sqlDefault.trim();
+  while (d.startsWith("(") && d.endsWith(")")) d = d.slice(1, -1).trim();
+  const u = d.toUpperCase();
+  if (u === "NULL") return null;
+  const utcNow = cast.kind === "timestamptz" ? "CURRENT_TIMESTAMP" : "(CURRENT_TIMESTAMP AT TIME ZONE 'UTC')";
+  if (u === "CURRENT_TIMESTAMP" || /^DATETIME\s*\(\s*'NOW'\s*\)$/.test(u)) return cast.kind === "text" || cast.kind === "varchar" ? `to_char(${utcNow}, 'YYYY-MM-DD HH24:MI:SS')` : utcNow;
+  if (u === "CURRENT_DATE" || /^DATE\s*\(\s*'NOW'\s*\)$/.test(u)) return "(CURRENT_TIMESTAMP AT TIME ZONE 'UTC')::date";
+  if (u === "CURRENT_TIME" || /^TIME\s*\(\s*'NOW'\s*\)$/.test(u)) return "(CURRENT_TIMESTAMP AT TIME ZONE 'UTC')::time(0)";
+  if (cast.kind === "boolean") {
+    if (/^(1|TRUE|'1'|'T'|'TRUE'|'Y'|'YES')$/.test(u)) return "true";
+    if (/^(0|FALSE|'0'|'F'|'FALSE'|'N'|'NO')$/.test(u)) return "false";
+    return null;
+  }
+  if (/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(d)) {
+    if (["text", "varchar", "jsonb"].includes(cast.kind)) return `'${d}'`;
+    return d;
+  }
+  if (/^'([^']|'')*'$/.test(d)) {
+    if (["bigint", "integer", "smallint", "double", "numeric"].includes(cast.kind) && !/^'\s*[-+]?[\d.]+\s*'$/.test(d)) return null;
+    return d;
+  }
+  return null;
+}
+
+/** Partial-index conditions: boolean columns compared with 0/1 become true/false. */
+function translateWhere(where: string, columns: ColumnPlan[]): string {
+  let w = where;
+  for (const c of columns) {
+    if (c.cast.kind !== "boolean") continue;
+    const esc = c.source.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    w = w.replace(new RegExp(`(["\`\\[]?${esc}["\`\\]]?)\\s*(=|==|!=|<>)\\s*([01])\\b`, "gi"), (_m, _col, op: string, v: string) => `${quoteIdent(c.target)} ${op === "==" ? "=" : op} ${v === "1" ? "true" : "false"}`);
+  }
+  return w;
+}
+
+/** Referenced tables first; self-references and cycles do not block (FKs are added after the data). */
+export function loadOrder(tables: TablePlan[]): string[] {
+  const names = new Set(tables.map((t) => t.target));
+  const deps = new Map(tables.map((t) => [t.target, new Set(t.foreignKeys.map((f) => f.refTable).filter((r) => r !== t.target && names.has(r)))]));
+  const order: string[] = [];
+  const state = new Map<string, "visiting" | "done">();
+  const visit = (n: string) => {
+    if (state.get(n)) return;
+    state.set(n, "visiting");
+    for (const d of deps.get(n) ?? []) if (state.get(d) !== "visiting") visit(d);
+    state.set(n, "done");
+    order.push(n);
+  };
+  for (const t of tables) visit(t.target);
+  return order;
+}
+
+export function formatPlan(plan: MigrationPlan): string {
+  const out: string[] = [];
+  out.push(`Source: ${plan.source}`);
+  out.push(`Schema: ${plan.schemaMode === "create" ? "create tables" : "load into existing tables"} in "${plan.targetSchema}", identifiers ${plan.identifiers}`);
+  out.push(`Load order: ${plan.loadOrder.join(" → ") || "(no tables)"}`);
+  out.push("");
+  for (const t of plan.tables) {
+    out.push(`${t.source} → ${t.target}: ${t.rows} rows${t.primaryKey.length ? `, primary key (${t.primaryKey.join(", ")})` : ", no primary key"}${t.withoutRowid ? ", WITHOUT ROWID" : ""}`);
+    const w = Math.max(...t.columns.map((c) => c.source.length), 4);
+    for (const c of t.columns) {
+      const extras = [c.notNull ? "NOT NULL" : "", c.identity ? "identity" : "", c.default ? `DEFAULT ${c.default}` : ""].filter(Boolean).join(" ");
+      out.push(`    ${c.source.padEnd(w)}  ${(c.declaredType || "(none)").padEnd(14)} → ${c.target === c.source ? "" : `"${c.target}" `}${c.targetType}${extras ? "  " + extras : ""}  [${c.cast.rule}]`);
+    }
+    if (plan.schemaMode === "create") {
+      for (const ix of t.indexes) out.push(`    + ${ix.kind} ${ix.name}`);
+      for (const fk of t.foreignKeys) out.push(`    + foreign key (${fk.columns.join(", ")}) → ${fk.refTable} ON DELETE ${fk.onDelete} ON UPDATE ${fk.onUpdate}`);
+      if (t.autoincrement || t.columns.some((c) => c.identity)) out.push(`    + identity sequence set past the highest key${t.sequenceFloor ? ` (SQLite handed out up to ${t.sequenceFloor})` : ""}`);
+    }
+    for (const n of t.notes) out.push(`    ! ${n}`);
+  }
+  if (plan.skipped.length) {
+    out.push("");
+    out.push("Not copied:");
+    for (const s of plan.skipped) out.push(`    ${s.kind} ${s.name}: ${s.reason}`);
+  }
+  out.push("");
+  out.push("Cast rules (override per column with --cast table.column=type):");
+  out.push(formatCastRules());
+  return out.join("\n");
+}

@@ -1,0 +1,111 @@
+// The read side, shared by copy and verify: a consistent snapshot of the SQLite
+// database, and for each table the SELECT and per-column converters that turn
+// its rows into COPY text fields in key order.
+import Database from "better-sqlite3";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { converterFor, InvalidUtf8Suspect, Reject, decodeUtf8Strict, type Converter } from "./convert";
+import { ValueConversionError } from "./errors";
+import { quoteSqlite } from "./identifiers";
+import type { TablePlan } from "./plan";
+
+export interface Snapshot {
+  path: string;
+  open(): Database.Database;
+  dispose(): void;
+}
+
+/**
+ * Copies the source with SQLite's online backup API, so every table is read
+ * from one moment in time even while the app keeps writing, and the app's
+ * file is never locked for the length of the copy.
+ */
+export async function takeSnapshot(source: Database.Database): Promise<Snapshot> {
+  const dir = mkdtempSync(join(tmpdir(), "pgshift-snapshot-"));
+  const path = join(dir, "snapshot.db");
+  await source.backup(path);
+  return {
+    path,
+    open: () => new Database(path, { readonly: true, fileMustExist: true }),
+    dispose: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+const INTEGER_KINDS = new Set(["smallint", "integer", "bigint"]);
+const MAX_SAFE = "9007199254740991";
+
+export interface TableReader {
+  /** rows as arrays of COPY text fields, in key order */
+  rows(): Generator<string[]>;
+  /** key of the n-th row (1-based) in that order, for errors reported by PostgreSQL */
+  keyOfRow(n: number): Record<string, unknown> | undefined;
+}
+
+export function tableReader(db: Database.Database, t: TablePlan): TableReader {
+  const cols = t.columns;
+  // Integers beyond 2^53 would lose digits as JavaScript numbers; SQLite hands
+  // those few over as text instead.
+  const selectList = cols
+    .map((c) => {
+      const q = quoteSqlite(c.source);
+      return INTEGER_KINDS.has(c.cast.kind)
+        ? `CASE WHEN typeof(${q}) = 'integer' AND abs(${q}) > ${MAX_SAFE} THEN CAST(${q} AS TEXT) ELSE ${q} END`
+        : q;
+    })
+    .join(", ");
+  const keyless = t.sourceKey.length === 0;
+  const order = keyless ? (t.withoutRowid ? "" : " ORDER BY rowid") : ` ORDER BY ${t.sourceKey.map(quoteSqlite).join(", ")}`;
+  const from = quoteSqlite(t.source);
+  const sql = `SELECT ${selectList}${keyless && !t.withoutRowid ? ", rowid" : ""} FROM ${from}${order}`;
+  const keyIdx = t.sourceKey.map((k) => cols.findIndex((c) => c.source === k));
+  const converters: Converter[] = cols.map((c) => converterFor(c.cast));
+  const keyOf = (row: unknown[]): Record<string, unknown> =>
+    keyless ? { rowid: row[cols.length] } : Object.fromEntries(t.sourceKey.map((k, i) => [k, row[keyIdx[i]!]]));
+
+  let lookup: Database.Database | undefined;
+  const rawBytes = (row: unknown[], col: number): Buffer => {
+    // The iterating connection is busy; a second one reads the bytes.
+    lookup ??= new Database(db.name, { readonly: true, fileMustExist: true });
+    const key = keyOf(row);
+    const where = Object.keys(key).map((k) => `${k === "rowid" && keyless ? "rowid" : quoteSqlite(k)} = ?`).join(" AND ");
+    const r = lookup.prepare(`SELECT CAST(${quoteSqlite(cols[col]!.source)} AS BLOB) AS b FROM ${from} WHERE ${where}`).get(...Object.values(key)) as { b: Buffer };
+    return r.b;
+  };
+
+  return {
+    *rows() {
+      const stmt = db.prepare(sql).raw(true);
+      try {
+        for (const row of stmt.iterate() as IterableIterator<unknown[]>) {
+          const fields = new Array<string>(cols.length);
+          for (let i = 0; i < cols.length; i++) {
+            try {
+              fields[i] = converters[i]!(row[i]);
+            } catch (err) {
+              if (err instanceof InvalidUtf8Suspect) {
+                try {
+                  const text = decodeUtf8Strict(rawBytes(row, i));
+                  fields[i] = converters[i]!(text, true);
+                  continue;
+                } catch (inner) {
+                  err = inner;
+                }
+              }
+              if (err instanceof Reject) throw new ValueConversionError(t.source, cols[i]!.source, keyOf(row), row[i], err.reason, err.hint);
+              throw err;
+            }
+          }
+          yield fields;
+        }
+      } finally {
+        lookup?.close();
+        lookup = undefined;
+      }
+    },
+    keyOfRow(n: number) {
+      const row = db.prepare(`${sql} LIMIT 1 OFFSET ?`).raw(true).get(n - 1) as unknown[] | undefined;
+      return row ? keyOf(row) : undefined;
+    },
+  };
+}

@@ -1,0 +1,13 @@
+-- What pgshift itself loaded, and from which source: the record that makes
+-- re-runs exactly-once and lets pgshift tell its own tables from the app's.
+CREATE SCHEMA IF NOT EXISTS pgshift;
+CREATE TABLE IF NOT EXISTS pgshift.loads (
+  target_schema      text        NOT NULL,
+  target_table       text        NOT NULL,
+  source_table       text        NOT NULL,
+  source_fingerprint text        NOT NULL,
+  schema_mode        text        NOT NULL,
+  row_count          bigint      NOT NULL,
+  loaded_at          timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (target_schema, target_table)
+);
