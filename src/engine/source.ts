@@ -82,7 +82,8 @@ export function tableReader(db: Database.Database, t: TablePlan): TableReader {
           for (let i = 0; i < cols.length; i++) {
             try {
               fields[i] = converters[i]!(row[i]);
-            } catch (err) {
+            } catch (first) {
+              let err = first;
               if (err instanceof InvalidUtf8Suspect) {
                 try {
                   const text = decodeUtf8Strict(rawBytes(row, i));

@@ -1,0 +1,182 @@
+// pgshift plan | migrate | verify. Exit codes: 0 success, 1 verification found
+// differences, 2 bad input, usage or connection. With --json, stdout carries
+// only the report; progress and errors go to stderr.
+import { parseArgs } from "node:util";
+import { resolve } from "node:path";
+import {
+  EXIT_BAD_INPUT,
+  EXIT_MISMATCH,
+  EXIT_OK,
+  PgshiftError,
+  exitCodeFor,
+  formatPlan,
+  migrate,
+  planMigration,
+  verifyMigration,
+  type MigrationReport,
+} from "../engine";
+import { createProgress } from "./progress";
+
+const USAGE = `Usage:
+  pgshift plan    --from app.db [--to postgres://…] [--schema create|existing] [--tables a,b] [--json]
+  pgshift migrate --from app.db --to postgres://…  [--schema create|existing] [--tables a,b]
+                  [--identifiers downcase|preserve] [--jobs N] [--cast table.column=type …]
+                  [--refresh] [--overwrite] [--no-verify] [--json]
+  pgshift verify  --from app.db --to postgres://…  [--schema create|existing] [--tables a,b] [--json]
+
+  --refresh    reload tables pgshift loaded earlier from an older version of the SQLite file
+  --overwrite  replace target tables pgshift did not load (drop/recreate, or truncate with --schema existing)
+Exit codes: 0 success, 1 verification found differences, 2 bad input, usage or connection.`;
+
+class UsageProblem extends PgshiftError {}
+
+interface Parsed {
+  command: string;
+  from: string;
+  to?: string;
+  schema: "create" | "existing";
+  tables?: string[];
+  identifiers: "downcase" | "preserve";
+  jobs: number;
+  casts: Record<string, string>;
+  refresh: boolean;
+  overwrite: boolean;
+  verify: boolean;
+  json: boolean;
+}
+
+export function parse(argv: string[]): Parsed {
+  const [command, ...rest] = argv;
+  if (!command || command === "--help" || command === "-h" || command === "help") throw new UsageProblem(USAGE);
+  if (!["plan", "migrate", "verify"].includes(command)) throw new UsageProblem(`Unknown command "${command}".\n${USAGE}`);
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      options: {
+        from: { type: "string" },
+        to: { type: "string" },
+        schema: { type: "string", default: "create" },
+        tables: { type: "string" },
+        identifiers: { type: "string", default: "downcase" },
+        jobs: { type: "string", default: "2" },
+        cast: { type: "string", multiple: true },
+        refresh: { type: "boolean", default: false },
+        overwrite: { type: "boolean", default: false },
+        "no-verify": { type: "boolean", default: false },
+        json: { type: "boolean", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new UsageProblem(`${(err as Error).message}\n${USAGE}`);
+  }
+  if (!values.from) throw new UsageProblem(`--from <sqlite file> is required.\n${USAGE}`);
+  if (command !== "plan" && !values.to) throw new UsageProblem(`--to <postgres URL> is required for ${command}.\n${USAGE}`);
+  if (!["create", "existing"].includes(values.schema!)) throw new UsageProblem(`--schema must be create or existing, not "${values.schema}".`);
+  if (!["downcase", "preserve"].includes(values.identifiers!)) throw new UsageProblem(`--identifiers must be downcase or preserve, not "${values.identifiers}".`);
+  const jobs = Number(values.jobs);
+  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new UsageProblem(`--jobs must be a whole number from 1 to 64, not "${values.jobs}".`);
+  const casts: Record<string, string> = {};
+  for (const c of values.cast ?? []) {
+    const i = c.indexOf("=");
+    if (i <= 0) throw new UsageProblem(`--cast "${c}" must look like table.column=type`);
+    casts[c.slice(0, i)] = c.slice(i + 1);
+  }
+  return {
+    command,
+    from: resolve(values.from),
+    to: values.to,
+    schema: values.schema as Parsed["schema"],
+    tables: values.tables ? values.tables.split(",").map((s) => s.trim()).filter(Boolean) : undefined,
+    identifiers: values.identifiers as Parsed["identifiers"],
+    jobs,
+    casts,
+    refresh: values.refresh!,
+    overwrite: values.overwrite!,
+    verify: !values["no-verify"],
+    json: values.json!,
+  };
+}
+
+function jsonReport(r: MigrationReport) {
+  return {
+    ok: r.ok,
+    source: r.source,
+    target: r.target,
+    schemaMode: r.schemaMode,
+    verified: r.verified,
+    tables: r.tables.map((t) => ({
+      source: t.source,
+      target: t.target,
+      sourceRows: t.sourceRows,
+      targetRows: t.targetRows,
+      match: t.match,
+      action: t.action,
+      differences: t.differences,
+    })),
+    skipped: r.skipped,
+    durationMs: r.durationMs,
+  };
+}
+
+function printReport(r: MigrationReport, out: NodeJS.WriteStream): void {
+  const w = Math.max(...r.tables.map((t) => t.source.length), 5);
+  for (const t of r.tables) {
+    out.write(`  ${t.match ? "ok  " : "DIFF"} ${t.source.padEnd(w)} → ${t.target}: ${t.sourceRows} rows in SQLite, ${t.targetRows} in PostgreSQL (${t.action})\n`);
+    for (const d of t.differences) {
+      const key = Object.entries(d.key).map(([k, v]) => `${k}=${v}`).join(", ");
+      out.write(`         ${d.problem}${key ? ` at ${key}` : ""}${d.columns ? ": " + d.columns.map((c) => `${c.column} ${c.source} ≠ ${c.target}`).join("; ") : ""}\n`);
+    }
+  }
+  for (const s of r.skipped) out.write(`  skip ${s.kind} ${s.name}: ${s.reason}\n`);
+  const rows = r.tables.reduce((n, t) => n + t.targetRows, 0);
+  out.write(
+    r.ok
+      ? `${r.verified ? "Verified" : "Copied (not verified)"}: ${r.tables.length} tables, ${rows} rows in ${(r.durationMs / 1000).toFixed(1)}s.\n`
+      : `Verification found differences. Nothing was deleted; fix the source or target and run pgshift verify again.\n`,
+  );
+}
+
+export async function main(argv: string[], stdout: NodeJS.WriteStream = process.stdout, stderr: NodeJS.WriteStream = process.stderr): Promise<number> {
+  let args: Parsed;
+  try {
+    args = parse(argv);
+  } catch (err) {
+    stderr.write(`${(err as Error).message}\n`);
+    return EXIT_BAD_INPUT;
+  }
+  const common = {
+    source: args.from,
+    target: args.to,
+    schema: args.schema,
+    tables: args.tables,
+    identifiers: args.identifiers,
+    casts: args.casts,
+  };
+  const progress = createProgress(stderr);
+  try {
+    if (args.command === "plan") {
+      const plan = await planMigration(common);
+      if (args.json) stdout.write(JSON.stringify(plan, null, 2) + "\n");
+      else stdout.write(formatPlan(plan) + "\n");
+      return EXIT_OK;
+    }
+    const report =
+      args.command === "migrate"
+        ? await migrate({ ...common, target: args.to!, jobs: args.jobs, refresh: args.refresh, overwrite: args.overwrite, verify: args.verify, onProgress: (e) => progress.update(e) })
+        : await verifyMigration({ ...common, target: args.to!, jobs: args.jobs, onProgress: (e) => progress.update(e) });
+    progress.stop();
+    if (args.json) stdout.write(JSON.stringify(jsonReport(report), null, 2) + "\n");
+    else printReport(report, args.json ? stderr : stdout);
+    return report.ok ? EXIT_OK : EXIT_MISMATCH;
+  } catch (err) {
+    progress.stop();
+    const code = exitCodeFor(err);
+    const message = err instanceof PgshiftError ? err.message : `Unexpected error: ${(err as Error).stack ?? String(err)}`;
+    if (args.json) stdout.write(JSON.stringify({ ok: false, error: message, exitCode: code }, null, 2) + "\n");
+    stderr.write(`pgshift ${args.command} failed: ${message}\n`);
+    return code;
+  }
+}
