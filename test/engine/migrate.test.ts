@@ -1,0 +1,142 @@
+// migrate() against a real PostgreSQL 16, on a chat-app database like the seed
+// guide's: every value read back, re-runs, refresh, conflicts.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import Database from "better-sqlite3";
+import { startPostgres, type TestPostgres } from "../helpers/postgres";
+import { createSampleAppDb } from "../../scripts/sample-app-db";
+import { migrate, TargetConflictError } from "../../src/engine";
+
+let pg: TestPostgres;
+let app: string;
+before(async () => {
+  pg = await startPostgres();
+  app = join(mkdtempSync(join(tmpdir(), "pgshift-app-")), "app.db");
+  createSampleAppDb(app, { messages: 2000 });
+});
+after(async () => pg?.stop());
+
+test("the chat app's data arrives exactly, with types, keys, indexes and foreign keys", async () => {
+  const url = await pg.createDatabase();
+  const db = url.split("/").pop();
+  const report = await migrate({ source: app, target: url });
+  assert.equal(report.ok, true);
+  const src = new Database(app, { readonly: true });
+  for (const t of report.tables) {
+    const n = (src.prepare(`SELECT count(*) AS n FROM "${t.source}"`).get() as { n: number }).n;
+    const [row] = await pg.query<{ n: string }>(`SELECT count(*) AS n FROM "${t.target}"`, [], db);
+    assert.equal(Number(row!.n), n, `row count of ${t.source}`);
+    assert.equal(t.action, "loaded");
+  }
+  // JSON column holding bare numbers and strings (what broke pgloader) → jsonb values
+  const settings = await pg.query<{ key: string; value: unknown; t: string }>("SELECT key, value, jsonb_typeof(value) AS t FROM settings ORDER BY key", [], db);
+  const byKey = new Map(settings.map((s) => [s.key, s]));
+  assert.equal(byKey.get("typing_delay_factor")!.value, 0.35);
+  assert.equal(byKey.get("typing_delay_factor")!.t, "number");
+  assert.equal(byKey.get("message_length_profile")!.value, "medium");
+  assert.deepEqual(byKey.get("topic_weights")!.value, { faiz: 0.3, altın: 0.25, kripto: 0.45 });
+  // booleans 0/1 → boolean, DATETIME text → timestamp with microseconds kept
+  const types = await pg.query<{ column_name: string; data_type: string }>(
+    "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'bots' ORDER BY ordinal_position", [], db);
+  assert.deepEqual(Object.fromEntries(types.map((r) => [r.column_name, r.data_type])), {
+    id: "bigint", name: "character varying", username: "character varying", persona_profile: "jsonb",
+    emotion_profile: "jsonb", is_enabled: "boolean", created_at: "timestamp without time zone",
+  });
+  const srcMsg = src.prepare("SELECT id, text, created_at FROM messages WHERE id = 777").get() as { id: number; text: string; created_at: string };
+  const [m] = await pg.query<{ text: string; ts: string }>("SELECT text, to_char(created_at, 'YYYY-MM-DD HH24:MI:SS.US') AS ts FROM messages WHERE id = 777", [], db);
+  assert.equal(m!.text, srcMsg.text, "emoji and Turkish text survive");
+  assert.ok(srcMsg.created_at.startsWith(m!.ts.replace(/0+$/, "").replace(/\.$/, "")), `${srcMsg.created_at} vs ${m!.ts}`);
+  // keys and constraints
+  const cons = await pg.query<{ conname: string; contype: string; def: string }>(
+    "SELECT conname, contype, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'messages'::regclass ORDER BY conname", [], db);
+  const defs = cons.map((c) => `${c.contype} ${c.def}`);
+  assert.ok(defs.includes("p PRIMARY KEY (id)"), defs.join("; "));
+  assert.ok(defs.some((d) => d === "f FOREIGN KEY (bot_id) REFERENCES bots(id) ON DELETE CASCADE"), defs.join("; "));
+  assert.ok(defs.some((d) => d === "f FOREIGN KEY (reply_to_message_id) REFERENCES messages(id) ON DELETE SET NULL"), defs.join("; "));
+  const idx = await pg.query<{ indexname: string }>("SELECT indexname FROM pg_indexes WHERE tablename = 'messages'", [], db);
+  assert.ok(idx.some((i) => i.indexname === "ix_messages_bot_created"));
+  const uq = await pg.query("SELECT 1 FROM pg_constraint WHERE conrelid = 'bot_stances'::regclass AND contype = 'u'", [], db);
+  assert.equal(uq.length, 1, "composite UNIQUE (bot_id, topic) kept");
+  // NOT NULL and defaults kept
+  const [nn] = await pg.query<{ is_nullable: string; column_default: string }>(
+    "SELECT is_nullable, column_default FROM information_schema.columns WHERE table_name = 'bots' AND column_name = 'is_enabled'", [], db);
+  assert.equal(nn!.is_nullable, "NO");
+  assert.equal(nn!.column_default, "true");
+  // sequences continue after the highest id: the app's next INSERT works
+  const max = (src.prepare("SELECT max(id) AS m FROM messages").get() as { m: number }).m;
+  const [ins] = await pg.query<{ id: string }>("INSERT INTO messages (bot_id, chat_id, text) VALUES (1, 1, 'yeni mesaj 🚀') RETURNING id", [], db);
+  assert.equal(Number(ins!.id), max + 1);
+  src.close();
+});
+
+test("a re-run after success verifies and changes nothing", async () => {
+  const url = await pg.createDatabase();
+  const db = url.split("/").pop();
+  await migrate({ source: app, target: url });
+  const before = await pg.query<{ loaded_at: string }>("SELECT loaded_at::text FROM pgshift.loads ORDER BY target_table", [], db);
+  const again = await migrate({ source: app, target: url });
+  assert.equal(again.ok, true);
+  assert.deepEqual(again.tables.map((t) => t.action), again.tables.map(() => "kept"));
+  const after = await pg.query<{ loaded_at: string }>("SELECT loaded_at::text FROM pgshift.loads ORDER BY target_table", [], db);
+  assert.deepEqual(after, before);
+  const [n] = await pg.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], db);
+  assert.equal(Number(n!.n), 2000);
+});
+
+test("a changed source is refused without --refresh, and reloaded exactly once with it", async () => {
+  const url = await pg.createDatabase();
+  const db = url.split("/").pop();
+  const copy = join(mkdtempSync(join(tmpdir(), "pgshift-app-")), "app.db");
+  createSampleAppDb(copy, { messages: 300 });
+  await migrate({ source: copy, target: url });
+  const w = new Database(copy);
+  w.prepare("INSERT INTO messages (bot_id, chat_id, text, created_at) VALUES (2, 2, 'sonradan eklendi', '2025-11-05 10:00:00')").run();
+  w.prepare("UPDATE bots SET name = 'Yeni İsim' WHERE id = 3").run();
+  w.close();
+  await assert.rejects(migrate({ source: copy, target: url }), (e: unknown) => e instanceof TargetConflictError && /--refresh/.test((e as Error).message));
+  const r = await migrate({ source: copy, target: url, refresh: true });
+  assert.equal(r.ok, true);
+  assert.ok(r.tables.every((t) => t.action === "reloaded"));
+  const [n] = await pg.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], db);
+  assert.equal(Number(n!.n), 301);
+  const [b] = await pg.query<{ name: string }>("SELECT name FROM bots WHERE id = 3", [], db);
+  assert.equal(b!.name, "Yeni İsim");
+  const again = await migrate({ source: copy, target: url, refresh: true });
+  assert.ok(again.tables.every((t) => t.action === "kept"), "a second refresh of the same file changes nothing");
+  const fks = await pg.query("SELECT 1 FROM pg_constraint WHERE contype = 'f' AND conrelid = 'messages'::regclass", [], db);
+  assert.equal(fks.length, 3, "foreign keys restored after the reload");
+});
+
+test("a target table pgshift did not create is never overwritten unless asked", async () => {
+  const url = await pg.createDatabase();
+  const db = url.split("/").pop();
+  await pg.query("CREATE TABLE settings (key text PRIMARY KEY, value text); INSERT INTO settings VALUES ('mine', 'keep me')", [], db);
+  await assert.rejects(migrate({ source: app, target: url }), (e: unknown) => e instanceof TargetConflictError && /settings/.test((e as Error).message));
+  const rows = await pg.query<{ key: string }>("SELECT key FROM settings", [], db);
+  assert.deepEqual(rows.map((r) => r.key), ["mine"]);
+  const tables = await pg.query("SELECT 1 FROM pg_tables WHERE schemaname = 'public' AND tablename = 'messages'", [], db);
+  assert.equal(tables.length, 0, "nothing else was written either");
+  const r = await migrate({ source: app, target: url, overwrite: true });
+  assert.equal(r.ok, true);
+  const [n] = await pg.query<{ n: string }>("SELECT count(*) AS n FROM settings", [], db);
+  assert.equal(Number(n!.n), 24);
+});
+
+test("--schema existing loads into tables the app's migrations made, converting to their types", async () => {
+  const url = await pg.createDatabase();
+  const db = url.split("/").pop();
+  await pg.query(`
+    CREATE TABLE bots (id serial PRIMARY KEY, name varchar(100) NOT NULL UNIQUE, username varchar(100), persona_profile json,
+      emotion_profile jsonb, is_enabled boolean NOT NULL DEFAULT true, created_at timestamptz NOT NULL DEFAULT now(), extra text);
+    CREATE TABLE bot_holdings (id serial PRIMARY KEY, bot_id integer NOT NULL REFERENCES bots(id), symbol varchar(20) NOT NULL,
+      avg_price numeric(18,6), size numeric(18,6), note text, updated_at timestamp NOT NULL);`, [], db);
+  const r = await migrate({ source: app, target: url, schema: "existing", tables: ["bots", "bot_holdings"] });
+  assert.equal(r.ok, true, JSON.stringify(r.tables));
+  const [b] = await pg.query<{ n: string; extra: string | null }>("SELECT count(*) AS n, max(extra) AS extra FROM bots", [], db);
+  assert.equal(Number(b!.n), 54);
+  const [ins] = await pg.query<{ id: number }>("INSERT INTO bots (name) VALUES ('after cutover') RETURNING id", [], db);
+  assert.equal(ins!.id, 55, "serial sequence moved past the copied ids");
+});
