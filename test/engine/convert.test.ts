@@ -1,0 +1,122 @@
+// Every hostile value stops its table with an error naming table, key, column
+// and value, and leaves nothing of that table in PostgreSQL; the type zoo
+// arrives as the cast rules promise.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import type Database from "better-sqlite3";
+import { startPostgres, type TestPostgres } from "../helpers/postgres";
+import { sqliteFile } from "../helpers/sqlite";
+import { migrate, ValueConversionError, LoadError } from "../../src/engine";
+
+let pg: TestPostgres;
+before(async () => (pg = await startPostgres()));
+after(async () => pg?.stop());
+
+const dbName = (url: string) => url.split("/").pop();
+
+test("type zoo: each value lands as its cast rule says", async () => {
+  const src = sqliteFile((db) => {
+    db.exec(`CREATE TABLE zoo (id INTEGER PRIMARY KEY, flag BOOLEAN, flag_text BOOL, ts DATETIME, ts_epoch DATETIME, d DATE,
+      j JSON, price NUMERIC(10,2), r REAL, b BLOB, v VARCHAR(5), big BIGINT, u UUID, untyped)`);
+    const ins = db.prepare("INSERT INTO zoo VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    ins.run(1, 1, "yes", "2025-11-04 12:00:00.123456", 1700000000, "2024-02-29", '{"a": [1, 2]}', 12.5, 1.5, Buffer.from([0, 1, 255]), "çağrı", 9007199254740993n, "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", "x");
+    ins.run(2, 0, "F", "2025-11-04T12:00:00Z", 1700000000.5, null, "0.35", "3", Infinity, null, "12345", -5, null, null);
+    ins.run(3, null, "TRUE", "2025-11-04T15:00:00+03:00", null, null, '"metin"', null, -Infinity, "text blob", null, null, null, 42);
+    ins.run(4, "t", "off", "2025-11-04 12:00", null, null, "true", "1e2", "NaN", null, null, "12", null, null);
+  });
+  const url = await pg.createDatabase();
+  const r = await migrate({ source: src, target: url });
+  assert.equal(r.ok, true, JSON.stringify(r.tables));
+  const rows = await pg.query<Record<string, unknown>>(
+    `SELECT id, flag, flag_text, to_char(ts, 'YYYY-MM-DD HH24:MI:SS.US') AS ts, to_char(ts_epoch, 'YYYY-MM-DD HH24:MI:SS.US') AS ts_epoch,
+            d::text AS d, j, jsonb_typeof(j) AS jt, price::text AS price, r::text AS r, encode(b, 'hex') AS b, v, big::text AS big, u::text AS u, untyped
+       FROM zoo ORDER BY id`, [], dbName(url));
+  assert.deepEqual(rows[0], { id: "1", flag: true, flag_text: true, ts: "2025-11-04 12:00:00.123456", ts_epoch: "2023-11-14 22:13:20.000000", d: "2024-02-29",
+    j: { a: [1, 2] }, jt: "object", price: "12.50", r: "1.5", b: "0001ff", v: "çağrı", big: "9007199254740993", u: "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", untyped: "x" });
+  assert.deepEqual(rows[1], { id: "2", flag: false, flag_text: false, ts: "2025-11-04 12:00:00.000000", ts_epoch: "2023-11-14 22:13:20.500000", d: null,
+    j: 0.35, jt: "number", price: "3.00", r: "Infinity", b: null, v: "12345", big: "-5", u: null, untyped: null });
+  assert.equal(rows[2]!.ts, "2025-11-04 12:00:00.000000", "offset converted to UTC");
+  assert.equal(rows[2]!.j, "metin");
+  assert.equal(rows[2]!.r, "-Infinity");
+  assert.equal(rows[2]!.b, Buffer.from("text blob").toString("hex"));
+  assert.equal(rows[2]!.untyped, "42");
+  assert.equal(rows[3]!.flag, true);
+  assert.equal(rows[3]!.flag_text, false);
+  assert.equal(rows[3]!.price, "100.00");
+  assert.equal(rows[3]!.r, "NaN");
+});
+
+interface Hostile {
+  name: string;
+  ddl: string;
+  value: unknown;
+  column: string;
+  reason: RegExp;
+  raw?: (db: Database.Database) => void;
+}
+
+const hostile: Hostile[] = [
+  { name: "text in an INTEGER column", ddl: "n INTEGER", column: "n", value: "twelve", reason: /text in an integer column/ },
+  { name: "a NUL byte in text", ddl: "s TEXT", column: "s", value: "a\u0000b", reason: /NUL byte/ },
+  { name: "invalid JSON", ddl: "j JSON", column: "j", value: "{not json", reason: /not valid JSON/ },
+  { name: "a lone surrogate in JSON", ddl: "j JSON", column: "j", value: '{"a": "\\ud800"}', reason: /lone surrogate/ },
+  { name: "an impossible date", ddl: "t DATETIME", column: "t", value: "2025-02-30 10:00:00", reason: /impossible date/ },
+  { name: "a non-boolean", ddl: "f BOOLEAN", column: "f", value: "maybe", reason: /not a boolean/ },
+  { name: "text longer than VARCHAR(n)", ddl: "v VARCHAR(3)", column: "v", value: "abcd", reason: /longer than varchar\(3\)/ },
+  { name: "a fraction in an INTEGER column", ddl: "n INTEGER", column: "n", value: 1.5, reason: /not a whole number/ },
+  {
+    name: "invalid UTF-8",
+    ddl: "s TEXT",
+    column: "s",
+    value: null,
+    reason: /not valid UTF-8/,
+    raw: (db) => db.prepare("UPDATE t SET s = CAST(x'61ff62' AS TEXT) WHERE id = 42").run(),
+  },
+];
+
+for (const h of hostile) {
+  test(`${h.name} stops the table with its key, column and value, writing nothing of it`, async () => {
+    const src = sqliteFile((db) => {
+      db.exec(`CREATE TABLE ok (id INTEGER PRIMARY KEY); INSERT INTO ok VALUES (1); CREATE TABLE t (id INTEGER PRIMARY KEY, ${h.ddl})`);
+      const ins = db.prepare(`INSERT INTO t (id, ${h.column}) VALUES (?, ?)`);
+      for (let i = 1; i <= 100; i++) ins.run(i, i === 42 ? h.value : null);
+      h.raw?.(db);
+    });
+    const url = await pg.createDatabase();
+    await assert.rejects(
+      migrate({ source: src, target: url, jobs: 1 }),
+      (e: unknown) => {
+        assert.ok(e instanceof ValueConversionError, String(e));
+        assert.equal(e.table, "t");
+        assert.equal(e.column, h.column);
+        assert.deepEqual(e.key, { id: 42 });
+        assert.match(e.reason, h.reason);
+        assert.match(e.message, /table "t", row id=42, column "(n|s|j|t|f|v)"/);
+        return true;
+      },
+    );
+    const t = await pg.query("SELECT 1 FROM pg_tables WHERE tablename = 't'", [], dbName(url));
+    assert.equal(t.length, 0, "nothing of the failing table was written");
+  });
+}
+
+test("an override keeps a hostile value as text", async () => {
+  const src = sqliteFile((db) => {
+    db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, j JSON); INSERT INTO t VALUES (1, 'not json'), (2, '{\"ok\": 1}')");
+  });
+  const url = await pg.createDatabase();
+  const r = await migrate({ source: src, target: url, casts: { "t.j": "text" } });
+  assert.equal(r.ok, true);
+  const rows = await pg.query<{ j: string }>("SELECT j FROM t ORDER BY id", [], dbName(url));
+  assert.deepEqual(rows.map((x) => x.j), ["not json", '{"ok": 1}']);
+});
+
+test("a value PostgreSQL refuses is reported with the row's key", async () => {
+  const src = sqliteFile((db) => {
+    db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, p NUMERIC(4,2)); INSERT INTO t VALUES (1, 1.5), (2, 12345.5)");
+  });
+  const url = await pg.createDatabase();
+  await assert.rejects(migrate({ source: src, target: url }), (e: unknown) => e instanceof LoadError && /row id=2/.test((e as Error).message) && /overflow/.test((e as Error).message));
+  const t = await pg.query("SELECT 1 FROM pg_tables WHERE tablename = 't'", [], dbName(url));
+  assert.equal(t.length, 0);
+});
