@@ -44,14 +44,16 @@ function barProgress(stream: NodeJS.WriteStream): Progress {
 }
 
 function lineProgress(stream: NodeJS.WriteStream): Progress {
+  // PGSHIFT_PROGRESS_INTERVAL_MS=0 prints every step (tests use it to act mid-copy).
+  const interval = Number(process.env.PGSHIFT_PROGRESS_INTERVAL_MS ?? 2000);
   const last = new Map<string, { at: number; phase: string; started: number }>();
   return {
     update(e) {
       const now = Date.now();
       const prev = last.get(e.table);
       const started = prev?.started ?? now;
-      // Phase changes always print; copy progress at most every 2 seconds.
-      if (prev && prev.phase === e.phase && now - prev.at < 2000) return;
+      // Phase changes always print; copy progress at most every `interval` ms.
+      if (prev && prev.phase === e.phase && now - prev.at < interval) return;
       last.set(e.table, { at: now, phase: e.phase, started });
       const secs = (now - started) / 1000;
       const rate = e.phase === "copy" && secs > 0.5 ? ` (${Math.round(e.rows / secs)} rows/s)` : "";

@@ -9,6 +9,8 @@ import type { TablePlan } from "./plan";
 import type { TableReader } from "./source";
 
 const CHUNK = 256 * 1024;
+// Socket errors, server shutdown (57P0x) and connection exceptions (08xxx).
+const CONNECTION_LOST = /^(EPIPE|ECONNRESET|ECONNREFUSED|57P0\d|08\w{3})$/;
 
 export interface CopyProgress {
   (rowsSoFar: number): void;
@@ -79,6 +81,14 @@ export async function copyTable(
 
 /** PostgreSQL names the COPY line; turn that into the row's key in SQLite. */
 export function explainCopyError(t: TablePlan, reader: TableReader, err: Error & { where?: string; code?: string; column?: string }): LoadError {
+  if (CONNECTION_LOST.test(err.code ?? "") || /Connection terminated|ECONNRESET|EPIPE/.test(err.message)) {
+    return new LoadError(
+      t.source,
+      `The connection to PostgreSQL was lost while copying table "${t.source}": ${err.message}${err.code ? ` (${err.code})` : ""}.\n` +
+        "  The table's load was rolled back. Once PostgreSQL is back, run the same command again: tables already loaded are kept, the rest are loaded.",
+      err,
+    );
+  }
   const where = err.where ?? "";
   const m = /COPY [^,]+, line (\d+)(?:, column ([^:]+))?/.exec(where);
   let location = "";

@@ -15,6 +15,8 @@ export interface TestPostgres {
   createDatabase(name?: string): Promise<string>;
   query<T extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[], database?: string): Promise<T[]>;
   stop(): Promise<void>;
+  /** stops and starts the server on the same port and data (a "PostgreSQL restarted mid-copy" test) */
+  restart(): Promise<void>;
   dataDir: string;
 }
 
@@ -50,7 +52,7 @@ export async function startPostgres(opts: { onLog?: (m: string) => void } = {}):
     port,
     user: "postgres",
     password,
-    persistent: false,
+    persistent: true, // stop() would delete the data dir otherwise (breaks restart); stop() below removes it
     authMethod: "scram-sha-256",
     onLog: log,
     onError: (e: unknown) => log(String(e)),
@@ -78,6 +80,10 @@ export async function startPostgres(opts: { onLog?: (m: string) => void } = {}):
       const db = name ?? `t_${process.pid}_${++dbCounter}`;
       await query(`CREATE DATABASE "${db}"`);
       return url(db);
+    },
+    async restart() {
+      await server.stop();
+      await server.start();
     },
     async stop() {
       try {

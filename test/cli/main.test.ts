@@ -1,0 +1,121 @@
+// The pgshift CLI as a user runs it: exit codes, --json reports, and crashes
+// mid-copy (kill -9, PostgreSQL restart) followed by a re-run.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { startPostgres, type TestPostgres } from "../helpers/postgres";
+import { sqliteFile } from "../helpers/sqlite";
+import { generateBenchDb } from "../../bench/generate";
+import { migrate } from "../../src/engine";
+
+const bin = resolve(__dirname, "..", "..", "bin", "pgshift.js");
+let pg: TestPostgres;
+let big: string;
+before(async () => {
+  pg = await startPostgres();
+  big = join(mkdtempSync(join(tmpdir(), "pgshift-big-")), "big.db");
+  generateBenchDb(big, 300_000);
+});
+after(async () => pg?.stop());
+
+const run = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8" });
+const small = () =>
+  sqliteFile((db) => db.exec("CREATE TABLE \"Order Details\" (id INTEGER PRIMARY KEY, qty INTEGER); INSERT INTO \"Order Details\" VALUES (1, 2), (2, 3);"));
+
+test("migrate --json: exit 0 and only the report on stdout", async () => {
+  const url = await pg.createDatabase();
+  const r = run(["migrate", "--from", small(), "--to", url, "--json"]);
+  assert.equal(r.status, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.ok, true);
+  assert.deepEqual(report.tables.map((t: Record<string, unknown>) => ({ source: t.source, target: t.target, sourceRows: t.sourceRows, targetRows: t.targetRows, match: t.match })), [
+    { source: "Order Details", target: "order details", sourceRows: 2, targetRows: 2, match: true },
+  ]);
+  assert.ok(!r.stdout.includes(pg.password) && !r.stderr.includes(pg.password), "the password is never printed");
+  const rows = await pg.query(`SELECT id::int, qty::int FROM "order details" ORDER BY id`, [], url.split("/").pop());
+  assert.deepEqual(rows, [{ id: 1, qty: 2 }, { id: 2, qty: 3 }]);
+});
+
+test("verify: exit 1 with the differing row when PostgreSQL differs", async () => {
+  const src = small();
+  const url = await pg.createDatabase();
+  assert.equal(run(["migrate", "--from", src, "--to", url]).status, 0);
+  await pg.query(`UPDATE "order details" SET qty = 99 WHERE id = 2`, [], url.split("/").pop());
+  const r = run(["verify", "--from", src, "--to", url, "--json"]);
+  assert.equal(r.status, 1, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.ok, false);
+  assert.deepEqual(report.tables[0].differences[0], { key: { id: "2" }, problem: "values differ", columns: [{ column: "qty", source: "3", target: "99" }] });
+});
+
+test("bad input: exit 2 with the cause named", async () => {
+  let r = run(["migrate", "--from", "/no/such.db", "--to", "postgres://u:p@127.0.0.1:1/x"]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /\/no\/such\.db does not exist/);
+  r = run(["migrate", "--from", small(), "--to", "postgres://u:hunter2hunter2@127.0.0.1:1/x"]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /Cannot connect to PostgreSQL at postgres:\/\/u:\*\*\*@127\.0\.0\.1:1\/x/);
+  assert.ok(!r.stderr.includes("hunter2hunter2"));
+  r = run(["migrate", "--from", small()]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--to <postgres URL> is required/);
+  r = run(["frobnicate"]);
+  assert.equal(r.status, 2);
+  const hostile = sqliteFile((db) => db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER); INSERT INTO t VALUES (7, 'seven')"));
+  r = run(["migrate", "--from", hostile, "--to", await pg.createDatabase()]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /table "t", row id=7, column "n": text in an integer column/);
+});
+
+test("kill -9 mid-copy, then a re-run: exactly one copy of every row", async () => {
+  const url = await pg.createDatabase();
+  const db = url.split("/").pop();
+  const child = spawn(process.execPath, [bin, "migrate", "--from", big, "--to", url, "--jobs", "1"], {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, PGSHIFT_PROGRESS_INTERVAL_MS: "0" },
+  });
+  await new Promise<void>((resolvePromise, reject) => {
+    let err = "";
+    child.stderr.on("data", (d: Buffer) => {
+      err += d.toString();
+      // Kill once the big table is part-way through its COPY.
+      if (/messages: copy [1-9]\d*\//.test(err)) {
+        child.kill("SIGKILL");
+        resolvePromise();
+      }
+    });
+    child.on("exit", () => reject(new Error(`migrate ended before it could be killed:\n${err}`)));
+  });
+  await new Promise((r) => child.once("close", r));
+  // Whatever was in flight was rolled back: messages is absent or complete, never partial.
+  const partial = await pg.query<{ n: string }>("SELECT count(*) AS n FROM pg_tables WHERE tablename = 'messages'", [], db);
+  assert.equal(Number(partial[0]!.n), 0, "the interrupted table left nothing behind");
+  const r = run(["migrate", "--from", big, "--to", url, "--json"]);
+  assert.equal(r.status, 0, r.stderr);
+  const [n] = await pg.query<{ n: string; d: string }>("SELECT count(*) AS n, count(DISTINCT id) AS d FROM messages", [], db);
+  assert.equal(Number(n!.n), 300_000);
+  assert.equal(Number(n!.d), 300_000);
+});
+
+test("PostgreSQL restarted mid-copy: the run fails clearly, the next one completes exactly once", async () => {
+  const url = await pg.createDatabase();
+  const db = url.split("/").pop();
+  let restarted: Promise<void> | undefined;
+  const first = migrate({
+    source: big,
+    target: url,
+    jobs: 1,
+    onProgress: (e) => {
+      if (!restarted && e.table === "messages" && e.phase === "copy" && e.rows > 0) restarted = pg.restart();
+    },
+  });
+  await assert.rejects(first);
+  await restarted;
+  const r = await migrate({ source: big, target: url });
+  assert.equal(r.ok, true);
+  const [n] = await pg.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], db);
+  assert.equal(Number(n!.n), 300_000);
+});
