@@ -1,0 +1,65 @@
+// AppCutover: the seed's "Update K8s Secrets" and "Restart API and workers",
+// and its quick rollback. The app's Secret carries DATABASE_URL — SQLite before
+// cutover, PostgreSQL (as the restricted app role) after — and the configured
+// workloads are restarted whenever it changes, by a pod-template annotation.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { POSTGRES_PORT, recommendedLabels } from "./defaults";
+
+export interface AppCutoverArgs {
+  namespace: pulumi.Input<string>;
+  databaseInstance: string;
+  secretName: string;
+  cutover: boolean;
+  sqliteUrl: string;
+  host: pulumi.Input<string>;
+  database: string;
+  appRole: pulumi.Input<string>;
+  appPassword: pulumi.Input<string>;
+  tls: boolean;
+  workloads: { kind: "Deployment" | "StatefulSet"; name: string }[];
+}
+
+export const RESTART_ANNOTATION = "pgshift.io/database";
+
+/** The seed's URL formats: SQLAlchemy with psycopg, and the asyncpg variant. */
+export function databaseUrls(a: { role: string; password: string; host: string; database: string; tls: boolean }): { sync: string; async: string } {
+  const pw = encodeURIComponent(a.password);
+  return {
+    sync: `postgresql+psycopg://${a.role}:${pw}@${a.host}:${POSTGRES_PORT}/${a.database}${a.tls ? "?sslmode=require" : ""}`,
+    async: `postgresql+asyncpg://${a.role}:${pw}@${a.host}:${POSTGRES_PORT}/${a.database}${a.tls ? "?ssl=require" : ""}`,
+  };
+}
+
+export class AppCutover extends pulumi.ComponentResource {
+  /** what the app uses now: "sqlite" or "postgresql" (never the URL itself) */
+  public readonly backend: pulumi.Output<string>;
+
+  constructor(name: string, args: AppCutoverArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("pgshift:index:AppCutover", name, {}, opts);
+    const parent = { parent: this };
+    const urls = pulumi.all([args.appRole, args.appPassword, args.host]).apply(([role, password, host]) =>
+      databaseUrls({ role, password, host, database: args.database, tls: args.tls }),
+    );
+    const stringData = args.cutover
+      ? { DATABASE_URL: pulumi.secret(urls.sync), DATABASE_URL_ASYNC: pulumi.secret(urls.async) }
+      : { DATABASE_URL: args.sqliteUrl, DATABASE_URL_ASYNC: args.sqliteUrl.replace(/^sqlite:/, "sqlite+aiosqlite:") };
+    new k8s.core.v1.Secret(
+      `${name}-secret`,
+      { metadata: { name: args.secretName, namespace: args.namespace, labels: recommendedLabels("app-database-url", "cutover", args.databaseInstance) }, type: "Opaque", stringData },
+      parent,
+    );
+    const backend = args.cutover ? "postgresql" : "sqlite";
+    for (const w of args.workloads) {
+      // Changing a pod-template annotation is what `kubectl rollout restart` does.
+      const patch = {
+        metadata: { name: w.name, namespace: args.namespace, annotations: { "pulumi.com/patchForce": "true" } },
+        spec: { template: { metadata: { annotations: { [RESTART_ANNOTATION]: backend } } } },
+      };
+      if (w.kind === "Deployment") new k8s.apps.v1.DeploymentPatch(`${name}-${w.name}-restart`, patch, parent);
+      else new k8s.apps.v1.StatefulSetPatch(`${name}-${w.name}-restart`, patch, parent);
+    }
+    this.backend = pulumi.output(backend);
+    this.registerOutputs({ backend: this.backend });
+  }
+}

@@ -1,0 +1,119 @@
+// BackupCronJob: the seed's daily/weekly/monthly pg_dump rotation as a
+// CronJob. The script is components/backup/backup.sh, mounted from a
+// ConfigMap, and a Job whose dump fails `pg_restore --list` fails.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { BACKUP_MOUNT, recommendedLabels, restrictedContainerSecurity } from "./defaults";
+
+export interface BackupCronJobArgs {
+  namespace: pulumi.Input<string>;
+  namePrefix: string;
+  databaseInstance: string;
+  image: string;
+  schedule: string;
+  keepDaily: number;
+  keepWeekly: number;
+  keepMonthly: number;
+  storageSize: string;
+  storageClass?: string;
+  /** Secret with PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD for the backup role */
+  credentialsSecretName: pulumi.Input<string>;
+  s3?: { bucket: string; endpoint?: string; credentialsSecret: string };
+  /** keep the backup volume when the stack is destroyed */
+  protect: boolean;
+}
+
+export const backupScript = () => readFileSync(join(__dirname, "backup", "backup.sh"), "utf8");
+export const restoreScript = () => readFileSync(join(__dirname, "backup", "restore.sh"), "utf8");
+
+export class BackupCronJob extends pulumi.ComponentResource {
+  public readonly cronJobName: pulumi.Output<string>;
+
+  constructor(name: string, args: BackupCronJobArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("pgshift:index:BackupCronJob", name, {}, opts);
+    const parent = { parent: this };
+    const labels = recommendedLabels("postgres-backup", "backup", args.databaseInstance);
+    const meta = (suffix: string) => ({ name: `${args.namePrefix}postgres-backup${suffix}`, namespace: args.namespace, labels });
+    const scripts = new k8s.core.v1.ConfigMap(`${name}-scripts`, { metadata: meta("-scripts"), data: { "backup.sh": backupScript(), "restore.sh": restoreScript() } }, parent);
+    const pvc = new k8s.core.v1.PersistentVolumeClaim(
+      `${name}-pvc`,
+      {
+        metadata: meta(""),
+        spec: {
+          accessModes: ["ReadWriteOnce"],
+          ...(args.storageClass ? { storageClassName: args.storageClass } : {}),
+          resources: { requests: { storage: args.storageSize } },
+        },
+      },
+      { ...parent, protect: args.protect, retainOnDelete: args.protect },
+    );
+    const env: k8s.types.input.core.v1.EnvVar[] = [
+      { name: "BACKUP_DIR", value: BACKUP_MOUNT },
+      { name: "KEEP_DAILY", value: String(args.keepDaily) },
+      { name: "KEEP_WEEKLY", value: String(args.keepWeekly) },
+      { name: "KEEP_MONTHLY", value: String(args.keepMonthly) },
+      ...(args.s3
+        ? [
+            { name: "S3_BUCKET", value: args.s3.bucket },
+            ...(args.s3.endpoint ? [{ name: "S3_ENDPOINT", value: args.s3.endpoint }] : []),
+            { name: "AWS_ACCESS_KEY_ID", valueFrom: { secretKeyRef: { name: args.s3.credentialsSecret, key: "AWS_ACCESS_KEY_ID" } } },
+            { name: "AWS_SECRET_ACCESS_KEY", valueFrom: { secretKeyRef: { name: args.s3.credentialsSecret, key: "AWS_SECRET_ACCESS_KEY" } } },
+          ]
+        : []),
+    ];
+    const cron = new k8s.batch.v1.CronJob(
+      `${name}-cronjob`,
+      {
+        metadata: meta(""),
+        spec: {
+          schedule: args.schedule,
+          timeZone: "Etc/UTC",
+          concurrencyPolicy: "Forbid",
+          startingDeadlineSeconds: 3600,
+          successfulJobsHistoryLimit: 3,
+          failedJobsHistoryLimit: 3,
+          jobTemplate: {
+            metadata: { labels },
+            spec: {
+              backoffLimit: 1,
+              activeDeadlineSeconds: 6 * 3600,
+              ttlSecondsAfterFinished: 7 * 24 * 3600,
+              template: {
+                metadata: { labels },
+                spec: {
+                  restartPolicy: "Never",
+                  automountServiceAccountToken: false,
+                  securityContext: { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, fsGroup: 999, seccompProfile: { type: "RuntimeDefault" } },
+                  containers: [
+                    {
+                      name: "backup",
+                      image: args.image,
+                      command: ["/bin/sh", "/scripts/backup.sh"],
+                      envFrom: [{ secretRef: { name: args.credentialsSecretName } }],
+                      env,
+                      resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "1", memory: "512Mi" } },
+                      securityContext: restrictedContainerSecurity,
+                      volumeMounts: [
+                        { name: "backups", mountPath: BACKUP_MOUNT },
+                        { name: "scripts", mountPath: "/scripts", readOnly: true },
+                      ],
+                    },
+                  ],
+                  volumes: [
+                    { name: "backups", persistentVolumeClaim: { claimName: pvc.metadata.name } },
+                    { name: "scripts", configMap: { name: scripts.metadata.name, defaultMode: 0o555 } },
+                  ],
+                },
+              },
+            },
+          },
+        },
+      },
+      parent,
+    );
+    this.cronJobName = cron.metadata.name;
+    this.registerOutputs({ cronJobName: this.cronJobName });
+  }
+}

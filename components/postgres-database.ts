@@ -1,0 +1,209 @@
+// PostgresDatabase: PostgreSQL 16 as a StatefulSet with the safe choices made —
+// non-root with a restricted securityContext, PGDATA in a subdirectory of the
+// volume, pg_isready probes, scram-sha-256 only (hostssl when TLS is on), a
+// PodDisruptionBudget, and in prod a volume that outlives any delete.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { SelfSignedCertificate } from "../src/provider/generated-secret";
+import {
+  DATA_MOUNT,
+  PGDATA,
+  POSTGRES_GID,
+  POSTGRES_PORT,
+  POSTGRES_UID,
+  TLS_MOUNT,
+  databaseSelector,
+  recommendedLabels,
+  restrictedContainerSecurity,
+} from "./defaults";
+
+export interface PostgresDatabaseArgs {
+  namespace: pulumi.Input<string>;
+  namePrefix: string;
+  database: string;
+  image: string;
+  storageClass?: string;
+  storageSize: string;
+  requests: { cpu: string; memory: string };
+  limits: { cpu: string; memory: string };
+  superuserSecretName: pulumi.Input<string>;
+  tls: boolean;
+  /** an existing kubernetes.io/tls Secret; otherwise a self-signed certificate is generated */
+  tlsSecret?: string;
+  protect: boolean;
+  maxConnections: number;
+  sharedBuffers: string;
+}
+
+export function postgresqlConf(args: Pick<PostgresDatabaseArgs, "maxConnections" | "sharedBuffers" | "tls">): string {
+  return [
+    "listen_addresses = '*'",
+    `max_connections = ${args.maxConnections}`,
+    `shared_buffers = ${args.sharedBuffers.replace(/i$/, "").replace(/([KMGT])$/, "$1B")}`,
+    "password_encryption = scram-sha-256",
+    "default_statistics_target = 100",
+    "autovacuum = on",
+    "log_min_duration_statement = 1000",
+    "log_connections = on",
+    "log_disconnections = on",
+    `ssl = ${args.tls ? "on" : "off"}`,
+    ...(args.tls ? [`ssl_cert_file = '${TLS_MOUNT}/tls.crt'`, `ssl_key_file = '${TLS_MOUNT}/tls.key'`, "ssl_min_protocol_version = 'TLSv1.2'"] : []),
+    "hba_file = '/etc/postgresql/conf/pg_hba.conf'",
+    "",
+  ].join("\n");
+}
+
+export function pgHba(tls: boolean): string {
+  const remote = tls ? "hostssl" : "host";
+  return [
+    "# TYPE  DATABASE  USER  ADDRESS  METHOD",
+    "local   all       all            scram-sha-256",
+    "host    all       all   127.0.0.1/32  scram-sha-256",
+    `${remote} all       all   0.0.0.0/0     scram-sha-256`,
+    `${remote} all       all   ::/0          scram-sha-256`,
+    ...(tls ? ["hostnossl all     all   0.0.0.0/0     reject", "hostnossl all     all   ::/0          reject"] : []),
+    "",
+  ].join("\n");
+}
+
+export class PostgresDatabase extends pulumi.ComponentResource {
+  public readonly serviceName: pulumi.Output<string>;
+  public readonly serviceHost: pulumi.Output<string>;
+  public readonly statefulSetName: pulumi.Output<string>;
+
+  constructor(name: string, args: PostgresDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("pgshift:index:PostgresDatabase", name, {}, opts);
+    const parent = { parent: this };
+    const base = `${args.namePrefix}postgres`;
+    const selector = databaseSelector(name);
+    const labels = { ...recommendedLabels("postgresql", "database", name), ...selector, "app.kubernetes.io/version": "16" };
+    const meta = (n: string) => ({ name: n, namespace: args.namespace, labels });
+
+    const config = new k8s.core.v1.ConfigMap(
+      `${name}-config`,
+      { metadata: meta(`${base}-config`), data: { "postgresql.conf": postgresqlConf(args), "pg_hba.conf": pgHba(args.tls) } },
+      parent,
+    );
+
+    let tlsSecretName: pulumi.Input<string> | undefined;
+    if (args.tls) {
+      if (args.tlsSecret) tlsSecretName = args.tlsSecret;
+      else {
+        const host = pulumi.interpolate`${base}.${args.namespace}.svc`;
+        const cert = new SelfSignedCertificate(`${name}-tls`, { commonName: host, dnsNames: [host, pulumi.interpolate`${base}.${args.namespace}.svc.cluster.local`, base] }, parent);
+        tlsSecretName = new k8s.core.v1.Secret(
+          `${name}-tls`,
+          { metadata: meta(`${base}-tls`), type: "kubernetes.io/tls", stringData: { "tls.crt": cert.cert, "tls.key": cert.key } },
+          parent,
+        ).metadata.name;
+      }
+    }
+
+    const headless = new k8s.core.v1.Service(
+      `${name}-headless`,
+      {
+        metadata: meta(`${base}-headless`),
+        spec: { clusterIP: "None", selector, ports: [{ name: "postgresql", port: POSTGRES_PORT, targetPort: "postgresql" }], publishNotReadyAddresses: true },
+      },
+      parent,
+    );
+    const service = new k8s.core.v1.Service(
+      `${name}-service`,
+      { metadata: meta(base), spec: { type: "ClusterIP", selector, ports: [{ name: "postgresql", port: POSTGRES_PORT, targetPort: "postgresql" }] } },
+      parent,
+    );
+
+    const probe = (initialDelaySeconds: number, periodSeconds: number, failureThreshold: number) => ({
+      exec: { command: ["sh", "-c", `pg_isready -U "$POSTGRES_USER" -d ${args.database} -h 127.0.0.1 -p ${POSTGRES_PORT}`] },
+      initialDelaySeconds,
+      periodSeconds,
+      timeoutSeconds: 5,
+      failureThreshold,
+    });
+
+    const volumes: k8s.types.input.core.v1.Volume[] = [
+      { name: "config", configMap: { name: config.metadata.name } },
+      ...(tlsSecretName ? [{ name: "tls", secret: { secretName: tlsSecretName, defaultMode: 0o600 } }] : []),
+    ];
+    const mounts: k8s.types.input.core.v1.VolumeMount[] = [
+      { name: "data", mountPath: DATA_MOUNT },
+      { name: "config", mountPath: "/etc/postgresql/conf", readOnly: true },
+      ...(tlsSecretName ? [{ name: "tls", mountPath: TLS_MOUNT, readOnly: true }] : []),
+    ];
+
+    const statefulSet = new k8s.apps.v1.StatefulSet(
+      `${name}-statefulset`,
+      {
+        metadata: meta(base),
+        spec: {
+          serviceName: headless.metadata.name,
+          replicas: 1,
+          selector: { matchLabels: selector },
+          // A delete or scale-down of the StatefulSet keeps the data volume in prod.
+          persistentVolumeClaimRetentionPolicy: args.protect ? { whenDeleted: "Retain", whenScaled: "Retain" } : { whenDeleted: "Delete", whenScaled: "Retain" },
+          template: {
+            metadata: { labels },
+            spec: {
+              securityContext: {
+                runAsNonRoot: true,
+                runAsUser: POSTGRES_UID,
+                runAsGroup: POSTGRES_GID,
+                fsGroup: POSTGRES_GID,
+                fsGroupChangePolicy: "OnRootMismatch",
+                seccompProfile: { type: "RuntimeDefault" },
+              },
+              automountServiceAccountToken: false,
+              terminationGracePeriodSeconds: 60,
+              containers: [
+                {
+                  name: "postgresql",
+                  image: args.image,
+                  args: ["-c", "config_file=/etc/postgresql/conf/postgresql.conf"],
+                  ports: [{ name: "postgresql", containerPort: POSTGRES_PORT }],
+                  env: [
+                    { name: "POSTGRES_DB", value: args.database },
+                    { name: "POSTGRES_USER", valueFrom: { secretKeyRef: { name: args.superuserSecretName, key: "POSTGRES_USER" } } },
+                    { name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: args.superuserSecretName, key: "POSTGRES_PASSWORD" } } },
+                    { name: "POSTGRES_INITDB_ARGS", value: "--auth-host=scram-sha-256 --auth-local=scram-sha-256" },
+                    // A subdirectory: the volume's root holds lost+found on many storage classes.
+                    { name: "PGDATA", value: PGDATA },
+                  ],
+                  resources: { requests: args.requests, limits: args.limits },
+                  securityContext: restrictedContainerSecurity,
+                  startupProbe: probe(5, 5, 60),
+                  readinessProbe: probe(5, 10, 3),
+                  livenessProbe: probe(30, 20, 6),
+                  volumeMounts: mounts,
+                },
+              ],
+              volumes,
+            },
+          },
+          volumeClaimTemplates: [
+            {
+              metadata: { name: "data", labels },
+              spec: {
+                accessModes: ["ReadWriteOnce"],
+                ...(args.storageClass ? { storageClassName: args.storageClass } : {}),
+                resources: { requests: { storage: args.storageSize } },
+              },
+            },
+          ],
+        },
+      },
+      { ...parent, protect: args.protect, retainOnDelete: args.protect },
+    );
+
+    new k8s.policy.v1.PodDisruptionBudget(
+      `${name}-pdb`,
+      // A single instance: voluntary evictions (node drains) must wait for an operator.
+      { metadata: meta(base), spec: { maxUnavailable: 0, selector: { matchLabels: selector } } },
+      parent,
+    );
+
+    this.serviceName = service.metadata.name;
+    this.serviceHost = pulumi.interpolate`${service.metadata.name}.${service.metadata.namespace}.svc.cluster.local`;
+    this.statefulSetName = statefulSet.metadata.name;
+    this.registerOutputs({ serviceName: this.serviceName, serviceHost: this.serviceHost, statefulSetName: this.statefulSetName });
+  }
+}

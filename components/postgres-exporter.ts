@@ -1,0 +1,74 @@
+// PostgresExporter: prometheus-community's postgres_exporter, logging in as the
+// monitoring role (a member of pg_monitor and nothing else), with Prometheus
+// scrape annotations and an optional ServiceMonitor.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { EXPORTER_PORT, recommendedLabels, restrictedContainerSecurity } from "./defaults";
+
+export interface PostgresExporterArgs {
+  namespace: pulumi.Input<string>;
+  namePrefix: string;
+  databaseInstance: string;
+  image: string;
+  /** Secret with DATA_SOURCE_NAME for the monitoring role */
+  dsnSecretName: pulumi.Input<string>;
+  serviceMonitor: boolean;
+}
+
+export class PostgresExporter extends pulumi.ComponentResource {
+  constructor(name: string, args: PostgresExporterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("pgshift:index:PostgresExporter", name, {}, opts);
+    const parent = { parent: this };
+    const labels = recommendedLabels("postgres-exporter", "metrics", args.databaseInstance);
+    const annotations = { "prometheus.io/scrape": "true", "prometheus.io/port": String(EXPORTER_PORT), "prometheus.io/path": "/metrics" };
+    const metadata = { name: `${args.namePrefix}postgres-exporter`, namespace: args.namespace, labels };
+    new k8s.apps.v1.Deployment(
+      `${name}-deployment`,
+      {
+        metadata,
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels, annotations },
+            spec: {
+              automountServiceAccountToken: false,
+              securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } },
+              containers: [
+                {
+                  name: "exporter",
+                  image: args.image,
+                  ports: [{ name: "metrics", containerPort: EXPORTER_PORT }],
+                  env: [{ name: "DATA_SOURCE_NAME", valueFrom: { secretKeyRef: { name: args.dsnSecretName, key: "DATA_SOURCE_NAME" } } }],
+                  resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
+                  securityContext: { ...restrictedContainerSecurity, readOnlyRootFilesystem: true },
+                  readinessProbe: { httpGet: { path: "/", port: "metrics" }, periodSeconds: 10 },
+                  livenessProbe: { httpGet: { path: "/", port: "metrics" }, initialDelaySeconds: 10, periodSeconds: 20 },
+                },
+              ],
+            },
+          },
+        },
+      },
+      parent,
+    );
+    new k8s.core.v1.Service(
+      `${name}-service`,
+      { metadata: { ...metadata, annotations }, spec: { selector: labels, ports: [{ name: "metrics", port: EXPORTER_PORT, targetPort: "metrics" }] } },
+      parent,
+    );
+    if (args.serviceMonitor) {
+      new k8s.apiextensions.CustomResource(
+        `${name}-servicemonitor`,
+        {
+          apiVersion: "monitoring.coreos.com/v1",
+          kind: "ServiceMonitor",
+          metadata,
+          spec: { selector: { matchLabels: labels }, endpoints: [{ port: "metrics", interval: "30s" }] },
+        },
+        parent,
+      );
+    }
+    this.registerOutputs({});
+  }
+}

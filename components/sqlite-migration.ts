@@ -1,0 +1,99 @@
+// The SQLite → PostgreSQL move as one component: the migration plan (printed by
+// `pulumi preview` and exported), and the DataMigration resource that copies
+// and verifies during `pulumi up`.
+import * as pulumi from "@pulumi/pulumi";
+import { resolve } from "node:path";
+import { fingerprintSqlite, formatPlan, planMigration } from "../src/engine";
+import { DataMigration } from "../src/provider/data-migration";
+
+export interface SqliteMigrationArgs {
+  /** the app's SQLite database (relative paths are resolved from the project directory) */
+  source: string;
+  /** PostgreSQL URL for the owner role; secret */
+  targetUrl: pulumi.Input<string>;
+  schema?: "create" | "existing";
+  tables?: string[];
+  identifiers?: "downcase" | "preserve";
+  jobs?: number;
+  cutover?: boolean;
+  runId?: string;
+  backupDir?: string;
+}
+
+export interface PlanSummary {
+  tables: { source: string; target: string; rows: number; columns: { name: string; type: string }[] }[];
+  loadOrder: string[];
+  skipped: { name: string; kind: string; reason: string }[];
+}
+
+export class SqliteMigration extends pulumi.ComponentResource {
+  public readonly plan: pulumi.Output<PlanSummary>;
+  public readonly report: pulumi.Output<unknown>;
+  public readonly status: pulumi.Output<string>;
+  public readonly backupFile: pulumi.Output<string>;
+
+  constructor(name: string, args: SqliteMigrationArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("pgshift:index:SqliteMigration", name, {}, opts);
+    const source = resolve(args.source);
+    const schema = args.schema ?? "create";
+    const identifiers = args.identifiers ?? "downcase";
+
+    // Reading the SQLite catalog is harmless, so the plan is made in preview
+    // and up alike; nothing in PostgreSQL is touched here.
+    const planned = planMigration({ source, schema, identifiers, tables: args.tables?.length ? args.tables : undefined }).then(
+      (plan) => {
+        pulumi.log.info(`Migration plan for ${source}:\n${formatPlan(plan)}`, this);
+        return summarise(plan);
+      },
+    );
+    this.plan = pulumi.output(planned);
+
+    const fingerprint = fingerprintSqlite(source);
+    const migration = new DataMigration(
+      name,
+      {
+        source,
+        sourceFingerprint: fingerprint,
+        targetUrl: args.targetUrl,
+        schema,
+        tables: args.tables ?? [],
+        identifiers,
+        jobs: args.jobs ?? 2,
+        cutover: args.cutover ?? false,
+        runId: args.runId ?? "",
+        backupDir: args.backupDir ? resolve(args.backupDir) : "",
+      },
+      { parent: this },
+    );
+
+    // After cutover the app writes to PostgreSQL; a newer SQLite file is not
+    // copied, and the person running `up` should hear about it.
+    pulumi.all([migration.migratedFingerprint, fingerprint]).apply(([copied, current]) => {
+      if (args.cutover && copied && copied !== current) {
+        pulumi.log.warn(
+          `${source} changed after cutover. It was NOT copied: the app writes to PostgreSQL now. ` +
+            "To copy it anyway (after a rollback), set a new runId: pulumi config set pgshift:migration.runId <anything-new>.",
+          this,
+        );
+      }
+    });
+
+    this.report = migration.report;
+    this.status = migration.status;
+    this.backupFile = migration.backupFile;
+    this.registerOutputs({ plan: this.plan, report: this.report, status: this.status, backupFile: this.backupFile });
+  }
+}
+
+function summarise(plan: Awaited<ReturnType<typeof planMigration>>): PlanSummary {
+  return {
+    tables: plan.tables.map((t) => ({
+      source: t.source,
+      target: t.target,
+      rows: t.rows,
+      columns: t.columns.map((c) => ({ name: c.target, type: c.targetType })),
+    })),
+    loadOrder: plan.loadOrder,
+    skipped: plan.skipped.map((s) => ({ name: s.name, kind: s.kind, reason: s.reason })),
+  };
+}

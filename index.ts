@@ -1,0 +1,135 @@
+// pgshift: read and validate the stack's configuration, wire the components,
+// export what a person needs to see. Nothing else lives here.
+import * as command from "@pulumi/command";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { AppCutover } from "./components/app-cutover";
+import { BackupCronJob } from "./components/backup-cronjob";
+import { DatabaseRoles } from "./components/database-roles";
+import { DatabaseNetworkPolicy } from "./components/network-policy";
+import { PostgresDatabase } from "./components/postgres-database";
+import { PostgresExporter } from "./components/postgres-exporter";
+import { DatabaseSecrets } from "./components/secrets";
+import { SqliteMigration } from "./components/sqlite-migration";
+import { parseConfig, rawConfig } from "./src/config";
+
+const cfg = parseConfig(rawConfig(pulumi.runtime.allConfig()));
+const secretConfig = new pulumi.Config("pgshift");
+const instance = `${cfg.namePrefix}postgres`;
+
+if (!cfg.awaitReadiness) {
+  // A test API server has no kubelet: nothing ever becomes ready.
+  pulumi.runtime.registerStackTransformation((r) => {
+    if (!r.type.startsWith("kubernetes:") || !r.props.metadata) return undefined;
+    r.props.metadata = { ...r.props.metadata, annotations: { ...(r.props.metadata.annotations ?? {}), "pulumi.com/skipAwait": "true" } };
+    return { props: r.props, opts: r.opts };
+  });
+}
+
+const provider = new k8s.Provider("kubernetes", cfg.renderDir ? { renderYamlToDirectory: cfg.renderDir } : {});
+const k8sOpts = { provider };
+const namespace = cfg.createNamespace
+  ? new k8s.core.v1.Namespace("namespace", { metadata: { name: cfg.namespace } }, k8sOpts).metadata.name
+  : pulumi.output(cfg.namespace);
+const serviceHost = `${instance}.${cfg.namespace}.svc.cluster.local`;
+
+const secrets = new DatabaseSecrets(
+  "secrets",
+  { namespace, namePrefix: cfg.namePrefix, database: cfg.database.name, roles: cfg.roles, serviceHost, tls: cfg.database.tls, superuserPassword: secretConfig.getSecret("adminPassword") },
+  k8sOpts,
+);
+
+const database = new PostgresDatabase(
+  "postgres",
+  { ...cfg.database, namespace, namePrefix: cfg.namePrefix, database: cfg.database.name, superuserSecretName: secrets.superuserSecretName },
+  k8sOpts,
+);
+
+if (cfg.networkPolicy.enabled) {
+  new DatabaseNetworkPolicy("network-policy", { namespace, namePrefix: cfg.namePrefix, databaseInstance: "postgres", allowFrom: cfg.networkPolicy.allowFrom }, k8sOpts);
+}
+if (cfg.backup.enabled) {
+  new BackupCronJob(
+    "backup",
+    { ...cfg.backup, namespace, namePrefix: cfg.namePrefix, databaseInstance: "postgres", image: cfg.database.image, credentialsSecretName: secrets.backupSecretName, protect: cfg.database.protect },
+    k8sOpts,
+  );
+}
+if (cfg.exporter.enabled) {
+  new PostgresExporter(
+    "exporter",
+    { namespace, namePrefix: cfg.namePrefix, databaseInstance: "postgres", image: cfg.exporter.image, dsnSecretName: secrets.exporterSecretName, serviceMonitor: cfg.exporter.serviceMonitor },
+    k8sOpts,
+  );
+}
+
+// Roles, grants and the copy go straight to PostgreSQL (a port-forward, or the local server).
+const conn = cfg.connection;
+const url = (role: string, password: pulumi.Input<string>) =>
+  pulumi.secret(pulumi.interpolate`postgresql://${role}:${pulumi.output(password).apply(encodeURIComponent)}@${conn.host}:${conn.port}/${cfg.database.name}?sslmode=${conn.sslmode}`);
+let migration: SqliteMigration | undefined;
+let roles: DatabaseRoles | undefined;
+if (conn.enabled) {
+  roles = new DatabaseRoles(
+    "roles",
+    {
+      adminUrl: url("postgres", secrets.passwords.superuser),
+      database: cfg.database.name,
+      owner: { name: cfg.roles.owner, password: secrets.passwords.owner },
+      app: { name: cfg.roles.app, password: secrets.passwords.app },
+      monitor: { name: cfg.roles.monitor, password: secrets.passwords.monitor },
+      backup: { name: cfg.roles.backup, password: secrets.passwords.backup },
+    },
+    { dependsOn: [database] },
+  );
+  const ownerUrl = url(cfg.roles.owner, secrets.passwords.owner);
+  const schemaCommand =
+    cfg.migration.schema === "existing" && cfg.migration.schemaCommand
+      ? new command.local.Command(
+          "schema-command",
+          {
+            create: cfg.migration.schemaCommand,
+            // The app's migrations (Alembic) run as the owner, so the app role gets the tables through default privileges.
+            environment: { DATABASE_URL: ownerUrl.apply((u) => u.replace(/^postgresql:/, "postgresql+psycopg:")), PGSHIFT_OWNER_URL: ownerUrl },
+          },
+          { dependsOn: [roles], additionalSecretOutputs: ["stdout", "stderr"] },
+        )
+      : undefined;
+  if (cfg.migration.source) {
+    migration = new SqliteMigration(
+      "migration",
+      { ...cfg.migration, source: cfg.migration.source, targetUrl: ownerUrl, cutover: cfg.cutover },
+      { dependsOn: schemaCommand ? [roles, schemaCommand] : [roles] },
+    );
+  }
+}
+
+const cutover = new AppCutover(
+  "app",
+  {
+    namespace,
+    databaseInstance: "postgres",
+    secretName: cfg.app.secretName,
+    cutover: cfg.cutover,
+    sqliteUrl: cfg.app.sqliteUrl,
+    host: serviceHost,
+    database: cfg.database.name,
+    appRole: cfg.roles.app,
+    appPassword: secrets.passwords.app,
+    tls: cfg.database.tls,
+    workloads: cfg.app.workloads,
+  },
+  { ...k8sOpts, dependsOn: migration ? [migration] : [] },
+);
+
+export const namespaceName = namespace;
+export const databaseService = serviceHost;
+export const appRole = cfg.roles.app;
+export const ownerRole = cfg.roles.owner;
+export const appPassword = secrets.passwords.app;
+export const appBackend = cutover.backend;
+export const migrationPlan = migration?.plan;
+export const migrationReport = migration?.report;
+export const migrationStatus = migration?.status;
+export const sqliteBackup = migration?.backupFile;
+export const manifestsDir = cfg.renderDir;

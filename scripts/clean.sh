@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# `npm run clean`: stops the local PostgreSQL and removes the local stack's
+# state, data and rendered manifests — after asking.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+echo "This deletes .local/ (the local PostgreSQL data and sample database), .pulumi-state/ (all local stacks' state) and out/."
+if [ "${1:-}" != "--yes" ]; then
+  read -r -p "Type 'delete' to go on: " answer
+  [ "$answer" = "delete" ] || { echo "Nothing deleted."; exit 1; }
+fi
+node --import tsx scripts/local-postgres.ts stop || true
+rm -rf .local .pulumi-state out
+echo "Removed."

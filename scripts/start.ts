@@ -1,0 +1,153 @@
+// `npm start`: the whole product on this machine. Starts the embedded
+// PostgreSQL 16, makes the sample app database if there is none, selects the
+// `local` stack, runs `pulumi preview` and `pulumi up`, and sums up.
+//
+//   npm start [-- --sqlite path/to/app.db]
+import { spawn, spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { join, resolve } from "node:path";
+import pg from "pg";
+import { createSampleAppDb } from "./sample-app-db";
+import { start as startPostgres } from "./local-postgres";
+
+const root = resolve(__dirname, "..");
+const localDir = join(root, ".local");
+const stateDir = join(root, ".pulumi-state");
+const configFile = join(localDir, "Pulumi.local.yaml");
+const say = (m: string) => process.stderr.write(`[start] ${m}\n`);
+
+function pulumiEnv(): NodeJS.ProcessEnv {
+  const passphraseFile = join(stateDir, "passphrase");
+  if (!existsSync(passphraseFile)) {
+    mkdirSync(stateDir, { recursive: true });
+    // Generated once: losing it would make the stack's secrets unreadable.
+    writeFileSync(passphraseFile, randomBytes(32).toString("base64url"), { mode: 0o600 });
+  }
+  return {
+    ...process.env,
+    PULUMI_HOME: join(root, ".toolchain", "pulumi-home"),
+    PULUMI_BACKEND_URL: `file://${stateDir}`,
+    PULUMI_CONFIG_PASSPHRASE_FILE: passphraseFile,
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    PULUMI_DIY_BACKEND_NO_LEGACY_WARNING: "true",
+    PATH: `${join(root, ".toolchain", "bin")}:${join(root, "node_modules", ".bin")}:${process.env.PATH ?? ""}`,
+  };
+}
+
+function pulumi(args: string[], opts: { quiet?: boolean; allowFailure?: boolean } = {}): { code: number; stdout: string } {
+  const r = spawnSync(join(root, ".toolchain", "bin", "pulumi"), [...args, "--non-interactive"], {
+    cwd: root,
+    env: pulumiEnv(),
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", opts.quiet ? "pipe" : "inherit"],
+    maxBuffer: 64 << 20,
+  });
+  if (r.status !== 0 && !opts.allowFailure) {
+    process.stderr.write(r.stdout ?? "");
+    process.stderr.write(r.stderr ?? "");
+    throw new Error(`pulumi ${args.join(" ")} failed (exit ${r.status})`);
+  }
+  return { code: r.status ?? -1, stdout: r.stdout ?? "" };
+}
+
+/** Streams a long pulumi command to the terminal as it runs. */
+function pulumiLive(args: string[]): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(join(root, ".toolchain", "bin", "pulumi"), [...args, "--non-interactive"], { cwd: root, env: pulumiEnv(), stdio: ["ignore", "inherit", "inherit"] });
+    child.on("close", (code) => (code === 0 ? resolvePromise() : reject(new Error(`pulumi ${args[0]} failed (exit ${code}); see above`))));
+  });
+}
+
+async function ensureDatabase(info: { host: string; port: number; password: string }, name: string): Promise<void> {
+  const c = new pg.Client({ host: info.host, port: info.port, user: "postgres", password: info.password, database: "postgres" });
+  await c.connect();
+  try {
+    const exists = await c.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
+    if (exists.rowCount === 0) {
+      await c.query(`CREATE DATABASE "${name}"`);
+      say(`created database ${name}`);
+    }
+  } finally {
+    await c.end();
+  }
+}
+
+async function main(): Promise<void> {
+  const i = process.argv.indexOf("--sqlite");
+  const userDb = i >= 0 ? process.argv[i + 1] : undefined;
+  mkdirSync(localDir, { recursive: true });
+
+  say("phase 1/5: PostgreSQL 16 (embedded)");
+  const info = await startPostgres((m) => say(m.replace(/^\[local\] /, "")));
+  await ensureDatabase(info, "piyasa_db");
+
+  say("phase 2/5: the SQLite database");
+  let source: string;
+  if (userDb) {
+    source = resolve(userDb);
+    if (!existsSync(source)) throw new Error(`--sqlite ${userDb}: no such file`);
+    say(`using ${source}`);
+  } else {
+    source = join(localDir, "app.db");
+    if (!existsSync(source)) {
+      const { tables } = createSampleAppDb(source);
+      say(`created sample app database ${source}: ${Object.entries(tables).map(([t, n]) => `${t} ${n}`).join(", ")}`);
+    } else say(`using ${source}`);
+  }
+
+  say("phase 3/5: the local stack");
+  if (pulumi(["stack", "select", "local"], { quiet: true, allowFailure: true }).code !== 0) {
+    pulumi(["stack", "init", "local", "--secrets-provider", "passphrase"], { quiet: true });
+    say("created stack local (state in .pulumi-state/)");
+  }
+  // The committed Pulumi.local.yaml stays as it is; this machine's port,
+  // password and source go into a copy under .local/.
+  if (!existsSync(configFile)) copyFileSync(join(root, "Pulumi.local.yaml"), configFile);
+  const set = (args: string[]) => pulumi(["config", "set", "--config-file", configFile, ...args], { quiet: true });
+  const current = readFileSync(configFile, "utf8");
+  set(["--path", "pgshift:connection.host", info.host]);
+  set(["--path", "pgshift:connection.port", String(info.port)]);
+  set(["--path", "pgshift:migration.source", source]);
+  if (!current.includes("pgshift:adminPassword")) set(["--secret", "pgshift:adminPassword", info.password]);
+
+  say("phase 4/5: pulumi preview");
+  const preview = pulumi(["preview", "--config-file", configFile, "--diff"], { quiet: false });
+  process.stdout.write(preview.stdout);
+  const noChanges = !/\d+ to (create|update|replace|delete)/.test(preview.stdout);
+
+  say("phase 5/5: pulumi up");
+  await pulumiLive(["up", "--yes", "--skip-preview", "--config-file", configFile]);
+
+  const out = JSON.parse(pulumi(["stack", "output", "--json"], { quiet: true }).stdout) as {
+    migrationReport?: { ok: boolean; tables: { source: string; target: string; sourceRows: number; targetRows: number; match: boolean }[] };
+    migrationStatus?: string;
+    sqliteBackup?: string;
+    manifestsDir?: string;
+    appRole: string;
+  };
+  const report = out.migrationReport;
+  const lines: string[] = ["", "pgshift: done."];
+  if (noChanges) lines.push("Nothing changed: PostgreSQL was already level with the SQLite database, and every manifest was up to date.");
+  if (report) {
+    const rows = report.tables.reduce((n, t) => n + t.targetRows, 0);
+    lines.push(`Copied ${report.tables.length} tables, ${rows} rows — verification ${report.ok ? "passed: every row matches" : "FOUND DIFFERENCES"}.`);
+    for (const t of report.tables) lines.push(`  ${t.match ? "ok  " : "DIFF"} ${t.source.padEnd(14)} ${String(t.targetRows).padStart(7)} rows`);
+    if (out.migrationStatus) lines.push(`Status: ${out.migrationStatus}`);
+    if (out.sqliteBackup) lines.push(`SQLite backup taken before the copy: ${out.sqliteBackup}`);
+  }
+  lines.push(`Kubernetes manifests: ${join(root, out.manifestsDir ?? "out/manifests")}`);
+  lines.push(
+    `Connect as the app role: PGPASSWORD="$(npm run -s pulumi -- stack output --show-secrets appPassword)" psql -h ${info.host} -p ${info.port} -U ${out.appRole} piyasa_db`,
+  );
+  lines.push("Next: point the dev stack at a cluster and run `npm run pulumi -- preview --stack dev`, then `npm run pulumi -- up --stack dev`;");
+  lines.push("      `npm run pulumi -- stack history` lists every update (to find the last good one when rolling back).");
+  lines.push("Stop the local PostgreSQL with `npm run stop`; remove local state and data with `npm run clean`.");
+  process.stdout.write(lines.join("\n") + "\n");
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`[start] ${err.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,150 @@
+// Stack configuration: one zod schema with every default in one place. A bad
+// or missing value stops `pulumi preview` with the key's name and what is
+// allowed, before anything is created.
+import { z } from "zod";
+
+const quantity = z.string().regex(/^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, "a Kubernetes quantity such as 500m, 512Mi or 10Gi");
+const cron = z.string().regex(/^(\S+\s+){4}\S+$/, "a cron schedule with five fields, e.g. \"0 2 * * *\"");
+const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "a DNS label: lowercase letters, digits and -");
+const roleName = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "lowercase letters, digits and _");
+const labels = z.record(z.string(), z.string());
+
+export const configSchema = z
+  .object({
+    /** Kubernetes namespace the database lives in */
+    namespace: dnsLabel,
+    /** prefix of every object's name, like the seed's dev-/prod- overlays */
+    namePrefix: z.string().regex(/^([a-z0-9-]*)$/, "lowercase letters, digits and -").default(""),
+    /** render manifests into this directory instead of applying them (the local stack) */
+    renderDir: z.string().optional(),
+    /** create the namespace (the seed's overlays usually already have) */
+    createNamespace: z.boolean().default(false),
+    /** Pulumi's kubernetes provider waits for readiness unless false (a test cluster without kubelet) */
+    awaitReadiness: z.boolean().default(true),
+    database: z
+      .object({
+        name: z.string().regex(/^[a-z_][a-z0-9_]*$/, "lowercase letters, digits and _").default("piyasa_db"),
+        image: z.string().default("postgres:16-alpine"),
+        storageClass: z.string().optional(),
+        storageSize: quantity.default("10Gi"),
+        requests: z.object({ cpu: quantity.default("250m"), memory: quantity.default("512Mi") }).default({}),
+        limits: z.object({ cpu: quantity.default("1"), memory: quantity.default("1Gi") }).default({}),
+        /** TLS for client connections; the server certificate comes from tlsSecret, or is generated */
+        tls: z.boolean().default(false),
+        tlsSecret: z.string().optional(),
+        /** protect the StatefulSet and keep its volume on delete/replace (prod) */
+        protect: z.boolean().default(false),
+        maxConnections: z.number().int().min(10).max(5000).default(100),
+        sharedBuffers: quantity.default("128Mi"),
+      })
+      .default({}),
+    roles: z
+      .object({
+        owner: roleName.default("piyasa_user"),
+        app: roleName.default("piyasa_app"),
+        monitor: roleName.default("piyasa_monitor"),
+        backup: roleName.default("piyasa_backup"),
+      })
+      .default({}),
+    networkPolicy: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** pod label sets allowed to reach 5432 (the seed's api and worker) */
+        allowFrom: z.array(labels).default([{ app: "piyasa-api" }, { app: "piyasa-worker" }]),
+      })
+      .default({}),
+    backup: z
+      .object({
+        enabled: z.boolean().default(true),
+        schedule: cron.default("0 2 * * *"),
+        keepDaily: z.number().int().min(1).max(365).default(7),
+        keepWeekly: z.number().int().min(0).max(104).default(4),
+        keepMonthly: z.number().int().min(0).max(120).default(6),
+        storageSize: quantity.default("20Gi"),
+        storageClass: z.string().optional(),
+        /** upload each dump to S3-compatible storage; the Secret holds AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY */
+        s3: z.object({ bucket: z.string().min(1), endpoint: z.string().url().optional(), credentialsSecret: z.string().min(1) }).optional(),
+      })
+      .default({}),
+    exporter: z
+      .object({
+        enabled: z.boolean().default(true),
+        image: z.string().default("quay.io/prometheuscommunity/postgres-exporter:v0.15.0"),
+        serviceMonitor: z.boolean().default(false),
+      })
+      .default({}),
+    /** where pgshift reaches PostgreSQL for roles and the copy (e.g. kubectl port-forward to 127.0.0.1:5432) */
+    connection: z
+      .object({
+        host: z.string().default("127.0.0.1"),
+        port: z.number().int().min(1).max(65535).default(5432),
+        sslmode: z.enum(["disable", "prefer", "require", "verify-ca", "verify-full"]).default("disable"),
+        /** false: declare the Kubernetes side only (first `up`, before a port-forward exists) */
+        enabled: z.boolean().default(true),
+      })
+      .default({}),
+    migration: z
+      .object({
+        /** the app's SQLite database; relative to the project directory */
+        source: z.string().min(1).optional(),
+        schema: z.enum(["create", "existing"]).default("create"),
+        tables: z.array(z.string()).default([]),
+        identifiers: z.enum(["downcase", "preserve"]).default("downcase"),
+        jobs: z.number().int().min(1).max(64).default(2),
+        /** change to copy again on purpose after cutover (e.g. after a rollback to SQLite) */
+        runId: z.string().default(""),
+        /** run before the copy in --schema existing mode, with DATABASE_URL for the owner role (e.g. "python -m alembic upgrade head") */
+        schemaCommand: z.string().optional(),
+        backupDir: z.string().optional(),
+      })
+      .default({}),
+    app: z
+      .object({
+        /** the app's Secret that carries DATABASE_URL */
+        secretName: z.string().default("piyasa-secrets"),
+        /** what DATABASE_URL is before cutover (and after a rollback) */
+        sqliteUrl: z.string().default("sqlite:///./app.db"),
+        /** workloads restarted when DATABASE_URL changes */
+        workloads: z.array(z.object({ kind: z.enum(["Deployment", "StatefulSet"]), name: z.string().min(1) })).default([]),
+      })
+      .default({}),
+    /** true: the app's DATABASE_URL points at PostgreSQL; false again rolls back to SQLite */
+    cutover: z.boolean().default(false),
+  })
+  .strict();
+
+export type StackConfig = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {}
+
+/** Validates raw config (key → parsed YAML value) and explains every problem by its key. */
+export function parseConfig(raw: Record<string, unknown>): StackConfig {
+  const result = configSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((i) => {
+    const key = i.path.length ? `pgshift:${i.path.join(".")}` : "pgshift";
+    const got = i.code === "unrecognized_keys" ? ` (unknown: ${i.keys.join(", ")})` : "";
+    return `  ${key}: ${i.message}${got}`;
+  });
+  throw new ConfigError(`Invalid stack configuration:\n${lines.join("\n")}\nSet a value with: pulumi config set --path 'pgshift:<key>' <value>`);
+}
+
+/**
+ * The stack's pgshift:* keys as `pulumi config` stores them (objects as JSON),
+ * all of them, so a misspelt key is reported instead of ignored. Secret keys
+ * (adminPassword) are read separately as secrets.
+ */
+export function rawConfig(all: Record<string, string>, secretKeys: string[] = ["adminPassword"]): Record<string, unknown> {
+  const raw: Record<string, unknown> = {};
+  for (const [full, v] of Object.entries(all)) {
+    if (!full.startsWith("pgshift:")) continue;
+    const key = full.slice("pgshift:".length);
+    if (secretKeys.includes(key)) continue;
+    try {
+      raw[key] = JSON.parse(v);
+    } catch {
+      raw[key] = v;
+    }
+  }
+  return raw;
+}

@@ -1,0 +1,153 @@
+// What the DataMigration resource does at each step of `pulumi up`, over the
+// engine. Loaded at run time by the dynamic provider (see data-migration.ts).
+import type * as pulumi from "@pulumi/pulumi";
+import { existsSync } from "node:fs";
+import { dirname, isAbsolute } from "node:path";
+import { migrate, type MigrationReport } from "../engine";
+import { backupSqlite } from "./source-backup";
+
+export interface MigrationInputs {
+  source: string;
+  sourceFingerprint: string;
+  targetUrl: string;
+  schema: "create" | "existing";
+  tables: string[];
+  identifiers: "downcase" | "preserve";
+  jobs: number;
+  cutover: boolean;
+  runId: string;
+  backupDir: string;
+}
+
+export interface TableResult {
+  source: string;
+  target: string;
+  sourceRows: number;
+  targetRows: number;
+  match: boolean;
+}
+
+export interface MigrationOutputs extends MigrationInputs {
+  /** per-table rows and verification; never holds a secret */
+  report: { ok: boolean; tables: TableResult[] };
+  backupFile: string;
+  status: string;
+  /** fingerprint of the source the PostgreSQL data was last copied from */
+  migratedFingerprint: string;
+  copiedAt: string;
+}
+
+/** host:port/database of a connection string: enough to say where, never the password. */
+export function describeTarget(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || "5432"}${u.pathname}`;
+  } catch {
+    return "(unparseable URL)";
+  }
+}
+
+export async function check(_olds: MigrationInputs, news: MigrationInputs): Promise<pulumi.dynamic.CheckResult> {
+  const failures: pulumi.dynamic.CheckFailure[] = [];
+  if (typeof news.source !== "string" || !isAbsolute(news.source)) {
+    failures.push({ property: "source", reason: `the SQLite path must be absolute, got "${news.source}"` });
+  } else if (!existsSync(news.source)) {
+    failures.push({ property: "source", reason: `the SQLite database ${news.source} does not exist` });
+  }
+  if (!["create", "existing"].includes(news.schema)) {
+    failures.push({ property: "schema", reason: `schema must be "create" or "existing", got "${news.schema}"` });
+  }
+  if (!["downcase", "preserve"].includes(news.identifiers)) {
+    failures.push({ property: "identifiers", reason: `identifiers must be "downcase" or "preserve", got "${news.identifiers}"` });
+  }
+  if (!Number.isInteger(news.jobs) || news.jobs < 1 || news.jobs > 64) {
+    failures.push({ property: "jobs", reason: `jobs must be an integer from 1 to 64, got ${news.jobs}` });
+  }
+  return { inputs: news, failures };
+}
+
+/** Why this update has to copy data, or [] when it must not. */
+export function copyReasons(olds: MigrationOutputs, news: MigrationInputs): string[] {
+  const reasons: string[] = [];
+  if ((olds.runId ?? "") !== news.runId) reasons.push(`runId changed to "${news.runId}": copying again as asked`);
+  if (news.cutover) return reasons; // after cutover PostgreSQL is the source of truth
+  if (olds.migratedFingerprint !== news.sourceFingerprint) reasons.push("the SQLite source changed since the last copy");
+  if (olds.schema !== news.schema) reasons.push(`schema mode changed to ${news.schema}`);
+  if (olds.identifiers !== news.identifiers) reasons.push(`identifiers changed to ${news.identifiers}`);
+  if (JSON.stringify(olds.tables ?? []) !== JSON.stringify(news.tables)) reasons.push("the table selection changed");
+  return reasons;
+}
+
+export async function diff(_id: string, olds: MigrationOutputs, news: MigrationInputs): Promise<pulumi.dynamic.DiffResult> {
+  const replaces = describeTarget(olds.targetUrl) !== describeTarget(news.targetUrl) || olds.source !== news.source ? ["targetUrl"] : [];
+  const changed =
+    replaces.length > 0 ||
+    copyReasons(olds, news).length > 0 ||
+    olds.cutover !== news.cutover ||
+    olds.jobs !== news.jobs ||
+    olds.backupDir !== news.backupDir ||
+    olds.targetUrl !== news.targetUrl;
+  // Replacing only moves the copy to a new place; the old data is never deleted.
+  return { changes: changed, replaces, deleteBeforeReplace: false };
+}
+
+async function copy(inputs: MigrationInputs, refresh: boolean, why: string[]): Promise<MigrationOutputs> {
+  const backupFile = await backupSqlite(inputs.source, inputs.backupDir || dirname(inputs.source));
+  const report: MigrationReport = await migrate({
+    source: inputs.source,
+    target: inputs.targetUrl,
+    schema: inputs.schema,
+    tables: inputs.tables.length > 0 ? inputs.tables : undefined,
+    identifiers: inputs.identifiers,
+    jobs: inputs.jobs,
+    refresh,
+  });
+  const tables: TableResult[] = report.tables.map((t) => ({
+    source: t.source,
+    target: t.target,
+    sourceRows: t.sourceRows,
+    targetRows: t.targetRows,
+    match: t.match,
+  }));
+  if (!report.ok) {
+    const bad = tables.filter((t) => !t.match).map((t) => `${t.source} (source ${t.sourceRows} rows, target ${t.targetRows})`);
+    throw new Error(
+      `Verification found differences after copying to ${describeTarget(inputs.targetUrl)}: ${bad.join(", ")}.\n` +
+        `Run \`pgshift verify --from ${inputs.source} --to <url>\` for the differing rows. The SQLite backup is ${backupFile}.`,
+    );
+  }
+  const rows = tables.reduce((n, t) => n + t.targetRows, 0);
+  return {
+    ...inputs,
+    report: { ok: true, tables },
+    backupFile,
+    status: `copied and verified ${tables.length} tables, ${rows} rows${why.length ? ` (${why.join("; ")})` : ""}`,
+    migratedFingerprint: inputs.sourceFingerprint,
+    copiedAt: new Date().toISOString(),
+  };
+}
+
+export async function create(inputs: MigrationInputs): Promise<pulumi.dynamic.CreateResult> {
+  // A create after a failed earlier attempt finds that attempt's committed
+  // tables in PostgreSQL; the engine verifies and keeps those, loads the rest.
+  const outs = await copy(inputs, false, []);
+  return { id: describeTarget(inputs.targetUrl), outs };
+}
+
+export async function update(_id: string, olds: MigrationOutputs, news: MigrationInputs): Promise<pulumi.dynamic.UpdateResult> {
+  const why = copyReasons(olds, news);
+  if (why.length > 0) return { outs: await copy(news, true, why) };
+  const sourceMoved = news.cutover && olds.migratedFingerprint !== news.sourceFingerprint;
+  return {
+    outs: {
+      ...olds,
+      ...news,
+      migratedFingerprint: olds.migratedFingerprint,
+      status: sourceMoved
+        ? "cutover: the app writes to PostgreSQL, so the changed SQLite file was NOT copied (set runId to copy it anyway)"
+        : news.cutover
+          ? "cutover: the app uses PostgreSQL; nothing copied"
+          : olds.status,
+    },
+  };
+}

@@ -1,0 +1,86 @@
+// DataMigration: the SQLite → PostgreSQL copy and its verification as a Pulumi
+// resource. This file is what Pulumi serializes into the state, so it stays a
+// thin shell: each method loads data-migration-handler.ts (and through it the
+// engine) at run time, with tsx, in the dynamic-provider process.
+import * as pulumi from "@pulumi/pulumi";
+import type { MigrationInputs, MigrationOutputs } from "./data-migration-handler";
+
+// Captured as a plain string when the provider is serialized.
+const handlerPath: string = require.resolve("./data-migration-handler");
+
+function load(): typeof import("./data-migration-handler") {
+  // The dynamic-provider host is plain Node.js; tsx lets it load the engine's TypeScript.
+  const { register } = require("tsx/cjs/api") as { register: () => unknown };
+  register();
+  return require(handlerPath) as typeof import("./data-migration-handler");
+}
+
+export const dataMigrationProvider: pulumi.dynamic.ResourceProvider = {
+  async check(olds: MigrationInputs, news: MigrationInputs) {
+    return load().check(olds, news);
+  },
+  async diff(id: string, olds: MigrationOutputs, news: MigrationInputs) {
+    return load().diff(id, olds, news);
+  },
+  async create(inputs: MigrationInputs) {
+    return load().create(inputs);
+  },
+  async update(id: string, olds: MigrationOutputs, news: MigrationInputs) {
+    return load().update(id, olds, news);
+  },
+  // The migrated data belongs to the app now: removing this resource from the
+  // stack never drops or truncates anything in PostgreSQL.
+  async delete() {},
+};
+
+export interface DataMigrationArgs {
+  /** path of the SQLite database file */
+  source: pulumi.Input<string>;
+  /** content fingerprint of `source` (engine's fingerprintSqlite), so a changed file is noticed */
+  sourceFingerprint: pulumi.Input<string>;
+  /** PostgreSQL URL for the owner role; kept secret */
+  targetUrl: pulumi.Input<string>;
+  schema?: pulumi.Input<"create" | "existing">;
+  tables?: pulumi.Input<string[]>;
+  identifiers?: pulumi.Input<"downcase" | "preserve">;
+  jobs?: pulumi.Input<number>;
+  /** once true, the app writes to PostgreSQL and the source is never copied again */
+  cutover?: pulumi.Input<boolean>;
+  /** change to copy again on purpose (e.g. after a cutover was rolled back and SQLite took writes) */
+  runId?: pulumi.Input<string>;
+  /** where the timestamped SQLite backup goes (default: next to the source) */
+  backupDir?: pulumi.Input<string>;
+}
+
+export class DataMigration extends pulumi.dynamic.Resource {
+  declare public readonly report: pulumi.Output<MigrationOutputs["report"]>;
+  declare public readonly backupFile: pulumi.Output<string>;
+  declare public readonly status: pulumi.Output<string>;
+  declare public readonly migratedFingerprint: pulumi.Output<string>;
+  declare public readonly copiedAt: pulumi.Output<string>;
+
+  constructor(name: string, args: DataMigrationArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      dataMigrationProvider,
+      name,
+      {
+        source: args.source,
+        sourceFingerprint: args.sourceFingerprint,
+        targetUrl: pulumi.secret(args.targetUrl),
+        schema: args.schema ?? "create",
+        tables: args.tables ?? [],
+        identifiers: args.identifiers ?? "downcase",
+        jobs: args.jobs ?? 2,
+        cutover: args.cutover ?? false,
+        runId: args.runId ?? "",
+        backupDir: args.backupDir ?? "",
+        report: undefined,
+        backupFile: undefined,
+        status: undefined,
+        migratedFingerprint: undefined,
+        copiedAt: undefined,
+      },
+      { ...opts, additionalSecretOutputs: ["targetUrl"] },
+    );
+  }
+}
