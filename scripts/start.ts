@@ -4,12 +4,13 @@
 //
 //   npm start [-- --sqlite path/to/app.db]
 import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
 import pg from "pg";
 import { createSampleAppDb } from "./sample-app-db";
 import { start as startPostgres } from "./local-postgres";
+import { moveEncryptionSalt } from "./stack-file";
 
 const root = resolve(__dirname, "..");
 const localDir = join(root, ".local");
@@ -98,13 +99,16 @@ async function main(): Promise<void> {
   }
 
   say("phase 3/5: the local stack");
-  if (pulumi(["stack", "select", "local"], { quiet: true, allowFailure: true }).code !== 0) {
-    pulumi(["stack", "init", "local", "--secrets-provider", "passphrase"], { quiet: true });
-    say("created stack local (state in .pulumi-state/)");
-  }
   // The committed Pulumi.local.yaml stays as it is; this machine's port,
   // password and source go into a copy under .local/.
-  if (!existsSync(configFile)) copyFileSync(join(root, "Pulumi.local.yaml"), configFile);
+  const committed = join(root, "Pulumi.local.yaml");
+  const template = readFileSync(committed, "utf8");
+  if (pulumi(["stack", "select", "local"], { quiet: true, allowFailure: true }).code !== 0) {
+    pulumi(["stack", "init", "local", "--secrets-provider", "passphrase"], { quiet: true });
+    moveEncryptionSalt(committed, configFile, template, template);
+    say("created stack local (state in .pulumi-state/)");
+  }
+  if (!existsSync(configFile)) writeFileSync(configFile, template);
   const set = (args: string[]) => pulumi(["config", "set", "--config-file", configFile, ...args], { quiet: true });
   const current = readFileSync(configFile, "utf8");
   set(["--path", "pgshift:connection.host", info.host]);

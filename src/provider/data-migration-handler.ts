@@ -35,6 +35,8 @@ export interface MigrationOutputs extends MigrationInputs {
   /** fingerprint of the source the PostgreSQL data was last copied from */
   migratedFingerprint: string;
   copiedAt: string;
+  /** set at the first cutover and kept: from then on PostgreSQL holds the app's writes */
+  everCutover: boolean;
 }
 
 /** host:port/database of a connection string: enough to say where, never the password. */
@@ -70,7 +72,9 @@ export async function check(_olds: MigrationInputs, news: MigrationInputs): Prom
 export function copyReasons(olds: MigrationOutputs, news: MigrationInputs): string[] {
   const reasons: string[] = [];
   if ((olds.runId ?? "") !== news.runId) reasons.push(`runId changed to "${news.runId}": copying again as asked`);
-  if (news.cutover) return reasons; // after cutover PostgreSQL is the source of truth
+  // Once the app has written to PostgreSQL (cutover, even if rolled back since),
+  // only an explicit runId may overwrite it with the SQLite data.
+  if (news.cutover || olds.everCutover) return reasons;
   if (olds.migratedFingerprint !== news.sourceFingerprint) reasons.push("the SQLite source changed since the last copy");
   if (olds.schema !== news.schema) reasons.push(`schema mode changed to ${news.schema}`);
   if (olds.identifiers !== news.identifiers) reasons.push(`identifiers changed to ${news.identifiers}`);
@@ -91,7 +95,7 @@ export async function diff(_id: string, olds: MigrationOutputs, news: MigrationI
   return { changes: changed, replaces, deleteBeforeReplace: false };
 }
 
-async function copy(inputs: MigrationInputs, refresh: boolean, why: string[]): Promise<MigrationOutputs> {
+async function copy(inputs: MigrationInputs, refresh: boolean, why: string[], everCutover: boolean): Promise<MigrationOutputs> {
   const backupFile = await backupSqlite(inputs.source, inputs.backupDir || dirname(inputs.source));
   const report: MigrationReport = await migrate({
     source: inputs.source,
@@ -124,30 +128,36 @@ async function copy(inputs: MigrationInputs, refresh: boolean, why: string[]): P
     status: `copied and verified ${tables.length} tables, ${rows} rows${why.length ? ` (${why.join("; ")})` : ""}`,
     migratedFingerprint: inputs.sourceFingerprint,
     copiedAt: new Date().toISOString(),
+    everCutover: everCutover || inputs.cutover,
   };
 }
 
 export async function create(inputs: MigrationInputs): Promise<pulumi.dynamic.CreateResult> {
   // A create after a failed earlier attempt finds that attempt's committed
   // tables in PostgreSQL; the engine verifies and keeps those, loads the rest.
-  const outs = await copy(inputs, false, []);
+  const outs = await copy(inputs, false, [], false);
   return { id: describeTarget(inputs.targetUrl), outs };
 }
 
 export async function update(_id: string, olds: MigrationOutputs, news: MigrationInputs): Promise<pulumi.dynamic.UpdateResult> {
   const why = copyReasons(olds, news);
-  if (why.length > 0) return { outs: await copy(news, true, why) };
-  const sourceMoved = news.cutover && olds.migratedFingerprint !== news.sourceFingerprint;
+  // A new runId after cutover is an explicit order to overwrite; it also starts a new era.
+  if (why.length > 0) return { outs: await copy(news, true, why, olds.runId === news.runId && !!olds.everCutover) };
+  const everCutover = !!olds.everCutover || news.cutover;
+  const sourceMoved = everCutover && olds.migratedFingerprint !== news.sourceFingerprint;
   return {
     outs: {
       ...olds,
       ...news,
       migratedFingerprint: olds.migratedFingerprint,
+      everCutover,
       status: sourceMoved
-        ? "cutover: the app writes to PostgreSQL, so the changed SQLite file was NOT copied (set runId to copy it anyway)"
+        ? "after cutover: the SQLite file changed but was NOT copied, since the app has written to PostgreSQL (set runId to copy it anyway)"
         : news.cutover
           ? "cutover: the app uses PostgreSQL; nothing copied"
-          : olds.status,
+          : everCutover
+            ? "rolled back to SQLite: PostgreSQL keeps its data; nothing copied (set runId to copy SQLite again)"
+            : olds.status,
     },
   };
 }

