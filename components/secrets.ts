@@ -29,7 +29,7 @@ export class DatabaseSecrets extends pulumi.ComponentResource {
   constructor(name: string, args: DatabaseSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pgshift:index:DatabaseSecrets", name, {}, opts);
     const parent = { parent: this };
-    const gen = (key: RoleKey) => new GeneratedPassword(`${name}-${key}-password`, { length: 32 }, parent).value;
+    const gen = (key: RoleKey) => pulumi.secret(new GeneratedPassword(`${name}-${key}-password`, { length: 32 }, parent).value);
     this.passwords = {
       superuser: args.superuserPassword ? pulumi.secret(pulumi.output(args.superuserPassword)) : gen("superuser"),
       owner: gen("owner"),

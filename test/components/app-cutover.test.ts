@@ -1,0 +1,51 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { captureResources, one, settle } from "../helpers/mocks";
+import { AppCutover, RESTART_ANNOTATION, databaseUrls } from "../../components/app-cutover";
+
+const base = {
+  namespace: "piyasa-chatbot-dev",
+  databaseInstance: "postgres",
+  secretName: "piyasa-secrets",
+  sqliteUrl: "sqlite:///./app.db",
+  host: "dev-postgres.piyasa-chatbot-dev.svc.cluster.local",
+  database: "piyasa_db",
+  appRole: "piyasa_app",
+  appPassword: "p@ss/word",
+  tls: false,
+  workloads: [
+    { kind: "Deployment" as const, name: "dev-api" },
+    { kind: "StatefulSet" as const, name: "dev-worker" },
+  ],
+};
+
+test("the seed's DATABASE_URL formats, with sslmode=require when TLS is on", () => {
+  const u = databaseUrls({ role: "piyasa_app", password: "p@ss/word", host: "h", database: "piyasa_db", tls: true });
+  assert.equal(u.sync, "postgresql+psycopg://piyasa_app:p%40ss%2Fword@h:5432/piyasa_db?sslmode=require");
+  assert.equal(u.async, "postgresql+asyncpg://piyasa_app:p%40ss%2Fword@h:5432/piyasa_db?ssl=require");
+});
+
+test("before cutover the Secret keeps SQLite; workloads carry the sqlite restart annotation", async () => {
+  const resources = captureResources();
+  new AppCutover("app", { ...base, cutover: false });
+  await settle();
+  const secret = one(resources, "kubernetes:core/v1:Secret").inputs;
+  assert.equal(secret.stringData.DATABASE_URL, "sqlite:///./app.db");
+  const api = one(resources, "kubernetes:apps/v1:DeploymentPatch").inputs;
+  assert.equal(api.metadata.name, "dev-api");
+  assert.equal(api.spec.template.metadata.annotations[RESTART_ANNOTATION], "sqlite");
+  const worker = one(resources, "kubernetes:apps/v1:StatefulSetPatch").inputs;
+  assert.equal(worker.metadata.name, "dev-worker");
+});
+
+test("cutover points DATABASE_URL at PostgreSQL as the app role and changes the restart annotation", async () => {
+  const resources = captureResources();
+  new AppCutover("app", { ...base, cutover: true });
+  await settle();
+  const secret = one(resources, "kubernetes:core/v1:Secret").inputs;
+  assert.equal(secret.stringData.DATABASE_URL, "postgresql+psycopg://piyasa_app:p%40ss%2Fword@dev-postgres.piyasa-chatbot-dev.svc.cluster.local:5432/piyasa_db");
+  assert.match(secret.stringData.DATABASE_URL_ASYNC, /^postgresql\+asyncpg:/);
+  for (const t of ["kubernetes:apps/v1:DeploymentPatch", "kubernetes:apps/v1:StatefulSetPatch"]) {
+    assert.equal(one(resources, t).inputs.spec.template.metadata.annotations[RESTART_ANNOTATION], "postgresql");
+  }
+});

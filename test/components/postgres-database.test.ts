@@ -1,0 +1,85 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { captureOptions, captureResources, one, settle } from "../helpers/mocks";
+import { PostgresDatabase, pgHba, postgresqlConf, type PostgresDatabaseArgs } from "../../components/postgres-database";
+
+const base: PostgresDatabaseArgs = {
+  namespace: "piyasa-chatbot",
+  namePrefix: "",
+  database: "piyasa_db",
+  image: "postgres:16-alpine",
+  storageSize: "50Gi",
+  storageClass: "fast-ssd",
+  requests: { cpu: "1", memory: "2Gi" },
+  limits: { cpu: "2", memory: "4Gi" },
+  superuserSecretName: "postgres-superuser",
+  tls: true,
+  protect: true,
+  maxConnections: 200,
+  sharedBuffers: "1Gi",
+};
+
+test("the StatefulSet runs PostgreSQL 16 hardened, with PGDATA in a subdirectory and pg_isready probes", async () => {
+  const resources = captureResources();
+  new PostgresDatabase("postgres", base, { transformations: [captureOptions] });
+  await settle();
+  const sts = one(resources, "kubernetes:apps/v1:StatefulSet").inputs;
+  const pod = sts.spec.template.spec;
+  assert.deepEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, fsGroup: 999, fsGroupChangePolicy: "OnRootMismatch", seccompProfile: { type: "RuntimeDefault" } });
+  const c = pod.containers[0];
+  assert.equal(c.image, "postgres:16-alpine");
+  assert.equal(c.securityContext.allowPrivilegeEscalation, false);
+  assert.deepEqual(c.securityContext.capabilities, { drop: ["ALL"] });
+  assert.equal(c.securityContext.runAsNonRoot, true);
+  const env = Object.fromEntries(c.env.map((e: { name: string; value?: string }) => [e.name, e]));
+  assert.equal(env.PGDATA.value, "/var/lib/postgresql/data/pgdata");
+  assert.deepEqual(env.POSTGRES_PASSWORD.valueFrom, { secretKeyRef: { name: "postgres-superuser", key: "POSTGRES_PASSWORD" } });
+  for (const p of ["startupProbe", "readinessProbe", "livenessProbe"]) assert.match(c[p].exec.command.join(" "), /pg_isready/, p);
+  assert.deepEqual(c.resources, { requests: { cpu: "1", memory: "2Gi" }, limits: { cpu: "2", memory: "4Gi" } });
+  const claim = sts.spec.volumeClaimTemplates[0].spec;
+  assert.equal(claim.storageClassName, "fast-ssd");
+  assert.equal(claim.resources.requests.storage, "50Gi");
+  assert.equal(sts.metadata.labels["app.kubernetes.io/name"], "postgresql");
+  assert.equal(sts.metadata.labels["app.kubernetes.io/managed-by"], "pulumi");
+});
+
+test("prod: protected, retained on delete, PVCs kept; TLS from a generated certificate", async () => {
+  const resources = captureResources();
+  new PostgresDatabase("postgres", base, { transformations: [captureOptions] });
+  await settle();
+  const sts = one(resources, "kubernetes:apps/v1:StatefulSet");
+  assert.equal(sts.opts.protect, true);
+  assert.equal(sts.opts.retainOnDelete, true);
+  assert.deepEqual(sts.inputs.spec.persistentVolumeClaimRetentionPolicy, { whenDeleted: "Retain", whenScaled: "Retain" });
+  const tls = resources.find((r) => r.type === "kubernetes:core/v1:Secret" && r.inputs.type === "kubernetes.io/tls");
+  assert.ok(tls, "a TLS Secret");
+  const cm = one(resources, "kubernetes:core/v1:ConfigMap").inputs.data;
+  assert.match(cm["postgresql.conf"], /^ssl = on$/m);
+  assert.match(cm["pg_hba.conf"], /^hostssl all\s+all\s+0\.0\.0\.0\/0\s+scram-sha-256$/m);
+  assert.doesNotMatch(cm["pg_hba.conf"], /^host\s+all\s+all\s+(0\.0\.0\.0\/0|::\/0)/m, "no unencrypted remote access");
+  assert.match(cm["pg_hba.conf"], /^hostnossl all\s+all\s+0\.0\.0\.0\/0\s+reject$/m);
+  assert.doesNotMatch(cm["pg_hba.conf"], /trust|md5|password\s*$/m);
+});
+
+test("dev: no protection, no TLS, plain host lines still scram-sha-256", async () => {
+  const resources = captureResources();
+  new PostgresDatabase("postgres", { ...base, tls: false, protect: false }, { transformations: [captureOptions] });
+  await settle();
+  const sts = one(resources, "kubernetes:apps/v1:StatefulSet");
+  assert.notEqual(sts.opts.protect, true);
+  assert.equal(resources.filter((r) => r.inputs.type === "kubernetes.io/tls").length, 0);
+  assert.doesNotMatch(pgHba(false), /hostssl/);
+  assert.match(pgHba(false), /^host all\s+all\s+0\.0\.0\.0\/0\s+scram-sha-256$/m);
+  assert.match(postgresqlConf({ tls: false, maxConnections: 100, sharedBuffers: "128Mi" }), /shared_buffers = 128MB/);
+});
+
+test("Services (headless and ClusterIP) and a PodDisruptionBudget select the database pod", async () => {
+  const resources = captureResources();
+  new PostgresDatabase("postgres", base, { transformations: [captureOptions] });
+  await settle();
+  const services = resources.filter((r) => r.type === "kubernetes:core/v1:Service");
+  assert.deepEqual(services.map((s) => s.inputs.spec.clusterIP ?? s.inputs.spec.type).sort(), ["ClusterIP", "None"]);
+  const pdb = one(resources, "kubernetes:policy/v1:PodDisruptionBudget").inputs;
+  assert.deepEqual(pdb.spec.selector.matchLabels, services[0]!.inputs.spec.selector);
+  assert.equal(pdb.spec.maxUnavailable, 0);
+});

@@ -1,0 +1,57 @@
+// Pulumi mocks for asserting resource shapes: every registered resource with
+// its inputs and the options it was given.
+import * as pulumi from "@pulumi/pulumi";
+
+export interface Captured {
+  type: string;
+  name: string;
+  inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  opts: pulumi.CustomResourceOptions;
+}
+
+const opts = new Map<string, pulumi.CustomResourceOptions>();
+
+/** Pass as `{ transformations: [captureOptions] }` to a component to see its children's options. */
+export const captureOptions: pulumi.ResourceTransformation = (r) => {
+  opts.set(r.name, r.opts as pulumi.CustomResourceOptions);
+  return undefined;
+};
+
+export function captureResources(): Captured[] {
+  const captured: Captured[] = [];
+  opts.clear();
+  pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        captured.push({ type: args.type, name: args.name, inputs: unwrapSecrets(args.inputs), opts: opts.get(args.name) ?? {} });
+        return { id: `${args.name}-id`, state: { ...args.inputs, value: args.inputs.value ?? "generated-password-0123456789", cert: "CERT", key: "KEY" } };
+      },
+      call: () => ({}),
+    },
+    "pgshift",
+    "test",
+    false,
+  );
+  return captured;
+}
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+/** Secret inputs reach mocks wrapped in Pulumi's secret envelope; tests assert on the values inside. */
+function unwrapSecrets(v: any): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+  if (Array.isArray(v)) return v.map(unwrapSecrets);
+  if (v && typeof v === "object") {
+    if (v[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270") return unwrapSecrets(v.value);
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrapSecrets(x)]));
+  }
+  return v;
+}
+
+/** Lets the asynchronous registrations finish. */
+export const settle = () => new Promise((r) => setTimeout(r, 300));
+
+export function one(resources: Captured[], type: string, nameIncludes = ""): Captured {
+  const found = resources.filter((r) => r.type === type && r.name.includes(nameIncludes));
+  if (found.length !== 1) throw new Error(`expected one ${type} named *${nameIncludes}*, found ${found.map((f) => f.name).join(", ") || "none"}`);
+  return found[0]!;
+}

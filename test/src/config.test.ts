@@ -1,0 +1,44 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import jsYaml from "js-yaml";
+import { ConfigError, parseConfig, rawConfig } from "../../src/config";
+
+/** The stack files' pgshift: keys, as `pulumi config` would hand them to the program (JSON for objects). */
+function stackConfig(file: string): Record<string, string> {
+  const text = readFileSync(join(__dirname, "..", "..", file), "utf8");
+  // A small YAML reader is enough for these files; the real engine reads them in test/index.test.ts.
+  const yaml = { load: (s: string) => jsYaml.load(s) as { config: Record<string, unknown> } };
+  const cfg = yaml.load(text).config;
+  return Object.fromEntries(Object.entries(cfg).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+}
+
+test("dev and prod stack files are valid and say what the seed says", () => {
+  const dev = parseConfig(rawConfig(stackConfig("Pulumi.dev.yaml")));
+  assert.equal(dev.namespace, "piyasa-chatbot-dev");
+  assert.equal(dev.database.name, "piyasa_db");
+  assert.equal(dev.database.image, "postgres:16-alpine");
+  assert.equal(dev.backup.schedule, "0 2 * * *");
+  assert.deepEqual(dev.app.workloads, [{ kind: "Deployment", name: "dev-api" }, { kind: "StatefulSet", name: "dev-worker" }]);
+  const prod = parseConfig(rawConfig(stackConfig("Pulumi.prod.yaml")));
+  assert.equal(prod.namespace, "piyasa-chatbot");
+  assert.equal(prod.database.tls, true);
+  assert.equal(prod.database.protect, true);
+  const local = parseConfig(rawConfig(stackConfig("Pulumi.local.yaml")));
+  assert.equal(local.renderDir, "out/manifests");
+});
+
+test("bad values stop with the key's name and what is allowed", () => {
+  const bad = { "pgshift:namespace": "Not_A_Label", "pgshift:backup": JSON.stringify({ schedule: "daily" }), "pgshift:databse": JSON.stringify({}), "pgshift:connection": JSON.stringify({ port: 99999 }) };
+  assert.throws(() => parseConfig(rawConfig(bad)), (e: unknown) => {
+    assert.ok(e instanceof ConfigError);
+    const m = (e as Error).message;
+    assert.match(m, /pgshift:namespace: a DNS label/);
+    assert.match(m, /pgshift:backup\.schedule: a cron schedule/);
+    assert.match(m, /pgshift: .*unknown: databse/);
+    assert.match(m, /pgshift:connection\.port/);
+    return true;
+  });
+  assert.throws(() => parseConfig(rawConfig({})), /pgshift:namespace: Required/);
+});
