@@ -100,7 +100,8 @@ function layout(): { bin: string; data: string; log: string } {
   const native = join(home, `postgresql-${version}`);
   if (!existsSync(join(native, "bin", "postgres"))) {
     mkdirSync(home, { recursive: true, mode: 0o755 });
-    cpSync(join(shipped, ".."), native, { recursive: true });
+    // dereference: the package links its shared libraries with absolute paths into node_modules.
+    cpSync(join(shipped, ".."), native, { recursive: true, dereference: true });
   }
   const id = createHash("sha256").update(resolve(__dirname, "..")).digest("hex").slice(0, 12);
   return { bin: join(native, "bin"), data: join(home, `data-${id}`), log: join(home, `server-${id}.log`) };
