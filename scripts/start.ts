@@ -37,12 +37,13 @@ function pulumiEnv(): NodeJS.ProcessEnv {
   };
 }
 
-function pulumi(args: string[], opts: { quiet?: boolean; allowFailure?: boolean } = {}): { code: number; stdout: string } {
+function pulumi(args: string[], opts: { quiet?: boolean; allowFailure?: boolean; input?: string } = {}): { code: number; stdout: string } {
   const r = spawnSync(join(root, ".toolchain", "bin", "pulumi"), [...args, "--non-interactive"], {
     cwd: root,
     env: pulumiEnv(),
     encoding: "utf8",
-    stdio: ["ignore", "pipe", opts.quiet ? "pipe" : "inherit"],
+    input: opts.input,
+    stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", opts.quiet ? "pipe" : "inherit"],
     maxBuffer: 64 << 20,
   });
   if (r.status !== 0 && !opts.allowFailure) {
@@ -109,12 +110,13 @@ async function main(): Promise<void> {
     say("created stack local (state in .pulumi-state/)");
   }
   if (!existsSync(configFile)) writeFileSync(configFile, template);
-  const set = (args: string[]) => pulumi(["config", "set", "--config-file", configFile, ...args], { quiet: true });
+  const set = (args: string[], input?: string) => pulumi(["config", "set", "--config-file", configFile, ...args], { quiet: true, input });
   const current = readFileSync(configFile, "utf8");
   set(["--path", "pgshift:connection.host", info.host]);
   set(["--path", "pgshift:connection.port", String(info.port)]);
   set(["--path", "pgshift:migration.source", source]);
-  if (!current.includes("pgshift:adminPassword")) set(["--secret", "pgshift:adminPassword", info.password]);
+  // On stdin, not the command line: `ps` shows arguments to everyone.
+  if (!current.includes("pgshift:adminPassword")) set(["--secret", "pgshift:adminPassword"], info.password);
 
   say("phase 4/5: pulumi preview");
   const preview = pulumi(["preview", "--config-file", configFile, "--diff"], { quiet: false });
