@@ -10,7 +10,7 @@ import { connect, redact } from "./connection";
 import { copyTable } from "./copy";
 import { LoadError, TargetConflictError, describeKey } from "./errors";
 import { fingerprintSqlite } from "./fingerprint";
-import { qualified } from "./identifiers";
+import { qualified, quoteIdent } from "./identifiers";
 import { openSource, planFrom, type MigrationOptions, type MigrationPlan, type TablePlan } from "./plan";
 import { afterLoadSql, createTableSql, foreignKeySql, orphanSql, resetSequenceSql } from "./schema";
 import { tableReader, takeSnapshot, type Snapshot } from "./source";
@@ -240,10 +240,7 @@ async function loadTable(
   progress: (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => void,
 ): Promise<void> {
   const schema = plan.targetSchema;
-  const client = await session(url);
-  const db = snapshot.open();
-  try {
-    await client.query("BEGIN");
+  await inTransaction(url, snapshot, async (client, db) => {
     await client.query("SET LOCAL synchronous_commit = off");
     if (plan.schemaMode === "create") {
       if (replace) await client.query(`DROP TABLE ${qualified(schema, t.target)} CASCADE`);
@@ -259,6 +256,16 @@ async function loadTable(
     }
     await resetSequences(client, plan, t);
     await recordLoad(client, plan, t, fingerprint, rows);
+  });
+}
+
+/** Runs `work` in one PostgreSQL transaction with its own snapshot reader; rolls back on any error. */
+async function inTransaction(url: string, snapshot: Snapshot, work: (client: pg.Client, db: ReturnType<Snapshot["open"]>) => Promise<void>): Promise<void> {
+  const client = await session(url);
+  const db = snapshot.open();
+  try {
+    await client.query("BEGIN");
+    await work(client, db);
     await client.query("COMMIT");
   } catch (err) {
     await client.query("ROLLBACK").catch(() => {});
@@ -293,10 +300,7 @@ async function reloadTables(
   progress: (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => void,
 ): Promise<void> {
   const schema = plan.targetSchema;
-  const client = await session(url);
-  const db = snapshot.open();
-  try {
-    await client.query("BEGIN");
+  await inTransaction(url, snapshot, async (client, db) => {
     const names = tables.map((t) => qualified(schema, t.target));
     // Foreign keys touching these tables are set aside and restored (and re-validated) before commit.
     const fks = (
@@ -306,7 +310,7 @@ async function reloadTables(
         [names],
       )
     ).rows;
-    for (const fk of fks) await client.query(`ALTER TABLE ${fk.tbl} DROP CONSTRAINT ${JSON.stringify(fk.name)}`);
+    for (const fk of fks) await client.query(`ALTER TABLE ${fk.tbl} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
     await client.query(`TRUNCATE ${names.join(", ")}`);
     for (const t of tables) {
       progress(t.target, "copy", 0, t.rows);
@@ -314,15 +318,8 @@ async function reloadTables(
       await resetSequences(client, plan, t);
       await recordLoad(client, plan, t, fingerprint, rows);
     }
-    for (const fk of fks) await client.query(`ALTER TABLE ${fk.tbl} ADD CONSTRAINT ${JSON.stringify(fk.name)} ${fk.def}`);
-    await client.query("COMMIT");
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw err;
-  } finally {
-    db.close();
-    await client.end().catch(() => {});
-  }
+    for (const fk of fks) await client.query(`ALTER TABLE ${fk.tbl} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.def}`);
+  });
 }
 
 async function addForeignKeys(
