@@ -55,3 +55,21 @@ export function generateBenchDb(path: string, rows: number, log: (m: string) => 
   db.close();
   renameSync(tmp, path);
 }
+
+/** Many mid-sized tables (copies of the messages shape), to measure parallelism across tables. */
+export function generateManyTablesDb(path: string, tables: number, rowsEach: number, log: (m: string) => void = () => {}): void {
+  if (existsSync(path)) return;
+  const seed = `${path}.seed.db`;
+  generateBenchDb(seed, rowsEach, log);
+  const tmp = `${path}.partial`;
+  const db = new Database(tmp);
+  db.pragma("journal_mode = OFF");
+  db.exec(`ATTACH DATABASE '${seed.replace(/'/g, "''")}' AS seed`);
+  for (let i = 1; i <= tables; i++) {
+    db.exec(`CREATE TABLE t${i} (id INTEGER PRIMARY KEY, bot_id INTEGER NOT NULL, text TEXT NOT NULL, is_reply BOOLEAN NOT NULL, score REAL, created_at DATETIME NOT NULL, meta JSON);
+             INSERT INTO t${i} SELECT id, bot_id, text, is_reply, score, created_at, meta FROM seed.messages;`);
+  }
+  db.exec("DETACH DATABASE seed");
+  db.close();
+  renameSync(tmp, path);
+}

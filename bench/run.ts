@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { startPostgres, type TestPostgres } from "../test/helpers/postgres";
-import { generateBenchDb } from "./generate";
+import { generateBenchDb, generateManyTablesDb } from "./generate";
 
 const root = resolve(__dirname, "..");
 const benchDir = join(root, ".local", "bench");
@@ -134,7 +134,27 @@ async function main(): Promise<void> {
       sections.push(text);
     };
     await run(rows, "main");
-    if (scaling) for (const n of [100_000, 3_000_000].filter((x) => x !== rows)) await run(n, "scaling");
+    if (scaling) {
+      for (const n of [100_000, 3_000_000].filter((x) => x !== rows)) await run(n, "scaling");
+      // Parallelism across tables: 20 tables × 50,000 rows with --jobs 1 and 2, and pgloader.
+      const source = join(benchDir, "bench-20x50000.db");
+      generateManyTablesDb(source, 20, 50_000, (m) => process.stderr.write(m + "\n"));
+      const bin = join(root, "bin", "pgshift.js");
+      const ms: Measure[] = [];
+      for (const j of [1, 2]) {
+        const url = await pg.createDatabase(`many_j${j}`);
+        const r = timed(process.execPath, [bin, "migrate", "--from", source, "--to", url, "--no-verify", "--jobs", String(j)]);
+        ms.push({ name: `pgshift --jobs ${j} (no verify)`, seconds: r.seconds, rssMb: r.rssMb, rows: 1_000_000, ok: r.status === 0 });
+      }
+      const url = await pg.createDatabase("many_pgloader");
+      const load = join(benchDir, "many.load");
+      writeFileSync(load, `LOAD DATABASE FROM sqlite://${source} INTO ${url} WITH include drop, create tables, create indexes, reset sequences CAST type datetime to timestamp;\n`);
+      const r = timed("timeout", ["1800", "pgloader", load]);
+      ms.push({ name: "pgloader (Debian)", seconds: r.seconds, rssMb: r.rssMb, rows: 1_000_000, ok: r.status === 0 });
+      const text = `### parallelism: 20 tables × 50,000 rows\n\n${table(ms)}\n`;
+      process.stdout.write(text + "\n");
+      sections.push(text);
+    }
   } finally {
     await pg.stop();
   }

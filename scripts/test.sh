@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 bash toolchain/setup.sh
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
+echo "[test] type check and lint" >&2
+npx tsc -p tsconfig.json --noEmit
+npx eslint .
 mapfile -t files < <(find test -name '*.test.ts' | sort)
 if [ "$#" -gt 0 ]; then files=("$@"); fi
 exec node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"

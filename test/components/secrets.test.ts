@@ -1,6 +1,5 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import * as pulumi from "@pulumi/pulumi";
 import { captureResources, settle } from "../helpers/mocks";
 import { DatabaseSecrets } from "../../components/secrets";
 
@@ -26,5 +25,4 @@ test("every role gets a generated password, kept secret, and Kubernetes Secrets 
   assert.match(exporter.inputs.stringData.DATA_SOURCE_NAME, /^postgresql:\/\/piyasa_monitor:.+@dev-postgres\.ns\.svc\.cluster\.local:5432\/piyasa_db\?sslmode=require$/);
   const backup = resources.find((r) => r.inputs.metadata?.name === "dev-postgres-backup")!;
   assert.equal(backup.inputs.stringData.PGUSER, "piyasa_backup");
-  void pulumi;
 });
