@@ -164,21 +164,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
     }
 
     const verified = options.verify !== false;
-    const verifications = new Map<string, TableVerification>();
-    if (verified) {
-      await pool(ordered, options.jobs ?? 2, async (t) => {
-        const db = snapshot!.open();
-        const client = await session(options.target);
-        try {
-          progress(t.target, "verify", 0, t.rows);
-          verifications.set(t.target, await verifyTable(client, schema, t, tableReader(db, t)));
-          progress(t.target, "done", t.rows, t.rows);
-        } finally {
-          db.close();
-          await client.end();
-        }
-      });
-    }
+    const verifications = verified ? await verifyTables(options.target, plan, ordered, snapshot, options.jobs ?? 2, progress) : new Map<string, TableVerification>();
     const tables: TableReport[] = ordered.map((t) => {
       const v = verifications.get(t.target);
       const action = actions.get(t.target)!;
@@ -368,6 +354,31 @@ async function addForeignKeys(
   }
 }
 
+/** Every row of each table, several tables at a time, each on its own connection and snapshot reader. */
+async function verifyTables(
+  url: string,
+  plan: MigrationPlan,
+  tables: TablePlan[],
+  snapshot: Snapshot,
+  jobs: number,
+  progress: (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => void,
+): Promise<Map<string, TableVerification>> {
+  const results = new Map<string, TableVerification>();
+  await pool(tables, jobs, async (t) => {
+    const db = snapshot.open();
+    const client = await session(url);
+    try {
+      progress(t.target, "verify", 0, t.rows);
+      results.set(t.target, await verifyTable(client, plan.targetSchema, t, tableReader(db, t)));
+      progress(t.target, "done", t.rows, t.rows);
+    } finally {
+      db.close();
+      await client.end();
+    }
+  });
+  return results;
+}
+
 /** `pgshift verify`: compare without copying (the seed guide's --verify-only). */
 export async function verifyMigration(options: MigrationOptions & { target: string; jobs?: number; onProgress?: (e: ProgressEvent) => void }): Promise<MigrationReport> {
   const started = Date.now();
@@ -383,23 +394,12 @@ export async function verifyMigration(options: MigrationOptions & { target: stri
       (await admin.query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = $1", [plan.targetSchema])).rows.map((r) => r.tablename),
     );
     await admin.end();
-    await pool(plan.tables, options.jobs ?? 2, async (t) => {
-      if (!present.has(t.target)) {
-        results.push({ source: t.source, target: t.target, sourceRows: t.rows, targetRows: 0, match: false, action: "kept", differences: [{ key: {}, problem: "missing in PostgreSQL" }] });
-        return;
-      }
-      const db = snapshot!.open();
-      const client = await session(options.target);
-      try {
-        options.onProgress?.({ table: t.target, phase: "verify", rows: 0, total: t.rows });
-        const v = await verifyTable(client, plan.targetSchema, t, tableReader(db, t));
-        results.push({ ...v, action: "kept" });
-        options.onProgress?.({ table: t.target, phase: "done", rows: t.rows, total: t.rows });
-      } finally {
-        db.close();
-        await client.end();
-      }
-    });
+    for (const t of plan.tables.filter((x) => !present.has(x.target))) {
+      results.push({ source: t.source, target: t.target, sourceRows: t.rows, targetRows: 0, match: false, action: "kept", differences: [{ key: {}, problem: "missing in PostgreSQL" }] });
+    }
+    const progress = (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => options.onProgress?.({ table, phase, rows, total });
+    const verifications = await verifyTables(options.target, plan, plan.tables.filter((x) => present.has(x.target)), snapshot, options.jobs ?? 2, progress);
+    for (const v of verifications.values()) results.push({ ...v, action: "kept" });
     const order = new Map(plan.loadOrder.map((n, i) => [n, i]));
     results.sort((a, b) => (order.get(a.target) ?? 0) - (order.get(b.target) ?? 0));
     return {
