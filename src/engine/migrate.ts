@@ -178,17 +178,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
         differences: v?.differences ?? [],
       };
     });
-    return {
-      ok: tables.every((t) => t.match),
-      source: options.source,
-      target: redact(options.target),
-      schemaMode: plan.schemaMode,
-      fingerprint,
-      tables,
-      skipped: plan.skipped,
-      verified,
-      durationMs: Date.now() - started,
-    };
+    return report(options, plan, fingerprint, tables, verified, started);
   } finally {
     src.close();
     snapshot?.dispose();
@@ -354,6 +344,20 @@ async function addForeignKeys(
   }
 }
 
+function report(options: { source: string; target: string }, plan: MigrationPlan, fingerprint: string, tables: TableReport[], verified: boolean, started: number): MigrationReport {
+  return {
+    ok: tables.every((t) => t.match),
+    source: options.source,
+    target: redact(options.target),
+    schemaMode: plan.schemaMode,
+    fingerprint,
+    tables,
+    skipped: plan.skipped,
+    verified,
+    durationMs: Date.now() - started,
+  };
+}
+
 /** Every row of each table, several tables at a time, each on its own connection and snapshot reader. */
 async function verifyTables(
   url: string,
@@ -402,17 +406,7 @@ export async function verifyMigration(options: MigrationOptions & { target: stri
     for (const v of verifications.values()) results.push({ ...v, action: "kept" });
     const order = new Map(plan.loadOrder.map((n, i) => [n, i]));
     results.sort((a, b) => (order.get(a.target) ?? 0) - (order.get(b.target) ?? 0));
-    return {
-      ok: results.every((r) => r.match),
-      source: options.source,
-      target: redact(options.target),
-      schemaMode: plan.schemaMode,
-      fingerprint,
-      tables: results,
-      skipped: plan.skipped,
-      verified: true,
-      durationMs: Date.now() - started,
-    };
+    return report(options, plan, fingerprint, results, true, started);
   } finally {
     src.close();
     snapshot?.dispose();
