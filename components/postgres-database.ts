@@ -31,6 +31,8 @@ export interface PostgresDatabaseArgs {
   /** an existing kubernetes.io/tls Secret; otherwise a self-signed certificate is generated */
   tlsSecret?: string;
   protect: boolean;
+  /** keep the data volume claim when the StatefulSet is deleted (default: what protect says) */
+  keepVolumeOnDelete?: boolean;
   maxConnections: number;
   sharedBuffers: string;
 }
@@ -139,8 +141,8 @@ export class PostgresDatabase extends pulumi.ComponentResource {
           serviceName: headless.metadata.name,
           replicas: 1,
           selector: { matchLabels: selector },
-          // A delete or scale-down of the StatefulSet keeps the data volume in prod.
-          persistentVolumeClaimRetentionPolicy: args.protect ? { whenDeleted: "Retain", whenScaled: "Retain" } : { whenDeleted: "Delete", whenScaled: "Retain" },
+          // A delete of the StatefulSet keeps the data volume in prod (or where asked); a scale-down always does.
+          persistentVolumeClaimRetentionPolicy: { whenDeleted: (args.keepVolumeOnDelete ?? args.protect) ? "Retain" : "Delete", whenScaled: "Retain" },
           template: {
             metadata: { labels },
             spec: {

@@ -34,6 +34,8 @@ export const configSchema = z
         tlsSecret: z.string().optional(),
         /** protect the StatefulSet and keep its volume on delete/replace (prod) */
         protect: z.boolean().default(false),
+        /** keep the data volume claim when the StatefulSet is deleted (`pulumi destroy`); unset: same as protect */
+        keepVolumeOnDelete: z.boolean().optional(),
         maxConnections: z.number().int().min(10).max(5000).default(100),
         sharedBuffers: quantity.default("128Mi"),
       })

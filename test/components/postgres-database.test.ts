@@ -67,6 +67,7 @@ test("dev: no protection, no TLS, plain host lines still scram-sha-256", async (
   await settle();
   const sts = one(resources, "kubernetes:apps/v1:StatefulSet");
   assert.notEqual(sts.opts.protect, true);
+  assert.deepEqual(sts.inputs.spec.persistentVolumeClaimRetentionPolicy, { whenDeleted: "Delete", whenScaled: "Retain" });
   assert.equal(resources.filter((r) => r.inputs.type === "kubernetes.io/tls").length, 0);
   assert.doesNotMatch(pgHba(false), /hostssl/);
   assert.match(pgHba(false), /^host all\s+all\s+0\.0\.0\.0\/0\s+scram-sha-256$/m);
@@ -82,4 +83,12 @@ test("Services (headless and ClusterIP) and a PodDisruptionBudget select the dat
   const pdb = one(resources, "kubernetes:policy/v1:PodDisruptionBudget").inputs;
   assert.deepEqual(pdb.spec.selector.matchLabels, services[0]!.inputs.spec.selector);
   assert.equal(pdb.spec.maxUnavailable, 0);
+});
+
+test("keepVolumeOnDelete keeps the data claim of an unprotected database", async () => {
+  const resources = captureResources();
+  new PostgresDatabase("postgres", { ...base, tls: false, protect: false, keepVolumeOnDelete: true });
+  await settle();
+  const sts = one(resources, "kubernetes:apps/v1:StatefulSet");
+  assert.deepEqual(sts.inputs.spec.persistentVolumeClaimRetentionPolicy, { whenDeleted: "Retain", whenScaled: "Retain" });
 });
