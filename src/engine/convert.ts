@@ -1,7 +1,12 @@
 // Value converters: one SQLite value in, one COPY text field out. These run for
 // every value of every row, so they avoid allocation on the common path and
 // leave the rare cases (escapes, U+FFFD, big integers) to slower branches.
+// Each writes the value the way PostgreSQL prints it back (the jsonb form,
+// float8out's layout, no trailing zeros in fractions of a second, lower-case
+// UUIDs), so a loaded table reads back byte for byte as it was sent and
+// verification can compare digests.
 import type { CastKind, ColumnCast } from "./cast-rules";
+import { JsonTextError, jsonbText, numericText } from "./jsonb-text";
 
 /** Thrown by a converter; the copy loop adds table, key and column. */
 export class Reject {
@@ -15,12 +20,23 @@ export class Reject {
 export type Converter = (v: unknown, trusted?: boolean) => string;
 
 export const NULL_FIELD = "\\N";
-const NEEDS_ESCAPE = /[\\\n\r\t]/;
-const ESCAPES: Record<string, string> = { "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+// Backspace, form feed and vertical tab too: COPY TO escapes them, so must we.
+const NEEDS_ESCAPE = /[\\\n\r\t\b\f\v]/;
+const ESCAPES: Record<string, string> = { "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f", "\v": "\\v" };
 
 /** COPY text format escaping. */
 export function escapeCopy(s: string): string {
-  return NEEDS_ESCAPE.test(s) ? s.replace(/[\\\n\r\t]/g, (c) => ESCAPES[c]!) : s;
+  return NEEDS_ESCAPE.test(s) ? s.replace(/[\\\n\r\t\b\f\v]/g, (c) => ESCAPES[c]!) : s;
+}
+
+/** float8out's layout (extra_float_digits = 1): shortest digits, exponent form below 1e-4 and from 1e15. */
+export function float8Text(v: number): string {
+  if (v === 0) return Object.is(v, -0) ? "-0" : "0";
+  const a = Math.abs(v);
+  if (a >= 1e-4 && a < 1e15) return String(v);
+  const [mantissa, exp] = v.toExponential().split("e") as [string, string];
+  const sign = exp[0] === "-" ? "-" : "+";
+  return `${mantissa}e${sign}${exp.slice(1).padStart(2, "0")}`;
 }
 
 const INT_TEXT = /^\s*[-+]?\d+\s*$/;
@@ -81,7 +97,7 @@ const doubleConverter: Converter = (v) => {
   if (v === null) return NULL_FIELD;
   if (typeof v === "number") {
     if (Number.isNaN(v)) return "NaN";
-    return v === Infinity ? "Infinity" : v === -Infinity ? "-Infinity" : String(v);
+    return v === Infinity ? "Infinity" : v === -Infinity ? "-Infinity" : float8Text(v);
   }
   if (typeof v === "bigint") return v.toString();
   if (typeof v === "string") {
@@ -93,16 +109,30 @@ const doubleConverter: Converter = (v) => {
   throw new Reject("a blob in a REAL column");
 };
 
-const numericConverter: Converter = (v) => {
-  if (v === null) return NULL_FIELD;
-  if (typeof v === "number") {
-    if (!Number.isFinite(v)) throw new Reject(`${v} cannot be stored in numeric`, "Override the column's cast to double precision.");
-    return String(v);
-  }
-  if (typeof v === "bigint") return v.toString();
-  if (typeof v === "string" && NUM_TEXT.test(v)) return v.trim();
-  throw new Reject("not a number in a NUMERIC column", "Override the column's cast to text to keep it.");
-};
+const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?$/;
+
+function numericConverter(scale: number | undefined): Converter {
+  // numeric(p,s) prints s fraction digits; padding here (never rounding: that is
+  // PostgreSQL's to do, on the exact text) makes the value read back as sent.
+  const padded = (literal: string) => {
+    const t = JSON_NUMBER.test(literal) ? numericText(literal) : literal;
+    if (scale === undefined) return t;
+    const point = t.indexOf(".");
+    const have = point < 0 ? 0 : t.length - point - 1;
+    if (have >= scale) return t;
+    return (point < 0 ? t + (scale > 0 ? "." : "") : t) + "0".repeat(scale - have);
+  };
+  return (v) => {
+    if (v === null) return NULL_FIELD;
+    if (typeof v === "number") {
+      if (!Number.isFinite(v)) throw new Reject(`${v} cannot be stored in numeric`, "Override the column's cast to double precision.");
+      return padded(String(v));
+    }
+    if (typeof v === "bigint") return padded(v.toString());
+    if (typeof v === "string" && NUM_TEXT.test(v)) return padded(v.trim());
+    throw new Reject("not a number in a NUMERIC column", "Override the column's cast to text to keep it.");
+  };
+}
 
 function checkText(s: string, trusted = false): void {
   if (s.indexOf("\u0000") !== -1) {
@@ -157,11 +187,11 @@ function parseTimestamp(text: string, withTime: boolean): { y: number; mo: numbe
   const h = m[4] ? Number(m[4]) : 0;
   const mi = m[5] ? Number(m[5]) : 0;
   const s = m[6] ? Number(m[6]) : 0;
-  const frac = m[7] ?? "";
+  const frac = m[7] ? m[7].replace(/0+$/, "") : "";
   const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
   const dim = mo === 2 && leap ? 29 : (DAYS[mo - 1] ?? 0);
   if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > dim || h > 23 || mi > 59 || s > 59) throw new Reject("an impossible date or time");
-  if (frac.length > 6) throw new Reject("more than 6 fractional second digits (PostgreSQL keeps microseconds)");
+  if (m[7] && m[7].length > 6) throw new Reject("more than 6 fractional second digits (PostgreSQL keeps microseconds)");
   let offsetMin: number | null = null;
   if (m[8]) {
     if (m[8] === "Z" || m[8] === "z") offsetMin = 0;
@@ -184,13 +214,14 @@ function epochToTimestamp(v: number): string {
   if (!Number.isFinite(v)) throw new Reject(`${v} is not a unix time`);
   const whole = Math.floor(v);
   const micros = Math.round((v - whole) * 1e6);
-  return formatUtc(whole * 1000, micros ? pad(micros, 6) : "");
+  return formatUtc(whole * 1000, micros ? pad(micros, 6).replace(/0+$/, "") : "");
 }
 
 function timestampConverter(withZone: boolean): Converter {
   return (v) => {
     if (v === null) return NULL_FIELD;
     if (typeof v === "number") return epochToTimestamp(v) + (withZone ? "+00" : "");
+    // (PostgreSQL prints a fraction of a second without trailing zeros.)
     if (typeof v === "bigint") return epochToTimestamp(Number(v)) + (withZone ? "+00" : "");
     if (typeof v !== "string") throw new Reject("a blob in a date/time column");
     const t = parseTimestamp(v, true);
@@ -217,53 +248,28 @@ const timeConverter: Converter = (v) => {
   if (typeof v !== "string") throw new Reject("not a time of day");
   const m = /^(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?$/.exec(v.trim());
   if (!m || Number(m[1]) > 23 || Number(m[2]) > 59 || Number(m[3] ?? 0) > 59) throw new Reject("not a time of day ('HH:MM[:SS[.ffffff]]')");
-  return v.trim();
+  const frac = (m[4] ?? "").replace(/0+$/, "");
+  return `${m[1]}:${m[2]}:${m[3] ?? "00"}${frac ? "." + frac : ""}`;
 };
 
 const jsonConverter: Converter = (v, trusted) => {
   if (v === null) return NULL_FIELD;
   if (typeof v === "number") {
     if (!Number.isFinite(v)) throw new Reject(`${v} is not a JSON number`);
-    return String(v);
+    return numericText(String(v));
   }
   if (typeof v === "bigint") return v.toString();
   if (typeof v !== "string") throw new Reject("a blob in a JSON column");
-  try {
-    JSON.parse(v);
-  } catch (e) {
-    throw new Reject(`not valid JSON (${(e as Error).message})`, "Fix the row, or override the column's cast to text to keep it as text.");
-  }
-  if (v.indexOf("\\u") !== -1 && hasBadJsonEscape(v)) {
-    throw new Reject("JSON holds \\u0000 or a lone surrogate escape, which PostgreSQL jsonb refuses", "Override the column's cast to text to keep it.");
-  }
   checkText(v, trusted);
-  return escapeCopy(v);
-};
-
-// \u0000 and unpaired surrogate escapes are valid JSON text but PostgreSQL's
-// jsonb refuses them; catching them here names the row.
-function hasBadJsonEscape(v: string): boolean {
-  const re = /\\u([0-9a-fA-F]{4})/g;
-  let m: RegExpExecArray | null;
-  let pendingHigh = false;
-  let lastEnd = -1;
-  while ((m = re.exec(v))) {
-    // an escaped backslash before \u means it is not an escape
-    let bs = 0;
-    for (let i = m.index - 1; i >= 0 && v[i] === "\\"; i--) bs++;
-    if (bs % 2 === 1) continue;
-    const cp = parseInt(m[1]!, 16);
-    const adjacent = m.index === lastEnd;
-    if (pendingHigh && !(adjacent && cp >= 0xdc00 && cp <= 0xdfff)) return true;
-    if (pendingHigh) {
-      pendingHigh = false;
-    } else if (cp === 0) return true;
-    else if (cp >= 0xd800 && cp <= 0xdbff) pendingHigh = true;
-    else if (cp >= 0xdc00 && cp <= 0xdfff) return true;
-    lastEnd = m.index + m[0].length;
+  let text: string;
+  try {
+    text = jsonbText(v);
+  } catch (e) {
+    if (!(e instanceof JsonTextError)) throw e;
+    throw new Reject(`not valid JSON for jsonb (${e.message})`, "Fix the row, or override the column's cast to text to keep it as text.");
   }
-  return pendingHigh;
-}
+  return escapeCopy(text);
+};
 
 const byteaConverter: Converter = (v) => {
   if (v === null) return NULL_FIELD;
@@ -275,7 +281,10 @@ const byteaConverter: Converter = (v) => {
 const UUID_TEXT = /^\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\}?$/;
 const uuidConverter: Converter = (v) => {
   if (v === null) return NULL_FIELD;
-  if (typeof v === "string" && UUID_TEXT.test(v.trim())) return v.trim();
+  if (typeof v === "string" && UUID_TEXT.test(v.trim())) {
+    const h = v.trim().replace(/[{}-]/g, "").toLowerCase();
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
   if (Buffer.isBuffer(v) && v.length === 16) {
     const h = v.toString("hex");
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
@@ -293,8 +302,10 @@ export function converterFor(cast: ColumnCast): Converter {
       return booleanConverter;
     case "double":
       return doubleConverter;
-    case "numeric":
-      return numericConverter;
+    case "numeric": {
+      const scale = /numeric\(\d+,\s*(\d+)\)/.exec(cast.pgType);
+      return numericConverter(scale ? Number(scale[1]) : undefined);
+    }
     case "text":
     case "char":
       return textConverter();

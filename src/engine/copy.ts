@@ -1,6 +1,9 @@
 // Streams one table's rows into PostgreSQL with COPY FROM STDIN. Rows are
 // encoded into large text chunks (not one write per row) and written with
-// backpressure, so memory stays flat whatever the table's size.
+// backpressure, so memory stays flat whatever the table's size. The bytes sent
+// are hashed on the way: verification later compares that digest with the
+// table read back in the same order (verify.ts), without reading SQLite again.
+import { createHash } from "node:crypto";
 import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { LoadError, PgshiftError, describeKey } from "./errors";
@@ -16,13 +19,19 @@ export interface CopyProgress {
   (rowsSoFar: number): void;
 }
 
+/** What was sent: the row count and the SHA-256 of the COPY text, in the reader's (key) order. */
+export interface CopyResult {
+  rows: number;
+  digest: string;
+}
+
 export async function copyTable(
   client: pg.Client,
   schema: string,
   t: TablePlan,
   reader: TableReader,
   onProgress?: CopyProgress,
-): Promise<number> {
+): Promise<CopyResult> {
   const columns = t.columns.map((c) => quoteIdent(c.target)).join(", ");
   const stream = client.query(copyFrom(`COPY ${qualified(schema, t.target)} (${columns}) FROM STDIN`));
   let failed: Error | undefined;
@@ -36,7 +45,10 @@ export async function copyTable(
   done.catch(() => {});
   let rows = 0;
   let chunk = "";
-  const flush = async (data: string) => {
+  const hash = createHash("sha256");
+  const flush = async (text: string) => {
+    const data = Buffer.from(text, "utf8");
+    hash.update(data);
     if (!stream.write(data)) {
       await new Promise<void>((resolve, reject) => {
         const onDrain = () => {
@@ -76,7 +88,7 @@ export async function copyTable(
     throw explainCopyError(t, reader, (failed ?? err) as Error & { where?: string; code?: string });
   }
   onProgress?.(rows);
-  return rows;
+  return { rows, digest: hash.digest("hex") };
 }
 
 /** PostgreSQL names the COPY line; turn that into the row's key in SQLite. */

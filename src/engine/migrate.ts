@@ -7,14 +7,14 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type pg from "pg";
 import { connect, redact } from "./connection";
-import { copyTable } from "./copy";
+import { copyTable, type CopyResult } from "./copy";
 import { LoadError, TargetConflictError, describeKey } from "./errors";
 import { fingerprintSqlite } from "./fingerprint";
 import { qualified, quoteIdent } from "./identifiers";
 import { openSource, planFrom, type MigrationOptions, type MigrationPlan, type TablePlan } from "./plan";
 import { afterLoadSql, createTableSql, foreignKeySql, orphanSql, resetSequenceSql } from "./schema";
 import { tableReader, takeSnapshot, type Snapshot } from "./source";
-import { verifyTable, type RowDifference, type TableVerification } from "./verify";
+import { verifyByDigest, verifyTable, type RowDifference, type TableVerification } from "./verify";
 
 export interface ProgressEvent {
   table: string;
@@ -46,6 +46,8 @@ export interface TableReport {
   match: boolean;
   action: TableAction;
   differences: RowDifference[];
+  /** how the rows were compared: the digest of what was sent, or row by row against SQLite */
+  verifiedBy?: TableVerification["method"];
 }
 
 export interface MigrationReport {
@@ -150,13 +152,15 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
     const singles = ordered.filter((t) => ["load", "replaced"].includes(actions.get(t.target)!));
     for (const t of ordered.filter((t) => actions.get(t.target) === "kept")) progress(t.target, "keep", t.rows, t.rows);
 
-    if (reloads.length > 0) await reloadTables(options.target, plan, reloads, snapshot, fingerprint, progress);
+    // What each copy sent, so verification can compare digests instead of re-reading SQLite.
+    const sent = new Map<string, CopyResult>();
+    if (reloads.length > 0) await reloadTables(options.target, plan, reloads, snapshot, fingerprint, progress, sent);
     // In existing mode the app's foreign keys are live during the load, so
     // tables go one at a time in dependency order; in create mode they are
     // added afterwards and tables load in parallel.
     const jobs = plan.schemaMode === "existing" ? 1 : (options.jobs ?? 2);
     await pool(singles, jobs, async (t) => {
-      await loadTable(options.target, plan, t, actions.get(t.target) === "replaced", snapshot!, fingerprint, progress);
+      await loadTable(options.target, plan, t, actions.get(t.target) === "replaced", snapshot!, fingerprint, progress, sent);
     });
     if (plan.schemaMode === "create") await addForeignKeys(admin, plan, progress);
     if (reloads.length + singles.length > 0) {
@@ -164,7 +168,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
     }
 
     const verified = options.verify !== false;
-    const verifications = verified ? await verifyTables(options.target, plan, ordered, snapshot, options.jobs ?? 2, progress) : new Map<string, TableVerification>();
+    const verifications = verified ? await verifyTables(options.target, plan, ordered, snapshot, options.jobs ?? 2, progress, sent) : new Map<string, TableVerification>();
     const tables: TableReport[] = ordered.map((t) => {
       const v = verifications.get(t.target);
       const action = actions.get(t.target)!;
@@ -176,6 +180,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
         match: v ? v.match : true,
         action: action === "load" ? "loaded" : action,
         differences: v?.differences ?? [],
+        ...(v ? { verifiedBy: v.method } : {}),
       };
     });
     return report(options, plan, fingerprint, tables, verified, started);
@@ -214,6 +219,7 @@ async function loadTable(
   snapshot: Snapshot,
   fingerprint: string,
   progress: (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => void,
+  sent: Map<string, CopyResult>,
 ): Promise<void> {
   const schema = plan.targetSchema;
   await inTransaction(url, snapshot, async (client, db) => {
@@ -225,7 +231,9 @@ async function loadTable(
       await client.query(`TRUNCATE ${qualified(schema, t.target)}`);
     }
     progress(t.target, "copy", 0, t.rows);
-    const rows = await copyTable(client, schema, t, tableReader(db, t), (n) => progress(t.target, "copy", n, t.rows));
+    const copied = await copyTable(client, schema, t, tableReader(db, t), (n) => progress(t.target, "copy", n, t.rows));
+    const rows = copied.rows;
+    sent.set(t.target, copied);
     if (plan.schemaMode === "create") {
       progress(t.target, "indexes", rows, t.rows);
       for (const sql of afterLoadSql(schema, t)) await runDdl(client, t, sql);
@@ -274,6 +282,7 @@ async function reloadTables(
   snapshot: Snapshot,
   fingerprint: string,
   progress: (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => void,
+  sent: Map<string, CopyResult>,
 ): Promise<void> {
   const schema = plan.targetSchema;
   await inTransaction(url, snapshot, async (client, db) => {
@@ -290,9 +299,10 @@ async function reloadTables(
     await client.query(`TRUNCATE ${names.join(", ")}`);
     for (const t of tables) {
       progress(t.target, "copy", 0, t.rows);
-      const rows = await copyTable(client, schema, t, tableReader(db, t), (n) => progress(t.target, "copy", n, t.rows));
+      const copied = await copyTable(client, schema, t, tableReader(db, t), (n) => progress(t.target, "copy", n, t.rows));
       await resetSequences(client, plan, t);
-      await recordLoad(client, plan, t, fingerprint, rows);
+      await recordLoad(client, plan, t, fingerprint, copied.rows);
+      sent.set(t.target, copied);
     }
     for (const fk of fks) await client.query(`ALTER TABLE ${fk.tbl} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.def}`);
   });
@@ -358,7 +368,11 @@ function report(options: { source: string; target: string }, plan: MigrationPlan
   };
 }
 
-/** Every row of each table, several tables at a time, each on its own connection and snapshot reader. */
+/**
+ * Every row of each table, several tables at a time, each on its own connection
+ * and snapshot reader. A table copied in this run is first checked against the
+ * digest of what was sent; SQLite is read again only if that does not prove it.
+ */
 async function verifyTables(
   url: string,
   plan: MigrationPlan,
@@ -366,6 +380,7 @@ async function verifyTables(
   snapshot: Snapshot,
   jobs: number,
   progress: (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => void,
+  sent: Map<string, CopyResult> = new Map(),
 ): Promise<Map<string, TableVerification>> {
   const results = new Map<string, TableVerification>();
   await pool(tables, jobs, async (t) => {
@@ -373,7 +388,9 @@ async function verifyTables(
     const client = await session(url);
     try {
       progress(t.target, "verify", 0, t.rows);
-      results.set(t.target, await verifyTable(client, plan.targetSchema, t, tableReader(db, t)));
+      const copied = sent.get(t.target);
+      const proven = copied ? await verifyByDigest(client, plan.targetSchema, t, copied) : undefined;
+      results.set(t.target, proven ?? (await verifyTable(client, plan.targetSchema, t, tableReader(db, t))));
       progress(t.target, "done", t.rows, t.rows);
     } finally {
       db.close();
@@ -403,7 +420,7 @@ export async function verifyMigration(options: MigrationOptions & { target: stri
     }
     const progress = (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => options.onProgress?.({ table, phase, rows, total });
     const verifications = await verifyTables(options.target, plan, plan.tables.filter((x) => present.has(x.target)), snapshot, options.jobs ?? 2, progress);
-    for (const v of verifications.values()) results.push({ ...v, action: "kept" });
+    for (const { method, ...v } of verifications.values()) results.push({ ...v, action: "kept", verifiedBy: method });
     const order = new Map(plan.loadOrder.map((n, i) => [n, i]));
     results.sort((a, b) => (order.get(a.target) ?? 0) - (order.get(b.target) ?? 0));
     return report(options, plan, fingerprint, results, true, started);

@@ -30,6 +30,7 @@ test("the chat app's data arrives exactly, with types, keys, indexes and foreign
     const [row] = await pg.query<{ n: string }>(`SELECT count(*) AS n FROM "${t.target}"`, [], db);
     assert.equal(Number(row!.n), n, `row count of ${t.source}`);
     assert.equal(t.action, "loaded");
+    assert.equal(t.verifiedBy, "copy digest", `${t.source} reads back byte for byte as sent`);
   }
   // JSON column holding bare numbers and strings (what broke pgloader) → jsonb values
   const settings = await pg.query<{ key: string; value: unknown; t: string }>("SELECT key, value, jsonb_typeof(value) AS t FROM settings ORDER BY key", [], db);
@@ -139,4 +140,23 @@ test("--schema existing loads into tables the app's migrations made, converting 
   assert.equal(Number(b!.n), 54);
   const [ins] = await pg.query<{ id: number }>("INSERT INTO bots (name) VALUES ('after cutover') RETURNING id", [], db);
   assert.equal(ins!.id, 55, "serial sequence moved past the copied ids");
+});
+
+test("a row changed on its way in (an app trigger) fails the digest; the rows are compared and the changed one is named", async () => {
+  const url = await pg.createDatabase();
+  const db = url.split("/").pop();
+  await pg.query(`
+    CREATE TABLE bots (id serial PRIMARY KEY, name varchar(100) NOT NULL UNIQUE, username varchar(100), persona_profile jsonb,
+      emotion_profile jsonb, is_enabled boolean NOT NULL DEFAULT true, created_at timestamp NOT NULL DEFAULT now());
+    CREATE FUNCTION shout() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.id = 7 THEN NEW.username := upper(NEW.username) || '!'; END IF; RETURN NEW; END $$;
+    CREATE TRIGGER shout BEFORE INSERT ON bots FOR EACH ROW EXECUTE FUNCTION shout();`, [], db);
+  const r = await migrate({ source: app, target: url, schema: "existing", tables: ["bots"] });
+  const bots = r.tables.find((t) => t.source === "bots")!;
+  assert.equal(r.ok, false);
+  assert.equal(bots.verifiedBy, "key order", "fell back to comparing rows with SQLite");
+  assert.equal(bots.differences.length, 1);
+  assert.deepEqual(bots.differences[0]!.key, { id: "7" });
+  assert.equal(bots.differences[0]!.problem, "values differ");
+  assert.deepEqual(bots.differences[0]!.columns!.map((c) => c.column), ["username"]);
 });

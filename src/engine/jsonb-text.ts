@@ -1,0 +1,227 @@
+// JSON text in the exact form PostgreSQL prints a jsonb value: keys sorted
+// (shorter first, then bytewise) with the last of duplicate keys kept, ", " and
+// ": " between items, strings re-escaped the way jsonb_out does, numbers as
+// numeric_out prints them. Writing this form makes a jsonb column read back
+// byte for byte as it was written, which is what lets verification compare
+// digests instead of re-reading the source (verify.ts). One pass, no
+// JSON.parse: a number's digits must survive as written (1.50 stays 1.50).
+
+/** Invalid JSON, or JSON that PostgreSQL's jsonb refuses; `at` is the character offset. */
+export class JsonTextError extends Error {
+  constructor(
+    message: string,
+    readonly at: number,
+  ) {
+    super(`${message} at character ${at + 1}`);
+  }
+}
+
+const WS = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?/y;
+
+/** Returns the jsonb text form of `src`, or throws JsonTextError. */
+export function jsonbText(src: string): string {
+  let i = 0;
+  const fail = (what: string): never => {
+    throw new JsonTextError(i >= src.length ? "unexpected end of JSON" : what, i);
+  };
+  const skip = () => {
+    while (i < src.length && WS(src.charCodeAt(i))) i++;
+  };
+
+  const string = (): string => {
+    // src[i] is the opening quote; the result is the decoded string.
+    i++;
+    let out = "";
+    let start = i;
+    for (;;) {
+      if (i >= src.length) fail("unterminated string");
+      const c = src.charCodeAt(i);
+      if (c === 0x22) {
+        out += src.slice(start, i);
+        i++;
+        return out;
+      }
+      if (c < 0x20) fail("a control character must be escaped in a JSON string");
+      if (c !== 0x5c) {
+        i++;
+        continue;
+      }
+      out += src.slice(start, i);
+      const e = src[i + 1];
+      i += 2;
+      switch (e) {
+        case '"': out += '"'; break;
+        case "\\": out += "\\"; break;
+        case "/": out += "/"; break;
+        case "b": out += "\b"; break;
+        case "f": out += "\f"; break;
+        case "n": out += "\n"; break;
+        case "r": out += "\r"; break;
+        case "t": out += "\t"; break;
+        case "u": {
+          const cp = hex4(i);
+          i += 4;
+          if (cp === 0) fail("\\u0000 cannot be stored in jsonb");
+          if (cp >= 0xdc00 && cp <= 0xdfff) fail("a lone surrogate \\u escape (a low surrogate with no high one before it)");
+          if (cp >= 0xd800 && cp <= 0xdbff) {
+            if (src[i] !== "\\" || src[i + 1] !== "u") fail("a lone surrogate \\u escape (a high surrogate with no low one after it)");
+            const lo = hex4(i + 2);
+            if (lo < 0xdc00 || lo > 0xdfff) fail("a lone surrogate \\u escape (a high surrogate with no low one after it)");
+            i += 6;
+            out += String.fromCharCode(cp, lo);
+          } else out += String.fromCharCode(cp);
+          break;
+        }
+        default:
+          i -= 2;
+          fail("an invalid escape in a JSON string");
+      }
+      start = i;
+    }
+  };
+  const hex4 = (at: number): number => {
+    const h = src.slice(at, at + 4);
+    if (!/^[0-9a-fA-F]{4}$/.test(h)) {
+      i = at;
+      fail("\\u must be followed by four hex digits");
+    }
+    return parseInt(h, 16);
+  };
+
+  const value = (): string => {
+    skip();
+    const c = src.charCodeAt(i);
+    if (c === 0x7b) return object();
+    if (c === 0x5b) return array();
+    if (c === 0x22) return quote(string());
+    if (src.startsWith("true", i)) return (i += 4), "true";
+    if (src.startsWith("false", i)) return (i += 5), "false";
+    if (src.startsWith("null", i)) return (i += 4), "null";
+    NUMBER.lastIndex = i;
+    const m = NUMBER.exec(src);
+    if (!m) return fail("expected a JSON value");
+    i += m[0].length;
+    return numericText(m[0]);
+  };
+
+  const object = (): string => {
+    i++;
+    const keys: string[] = [];
+    const values: string[] = [];
+    skip();
+    if (src.charCodeAt(i) === 0x7d) return (i++, "{}");
+    for (;;) {
+      skip();
+      if (src.charCodeAt(i) !== 0x22) fail("expected a string key");
+      keys.push(string());
+      skip();
+      if (src.charCodeAt(i) !== 0x3a) fail('expected ":"');
+      i++;
+      values.push(value());
+      skip();
+      const c = src.charCodeAt(i);
+      i++;
+      if (c === 0x7d) break;
+      if (c !== 0x2c) {
+        i--;
+        fail('expected "," or "}"');
+      }
+    }
+    return "{" + sortedPairs(keys, values) + "}";
+  };
+
+  const array = (): string => {
+    i++;
+    skip();
+    if (src.charCodeAt(i) === 0x5d) return (i++, "[]");
+    let out = "[";
+    for (;;) {
+      out += value();
+      skip();
+      const c = src.charCodeAt(i);
+      i++;
+      if (c === 0x5d) return out + "]";
+      if (c !== 0x2c) {
+        i--;
+        fail('expected "," or "]"');
+      }
+      out += ", ";
+    }
+  };
+
+  const result = value();
+  skip();
+  if (i < src.length) fail("unexpected text after the JSON value");
+  return result;
+}
+
+/** jsonb orders keys by UTF-8 length, then bytes, and keeps the last value of a duplicate key. */
+function sortedPairs(keys: string[], values: string[]): string {
+  const n = keys.length;
+  if (n === 1) return quote(keys[0]!) + ": " + values[0];
+  const idx = Array.from({ length: n }, (_, k) => k);
+  // eslint-disable-next-line no-control-regex
+  const ascii = keys.every((k) => !/[^\x00-\x7f]/.test(k));
+  const bytes = ascii ? undefined : keys.map((k) => Buffer.from(k, "utf8"));
+  idx.sort((a, b) => {
+    const ka = keys[a]!;
+    const kb = keys[b]!;
+    let d: number;
+    if (bytes) d = bytes[a]!.length - bytes[b]!.length || Buffer.compare(bytes[a]!, bytes[b]!);
+    else d = ka.length - kb.length || (ka < kb ? -1 : ka > kb ? 1 : 0);
+    return d || b - a; // equal keys: the later one first, so it is the one kept
+  });
+  let out = "";
+  let prev: string | undefined;
+  for (const k of idx) {
+    if (keys[k] === prev) continue;
+    prev = keys[k];
+    out += (out ? ", " : "") + quote(keys[k]!) + ": " + values[k];
+  }
+  return out;
+}
+
+// jsonb_out's escape_json: these six by name, other control characters as \u00xx.
+// eslint-disable-next-line no-control-regex
+const NEEDS_JSON_ESCAPE = /["\\\u0000-\u001f]/;
+// eslint-disable-next-line no-control-regex
+const JSON_ESCAPES = /["\\\u0000-\u001f]/g;
+const NAMED: Record<string, string> = { '"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+function quote(s: string): string {
+  if (!NEEDS_JSON_ESCAPE.test(s)) return '"' + s + '"';
+  return '"' + s.replace(JSON_ESCAPES, (c) => NAMED[c] ?? "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0")) + '"';
+}
+
+/** numeric_out of numeric_in(literal): the exponent applied, the scale kept, no negative zero. */
+export function numericText(literal: string): string {
+  const e = literal.search(/[eE]/);
+  let neg = literal.charCodeAt(0) === 0x2d;
+  const mantissa = (e < 0 ? literal : literal.slice(0, e)).slice(neg ? 1 : 0);
+  const point = mantissa.indexOf(".");
+  let int = point < 0 ? mantissa : mantissa.slice(0, point);
+  let frac = point < 0 ? "" : mantissa.slice(point + 1);
+  if (e >= 0) {
+    const exp = Number(literal.slice(e + 1));
+    // numeric's own limits are near here; beyond them PostgreSQL refuses the value anyway.
+    if (Math.abs(exp) > 100_000) throw new JsonTextError(`the number ${literal.slice(0, 40)} is out of range for jsonb`, 0);
+    const digits = int + frac;
+    let p = int.length + exp; // where the point goes in `digits`
+    const scale = Math.max(0, frac.length - exp);
+    if (p <= 0) {
+      int = "0";
+      frac = "0".repeat(-p) + digits;
+      p = 0;
+    } else if (p >= digits.length) {
+      int = digits + "0".repeat(p - digits.length);
+      frac = "";
+    } else {
+      int = digits.slice(0, p);
+      frac = digits.slice(p);
+    }
+    frac = frac.slice(0, scale).padEnd(scale, "0");
+    int = int.replace(/^0+(?=\d)/, "");
+  }
+  if (neg && !/[1-9]/.test(int) && !/[1-9]/.test(frac)) neg = false;
+  return (neg ? "-" : "") + int + (frac ? "." + frac : "");
+}
