@@ -34,9 +34,43 @@ export function float8Text(v: number): string {
   if (v === 0) return Object.is(v, -0) ? "-0" : "0";
   const a = Math.abs(v);
   if (a >= 1e-4 && a < 1e15) return String(v);
-  const [mantissa, exp] = v.toExponential().split("e") as [string, string];
-  const sign = exp[0] === "-" ? "-" : "+";
-  return `${mantissa}e${sign}${exp.slice(1).padStart(2, "0")}`;
+  let e = v.toExponential();
+  if (a >= 2 ** 53 && onRoundingBoundary(v, e)) {
+    // JavaScript accepts a shortest decimal lying exactly halfway to the next
+    // double; PostgreSQL's Ryu does not and prints more digits.
+    const digits = e.replace(/^-|e.*$|\./g, "").length;
+    for (let n = digits + 1; n <= 17; n++) {
+      const longer = v.toExponential(n - 1);
+      if (Number(longer) === v && !onRoundingBoundary(v, longer)) {
+        e = longer;
+        break;
+      }
+    }
+  }
+  const [mantissa, exp] = e.split("e") as [string, string];
+  return `${mantissa}e${exp[0] === "-" ? "-" : "+"}${exp.slice(1).padStart(2, "0")}`;
+}
+
+/** Whether decimal `text` is exactly halfway between integer-valued double `v` and a neighbour. */
+function onRoundingBoundary(v: number, text: string): boolean {
+  const m = /^(-?)(\d)(?:\.(\d+))?e([-+]\d+)$/.exec(text);
+  if (!m) return false;
+  const frac = m[3] ?? "";
+  const shift = Number(m[4]) - frac.length;
+  if (shift < 0) return false;
+  const value = BigInt(`${m[1]}${m[2]}${frac}`) * 10n ** BigInt(shift);
+  const exact = BigInt(v);
+  if (value === exact) return false;
+  const neighbour = value > exact ? nextDouble(v, 1) : nextDouble(v, -1);
+  return (exact + BigInt(neighbour)) === 2n * value;
+}
+
+const f64 = new Float64Array(1);
+const u64 = new BigInt64Array(f64.buffer);
+function nextDouble(v: number, direction: 1 | -1): number {
+  f64[0] = v;
+  u64[0] = u64[0]! + ((v > 0) === (direction > 0) ? 1n : -1n);
+  return f64[0]!;
 }
 
 const INT_TEXT = /^\s*[-+]?\d+\s*$/;

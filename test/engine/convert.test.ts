@@ -7,6 +7,7 @@ import type Database from "better-sqlite3";
 import { startPostgres, type TestPostgres } from "../helpers/postgres";
 import { sqliteFile } from "../helpers/sqlite";
 import { migrate, ValueConversionError, LoadError } from "../../src/engine";
+import { float8Text } from "../../src/engine/convert";
 
 let pg: TestPostgres;
 before(async () => (pg = await startPostgres()));
@@ -121,4 +122,16 @@ test("a value PostgreSQL refuses is reported with the row's key", async () => {
   await assert.rejects(migrate({ source: src, target: url }), (e: unknown) => e instanceof LoadError && /row id=2/.test((e as Error).message) && /overflow/.test((e as Error).message));
   const t = await pg.query("SELECT 1 FROM pg_tables WHERE tablename = 't'", [], dbName(url));
   assert.equal(t.length, 0);
+});
+
+test("doubles are written the way float8out prints them", async () => {
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const values = [0, -0, 1, -1, 0.1, 1e-4, 9.99e-5, 1e15, 999999999999999.9, 1e16, 1e21, 1.5e-7, 5e-324, 1.7976931348623157e308, 123456.789, -2.5e-10, 84.15729213];
+  for (let k = 0; k < 2000; k++) values.push((rand() - 0.5) * 10 ** Math.floor(rand() * 40 - 20));
+  for (let k = 0; k < 1000; k++) values.push((rand() - 0.5) * 10 ** Math.floor(rand() * 600 - 300));
+  for (let k = 0; k < 1000; k++) values.push(Math.round((rand() - 0.5) * 2 ** (53 + Math.floor(rand() * 20))));
+  const rows = await pg.query<{ t: string }>("SELECT v::float8::text AS t FROM unnest($1::text[]) WITH ORDINALITY AS u(v, n) ORDER BY n", [values.map((v) => (Object.is(v, -0) ? "-0" : String(v)))]);
+  const off = values.filter((v, k) => float8Text(v) !== rows[k]!.t).map((v) => `${v}: ${float8Text(v)} vs ${rows[values.indexOf(v)]!.t}`);
+  assert.deepEqual(off, []);
 });
