@@ -26,6 +26,13 @@ if (!cfg.awaitReadiness) {
   });
 }
 
+if (cfg.database.protect) {
+  // Prod: without this, `pulumi destroy` deletes the Services, Secrets and roles
+  // and only then stops at the protected StatefulSet. Protected as a whole, it
+  // is refused before anything is touched.
+  pulumi.runtime.registerStackTransformation((r) => ({ props: r.props, opts: pulumi.mergeOptions(r.opts, { protect: true }) }));
+}
+
 const provider = new k8s.Provider("kubernetes", cfg.renderDir ? { renderYamlToDirectory: cfg.renderDir } : {});
 const k8sOpts = { provider };
 const namespace = cfg.createNamespace

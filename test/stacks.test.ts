@@ -249,9 +249,13 @@ describe("prod stack on a real API server", () => {
 
   test("destroy is refused while the database is protected", async () => {
     await stack.set("pgshift:database.storageSize", "50Gi");
+    const objects = await stack.objects();
     const destroy = await stack.run(["destroy", "--yes", "--skip-preview"], true);
     assert.notEqual(destroy.code, 0);
     assert.match(destroy.stdout + destroy.stderr, /protect/);
     assert.ok(await cluster.get("statefulset", "postgres", ns), "the StatefulSet is still there");
+    await assertAllReadable(objects);
+    const roles = await pgs.query<{ rolname: string; rolcanlogin: boolean }>("SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname LIKE 'piyasa%' ORDER BY 1");
+    assert.deepEqual(roles.map((r) => `${r.rolname}:${r.rolcanlogin}`), ["piyasa_app:true", "piyasa_backup:true", "piyasa_monitor:true", "piyasa_user:true"]);
   });
 });
