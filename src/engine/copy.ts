@@ -44,7 +44,6 @@ export async function copyTable(
   });
   done.catch(() => {});
   let rows = 0;
-  let chunk = "";
   const hash = createHash("sha256");
   const flush = async (text: string) => {
     const data = Buffer.from(text, "utf8");
@@ -65,20 +64,13 @@ export async function copyTable(
     }
   };
   try {
-    for (const fields of reader.rows()) {
-      chunk += fields.join("\t") + "\n";
-      rows++;
-      if (chunk.length >= CHUNK) {
-        await flush(chunk);
-        chunk = "";
-        if (failed) break;
-        onProgress?.(rows);
-      }
+    for (const chunk of reader.chunks(CHUNK)) {
+      await flush(chunk.text);
+      rows += chunk.rows;
+      if (failed) break;
+      onProgress?.(rows);
     }
-    if (!failed) {
-      if (chunk) await flush(chunk);
-      stream.end();
-    }
+    if (!failed) stream.end();
     await done;
   } catch (err) {
     // Abort the COPY so the connection's transaction can be rolled back.

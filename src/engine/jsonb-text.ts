@@ -19,150 +19,163 @@ export class JsonTextError extends Error {
 const WS = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?/y;
 
-/** Returns the jsonb text form of `src`, or throws JsonTextError. */
-export function jsonbText(src: string): string {
-  let i = 0;
-  const fail = (what: string): never => {
-    throw new JsonTextError(i >= src.length ? "unexpected end of JSON" : what, i);
-  };
-  const skip = () => {
-    while (i < src.length && WS(src.charCodeAt(i))) i++;
-  };
+// The parser's state lives at module level: closures created per call would
+// cost more than the parsing itself at millions of values (tsx names each one).
+let src = "";
+let i = 0;
 
-  const string = (): string => {
-    // src[i] is the opening quote; the result is the decoded string.
-    i++;
-    let out = "";
-    let start = i;
-    for (;;) {
-      if (i >= src.length) fail("unterminated string");
-      const c = src.charCodeAt(i);
-      if (c === 0x22) {
-        out += src.slice(start, i);
-        i++;
-        return out;
-      }
-      if (c < 0x20) fail("a control character must be escaped in a JSON string");
-      if (c !== 0x5c) {
-        i++;
-        continue;
-      }
-      out += src.slice(start, i);
-      const e = src[i + 1];
-      i += 2;
-      switch (e) {
-        case '"': out += '"'; break;
-        case "\\": out += "\\"; break;
-        case "/": out += "/"; break;
-        case "b": out += "\b"; break;
-        case "f": out += "\f"; break;
-        case "n": out += "\n"; break;
-        case "r": out += "\r"; break;
-        case "t": out += "\t"; break;
-        case "u": {
-          const cp = hex4(i);
-          i += 4;
-          if (cp === 0) fail("\\u0000 cannot be stored in jsonb");
-          if (cp >= 0xdc00 && cp <= 0xdfff) fail("a lone surrogate \\u escape (a low surrogate with no high one before it)");
-          if (cp >= 0xd800 && cp <= 0xdbff) {
-            if (src[i] !== "\\" || src[i + 1] !== "u") fail("a lone surrogate \\u escape (a high surrogate with no low one after it)");
-            const lo = hex4(i + 2);
-            if (lo < 0xdc00 || lo > 0xdfff) fail("a lone surrogate \\u escape (a high surrogate with no low one after it)");
-            i += 6;
-            out += String.fromCharCode(cp, lo);
-          } else out += String.fromCharCode(cp);
-          break;
-        }
-        default:
-          i -= 2;
-          fail("an invalid escape in a JSON string");
-      }
-      start = i;
-    }
-  };
-  const hex4 = (at: number): number => {
-    const h = src.slice(at, at + 4);
-    if (!/^[0-9a-fA-F]{4}$/.test(h)) {
-      i = at;
-      fail("\\u must be followed by four hex digits");
-    }
-    return parseInt(h, 16);
-  };
-
-  const value = (): string => {
-    skip();
-    const c = src.charCodeAt(i);
-    if (c === 0x7b) return object();
-    if (c === 0x5b) return array();
-    if (c === 0x22) return quote(string());
-    if (src.startsWith("true", i)) return (i += 4), "true";
-    if (src.startsWith("false", i)) return (i += 5), "false";
-    if (src.startsWith("null", i)) return (i += 4), "null";
-    NUMBER.lastIndex = i;
-    const m = NUMBER.exec(src);
-    if (!m) return fail("expected a JSON value");
-    i += m[0].length;
-    return numericText(m[0]);
-  };
-
-  const object = (): string => {
-    i++;
-    const keys: string[] = [];
-    const values: string[] = [];
-    skip();
-    if (src.charCodeAt(i) === 0x7d) return (i++, "{}");
-    for (;;) {
-      skip();
-      if (src.charCodeAt(i) !== 0x22) fail("expected a string key");
-      keys.push(string());
-      skip();
-      if (src.charCodeAt(i) !== 0x3a) fail('expected ":"');
-      i++;
-      values.push(value());
-      skip();
-      const c = src.charCodeAt(i);
-      i++;
-      if (c === 0x7d) break;
-      if (c !== 0x2c) {
-        i--;
-        fail('expected "," or "}"');
-      }
-    }
-    return "{" + sortedPairs(keys, values) + "}";
-  };
-
-  const array = (): string => {
-    i++;
-    skip();
-    if (src.charCodeAt(i) === 0x5d) return (i++, "[]");
-    let out = "[";
-    for (;;) {
-      out += value();
-      skip();
-      const c = src.charCodeAt(i);
-      i++;
-      if (c === 0x5d) return out + "]";
-      if (c !== 0x2c) {
-        i--;
-        fail('expected "," or "]"');
-      }
-      out += ", ";
-    }
-  };
-
+/** Returns the jsonb text form of `text`, or throws JsonTextError. */
+export function jsonbText(text: string): string {
+  src = text;
+  i = 0;
   const result = value();
   skip();
   if (i < src.length) fail("unexpected text after the JSON value");
   return result;
 }
 
+function fail(what: string): never {
+  throw new JsonTextError(i >= src.length ? "unexpected end of JSON" : what, i);
+}
+
+function skip(): void {
+  while (i < src.length && WS(src.charCodeAt(i))) i++;
+}
+
+/** src[i] is the opening quote; returns the decoded string. */
+function string(): string {
+  i++;
+  let out = "";
+  let start = i;
+  for (;;) {
+    if (i >= src.length) fail("unterminated string");
+    const c = src.charCodeAt(i);
+    if (c === 0x22) {
+      out += src.slice(start, i);
+      i++;
+      return out;
+    }
+    if (c < 0x20) fail("a control character must be escaped in a JSON string");
+    if (c !== 0x5c) {
+      i++;
+      continue;
+    }
+    out += src.slice(start, i);
+    const e = src[i + 1];
+    i += 2;
+    switch (e) {
+      case '"': out += '"'; break;
+      case "\\": out += "\\"; break;
+      case "/": out += "/"; break;
+      case "b": out += "\b"; break;
+      case "f": out += "\f"; break;
+      case "n": out += "\n"; break;
+      case "r": out += "\r"; break;
+      case "t": out += "\t"; break;
+      case "u": {
+        const cp = hex4(i);
+        i += 4;
+        if (cp === 0) fail("\\u0000 cannot be stored in jsonb");
+        if (cp >= 0xdc00 && cp <= 0xdfff) fail("a lone surrogate \\u escape (a low surrogate with no high one before it)");
+        if (cp >= 0xd800 && cp <= 0xdbff) {
+          if (src[i] !== "\\" || src[i + 1] !== "u") fail("a lone surrogate \\u escape (a high surrogate with no low one after it)");
+          const lo = hex4(i + 2);
+          if (lo < 0xdc00 || lo > 0xdfff) fail("a lone surrogate \\u escape (a high surrogate with no low one after it)");
+          i += 6;
+          out += String.fromCharCode(cp, lo);
+        } else out += String.fromCharCode(cp);
+        break;
+      }
+      default:
+        i -= 2;
+        fail("an invalid escape in a JSON string");
+    }
+    start = i;
+  }
+}
+
+function hex4(at: number): number {
+  const h = src.slice(at, at + 4);
+  if (!/^[0-9a-fA-F]{4}$/.test(h)) {
+    i = at;
+    fail("\\u must be followed by four hex digits");
+  }
+  return parseInt(h, 16);
+}
+
+function value(): string {
+  skip();
+  const c = src.charCodeAt(i);
+  if (c === 0x7b) return object();
+  if (c === 0x5b) return array();
+  if (c === 0x22) return quote(string());
+  if (src.startsWith("true", i)) return (i += 4), "true";
+  if (src.startsWith("false", i)) return (i += 5), "false";
+  if (src.startsWith("null", i)) return (i += 4), "null";
+  NUMBER.lastIndex = i;
+  const m = NUMBER.exec(src);
+  if (!m) return fail("expected a JSON value");
+  i += m[0].length;
+  return numericText(m[0]);
+}
+
+function object(): string {
+  i++;
+  const keys: string[] = [];
+  const values: string[] = [];
+  skip();
+  if (src.charCodeAt(i) === 0x7d) return (i++, "{}");
+  for (;;) {
+    skip();
+    if (src.charCodeAt(i) !== 0x22) fail("expected a string key");
+    keys.push(string());
+    skip();
+    if (src.charCodeAt(i) !== 0x3a) fail('expected ":"');
+    i++;
+    values.push(value());
+    skip();
+    const c = src.charCodeAt(i);
+    i++;
+    if (c === 0x7d) break;
+    if (c !== 0x2c) {
+      i--;
+      fail('expected "," or "}"');
+    }
+  }
+  return "{" + sortedPairs(keys, values) + "}";
+}
+
+function array(): string {
+  i++;
+  skip();
+  if (src.charCodeAt(i) === 0x5d) return (i++, "[]");
+  let out = "[";
+  for (;;) {
+    out += value();
+    skip();
+    const c = src.charCodeAt(i);
+    i++;
+    if (c === 0x5d) return out + "]";
+    if (c !== 0x2c) {
+      i--;
+      fail('expected "," or "]"');
+    }
+    out += ", ";
+  }
+}
+
 /** jsonb orders keys by UTF-8 length, then bytes, and keeps the last value of a duplicate key. */
 function sortedPairs(keys: string[], values: string[]): string {
   const n = keys.length;
   if (n === 1) return quote(keys[0]!) + ": " + values[0];
+  if (n === 2 && isAscii(keys[0]!) && isAscii(keys[1]!)) {
+    const [a, b] = keys as [string, string];
+    if (a === b) return quote(a) + ": " + values[1];
+    const first = a.length - b.length || (a < b ? -1 : 1);
+    return first < 0 ? quote(a) + ": " + values[0] + ", " + quote(b) + ": " + values[1] : quote(b) + ": " + values[1] + ", " + quote(a) + ": " + values[0];
+  }
   const idx = Array.from({ length: n }, (_, k) => k);
-  // eslint-disable-next-line no-control-regex
-  const ascii = keys.every((k) => !/[^\x00-\x7f]/.test(k));
+  const ascii = keys.every(isAscii);
   const bytes = ascii ? undefined : keys.map((k) => Buffer.from(k, "utf8"));
   idx.sort((a, b) => {
     const ka = keys[a]!;
@@ -181,6 +194,10 @@ function sortedPairs(keys: string[], values: string[]): string {
   }
   return out;
 }
+
+// eslint-disable-next-line no-control-regex
+const NON_ASCII = /[^\x00-\x7f]/;
+const isAscii = (k: string) => !NON_ASCII.test(k);
 
 // jsonb_out's escape_json: these six by name, other control characters as \u00xx.
 // eslint-disable-next-line no-control-regex

@@ -38,6 +38,8 @@ const MAX_SAFE = "9007199254740991";
 export interface TableReader {
   /** rows as arrays of COPY text fields, in key order */
   rows(): Generator<string[]>;
+  /** the same rows as COPY text, in chunks of about `size` characters (the copy's hot path: no per-row arrays) */
+  chunks(size: number): Generator<{ text: string; rows: number }>;
   /** key of the n-th row (1-based) in that order, for errors reported by PostgreSQL */
   keyOfRow(n: number): Record<string, unknown> | undefined;
 }
@@ -73,36 +75,57 @@ export function tableReader(db: Database.Database, t: TablePlan): TableReader {
     return r.b;
   };
 
+  /** One field, with the slow paths: a U+FFFD re-read as bytes, a refusal turned into an error naming the row. */
+  const convert = (row: unknown[], i: number): string => {
+    try {
+      return converters[i]!(row[i]);
+    } catch (first) {
+      let err = first;
+      if (err instanceof InvalidUtf8Suspect) {
+        try {
+          return converters[i]!(decodeUtf8Strict(rawBytes(row, i)), true);
+        } catch (inner) {
+          err = inner;
+        }
+      }
+      if (err instanceof Reject) throw new ValueConversionError(t.source, cols[i]!.source, keyOf(row), row[i], err.reason, err.hint);
+      throw err;
+    }
+  };
+  const n = cols.length;
+  const rowsOf = function* (): Generator<unknown[]> {
+    const stmt = db.prepare(sql).raw(true);
+    try {
+      yield* stmt.iterate() as IterableIterator<unknown[]>;
+    } finally {
+      lookup?.close();
+      lookup = undefined;
+    }
+  };
+
   return {
     *rows() {
-      const stmt = db.prepare(sql).raw(true);
-      try {
-        for (const row of stmt.iterate() as IterableIterator<unknown[]>) {
-          const fields = new Array<string>(cols.length);
-          for (let i = 0; i < cols.length; i++) {
-            try {
-              fields[i] = converters[i]!(row[i]);
-            } catch (first) {
-              let err = first;
-              if (err instanceof InvalidUtf8Suspect) {
-                try {
-                  const text = decodeUtf8Strict(rawBytes(row, i));
-                  fields[i] = converters[i]!(text, true);
-                  continue;
-                } catch (inner) {
-                  err = inner;
-                }
-              }
-              if (err instanceof Reject) throw new ValueConversionError(t.source, cols[i]!.source, keyOf(row), row[i], err.reason, err.hint);
-              throw err;
-            }
-          }
-          yield fields;
-        }
-      } finally {
-        lookup?.close();
-        lookup = undefined;
+      for (const row of rowsOf()) {
+        const fields = new Array<string>(n);
+        for (let i = 0; i < n; i++) fields[i] = convert(row, i);
+        yield fields;
       }
+    },
+    *chunks(size: number) {
+      let text = "";
+      let rows = 0;
+      for (const row of rowsOf()) {
+        let line = convert(row, 0);
+        for (let i = 1; i < n; i++) line += "\t" + convert(row, i);
+        text += line + "\n";
+        rows++;
+        if (text.length >= size) {
+          yield { text, rows };
+          text = "";
+          rows = 0;
+        }
+      }
+      if (rows > 0) yield { text, rows };
     },
     keyOfRow(n: number) {
       const row = db.prepare(`${sql} LIMIT 1 OFFSET ?`).raw(true).get(n - 1) as unknown[] | undefined;
