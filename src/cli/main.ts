@@ -115,9 +115,11 @@ function jsonReport(r: MigrationReport) {
       match: t.match,
       action: t.action,
       differences: t.differences,
+      ...(t.verifiedBy ? { verifiedBy: t.verifiedBy } : {}),
     })),
     skipped: r.skipped,
     durationMs: r.durationMs,
+    ...(r.verifyMs !== undefined ? { verifyMs: r.verifyMs } : {}),
   };
 }
 
@@ -134,7 +136,8 @@ function printReport(r: MigrationReport, out: NodeJS.WriteStream): void {
   const rows = r.tables.reduce((n, t) => n + t.targetRows, 0);
   out.write(
     r.ok
-      ? `${r.verified ? "Verified" : "Copied (not verified)"}: ${r.tables.length} tables, ${rows} rows in ${(r.durationMs / 1000).toFixed(1)}s.\n`
+      ? `${r.verified ? "Verified" : "Copied (not verified)"}: ${r.tables.length} tables, ${rows} rows in ${(r.durationMs / 1000).toFixed(1)}s` +
+          `${r.verifyMs !== undefined ? ` (verification ${(r.verifyMs / 1000).toFixed(1)}s)` : ""}.\n`
       : `Verification found differences. Nothing was deleted; fix the source or target and run pgshift verify again.\n`,
   );
 }

@@ -1,5 +1,5 @@
 // The load pipeline: plan → decide per table (load, keep, reload, or refuse) →
-// copy each table in its own transaction → foreign keys → ANALYZE → verify.
+// copy each table in its own transaction (then ANALYZE it) → foreign keys → verify.
 // Every table's rows, keys and its record in pgshift.loads commit together, so
 // a crash at any point leaves each table either fully loaded or untouched, and
 // a re-run finishes the job with exactly one copy of every row.
@@ -61,6 +61,8 @@ export interface MigrationReport {
   skipped: MigrationPlan["skipped"];
   verified: boolean;
   durationMs: number;
+  /** of which comparing PostgreSQL with what was sent (or with SQLite) took this long */
+  verifyMs?: number;
 }
 
 const loadsSql = readFileSync(join(__dirname, "sql", "loads.sql"), "utf8");
@@ -154,21 +156,33 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
 
     // What each copy sent, so verification can compare digests instead of re-reading SQLite.
     const sent = new Map<string, CopyResult>();
-    if (reloads.length > 0) await reloadTables(options.target, plan, reloads, snapshot, fingerprint, progress, sent);
+    // Each table is analyzed as soon as it is committed, on the admin connection,
+    // while the next ones load: with many tables the statistics come for free.
+    const analyses: Promise<unknown>[] = [];
+    const analyze = (tables: TablePlan[]) => {
+      const done = admin.query(`ANALYZE ${tables.map((t) => qualified(schema, t.target)).join(", ")}`);
+      done.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
+      analyses.push(done);
+    };
+    if (reloads.length > 0) {
+      await reloadTables(options.target, plan, reloads, snapshot, fingerprint, progress, sent);
+      analyze(reloads);
+    }
     // In existing mode the app's foreign keys are live during the load, so
     // tables go one at a time in dependency order; in create mode they are
     // added afterwards and tables load in parallel.
     const jobs = plan.schemaMode === "existing" ? 1 : (options.jobs ?? 2);
     await pool(singles, jobs, async (t) => {
       await loadTable(options.target, plan, t, actions.get(t.target) === "replaced", snapshot!, fingerprint, progress, sent);
+      analyze([t]);
     });
+    await Promise.all(analyses);
     if (plan.schemaMode === "create") await addForeignKeys(admin, plan, progress);
-    if (reloads.length + singles.length > 0) {
-      await admin.query(`ANALYZE ${[...reloads, ...singles].map((t) => qualified(schema, t.target)).join(", ")}`);
-    }
 
     const verified = options.verify !== false;
+    const verifyStarted = Date.now();
     const verifications = verified ? await verifyTables(options.target, plan, ordered, snapshot, options.jobs ?? 2, progress, sent) : new Map<string, TableVerification>();
+    const verifyMs = verified ? Date.now() - verifyStarted : undefined;
     const tables: TableReport[] = ordered.map((t) => {
       const v = verifications.get(t.target);
       const action = actions.get(t.target)!;
@@ -183,7 +197,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
         ...(v ? { verifiedBy: v.method } : {}),
       };
     });
-    return report(options, plan, fingerprint, tables, verified, started);
+    return report(options, plan, fingerprint, tables, verified, started, verifyMs);
   } finally {
     src.close();
     snapshot?.dispose();
@@ -354,7 +368,15 @@ async function addForeignKeys(
   }
 }
 
-function report(options: { source: string; target: string }, plan: MigrationPlan, fingerprint: string, tables: TableReport[], verified: boolean, started: number): MigrationReport {
+function report(
+  options: { source: string; target: string },
+  plan: MigrationPlan,
+  fingerprint: string,
+  tables: TableReport[],
+  verified: boolean,
+  started: number,
+  verifyMs?: number,
+): MigrationReport {
   return {
     ok: tables.every((t) => t.match),
     source: options.source,
@@ -365,6 +387,7 @@ function report(options: { source: string; target: string }, plan: MigrationPlan
     skipped: plan.skipped,
     verified,
     durationMs: Date.now() - started,
+    ...(verifyMs !== undefined ? { verifyMs } : {}),
   };
 }
 
@@ -410,6 +433,7 @@ export async function verifyMigration(options: MigrationOptions & { target: stri
     snapshot = await takeSnapshot(src);
     const fingerprint = await fingerprintSqlite(options.source);
     const results: TableReport[] = [];
+    const verifyStarted = Date.now();
     const admin = await session(options.target);
     const present = new Set(
       (await admin.query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = $1", [plan.targetSchema])).rows.map((r) => r.tablename),
@@ -423,7 +447,7 @@ export async function verifyMigration(options: MigrationOptions & { target: stri
     for (const { method, ...v } of verifications.values()) results.push({ ...v, action: "kept", verifiedBy: method });
     const order = new Map(plan.loadOrder.map((n, i) => [n, i]));
     results.sort((a, b) => (order.get(a.target) ?? 0) - (order.get(b.target) ?? 0));
-    return report(options, plan, fingerprint, results, true, started);
+    return report(options, plan, fingerprint, results, true, started, Date.now() - verifyStarted);
   } finally {
     src.close();
     snapshot?.dispose();
