@@ -44,16 +44,28 @@ function ensureTools(): void {
   }
 }
 
+/**
+ * Every run starts from the same server state: the previous run's WAL is
+ * checkpointed and written out, so no run pays for another's checkpoint.
+ */
+async function settle(pg: TestPostgres): Promise<void> {
+  await pg.query("CHECKPOINT");
+  execFileSync("sync");
+}
+
 async function pgshift(pg: TestPostgres, db: string, source: string, jobs: number): Promise<Measure[]> {
   const url = await pg.createDatabase(`${db}_pgshift`);
   const bin = join(root, "bin", "pgshift.js");
+  await settle(pg);
   const copy = timed(process.execPath, [bin, "migrate", "--from", source, "--to", url, "--no-verify", "--jobs", String(jobs), "--json"]);
   const rows = copy.status === 0 ? (JSON.parse(copy.out.slice(copy.out.indexOf("{"), copy.out.lastIndexOf("}") + 1)) as { tables: { targetRows: number }[] }).tables.reduce((n, t) => n + t.targetRows, 0) : 0;
   // Verification as part of migrate (its default): into a second database, so the difference is verification's cost.
   const urlVerified = await pg.createDatabase(`${db}_pgshift_verified`);
+  await settle(pg);
   const withVerify = timed(process.execPath, [bin, "migrate", "--from", source, "--to", urlVerified, "--jobs", String(jobs), "--json"]);
   const verifyMs = withVerify.status === 0 ? (JSON.parse(withVerify.out.slice(withVerify.out.indexOf("{"), withVerify.out.lastIndexOf("}") + 1)) as { verifyMs: number }).verifyMs : NaN;
   // `pgshift verify` on its own has no record of what was sent: it reads SQLite again and compares row by row.
+  await settle(pg);
   const verify = timed(process.execPath, [bin, "verify", "--from", source, "--to", url, "--jobs", String(jobs)]);
   return [
     { name: "pgshift migrate (no verify)", seconds: copy.seconds, rssMb: copy.rssMb, rows, ok: copy.status === 0, note: copy.status === 0 ? undefined : copy.out.slice(-500) },
@@ -80,6 +92,7 @@ async function pgloader(pg: TestPostgres, db: string, source: string, expected: 
      ;\n`,
   );
   // stdin closed: on some errors pgloader's Lisp debugger waits for input forever.
+  await settle(pg);
   const r = timed("timeout", ["1800", "pgloader", load]);
   const counted = Number(execFileSync("psql", [url, "-At", "-c", "SELECT (SELECT count(*) FROM messages) + (SELECT count(*) FROM bots)"], { encoding: "utf8" }).trim() || 0);
   const ok = r.status === 0 && counted === expected;
@@ -90,6 +103,7 @@ async function floor(pg: TestPostgres, db: string, source: string): Promise<Meas
   const url = await pg.createDatabase(`${db}_floor`);
   const csv = join(benchDir, `${db}.csv`);
   const psql = (sql: string) => timed("psql", [url, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql]);
+  await settle(pg);
   const steps = [
     psql("CREATE TABLE bots (id bigint NOT NULL, name varchar(100) NOT NULL, is_enabled boolean NOT NULL); CREATE TABLE messages (id bigint NOT NULL, bot_id bigint NOT NULL, text text NOT NULL, is_reply boolean NOT NULL, score double precision, created_at timestamp NOT NULL, meta jsonb)"),
     timed("sh", ["-c", `sqlite3 -csv '${source}' 'SELECT id, bot_id, text, is_reply, score, created_at, meta FROM messages' > '${csv}'`]),
@@ -151,15 +165,20 @@ async function main(): Promise<void> {
       const ms: Measure[] = [];
       for (const j of [1, 2]) {
         const url = await pg.createDatabase(`many_j${j}`);
+        await settle(pg);
         const r = timed(process.execPath, [bin, "migrate", "--from", source, "--to", url, "--no-verify", "--jobs", String(j)]);
         ms.push({ name: `pgshift --jobs ${j} (no verify)`, seconds: r.seconds, rssMb: r.rssMb, rows: 1_000_000, ok: r.status === 0 });
       }
       const url = await pg.createDatabase("many_pgloader");
       const load = join(benchDir, "many.load");
       writeFileSync(load, `LOAD DATABASE FROM sqlite://${source} INTO ${url} WITH include drop, create tables, create indexes, reset sequences CAST type datetime to timestamp;\n`);
+      await settle(pg);
       const r = timed("timeout", ["1800", "pgloader", load]);
-      ms.push({ name: "pgloader (Debian)", seconds: r.seconds, rssMb: r.rssMb, rows: 1_000_000, ok: r.status === 0 });
-      const text = `### parallelism: 20 tables × 50,000 rows\n\n${table(ms)}\n`;
+      const counted = Number(execFileSync("psql", [url, "-At", "-c", "SELECT coalesce(sum(n_live_tup), 0) FROM pg_stat_user_tables"], { encoding: "utf8" }).trim() || 0);
+      const errors = r.out.split("\n").filter((l) => /ERROR|WARNING/.test(l)).slice(0, 2).join(" ");
+      ms.push({ name: "pgloader (Debian)", seconds: r.seconds, rssMb: r.rssMb, rows: counted, ok: r.status === 0 && counted === 1_000_000, note: `exit ${r.status}: ${errors}` });
+      const notes = ms.filter((m) => !m.ok && m.note).map((m) => `- ${m.name}: \`${m.note!.replace(/\s+/g, " ").slice(0, 300)}\``);
+      const text = `### parallelism: 20 tables × 50,000 rows\n\n${table(ms)}\n${notes.length ? "\nFailures:\n" + notes.join("\n") + "\n" : ""}`;
       process.stdout.write(text + "\n");
       sections.push(text);
     }

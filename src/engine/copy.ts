@@ -9,9 +9,10 @@ import { from as copyFrom } from "pg-copy-streams";
 import { LoadError, PgshiftError, describeKey } from "./errors";
 import { qualified, quoteIdent } from "./identifiers";
 import type { TablePlan } from "./plan";
+import type { Chunk } from "./read-workers";
 import type { TableReader } from "./source";
 
-const CHUNK = 256 * 1024;
+export const CHUNK = 256 * 1024;
 // Socket errors, server shutdown (57P0x) and connection exceptions (08xxx).
 const CONNECTION_LOST = /^(EPIPE|ECONNRESET|ECONNREFUSED|57P0\d|08\w{3})$/;
 
@@ -31,6 +32,8 @@ export async function copyTable(
   t: TablePlan,
   reader: TableReader,
   onProgress?: CopyProgress,
+  /** the same rows already encoded elsewhere (a read worker); default: encoded here from `reader` */
+  chunks?: AsyncIterable<Chunk>,
 ): Promise<CopyResult> {
   const columns = t.columns.map((c) => quoteIdent(c.target)).join(", ");
   const stream = client.query(copyFrom(`COPY ${qualified(schema, t.target)} (${columns}) FROM STDIN`));
@@ -45,8 +48,7 @@ export async function copyTable(
   done.catch(() => {});
   let rows = 0;
   const hash = createHash("sha256");
-  const flush = async (text: string) => {
-    const data = Buffer.from(text, "utf8");
+  const flush = async (data: Buffer) => {
     hash.update(data);
     if (!stream.write(data)) {
       await new Promise<void>((resolve, reject) => {
@@ -64,8 +66,9 @@ export async function copyTable(
     }
   };
   try {
-    for (const chunk of reader.chunks(CHUNK)) {
-      await flush(chunk.text);
+    const source: AsyncIterable<Chunk> | Iterable<Chunk> = chunks ?? encodeHere(reader);
+    for await (const chunk of source) {
+      await flush(Buffer.from(chunk.data.buffer, chunk.data.byteOffset, chunk.data.byteLength));
       rows += chunk.rows;
       if (failed) break;
       onProgress?.(rows);
@@ -81,6 +84,10 @@ export async function copyTable(
   }
   onProgress?.(rows);
   return { rows, digest: hash.digest("hex") };
+}
+
+function* encodeHere(reader: TableReader): Generator<Chunk> {
+  for (const c of reader.chunks(CHUNK)) yield { data: Buffer.from(c.text, "utf8"), rows: c.rows };
 }
 
 /** PostgreSQL names the COPY line; turn that into the row's key in SQLite. */

@@ -7,7 +7,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type pg from "pg";
 import { connect, redact } from "./connection";
-import { copyTable, type CopyResult } from "./copy";
+import { CHUNK, copyTable, type CopyResult } from "./copy";
+import { ReadWorkers } from "./read-workers";
 import { LoadError, TargetConflictError, describeKey } from "./errors";
 import { fingerprintSqlite } from "./fingerprint";
 import { qualified, quoteIdent } from "./identifiers";
@@ -101,6 +102,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
   const started = Date.now();
   const src = openSource(options.source);
   let snapshot: Snapshot | undefined;
+  let readers: ReadWorkers | undefined;
   const admin = await session(options.target);
   try {
     const plan = await planFrom(src, options);
@@ -156,6 +158,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
 
     // What each copy sent, so verification can compare digests instead of re-reading SQLite.
     const sent = new Map<string, CopyResult>();
+    const workers = (readers = new ReadWorkers(snapshot.path, CHUNK));
     // Each table is analyzed as soon as it is committed, on the admin connection,
     // while the next ones load: with many tables the statistics come for free.
     const analyses: Promise<unknown>[] = [];
@@ -165,7 +168,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
       analyses.push(done);
     };
     if (reloads.length > 0) {
-      await reloadTables(options.target, plan, reloads, snapshot, fingerprint, progress, sent);
+      await reloadTables(options.target, plan, reloads, snapshot, fingerprint, progress, sent, workers);
       analyze(reloads);
     }
     // In existing mode the app's foreign keys are live during the load, so
@@ -173,7 +176,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
     // added afterwards and tables load in parallel.
     const jobs = plan.schemaMode === "existing" ? 1 : (options.jobs ?? 2);
     await pool(singles, jobs, async (t) => {
-      await loadTable(options.target, plan, t, actions.get(t.target) === "replaced", snapshot!, fingerprint, progress, sent);
+      await loadTable(options.target, plan, t, actions.get(t.target) === "replaced", snapshot!, fingerprint, progress, sent, workers);
       analyze([t]);
     });
     await Promise.all(analyses);
@@ -199,6 +202,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
     });
     return report(options, plan, fingerprint, tables, verified, started, verifyMs);
   } finally {
+    await readers?.close();
     src.close();
     snapshot?.dispose();
     await admin.end().catch(() => {});
@@ -234,6 +238,7 @@ async function loadTable(
   fingerprint: string,
   progress: (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => void,
   sent: Map<string, CopyResult>,
+  readers: ReadWorkers,
 ): Promise<void> {
   const schema = plan.targetSchema;
   await inTransaction(url, snapshot, async (client, db) => {
@@ -245,7 +250,7 @@ async function loadTable(
       await client.query(`TRUNCATE ${qualified(schema, t.target)}`);
     }
     progress(t.target, "copy", 0, t.rows);
-    const copied = await copyTable(client, schema, t, tableReader(db, t), (n) => progress(t.target, "copy", n, t.rows));
+    const copied = await copyTable(client, schema, t, tableReader(db, t), (n) => progress(t.target, "copy", n, t.rows), readers.chunks(t));
     const rows = copied.rows;
     sent.set(t.target, copied);
     if (plan.schemaMode === "create") {
@@ -297,6 +302,7 @@ async function reloadTables(
   fingerprint: string,
   progress: (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => void,
   sent: Map<string, CopyResult>,
+  readers: ReadWorkers,
 ): Promise<void> {
   const schema = plan.targetSchema;
   await inTransaction(url, snapshot, async (client, db) => {
@@ -313,7 +319,7 @@ async function reloadTables(
     await client.query(`TRUNCATE ${names.join(", ")}`);
     for (const t of tables) {
       progress(t.target, "copy", 0, t.rows);
-      const copied = await copyTable(client, schema, t, tableReader(db, t), (n) => progress(t.target, "copy", n, t.rows));
+      const copied = await copyTable(client, schema, t, tableReader(db, t), (n) => progress(t.target, "copy", n, t.rows), readers.chunks(t));
       await resetSequences(client, plan, t);
       await recordLoad(client, plan, t, fingerprint, copied.rows);
       sent.set(t.target, copied);

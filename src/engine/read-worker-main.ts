@@ -1,0 +1,46 @@
+// Inside a worker thread: reads tables from the snapshot and encodes them as
+// COPY text, one table at a time as the main thread asks, so that tables
+// loading in parallel convert on separate cores. Chunks go back as transferred
+// bytes, at most WINDOW ahead of what the main thread has written.
+import { parentPort } from "node:worker_threads";
+import Database from "better-sqlite3";
+import { PgshiftError } from "./errors";
+import type { TablePlan } from "./plan";
+import { tableReader } from "./source";
+import type { FromWorker, ToWorker } from "./read-workers";
+
+const port = parentPort!;
+const encoder = new TextEncoder();
+let credits = 0;
+let wake: (() => void) | undefined;
+
+async function readTable(id: number, path: string, table: TablePlan, size: number, window: number): Promise<void> {
+  credits = window;
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    for (const chunk of tableReader(db, table).chunks(size)) {
+      const data = encoder.encode(chunk.text);
+      port.postMessage({ id, rows: chunk.rows, data } satisfies FromWorker, [data.buffer]);
+      if (--credits <= 0) await new Promise<void>((resolve) => (wake = resolve));
+    }
+    port.postMessage({ id, done: true } satisfies FromWorker);
+  } catch (err) {
+    const e = err as PgshiftError & Record<string, unknown>;
+    // Fields of the engine's errors (table, column, key, value, reason, hint) travel as data.
+    const fields = Object.fromEntries(Object.entries(e).filter(([k]) => k !== "stack"));
+    port.postMessage({ id, error: { name: e.constructor?.name ?? "Error", message: e.message, fields, engine: err instanceof PgshiftError } } satisfies FromWorker);
+  } finally {
+    db.close();
+  }
+}
+
+port.on("message", (m: ToWorker) => {
+  if (m.type === "credit") {
+    credits++;
+    const w = wake;
+    wake = undefined;
+    w?.();
+  } else {
+    void readTable(m.id, m.path, m.table, m.size, m.window);
+  }
+});
