@@ -66,6 +66,9 @@ export interface MigrationReport {
   verifyMs?: number;
 }
 
+/** Tables at least this big count as "big" when deciding whether read workers are worth starting. */
+const WORKER_MIN_ROWS = 20_000;
+
 const loadsSql = readFileSync(join(__dirname, "sql", "loads.sql"), "utf8");
 const SESSION = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 1; SET client_encoding = 'UTF8'";
 
@@ -158,7 +161,11 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
 
     // What each copy sent, so verification can compare digests instead of re-reading SQLite.
     const sent = new Map<string, CopyResult>();
-    const workers = (readers = new ReadWorkers(snapshot.path, CHUNK));
+    // Read workers pay off when several big tables load at once (each converts on
+    // its own core); for one big table the main thread keeps up with PostgreSQL
+    // on its own, and a worker would only add its memory.
+    const big = [...reloads, ...singles].filter((t) => t.rows >= WORKER_MIN_ROWS).length;
+    const workers = (options.jobs ?? 2) > 1 && big >= 2 ? (readers = new ReadWorkers(snapshot.path, CHUNK)) : undefined;
     // Each table is analyzed as soon as it is committed, on the admin connection,
     // while the next ones load: with many tables the statistics come for free.
     const analyses: Promise<unknown>[] = [];
@@ -238,7 +245,7 @@ async function loadTable(
   fingerprint: string,
   progress: (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => void,
   sent: Map<string, CopyResult>,
-  readers: ReadWorkers,
+  readers: ReadWorkers | undefined,
 ): Promise<void> {
   const schema = plan.targetSchema;
   await inTransaction(url, snapshot, async (client, db) => {
@@ -250,7 +257,7 @@ async function loadTable(
       await client.query(`TRUNCATE ${qualified(schema, t.target)}`);
     }
     progress(t.target, "copy", 0, t.rows);
-    const copied = await copyTable(client, schema, t, tableReader(db, t), (n) => progress(t.target, "copy", n, t.rows), readers.chunks(t));
+    const copied = await copyTable(client, schema, t, tableReader(db, t), (n) => progress(t.target, "copy", n, t.rows), readers?.chunks(t));
     const rows = copied.rows;
     sent.set(t.target, copied);
     if (plan.schemaMode === "create") {
@@ -302,7 +309,7 @@ async function reloadTables(
   fingerprint: string,
   progress: (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => void,
   sent: Map<string, CopyResult>,
-  readers: ReadWorkers,
+  readers: ReadWorkers | undefined,
 ): Promise<void> {
   const schema = plan.targetSchema;
   await inTransaction(url, snapshot, async (client, db) => {
@@ -319,7 +326,7 @@ async function reloadTables(
     await client.query(`TRUNCATE ${names.join(", ")}`);
     for (const t of tables) {
       progress(t.target, "copy", 0, t.rows);
-      const copied = await copyTable(client, schema, t, tableReader(db, t), (n) => progress(t.target, "copy", n, t.rows), readers.chunks(t));
+      const copied = await copyTable(client, schema, t, tableReader(db, t), (n) => progress(t.target, "copy", n, t.rows), readers?.chunks(t));
       await resetSequences(client, plan, t);
       await recordLoad(client, plan, t, fingerprint, copied.rows);
       sent.set(t.target, copied);
