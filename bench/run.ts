@@ -200,6 +200,8 @@ Machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 
 All runs load the same generated SQLite file into the same PostgreSQL 16 server, one after the other, into fresh
 databases. "Raw floor" is the lower bound of doing it by hand: \`sqlite3 -csv\` export, \`psql \\copy\` into index-less
 tables with the same column types, then the primary keys and the secondary index. Wall seconds include process start.
+Before each run the server is checkpointed, so no run pays for the previous one's WAL. "Verification" is the time the
+report of \`pgshift migrate\` (with verification, its default) gives for comparing PostgreSQL with what was sent.
 
 ${sections.join("\n")}
 `;
