@@ -47,8 +47,10 @@ export class ReadWorkers {
       crashed = err;
       notify?.();
     };
+    const onExit = (code: number) => onError(new Error(`A read worker stopped (exit code ${code}) while reading table "${table.source}"; nothing of the table was committed. Run the same command again.`));
     worker.on("message", onMessage);
     worker.on("error", onError);
+    worker.on("exit", onExit);
     let clean = false;
     try {
       worker.postMessage({ type: "table", id, path: this.snapshotPath, table, size: this.size, window: WINDOW } satisfies ToWorker);
@@ -71,6 +73,7 @@ export class ReadWorkers {
     } finally {
       worker.off("message", onMessage);
       worker.off("error", onError);
+      worker.off("exit", onExit);
       // A worker abandoned mid-table (the COPY failed) may still be reading: it is not reused.
       if (clean) this.idle.push(worker);
       else {
