@@ -109,8 +109,11 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
   const admin = await session(options.target);
   try {
     const plan = await planFrom(src, options);
-    const fingerprint = await fingerprintSqlite(options.source);
+    // The fingerprint hashes on another thread while the snapshot is copied.
+    const fingerprinting = fingerprintSqlite(options.source);
+    fingerprinting.catch(() => {});
     snapshot = await takeSnapshot(src);
+    const fingerprint = await fingerprinting;
     const schema = plan.targetSchema;
     await admin.query(loadsSql);
     const records = new Map(
@@ -443,8 +446,10 @@ export async function verifyMigration(options: MigrationOptions & { target: stri
   let snapshot: Snapshot | undefined;
   try {
     const plan = await planFrom(src, { ...options, schema: options.schema ?? "create" });
+    const fingerprinting = fingerprintSqlite(options.source);
+    fingerprinting.catch(() => {});
     snapshot = await takeSnapshot(src);
-    const fingerprint = await fingerprintSqlite(options.source);
+    const fingerprint = await fingerprinting;
     const results: TableReport[] = [];
     const verifyStarted = Date.now();
     const admin = await session(options.target);
