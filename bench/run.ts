@@ -1,4 +1,4 @@
-// `npm run bench [-- --rows N --jobs J --scaling]`: pgshift against pgloader and
+// `npm run bench [-- --rows N --jobs J --scaling --repeat R]`: pgshift against pgloader and
 // against the raw floor (sqlite3 -csv, psql \copy into an index-less table,
 // then the primary key and index), on the same PostgreSQL 16 in the same run.
 // Prints a table and writes docs/benchmarks.md. Not a test: nothing here has a
@@ -117,6 +117,14 @@ async function floor(pg: TestPostgres, db: string, source: string): Promise<Meas
   return { name: "raw floor (sqlite3 -csv + psql \\copy + keys)", seconds: steps.reduce((n, s) => n + s.seconds, 0), rssMb: Math.max(...steps.map((s) => s.rssMb)), rows: counted, ok, note: ok ? undefined : steps.map((s) => s.out).join("").slice(-300) };
 }
 
+/** The run with the median time (its memory and row count with it); failed if any repetition failed. */
+function median(ms: Measure[]): Measure {
+  const sorted = [...ms].sort((a, b) => (Number.isFinite(a.seconds) ? a.seconds : Infinity) - (Number.isFinite(b.seconds) ? b.seconds : Infinity));
+  const m = sorted[Math.floor((sorted.length - 1) / 2)]!;
+  const failed = ms.find((x) => !x.ok);
+  return { ...m, ok: !failed, note: failed?.note ?? m.note, name: m.name };
+}
+
 function table(ms: Measure[]): string {
   const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : "n/a");
   const lines = ["| run | wall s | rows/s | peak RSS MB | rows | ok |", "|---|---:|---:|---:|---:|---|"];
@@ -128,36 +136,44 @@ async function main(): Promise<void> {
   const rows = arg("rows", 1_000_000);
   const jobs = arg("jobs", 2);
   const scaling = process.argv.includes("--scaling");
+  const repeat = arg("repeat", 3);
   ensureTools();
   mkdirSync(benchDir, { recursive: true });
   const pg = await startPostgres();
   const sections: string[] = [];
   try {
-    const run = async (n: number, label: string) => {
+    const run = async (n: number, label: string, reps: number) => {
       const source = join(benchDir, `bench-${n}.db`);
       process.stderr.write(`[bench] ${label}: source ${source}\n`);
       generateBenchDb(source, n, (m) => process.stderr.write(m + "\n"));
-      const db = `b${n}`;
-      const [copy, withVerify, verify, inside] = await pgshift(pg, db, source, jobs);
-      const loader = await pgloader(pg, db, source, copy!.rows);
-      const raw = await floor(pg, db, source);
-      const ms = [copy!, withVerify!, inside!, verify!, loader, raw];
-      const verification = inside!.seconds;
+      // The tools take turns in every repetition, so a noisy minute hits all of them alike.
+      const runs: Measure[][] = [];
+      for (let r = 1; r <= reps; r++) {
+        const db = `b${n}_r${r}`;
+        const [copy, withVerify, verify, inside] = await pgshift(pg, db, source, jobs);
+        const loader = await pgloader(pg, db, source, copy!.rows);
+        const raw = await floor(pg, db, source);
+        runs.push([copy!, withVerify!, inside!, verify!, loader, raw]);
+        for (const suffix of ["pgshift", "pgshift_verified", "pgloader", "floor"]) await pg.query(`DROP DATABASE IF EXISTS ${db}_${suffix}`);
+      }
+      const ms = runs[0]!.map((_, i) => median(runs.map((r) => r[i]!)));
+      const [copy, , inside, verify, loader, raw] = ms as [Measure, Measure, Measure, Measure, Measure, Measure];
+      const verification = inside.seconds;
       const ratio = (a: number, b: number) => (a / b).toFixed(2);
       const summary = [
-        `- pgshift / floor: **${ratio(copy!.seconds, raw.seconds)}×** (target ≤ 1.3×)`,
-        `- pgloader / pgshift: **${ratio(loader.seconds, copy!.seconds)}×** (target ≥ 3×)${loader.ok ? "" : " — pgloader FAILED in this run"}`,
-        `- verify / copy: **${ratio(verification, copy!.seconds)}×** (target ≤ 0.5×): verification inside migrate took ${verification.toFixed(2)} s (the report's verifyMs); standalone \`pgshift verify\`, which re-reads SQLite, ${ratio(verify!.seconds, copy!.seconds)}×`,
-        `- pgshift peak RSS: **${copy!.rssMb.toFixed(0)} MB** (target ≤ 300 MB)`,
+        `- pgshift / floor: **${ratio(copy.seconds, raw.seconds)}×** (target ≤ 1.3×)`,
+        `- pgloader / pgshift: **${ratio(loader.seconds, copy.seconds)}×** (target ≥ 3×)${loader.ok ? "" : " — pgloader FAILED in this run"}`,
+        `- verify / copy: **${ratio(verification, copy.seconds)}×** (target ≤ 0.5×): verification inside migrate took ${verification.toFixed(2)} s (the report's verifyMs); standalone \`pgshift verify\`, which re-reads SQLite, ${ratio(verify.seconds, copy.seconds)}×`,
+        `- pgshift peak RSS: **${copy.rssMb.toFixed(0)} MB** (target ≤ 300 MB)`,
       ];
       const notes = ms.filter((m) => m.note).map((m) => `- ${m.name}: \`${m.note!.replace(/\s+/g, " ").slice(0, 300)}\``);
       const text = `### ${label}: ${n.toLocaleString("en")} messages rows\n\n${table(ms)}\n\n${summary.join("\n")}\n${notes.length ? "\nFailures:\n" + notes.join("\n") + "\n" : ""}`;
       process.stdout.write(text + "\n");
       sections.push(text);
     };
-    await run(rows, "main");
+    await run(rows, "main", repeat);
     if (scaling) {
-      for (const n of [100_000, 3_000_000].filter((x) => x !== rows)) await run(n, "scaling");
+      for (const n of [100_000, 3_000_000].filter((x) => x !== rows)) await run(n, "scaling", n > rows ? 1 : repeat);
       // Parallelism across tables: 20 tables × 50,000 rows with --jobs 1 and 2, and pgloader.
       const source = join(benchDir, "bench-20x50000.db");
       generateManyTablesDb(source, 20, 50_000, (m) => process.stderr.write(m + "\n"));
@@ -200,7 +216,8 @@ Machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 
 All runs load the same generated SQLite file into the same PostgreSQL 16 server, one after the other, into fresh
 databases. "Raw floor" is the lower bound of doing it by hand: \`sqlite3 -csv\` export, \`psql \\copy\` into index-less
 tables with the same column types, then the primary keys and the secondary index. Wall seconds include process start.
-Before each run the server is checkpointed, so no run pays for the previous one's WAL. "Verification" is the time the
+Before each run the server is checkpointed, so no run pays for the previous one's WAL. Sizes up to the main one are
+run ${repeat} times with the tools taking turns, and the run with the median time is shown; larger sizes once. "Verification" is the time the
 report of \`pgshift migrate\` (with verification, its default) gives for comparing PostgreSQL with what was sent.
 
 ${sections.join("\n")}
