@@ -212,11 +212,11 @@ describe("prod stack on a real API server", () => {
   let stack: Awaited<ReturnType<typeof openStack>>;
 
   before(async () => {
-    pgs = await startPostgres();
+    // TLS on, with a self-signed certificate like the one prod generates: prod's sslmode=require must work with it.
+    pgs = await startPostgres({ tls: true });
     await pgs.query("CREATE DATABASE piyasa_db");
     await deployApp(ns, "");
-    // The embedded test server has no TLS; the cluster side (hostssl, the certificate) is still prod's.
-    stack = await openStack("prod", pgs, { "pgshift:connection.sslmode": "disable" });
+    stack = await openStack("prod", pgs);
   });
   after(async () => {
     await stack?.dispose();
@@ -225,6 +225,8 @@ describe("prod stack on a real API server", () => {
 
   test("up: every object accepted, TLS on, the data volume retained", async () => {
     await stack.run(["up", "--yes", "--skip-preview"]);
+    const [copied] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], "piyasa_db");
+    assert.equal(Number(copied!.n), 300, "roles and the copy went over TLS with sslmode=require");
     await assertAllReadable(await stack.objects());
     const sts = (await cluster.get<K8sObject>("statefulset", "postgres", ns))!;
     assert.deepEqual(sts.spec!.persistentVolumeClaimRetentionPolicy, { whenDeleted: "Retain", whenScaled: "Retain" });

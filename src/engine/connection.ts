@@ -13,10 +13,21 @@ export function redact(url: string): string {
   }
 }
 
+/**
+ * Gives `sslmode` its libpq meaning (require: encrypted, certificate not
+ * checked; verify-full: checked). node-postgres otherwise treats require as
+ * verify-full and refuses the self-signed certificate generated for the
+ * database's TLS.
+ */
+export function libpqSsl(url: string): string {
+  if (!/[?&]sslmode=/.test(url) || /[?&]uselibpqcompat=/.test(url)) return url;
+  return url + "&uselibpqcompat=true";
+}
+
 export async function connect(url: string): Promise<pg.Client> {
   let client: pg.Client;
   try {
-    client = new pg.Client({ connectionString: url, application_name: "pgshift" });
+    client = new pg.Client({ connectionString: libpqSsl(url), application_name: "pgshift" });
   } catch (err) {
     throw new ConnectionError(`Invalid PostgreSQL URL ${redact(url)}: ${(err as Error).message}`);
   }

@@ -2,6 +2,7 @@
 // and owns everything; the app role can only read and write rows; PUBLIC gets
 // nothing. Applied as one transaction, so a failure leaves the old grants.
 import * as pulumi from "@pulumi/pulumi";
+import { libpqSsl } from "../engine/connection";
 
 export interface GrantsInputs {
   adminUrl: string;
@@ -57,7 +58,7 @@ export const grantsProvider: pulumi.dynamic.ResourceProvider = {
 
 async function applyGrants(inputs: GrantsInputs): Promise<void> {
   const { Client } = require("pg") as typeof import("pg");
-  const client = new Client({ connectionString: inputs.adminUrl });
+  const client = new Client({ connectionString: libpqSsl(inputs.adminUrl) });
   await client.connect();
   let current = "";
   try {

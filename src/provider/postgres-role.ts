@@ -6,6 +6,7 @@
 // loads its modules with require() and uses nothing from the enclosing module
 // but plain data.
 import * as pulumi from "@pulumi/pulumi";
+import { libpqSsl } from "../engine/connection";
 
 export interface RoleInputs {
   /** superuser (or CREATEROLE) connection string; a secret */
@@ -66,7 +67,7 @@ export const roleProvider: pulumi.dynamic.ResourceProvider = {
   async delete(_id: string, olds: RoleState & { adminUrl?: string }) {
     if (!olds.adminUrl) return;
     const { Client } = require("pg") as typeof import("pg");
-    const client = new Client({ connectionString: olds.adminUrl });
+    const client = new Client({ connectionString: libpqSsl(olds.adminUrl) });
     await client.connect();
     try {
       const ident = (s: string) => '"' + s.replace(/"/g, '""') + '"';
@@ -81,7 +82,7 @@ async function applyRole(inputs: RoleInputs): Promise<RoleState & { adminUrl: st
   const { Client } = require("pg") as typeof import("pg");
   const { createHash } = require("node:crypto") as typeof import("node:crypto");
   const ident = (s: string) => '"' + s.replace(/"/g, '""') + '"';
-  const client = new Client({ connectionString: inputs.adminUrl });
+  const client = new Client({ connectionString: libpqSsl(inputs.adminUrl) });
   await client.connect();
   try {
     await client.query("BEGIN");

