@@ -11,7 +11,7 @@ import { CHUNK, copyTable, type CopyResult } from "./copy";
 import { ReadWorkers } from "./read-workers";
 import { LoadError, TargetConflictError, describeKey } from "./errors";
 import { fingerprintSqlite } from "./fingerprint";
-import { qualified, quoteIdent } from "./identifiers";
+import { qualified, quoteIdent, quoteSqlite } from "./identifiers";
 import { openSource, planFrom, type MigrationOptions, type MigrationPlan, type TablePlan } from "./plan";
 import { afterLoadSql, createTableSql, foreignKeySql, orphanSql, resetSequenceSql } from "./schema";
 import { tableReader, takeSnapshot, type Snapshot } from "./source";
@@ -428,7 +428,9 @@ async function verifyTables(
     try {
       progress(t.target, "verify", 0, t.rows);
       const copied = sent.get(t.target);
-      const proven = copied ? await verifyByDigest(client, plan.targetSchema, t, copied) : undefined;
+      // The digest proves PostgreSQL holds what was sent; the count proves what was sent is every row of the snapshot.
+      const snapshotRows = Number((db.prepare(`SELECT count(*) AS n FROM ${quoteSqlite(t.source)}`).get() as { n: number }).n);
+      const proven = copied && copied.rows === snapshotRows ? await verifyByDigest(client, plan.targetSchema, t, copied) : undefined;
       results.set(t.target, proven ?? (await verifyTable(client, plan.targetSchema, t, tableReader(db, t))));
       progress(t.target, "done", t.rows, t.rows);
     } finally {

@@ -74,3 +74,24 @@ test("a value refused inside a read worker names table, key and column, and writ
     counter.restore();
   }
 });
+
+test("rows lost on the way (a chunk dropped between worker and COPY) fail verification, naming missing keys", async () => {
+  const original = ReadWorkers.prototype.chunks;
+  ReadWorkers.prototype.chunks = async function* (this: ReadWorkers, ...args: Parameters<typeof original>) {
+    let k = 0;
+    for await (const c of original.apply(this, args)) if (k++ !== 1) yield c; // the second chunk never reaches PostgreSQL
+  };
+  try {
+    const url = await pg.createDatabase();
+    const r = await migrate({ source: twoBigTables(), target: url, jobs: 2 });
+    assert.equal(r.ok, false, "a copy missing rows is never reported as a success");
+    for (const t of r.tables) {
+      assert.equal(t.verifiedBy, "key order", "the digest of what was sent is not trusted when fewer rows were sent than the snapshot holds");
+      assert.equal(t.sourceRows, 25_000);
+      assert.ok(t.targetRows < 25_000);
+      assert.equal(t.differences[0]!.problem, "missing in PostgreSQL");
+    }
+  } finally {
+    ReadWorkers.prototype.chunks = original;
+  }
+});
