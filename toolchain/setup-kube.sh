@@ -24,6 +24,13 @@ force=false
 say() { printf '[setup-kube] %s\n' "$*" >&2; }
 mkdir -p "$bin"
 command -v go >/dev/null 2>&1 || export PATH="$PATH:/usr/local/go/bin"
+need_go() {
+  command -v go >/dev/null 2>&1 && return 0
+  say "Go is not installed, and the test cluster (etcd, kube-apiserver, kube-controller-manager, kubectl) is built"
+  say "from Go modules. Install Go 1.26 or newer (https://go.dev/doc/install), or skip the test cluster with"
+  say "PGSHIFT_SKIP_KUBE=1 (test/stacks.test.ts then fails, saying the binaries are missing)."
+  exit 1
+}
 
 stamp_ok() { # <binary> <version>
   [ "$force" = false ] && [ -x "$1" ] && [ "$(cat "$1.version" 2>/dev/null)" = "$2" ]
@@ -32,6 +39,7 @@ stamp_ok() { # <binary> <version>
 build() { # <module dir> <binary name> <version> <package> [ldflags]
   local out="$bin/$2" t0
   stamp_ok "$out" "$3" && return 0
+  need_go
   t0=$(date +%s)
   say "building $2 $3 from $4 (the first build takes several minutes)"
   (cd "$root/toolchain/$1" && GOFLAGS=-mod=readonly go build -trimpath -ldflags "-s -w ${5:-}" -o "$out.partial" "$4")
