@@ -120,25 +120,32 @@ async function assertAllReadable(objects: { kind: string; name: string; namespac
   }
 }
 
-describe("dev stack on a real API server", () => {
-  const ns = "piyasa-chatbot-dev";
-  let pgs: TestPostgres;
-  let stack: Awaited<ReturnType<typeof openStack>>;
-
+/**
+ * For one describe block: its own PostgreSQL (with the database the stack
+ * expects), the app's namespace and workloads, and the stack; all removed after.
+ */
+function stackEnvironment(name: "dev" | "prod", ns: string, prefix: string, pg: { tls?: boolean } = {}) {
+  const env = {} as { pgs: TestPostgres; stack: Awaited<ReturnType<typeof openStack>> };
   before(async () => {
-    pgs = await startPostgres();
-    await pgs.query("CREATE DATABASE piyasa_db");
-    await deployApp(ns, "dev-");
-    stack = await openStack("dev", pgs);
+    env.pgs = await startPostgres(pg);
+    await env.pgs.query("CREATE DATABASE piyasa_db");
+    await deployApp(ns, prefix);
+    env.stack = await openStack(name, env.pgs);
   });
   after(async () => {
-    await stack?.dispose();
-    await pgs?.stop();
+    await env.stack?.dispose();
+    await env.pgs?.stop();
   });
+  return env;
+}
+
+describe("dev stack on a real API server", () => {
+  const ns = "piyasa-chatbot-dev";
+  const env = stackEnvironment("dev", ns, "dev-");
 
   test("up: every object is accepted by the API server and readable with kubectl; the data is copied", async () => {
-    await stack.run(["up", "--yes", "--skip-preview"]);
-    const objects = await stack.objects();
+    await env.stack.run(["up", "--yes", "--skip-preview"]);
+    const objects = await env.stack.objects();
     await assertAllReadable(objects);
     for (const kind of ["StatefulSet.v1.apps", "Service", "NetworkPolicy.v1.networking.k8s.io", "CronJob.v1.batch", "Deployment.v1.apps", "PersistentVolumeClaim", "PodDisruptionBudget.v1.policy", "ConfigMap", "Secret"]) {
       assert.ok(objects.some((o) => o.kind === kind), `the dev stack has a ${kind}`);
@@ -150,98 +157,86 @@ describe("dev stack on a real API server", () => {
     await cluster.waitFor("the StatefulSet controller to create data-dev-postgres-0", () => cluster.get("pvc", "data-dev-postgres-0", ns));
     const api = (await cluster.get<K8sObject>("deployment", "dev-api", ns))!;
     assert.equal(api.spec!.template.metadata.annotations["pgshift.io/database"], "sqlite", "the app's workloads carry the backend annotation");
-    const [n] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], "piyasa_db");
+    const [n] = await env.pgs.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], "piyasa_db");
     assert.equal(Number(n!.n), 300);
   });
 
   test("a second up shows no diff against the live objects", async () => {
-    assert.deepEqual(changed(await stack.previewSteps()), []);
-    await stack.run(["up", "--yes", "--skip-preview", "--expect-no-changes"]);
+    assert.deepEqual(changed(await env.stack.previewSteps()), []);
+    await env.stack.run(["up", "--yes", "--skip-preview", "--expect-no-changes"]);
   });
 
   test("resources and the backup schedule change in place", async () => {
     const before = (await cluster.get<K8sObject>("statefulset", "dev-postgres", ns))!;
-    await stack.set("pgshift:database.requests.cpu", "500m");
-    await stack.set("pgshift:backup.schedule", "30 3 * * *");
-    const steps = changed(await stack.previewSteps());
+    await env.stack.set("pgshift:database.requests.cpu", "500m");
+    await env.stack.set("pgshift:backup.schedule", "30 3 * * *");
+    const steps = changed(await env.stack.previewSteps());
     assert.deepEqual(
       steps.map((s) => `${s.op} ${typeOf(s.urn)}`).sort(),
       ["update kubernetes:apps/v1:StatefulSet", "update kubernetes:batch/v1:CronJob"],
     );
-    await stack.run(["up", "--yes", "--skip-preview"]);
+    await env.stack.run(["up", "--yes", "--skip-preview"]);
     const after = (await cluster.get<K8sObject>("statefulset", "dev-postgres", ns))!;
     assert.equal(after.metadata.uid, before.metadata.uid, "the same StatefulSet, updated");
     assert.equal(after.spec!.template.spec.containers[0].resources.requests.cpu, "500m");
-    const cron = (await stack.objects()).find((o) => o.type === "kubernetes:batch/v1:CronJob")!;
+    const cron = (await env.stack.objects()).find((o) => o.type === "kubernetes:batch/v1:CronJob")!;
     assert.equal((await cluster.get<K8sObject>(cron.kind, cron.name, cron.namespace))!.spec!.schedule, "30 3 * * *");
   });
 
   test("a new storage size is a replacement of the StatefulSet (its volume claims are immutable)", async () => {
     const before = (await cluster.get<K8sObject>("statefulset", "dev-postgres", ns))!;
-    await stack.set("pgshift:database.storageSize", "20Gi");
+    await env.stack.set("pgshift:database.storageSize", "20Gi");
     try {
       // kubernetes provider 4.25.0 also fails this preview: its dry run of the replacement is sent to the API
       // server as an update of the live StatefulSet, which refuses it (pulumi-kubernetes#3984, #4328).
-      const steps = changed(await stack.previewSteps({ allowFailure: true })).filter((s) => typeOf(s.urn) === "kubernetes:apps/v1:StatefulSet");
+      const steps = changed(await env.stack.previewSteps({ allowFailure: true })).filter((s) => typeOf(s.urn) === "kubernetes:apps/v1:StatefulSet");
       assert.deepEqual(steps.map((s) => s.op), ["replace"]);
     } finally {
-      await stack.set("pgshift:database.storageSize", "10Gi");
+      await env.stack.set("pgshift:database.storageSize", "10Gi");
     }
-    assert.deepEqual(changed(await stack.previewSteps()), []);
+    assert.deepEqual(changed(await env.stack.previewSteps()), []);
     assert.equal((await cluster.get<K8sObject>("statefulset", "dev-postgres", ns))!.metadata.uid, before.metadata.uid, "a preview changes nothing");
   });
 
   test("destroy removes the objects; keepVolumeOnDelete keeps the data claim", async () => {
-    await stack.set("pgshift:database.keepVolumeOnDelete", "true");
-    await stack.run(["up", "--yes", "--skip-preview"]);
-    const objects = await stack.objects();
-    await stack.run(["destroy", "--yes", "--skip-preview"]);
+    await env.stack.set("pgshift:database.keepVolumeOnDelete", "true");
+    await env.stack.run(["up", "--yes", "--skip-preview"]);
+    const objects = await env.stack.objects();
+    await env.stack.run(["destroy", "--yes", "--skip-preview"]);
     for (const o of objects.filter((o) => !o.type.endsWith("Patch"))) {
       await cluster.waitFor(`${o.kind} ${o.name} to be deleted`, async () => (await cluster.get(o.kind, o.name, o.namespace)) === undefined, 60_000);
     }
     assert.ok(await cluster.get("pvc", "data-dev-postgres-0", ns), "the data claim outlives the StatefulSet");
     assert.ok(await cluster.get("deployment", "dev-api", ns), "the app's own Deployment is not pgshift's to delete");
-    const [n] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], "piyasa_db");
+    const [n] = await env.pgs.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], "piyasa_db");
     assert.equal(Number(n!.n), 300, "destroy never drops data");
   });
 });
 
 describe("prod stack on a real API server", () => {
   const ns = "piyasa-chatbot";
-  let pgs: TestPostgres;
-  let stack: Awaited<ReturnType<typeof openStack>>;
-
-  before(async () => {
-    // TLS on, with a self-signed certificate like the one prod generates: prod's sslmode=require must work with it.
-    pgs = await startPostgres({ tls: true });
-    await pgs.query("CREATE DATABASE piyasa_db");
-    await deployApp(ns, "");
-    stack = await openStack("prod", pgs);
-  });
-  after(async () => {
-    await stack?.dispose();
-    await pgs?.stop();
-  });
+  // TLS on, with a self-signed certificate like the one prod generates: prod's sslmode=require must work with it.
+  const env = stackEnvironment("prod", ns, "", { tls: true });
 
   test("up: every object accepted, TLS on, the data volume retained", async () => {
-    await stack.run(["up", "--yes", "--skip-preview"]);
-    const [copied] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], "piyasa_db");
+    await env.stack.run(["up", "--yes", "--skip-preview"]);
+    const [copied] = await env.pgs.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], "piyasa_db");
     assert.equal(Number(copied!.n), 300, "roles and the copy went over TLS with sslmode=require");
-    await assertAllReadable(await stack.objects());
+    await assertAllReadable(await env.stack.objects());
     const sts = (await cluster.get<K8sObject>("statefulset", "postgres", ns))!;
     assert.deepEqual(sts.spec!.persistentVolumeClaimRetentionPolicy, { whenDeleted: "Retain", whenScaled: "Retain" });
     assert.equal(sts.spec!.volumeClaimTemplates[0].spec.resources.requests.storage, "50Gi");
     const tls = (await cluster.kubectl(["get", "secrets", "-n", ns, "--field-selector", "type=kubernetes.io/tls", "-o", "name"])).stdout.trim();
     assert.notEqual(tls, "", "a TLS Secret for the server certificate");
-    assert.deepEqual(changed(await stack.previewSteps()), [], "a second up shows no diff");
+    assert.deepEqual(changed(await env.stack.previewSteps()), [], "a second up shows no diff");
   });
 
   test("a new storage size needs a replacement, which prod's protection refuses with a clear message", async () => {
     const before = (await cluster.get<K8sObject>("statefulset", "postgres", ns))!;
-    await stack.set("pgshift:database.storageSize", "60Gi");
-    const steps = changed(await stack.previewSteps({ allowFailure: true })).filter((s) => typeOf(s.urn) === "kubernetes:apps/v1:StatefulSet");
+    await env.stack.set("pgshift:database.storageSize", "60Gi");
+    const steps = changed(await env.stack.previewSteps({ allowFailure: true })).filter((s) => typeOf(s.urn) === "kubernetes:apps/v1:StatefulSet");
     assert.deepEqual(steps.map((s) => s.op), ["replace"]);
-    const up = await stack.run(["up", "--yes", "--skip-preview"], true);
+    const up = await env.stack.run(["up", "--yes", "--skip-preview"], true);
     assert.notEqual(up.code, 0, "the update fails");
     assert.match(up.stdout + up.stderr, /unable to replace resource .*StatefulSet.* as it is currently marked for protection/s);
     const after = (await cluster.get<K8sObject>("statefulset", "postgres", ns))!;
@@ -250,14 +245,14 @@ describe("prod stack on a real API server", () => {
   });
 
   test("destroy is refused while the database is protected", async () => {
-    await stack.set("pgshift:database.storageSize", "50Gi");
-    const objects = await stack.objects();
-    const destroy = await stack.run(["destroy", "--yes", "--skip-preview"], true);
+    await env.stack.set("pgshift:database.storageSize", "50Gi");
+    const objects = await env.stack.objects();
+    const destroy = await env.stack.run(["destroy", "--yes", "--skip-preview"], true);
     assert.notEqual(destroy.code, 0);
     assert.match(destroy.stdout + destroy.stderr, /protect/);
     assert.ok(await cluster.get("statefulset", "postgres", ns), "the StatefulSet is still there");
     await assertAllReadable(objects);
-    const roles = await pgs.query<{ rolname: string; rolcanlogin: boolean }>("SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname LIKE 'piyasa%' ORDER BY 1");
+    const roles = await env.pgs.query<{ rolname: string; rolcanlogin: boolean }>("SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname LIKE 'piyasa%' ORDER BY 1");
     assert.deepEqual(roles.map((r) => `${r.rolname}:${r.rolcanlogin}`), ["piyasa_app:true", "piyasa_backup:true", "piyasa_monitor:true", "piyasa_user:true"]);
   });
 });

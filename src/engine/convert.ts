@@ -345,16 +345,12 @@ const byteaConverter: Converter = (v) => {
 };
 
 const UUID_TEXT = /^\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\}?$/;
+/** 32 lower-case hex digits in uuid_out's 8-4-4-4-12 layout. */
+const uuidLayout = (h: string) => `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 const uuidConverter: Converter = (v) => {
   if (v === null) return NULL_FIELD;
-  if (typeof v === "string" && UUID_TEXT.test(v.trim())) {
-    const h = v.trim().replace(/[{}-]/g, "").toLowerCase();
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-  }
-  if (Buffer.isBuffer(v) && v.length === 16) {
-    const h = v.toString("hex");
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-  }
+  if (typeof v === "string" && UUID_TEXT.test(v.trim())) return uuidLayout(v.trim().replace(/[{}-]/g, "").toLowerCase());
+  if (Buffer.isBuffer(v) && v.length === 16) return uuidLayout(v.toString("hex"));
   throw new Reject("not a UUID");
 };
 

@@ -109,11 +109,8 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
   const admin = await session(options.target);
   try {
     const plan = await planFrom(src, options);
-    // The fingerprint hashes on another thread while the snapshot is copied.
-    const fingerprinting = fingerprintSqlite(options.source);
-    fingerprinting.catch(() => {});
-    snapshot = await takeSnapshot(src);
-    const fingerprint = await fingerprinting;
+    let fingerprint: string;
+    ({ snapshot, fingerprint } = await snapshotWithFingerprint(src, options.source));
     const schema = plan.targetSchema;
     await admin.query(loadsSql);
     const records = new Map(
@@ -216,6 +213,19 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
     src.close();
     snapshot?.dispose();
     await admin.end().catch(() => {});
+  }
+}
+
+/** The snapshot to read from, and the source's fingerprint, hashed on another thread while the snapshot is copied. */
+async function snapshotWithFingerprint(src: ReturnType<typeof openSource>, path: string): Promise<{ snapshot: Snapshot; fingerprint: string }> {
+  const fingerprinting = fingerprintSqlite(path);
+  fingerprinting.catch(() => {}); // awaited below; no unhandled rejection while the snapshot is taken
+  const snapshot = await takeSnapshot(src);
+  try {
+    return { snapshot, fingerprint: await fingerprinting };
+  } catch (err) {
+    snapshot.dispose();
+    throw err;
   }
 }
 
@@ -448,10 +458,8 @@ export async function verifyMigration(options: MigrationOptions & { target: stri
   let snapshot: Snapshot | undefined;
   try {
     const plan = await planFrom(src, { ...options, schema: options.schema ?? "create" });
-    const fingerprinting = fingerprintSqlite(options.source);
-    fingerprinting.catch(() => {});
-    snapshot = await takeSnapshot(src);
-    const fingerprint = await fingerprinting;
+    let fingerprint: string;
+    ({ snapshot, fingerprint } = await snapshotWithFingerprint(src, options.source));
     const results: TableReport[] = [];
     const verifyStarted = Date.now();
     const admin = await session(options.target);

@@ -13,16 +13,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { freePort } from "./postgres";
+import { runProcess, type ProcessRun } from "./process";
 import { toolchainBin } from "./pulumi";
 
 const run = promisify(execFile);
 const BINARIES = ["etcd", "kube-apiserver", "kube-controller-manager", "kubectl"] as const;
 
-export interface KubectlRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type KubectlRun = ProcessRun;
 
 export interface TestCluster {
   /** a kubeconfig file for the cluster's admin (group system:masters) */
@@ -238,19 +235,7 @@ export async function startTestCluster(): Promise<TestCluster> {
 
     const env: NodeJS.ProcessEnv = { KUBECONFIG: kubeconfig, KUBECTL_EXTERNAL_DIFF: "" };
     const kubectl = (args: string[], opts: { input?: string; allowFailure?: boolean } = {}) =>
-      new Promise<KubectlRun>((resolve, reject) => {
-        const child = spawn(join(toolchainBin, "kubectl"), args, { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-        child.on("error", reject);
-        child.on("close", (code) => {
-          if (code !== 0 && !opts.allowFailure) reject(new Error(`kubectl ${args.join(" ")} exited ${code}: ${stderr.trim()}`));
-          else resolve({ code: code ?? -1, stdout, stderr });
-        });
-        child.stdin.end(opts.input ?? "");
-      });
+      runProcess(join(toolchainBin, "kubectl"), args, { env: { ...process.env, ...env }, label: "kubectl", ...opts });
     const get = async <T>(kind: string, name: string, namespace?: string): Promise<T | undefined> => {
       const r = await kubectl(["get", kind, name, "-o", "json", ...(namespace ? ["-n", namespace] : [])], { allowFailure: true });
       if (r.code === 0) return JSON.parse(r.stdout) as T;

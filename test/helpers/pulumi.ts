@@ -1,19 +1,15 @@
 // Runs the project's own Pulumi engine (.toolchain/, built by toolchain/setup.sh)
 // against a throwaway file backend, so tests never touch ~/.pulumi or a cloud.
-import { spawn } from "node:child_process";
 import { mkdtempSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { runProcess, type ProcessRun } from "./process";
 
 export const repoRoot = resolve(__dirname, "..", "..");
 export const toolchainBin = join(repoRoot, ".toolchain", "bin");
 export const projectPulumiHome = join(repoRoot, ".toolchain", "pulumi-home");
 
-export interface PulumiRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type PulumiRun = ProcessRun;
 
 export interface PulumiWorkspace {
   backendDir: string;
@@ -45,23 +41,11 @@ export function pulumiWorkspace(cwd: string, extraEnv: NodeJS.ProcessEnv = {}): 
     backendDir,
     env,
     run(args, opts = {}) {
-      return new Promise((resolvePromise, reject) => {
-        const child = spawn(join(toolchainBin, "pulumi"), [...args, "--non-interactive"], {
-          cwd: opts.cwd ?? cwd,
-          env: { ...env, ...opts.env },
-          stdio: ["ignore", "pipe", "pipe"],
-        });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-        child.on("error", reject);
-        child.on("close", (code) => {
-          const result = { code: code ?? -1, stdout, stderr };
-          if (code !== 0 && !opts.allowFailure) {
-            reject(new Error(`pulumi ${args.join(" ")} exited ${code}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`));
-          } else resolvePromise(result);
-        });
+      return runProcess(join(toolchainBin, "pulumi"), [...args, "--non-interactive"], {
+        cwd: opts.cwd ?? cwd,
+        env: { ...env, ...opts.env },
+        allowFailure: opts.allowFailure,
+        label: "pulumi",
       });
     },
   };
