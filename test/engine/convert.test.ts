@@ -18,12 +18,12 @@ const dbName = (url: string) => url.split("/").pop();
 test("type zoo: each value lands as its cast rule says", async () => {
   const src = sqliteFile((db) => {
     db.exec(`CREATE TABLE zoo (id INTEGER PRIMARY KEY, flag BOOLEAN, flag_text BOOL, ts DATETIME, ts_epoch DATETIME, d DATE,
-      j JSON, price NUMERIC(10,2), r REAL, b BLOB, v VARCHAR(5), big BIGINT, u UUID, untyped)`);
-    const ins = db.prepare("INSERT INTO zoo VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-    ins.run(1, 1, "yes", "2025-11-04 12:00:00.123456", 1700000000, "2024-02-29", '{"a": [1, 2]}', 12.5, 1.5, Buffer.from([0, 1, 255]), "çağrı", 9007199254740993n, "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", "x");
-    ins.run(2, 0, "F", "2025-11-04T12:00:00Z", 1700000000.5, null, "0.35", "3", Infinity, null, "12345", -5, null, null);
-    ins.run(3, null, "TRUE", "2025-11-04T15:00:00+03:00", null, null, '"metin"', null, -Infinity, "text blob", null, null, null, 42);
-    ins.run(4, "t", "off", "2025-11-04 12:00", null, null, "true", "1e2", "NaN", null, null, "12", null, null);
+      j JSON, price NUMERIC(10,2), r REAL, b BLOB, v VARCHAR(5), big BIGINT, u UUID, untyped, tm TIME)`);
+    const ins = db.prepare("INSERT INTO zoo VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    ins.run(1, 1, "yes", "2025-11-04 12:00:00.123456", 1700000000, "2024-02-29", '{"a": [1, 2]}', 12.5, 1.5, Buffer.from([0, 1, 255]), "çağrı", 9007199254740993n, "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", "x", "08:30");
+    ins.run(2, 0, "F", "2025-11-04T12:00:00Z", 1700000000.5, null, "0.35", "3", Infinity, null, "12345", -5, null, null, "23:59:59.500");
+    ins.run(3, null, "TRUE", "2025-11-04T15:00:00+03:00", null, null, '"metin"', null, -Infinity, "text blob", null, null, null, 42, null);
+    ins.run(4, "t", "off", "2025-11-04 12:00", null, null, "true", "1e2", "NaN", null, null, "12", null, null, "00:00:00");
   });
   const url = await pg.createDatabase();
   const r = await migrate({ source: src, target: url });

@@ -24,6 +24,9 @@ test("the chat app's data arrives exactly, with types, keys, indexes and foreign
   const db = url.split("/").pop();
   const report = await migrate({ source: app, target: url });
   assert.equal(report.ok, true);
+  assert.ok(typeof report.verifyMs === "number" && report.verifyMs >= 0 && report.verifyMs <= report.durationMs, "the report says how long verification took");
+  const analyzed = await pg.query<{ relname: string }>("SELECT relname FROM pg_stat_user_tables WHERE schemaname = 'public' AND last_analyze IS NULL", [], db);
+  assert.deepEqual(analyzed, [], "every loaded table was analyzed");
   const src = new Database(app, { readonly: true });
   for (const t of report.tables) {
     const n = (src.prepare(`SELECT count(*) AS n FROM "${t.source}"`).get() as { n: number }).n;
