@@ -14,7 +14,11 @@ export interface RoleLogin {
 }
 
 export interface DatabaseRolesArgs {
-  /** superuser connection string to the application database; secret */
+  /**
+   * superuser connection string; secret. Role statements run in the `postgres`
+   * maintenance database, grants in `database` with search_path pinned
+   * (src/provider/admin-session.ts), whatever database the URL names.
+   */
   adminUrl: pulumi.Input<string>;
   database: pulumi.Input<string>;
   schema?: pulumi.Input<string>;

@@ -2,7 +2,7 @@
 // and owns everything; the app role can only read and write rows; PUBLIC gets
 // nothing. Applied as one transaction, so a failure leaves the old grants.
 import * as pulumi from "@pulumi/pulumi";
-import { libpqSsl } from "../engine/connection";
+import { connectAdmin } from "./admin-session";
 
 export interface GrantsInputs {
   adminUrl: string;
@@ -57,9 +57,10 @@ export const grantsProvider: pulumi.dynamic.ResourceProvider = {
 };
 
 async function applyGrants(inputs: GrantsInputs): Promise<void> {
-  const { Client } = require("pg") as typeof import("pg");
-  const client = new Client({ connectionString: libpqSsl(inputs.adminUrl) });
-  await client.connect();
+  // Schema grants and default privileges only exist inside the application
+  // database, which the owner role owns: the session's search_path is pinned
+  // (admin-session.ts), so nothing the owner defines is looked up.
+  const client = await connectAdmin(inputs.adminUrl, inputs.database);
   let current = "";
   try {
     await client.query("BEGIN");
