@@ -5,12 +5,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { resolve } from "node:path";
 import { fingerprintSqlite, formatPlan, planMigration } from "../src/engine";
 import { DataMigration } from "../src/provider/data-migration";
+import type { TunnelTarget } from "../src/provider/tunnel";
 
 export interface SqliteMigrationArgs {
   /** the app's SQLite database (relative paths are resolved from the project directory) */
   source: string;
   /** PostgreSQL URL for the owner role; secret */
   targetUrl: pulumi.Input<string>;
+  /** reach PostgreSQL through this port-forward to the database pod; omitted: targetUrl directly */
+  tunnel?: pulumi.Input<TunnelTarget>;
   schema?: "create" | "existing";
   tables?: string[];
   identifiers?: "downcase" | "preserve";
@@ -55,6 +58,7 @@ export class SqliteMigration extends pulumi.ComponentResource {
         source,
         sourceFingerprint: fingerprint,
         targetUrl: args.targetUrl,
+        tunnel: args.tunnel,
         schema,
         tables: args.tables ?? [],
         identifiers,
