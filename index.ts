@@ -81,12 +81,11 @@ const conn = cfg.connection;
 const viaTunnel = conn.via === "port-forward";
 const dbHost = viaTunnel ? serviceHost : conn.host;
 const dbPort = viaTunnel ? 5432 : conn.port;
+const kubeConfig = new pulumi.Config("kubernetes");
+const kubeconfig = () => resolveKubeconfig(kubeConfig.get("kubeconfig")).contents;
 const tunnel: pulumi.Output<TunnelTarget> | undefined = viaTunnel
   ? pulumi.secret(
-      pulumi.all([database.podName, namespace]).apply(([pod, ns]) => {
-        const kube = new pulumi.Config("kubernetes");
-        return { kubeconfig: resolveKubeconfig(kube.get("kubeconfig")).contents, context: kube.get("context") ?? "", namespace: ns, pod, port: 5432 };
-      }),
+      pulumi.all([database.podName, namespace]).apply(([pod, ns]) => ({ kubeconfig: kubeconfig(), context: kubeConfig.get("context") ?? "", namespace: ns, pod, port: 5432 })),
     )
   : undefined;
 const url = (role: string, password: pulumi.Input<string>) =>
@@ -126,7 +125,14 @@ const schemaCommand =
 if (cfg.migration.source) {
   migration = new SqliteMigration(
     "migration",
-    { ...cfg.migration, source: cfg.migration.source, targetUrl: ownerUrl, tunnel, cutover: cfg.cutover },
+    {
+      ...cfg.migration,
+      source: cfg.migration.source,
+      kube: { kubeconfig, context: kubeConfig.get("context"), namespace: cfg.namespace },
+      targetUrl: ownerUrl,
+      tunnel,
+      cutover: cfg.cutover,
+    },
     { dependsOn: schemaCommand ? [roles, schemaCommand] : [roles] },
   );
 }
