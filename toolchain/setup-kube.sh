@@ -1,12 +1,10 @@
 #!/usr/bin/env bash
 # Builds the test Kubernetes cluster the stack tests apply the dev and prod
 # stacks to (docs/test-cluster.md): etcd, kube-apiserver,
-# kube-controller-manager, kubectl and the node (kube-scheduler, kubelet,
-# kube-proxy, CoreDNS), from the Go module proxy at the versions pinned in
-# toolchain/{kube,etcd,coredns}/go.mod, into the git-ignored .toolchain/bin.
-# The node's container runtime (containerd, runc, the CNI plugins) comes from
-# Debian and is installed when missing, which needs root. Called by
-# toolchain/setup.sh; a second run with everything present does nothing.
+# kube-controller-manager and kubectl, from the Go module proxy at the versions
+# pinned in toolchain/kube/go.mod and toolchain/etcd/go.mod, into the
+# git-ignored .toolchain/bin. Called by toolchain/setup.sh; a second run with
+# the binaries present does nothing.
 #
 #   bash toolchain/setup-kube.sh           build what is missing
 #   bash toolchain/setup-kube.sh --force   rebuild
@@ -19,7 +17,7 @@ cd "$root"
 # replaces) and toolchain/etcd/go.mod.
 KUBE_VERSION=v1.34.2
 ETCD_VERSION=v3.6.16
-COREDNS_VERSION=v1.15.0
+COREDNS_VERSION=v1.14.7 # must match toolchain/coredns/go.mod
 
 bin="$root/.toolchain/bin"
 force=false
@@ -61,29 +59,23 @@ build etcd etcd "$ETCD_VERSION" .
 build kube kube-apiserver "$KUBE_VERSION" k8s.io/kubernetes/cmd/kube-apiserver "$kube_ldflags"
 build kube kube-controller-manager "$KUBE_VERSION" k8s.io/kubernetes/cmd/kube-controller-manager "$kube_ldflags"
 build kube kubectl "$KUBE_VERSION" k8s.io/kubernetes/cmd/kubectl "$kube_ldflags"
+# The node: pods are scheduled, run and reachable through Services.
 build kube kube-scheduler "$KUBE_VERSION" k8s.io/kubernetes/cmd/kube-scheduler "$kube_ldflags"
 build kube kubelet "$KUBE_VERSION" k8s.io/kubernetes/cmd/kubelet "$kube_ldflags"
 build kube kube-proxy "$KUBE_VERSION" k8s.io/kubernetes/cmd/kube-proxy "$kube_ldflags"
+# Cluster DNS (*.svc.cluster.local), with only the plugins it needs (toolchain/coredns/main.go).
 build coredns coredns "$COREDNS_VERSION" .
 
-# The node runs pods with Debian's containerd, runc and CNI plugins (the same
-# packages a user's distribution ships). Installing them needs root; without
-# root the control plane still works and the node tests say what is missing.
-node_packages=(containerd runc containernetworking-plugins iptables iproute2)
-missing=()
-for p in "${node_packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    say "the local cluster's node needs ${missing[*]} (Debian packages), and installing them needs root:"
-    say "  sudo apt-get install -y ${missing[*]}"
-    say "without them the control plane works but no pod runs (the node tests fail, saying so)."
-  elif ! command -v apt-get >/dev/null 2>&1; then
-    say "the local cluster's node needs ${missing[*]}; this is not a Debian-like system, so install them yourself."
+# The container runtime comes from Debian: containerd, runc and the CNI plugins.
+# Running pods needs root (network namespaces, mounts, iptables); without it the
+# node tests fail saying so, and the rest of the suite runs as usual.
+if ! command -v containerd >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1 || [ ! -x /usr/lib/cni/bridge ]; then
+  if [ "$(id -u)" != 0 ]; then
+    say "containerd, runc and containernetworking-plugins are missing and this is not root: install them"
+    say "(apt-get install containerd runc containernetworking-plugins) to run the test cluster's node."
   else
-    say "installing ${missing[*]} for the local cluster's node"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2
+    say "installing containerd, runc and containernetworking-plugins from Debian"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd runc containernetworking-plugins iptables iproute2; } >/dev/null
   fi
 fi
-say "test cluster binaries ready: etcd $ETCD_VERSION, kube-apiserver/kube-controller-manager/kubectl/kube-scheduler/kubelet/kube-proxy $KUBE_VERSION, coredns $COREDNS_VERSION"
+say "test cluster binaries ready: etcd $ETCD_VERSION, Kubernetes $KUBE_VERSION (apiserver, controller-manager, scheduler, kubelet, kube-proxy, kubectl), CoreDNS $COREDNS_VERSION"
