@@ -67,7 +67,7 @@ build kube kube-proxy "$KUBE_VERSION" k8s.io/kubernetes/cmd/kube-proxy "$kube_ld
 # Cluster DNS (*.svc.cluster.local), with only the plugins it needs (toolchain/coredns/main.go).
 build coredns coredns "$COREDNS_VERSION" .
 # NetworkPolicy enforcement (iptables + ipset; its --run-firewall part only).
-build kube-router kube-router "$KUBE_ROUTER_VERSION" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router "-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION"
+build kube-router kube-router "$KUBE_ROUTER_VERSION" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
 
 # The container runtime comes from Debian: containerd, runc and the CNI plugins.
 # Running pods needs root (network namespaces, mounts, iptables); without it the
