@@ -44,7 +44,7 @@ export class AppCutover extends pulumi.ComponentResource {
     const stringData = args.cutover
       ? { DATABASE_URL: pulumi.secret(urls.sync), DATABASE_URL_ASYNC: pulumi.secret(urls.async) }
       : { DATABASE_URL: args.sqliteUrl, DATABASE_URL_ASYNC: args.sqliteUrl.replace(/^sqlite:/, "sqlite+aiosqlite:") };
-    new k8s.core.v1.Secret(
+    const secret = new k8s.core.v1.Secret(
       `${name}-secret`,
       { metadata: { name: args.secretName, namespace: args.namespace, labels: recommendedLabels("app-database-url", "cutover", args.databaseInstance) }, type: "Opaque", stringData },
       parent,
@@ -56,8 +56,11 @@ export class AppCutover extends pulumi.ComponentResource {
         metadata: { name: w.name, namespace: args.namespace, annotations: { "pulumi.com/patchForce": "true" } },
         spec: { template: { metadata: { annotations: { [RESTART_ANNOTATION]: backend } } } },
       };
-      if (w.kind === "Deployment") new k8s.apps.v1.DeploymentPatch(`${name}-${w.name}-restart`, patch, parent);
-      else new k8s.apps.v1.StatefulSetPatch(`${name}-${w.name}-restart`, patch, parent);
+      // After the Secret: pods restarted before it is written would start with the old DATABASE_URL
+      // (or none, while a replaced Secret is briefly absent) — found on the node, where pods really restart.
+      const after = { ...parent, dependsOn: [secret] };
+      if (w.kind === "Deployment") new k8s.apps.v1.DeploymentPatch(`${name}-${w.name}-restart`, patch, after);
+      else new k8s.apps.v1.StatefulSetPatch(`${name}-${w.name}-restart`, patch, after);
     }
     this.backend = pulumi.output(backend);
     this.registerOutputs({ backend: this.backend });

@@ -133,7 +133,8 @@ describe("cluster stack on a node", () => {
     const restorePod = {
       apiVersion: "v1",
       kind: "Pod",
-      metadata: { name: "restore-check", namespace: ns },
+      // A restore is the backup's business: it carries the backup Job's labels, which the NetworkPolicy lets in.
+      metadata: { name: "restore-check", namespace: ns, labels: { "app.kubernetes.io/component": "backup", "app.kubernetes.io/instance": "postgres" } },
       spec: {
         restartPolicy: "Never",
         securityContext: { runAsNonRoot: true, runAsUser: POSTGRES_UID, runAsGroup: POSTGRES_UID, fsGroup: POSTGRES_UID },
