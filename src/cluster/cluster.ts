@@ -161,6 +161,7 @@ export async function startCluster(opts: StartOptions): Promise<Cluster> {
   if (node) {
     await takeNodeLock(dir, log, opts.waitForNodeMs ?? 0);
     host.saveHostState(hostFile(dir));
+    step("node-lock");
   }
   const state: ClusterState = { dir, node, apiPort: await freePort(), etcdPort: await freePort(), peerPort: await freePort(), startedAt: new Date().toISOString() };
   writeFileSync(stateFile(dir), JSON.stringify(state, null, 1));
@@ -392,8 +393,9 @@ export async function stopCluster(dir: string, opts: { keepDir?: boolean } = {})
     }
   }
   await stopNamed(ORDER);
-  if (isNode && existsSync(NODE_LOCK) && readFileSync(NODE_LOCK, "utf8").split("\n")[0] === dir) rmSync(NODE_LOCK, { force: true });
+  // Compared while still holding the lock: a node that starts next must not count as a leftover.
   const left = before ? host.diffHostState(before, host.hostState(), dir) : [];
+  if (isNode && existsSync(NODE_LOCK) && readFileSync(NODE_LOCK, "utf8").split("\n")[0] === dir) rmSync(NODE_LOCK, { force: true });
   if (!opts.keepDir) rmSync(dir, { recursive: true, force: true });
   return left;
 }
