@@ -35,13 +35,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 if ! command -v go >/dev/null 2>&1; then
-  say "Go is needed to build the pause image (toolchain/images/pause); install Go 1.26 or newer"
+  say "Go is needed to build the pause and setuid programs (toolchain/images/pause, toolchain/images/setuid); install Go 1.26 or newer"
   exit 2
 fi
 mkdir -p "$out/work"
 # Static and reproducible (-trimpath, no build id): the same source gives the same image digest.
-(cd "$root/toolchain/images/pause" && CGO_ENABLED=0 GOFLAGS= go build -trimpath -ldflags "-s -w -buildid=" -o "$out/work/pause.partial" main.go)
-mv "$out/work/pause.partial" "$out/work/pause"
+for tool in pause setuid; do
+  (cd "$root/toolchain/images/$tool" && CGO_ENABLED=0 GOFLAGS= go build -trimpath -ldflags "-s -w -buildid=" -o "$out/work/$tool.partial" main.go)
+  mv "$out/work/$tool.partial" "$out/work/$tool"
+done
 
 [ -d "$root/node_modules/tsx" ] || { say "node_modules is missing: running npm ci first"; npm ci --no-audit --no-fund; }
-PGSHIFT_IMAGES_DIR="$out" PGSHIFT_PAUSE_BINARY="$out/work/pause" node --import tsx "$root/toolchain/images/build.ts" "$@"
+PGSHIFT_IMAGES_DIR="$out" PGSHIFT_TOOLS_DIR="$out/work" node --import tsx "$root/toolchain/images/build.ts" "$@"

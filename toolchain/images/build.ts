@@ -3,7 +3,7 @@
 // .toolchain/images/manifest.json = {"<ref>": "<absolute path to .tar>"}.
 // The digest covers every byte of the image, so a tarball that exists is the
 // image: a warm run reads and hashes its inputs and writes nothing.
-// Run by toolchain/images/build.sh (which compiles the pause binary first).
+// Run by toolchain/images/build.sh (which compiles the Go programs first).
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ociImage } from "./oci";
@@ -69,10 +69,10 @@ export function buildImage(recipe: ImageRecipe, ctx: BuildContext, outDir: strin
   };
 }
 
-export function buildAll(opts: { repoRoot: string; outDir: string; pauseBinary: string; force?: boolean; only?: string[] }): BuiltImage[] {
+export function buildAll(opts: { repoRoot: string; outDir: string; toolsDir: string; force?: boolean; only?: string[] }): BuiltImage[] {
   mkdirSync(opts.outDir, { recursive: true });
   const selected = opts.only?.length ? recipes.filter((r) => opts.only!.includes(r.ref)) : recipes;
-  const results = selected.map((r) => buildImage(r, { repoRoot: opts.repoRoot, pauseBinary: opts.pauseBinary }, opts.outDir, opts.force));
+  const results = selected.map((r) => buildImage(r, { repoRoot: opts.repoRoot, toolsDir: opts.toolsDir }, opts.outDir, opts.force));
   const manifestPath = join(opts.outDir, "manifest.json");
   const manifest: Record<string, string> = {};
   for (const r of results) manifest[r.ref] = r.path;
@@ -84,11 +84,11 @@ export function buildAll(opts: { repoRoot: string; outDir: string; pauseBinary: 
 function main(argv: string[]): void {
   const repoRoot = resolve(__dirname, "..", "..");
   const outDir = process.env.PGSHIFT_IMAGES_DIR ? resolve(process.env.PGSHIFT_IMAGES_DIR) : join(repoRoot, ".toolchain", "images");
-  const pauseBinary = process.env.PGSHIFT_PAUSE_BINARY ?? join(outDir, "work", "pause");
+  const toolsDir = process.env.PGSHIFT_TOOLS_DIR ?? join(outDir, "work");
   const force = argv.includes("--force");
   const only = argv.filter((a) => !a.startsWith("--"));
   const t0 = Date.now();
-  const results = buildAll({ repoRoot, outDir, pauseBinary, force, only });
+  const results = buildAll({ repoRoot, outDir, toolsDir, force, only });
   for (const r of results) {
     const mb = (r.size / 1024 / 1024).toFixed(1);
     process.stderr.write(`[images] ${r.ref}: ${r.built ? "built" : "up to date"} in ${r.seconds.toFixed(1)}s, ${mb} MiB, ${r.manifestDigest.slice(0, 19)}…\n`);

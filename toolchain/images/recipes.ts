@@ -10,8 +10,8 @@ import { Rootfs } from "./rootfs";
 
 export interface BuildContext {
   repoRoot: string;
-  /** the static pause binary build.sh compiled from toolchain/images/pause */
-  pauseBinary: string;
+  /** where build.sh put the static programs it compiled from toolchain/images/{pause,setuid} */
+  toolsDir: string;
 }
 
 export interface ImageRecipe {
@@ -65,7 +65,7 @@ export const recipes: ImageRecipe[] = [
     ref: "pgshift.local/pause:3.10",
     packages: [],
     assemble(fs, ctx) {
-      fs.copy(ctx.pauseBinary, "/pause", 0o755);
+      fs.copy(join(ctx.toolsDir, "pause"), "/pause", 0o755);
       fs.file("/etc/passwd", "nobody:x:65535:65535:pause:/:/pause\n");
     },
     config: { Entrypoint: ["/pause"], Env: [`PATH=${PATH}`], User: "65535:65535", WorkingDir: "/" },
@@ -97,12 +97,17 @@ export const recipes: ImageRecipe[] = [
       const noJit = (p: string) => /\/llvmjit[^/]*$|\/lib\/bitcode(\/|$)/.test(p);
       fs.fromHost(PG_BIN, { recursive: true });
       fs.fromHost(`/usr/lib/postgresql/${POSTGRES_MAJOR}/lib`, { recursive: true, exclude: noJit });
-      fs.fromHost(`/usr/share/postgresql/${POSTGRES_MAJOR}`, { recursive: true, exclude: (p) => /\/man(\/|$)/.test(p) });
+      const share = `/usr/share/postgresql/${POSTGRES_MAJOR}`;
+      fs.fromHost(share, { recursive: true, exclude: (p) => /\/man(\/|$)/.test(p) || p === `${share}/postgresql.conf.sample` });
+      // As in the official image: a new cluster listens on every address (the pod's network is the boundary).
+      const sample = readFileSync(`${share}/postgresql.conf.sample`, "utf8");
+      fs.file(`${share}/postgresql.conf.sample`, sample.replace(/^#?listen_addresses\s*=\s*\S+/m, "listen_addresses = '*'"));
       fs.fromHost("/usr/share/zoneinfo", { recursive: true });
       fs.fromHost("/usr/lib/locale/C.utf8", { recursive: true });
       fs.fromHost("/usr/lib/x86_64-linux-gnu/libnss_wrapper.so");
       busybox(fs);
       fs.file("/usr/local/bin/docker-entrypoint.sh", readFileSync(join(ctx.repoRoot, "toolchain/images/postgres/docker-entrypoint.sh")), 0o755);
+      fs.copy(join(ctx.toolsDir, "setuid"), "/usr/local/bin/setuid", 0o755);
       fs.dir("/docker-entrypoint-initdb.d");
       // World-writable like the official image's, so any uid the pod picks can use them.
       fs.dir("/var/run/postgresql", 0o3777, { uid: 999, gid: 999 });

@@ -80,8 +80,9 @@ init_database_dir() {
     # initdb looks its own uid up in the passwd database and stops when it is missing.
     for wrapper in /usr/lib/x86_64-linux-gnu/libnss_wrapper.so /usr/lib/libnss_wrapper.so /lib/libnss_wrapper.so; do
       if [ -s "$wrapper" ]; then
-        NSS_WRAPPER_PASSWD="$(mktemp)"
-        NSS_WRAPPER_GROUP="$(mktemp)"
+        # A read-only root filesystem has no writable /tmp; the socket directory must be writable anyway.
+        NSS_WRAPPER_PASSWD="$(mktemp 2>/dev/null || mktemp -p /var/run/postgresql)"
+        NSS_WRAPPER_GROUP="$(mktemp 2>/dev/null || mktemp -p /var/run/postgresql)"
         export LD_PRELOAD="$wrapper" NSS_WRAPPER_PASSWD NSS_WRAPPER_GROUP
         gid="$(id -g)"
         printf 'postgres:x:%s:%s:PostgreSQL:%s:/bin/false\n' "$uid" "$gid" "$PGDATA" >"$NSS_WRAPPER_PASSWD"
@@ -167,8 +168,8 @@ main() {
   setup_env
   create_directories
   if [ "$(id -u)" = 0 ]; then
-    # The official image uses gosu; busybox's setpriv does the same step down.
-    exec setpriv --reuid=999 --regid=999 --clear-groups "$0" "$@"
+    # The official image steps down with gosu; toolchain/images/setuid does the same.
+    exec setuid 999:999 "$0" "$@"
   fi
   if [ -z "$DATABASE_ALREADY_EXISTS" ]; then
     verify_minimum_env
