@@ -4,7 +4,7 @@
 // The digest covers every byte of the image, so a tarball that exists is the
 // image: a warm run reads and hashes its inputs and writes nothing.
 // Run by toolchain/images/build.sh (which compiles the Go programs first).
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ociImage } from "./oci";
 import { BuildContext, ImageRecipe, recipes } from "./recipes";
@@ -74,7 +74,12 @@ export function buildAll(opts: { repoRoot: string; outDir: string; toolsDir: str
   const selected = opts.only?.length ? recipes.filter((r) => opts.only!.includes(r.ref)) : recipes;
   const results = selected.map((r) => buildImage(r, { repoRoot: opts.repoRoot, toolsDir: opts.toolsDir }, opts.outDir, opts.force));
   const manifestPath = join(opts.outDir, "manifest.json");
+  // A partial build (some refs only) keeps the other images' entries.
   const manifest: Record<string, string> = {};
+  if (existsSync(manifestPath)) {
+    const previous = JSON.parse(readFileSync(manifestPath, "utf8")) as Record<string, string>;
+    for (const r of recipes) if (previous[r.ref] && existsSync(previous[r.ref]!)) manifest[r.ref] = previous[r.ref]!;
+  }
   for (const r of results) manifest[r.ref] = r.path;
   writeFileSync(`${manifestPath}.partial`, JSON.stringify(manifest, null, 2) + "\n");
   renameSync(`${manifestPath}.partial`, manifestPath);

@@ -3,6 +3,7 @@
 // same layer digest on every machine (the image cache and containerd's content
 // store both key on it). POSIX ustar, with a pax header for names or link
 // targets too long for ustar.
+import { readSync } from "node:fs";
 
 export type TarEntry =
   | { type: "dir"; path: string; mode: number; uid?: number; gid?: number }
@@ -84,4 +85,21 @@ export function tarArchive(entries: TarEntry[]): Buffer[] {
   }
   out.push(Buffer.alloc(BLOCK * 2));
   return out;
+}
+
+/** One member of a tar file (ustar names only), read by walking its headers; undefined when absent. */
+export function readTarMember(fd: number, name: string): Buffer | undefined {
+  const h = Buffer.alloc(BLOCK);
+  let offset = 0;
+  for (;;) {
+    if (readSync(fd, h, 0, BLOCK, offset) < BLOCK || h.every((b) => b === 0)) return undefined;
+    const entryName = h.subarray(0, 100).toString("utf8").replace(/\0.*$/s, "");
+    const size = parseInt(h.subarray(124, 136).toString("ascii").replace(/\0.*$/s, "").trim() || "0", 8);
+    if (entryName === name) {
+      const data = Buffer.alloc(size);
+      readSync(fd, data, 0, size, offset + BLOCK);
+      return data;
+    }
+    offset += BLOCK + Math.ceil(size / BLOCK) * BLOCK;
+  }
 }
