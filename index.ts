@@ -48,7 +48,7 @@ const secrets = new DatabaseSecrets(
 
 const database = new PostgresDatabase(
   "postgres",
-  { ...cfg.database, namespace, namePrefix: cfg.namePrefix, database: cfg.database.name, superuserSecretName: secrets.superuserSecretName },
+  { ...cfg.database, namespace, namePrefix: cfg.namePrefix, database: cfg.database.name, superuserSecretName: secrets.superuserSecretName, roles: Object.values(cfg.roles) },
   k8sOpts,
 );
 

@@ -5,6 +5,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { SelfSignedCertificate } from "../src/provider/generated-secret";
+import { pgHba } from "./pg-hba";
 import {
   DATA_MOUNT,
   PGDATA,
@@ -35,6 +36,8 @@ export interface PostgresDatabaseArgs {
   keepVolumeOnDelete?: boolean;
   maxConnections: number;
   sharedBuffers: string;
+  /** the roles pgshift manages; pg_hba lets each reach only `database` */
+  roles: string[];
 }
 
 export function postgresqlConf(args: Pick<PostgresDatabaseArgs, "maxConnections" | "sharedBuffers" | "tls">): string {
@@ -55,19 +58,6 @@ export function postgresqlConf(args: Pick<PostgresDatabaseArgs, "maxConnections"
   ].join("\n");
 }
 
-export function pgHba(tls: boolean): string {
-  const remote = tls ? "hostssl" : "host";
-  return [
-    "# TYPE  DATABASE  USER  ADDRESS  METHOD",
-    "local   all       all            scram-sha-256",
-    "host    all       all   127.0.0.1/32  scram-sha-256",
-    `${remote} all       all   0.0.0.0/0     scram-sha-256`,
-    `${remote} all       all   ::/0          scram-sha-256`,
-    ...(tls ? ["hostnossl all     all   0.0.0.0/0     reject", "hostnossl all     all   ::/0          reject"] : []),
-    "",
-  ].join("\n");
-}
-
 export class PostgresDatabase extends pulumi.ComponentResource {
   public readonly serviceName: pulumi.Output<string>;
   public readonly serviceHost: pulumi.Output<string>;
@@ -83,7 +73,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
 
     const config = new k8s.core.v1.ConfigMap(
       `${name}-config`,
-      { metadata: meta(`${base}-config`), data: { "postgresql.conf": postgresqlConf(args), "pg_hba.conf": pgHba(args.tls) } },
+      { metadata: meta(`${base}-config`), data: { "postgresql.conf": postgresqlConf(args), "pg_hba.conf": pgHba({ tls: args.tls, database: args.database, roles: args.roles }) } },
       parent,
     );
 

@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { captureOptions, captureResources, one, settle } from "../helpers/mocks";
-import { PostgresDatabase, pgHba, postgresqlConf, type PostgresDatabaseArgs } from "../../components/postgres-database";
+import { PostgresDatabase, postgresqlConf, type PostgresDatabaseArgs } from "../../components/postgres-database";
+import { pgHba } from "../../components/pg-hba";
 
 const base: PostgresDatabaseArgs = {
   namespace: "piyasa-chatbot",
@@ -17,6 +18,7 @@ const base: PostgresDatabaseArgs = {
   protect: true,
   maxConnections: 200,
   sharedBuffers: "1Gi",
+  roles: ["piyasa_user", "piyasa_app", "piyasa_monitor", "piyasa_backup"],
 };
 
 test("the StatefulSet runs PostgreSQL 16 hardened, with PGDATA in a subdirectory and pg_isready probes", async () => {
@@ -55,9 +57,9 @@ test("prod: protected, retained on delete, PVCs kept; TLS from a generated certi
   assert.ok(tls, "a TLS Secret");
   const cm = one(resources, "kubernetes:core/v1:ConfigMap").inputs.data;
   assert.match(cm["postgresql.conf"], /^ssl = on$/m);
-  assert.match(cm["pg_hba.conf"], /^hostssl all\s+all\s+0\.0\.0\.0\/0\s+scram-sha-256$/m);
-  assert.doesNotMatch(cm["pg_hba.conf"], /^host\s+all\s+all\s+(0\.0\.0\.0\/0|::\/0)/m, "no unencrypted remote access");
-  assert.match(cm["pg_hba.conf"], /^hostnossl all\s+all\s+0\.0\.0\.0\/0\s+reject$/m);
+  // What each line lets through is tested against a real server in test/components/pg-hba.test.ts.
+  assert.equal(cm["pg_hba.conf"], pgHba({ tls: true, database: "piyasa_db", roles: base.roles }));
+  assert.match(cm["pg_hba.conf"], /^hostssl\s+piyasa_db\s+piyasa_app\s+all\s+scram-sha-256$/m);
   assert.doesNotMatch(cm["pg_hba.conf"], /trust|md5|password\s*$/m);
 });
 
@@ -69,8 +71,9 @@ test("dev: no protection, no TLS, plain host lines still scram-sha-256", async (
   assert.notEqual(sts.opts.protect, true);
   assert.deepEqual(sts.inputs.spec.persistentVolumeClaimRetentionPolicy, { whenDeleted: "Delete", whenScaled: "Retain" });
   assert.equal(resources.filter((r) => r.inputs.type === "kubernetes.io/tls").length, 0);
-  assert.doesNotMatch(pgHba(false), /hostssl/);
-  assert.match(pgHba(false), /^host all\s+all\s+0\.0\.0\.0\/0\s+scram-sha-256$/m);
+  const hba = one(resources, "kubernetes:core/v1:ConfigMap").inputs.data["pg_hba.conf"];
+  assert.doesNotMatch(hba, /hostssl/);
+  assert.match(hba, /^host\s+piyasa_db\s+piyasa_app\s+all\s+scram-sha-256$/m);
   assert.match(postgresqlConf({ tls: false, maxConnections: 100, sharedBuffers: "128Mi" }), /shared_buffers = 128MB/);
 });
 
