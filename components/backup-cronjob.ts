@@ -1,6 +1,7 @@
 // BackupCronJob: the seed's daily/weekly/monthly pg_dump rotation as a
 // CronJob. The script is components/backup/backup.sh, mounted from a
-// ConfigMap, and a Job whose dump fails `pg_restore --list` fails.
+// ConfigMap: a dump counts once it restores in full and its checksum is
+// stored; retention is by calendar; any failure fails the Job.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "node:fs";
@@ -20,7 +21,6 @@ export interface BackupCronJobArgs {
   storageClass?: string;
   /** Secret with PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD for the backup role */
   credentialsSecretName: pulumi.Input<string>;
-  s3?: { bucket: string; endpoint?: string; credentialsSecret: string };
   /** keep the backup volume when the stack is destroyed */
   protect: boolean;
 }
@@ -54,14 +54,6 @@ export class BackupCronJob extends pulumi.ComponentResource {
       { name: "KEEP_DAILY", value: String(args.keepDaily) },
       { name: "KEEP_WEEKLY", value: String(args.keepWeekly) },
       { name: "KEEP_MONTHLY", value: String(args.keepMonthly) },
-      ...(args.s3
-        ? [
-            { name: "S3_BUCKET", value: args.s3.bucket },
-            ...(args.s3.endpoint ? [{ name: "S3_ENDPOINT", value: args.s3.endpoint }] : []),
-            { name: "AWS_ACCESS_KEY_ID", valueFrom: { secretKeyRef: { name: args.s3.credentialsSecret, key: "AWS_ACCESS_KEY_ID" } } },
-            { name: "AWS_SECRET_ACCESS_KEY", valueFrom: { secretKeyRef: { name: args.s3.credentialsSecret, key: "AWS_SECRET_ACCESS_KEY" } } },
-          ]
-        : []),
     ];
     const cron = new k8s.batch.v1.CronJob(
       `${name}-cronjob`,

@@ -64,8 +64,14 @@ export const configSchema = z
         keepMonthly: z.number().int().min(0).max(120).default(6),
         storageSize: quantity.default("20Gi"),
         storageClass: z.string().optional(),
-        /** upload each dump to S3-compatible storage; the Secret holds AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY */
-        s3: z.object({ bucket: z.string().min(1), endpoint: z.string().url().optional(), credentialsSecret: z.string().min(1) }).optional(),
+        /**
+         * Removed: the upload needed an aws CLI the database image does not have,
+         * so it could never run. Refused rather than ignored (docs/security.md).
+         */
+        s3: z
+          .unknown()
+          .refine((v) => v === undefined, "backup.s3 was removed (the backup image has no object-store client); copy the backup volume off-site yourself, see docs/security.md")
+          .optional(),
       })
       .default({}),
     exporter: z

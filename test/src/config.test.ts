@@ -42,3 +42,8 @@ test("bad values stop with the key's name and what is allowed", () => {
   });
   assert.throws(() => parseConfig(rawConfig({})), /pgshift:namespace: Required/);
 });
+
+test("backup.s3 is refused, not ignored: the backup image has no object-store client", () => {
+  const raw = { "pgshift:namespace": "ns", "pgshift:backup": JSON.stringify({ s3: { bucket: "b", credentialsSecret: "s" } }) };
+  assert.throws(() => parseConfig(rawConfig(raw)), /pgshift:backup\.s3: backup\.s3 was removed/);
+});
