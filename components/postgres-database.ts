@@ -62,6 +62,8 @@ export class PostgresDatabase extends pulumi.ComponentResource {
   public readonly serviceName: pulumi.Output<string>;
   public readonly serviceHost: pulumi.Output<string>;
   public readonly statefulSetName: pulumi.Output<string>;
+  /** the database pod (one replica); known once the StatefulSet is applied, and awaited as Ready when awaitReadiness is on */
+  public readonly podName: pulumi.Output<string>;
 
   constructor(name: string, args: PostgresDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pgshift:index:PostgresDatabase", name, {}, opts);
@@ -196,6 +198,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     this.serviceName = service.metadata.name;
     this.serviceHost = pulumi.interpolate`${service.metadata.name}.${service.metadata.namespace}.svc.cluster.local`;
     this.statefulSetName = statefulSet.metadata.name;
-    this.registerOutputs({ serviceName: this.serviceName, serviceHost: this.serviceHost, statefulSetName: this.statefulSetName });
+    this.podName = pulumi.interpolate`${statefulSet.metadata.name}-0`;
+    this.registerOutputs({ serviceName: this.serviceName, serviceHost: this.serviceHost, statefulSetName: this.statefulSetName, podName: this.podName });
   }
 }

@@ -81,15 +81,20 @@ export const configSchema = z
         serviceMonitor: z.boolean().default(false),
       })
       .default({}),
-    /** where pgshift reaches PostgreSQL for roles and the copy (e.g. kubectl port-forward to 127.0.0.1:5432) */
+    /**
+     * How pgshift reaches PostgreSQL for roles, grants, the schema command and the copy.
+     * port-forward (default): the program opens a port-forward to the database pod itself, over the
+     * kubeconfig/context the kubernetes provider uses, once the pod is Ready.
+     * direct: connect to host:port (a VPN, a LoadBalancer, a managed database, the local stack).
+     */
     connection: z
       .object({
+        via: z.enum(["port-forward", "direct"]).default("port-forward"),
         host: z.string().default("127.0.0.1"),
         port: z.number().int().min(1).max(65535).default(5432),
         sslmode: z.enum(["disable", "prefer", "require", "verify-ca", "verify-full"]).default("disable"),
-        /** false: declare the Kubernetes side only (first `up`, before a port-forward exists) */
-        enabled: z.boolean().default(true),
       })
+      .strict()
       .default({}),
     migration: z
       .object({
@@ -119,7 +124,12 @@ export const configSchema = z
     /** true: the app's DATABASE_URL points at PostgreSQL; false again rolls back to SQLite */
     cutover: z.boolean().default(false),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.renderDir && c.connection.via === "port-forward") {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["connection", "via"], message: "must be \"direct\" when renderDir is set: rendered manifests run no pod to forward to" });
+    }
+  });
 
 export type StackConfig = z.infer<typeof configSchema>;
 
@@ -127,6 +137,15 @@ export class ConfigError extends Error {}
 
 /** Validates raw config (key → parsed YAML value) and explains every problem by its key. */
 export function parseConfig(raw: Record<string, unknown>): StackConfig {
+  const connection = raw.connection as Record<string, unknown> | undefined;
+  if (connection && typeof connection === "object" && "enabled" in connection) {
+    // The two-phase deploy (up without the database, port-forward by hand, up again) is gone.
+    throw new ConfigError(
+      "Invalid stack configuration:\n  pgshift:connection.enabled: no longer used. `pulumi up` now opens its own port-forward to the database pod " +
+        "(pgshift:connection.via: port-forward, the default), so one `up` does the whole job.\n" +
+        "Remove it with: pulumi config rm --path pgshift:connection.enabled (and stop any kubectl port-forward you started for pgshift).",
+    );
+  }
   const result = configSchema.safeParse(raw);
   if (result.success) return result.data;
   const lines = result.error.issues.map((i) => {

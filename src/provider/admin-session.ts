@@ -13,6 +13,8 @@
 // Dynamic providers are serialized into the state: these functions load their
 // modules with require() and capture nothing but constants.
 
+import { reachDatabase, type TunnelTarget } from "./tunnel";
+
 /** The database role statements run in: owned by the superuser, not by any role pgshift manages. */
 export const MAINTENANCE_DATABASE = "postgres";
 
@@ -54,13 +56,24 @@ export function adminSessionUrl(adminUrl: string, database: string = MAINTENANCE
  * connection that cannot pin them (not a superuser) is refused before any
  * statement runs.
  */
-export async function connectAdmin(adminUrl: string, database?: string): Promise<import("pg").Client> {
+export async function connectAdmin(adminUrl: string, database?: string, tunnel?: TunnelTarget | null): Promise<import("pg").Client> {
   const { Client } = require("pg") as typeof import("pg");
-  const client = new Client({ connectionString: adminSessionUrl(adminUrl, database), application_name: "pgshift-admin" });
+  // Through the stack's port-forward when it has one; closed with the client.
+  const reach = await reachDatabase(adminUrl, tunnel);
+  const client = new Client({ connectionString: adminSessionUrl(reach.url, database), application_name: "pgshift-admin" });
   client.on("error", () => {});
+  const end = client.end.bind(client);
+  client.end = (async () => {
+    try {
+      await end();
+    } finally {
+      await reach.close();
+    }
+  }) as typeof client.end;
   try {
     await client.connect();
   } catch (err) {
+    await reach.close();
     const e = err as Error & { code?: string };
     const where = (() => {
       try {

@@ -3,9 +3,12 @@
 // nothing. Applied as one transaction, so a failure leaves the old grants.
 import * as pulumi from "@pulumi/pulumi";
 import { connectAdmin } from "./admin-session";
+import type { TunnelTarget } from "./tunnel";
 
 export interface GrantsInputs {
   adminUrl: string;
+  /** the stack's port-forward to the database pod, or null for a direct connection; a secret */
+  tunnel?: TunnelTarget | null;
   database: string;
   schema: string;
   owner: string;
@@ -17,7 +20,7 @@ export interface GrantsInputs {
 const MAINTENANCE_DATABASES = ["postgres", "template1"];
 
 /** The statements, in order; exported so tests and `preview` can show them. */
-export function grantStatements(g: Omit<GrantsInputs, "adminUrl">): string[] {
+export function grantStatements(g: Omit<GrantsInputs, "adminUrl" | "tunnel">): string[] {
   const q = (s: string) => '"' + s.replace(/"/g, '""') + '"';
   const db = q(g.database);
   const schema = q(g.schema);
@@ -65,7 +68,7 @@ async function applyGrants(inputs: GrantsInputs): Promise<void> {
   // Schema grants and default privileges only exist inside the application
   // database, which the owner role owns: the session's search_path is pinned
   // (admin-session.ts), so nothing the owner defines is looked up.
-  const client = await connectAdmin(inputs.adminUrl, inputs.database);
+  const client = await connectAdmin(inputs.adminUrl, inputs.database, inputs.tunnel);
   let current = "";
   try {
     await client.query("BEGIN");
@@ -87,6 +90,7 @@ async function applyGrants(inputs: GrantsInputs): Promise<void> {
 
 export interface DatabaseGrantsArgs {
   adminUrl: pulumi.Input<string>;
+  tunnel?: pulumi.Input<TunnelTarget>;
   database: pulumi.Input<string>;
   schema?: pulumi.Input<string>;
   owner: pulumi.Input<string>;
@@ -101,13 +105,14 @@ export class DatabaseGrants extends pulumi.dynamic.Resource {
       name,
       {
         adminUrl: pulumi.secret(args.adminUrl),
+        tunnel: args.tunnel ? pulumi.secret(args.tunnel) : null,
         database: args.database,
         schema: args.schema ?? "public",
         owner: args.owner,
         app: args.app,
         connectOnly: args.connectOnly ?? [],
       },
-      { ...opts, additionalSecretOutputs: ["adminUrl"] },
+      { ...opts, additionalSecretOutputs: ["adminUrl", "tunnel"] },
     );
   }
 }

@@ -7,10 +7,13 @@
 // but plain data.
 import * as pulumi from "@pulumi/pulumi";
 import { connectAdmin, scramVerifier } from "./admin-session";
+import type { TunnelTarget } from "./tunnel";
 
 export interface RoleInputs {
   /** superuser (or CREATEROLE) connection string; a secret */
   adminUrl: string;
+  /** the stack's port-forward to the database pod, or null for a direct connection; a secret */
+  tunnel?: TunnelTarget | null;
   name: string;
   /** a secret; null for a NOLOGIN group role */
   password: string | null;
@@ -66,9 +69,9 @@ export const roleProvider: pulumi.dynamic.ResourceProvider = {
 
   // A role that owns the migrated tables cannot be dropped without dropping
   // the data; it only loses LOGIN, so nothing can connect with it any more.
-  async delete(_id: string, olds: RoleState & { adminUrl?: string }) {
+  async delete(_id: string, olds: RoleState & { adminUrl?: string; tunnel?: TunnelTarget | null }) {
     if (!olds.adminUrl) return;
-    const client = await connectAdmin(olds.adminUrl);
+    const client = await connectAdmin(olds.adminUrl, undefined, olds.tunnel);
     try {
       const ident = (s: string) => '"' + s.replace(/"/g, '""') + '"';
       await client.query(`ALTER ROLE ${ident(olds.name)} NOLOGIN`).catch(() => undefined);
@@ -78,12 +81,12 @@ export const roleProvider: pulumi.dynamic.ResourceProvider = {
   },
 };
 
-async function applyRole(inputs: RoleInputs): Promise<RoleState & { adminUrl: string }> {
+async function applyRole(inputs: RoleInputs): Promise<RoleState & { adminUrl: string; tunnel: TunnelTarget | null }> {
   const { createHash } = require("node:crypto") as typeof import("node:crypto");
   const ident = (s: string) => '"' + s.replace(/"/g, '""') + '"';
   // The maintenance database and a pinned search_path: nothing the owner of the
   // application database can define is looked up here (see admin-session.ts).
-  const client = await connectAdmin(inputs.adminUrl);
+  const client = await connectAdmin(inputs.adminUrl, undefined, inputs.tunnel);
   try {
     await client.query("BEGIN");
     const exists =
@@ -121,6 +124,7 @@ async function applyRole(inputs: RoleInputs): Promise<RoleState & { adminUrl: st
   }
   return {
     adminUrl: inputs.adminUrl,
+    tunnel: inputs.tunnel ?? null,
     name: inputs.name,
     login: inputs.password !== null,
     memberOf: inputs.memberOf,
@@ -131,6 +135,8 @@ async function applyRole(inputs: RoleInputs): Promise<RoleState & { adminUrl: st
 
 export interface PostgresRoleArgs {
   adminUrl: pulumi.Input<string>;
+  /** reach PostgreSQL through this port-forward (opened per operation); omitted: connect to adminUrl directly */
+  tunnel?: pulumi.Input<TunnelTarget>;
   name: pulumi.Input<string>;
   password: pulumi.Input<string> | null;
   memberOf?: pulumi.Input<string[]>;
@@ -147,12 +153,13 @@ export class PostgresRole extends pulumi.dynamic.Resource {
       name,
       {
         adminUrl: pulumi.secret(args.adminUrl),
+        tunnel: args.tunnel ? pulumi.secret(args.tunnel) : null,
         name: args.name,
         password: args.password === null ? null : pulumi.secret(args.password),
         memberOf: args.memberOf ?? [],
         connectionLimit: args.connectionLimit ?? -1,
       },
-      { ...opts, additionalSecretOutputs: ["adminUrl", "password"] },
+      { ...opts, additionalSecretOutputs: ["adminUrl", "password", "tunnel"] },
     );
   }
 }
