@@ -6,7 +6,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { BACKUP_MOUNT, recommendedLabels, restrictedContainerSecurity } from "./defaults";
+import { BACKUP_MOUNT, CA_MOUNT, caVolume, recommendedLabels, restrictedContainerSecurity } from "./defaults";
 
 export interface BackupCronJobArgs {
   namespace: pulumi.Input<string>;
@@ -21,6 +21,8 @@ export interface BackupCronJobArgs {
   storageClass?: string;
   /** Secret with PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD for the backup role */
   credentialsSecretName: pulumi.Input<string>;
+  /** the database's TLS Secret: its ca.crt verifies the server (TLS on) */
+  caSecretName?: pulumi.Input<string>;
   /** keep the backup volume when the stack is destroyed */
   protect: boolean;
 }
@@ -55,6 +57,8 @@ export class BackupCronJob extends pulumi.ComponentResource {
       { name: "KEEP_WEEKLY", value: String(args.keepWeekly) },
       { name: "KEEP_MONTHLY", value: String(args.keepMonthly) },
     ];
+    // Its own account, without an API token: the job never talks to Kubernetes.
+    const serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-serviceaccount`, { metadata: meta(""), automountServiceAccountToken: false }, parent);
     const cron = new k8s.batch.v1.CronJob(
       `${name}-cronjob`,
       {
@@ -76,6 +80,7 @@ export class BackupCronJob extends pulumi.ComponentResource {
                 metadata: { labels },
                 spec: {
                   restartPolicy: "Never",
+                  serviceAccountName: serviceAccount.metadata.name,
                   automountServiceAccountToken: false,
                   securityContext: { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, fsGroup: 999, seccompProfile: { type: "RuntimeDefault" } },
                   containers: [
@@ -90,12 +95,14 @@ export class BackupCronJob extends pulumi.ComponentResource {
                       volumeMounts: [
                         { name: "backups", mountPath: BACKUP_MOUNT },
                         { name: "scripts", mountPath: "/scripts", readOnly: true },
+                        ...(args.caSecretName ? [{ name: "ca", mountPath: CA_MOUNT, readOnly: true }] : []),
                       ],
                     },
                   ],
                   volumes: [
                     { name: "backups", persistentVolumeClaim: { claimName: pvc.metadata.name } },
                     { name: "scripts", configMap: { name: scripts.metadata.name, defaultMode: 0o555 } },
+                    ...(args.caSecretName ? [caVolume(args.caSecretName)] : []),
                   ],
                 },
               },
