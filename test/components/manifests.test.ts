@@ -118,6 +118,7 @@ before(async () => {
   work = mkdtempSync(join(tmpdir(), "pgshift-render-"));
   // Rendering runs no pod to forward to: roles and grants go to a local server.
   pgs = await startPostgres();
+  // The image creates the application database (POSTGRES_DB); grants run inside it.
   await pgs.query("CREATE DATABASE piyasa_db");
   for (const stack of ["dev", "prod"]) {
     const name = `render-${stack}`;

@@ -58,3 +58,8 @@ test("connection: a port-forward by default, direct on request, the removed two-
   assert.equal(parseConfig(rawConfig(stackConfig("Pulumi.dev.yaml"))).connection.via, "port-forward");
   assert.equal(parseConfig(rawConfig(stackConfig("Pulumi.local.yaml"))).connection.via, "direct");
 });
+
+test("backup.s3 is refused, not ignored: the backup image has no object-store client", () => {
+  const raw = { "pgshift:namespace": "ns", "pgshift:backup": JSON.stringify({ s3: { bucket: "b", credentialsSecret: "s" } }) };
+  assert.throws(() => parseConfig(rawConfig(raw)), /pgshift:backup\.s3: backup\.s3 was removed/);
+});
