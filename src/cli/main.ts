@@ -116,6 +116,7 @@ function jsonReport(r: MigrationReport) {
       action: t.action,
       differences: t.differences,
       ...(t.verifiedBy ? { verifiedBy: t.verifiedBy } : {}),
+      ...(t.warnings ? { warnings: t.warnings } : {}),
     })),
     skipped: r.skipped,
     durationMs: r.durationMs,
@@ -127,6 +128,7 @@ function printReport(r: MigrationReport, out: NodeJS.WriteStream): void {
   const w = Math.max(...r.tables.map((t) => t.source.length), 5);
   for (const t of r.tables) {
     out.write(`  ${t.match ? "ok  " : "DIFF"} ${t.source.padEnd(w)} → ${t.target}: ${t.sourceRows} rows in SQLite, ${t.targetRows} in PostgreSQL (${t.action})\n`);
+    for (const w of t.warnings ?? []) out.write(`         warning: ${w}\n`);
     for (const d of t.differences) {
       const key = Object.entries(d.key).map(([k, v]) => `${k}=${v}`).join(", ");
       out.write(`         ${d.problem}${key ? ` at ${key}` : ""}${d.columns ? ": " + d.columns.map((c) => `${c.column} ${c.source} ≠ ${c.target}`).join("; ") : ""}\n`);

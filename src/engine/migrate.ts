@@ -37,6 +37,9 @@ export interface MigrateOptions extends MigrationOptions {
   onProgress?: (e: ProgressEvent) => void;
 }
 
+/** What a load sent (for the digest check), and what the report should tell the app's owner. */
+type Loaded = CopyResult & { warnings: string[] };
+
 export type TableAction = "loaded" | "reloaded" | "kept" | "replaced";
 
 export interface TableReport {
@@ -49,6 +52,8 @@ export interface TableReport {
   differences: RowDifference[];
   /** how the rows were compared: the digest of what was sent, or row by row against SQLite */
   verifiedBy?: TableVerification["method"];
+  /** loaded, but something the app will notice (e.g. a sequence with no value left) */
+  warnings?: string[];
 }
 
 export interface MigrationReport {
@@ -160,7 +165,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
     for (const t of ordered.filter((t) => actions.get(t.target) === "kept")) progress(t.target, "keep", t.rows, t.rows);
 
     // What each copy sent, so verification can compare digests instead of re-reading SQLite.
-    const sent = new Map<string, CopyResult>();
+    const sent = new Map<string, Loaded>();
     // Read workers pay off when several big tables load at once (each converts on
     // its own core); for one big table the main thread keeps up with PostgreSQL
     // on its own, and a worker would only add its memory.
@@ -205,6 +210,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
         action: action === "load" ? "loaded" : action,
         differences: v?.differences ?? [],
         ...(v ? { verifiedBy: v.method } : {}),
+        ...(sent.get(t.target)?.warnings.length ? { warnings: sent.get(t.target)!.warnings } : {}),
       };
     });
     return report(options, plan, fingerprint, tables, verified, started, verifyMs);
@@ -229,13 +235,23 @@ async function snapshotWithFingerprint(src: ReturnType<typeof openSource>, path:
   }
 }
 
-async function resetSequences(client: pg.Client, plan: MigrationPlan, t: TablePlan): Promise<void> {
+/** Sets each sequence past the copied keys; returns what the app should know (a sequence that has no value left). */
+async function resetSequences(client: pg.Client, plan: MigrationPlan, t: TablePlan): Promise<string[]> {
   const schema = plan.targetSchema;
   const candidates = plan.schemaMode === "create" ? t.columns.filter((c) => c.identity) : t.columns.filter((c) => ["bigint", "integer", "smallint"].includes(c.cast.kind));
+  const warnings: string[] = [];
   for (const c of candidates) {
     const seq = await client.query<{ s: string | null }>("SELECT pg_get_serial_sequence($1, $2) AS s", [qualified(schema, t.target), c.target]);
-    if (seq.rows[0]?.s) await client.query(resetSequenceSql(schema, t, c.target));
+    if (!seq.rows[0]?.s) continue;
+    const { want, top } = (await client.query<{ want: string; top: string }>(resetSequenceSql(schema, t, c.target))).rows[0]!;
+    if (BigInt(want) >= BigInt(top)) {
+      warnings.push(
+        `column "${c.target}": the highest key (${want}) is the largest value sequence ${seq.rows[0].s} can hand out (${top}); ` +
+          "an INSERT that leaves the id to PostgreSQL will fail — insert with explicit ids, or renumber the keys",
+      );
+    }
   }
+  return warnings;
 }
 
 async function recordLoad(client: pg.Client, plan: MigrationPlan, t: TablePlan, fingerprint: string, rows: number): Promise<void> {
@@ -257,7 +273,7 @@ async function loadTable(
   snapshot: Snapshot,
   fingerprint: string,
   progress: (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => void,
-  sent: Map<string, CopyResult>,
+  sent: Map<string, Loaded>,
   readers: ReadWorkers | undefined,
 ): Promise<void> {
   const schema = plan.targetSchema;
@@ -272,12 +288,11 @@ async function loadTable(
     progress(t.target, "copy", 0, t.rows);
     const copied = await copyTable(client, schema, t, tableReader(db, t), (n) => progress(t.target, "copy", n, t.rows), readers?.chunks(t));
     const rows = copied.rows;
-    sent.set(t.target, copied);
     if (plan.schemaMode === "create") {
       progress(t.target, "indexes", rows, t.rows);
       for (const sql of afterLoadSql(schema, t)) await runDdl(client, t, sql);
     }
-    await resetSequences(client, plan, t);
+    sent.set(t.target, { ...copied, warnings: await resetSequences(client, plan, t) });
     await recordLoad(client, plan, t, fingerprint, rows);
   });
 }
@@ -321,7 +336,7 @@ async function reloadTables(
   snapshot: Snapshot,
   fingerprint: string,
   progress: (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => void,
-  sent: Map<string, CopyResult>,
+  sent: Map<string, Loaded>,
   readers: ReadWorkers | undefined,
 ): Promise<void> {
   const schema = plan.targetSchema;
@@ -340,9 +355,9 @@ async function reloadTables(
     for (const t of tables) {
       progress(t.target, "copy", 0, t.rows);
       const copied = await copyTable(client, schema, t, tableReader(db, t), (n) => progress(t.target, "copy", n, t.rows), readers?.chunks(t));
-      await resetSequences(client, plan, t);
+      const warnings = await resetSequences(client, plan, t);
       await recordLoad(client, plan, t, fingerprint, copied.rows);
-      sent.set(t.target, copied);
+      sent.set(t.target, { ...copied, warnings });
     }
     for (const fk of fks) await client.query(`ALTER TABLE ${fk.tbl} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.def}`);
   });
@@ -429,7 +444,7 @@ async function verifyTables(
   snapshot: Snapshot,
   jobs: number,
   progress: (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => void,
-  sent: Map<string, CopyResult> = new Map(),
+  sent: Map<string, Loaded> = new Map(),
 ): Promise<Map<string, TableVerification>> {
   const results = new Map<string, TableVerification>();
   await pool(tables, jobs, async (t) => {

@@ -67,7 +67,7 @@ export interface TablePlan {
   withoutRowid: boolean;
   autoincrement: boolean;
   /** highest id SQLite ever handed out, so the new sequence never reuses one */
-  sequenceFloor: number | null;
+  sequenceFloor: string | null;
   foreignKeys: ForeignKeyPlan[];
   indexes: IndexPlan[];
   notes: string[];
