@@ -8,6 +8,7 @@ import { castFor, formatCastRules, parseOverride, type ColumnCast } from "./cast
 import { readCatalog, type SkippedObject, type SqliteTable } from "./catalog";
 import { UsageError } from "./errors";
 import { quoteIdent, quoteSqlite, targetName, type IdentifierMode } from "./identifiers";
+import { decideNumericDates } from "./numeric-dates";
 import { readTargetTables, type TargetColumn } from "./target-catalog";
 
 export type SchemaMode = "create" | "existing";
@@ -181,12 +182,21 @@ function planTable(
     }
     const override = overrides[`${t.name}.${c.name}`];
     let cast: ColumnCast;
-    if (override) cast = parseOverride(override);
+    if (override) {
+      try {
+        cast = parseOverride(override);
+      } catch (err) {
+        throw new UsageError(`--cast "${t.name}.${c.name}=${override}": ${(err as Error).message}`);
+      }
+    }
     else if (targetCols) {
       const tc = targetCols.get(tn(c.name));
       if (!tc) throw new UsageError(`--schema existing: column "${c.name}" of table "${t.name}" has no column "${tn(c.name)}" in PostgreSQL table "${target}".`);
       cast = tc.cast;
     } else cast = castFor(c.declaredType);
+    const decided = decideNumericDates(db, t.name, c.name, cast, t.primaryKey);
+    cast = decided.cast;
+    if (decided.note) notes.push(decided.note);
     const identity = existing === null && t.rowidAlias === c.name;
     if (identity && cast.kind !== "bigint" && cast.kind !== "integer") cast = castFor("INTEGER");
     const def = existing ? null : translateDefault(c.defaultSql, cast);
