@@ -42,3 +42,11 @@ test("bad values stop with the key's name and what is allowed", () => {
   });
   assert.throws(() => parseConfig(rawConfig({})), /pgshift:namespace: Required/);
 });
+
+test("migration.casts carries per-column casts (as --cast) to the engine; none by default", () => {
+  const base = stackConfig("Pulumi.dev.yaml");
+  assert.deepEqual(parseConfig(rawConfig(base)).migration.casts, {});
+  const withCasts = { ...base, "pgshift:migration": JSON.stringify({ casts: { "events.at": "timestamp:epoch-ms" } }) };
+  assert.deepEqual(parseConfig(rawConfig(withCasts)).migration.casts, { "events.at": "timestamp:epoch-ms" });
+  assert.throws(() => parseConfig(rawConfig({ ...base, "pgshift:migration": JSON.stringify({ casts: { "events.at": 3 } }) })), /pgshift:migration\.casts\.events\.at/);
+});
