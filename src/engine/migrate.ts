@@ -11,8 +11,8 @@ import { CHUNK, copyTable, type CopyResult } from "./copy";
 import { ReadWorkers } from "./read-workers";
 import { LoadError, TargetConflictError, describeKey } from "./errors";
 import { fingerprintSqlite } from "./fingerprint";
-import { qualified, quoteIdent, quoteSqlite } from "./identifiers";
-import { openSource, planFrom, type MigrationOptions, type MigrationPlan, type TablePlan } from "./plan";
+import { qualified, quoteIdent, quoteSqlite, type IdentifierMode } from "./identifiers";
+import { openSource, planFrom, type MigrationOptions, type MigrationPlan, type SchemaMode, type TablePlan } from "./plan";
 import { afterLoadSql, createTableSql, foreignKeySql, orphanSql, resetSequenceSql } from "./schema";
 import { tableReader, takeSnapshot, type Snapshot } from "./source";
 import { verifyByDigest, verifyTable, type RowDifference, type TableVerification } from "./verify";
@@ -256,13 +256,49 @@ async function resetSequences(client: pg.Client, plan: MigrationPlan, t: TablePl
 
 async function recordLoad(client: pg.Client, plan: MigrationPlan, t: TablePlan, fingerprint: string, rows: number): Promise<void> {
   await client.query(
-    `INSERT INTO pgshift.loads (target_schema, target_table, source_table, source_fingerprint, schema_mode, row_count)
-     VALUES ($1, $2, $3, $4, $5, $6)
+    `INSERT INTO pgshift.loads (target_schema, target_table, source_table, source_fingerprint, schema_mode, row_count, identifiers, casts)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
      ON CONFLICT (target_schema, target_table) DO UPDATE
        SET source_table = EXCLUDED.source_table, source_fingerprint = EXCLUDED.source_fingerprint,
-           schema_mode = EXCLUDED.schema_mode, row_count = EXCLUDED.row_count, loaded_at = now()`,
-    [plan.targetSchema, t.target, t.source, fingerprint, plan.schemaMode, rows],
+           schema_mode = EXCLUDED.schema_mode, row_count = EXCLUDED.row_count, loaded_at = now(),
+           identifiers = EXCLUDED.identifiers, casts = EXCLUDED.casts`,
+    [plan.targetSchema, t.target, t.source, fingerprint, plan.schemaMode, rows, plan.identifiers, JSON.stringify(tableCasts(plan, t))],
   );
+}
+
+/** The overrides that applied to one table ({ "table.column": "type" }), as recorded in pgshift.loads. */
+function tableCasts(plan: MigrationPlan, t: TablePlan): Record<string, string> {
+  return Object.fromEntries(Object.entries(plan.casts).filter(([k]) => k.slice(0, k.lastIndexOf(".")) === t.source));
+}
+
+/**
+ * How the tables were loaded, from pgshift.loads: `pgshift verify` without
+ * --identifiers/--schema/--cast compares the way the migration loaded.
+ */
+async function recordedOptions(url: string, options: MigrationOptions): Promise<MigrationOptions> {
+  const client = await session(url);
+  try {
+    const exists = (await client.query("SELECT to_regclass('pgshift.loads') IS NOT NULL AS x")).rows[0].x as boolean;
+    if (!exists) return options;
+    await client.query(loadsSql); // adds the columns to a record made by an older pgshift
+    const rows = (
+      await client.query<{ source_table: string; schema_mode: SchemaMode; identifiers: IdentifierMode; casts: Record<string, string> }>(
+        "SELECT source_table, schema_mode, identifiers, casts FROM pgshift.loads WHERE target_schema = $1",
+        [options.targetSchema ?? "public"],
+      )
+    ).rows;
+    const selected = options.tables?.length ? rows.filter((r) => options.tables!.includes(r.source_table)) : rows;
+    if (selected.length === 0) return options;
+    const one = <T>(values: T[]): T | undefined => (new Set(values).size === 1 ? values[0] : undefined);
+    return {
+      ...options,
+      identifiers: options.identifiers ?? one(selected.map((r) => r.identifiers)),
+      schema: options.schema ?? one(selected.map((r) => r.schema_mode)),
+      casts: { ...Object.assign({}, ...selected.map((r) => r.casts)), ...(options.casts ?? {}) },
+    };
+  } finally {
+    await client.end().catch(() => {});
+  }
 }
 
 async function loadTable(
@@ -467,11 +503,12 @@ async function verifyTables(
 }
 
 /** `pgshift verify`: compare without copying (the seed guide's --verify-only). */
-export async function verifyMigration(options: MigrationOptions & { target: string; jobs?: number; onProgress?: (e: ProgressEvent) => void }): Promise<MigrationReport> {
+export async function verifyMigration(given: MigrationOptions & { target: string; jobs?: number; onProgress?: (e: ProgressEvent) => void }): Promise<MigrationReport> {
   const started = Date.now();
-  const src = openSource(options.source);
+  const src = openSource(given.source);
   let snapshot: Snapshot | undefined;
   try {
+    const options = { ...given, ...(await recordedOptions(given.target, given)) };
     const plan = await planFrom(src, { ...options, schema: options.schema ?? "create" });
     let fingerprint: string;
     ({ snapshot, fingerprint } = await snapshotWithFingerprint(src, options.source));

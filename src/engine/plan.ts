@@ -83,6 +83,8 @@ export interface MigrationPlan {
   /** target table names in an order where referenced tables come first */
   loadOrder: string[];
   skipped: SkippedObject[];
+  /** the per-column overrides asked for ({ "table.column": "type" }) */
+  casts: Record<string, string>;
 }
 
 export function openSource(path: string): Database.Database {
@@ -143,6 +145,7 @@ export async function planFrom(db: Database.Database, options: MigrationOptions)
     tables: plans,
     loadOrder: loadOrder(plans),
     skipped: catalog.skipped,
+    casts: overrides,
   };
 }
 
