@@ -30,6 +30,8 @@ const pulumi = (args: string[], allowFailure = false): Promise<PulumiRun> =>
   ws.run(["preview", "up", "destroy", "config", "stack"].includes(args[0]!) ? [...args, "--config-file", configFile, "--stack", "oneup"] : args, { allowFailure });
 const set = (path: string, value: string) => pulumi(["config", "set", "--path", path, value]);
 
+const asApp1 = async <T extends pg.QueryResultRow>(sql: string): Promise<T> => (await asApp<T>(sql))[0]!;
+
 /** A query as the app role, through a port-forward of the test's own. */
 async function asApp<T extends pg.QueryResultRow>(sql: string): Promise<T[]> {
   const password = (await pulumi(["stack", "output", "--show-secrets", "appPassword"])).stdout.trim();
@@ -97,7 +99,7 @@ describe("one pulumi up through the program's own port-forward", () => {
     assert.ok(pod?.status.conditions.some((c) => c.type === "Ready" && c.status === "True"), "the database pod is Ready");
     const status = (await pulumi(["stack", "output", "migrationStatus"])).stdout;
     assert.match(status, /copied and verified 7 tables/);
-    const [{ n }] = await asApp<{ n: string }>("SELECT count(*) AS n FROM messages");
+    const { n } = await asApp1<{ n: string }>("SELECT count(*) AS n FROM messages");
     assert.equal(Number(n), 300);
   });
 
@@ -125,9 +127,9 @@ describe("one pulumi up through the program's own port-forward", () => {
     fix.prepare("UPDATE ledger SET amount = 12 WHERE id = 2").run();
     fix.close();
     await pulumi(["up", "--yes", "--skip-preview"]);
-    const [{ n, s }] = await asApp<{ n: string; s: string }>("SELECT count(*) AS n, sum(amount) AS s FROM ledger");
+    const { n, s } = await asApp1<{ n: string; s: string }>("SELECT count(*) AS n, sum(amount) AS s FROM ledger");
     assert.deepEqual([Number(n), Number(s)], [2, 22]);
-    const [{ m }] = await asApp<{ m: string }>("SELECT count(*) AS m FROM messages");
+    const { m } = await asApp1<{ m: string }>("SELECT count(*) AS m FROM messages");
     assert.equal(Number(m), 300, "the other tables still hold every row exactly once");
   });
 
@@ -164,7 +166,7 @@ describe("one pulumi up through the program's own port-forward", () => {
       180_000,
     );
     await pulumi(["up", "--yes", "--skip-preview"]);
-    const [{ n, d }] = await asApp<{ n: string; d: string }>("SELECT count(*) AS n, count(DISTINCT id) AS d FROM events");
+    const { n, d } = await asApp1<{ n: string; d: string }>("SELECT count(*) AS n, count(DISTINCT id) AS d FROM events");
     assert.deepEqual([Number(n), Number(d)], [300_000, 300_000], "every row exactly once");
   });
 
