@@ -4,16 +4,22 @@ import type * as pulumi from "@pulumi/pulumi";
 import { existsSync } from "node:fs";
 import { dirname, isAbsolute } from "node:path";
 import { migrate, type MigrationReport } from "../engine";
+import { parseOverride } from "../engine/cast-rules";
 import { backupSqlite } from "./source-backup";
+import { reachDatabase, type TunnelTarget } from "./tunnel";
 
 export interface MigrationInputs {
   source: string;
   sourceFingerprint: string;
   targetUrl: string;
+  /** port-forward to the database pod (null: targetUrl is reachable as is); never part of the diff */
+  tunnel?: TunnelTarget | null;
   schema: "create" | "existing";
   tables: string[];
   identifiers: "downcase" | "preserve";
   jobs: number;
+  /** per-column cast overrides ({ "events.at": "timestamp:epoch-ms" }); absent in state written before they existed */
+  casts?: Record<string, string>;
   cutover: boolean;
   runId: string;
   backupDir: string;
@@ -25,6 +31,7 @@ export interface TableResult {
   sourceRows: number;
   targetRows: number;
   match: boolean;
+  warnings?: string[];
 }
 
 export interface MigrationOutputs extends MigrationInputs {
@@ -62,6 +69,13 @@ export async function check(_olds: MigrationInputs, news: MigrationInputs): Prom
   if (!["downcase", "preserve"].includes(news.identifiers)) {
     failures.push({ property: "identifiers", reason: `identifiers must be "downcase" or "preserve", got "${news.identifiers}"` });
   }
+  for (const [column, spec] of Object.entries(news.casts ?? {})) {
+    try {
+      parseOverride(spec);
+    } catch (err) {
+      failures.push({ property: "casts", reason: `casts["${column}"]: ${(err as Error).message}` });
+    }
+  }
   if (!Number.isInteger(news.jobs) || news.jobs < 1 || news.jobs > 64) {
     failures.push({ property: "jobs", reason: `jobs must be an integer from 1 to 64, got ${news.jobs}` });
   }
@@ -79,6 +93,7 @@ export function copyReasons(olds: MigrationOutputs, news: MigrationInputs): stri
   if (olds.schema !== news.schema) reasons.push(`schema mode changed to ${news.schema}`);
   if (olds.identifiers !== news.identifiers) reasons.push(`identifiers changed to ${news.identifiers}`);
   if (JSON.stringify(olds.tables ?? []) !== JSON.stringify(news.tables)) reasons.push("the table selection changed");
+  if (JSON.stringify(olds.casts ?? {}) !== JSON.stringify(news.casts ?? {})) reasons.push("the column casts changed");
   return reasons;
 }
 
@@ -97,21 +112,30 @@ export async function diff(_id: string, olds: MigrationOutputs, news: MigrationI
 
 async function copy(inputs: MigrationInputs, refresh: boolean, why: string[], everCutover: boolean): Promise<MigrationOutputs> {
   const backupFile = await backupSqlite(inputs.source, inputs.backupDir || dirname(inputs.source));
-  const report: MigrationReport = await migrate({
-    source: inputs.source,
-    target: inputs.targetUrl,
-    schema: inputs.schema,
-    tables: inputs.tables.length > 0 ? inputs.tables : undefined,
-    identifiers: inputs.identifiers,
-    jobs: inputs.jobs,
-    refresh,
-  });
+  // The tunnel is open for the copy and its verification only, and closed on failure too.
+  const reach = await reachDatabase(inputs.targetUrl, inputs.tunnel);
+  let report: MigrationReport;
+  try {
+    report = await migrate({
+      source: inputs.source,
+      target: reach.url,
+      schema: inputs.schema,
+      tables: inputs.tables.length > 0 ? inputs.tables : undefined,
+      identifiers: inputs.identifiers,
+      casts: inputs.casts ?? {},
+      jobs: inputs.jobs,
+      refresh,
+    });
+  } finally {
+    await reach.close();
+  }
   const tables: TableResult[] = report.tables.map((t) => ({
     source: t.source,
     target: t.target,
     sourceRows: t.sourceRows,
     targetRows: t.targetRows,
     match: t.match,
+    ...(t.warnings ? { warnings: t.warnings } : {}),
   }));
   if (!report.ok) {
     const bad = tables.filter((t) => !t.match).map((t) => `${t.source} (source ${t.sourceRows} rows, target ${t.targetRows})`);

@@ -4,6 +4,7 @@
 // engine) at run time, with tsx, in the dynamic-provider process.
 import * as pulumi from "@pulumi/pulumi";
 import type { MigrationInputs, MigrationOutputs } from "./data-migration-handler";
+import type { TunnelTarget } from "./tunnel";
 
 // Captured as a plain string when the provider is serialized.
 const handlerPath: string = require.resolve("./data-migration-handler");
@@ -40,10 +41,14 @@ export interface DataMigrationArgs {
   sourceFingerprint: pulumi.Input<string>;
   /** PostgreSQL URL for the owner role; kept secret */
   targetUrl: pulumi.Input<string>;
+  /** reach PostgreSQL through this port-forward, opened only when data is copied; secret */
+  tunnel?: pulumi.Input<TunnelTarget>;
   schema?: pulumi.Input<"create" | "existing">;
   tables?: pulumi.Input<string[]>;
   identifiers?: pulumi.Input<"downcase" | "preserve">;
   jobs?: pulumi.Input<number>;
+  /** per-column cast overrides, as pgshift's --cast */
+  casts?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /** once true, the app writes to PostgreSQL and the source is never copied again */
   cutover?: pulumi.Input<boolean>;
   /** change to copy again on purpose (e.g. after a cutover was rolled back and SQLite took writes) */
@@ -68,10 +73,12 @@ export class DataMigration extends pulumi.dynamic.Resource {
         source: args.source,
         sourceFingerprint: args.sourceFingerprint,
         targetUrl: pulumi.secret(args.targetUrl),
+        tunnel: args.tunnel ? pulumi.secret(args.tunnel) : null,
         schema: args.schema ?? "create",
         tables: args.tables ?? [],
         identifiers: args.identifiers ?? "downcase",
         jobs: args.jobs ?? 2,
+        casts: args.casts ?? {},
         cutover: args.cutover ?? false,
         runId: args.runId ?? "",
         backupDir: args.backupDir ?? "",
@@ -82,7 +89,7 @@ export class DataMigration extends pulumi.dynamic.Resource {
         copiedAt: undefined,
         everCutover: undefined,
       },
-      { ...opts, additionalSecretOutputs: ["targetUrl"] },
+      { ...opts, additionalSecretOutputs: ["targetUrl", "tunnel"] },
     );
   }
 }

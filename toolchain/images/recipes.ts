@@ -3,7 +3,7 @@
 // registry is reachable here, so nothing is pulled; build.ts turns each recipe
 // into an OCI layout tarball.
 import { execFileSync } from "node:child_process";
-import { readFileSync, realpathSync } from "node:fs";
+import { readFileSync, readdirSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { ImageConfig } from "./oci";
 import { Rootfs } from "./rootfs";
@@ -32,9 +32,12 @@ const PASSWD = ["root:x:0:0:root:/root:/bin/sh", "postgres:x:999:999:PostgreSQL:
 const GROUP = ["root:x:0:", "postgres:x:999:", "nogroup:x:65534:", ""].join("\n");
 
 function base(fs: Rootfs): void {
-  // The host's /bin, /lib… layout (symlinks into /usr on Debian 12), so that
-  // paths ldd reports resolve the same way inside the image.
-  for (const p of ["/bin", "/sbin", "/lib", "/lib64"]) fs.fromHost(p);
+  // /lib and /lib64 as on this machine (symlinks into /usr on Debian 12), so
+  // the paths ldd reports resolve the same way inside the image. /bin is a
+  // directory of its own: busybox's commands there, Debian's in /usr/bin, as
+  // in the busybox and alpine images (PATH=/bin gives busybox alone).
+  for (const p of ["/lib", "/lib64"]) fs.fromHost(p);
+  for (const p of ["/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"]) fs.dir(p);
   fs.dir("/etc");
   fs.file("/etc/passwd", PASSWD);
   fs.file("/etc/group", GROUP);
@@ -44,19 +47,15 @@ function base(fs: Rootfs): void {
   fs.dir("/var/tmp", 0o1777);
 }
 
-/** Debian's busybox-static as /bin/sh and the usual commands (its applets, as symlinks). */
+/** Debian's busybox-static as /bin/busybox, its applets as symlinks beside it (/bin/sh among them). */
 function busybox(fs: Rootfs): void {
   const real = realpathSync("/bin/busybox");
-  fs.copy(real, real, 0o755);
-  const dir = real.slice(0, real.lastIndexOf("/"));
-  fs.dir("/usr/sbin");
-  fs.dir("/usr/local/bin");
-  fs.dir("/usr/local/sbin");
+  fs.copy(real, "/bin/busybox", 0o755);
   const applets = execFileSync(real, ["--list"], { encoding: "utf8" })
     .split("\n")
     .map((s) => s.trim())
     .filter((s) => /^[A-Za-z0-9_.[-]+$/.test(s) && s !== "busybox");
-  for (const applet of applets) if (!fs.has(`${dir}/${applet}`)) fs.symlink(`${dir}/${applet}`, "busybox");
+  for (const applet of applets) if (!fs.has(`/bin/${applet}`)) fs.symlink(`/bin/${applet}`, "busybox");
 }
 
 export const recipes: ImageRecipe[] = [
@@ -96,6 +95,9 @@ export const recipes: ImageRecipe[] = [
       // The JIT provider drags in LLVM (over 100 MB); without it PostgreSQL turns JIT off, as documented.
       const noJit = (p: string) => /\/llvmjit[^/]*$|\/lib\/bitcode(\/|$)/.test(p);
       fs.fromHost(PG_BIN, { recursive: true });
+      // On the PATH the manifests set (IMAGE_PATH in components/defaults.ts), as in the alpine image;
+      // PostgreSQL resolves the link to find its share and lib directories.
+      for (const tool of readdirSync(PG_BIN).sort()) fs.symlink(`/usr/local/bin/${tool}`, `${PG_BIN}/${tool}`);
       fs.fromHost(`/usr/lib/postgresql/${POSTGRES_MAJOR}/lib`, { recursive: true, exclude: noJit });
       const share = `/usr/share/postgresql/${POSTGRES_MAJOR}`;
       fs.fromHost(share, { recursive: true, exclude: (p) => /\/man(\/|$)/.test(p) || p === `${share}/postgresql.conf.sample` });
@@ -131,8 +133,7 @@ export const recipes: ImageRecipe[] = [
     packages: ["prometheus-postgres-exporter"],
     assemble(fs) {
       base(fs);
-      const bin = realpathSync("/bin").startsWith("/usr") ? "/usr/bin/postgres_exporter" : "/bin/postgres_exporter";
-      fs.copy(realpathSync("/usr/bin/prometheus-postgres-exporter"), bin, 0o755);
+      fs.copy(realpathSync("/usr/bin/prometheus-postgres-exporter"), "/bin/postgres_exporter", 0o755);
       fs.addSharedLibraries();
     },
     config: { Entrypoint: ["/bin/postgres_exporter"], Env: [`PATH=${PATH}`], User: "65534:65534", ExposedPorts: { "9187/tcp": {} }, WorkingDir: "/" },

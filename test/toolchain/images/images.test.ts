@@ -16,6 +16,7 @@ import { importImages, listImages, readImageManifest, tarballDigest } from "../.
 import { recipes } from "../../../toolchain/images/recipes";
 import { readTarMember } from "../../../toolchain/images/tar";
 import { startContainerd, TestContainerd } from "../../helpers/containerd";
+import { IMAGE_PATH, SHIM_DIR, SUPERUSER_SECRET_MOUNT } from "../../../components/defaults";
 import { freePort } from "../../helpers/postgres";
 import { runProcess } from "../../helpers/process";
 import { repoRoot } from "../../helpers/pulumi";
@@ -167,6 +168,9 @@ describe("containers", () => {
       "echo rows=$(sqlite3 /tmp/snap.db 'SELECT count(*) FROM t')",
       "wget --help 2>&1 | grep -q 'Usage: wget'",
       "nc --help 2>&1 | grep -q 'Usage: nc'",
+      // busybox alone on PATH=/bin (test/src/kube/pod-sqlite.test.ts relies on it for an image without sqlite3)
+      "PATH=/bin; command -v sqlite3 && exit 1",
+      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
       "pwd",
     ].join("\n");
     const r = await ctrd.run("pgshift.local/app:busybox", "app-1", [], ["sh", "-c", script]);
@@ -185,6 +189,8 @@ describe("the postgres image", () => {
   let data: string;
   let sock: string;
   let initdb: string;
+  let secrets: string;
+  let shim: string;
   let server: { log: () => string; stop: (signal?: string) => Promise<void> };
   const password = "pa ss'word$1";
   const psql = (sql: string, db = "appdb", user = "postgres", pw = password) => psqlAt(port, sql, db, user, pw);
@@ -203,8 +209,12 @@ describe("the postgres image", () => {
     "--mount", `type=bind,src=${data},dst=/var/lib/postgresql/data,options=rbind:rw`,
     "--mount", `type=bind,src=${sock},dst=/var/run/postgresql,options=rbind:rw`,
     "--mount", `type=bind,src=${initdb},dst=/docker-entrypoint-initdb.d,options=rbind:ro`,
+    // The StatefulSet's environment: the password as a mounted file, components/postgres/postgres.sh first on a fixed PATH.
+    "--mount", `type=bind,src=${secrets},dst=${SUPERUSER_SECRET_MOUNT},options=rbind:ro`,
+    "--mount", `type=bind,src=${shim},dst=${SHIM_DIR},options=rbind:ro`,
+    "--env", `PATH=${SHIM_DIR}:${IMAGE_PATH}`,
     "--env", "POSTGRES_DB=appdb",
-    "--env", `POSTGRES_PASSWORD_FILE=/docker-entrypoint-initdb.d/password`,
+    "--env", `POSTGRES_PASSWORD_FILE=${SUPERUSER_SECRET_MOUNT}/password`,
     "--env", "PGDATA=/var/lib/postgresql/data/pgdata",
     "--env", "POSTGRES_INITDB_ARGS=--auth-host=scram-sha-256 --auth-local=scram-sha-256",
     "--label", `test=${id}`,
@@ -217,10 +227,13 @@ describe("the postgres image", () => {
     data = join(work, "data");
     sock = join(work, "sock");
     initdb = join(work, "initdb.d");
-    for (const d of [data, sock, initdb]) mkdirSync(d);
+    secrets = join(work, "secrets");
+    shim = join(work, "shim");
+    for (const d of [data, sock, initdb, secrets, shim]) mkdirSync(d);
     chownSync(data, 4242, 4242);
     chmodSync(sock, 0o1777);
-    writeFileSync(join(initdb, "password"), password);
+    writeFileSync(join(secrets, "password"), password);
+    writeFileSync(join(shim, "postgres"), readFileSync(join(repoRoot, "components/postgres/postgres.sh")), { mode: 0o555 });
     writeFileSync(join(initdb, "01-schema.sql"), "CREATE TABLE items (id int PRIMARY KEY, name text);\nINSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 250) g;\n");
     // Not executable: sourced, so it sees the entrypoint's functions and variables.
     writeFileSync(join(initdb, "02-monitor.sh"), `process_sql --dbname "$POSTGRES_DB" -c "CREATE ROLE monitor LOGIN PASSWORD 'mon' IN ROLE pg_monitor; CREATE TABLE init_marker AS SELECT '$POSTGRES_USER'::text AS who"\n`, { mode: 0o644 });
@@ -236,6 +249,10 @@ describe("the postgres image", () => {
     assert.equal(`${st.uid}:${st.gid}`, "4242:4242");
     assert.equal(statSync(join(data, "pgdata")).mode & 0o777, 0o700);
     assert.match(server.log(), /PostgreSQL init process complete; ready for start up/);
+    // postgres.sh, first on the manifests' PATH, took the server's place and dropped the password from its environment.
+    const env = await ctrd.ctr(["tasks", "exec", "--exec-id", "environ", "pg-1", "setuid", "4242:4242", "sh", "-c", "tr '\\0' '\\n' < /proc/$(head -1 /var/lib/postgresql/data/pgdata/postmaster.pid)/environ"]);
+    assert.match(env.stdout, /^PGDATA=/m);
+    assert.doesNotMatch(env.stdout, /POSTGRES_PASSWORD|PGPASSWORD/);
     const wrong = await psql("SELECT 1", "appdb", "postgres", "wrong").catch((e: Error) => e.message);
     assert.match(String(wrong), /password authentication failed/);
   });
@@ -294,7 +311,7 @@ describe("the postgres image", () => {
       "--env", "BACKUP_DIR=/backups",
     ];
     const b = await ctrd.run("pgshift.local/postgres:15", "backup-1", [...common, "--env", "PGDATABASE=appdb"], ["setuid", "999:999", "/bin/sh", "/scripts/backup.sh"]);
-    assert.match(b.stdout, /\[backup\] .* wrote \/backups\/daily\/appdb_\d{8}_\d{6}\.dump/);
+    assert.match(b.stdout, /\[backup\] .*wrote \/backups\/\S+\.dump/);
     const r = await ctrd.run("pgshift.local/postgres:15", "restore-1", [...common, "--env", "PGDATABASE=scratch"], ["setuid", "999:999", "/bin/sh", "/scripts/restore.sh", "latest"]);
     assert.match(r.stdout, /\[restore\] done/);
     assert.equal((await psql("SELECT count(*) FROM items", "scratch")).stdout.trim(), "250");
