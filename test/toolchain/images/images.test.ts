@@ -337,6 +337,15 @@ describe("the postgres image", () => {
     assert.match(r.stderr + r.stdout, /no superuser password is set\. Set POSTGRES_PASSWORD \(or POSTGRES_PASSWORD_FILE\)/);
   });
 
+  test("a password given both as POSTGRES_PASSWORD and POSTGRES_PASSWORD_FILE, or as an unreadable file, is refused by name", async () => {
+    const both = await ctrd.run("pgshift.local/postgres:15", "bothpw-1", ["--read-only", "--mount", `type=bind,src=${secrets},dst=${SUPERUSER_SECRET_MOUNT},options=rbind:ro`, "--env", "POSTGRES_PASSWORD=x", "--env", `POSTGRES_PASSWORD_FILE=${SUPERUSER_SECRET_MOUNT}/password`], ["setuid", "4242:4242", "/usr/local/bin/docker-entrypoint.sh", "postgres"], { allowFailure: true });
+    assert.equal(both.code, 1);
+    assert.match(both.stderr + both.stdout, /both POSTGRES_PASSWORD and POSTGRES_PASSWORD_FILE are set; set one/);
+    const missing = await ctrd.run("pgshift.local/postgres:15", "nofile-1", ["--read-only", "--env", "POSTGRES_PASSWORD_FILE=/run/secrets/nope"], ["setuid", "4242:4242", "/usr/local/bin/docker-entrypoint.sh", "postgres"], { allowFailure: true });
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr + missing.stdout, /POSTGRES_PASSWORD_FILE names \/run\/secrets\/nope, which cannot be read/);
+  });
+
   // ctr replaces the image's entrypoint with the command it is given (Kubernetes' `args` would keep it), so it is spelled out.
   test("started as root it steps down to postgres (999) and owns PGDATA", async () => {
     const rootData = join(work, "rootdata");
