@@ -2,10 +2,11 @@
 // .toolchain/images/, named by the image's manifest digest, and writes
 // .toolchain/images/manifest.json = {"<ref>": "<absolute path to .tar>"}.
 // The digest covers every byte of the image, so a tarball that exists is the
-// image: a warm run reads and hashes its inputs and writes nothing.
+// image; a warm run finds the inputs unchanged (inputsKey) and assembles nothing.
 // Run by toolchain/images/build.sh (which compiles the Go programs first).
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { createHash } from "node:crypto";
 import { ociImage } from "./oci";
 import { BuildContext, ImageRecipe, recipes } from "./recipes";
 import { Rootfs } from "./rootfs";
@@ -18,6 +19,8 @@ export interface BuiltImage {
   size: number;
   /** false when the tarball was already there */
   built: boolean;
+  /** "inputs": the inputs key matched and nothing was assembled; "content": the image was assembled and hashed */
+  checked: "inputs" | "content";
   seconds: number;
 }
 
@@ -47,26 +50,56 @@ function prune(outDir: string, stem: string, current: string, keep = 2): void {
   for (const { f } of old.slice(keep - 1)) rmSync(join(outDir, f), { force: true });
 }
 
+/**
+ * What a warm run compares before assembling anything: the recipe's ref and
+ * config, every file under toolchain/images (recipes, entrypoint, sources),
+ * the compiled tools, and Debian's package database, which every install or
+ * upgrade rewrites. A match with the tarball still there means nothing changed;
+ * anything else assembles the image and lets its digest decide.
+ */
+export function inputsKey(recipe: ImageRecipe, ctx: BuildContext, dpkgStatus = "/var/lib/dpkg/status"): string {
+  const h = createHash("sha256");
+  h.update(`${recipe.ref}\0${JSON.stringify(recipe.config)}\0`);
+  const sources = readdirSync(join(ctx.repoRoot, "toolchain", "images"), { recursive: true, withFileTypes: true })
+    .filter((d) => d.isFile())
+    .map((d) => join(d.parentPath, d.name))
+    .sort();
+  for (const f of sources) h.update(`${f.slice(ctx.repoRoot.length)}\0`).update(readFileSync(f));
+  for (const tool of ["pause", "setuid"]) h.update(readFileSync(join(ctx.toolsDir, tool)));
+  h.update(existsSync(dpkgStatus) ? readFileSync(dpkgStatus) : Buffer.alloc(0));
+  return h.digest("hex");
+}
+
+interface InputsRecord {
+  key: string;
+  path: string;
+  manifestDigest: string;
+}
+
 export function buildImage(recipe: ImageRecipe, ctx: BuildContext, outDir: string, force = false): BuiltImage {
   const t0 = process.hrtime.bigint();
+  const stem = imageFileStem(recipe.ref);
+  const recordPath = join(outDir, `${stem}.inputs.json`);
+  const key = inputsKey(recipe, ctx);
+  const seconds = () => Number(process.hrtime.bigint() - t0) / 1e9;
+  if (!force && existsSync(recordPath)) {
+    const record = JSON.parse(readFileSync(recordPath, "utf8")) as InputsRecord;
+    if (record.key === key && existsSync(record.path)) {
+      return { ref: recipe.ref, path: record.path, manifestDigest: record.manifestDigest, size: statSync(record.path).size, built: false, checked: "inputs", seconds: seconds() };
+    }
+  }
   const fs = new Rootfs(recipe.ref);
   recipe.assemble(fs, ctx);
   const image = ociImage(recipe.ref, fs.tarEntries(), recipe.config);
-  const stem = imageFileStem(recipe.ref);
   const path = join(outDir, `${stem}-${image.manifestDigest.slice("sha256:".length, "sha256:".length + 16)}.tar`);
   const built = force || !existsSync(path);
   if (built) {
     writeAtomically(path, image.tar);
     prune(outDir, stem, path);
   }
-  return {
-    ref: recipe.ref,
-    path,
-    manifestDigest: image.manifestDigest,
-    size: statSync(path).size,
-    built,
-    seconds: Number(process.hrtime.bigint() - t0) / 1e9,
-  };
+  const record: InputsRecord = { key, path, manifestDigest: image.manifestDigest };
+  writeAtomically(recordPath, [Buffer.from(JSON.stringify(record, null, 2) + "\n")]);
+  return { ref: recipe.ref, path, manifestDigest: image.manifestDigest, size: statSync(path).size, built, checked: "content", seconds: seconds() };
 }
 
 export function buildAll(opts: { repoRoot: string; outDir: string; toolsDir: string; force?: boolean; only?: string[] }): BuiltImage[] {

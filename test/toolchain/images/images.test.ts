@@ -8,7 +8,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, chownSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, chownSync, closeSync, cpSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildImage } from "../../../toolchain/images/build";
@@ -122,6 +122,26 @@ describe("build.sh", () => {
     const changed = buildImage({ ...recipe, config: { ...recipe.config, Env: [...recipe.config.Env, "CHANGED=1"] } }, ctx, elsewhere);
     assert.notEqual(changed.manifestDigest, again.manifestDigest);
     assert.notEqual(changed.path, again.path);
+  });
+
+  test("a warm run assembles nothing; a changed file under toolchain/images, or a missing tarball, makes it look again", () => {
+    const fakeRoot = join(work, "repo");
+    cpSync(join(repoRoot, "toolchain/images"), join(fakeRoot, "toolchain/images"), { recursive: true });
+    const recipe = recipes.find((r) => r.ref === "pgshift.local/app:busybox")!;
+    const ctx = { repoRoot: fakeRoot, toolsDir: join(imagesDir, "work") };
+    const out = join(work, "keyed");
+    mkdirSync(out);
+    const first = buildImage(recipe, ctx, out);
+    assert.deepEqual([first.checked, first.built], ["content", true]);
+    const second = buildImage(recipe, ctx, out);
+    assert.deepEqual([second.checked, second.built, second.manifestDigest], ["inputs", false, first.manifestDigest]);
+    appendFileSync(join(fakeRoot, "toolchain/images/postgres/docker-entrypoint.sh"), "\n# changed\n");
+    const third = buildImage(recipe, ctx, out);
+    // The app image holds no entrypoint: assembled again, same digest, tarball kept.
+    assert.deepEqual([third.checked, third.built, third.manifestDigest], ["content", false, first.manifestDigest]);
+    rmSync(first.path);
+    const fourth = buildImage(recipe, ctx, out);
+    assert.deepEqual([fourth.checked, fourth.built, fourth.path], ["content", true, first.path]);
   });
 });
 
