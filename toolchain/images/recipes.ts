@@ -48,13 +48,13 @@ function base(fs: Rootfs): void {
 }
 
 /** Debian's busybox-static as /bin/busybox, its applets as symlinks beside it (/bin/sh among them). */
-function busybox(fs: Rootfs): void {
+function busybox(fs: Rootfs, except: string[] = []): void {
   const real = realpathSync("/bin/busybox");
   fs.copy(real, "/bin/busybox", 0o755);
   const applets = execFileSync(real, ["--list"], { encoding: "utf8" })
     .split("\n")
     .map((s) => s.trim())
-    .filter((s) => /^[A-Za-z0-9_.[-]+$/.test(s) && s !== "busybox");
+    .filter((s) => /^[A-Za-z0-9_.[-]+$/.test(s) && s !== "busybox" && !except.includes(s));
   for (const applet of applets) if (!fs.has(`/bin/${applet}`)) fs.symlink(`/bin/${applet}`, "busybox");
 }
 
@@ -70,15 +70,20 @@ export const recipes: ImageRecipe[] = [
     config: { Entrypoint: ["/pause"], Env: [`PATH=${PATH}`], User: "65535:65535", WorkingDir: "/" },
   },
   {
-    // Stands in for the app's api/worker: a shell, env, wget, nc, and the
+    // Stands in for the app's api/worker: a shell, env, wget, nc (OpenBSD's, with -z), and the
     // sqlite3 CLI (Debian's sqlite3 with its libraries) to snapshot a SQLite
     // file inside the pod.
     ref: "pgshift.local/app:busybox",
-    packages: ["busybox-static", "sqlite3"],
+    packages: ["busybox-static", "sqlite3", "netcat-openbsd", "dash"],
     assemble(fs) {
       base(fs);
       fs.fromHost(realpathSync("/usr/bin/sqlite3"));
-      busybox(fs);
+      // busybox's nc has no -z; a port check (`nc -z -w 5 host 5432`) needs OpenBSD's. Debian's
+      // busybox-static shell runs its own applets ahead of PATH, so /bin/sh is dash, which uses PATH.
+      fs.copy(realpathSync("/bin/nc.openbsd"), "/usr/bin/nc", 0o755);
+      fs.copy(realpathSync("/bin/dash"), "/bin/dash", 0o755);
+      fs.symlink("/bin/sh", "dash");
+      busybox(fs, ["sh", "nc"]);
       fs.dir("/app", 0o777);
       fs.addSharedLibraries();
     },

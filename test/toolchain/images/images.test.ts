@@ -7,6 +7,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { AddressInfo, createServer } from "node:net";
 import { createHash } from "node:crypto";
 import { appendFileSync, chmodSync, chownSync, closeSync, cpSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -179,7 +180,11 @@ describe("containers", () => {
     await c.stop();
   });
 
-  test("the app image has a shell, env, wget, nc and the sqlite3 CLI", async () => {
+  test("the app image has a shell, env, wget, nc (with -z) and the sqlite3 CLI", async () => {
+    const listener = createServer((c) => c.end());
+    await new Promise<void>((r) => listener.listen(0, "127.0.0.1", r));
+    const open = (listener.address() as AddressInfo).port;
+    const closed = await freePort();
     const script = [
       "set -e",
       "env | grep -q '^PATH='",
@@ -187,14 +192,17 @@ describe("containers", () => {
       "sqlite3 /tmp/app.db '.backup /tmp/snap.db'",
       "echo rows=$(sqlite3 /tmp/snap.db 'SELECT count(*) FROM t')",
       "wget --help 2>&1 | grep -q 'Usage: wget'",
-      "nc --help 2>&1 | grep -q 'Usage: nc'",
+      `nc -z -w 5 127.0.0.1 ${open} && echo port-open`,
+      `nc -z -w 5 127.0.0.1 ${closed} || echo port-closed`,
       // busybox alone on PATH=/bin (test/src/kube/pod-sqlite.test.ts relies on it for an image without sqlite3)
       "PATH=/bin; command -v sqlite3 && exit 1",
       "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
       "pwd",
     ].join("\n");
-    const r = await ctrd.run("pgshift.local/app:busybox", "app-1", [], ["sh", "-c", script]);
+    const r = await ctrd.run("pgshift.local/app:busybox", "app-1", ["--net-host"], ["sh", "-c", script]).finally(() => listener.close());
     assert.match(r.stdout, /rows=2/);
+    assert.match(r.stdout, /^port-open$/m);
+    assert.match(r.stdout, /^port-closed$/m);
     assert.match(r.stdout, /^\/app$/m);
   });
 
