@@ -47,11 +47,11 @@ test("with the shim first on PATH the real server starts with the same arguments
 
 test("the shim fails clearly, never loops, when no other postgres is on PATH", () => {
   const { shimDir } = setup();
-  const r = spawnSync("sh", [join(shimDir, "postgres")], { env: { PATH: `${shimDir}:/nonexistent` }, encoding: "utf8", timeout: 10_000 });
+  const r = spawnSync("/bin/sh", [join(shimDir, "postgres")], { env: { PATH: `${shimDir}:/nonexistent` }, encoding: "utf8", timeout: 10_000 });
   assert.equal(r.status, 127, r.stderr);
   assert.match(r.stderr, /no postgres binary on PATH/);
   // Its own directory again under another spelling: caught instead of exec'ing itself forever.
-  const again = spawnSync("sh", [join(shimDir, "postgres")], { env: { PATH: `${shimDir}:${shimDir}/.` }, encoding: "utf8", timeout: 10_000 });
+  const again = spawnSync("/bin/sh", [join(shimDir, "postgres")], { env: { PATH: `${shimDir}:${shimDir}/.` }, encoding: "utf8", timeout: 10_000 });
   assert.equal(again.status, 127, again.stderr);
   assert.match(again.stderr, /called itself/);
 });
