@@ -112,6 +112,8 @@ export const configSchema = z
         tables: z.array(z.string()).default([]),
         identifiers: z.enum(["downcase", "preserve"]).default("downcase"),
         jobs: z.number().int().min(1).max(64).default(2),
+        /** per-column cast overrides, as pgshift's --cast: { "events.at": "timestamp:epoch-ms", "settings.value": "text" } */
+        casts: z.record(z.string()).default({}),
         /** change to copy again on purpose after cutover (e.g. after a rollback to SQLite) */
         runId: z.string().default(""),
         /** run before the copy in --schema existing mode, with DATABASE_URL for the owner role (e.g. "python -m alembic upgrade head") */

@@ -50,8 +50,8 @@ export interface SqliteTable {
   withoutRowid: boolean;
   foreignKeys: SqliteForeignKey[];
   indexes: SqliteIndex[];
-  /** highest AUTOINCREMENT value ever used (sqlite_sequence) */
-  sequence: number | null;
+  /** highest AUTOINCREMENT value ever used (sqlite_sequence), as decimal text: it can exceed 2^53 */
+  sequence: string | null;
   createSql: string;
 }
 
@@ -152,10 +152,10 @@ function readTable(db: Database, name: string, createSql: string): SqliteTable {
     };
   });
 
-  let sequence: number | null = null;
+  let sequence: string | null = null;
   if (autoincrement) {
-    const row = db.prepare(sql("sequence")).get(name) as { seq: number } | undefined;
-    sequence = row ? Number(row.seq) : 0;
+    const row = db.prepare(sql("sequence")).safeIntegers(true).get(name) as { seq: bigint | number | string } | undefined;
+    sequence = row ? String(row.seq) : "0";
   }
   return { name, columns, primaryKey, rowidAlias, autoincrement, withoutRowid, foreignKeys: [...byId.values()], indexes, sequence, createSql };
 }

@@ -11,8 +11,8 @@ import { CHUNK, copyTable, type CopyResult } from "./copy";
 import { ReadWorkers } from "./read-workers";
 import { LoadError, TargetConflictError, describeKey } from "./errors";
 import { fingerprintSqlite } from "./fingerprint";
-import { qualified, quoteIdent, quoteSqlite } from "./identifiers";
-import { openSource, planFrom, type MigrationOptions, type MigrationPlan, type TablePlan } from "./plan";
+import { qualified, quoteIdent, quoteSqlite, type IdentifierMode } from "./identifiers";
+import { openSource, planFrom, type MigrationOptions, type MigrationPlan, type SchemaMode, type TablePlan } from "./plan";
 import { afterLoadSql, createTableSql, foreignKeySql, orphanSql, resetSequenceSql } from "./schema";
 import { tableReader, takeSnapshot, type Snapshot } from "./source";
 import { verifyByDigest, verifyTable, type RowDifference, type TableVerification } from "./verify";
@@ -37,6 +37,9 @@ export interface MigrateOptions extends MigrationOptions {
   onProgress?: (e: ProgressEvent) => void;
 }
 
+/** What a load sent (for the digest check), and what the report should tell the app's owner. */
+type Loaded = CopyResult & { warnings: string[] };
+
 export type TableAction = "loaded" | "reloaded" | "kept" | "replaced";
 
 export interface TableReport {
@@ -49,6 +52,8 @@ export interface TableReport {
   differences: RowDifference[];
   /** how the rows were compared: the digest of what was sent, or row by row against SQLite */
   verifiedBy?: TableVerification["method"];
+  /** loaded, but something the app will notice (e.g. a sequence with no value left) */
+  warnings?: string[];
 }
 
 export interface MigrationReport {
@@ -160,7 +165,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
     for (const t of ordered.filter((t) => actions.get(t.target) === "kept")) progress(t.target, "keep", t.rows, t.rows);
 
     // What each copy sent, so verification can compare digests instead of re-reading SQLite.
-    const sent = new Map<string, CopyResult>();
+    const sent = new Map<string, Loaded>();
     // Read workers pay off when several big tables load at once (each converts on
     // its own core); for one big table the main thread keeps up with PostgreSQL
     // on its own, and a worker would only add its memory.
@@ -205,6 +210,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
         action: action === "load" ? "loaded" : action,
         differences: v?.differences ?? [],
         ...(v ? { verifiedBy: v.method } : {}),
+        ...(sent.get(t.target)?.warnings.length ? { warnings: sent.get(t.target)!.warnings } : {}),
       };
     });
     return report(options, plan, fingerprint, tables, verified, started, verifyMs);
@@ -229,24 +235,70 @@ async function snapshotWithFingerprint(src: ReturnType<typeof openSource>, path:
   }
 }
 
-async function resetSequences(client: pg.Client, plan: MigrationPlan, t: TablePlan): Promise<void> {
+/** Sets each sequence past the copied keys; returns what the app should know (a sequence that has no value left). */
+async function resetSequences(client: pg.Client, plan: MigrationPlan, t: TablePlan): Promise<string[]> {
   const schema = plan.targetSchema;
   const candidates = plan.schemaMode === "create" ? t.columns.filter((c) => c.identity) : t.columns.filter((c) => ["bigint", "integer", "smallint"].includes(c.cast.kind));
+  const warnings: string[] = [];
   for (const c of candidates) {
     const seq = await client.query<{ s: string | null }>("SELECT pg_get_serial_sequence($1, $2) AS s", [qualified(schema, t.target), c.target]);
-    if (seq.rows[0]?.s) await client.query(resetSequenceSql(schema, t, c.target));
+    if (!seq.rows[0]?.s) continue;
+    const { want, top } = (await client.query<{ want: string; top: string }>(resetSequenceSql(schema, t, c.target))).rows[0]!;
+    if (BigInt(want) >= BigInt(top)) {
+      warnings.push(
+        `column "${c.target}": the highest key (${want}) is the largest value sequence ${seq.rows[0].s} can hand out (${top}); ` +
+          "an INSERT that leaves the id to PostgreSQL will fail — insert with explicit ids, or renumber the keys",
+      );
+    }
   }
+  return warnings;
 }
 
 async function recordLoad(client: pg.Client, plan: MigrationPlan, t: TablePlan, fingerprint: string, rows: number): Promise<void> {
   await client.query(
-    `INSERT INTO pgshift.loads (target_schema, target_table, source_table, source_fingerprint, schema_mode, row_count)
-     VALUES ($1, $2, $3, $4, $5, $6)
+    `INSERT INTO pgshift.loads (target_schema, target_table, source_table, source_fingerprint, schema_mode, row_count, identifiers, casts)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
      ON CONFLICT (target_schema, target_table) DO UPDATE
        SET source_table = EXCLUDED.source_table, source_fingerprint = EXCLUDED.source_fingerprint,
-           schema_mode = EXCLUDED.schema_mode, row_count = EXCLUDED.row_count, loaded_at = now()`,
-    [plan.targetSchema, t.target, t.source, fingerprint, plan.schemaMode, rows],
+           schema_mode = EXCLUDED.schema_mode, row_count = EXCLUDED.row_count, loaded_at = now(),
+           identifiers = EXCLUDED.identifiers, casts = EXCLUDED.casts`,
+    [plan.targetSchema, t.target, t.source, fingerprint, plan.schemaMode, rows, plan.identifiers, JSON.stringify(tableCasts(plan, t))],
   );
+}
+
+/** The overrides that applied to one table ({ "table.column": "type" }), as recorded in pgshift.loads. */
+function tableCasts(plan: MigrationPlan, t: TablePlan): Record<string, string> {
+  return Object.fromEntries(Object.entries(plan.casts).filter(([k]) => k.slice(0, k.lastIndexOf(".")) === t.source));
+}
+
+/**
+ * How the tables were loaded, from pgshift.loads: `pgshift verify` without
+ * --identifiers/--schema/--cast compares the way the migration loaded.
+ */
+async function recordedOptions(url: string, options: MigrationOptions): Promise<MigrationOptions> {
+  const client = await session(url);
+  try {
+    const exists = (await client.query("SELECT to_regclass('pgshift.loads') IS NOT NULL AS x")).rows[0].x as boolean;
+    if (!exists) return options;
+    await client.query(loadsSql); // adds the columns to a record made by an older pgshift
+    const rows = (
+      await client.query<{ source_table: string; schema_mode: SchemaMode; identifiers: IdentifierMode; casts: Record<string, string> }>(
+        "SELECT source_table, schema_mode, identifiers, casts FROM pgshift.loads WHERE target_schema = $1",
+        [options.targetSchema ?? "public"],
+      )
+    ).rows;
+    const selected = options.tables?.length ? rows.filter((r) => options.tables!.includes(r.source_table)) : rows;
+    if (selected.length === 0) return options;
+    const one = <T>(values: T[]): T | undefined => (new Set(values).size === 1 ? values[0] : undefined);
+    return {
+      ...options,
+      identifiers: options.identifiers ?? one(selected.map((r) => r.identifiers)),
+      schema: options.schema ?? one(selected.map((r) => r.schema_mode)),
+      casts: { ...Object.assign({}, ...selected.map((r) => r.casts)), ...(options.casts ?? {}) },
+    };
+  } finally {
+    await client.end().catch(() => {});
+  }
 }
 
 async function loadTable(
@@ -257,7 +309,7 @@ async function loadTable(
   snapshot: Snapshot,
   fingerprint: string,
   progress: (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => void,
-  sent: Map<string, CopyResult>,
+  sent: Map<string, Loaded>,
   readers: ReadWorkers | undefined,
 ): Promise<void> {
   const schema = plan.targetSchema;
@@ -272,12 +324,11 @@ async function loadTable(
     progress(t.target, "copy", 0, t.rows);
     const copied = await copyTable(client, schema, t, tableReader(db, t), (n) => progress(t.target, "copy", n, t.rows), readers?.chunks(t));
     const rows = copied.rows;
-    sent.set(t.target, copied);
     if (plan.schemaMode === "create") {
       progress(t.target, "indexes", rows, t.rows);
       for (const sql of afterLoadSql(schema, t)) await runDdl(client, t, sql);
     }
-    await resetSequences(client, plan, t);
+    sent.set(t.target, { ...copied, warnings: await resetSequences(client, plan, t) });
     await recordLoad(client, plan, t, fingerprint, rows);
   });
 }
@@ -321,7 +372,7 @@ async function reloadTables(
   snapshot: Snapshot,
   fingerprint: string,
   progress: (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => void,
-  sent: Map<string, CopyResult>,
+  sent: Map<string, Loaded>,
   readers: ReadWorkers | undefined,
 ): Promise<void> {
   const schema = plan.targetSchema;
@@ -340,9 +391,9 @@ async function reloadTables(
     for (const t of tables) {
       progress(t.target, "copy", 0, t.rows);
       const copied = await copyTable(client, schema, t, tableReader(db, t), (n) => progress(t.target, "copy", n, t.rows), readers?.chunks(t));
-      await resetSequences(client, plan, t);
+      const warnings = await resetSequences(client, plan, t);
       await recordLoad(client, plan, t, fingerprint, copied.rows);
-      sent.set(t.target, copied);
+      sent.set(t.target, { ...copied, warnings });
     }
     for (const fk of fks) await client.query(`ALTER TABLE ${fk.tbl} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.def}`);
   });
@@ -429,7 +480,7 @@ async function verifyTables(
   snapshot: Snapshot,
   jobs: number,
   progress: (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => void,
-  sent: Map<string, CopyResult> = new Map(),
+  sent: Map<string, Loaded> = new Map(),
 ): Promise<Map<string, TableVerification>> {
   const results = new Map<string, TableVerification>();
   await pool(tables, jobs, async (t) => {
@@ -452,11 +503,12 @@ async function verifyTables(
 }
 
 /** `pgshift verify`: compare without copying (the seed guide's --verify-only). */
-export async function verifyMigration(options: MigrationOptions & { target: string; jobs?: number; onProgress?: (e: ProgressEvent) => void }): Promise<MigrationReport> {
+export async function verifyMigration(given: MigrationOptions & { target: string; jobs?: number; onProgress?: (e: ProgressEvent) => void }): Promise<MigrationReport> {
   const started = Date.now();
-  const src = openSource(options.source);
+  const src = openSource(given.source);
   let snapshot: Snapshot | undefined;
   try {
+    const options = { ...given, ...(await recordedOptions(given.target, given)) };
     const plan = await planFrom(src, { ...options, schema: options.schema ?? "create" });
     let fingerprint: string;
     ({ snapshot, fingerprint } = await snapshotWithFingerprint(src, options.source));

@@ -8,6 +8,7 @@ import { castFor, formatCastRules, parseOverride, type ColumnCast } from "./cast
 import { readCatalog, type SkippedObject, type SqliteTable } from "./catalog";
 import { UsageError } from "./errors";
 import { quoteIdent, quoteSqlite, targetName, type IdentifierMode } from "./identifiers";
+import { decideNumericDates } from "./numeric-dates";
 import { readTargetTables, type TargetColumn } from "./target-catalog";
 
 export type SchemaMode = "create" | "existing";
@@ -67,7 +68,7 @@ export interface TablePlan {
   withoutRowid: boolean;
   autoincrement: boolean;
   /** highest id SQLite ever handed out, so the new sequence never reuses one */
-  sequenceFloor: number | null;
+  sequenceFloor: string | null;
   foreignKeys: ForeignKeyPlan[];
   indexes: IndexPlan[];
   notes: string[];
@@ -82,6 +83,8 @@ export interface MigrationPlan {
   /** target table names in an order where referenced tables come first */
   loadOrder: string[];
   skipped: SkippedObject[];
+  /** the per-column overrides asked for ({ "table.column": "type" }) */
+  casts: Record<string, string>;
 }
 
 export function openSource(path: string): Database.Database {
@@ -142,6 +145,7 @@ export async function planFrom(db: Database.Database, options: MigrationOptions)
     tables: plans,
     loadOrder: loadOrder(plans),
     skipped: catalog.skipped,
+    casts: overrides,
   };
 }
 
@@ -181,12 +185,21 @@ function planTable(
     }
     const override = overrides[`${t.name}.${c.name}`];
     let cast: ColumnCast;
-    if (override) cast = parseOverride(override);
+    if (override) {
+      try {
+        cast = parseOverride(override);
+      } catch (err) {
+        throw new UsageError(`--cast "${t.name}.${c.name}=${override}": ${(err as Error).message}`);
+      }
+    }
     else if (targetCols) {
       const tc = targetCols.get(tn(c.name));
       if (!tc) throw new UsageError(`--schema existing: column "${c.name}" of table "${t.name}" has no column "${tn(c.name)}" in PostgreSQL table "${target}".`);
       cast = tc.cast;
     } else cast = castFor(c.declaredType);
+    const decided = decideNumericDates(db, t.name, c.name, cast, t.primaryKey);
+    cast = decided.cast;
+    if (decided.note) notes.push(decided.note);
     const identity = existing === null && t.rowidAlias === c.name;
     if (identity && cast.kind !== "bigint" && cast.kind !== "integer") cast = castFor("INTEGER");
     const def = existing ? null : translateDefault(c.defaultSql, cast);

@@ -29,14 +29,18 @@ export function afterLoadSql(schema: string, t: TablePlan): string[] {
 
 /**
  * Moves the table's sequence past every key used — and past every key SQLite's
- * AUTOINCREMENT ever handed out, so ids of deleted rows are never reused.
+ * AUTOINCREMENT ever handed out, so ids of deleted rows are never reused. Never
+ * past the sequence's own maximum (a key of 9223372036854775807 is legal in
+ * SQLite): it returns `want` and `top` so the caller can say the next insert
+ * will need an explicit id instead of failing on an out-of-bounds setval.
  */
 export function resetSequenceSql(schema: string, t: TablePlan, column: string): string {
   const table = qualified(schema, t.target);
-  const floor = t.sequenceFloor ?? 0;
-  return `SELECT setval(pg_get_serial_sequence(${quoteLiteral(table)}, ${quoteLiteral(column)}),
-                 GREATEST(COALESCE((SELECT max(${quoteIdent(column)}) FROM ${table}), 0), ${floor}, 1),
-                 GREATEST(COALESCE((SELECT max(${quoteIdent(column)}) FROM ${table}), 0), ${floor}) > 0)`;
+  const floor = /^-?\d+$/.test(t.sequenceFloor ?? "") ? t.sequenceFloor! : "0";
+  return `WITH s AS (SELECT pg_get_serial_sequence(${quoteLiteral(table)}, ${quoteLiteral(column)})::regclass AS seq),
+     m AS (SELECT GREATEST(COALESCE((SELECT max(${quoteIdent(column)}) FROM ${table}), 0)::numeric, ${floor}::numeric) AS want,
+                  (SELECT seqmax FROM pg_sequence WHERE seqrelid = (SELECT seq FROM s))::numeric AS top)
+   SELECT setval((SELECT seq FROM s), LEAST(GREATEST(want, 1), top)::bigint, want > 0), want::text AS want, top::text AS top FROM m`;
 }
 
 export function foreignKeySql(schema: string, table: string, fk: ForeignKeyPlan): string {

@@ -52,7 +52,8 @@ export function tableReader(db: Database.Database, t: TablePlan): TableReader {
     .map((c) => {
       const q = quoteSqlite(c.source);
       return INTEGER_KINDS.has(c.cast.kind)
-        ? `CASE WHEN typeof(${q}) = 'integer' AND abs(${q}) > ${MAX_SAFE} THEN CAST(${q} AS TEXT) ELSE ${q} END`
+        ? // not abs(): abs(-9223372036854775808) overflows and SQLite stops the query
+          `CASE WHEN typeof(${q}) = 'integer' AND ${q} NOT BETWEEN -${MAX_SAFE} AND ${MAX_SAFE} THEN CAST(${q} AS TEXT) ELSE ${q} END`
         : q;
     })
     .join(", ");

@@ -63,3 +63,11 @@ test("backup.s3 is refused, not ignored: the backup image has no object-store cl
   const raw = { "pgshift:namespace": "ns", "pgshift:backup": JSON.stringify({ s3: { bucket: "b", credentialsSecret: "s" } }) };
   assert.throws(() => parseConfig(rawConfig(raw)), /pgshift:backup\.s3: backup\.s3 was removed/);
 });
+
+test("migration.casts carries per-column casts (as --cast) to the engine; none by default", () => {
+  const base = stackConfig("Pulumi.dev.yaml");
+  assert.deepEqual(parseConfig(rawConfig(base)).migration.casts, {});
+  const withCasts = { ...base, "pgshift:migration": JSON.stringify({ casts: { "events.at": "timestamp:epoch-ms" } }) };
+  assert.deepEqual(parseConfig(rawConfig(withCasts)).migration.casts, { "events.at": "timestamp:epoch-ms" });
+  assert.throws(() => parseConfig(rawConfig({ ...base, "pgshift:migration": JSON.stringify({ casts: { "events.at": 3 } }) })), /pgshift:migration\.casts\.events\.at/);
+});
