@@ -50,6 +50,8 @@ export interface StartOptions {
   node: boolean;
   /** certificate lifetime */
   days?: number;
+  /** how long to wait for another node on this machine to stop (default: do not wait) */
+  waitForNodeMs?: number;
   log?: (m: string) => void;
 }
 
@@ -103,23 +105,41 @@ function images(): Record<string, string> {
   return m;
 }
 
-/** Takes the machine's node lock; a lock left by a cluster whose processes are gone is cleaned up first. */
-async function takeNodeLock(dir: string, log: (m: string) => void): Promise<void> {
-  if (existsSync(NODE_LOCK)) {
-    const other = readFileSync(NODE_LOCK, "utf8").trim();
-    if (other !== dir) {
-      const alive = existsSync(other) && daemonsOf(other).some((d) => isAlive(d.pid));
-      if (alive) {
-        throw new ClusterError(
-          `Another pgshift node runs on this machine (its files: ${other}); only one can, because kube-proxy and the kubelet own machine-wide iptables chains. ` +
-            `Stop it first (for the one \`npm run cluster -- up\` started: \`npm run cluster -- down\`).`,
-        );
-      }
+/**
+ * Takes the machine's node lock; a lock left by a cluster whose processes are
+ * gone is cleaned up first. A live one is waited for up to waitMs (test runs
+ * queue behind each other), then refused.
+ */
+async function takeNodeLock(dir: string, log: (m: string) => void, waitMs: number): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  let said = false;
+  for (;;) {
+    try {
+      // Exclusive create: two runs starting at once cannot both take it.
+      writeFileSync(NODE_LOCK, `${dir}\n${process.pid}\n`, { flag: "wx" });
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    const [other = "", owner] = readFileSync(NODE_LOCK, "utf8").trim().split("\n");
+    if (other === dir) return;
+    // Alive: its daemons run, or the process that took the lock is still starting them.
+    const alive = (existsSync(other) && daemonsOf(other).some((d) => isAlive(d.pid))) || (!!owner && Number(owner) !== process.pid && isAlive(Number(owner)));
+    if (!alive) {
       log(`cleaning up a node left behind by an earlier run (${other})`);
       await stopCluster(other);
+      rmSync(NODE_LOCK, { force: true });
+    } else if (Date.now() < deadline) {
+      if (!said) log(`waiting up to ${Math.round(waitMs / 1000)}s for the node in ${other} to stop (one node per machine)`);
+      said = true;
+      await sleep(1000);
+    } else {
+      throw new ClusterError(
+        `Another pgshift node runs on this machine (its files: ${other}); only one can, because kube-proxy and the kubelet own machine-wide iptables chains. ` +
+          `Stop it first (for the one \`npm run cluster -- up\` started: \`npm run cluster -- down\`).`,
+      );
     }
   }
-  writeFileSync(NODE_LOCK, `${dir}\n`);
 }
 
 export async function startCluster(opts: StartOptions): Promise<Cluster> {
@@ -139,7 +159,7 @@ export async function startCluster(opts: StartOptions): Promise<Cluster> {
   }
   mkdirSync(dir, { recursive: true });
   if (node) {
-    await takeNodeLock(dir, log);
+    await takeNodeLock(dir, log, opts.waitForNodeMs ?? 0);
     host.saveHostState(hostFile(dir));
   }
   const state: ClusterState = { dir, node, apiPort: await freePort(), etcdPort: await freePort(), peerPort: await freePort(), startedAt: new Date().toISOString() };
@@ -372,8 +392,8 @@ export async function stopCluster(dir: string, opts: { keepDir?: boolean } = {})
     }
   }
   await stopNamed(ORDER);
-  if (isNode && existsSync(NODE_LOCK) && readFileSync(NODE_LOCK, "utf8").trim() === dir) rmSync(NODE_LOCK, { force: true });
-  const left = before ? host.diffHostState(before, host.hostState()) : [];
+  if (isNode && existsSync(NODE_LOCK) && readFileSync(NODE_LOCK, "utf8").split("\n")[0] === dir) rmSync(NODE_LOCK, { force: true });
+  const left = before ? host.diffHostState(before, host.hostState(), dir) : [];
   if (!opts.keepDir) rmSync(dir, { recursive: true, force: true });
   return left;
 }

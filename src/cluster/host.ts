@@ -145,10 +145,18 @@ export function loadHostState(file: string): HostState | undefined {
   return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as HostState) : undefined;
 }
 
-/** The differences between two states, one line each ("+ link veth1234"), for errors and tests. */
-export function diffHostState(before: HostState, after: HostState): string[] {
+/**
+ * The differences between two states, one line each ("+ link veth1234"), for
+ * errors and tests. Mounts in other directories under /tmp than ownDir belong
+ * to whatever else runs containers on the machine (another engineer's
+ * containerd, a test's), not to this cluster.
+ */
+export function diffHostState(before: HostState, after: HostState, ownDir?: string): string[] {
   const lines: string[] = [];
+  const foreign = (what: string, x: string) => what === "mount" && x.startsWith("/tmp/") && !(ownDir && x.startsWith(ownDir));
   const set = (what: string, a: string[], b: string[]) => {
+    a = a.filter((x) => !foreign(what, x));
+    b = b.filter((x) => !foreign(what, x));
     for (const x of b) if (!a.includes(x)) lines.push(`+ ${what} ${x}`);
     for (const x of a) if (!b.includes(x)) lines.push(`- ${what} ${x}`);
   };

@@ -60,7 +60,7 @@ spec:
     assert.ok(pv.spec.local.path.startsWith(cluster.dir), "the volume is a directory of the cluster's");
     assert.equal(statSync(pv.spec.local.path).gid, 999, "the pod's fsGroup owns the volume");
 
-    const during = diffHostState(before, hostState());
+    const during = diffHostState(before, hostState(), cluster.dir);
     for (const expected of [`+ link ${NODE.bridge}`, `+ link ${NODE.link}`, "+ netns cni-", "+ iptables(ipv4 nat) -N KUBE-SERVICES", "+ cgroup "]) {
       assert.ok(during.some((l) => l.startsWith(expected)), `while it runs the node has made: ${expected} (the check below can see it)`);
     }
@@ -70,7 +70,7 @@ spec:
     assert.deepEqual(left, [], "stop() reports the machine is as before");
   }
   assert.ok(stopped);
-  assert.deepEqual(diffHostState(before, hostState()), [], "no interface, netns, mount, iptables rule, cgroup, path or kernel setting is left");
+  assert.deepEqual(diffHostState(before, hostState(), cluster.dir), [], "no interface, netns, mount, iptables rule, cgroup, path or kernel setting is left");
   assert.deepEqual(processesUsing(cluster.dir), [], "no process of the cluster is left");
   assert.equal(existsSync(cluster.dir), false, "its directory is removed");
 });

@@ -61,7 +61,8 @@ export async function startTestCluster(opts: { node?: boolean } = {}): Promise<T
   };
   let c: Cluster;
   try {
-    c = await startCluster({ dir, node: !!opts.node });
+    // Another test file's (or engineer's) node may be running: queue behind it rather than fail.
+    c = await startCluster({ dir, node: !!opts.node, waitForNodeMs: 20 * 60_000, log: (m) => m.startsWith("waiting") && console.error(`[cluster] ${m}`) });
   } catch (e) {
     unhook();
     throw e;

@@ -31,7 +31,7 @@ spec:
   - name: echo
     image: pgshift.local/app:busybox
     imagePullPolicy: Never
-    command: ["sh", "-c", "while true; do nc -l -p 5432 -e cat; done"]
+    command: ["nc", "-ll", "-p", "5432", "-e", "cat"]
     readinessProbe: { exec: { command: ["true"] }, periodSeconds: 1 }
 ---
 apiVersion: v1
