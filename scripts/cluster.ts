@@ -4,10 +4,14 @@
 // stops every process `up` started and removes everything it made.
 //
 //   --dir <path>   the cluster's directory (default .cluster/ in the project)
+import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { clusterStatus, kubeconfigPath, readState, startCluster, stopCluster } from "../src/cluster/cluster";
 import { ClusterError } from "../src/cluster/errors";
-import { userClusterDir } from "../src/cluster/paths";
+import { toolchainBin, userClusterDir } from "../src/cluster/paths";
+import { sampleAppManifest, sampleAppWhere } from "../src/cluster/sample-app";
+import { createSampleAppDb } from "./sample-app-db";
 import { apiClient } from "../src/cluster/api";
 import { NODE } from "../src/cluster/node-config";
 
@@ -34,6 +38,12 @@ async function up(dir: string): Promise<void> {
     console.error(`[cluster] up in ${((Date.now() - t0) / 1000).toFixed(1)}s: API server ${c.server}, node ${NODE.name} (${NODE.ip}), default StorageClass ${NODE.storageClass}`);
     console.error("[cluster] stop it with: npm run cluster -- down");
   }
+  // The app pgshift migrates, as it would already run: the Pulumi.cluster.yaml stack's starting point.
+  execFileSync(join(toolchainBin, "kubectl"), ["--kubeconfig", kubeconfigPath(dir), "apply", "-f", "-"], { input: sampleAppManifest(), stdio: ["pipe", "ignore", "inherit"] });
+  const db = join(dir, "app.db");
+  if (!existsSync(db)) createSampleAppDb(db, {});
+  console.error(`[cluster] sample app in ${sampleAppWhere()}; its SQLite database: ${db}`);
+  console.error(`[cluster] next: export KUBECONFIG=${kubeconfigPath(dir)}; npm run pulumi -- up --stack cluster`);
   console.log(`KUBECONFIG=${kubeconfigPath(dir)}`);
 }
 

@@ -7,10 +7,11 @@
 // `up` completes exactly once. No credential reaches the state in plaintext.
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import yaml from "js-yaml";
 import pg from "pg";
 import { pulumiWorkspace, repoRoot, type PulumiRun, type PulumiWorkspace } from "./helpers/pulumi";
 import { startTestCluster, type TestCluster } from "./helpers/kube";
@@ -70,7 +71,10 @@ before(async () => {
   })) {
     await set(k, v);
   }
-  await pulumi(["config", "set", "--path", "pgshift:app.workloads", "[]", "--json"], true);
+  // No app workloads to restart here (the cluster stack's test covers the app's pods).
+  const doc = yaml.load(readFileSync(configFile, "utf8")) as { config: Record<string, { workloads?: unknown[] }> };
+  doc.config["pgshift:app"]!.workloads = [];
+  writeFileSync(configFile, yaml.dump(doc));
 });
 
 after(async () => {

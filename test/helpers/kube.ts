@@ -3,7 +3,7 @@
 // Each test file gets its own cluster in a temporary directory; stop() removes
 // it, and so does an exit or a signal that ends the test process first.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startCluster, stopCluster, waitFor as waitForIn, type Cluster } from "../../src/cluster/cluster";
@@ -65,6 +65,7 @@ export async function startTestCluster(opts: { node?: boolean } = {}): Promise<T
     c = await startCluster({ dir, node: !!opts.node, waitForNodeMs: 20 * 60_000, log: (m) => m.startsWith("waiting") && console.error(`[cluster] ${m}`) });
   } catch (e) {
     unhook();
+    rmSync(dir, { recursive: true, force: true });
     throw e;
   }
   const env: NodeJS.ProcessEnv = { KUBECONFIG: c.kubeconfig, KUBECTL_EXTERNAL_DIFF: "" };
