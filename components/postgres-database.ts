@@ -34,7 +34,7 @@ export interface PostgresDatabaseArgs {
   limits: { cpu: string; memory: string };
   superuserSecretName: pulumi.Input<string>;
   tls: boolean;
-  /** an existing kubernetes.io/tls Secret; otherwise a self-signed certificate is generated */
+  /** an existing kubernetes.io/tls Secret (with ca.crt); otherwise a CA and a server certificate it signs are generated */
   tlsSecret?: string;
   protect: boolean;
   /** keep the data volume claim when the StatefulSet is deleted (default: what protect says) */
