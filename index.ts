@@ -3,6 +3,7 @@
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { join } from "node:path";
 import { AppCutover } from "./components/app-cutover";
 import { BackupCronJob } from "./components/backup-cronjob";
 import { DatabaseRoles } from "./components/database-roles";
@@ -10,12 +11,18 @@ import { DatabaseNetworkPolicy } from "./components/network-policy";
 import { PostgresDatabase } from "./components/postgres-database";
 import { PostgresExporter } from "./components/postgres-exporter";
 import { DatabaseSecrets } from "./components/secrets";
+import { POD_SECURITY_LABELS, pinnedImage } from "./components/defaults";
 import { SqliteMigration } from "./components/sqlite-migration";
 import { parseConfig, rawConfig } from "./src/config";
+import { resolveKubeconfig } from "./src/kube/kubeconfig";
+import type { TunnelTarget } from "./src/kube/port-forward";
+
+const runWithTunnelScript = join(__dirname, "src", "kube", "run-with-tunnel.ts");
 
 const cfg = parseConfig(rawConfig(pulumi.runtime.allConfig()));
 const secretConfig = new pulumi.Config("pgshift");
 const instance = `${cfg.namePrefix}postgres`;
+const databaseImage = pinnedImage(cfg.database.image, cfg.database.imageDigest);
 
 if (!cfg.awaitReadiness) {
   // A test API server has no kubelet: nothing ever becomes ready.
@@ -36,7 +43,7 @@ if (cfg.database.protect) {
 const provider = new k8s.Provider("kubernetes", cfg.renderDir ? { renderYamlToDirectory: cfg.renderDir } : {});
 const k8sOpts = { provider };
 const namespace = cfg.createNamespace
-  ? new k8s.core.v1.Namespace("namespace", { metadata: { name: cfg.namespace } }, k8sOpts).metadata.name
+  ? new k8s.core.v1.Namespace("namespace", { metadata: { name: cfg.namespace, labels: POD_SECURITY_LABELS } }, k8sOpts).metadata.name
   : pulumi.output(cfg.namespace);
 const serviceHost = `${instance}.${cfg.namespace}.svc.cluster.local`;
 
@@ -48,7 +55,15 @@ const secrets = new DatabaseSecrets(
 
 const database = new PostgresDatabase(
   "postgres",
-  { ...cfg.database, namespace, namePrefix: cfg.namePrefix, database: cfg.database.name, superuserSecretName: secrets.superuserSecretName },
+  {
+    ...cfg.database,
+    image: databaseImage,
+    namespace,
+    namePrefix: cfg.namePrefix,
+    database: cfg.database.name,
+    superuserSecretName: secrets.superuserSecretName,
+    roles: Object.values(cfg.roles),
+  },
   k8sOpts,
 );
 
@@ -58,57 +73,95 @@ if (cfg.networkPolicy.enabled) {
 if (cfg.backup.enabled) {
   new BackupCronJob(
     "backup",
-    { ...cfg.backup, namespace, namePrefix: cfg.namePrefix, databaseInstance: "postgres", image: cfg.database.image, credentialsSecretName: secrets.backupSecretName, protect: cfg.database.protect },
+    {
+      ...cfg.backup,
+      namespace,
+      namePrefix: cfg.namePrefix,
+      databaseInstance: "postgres",
+      image: databaseImage,
+      credentialsSecretName: secrets.backupSecretName,
+      caSecretName: database.tlsSecretName,
+      protect: cfg.database.protect,
+    },
     k8sOpts,
   );
 }
 if (cfg.exporter.enabled) {
   new PostgresExporter(
     "exporter",
-    { namespace, namePrefix: cfg.namePrefix, databaseInstance: "postgres", image: cfg.exporter.image, dsnSecretName: secrets.exporterSecretName, serviceMonitor: cfg.exporter.serviceMonitor },
+    {
+      namespace,
+      namePrefix: cfg.namePrefix,
+      databaseInstance: "postgres",
+      image: pinnedImage(cfg.exporter.image, cfg.exporter.imageDigest),
+      dsnSecretName: secrets.exporterSecretName,
+      caSecretName: database.tlsSecretName,
+      serviceMonitor: cfg.exporter.serviceMonitor,
+    },
     k8sOpts,
   );
 }
 
-// Roles, grants and the copy go straight to PostgreSQL (a port-forward, or the local server).
+// Roles, grants, the schema command and the copy reach PostgreSQL through a
+// port-forward the program opens itself once the pod is Ready (or directly).
 const conn = cfg.connection;
+const viaTunnel = conn.via === "port-forward";
+const dbHost = viaTunnel ? serviceHost : conn.host;
+const dbPort = viaTunnel ? 5432 : conn.port;
+const kubeConfig = new pulumi.Config("kubernetes");
+const kubeconfig = () => resolveKubeconfig(kubeConfig.get("kubeconfig")).contents;
+const tunnel: pulumi.Output<TunnelTarget> | undefined = viaTunnel
+  ? pulumi.secret(
+      pulumi.all([database.podName, namespace]).apply(([pod, ns]) => ({ kubeconfig: kubeconfig(), context: kubeConfig.get("context") ?? "", namespace: ns, pod, port: 5432 })),
+    )
+  : undefined;
 const url = (role: string, password: pulumi.Input<string>) =>
-  pulumi.secret(pulumi.interpolate`postgresql://${role}:${pulumi.output(password).apply(encodeURIComponent)}@${conn.host}:${conn.port}/${cfg.database.name}?sslmode=${conn.sslmode}`);
+  pulumi.secret(pulumi.interpolate`postgresql://${role}:${pulumi.output(password).apply(encodeURIComponent)}@${dbHost}:${dbPort}/${cfg.database.name}?sslmode=${conn.sslmode}`);
 let migration: SqliteMigration | undefined;
-let roles: DatabaseRoles | undefined;
-if (conn.enabled) {
-  roles = new DatabaseRoles(
-    "roles",
-    {
-      adminUrl: url("postgres", secrets.passwords.superuser),
-      database: cfg.database.name,
-      owner: { name: cfg.roles.owner, password: secrets.passwords.owner },
-      app: { name: cfg.roles.app, password: secrets.passwords.app },
-      monitor: { name: cfg.roles.monitor, password: secrets.passwords.monitor },
-      backup: { name: cfg.roles.backup, password: secrets.passwords.backup },
-    },
-    { dependsOn: [database] },
-  );
-  const ownerUrl = url(cfg.roles.owner, secrets.passwords.owner);
-  const schemaCommand =
-    cfg.migration.schema === "existing" && cfg.migration.schemaCommand
-      ? new command.local.Command(
-          "schema-command",
-          {
-            create: cfg.migration.schemaCommand,
-            // The app's migrations (Alembic) run as the owner, so the app role gets the tables through default privileges.
-            environment: { DATABASE_URL: ownerUrl.apply((u) => u.replace(/^postgresql:/, "postgresql+psycopg:")), PGSHIFT_OWNER_URL: ownerUrl },
+const roles = new DatabaseRoles(
+  "roles",
+  {
+    adminUrl: url("postgres", secrets.passwords.superuser),
+    tunnel,
+    database: cfg.database.name,
+    owner: { name: cfg.roles.owner, password: secrets.passwords.owner },
+    app: { name: cfg.roles.app, password: secrets.passwords.app },
+    monitor: { name: cfg.roles.monitor, password: secrets.passwords.monitor },
+    backup: { name: cfg.roles.backup, password: secrets.passwords.backup },
+  },
+  { dependsOn: [database] },
+);
+const ownerUrl = url(cfg.roles.owner, secrets.passwords.owner);
+const schemaCommand =
+  cfg.migration.schema === "existing" && cfg.migration.schemaCommand
+    ? new command.local.Command(
+        "schema-command",
+        {
+          // Through the same tunnel: run-with-tunnel opens it, sets DATABASE_URL, runs the command, closes it.
+          create: tunnel ? `node --import tsx ${JSON.stringify(runWithTunnelScript)} -- ${cfg.migration.schemaCommand}` : cfg.migration.schemaCommand,
+          // The app's migrations (Alembic) run as the owner, so the app role gets the tables through default privileges.
+          environment: {
+            DATABASE_URL: ownerUrl.apply((u) => u.replace(/^postgresql:/, "postgresql+psycopg:")),
+            PGSHIFT_OWNER_URL: ownerUrl,
+            ...(tunnel ? { PGSHIFT_TUNNEL: pulumi.secret(tunnel.apply((t) => JSON.stringify(t))) } : {}),
           },
-          { dependsOn: [roles], additionalSecretOutputs: ["stdout", "stderr"] },
-        )
-      : undefined;
-  if (cfg.migration.source) {
-    migration = new SqliteMigration(
-      "migration",
-      { ...cfg.migration, source: cfg.migration.source, targetUrl: ownerUrl, cutover: cfg.cutover },
-      { dependsOn: schemaCommand ? [roles, schemaCommand] : [roles] },
-    );
-  }
+        },
+        { dependsOn: [roles], additionalSecretOutputs: ["stdout", "stderr"] },
+      )
+    : undefined;
+if (cfg.migration.source) {
+  migration = new SqliteMigration(
+    "migration",
+    {
+      ...cfg.migration,
+      source: cfg.migration.source,
+      kube: { kubeconfig, context: kubeConfig.get("context"), namespace: cfg.namespace },
+      targetUrl: ownerUrl,
+      tunnel,
+      cutover: cfg.cutover,
+    },
+    { dependsOn: schemaCommand ? [roles, schemaCommand] : [roles] },
+  );
 }
 
 const cutover = new AppCutover(
@@ -124,6 +177,8 @@ const cutover = new AppCutover(
     appRole: cfg.roles.app,
     appPassword: secrets.passwords.app,
     tls: cfg.database.tls,
+    caCert: database.caCert,
+    caCertPath: cfg.app.caCertPath,
     workloads: cfg.app.workloads,
   },
   { ...k8sOpts, dependsOn: migration ? [migration] : [] },

@@ -7,6 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PostgresRole } from "../src/provider/postgres-role";
 import { DatabaseGrants } from "../src/provider/database-grants";
+import type { TunnelTarget } from "../src/provider/tunnel";
 
 export interface RoleLogin {
   name: pulumi.Input<string>;
@@ -14,8 +15,14 @@ export interface RoleLogin {
 }
 
 export interface DatabaseRolesArgs {
-  /** superuser connection string to the application database; secret */
+  /**
+   * superuser connection string; secret. Role statements run in the `postgres`
+   * maintenance database, grants in `database` with search_path pinned
+   * (src/provider/admin-session.ts), whatever database the URL names.
+   */
   adminUrl: pulumi.Input<string>;
+  /** reach PostgreSQL through this port-forward to the database pod; omitted: adminUrl directly */
+  tunnel?: pulumi.Input<TunnelTarget>;
   database: pulumi.Input<string>;
   schema?: pulumi.Input<string>;
   owner: RoleLogin;
@@ -36,7 +43,7 @@ export class DatabaseRoles extends pulumi.ComponentResource {
     super("pgshift:index:DatabaseRoles", name, {}, opts);
     const parent = { parent: this };
     const role = (suffix: string, login: RoleLogin, memberOf: string[], connectionLimit = -1) =>
-      new PostgresRole(`${name}-${suffix}`, { adminUrl: args.adminUrl, name: login.name, password: login.password, memberOf, connectionLimit }, parent);
+      new PostgresRole(`${name}-${suffix}`, { adminUrl: args.adminUrl, tunnel: args.tunnel, name: login.name, password: login.password, memberOf, connectionLimit }, parent);
 
     const owner = role("owner", args.owner, []);
     const app = role("app", args.app, []);
@@ -47,6 +54,7 @@ export class DatabaseRoles extends pulumi.ComponentResource {
       `${name}-grants`,
       {
         adminUrl: args.adminUrl,
+        tunnel: args.tunnel,
         database: args.database,
         schema: args.schema ?? "public",
         owner: owner.name,

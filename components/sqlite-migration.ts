@@ -2,15 +2,24 @@
 // `pulumi preview` and exported), and the DataMigration resource that copies
 // and verifies during `pulumi up`.
 import * as pulumi from "@pulumi/pulumi";
-import { resolve } from "node:path";
+import { basename, resolve } from "node:path";
 import { fingerprintSqlite, formatPlan, planMigration } from "../src/engine";
+import { fetchPodSqlite, parsePodSource } from "../src/kube/pod-sqlite";
 import { DataMigration } from "../src/provider/data-migration";
+import type { TunnelTarget } from "../src/provider/tunnel";
 
 export interface SqliteMigrationArgs {
-  /** the app's SQLite database (relative paths are resolved from the project directory) */
+  /**
+   * the app's SQLite database: a local path (relative to the project directory), or
+   * pod:<Deployment or StatefulSet name>/<path in the container> to snapshot it inside the app's pod
+   */
   source: string;
+  /** how to reach the app's pod for a pod: source (the kubernetes provider's kubeconfig) */
+  kube?: { kubeconfig: () => string; context?: string; namespace: string };
   /** PostgreSQL URL for the owner role; secret */
   targetUrl: pulumi.Input<string>;
+  /** reach PostgreSQL through this port-forward to the database pod; omitted: targetUrl directly */
+  tunnel?: pulumi.Input<TunnelTarget>;
   schema?: "create" | "existing";
   tables?: string[];
   identifiers?: "downcase" | "preserve";
@@ -36,13 +45,24 @@ export class SqliteMigration extends pulumi.ComponentResource {
 
   constructor(name: string, args: SqliteMigrationArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pgshift:index:SqliteMigration", name, {}, opts);
-    const source = resolve(args.source);
     const schema = args.schema ?? "create";
     const identifiers = args.identifiers ?? "downcase";
+    const inPod = parsePodSource(args.source);
+    // A pod: source is snapshotted into the project (in preview too: the plan
+    // needs the tables); a local path is used as it is.
+    const source = inPod ? resolve(".pgshift", "pod-snapshots", pulumi.getStack(), `${inPod.workload}-${basename(inPod.path)}`) : resolve(args.source);
+    const sourceReady: Promise<string> = inPod
+      ? (async () => {
+          if (!args.kube) throw new Error(`migration.source ${args.source} needs a Kubernetes connection to the app's pod.`);
+          const got = await fetchPodSqlite(args.kube.kubeconfig(), args.kube.context, args.kube.namespace, inPod, source);
+          pulumi.log.info(`SQLite snapshot of ${inPod.path} taken in pod ${got.pod} (online backup, ${got.bytes} bytes) → ${source}`, this);
+          return source;
+        })()
+      : Promise.resolve(source);
 
     // Reading the SQLite catalog is harmless, so the plan is made in preview
     // and up alike; nothing in PostgreSQL is touched here.
-    const planned = planMigration({ source, schema, identifiers, casts: args.casts ?? {}, tables: args.tables?.length ? args.tables : undefined }).then(
+    const planned = sourceReady.then((src) => planMigration({ source: src, schema, identifiers, casts: args.casts ?? {}, tables: args.tables?.length ? args.tables : undefined })).then(
       (plan) => {
         pulumi.log.info(`Migration plan for ${source}:\n${formatPlan(plan)}`, this);
         return summarise(plan);
@@ -50,13 +70,14 @@ export class SqliteMigration extends pulumi.ComponentResource {
     );
     this.plan = pulumi.output(planned);
 
-    const fingerprint = fingerprintSqlite(source);
+    const fingerprint = sourceReady.then(fingerprintSqlite);
     const migration = new DataMigration(
       name,
       {
-        source,
+        source: sourceReady,
         sourceFingerprint: fingerprint,
         targetUrl: args.targetUrl,
+        tunnel: args.tunnel,
         schema,
         tables: args.tables ?? [],
         identifiers,

@@ -112,6 +112,7 @@ async function main(): Promise<void> {
   if (!existsSync(configFile)) writeFileSync(configFile, template);
   const set = (args: string[], input?: string) => pulumi(["config", "set", "--config-file", configFile, ...args], { quiet: true, input });
   const current = readFileSync(configFile, "utf8");
+  set(["--path", "pgshift:connection.via", "direct"]);
   set(["--path", "pgshift:connection.host", info.host]);
   set(["--path", "pgshift:connection.port", String(info.port)]);
   set(["--path", "pgshift:migration.source", source]);

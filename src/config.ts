@@ -8,6 +8,7 @@ const cron = z.string().regex(/^(\S+\s+){4}\S+$/, "a cron schedule with five fie
 const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "a DNS label: lowercase letters, digits and -");
 const roleName = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "lowercase letters, digits and _");
 const labels = z.record(z.string(), z.string());
+const digest = z.string().regex(/^sha256:[0-9a-f]{64}$/, "an image digest: sha256: and 64 lowercase hex digits");
 
 export const configSchema = z
   .object({
@@ -25,6 +26,12 @@ export const configSchema = z
       .object({
         name: z.string().regex(/^[a-z_][a-z0-9_]*$/, "lowercase letters, digits and _").default("piyasa_db"),
         image: z.string().default("postgres:16-alpine"),
+        /** pin the image (and the backup job's, which uses it) to this digest: sha256:<64 hex> */
+        imageDigest: digest.optional(),
+        /** memory-backed /dev/shm for parallel queries; default in components/defaults.ts */
+        shmSize: quantity.optional(),
+        /** node drains: "allow" evicts the single instance (it restarts elsewhere), "block" waits for an operator */
+        drains: z.enum(["allow", "block"]).default("allow"),
         storageClass: z.string().optional(),
         storageSize: quantity.default("10Gi"),
         requests: z.object({ cpu: quantity.default("250m"), memory: quantity.default("512Mi") }).default({}),
@@ -64,26 +71,38 @@ export const configSchema = z
         keepMonthly: z.number().int().min(0).max(120).default(6),
         storageSize: quantity.default("20Gi"),
         storageClass: z.string().optional(),
-        /** upload each dump to S3-compatible storage; the Secret holds AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY */
-        s3: z.object({ bucket: z.string().min(1), endpoint: z.string().url().optional(), credentialsSecret: z.string().min(1) }).optional(),
+        /**
+         * Removed: the upload needed an aws CLI the database image does not have,
+         * so it could never run. Refused rather than ignored (docs/security.md).
+         */
+        s3: z
+          .unknown()
+          .refine((v) => v === undefined, "backup.s3 was removed (the backup image has no object-store client); copy the backup volume off-site yourself, see docs/security.md")
+          .optional(),
       })
       .default({}),
     exporter: z
       .object({
         enabled: z.boolean().default(true),
         image: z.string().default("quay.io/prometheuscommunity/postgres-exporter:v0.15.0"),
+        imageDigest: digest.optional(),
         serviceMonitor: z.boolean().default(false),
       })
       .default({}),
-    /** where pgshift reaches PostgreSQL for roles and the copy (e.g. kubectl port-forward to 127.0.0.1:5432) */
+    /**
+     * How pgshift reaches PostgreSQL for roles, grants, the schema command and the copy.
+     * port-forward (default): the program opens a port-forward to the database pod itself, over the
+     * kubeconfig/context the kubernetes provider uses, once the pod is Ready.
+     * direct: connect to host:port (a VPN, a LoadBalancer, a managed database, the local stack).
+     */
     connection: z
       .object({
+        via: z.enum(["port-forward", "direct"]).default("port-forward"),
         host: z.string().default("127.0.0.1"),
         port: z.number().int().min(1).max(65535).default(5432),
         sslmode: z.enum(["disable", "prefer", "require", "verify-ca", "verify-full"]).default("disable"),
-        /** false: declare the Kubernetes side only (first `up`, before a port-forward exists) */
-        enabled: z.boolean().default(true),
       })
+      .strict()
       .default({}),
     migration: z
       .object({
@@ -106,6 +125,11 @@ export const configSchema = z
       .object({
         /** the app's Secret that carries DATABASE_URL */
         secretName: z.string().default("piyasa-secrets"),
+        /**
+         * with TLS: where the app's pods mount the database CA (key DATABASE_CA_CERT of the
+         * app's Secret); its URLs then verify the server (sslmode=verify-full)
+         */
+        caCertPath: z.string().regex(/^\//, "an absolute path").optional(),
         /** what DATABASE_URL is before cutover (and after a rollback) */
         sqliteUrl: z.string().default("sqlite:///./app.db"),
         /** workloads restarted when DATABASE_URL changes */
@@ -115,7 +139,12 @@ export const configSchema = z
     /** true: the app's DATABASE_URL points at PostgreSQL; false again rolls back to SQLite */
     cutover: z.boolean().default(false),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.renderDir && c.connection.via === "port-forward") {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["connection", "via"], message: "must be \"direct\" when renderDir is set: rendered manifests run no pod to forward to" });
+    }
+  });
 
 export type StackConfig = z.infer<typeof configSchema>;
 
@@ -123,6 +152,15 @@ export class ConfigError extends Error {}
 
 /** Validates raw config (key → parsed YAML value) and explains every problem by its key. */
 export function parseConfig(raw: Record<string, unknown>): StackConfig {
+  const connection = raw.connection as Record<string, unknown> | undefined;
+  if (connection && typeof connection === "object" && "enabled" in connection) {
+    // The two-phase deploy (up without the database, port-forward by hand, up again) is gone.
+    throw new ConfigError(
+      "Invalid stack configuration:\n  pgshift:connection.enabled: no longer used. `pulumi up` now opens its own port-forward to the database pod " +
+        "(pgshift:connection.via: port-forward, the default), so one `up` does the whole job.\n" +
+        "Remove it with: pulumi config rm --path pgshift:connection.enabled (and stop any kubectl port-forward you started for pgshift).",
+    );
+  }
   const result = configSchema.safeParse(raw);
   if (result.success) return result.data;
   const lines = result.error.issues.map((i) => {

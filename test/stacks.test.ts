@@ -78,6 +78,8 @@ async function openStack(name: "dev" | "prod", pgs: TestPostgres, extra: Record<
     ws.run(["preview", "up", "destroy", "config"].includes(args[0]!) ? [...args, "--config-file", configFile] : args, { allowFailure });
   const set = (path: string, value: string) => run(["config", "set", "--path", path, value]);
   await set("pgshift:awaitReadiness", "false");
+  // No kubelet runs the database pod here: roles and the copy go to a local server.
+  await set("pgshift:connection.via", "direct");
   await set("pgshift:connection.port", String(pgs.port));
   await set("pgshift:migration.source", source);
   for (const [k, v] of Object.entries(extra)) await set(k, v);

@@ -17,6 +17,7 @@ cd "$root"
 # replaces) and toolchain/etcd/go.mod.
 KUBE_VERSION=v1.34.2
 ETCD_VERSION=v3.6.16
+COREDNS_VERSION=v1.14.7 # must match toolchain/coredns/go.mod
 
 bin="$root/.toolchain/bin"
 force=false
@@ -58,4 +59,25 @@ build etcd etcd "$ETCD_VERSION" .
 build kube kube-apiserver "$KUBE_VERSION" k8s.io/kubernetes/cmd/kube-apiserver "$kube_ldflags"
 build kube kube-controller-manager "$KUBE_VERSION" k8s.io/kubernetes/cmd/kube-controller-manager "$kube_ldflags"
 build kube kubectl "$KUBE_VERSION" k8s.io/kubernetes/cmd/kubectl "$kube_ldflags"
-say "test cluster binaries ready: etcd $ETCD_VERSION, kube-apiserver/kube-controller-manager/kubectl $KUBE_VERSION"
+# The node: pods are scheduled, run and reachable through Services.
+build kube kube-scheduler "$KUBE_VERSION" k8s.io/kubernetes/cmd/kube-scheduler "$kube_ldflags"
+build kube kubelet "$KUBE_VERSION" k8s.io/kubernetes/cmd/kubelet "$kube_ldflags"
+build kube kube-proxy "$KUBE_VERSION" k8s.io/kubernetes/cmd/kube-proxy "$kube_ldflags"
+# Cluster DNS (*.svc.cluster.local), with only the plugins it needs (toolchain/coredns/main.go).
+build coredns coredns "$COREDNS_VERSION" .
+
+# The container runtime comes from Debian: containerd, runc and the CNI plugins.
+# Running pods needs root (network namespaces, mounts, iptables); without it the
+# node tests fail saying so, and the rest of the suite runs as usual.
+if ! command -v containerd >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1 || [ ! -x /usr/lib/cni/bridge ]; then
+  if [ "$(id -u)" != 0 ]; then
+    say "containerd, runc and containernetworking-plugins are missing and this is not root: install them"
+    say "(apt-get install containerd runc containernetworking-plugins) to run the test cluster's node."
+  else
+    say "installing containerd, runc and containernetworking-plugins from Debian"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd runc containernetworking-plugins iptables iproute2; } >/dev/null
+  fi
+fi
+# The images pods run here (nothing can be pulled): built from Debian packages, cached by content.
+if [ "$(id -u)" = 0 ] || [ -s "$root/.toolchain/images/manifest.json" ]; then bash "$root/toolchain/images/build.sh"; fi
+say "test cluster binaries ready: etcd $ETCD_VERSION, Kubernetes $KUBE_VERSION (apiserver, controller-manager, scheduler, kubelet, kube-proxy, kubectl), CoreDNS $COREDNS_VERSION"

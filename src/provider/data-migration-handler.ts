@@ -6,11 +6,14 @@ import { dirname, isAbsolute } from "node:path";
 import { migrate, type MigrationReport } from "../engine";
 import { parseOverride } from "../engine/cast-rules";
 import { backupSqlite } from "./source-backup";
+import { reachDatabase, type TunnelTarget } from "./tunnel";
 
 export interface MigrationInputs {
   source: string;
   sourceFingerprint: string;
   targetUrl: string;
+  /** port-forward to the database pod (null: targetUrl is reachable as is); never part of the diff */
+  tunnel?: TunnelTarget | null;
   schema: "create" | "existing";
   tables: string[];
   identifiers: "downcase" | "preserve";
@@ -109,16 +112,23 @@ export async function diff(_id: string, olds: MigrationOutputs, news: MigrationI
 
 async function copy(inputs: MigrationInputs, refresh: boolean, why: string[], everCutover: boolean): Promise<MigrationOutputs> {
   const backupFile = await backupSqlite(inputs.source, inputs.backupDir || dirname(inputs.source));
-  const report: MigrationReport = await migrate({
-    source: inputs.source,
-    target: inputs.targetUrl,
-    schema: inputs.schema,
-    tables: inputs.tables.length > 0 ? inputs.tables : undefined,
-    identifiers: inputs.identifiers,
-    casts: inputs.casts ?? {},
-    jobs: inputs.jobs,
-    refresh,
-  });
+  // The tunnel is open for the copy and its verification only, and closed on failure too.
+  const reach = await reachDatabase(inputs.targetUrl, inputs.tunnel);
+  let report: MigrationReport;
+  try {
+    report = await migrate({
+      source: inputs.source,
+      target: reach.url,
+      schema: inputs.schema,
+      tables: inputs.tables.length > 0 ? inputs.tables : undefined,
+      identifiers: inputs.identifiers,
+      casts: inputs.casts ?? {},
+      jobs: inputs.jobs,
+      refresh,
+    });
+  } finally {
+    await reach.close();
+  }
   const tables: TableResult[] = report.tables.map((t) => ({
     source: t.source,
     target: t.target,

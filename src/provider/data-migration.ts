@@ -4,6 +4,7 @@
 // engine) at run time, with tsx, in the dynamic-provider process.
 import * as pulumi from "@pulumi/pulumi";
 import type { MigrationInputs, MigrationOutputs } from "./data-migration-handler";
+import type { TunnelTarget } from "./tunnel";
 
 // Captured as a plain string when the provider is serialized.
 const handlerPath: string = require.resolve("./data-migration-handler");
@@ -40,6 +41,8 @@ export interface DataMigrationArgs {
   sourceFingerprint: pulumi.Input<string>;
   /** PostgreSQL URL for the owner role; kept secret */
   targetUrl: pulumi.Input<string>;
+  /** reach PostgreSQL through this port-forward, opened only when data is copied; secret */
+  tunnel?: pulumi.Input<TunnelTarget>;
   schema?: pulumi.Input<"create" | "existing">;
   tables?: pulumi.Input<string[]>;
   identifiers?: pulumi.Input<"downcase" | "preserve">;
@@ -70,6 +73,7 @@ export class DataMigration extends pulumi.dynamic.Resource {
         source: args.source,
         sourceFingerprint: args.sourceFingerprint,
         targetUrl: pulumi.secret(args.targetUrl),
+        tunnel: args.tunnel ? pulumi.secret(args.tunnel) : null,
         schema: args.schema ?? "create",
         tables: args.tables ?? [],
         identifiers: args.identifiers ?? "downcase",
@@ -85,7 +89,7 @@ export class DataMigration extends pulumi.dynamic.Resource {
         copiedAt: undefined,
         everCutover: undefined,
       },
-      { ...opts, additionalSecretOutputs: ["targetUrl"] },
+      { ...opts, additionalSecretOutputs: ["targetUrl", "tunnel"] },
     );
   }
 }

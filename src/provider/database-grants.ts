@@ -2,10 +2,13 @@
 // and owns everything; the app role can only read and write rows; PUBLIC gets
 // nothing. Applied as one transaction, so a failure leaves the old grants.
 import * as pulumi from "@pulumi/pulumi";
-import { libpqSsl } from "../engine/connection";
+import { connectAdmin } from "./admin-session";
+import type { TunnelTarget } from "./tunnel";
 
 export interface GrantsInputs {
   adminUrl: string;
+  /** the stack's port-forward to the database pod, or null for a direct connection; a secret */
+  tunnel?: TunnelTarget | null;
   database: string;
   schema: string;
   owner: string;
@@ -14,13 +17,18 @@ export interface GrantsInputs {
   connectOnly: string[];
 }
 
+const MAINTENANCE_DATABASES = ["postgres", "template1"];
+
 /** The statements, in order; exported so tests and `preview` can show them. */
-export function grantStatements(g: Omit<GrantsInputs, "adminUrl">): string[] {
+export function grantStatements(g: Omit<GrantsInputs, "adminUrl" | "tunnel">): string[] {
   const q = (s: string) => '"' + s.replace(/"/g, '""') + '"';
   const db = q(g.database);
   const schema = q(g.schema);
   const readers = [g.app, ...g.connectOnly].map(q).join(", ");
   return [
+    // The maintenance databases: pg_hba already keeps pgshift's roles out; any
+    // other role (made by hand later) gets no foothold there either.
+    ...MAINTENANCE_DATABASES.map((m) => `REVOKE CONNECT, TEMPORARY ON DATABASE ${q(m)} FROM PUBLIC`),
     `REVOKE ALL ON DATABASE ${db} FROM PUBLIC`,
     `ALTER DATABASE ${db} OWNER TO ${q(g.owner)}`,
     `GRANT CONNECT ON DATABASE ${db} TO ${readers}`,
@@ -57,9 +65,10 @@ export const grantsProvider: pulumi.dynamic.ResourceProvider = {
 };
 
 async function applyGrants(inputs: GrantsInputs): Promise<void> {
-  const { Client } = require("pg") as typeof import("pg");
-  const client = new Client({ connectionString: libpqSsl(inputs.adminUrl) });
-  await client.connect();
+  // Schema grants and default privileges only exist inside the application
+  // database, which the owner role owns: the session's search_path is pinned
+  // (admin-session.ts), so nothing the owner defines is looked up.
+  const client = await connectAdmin(inputs.adminUrl, inputs.database, inputs.tunnel);
   let current = "";
   try {
     await client.query("BEGIN");
@@ -81,6 +90,7 @@ async function applyGrants(inputs: GrantsInputs): Promise<void> {
 
 export interface DatabaseGrantsArgs {
   adminUrl: pulumi.Input<string>;
+  tunnel?: pulumi.Input<TunnelTarget>;
   database: pulumi.Input<string>;
   schema?: pulumi.Input<string>;
   owner: pulumi.Input<string>;
@@ -95,13 +105,14 @@ export class DatabaseGrants extends pulumi.dynamic.Resource {
       name,
       {
         adminUrl: pulumi.secret(args.adminUrl),
+        tunnel: args.tunnel ? pulumi.secret(args.tunnel) : null,
         database: args.database,
         schema: args.schema ?? "public",
         owner: args.owner,
         app: args.app,
         connectOnly: args.connectOnly ?? [],
       },
-      { ...opts, additionalSecretOutputs: ["adminUrl"] },
+      { ...opts, additionalSecretOutputs: ["adminUrl", "tunnel"] },
     );
   }
 }

@@ -6,11 +6,14 @@
 // loads its modules with require() and uses nothing from the enclosing module
 // but plain data.
 import * as pulumi from "@pulumi/pulumi";
-import { libpqSsl } from "../engine/connection";
+import { connectAdmin, scramVerifier } from "./admin-session";
+import type { TunnelTarget } from "./tunnel";
 
 export interface RoleInputs {
   /** superuser (or CREATEROLE) connection string; a secret */
   adminUrl: string;
+  /** the stack's port-forward to the database pod, or null for a direct connection; a secret */
+  tunnel?: TunnelTarget | null;
   name: string;
   /** a secret; null for a NOLOGIN group role */
   password: string | null;
@@ -37,6 +40,8 @@ export const roleProvider: pulumi.dynamic.ResourceProvider = {
     }
     if (news.password !== null && (typeof news.password !== "string" || news.password.length < 16)) {
       failures.push({ property: "password", reason: "a login role needs a generated password of at least 16 characters" });
+    } else if (news.password !== null && !/^[\x21-\x7e]+$/.test(news.password)) {
+      failures.push({ property: "password", reason: "a role password must be printable ASCII without spaces (its SCRAM verifier is computed by pgshift)" });
     }
     return { inputs: news, failures };
   },
@@ -64,11 +69,9 @@ export const roleProvider: pulumi.dynamic.ResourceProvider = {
 
   // A role that owns the migrated tables cannot be dropped without dropping
   // the data; it only loses LOGIN, so nothing can connect with it any more.
-  async delete(_id: string, olds: RoleState & { adminUrl?: string }) {
+  async delete(_id: string, olds: RoleState & { adminUrl?: string; tunnel?: TunnelTarget | null }) {
     if (!olds.adminUrl) return;
-    const { Client } = require("pg") as typeof import("pg");
-    const client = new Client({ connectionString: libpqSsl(olds.adminUrl) });
-    await client.connect();
+    const client = await connectAdmin(olds.adminUrl, undefined, olds.tunnel);
     try {
       const ident = (s: string) => '"' + s.replace(/"/g, '""') + '"';
       await client.query(`ALTER ROLE ${ident(olds.name)} NOLOGIN`).catch(() => undefined);
@@ -78,30 +81,31 @@ export const roleProvider: pulumi.dynamic.ResourceProvider = {
   },
 };
 
-async function applyRole(inputs: RoleInputs): Promise<RoleState & { adminUrl: string }> {
-  const { Client } = require("pg") as typeof import("pg");
+async function applyRole(inputs: RoleInputs): Promise<RoleState & { adminUrl: string; tunnel: TunnelTarget | null }> {
   const { createHash } = require("node:crypto") as typeof import("node:crypto");
   const ident = (s: string) => '"' + s.replace(/"/g, '""') + '"';
-  const client = new Client({ connectionString: libpqSsl(inputs.adminUrl) });
-  await client.connect();
+  // The maintenance database and a pinned search_path: nothing the owner of the
+  // application database can define is looked up here (see admin-session.ts).
+  const client = await connectAdmin(inputs.adminUrl, undefined, inputs.tunnel);
   try {
     await client.query("BEGIN");
-    const exists = (await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [inputs.name])).rowCount === 1;
+    const exists =
+      (await client.query("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) $1", [inputs.name])).rowCount === 1;
     const login = inputs.password !== null;
     // NOSUPERUSER etc. are spelled out so that a pre-existing role with more
     // rights is brought down to exactly these.
     const attrs = `${login ? "LOGIN" : "NOLOGIN"} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT CONNECTION LIMIT ${Number(inputs.connectionLimit)}`;
     await client.query(`${exists ? "ALTER" : "CREATE"} ROLE ${ident(inputs.name)} ${attrs}`);
     if (login) {
-      // The password travels as a literal (CREATE ROLE takes no parameters);
-      // the statement is not logged because log_statement stays at its default.
-      await client.query(`ALTER ROLE ${ident(inputs.name)} PASSWORD ${client.escapeLiteral(inputs.password as string)}`);
+      // Only a SCRAM verifier travels (CREATE ROLE takes no parameters), and the
+      // session does not log statements (admin-session.ts), success or error.
+      await client.query(`ALTER ROLE ${ident(inputs.name)} PASSWORD ${client.escapeLiteral(scramVerifier(inputs.password as string))}`);
     } else {
       await client.query(`ALTER ROLE ${ident(inputs.name)} PASSWORD NULL`);
     }
     const current = await client.query<{ rolname: string }>(
-      `SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid
-        WHERE m.member = (SELECT oid FROM pg_roles WHERE rolname = $1)`,
+      `SELECT r.rolname FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) m.roleid
+        WHERE m.member OPERATOR(pg_catalog.=) (SELECT oid FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) $1)`,
       [inputs.name],
     );
     const have = new Set(current.rows.map((r) => r.rolname));
@@ -114,12 +118,13 @@ async function applyRole(inputs: RoleInputs): Promise<RoleState & { adminUrl: st
     await client.query("COMMIT");
   } catch (err) {
     await client.query("ROLLBACK").catch(() => undefined);
-    throw new Error(`Could not create or update PostgreSQL role "${inputs.name}": ${(err as Error).message}`);
+    throw new Error(`Could not create or update PostgreSQL role "${inputs.name}": ${(err as Error).message}\nNothing was changed for this role.`);
   } finally {
     await client.end();
   }
   return {
     adminUrl: inputs.adminUrl,
+    tunnel: inputs.tunnel ?? null,
     name: inputs.name,
     login: inputs.password !== null,
     memberOf: inputs.memberOf,
@@ -130,6 +135,8 @@ async function applyRole(inputs: RoleInputs): Promise<RoleState & { adminUrl: st
 
 export interface PostgresRoleArgs {
   adminUrl: pulumi.Input<string>;
+  /** reach PostgreSQL through this port-forward (opened per operation); omitted: connect to adminUrl directly */
+  tunnel?: pulumi.Input<TunnelTarget>;
   name: pulumi.Input<string>;
   password: pulumi.Input<string> | null;
   memberOf?: pulumi.Input<string[]>;
@@ -146,12 +153,13 @@ export class PostgresRole extends pulumi.dynamic.Resource {
       name,
       {
         adminUrl: pulumi.secret(args.adminUrl),
+        tunnel: args.tunnel ? pulumi.secret(args.tunnel) : null,
         name: args.name,
         password: args.password === null ? null : pulumi.secret(args.password),
         memberOf: args.memberOf ?? [],
         connectionLimit: args.connectionLimit ?? -1,
       },
-      { ...opts, additionalSecretOutputs: ["adminUrl", "password"] },
+      { ...opts, additionalSecretOutputs: ["adminUrl", "password", "tunnel"] },
     );
   }
 }

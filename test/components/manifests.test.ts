@@ -11,6 +11,7 @@ import { join } from "node:path";
 import jsYaml from "js-yaml";
 import { pulumiWorkspace, repoRoot, type PulumiWorkspace } from "../helpers/pulumi";
 import { moveEncryptionSalt } from "../../scripts/stack-file";
+import { startPostgres, type TestPostgres } from "../helpers/postgres";
 
 const schemaPath = join(repoRoot, ".toolchain", "src", "kubernetes-provider", "cmd", "pulumi-resource-kubernetes", "schema.json");
 
@@ -108,12 +109,17 @@ function loadManifests(dir: string): Record<string, unknown>[] {
 const rendered: Record<string, Record<string, unknown>[]> = {};
 let ws: PulumiWorkspace;
 let work: string;
+let pgs: TestPostgres;
 
 before(async () => {
   assert.ok(existsSync(schemaPath), `the kubernetes provider's schema is unpacked by toolchain/setup.sh (${schemaPath})`);
   schema = JSON.parse(readFileSync(schemaPath, "utf8"));
   ws = pulumiWorkspace(repoRoot);
   work = mkdtempSync(join(tmpdir(), "pgshift-render-"));
+  // Rendering runs no pod to forward to: roles and grants go to a local server.
+  pgs = await startPostgres();
+  // The image creates the application database (POSTGRES_DB); grants run inside it.
+  await pgs.query("CREATE DATABASE piyasa_db");
   for (const stack of ["dev", "prod"]) {
     const name = `render-${stack}`;
     const configFile = join(work, `Pulumi.${name}.yaml`);
@@ -123,8 +129,11 @@ before(async () => {
     const set = (k: string, v: string) => ws.run(["config", "set", "--path", k, v, "--config-file", configFile, "--stack", name]);
     await set("pgshift:renderDir", dir);
     await set("pgshift:createNamespace", "true");
-    // No database to reach while rendering: roles and the copy are left out.
-    await set("pgshift:connection.enabled", "false");
+    await set("pgshift:connection.via", "direct");
+    await set("pgshift:connection.port", String(pgs.port));
+    await set("pgshift:connection.sslmode", "disable");
+    await ws.run(["config", "set", "--secret", "pgshift:adminPassword", pgs.password, "--config-file", configFile, "--stack", name]);
+    await ws.run(["config", "rm", "--path", "pgshift:migration.source", "--config-file", configFile, "--stack", name]);
     // Patching the app's workloads needs a live cluster, not a render.
     const doc = jsYaml.load(readFileSync(configFile, "utf8")) as { config: Record<string, { workloads?: unknown[] }> };
     doc.config["pgshift:app"]!.workloads = [];
@@ -142,6 +151,7 @@ after(async () => {
   for (const s of ["render-dev", "render-prod"]) await ws?.run(["stack", "rm", "--yes", "--force", s], { allowFailure: true });
   if (work) rmSync(work, { recursive: true, force: true });
   if (ws) rmSync(ws.backendDir, { recursive: true, force: true });
+  await pgs?.stop();
 });
 
 for (const stack of ["dev", "prod"]) {

@@ -53,7 +53,7 @@ function tlsFlags(base: string): string[] {
   return ["-c", "ssl=on", "-c", `ssl_cert_file=${crt}`, "-c", `ssl_key_file=${key}`];
 }
 
-export async function startPostgres(opts: { onLog?: (m: string) => void; tls?: boolean } = {}): Promise<TestPostgres> {
+export async function startPostgres(opts: { onLog?: (m: string) => void; tls?: boolean; flags?: string[] } = {}): Promise<TestPostgres> {
   const base = mkdtempSync(join(tmpdir(), "pgshift-pg-"));
   // As root, initdb runs as the "postgres" user, which must be able to create the data dir here.
   chmodSync(base, 0o777);
@@ -70,7 +70,7 @@ export async function startPostgres(opts: { onLog?: (m: string) => void; tls?: b
     password,
     persistent: true, // stop() would delete the data dir otherwise (breaks restart); stop() below removes it
     authMethod: "scram-sha-256",
-    postgresFlags: opts.tls ? tlsFlags(base) : [],
+    postgresFlags: [...(opts.tls ? tlsFlags(base) : []), ...(opts.flags ?? [])],
     onLog: log,
     onError: (e: unknown) => log(String(e)),
   });

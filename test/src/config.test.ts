@@ -50,3 +50,24 @@ test("migration.casts carries per-column casts (as --cast) to the engine; none b
   assert.deepEqual(parseConfig(rawConfig(withCasts)).migration.casts, { "events.at": "timestamp:epoch-ms" });
   assert.throws(() => parseConfig(rawConfig({ ...base, "pgshift:migration": JSON.stringify({ casts: { "events.at": 3 } }) })), /pgshift:migration\.casts\.events\.at/);
 });
+
+test("connection: a port-forward by default, direct on request, the removed two-phase key explained", () => {
+  const base = { "pgshift:namespace": "ns" };
+  assert.equal(parseConfig(rawConfig(base)).connection.via, "port-forward");
+  assert.equal(parseConfig(rawConfig({ ...base, "pgshift:connection": JSON.stringify({ via: "direct", port: 6543 }) })).connection.port, 6543);
+  assert.throws(
+    () => parseConfig(rawConfig({ ...base, "pgshift:connection": JSON.stringify({ enabled: false }) })),
+    (e: unknown) => e instanceof ConfigError && /pgshift:connection\.enabled: no longer used/.test(e.message) && /pulumi config rm --path pgshift:connection\.enabled/.test(e.message),
+  );
+  assert.throws(
+    () => parseConfig(rawConfig({ ...base, "pgshift:renderDir": "out", "pgshift:connection": JSON.stringify({ via: "port-forward" }) })),
+    /pgshift:connection\.via: must be "direct" when renderDir is set/,
+  );
+  assert.equal(parseConfig(rawConfig(stackConfig("Pulumi.dev.yaml"))).connection.via, "port-forward");
+  assert.equal(parseConfig(rawConfig(stackConfig("Pulumi.local.yaml"))).connection.via, "direct");
+});
+
+test("backup.s3 is refused, not ignored: the backup image has no object-store client", () => {
+  const raw = { "pgshift:namespace": "ns", "pgshift:backup": JSON.stringify({ s3: { bucket: "b", credentialsSecret: "s" } }) };
+  assert.throws(() => parseConfig(rawConfig(raw)), /pgshift:backup\.s3: backup\.s3 was removed/);
+});
