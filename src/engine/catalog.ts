@@ -57,7 +57,7 @@ export interface SqliteTable {
 
 export interface SkippedObject {
   name: string;
-  kind: "view" | "trigger" | "virtual table" | "shadow table";
+  kind: "view" | "trigger" | "virtual table" | "shadow table" | "bookkeeping table";
   reason: string;
 }
 

@@ -40,7 +40,8 @@ export interface MigrateOptions extends MigrationOptions {
 /** What a load sent (for the digest check), and what the report should tell the app's owner. */
 type Loaded = CopyResult & { warnings: string[] };
 
-export type TableAction = "loaded" | "reloaded" | "kept" | "replaced";
+/** "bookkeeping": a migration tool's table whose rows in PostgreSQL were kept (bookkeeping.ts) */
+export type TableAction = "loaded" | "reloaded" | "kept" | "replaced" | "bookkeeping";
 
 export interface TableReport {
   source: string;
@@ -144,6 +145,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
       } else if (exists) {
         const hasRows = (await admin.query(`SELECT EXISTS (SELECT 1 FROM ${qualified(schema, t.target)}) AS x`)).rows[0].x as boolean;
         if (plan.schemaMode === "existing" && !hasRows) actions.set(t.target, "load");
+        else if (plan.schemaMode === "existing" && t.bookkeeping) actions.set(t.target, "bookkeeping");
         else if (options.overwrite) actions.set(t.target, "replaced");
         else
           throw new TargetConflictError(
@@ -162,7 +164,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
     const ordered = plan.loadOrder.map((n) => byTarget.get(n)!);
     const reloads = ordered.filter((t) => actions.get(t.target) === "reloaded");
     const singles = ordered.filter((t) => ["load", "replaced"].includes(actions.get(t.target)!));
-    for (const t of ordered.filter((t) => actions.get(t.target) === "kept")) progress(t.target, "keep", t.rows, t.rows);
+    for (const t of ordered.filter((t) => ["kept", "bookkeeping"].includes(actions.get(t.target)!))) progress(t.target, "keep", t.rows, t.rows);
 
     // What each copy sent, so verification can compare digests instead of re-reading SQLite.
     const sent = new Map<string, Loaded>();
@@ -196,9 +198,14 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
 
     const verified = options.verify !== false;
     const verifyStarted = Date.now();
-    const verifications = verified ? await verifyTables(options.target, plan, ordered, snapshot, options.jobs ?? 2, progress, sent) : new Map<string, TableVerification>();
+    const kept = ordered.filter((t) => actions.get(t.target) === "bookkeeping");
+    const compared = new Map<string, TableReport>();
+    for (const t of kept) compared.set(t.target, await compareBookkeeping(options.target, plan, t, snapshot));
+    const toVerify = ordered.filter((t) => actions.get(t.target) !== "bookkeeping");
+    const verifications = verified ? await verifyTables(options.target, plan, toVerify, snapshot, options.jobs ?? 2, progress, sent) : new Map<string, TableVerification>();
     const verifyMs = verified ? Date.now() - verifyStarted : undefined;
     const tables: TableReport[] = ordered.map((t) => {
+      if (compared.has(t.target)) return compared.get(t.target)!;
       const v = verifications.get(t.target);
       const action = actions.get(t.target)!;
       return {
@@ -502,6 +509,30 @@ async function verifyTables(
   return results;
 }
 
+/**
+ * A migration tool's bookkeeping table in --schema existing: PostgreSQL's rows
+ * stay; how they differ from SQLite's (the app's migrations in PostgreSQL at
+ * another revision than the SQLite data was written under) is a warning.
+ */
+async function compareBookkeeping(url: string, plan: MigrationPlan, t: TablePlan, snapshot: Snapshot): Promise<TableReport> {
+  const db = snapshot.open();
+  const client = await session(url);
+  try {
+    const v = await verifyTable(client, plan.targetSchema, t, tableReader(db, t));
+    const show = (d: RowDifference) => `${Object.entries(d.key).map(([k, x]) => `${k}=${x}`).join(", ") || "a row"} ${d.problem === "missing in PostgreSQL" ? "only in SQLite" : d.problem === "extra in PostgreSQL" ? "only in PostgreSQL" : "differs"}`;
+    const warnings = v.match
+      ? []
+      : [
+          `${t.bookkeeping}'s bookkeeping in PostgreSQL differs from SQLite's (${v.differences.map(show).join("; ")}): ` +
+            "PostgreSQL's rows were kept. The app's migrations in PostgreSQL are at another revision than the SQLite data; check that the schema matches the data.",
+        ];
+    return { source: t.source, target: t.target, sourceRows: v.sourceRows, targetRows: v.targetRows, match: true, action: "bookkeeping", differences: [], ...(warnings.length ? { warnings } : {}) };
+  } finally {
+    db.close();
+    await client.end().catch(() => {});
+  }
+}
+
 /** `pgshift verify`: compare without copying (the seed guide's --verify-only). */
 export async function verifyMigration(given: MigrationOptions & { target: string; jobs?: number; onProgress?: (e: ProgressEvent) => void }): Promise<MigrationReport> {
   const started = Date.now();
@@ -523,7 +554,8 @@ export async function verifyMigration(given: MigrationOptions & { target: string
       results.push({ source: t.source, target: t.target, sourceRows: t.rows, targetRows: 0, match: false, action: "kept", differences: [{ key: {}, problem: "missing in PostgreSQL" }] });
     }
     const progress = (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => options.onProgress?.({ table, phase, rows, total });
-    const verifications = await verifyTables(options.target, plan, plan.tables.filter((x) => present.has(x.target)), snapshot, options.jobs ?? 2, progress);
+    for (const t of plan.tables.filter((x) => x.bookkeeping && present.has(x.target))) results.push(await compareBookkeeping(options.target, plan, t, snapshot));
+    const verifications = await verifyTables(options.target, plan, plan.tables.filter((x) => !x.bookkeeping && present.has(x.target)), snapshot, options.jobs ?? 2, progress);
     for (const { method, ...v } of verifications.values()) results.push({ ...v, action: "kept", verifiedBy: method });
     const order = new Map(plan.loadOrder.map((n, i) => [n, i]));
     results.sort((a, b) => (order.get(a.target) ?? 0) - (order.get(b.target) ?? 0));

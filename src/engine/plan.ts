@@ -8,6 +8,7 @@ import { castFor, formatCastRules, parseOverride, type ColumnCast } from "./cast
 import { readCatalog, type SkippedObject, type SqliteTable } from "./catalog";
 import { UsageError } from "./errors";
 import { quoteIdent, quoteSqlite, targetName, type IdentifierMode } from "./identifiers";
+import { bookkeepingTool } from "./bookkeeping";
 import { decideNumericDates } from "./numeric-dates";
 import { readTargetTables, type TargetColumn } from "./target-catalog";
 
@@ -26,6 +27,8 @@ export interface MigrationOptions {
   targetSchema?: string;
   /** per-column cast overrides: { "table.column": "text" } */
   casts?: Record<string, string>;
+  /** existing mode without `target`: plan from the cast rules instead of failing (pulumi preview) */
+  allowUnknownTarget?: boolean;
 }
 
 export interface ColumnPlan {
@@ -72,6 +75,8 @@ export interface TablePlan {
   foreignKeys: ForeignKeyPlan[];
   indexes: IndexPlan[];
   notes: string[];
+  /** --schema existing: the migration tool whose bookkeeping this is; its rows in PostgreSQL are kept */
+  bookkeeping?: string;
 }
 
 export interface MigrationPlan {
@@ -83,6 +88,8 @@ export interface MigrationPlan {
   /** target table names in an order where referenced tables come first */
   loadOrder: string[];
   skipped: SkippedObject[];
+  /** --schema existing planned without a connection (pulumi preview): types are the cast rules', not yet the target's */
+  targetUnknown?: boolean;
   /** the per-column overrides asked for ({ "table.column": "type" }) */
   casts: Record<string, string>;
 }
@@ -135,8 +142,21 @@ export async function planFrom(db: Database.Database, options: MigrationOptions)
     if (!t || !t.columns.some((c) => c.name === col)) throw new UsageError(`--cast names "${key}", which is not a column being migrated (use table.column).`);
   }
 
-  const existing = mode === "existing" ? await readTargetTables(requireTarget(options), targetSchema) : null;
-  const plans = tables.map((t) => planTable(db, t, identifiers, overrides, existing));
+  // Without a target (pulumi preview, before the app's migrations ran) an
+  // existing-mode plan shows the cast rules' types; the copy reads the target's.
+  const targetUnknown = mode === "existing" && !options.target && options.allowUnknownTarget === true;
+  const existing = mode === "existing" && !targetUnknown ? await readTargetTables(requireTarget(options), targetSchema) : null;
+  const skipped = [...catalog.skipped];
+  if (existing) {
+    // Another tool's bookkeeping the target's migrations did not create is not the app's data.
+    tables = tables.filter((t) => {
+      const tool = bookkeepingTool(t.name);
+      if (!tool || existing.has(targetName(t.name, identifiers))) return true;
+      skipped.push({ name: t.name, kind: "bookkeeping table", reason: `${tool}'s migration bookkeeping; the app's migrations did not create it in PostgreSQL, so it is not copied` });
+      return false;
+    });
+  }
+  const plans = tables.map((t) => planTable(db, t, identifiers, overrides, existing, mode));
   return {
     source: options.source,
     schemaMode: mode,
@@ -144,7 +164,8 @@ export async function planFrom(db: Database.Database, options: MigrationOptions)
     targetSchema,
     tables: plans,
     loadOrder: loadOrder(plans),
-    skipped: catalog.skipped,
+    skipped,
+    ...(targetUnknown ? { targetUnknown } : {}),
     casts: overrides,
   };
 }
@@ -166,6 +187,7 @@ function planTable(
   identifiers: IdentifierMode,
   overrides: Record<string, string>,
   existing: Map<string, TargetColumn[]> | null,
+  mode: SchemaMode,
 ): TablePlan {
   const target = targetName(t.name, identifiers);
   const tn = (c: string) => targetName(c, identifiers);
@@ -200,10 +222,10 @@ function planTable(
     const decided = decideNumericDates(db, t.name, c.name, cast, t.primaryKey);
     cast = decided.cast;
     if (decided.note) notes.push(decided.note);
-    const identity = existing === null && t.rowidAlias === c.name;
+    const identity = mode === "create" && t.rowidAlias === c.name;
     if (identity && cast.kind !== "bigint" && cast.kind !== "integer") cast = castFor("INTEGER");
-    const def = existing ? null : translateDefault(c.defaultSql, cast);
-    if (c.defaultSql !== null && def === null && !existing) notes.push(`default of "${c.name}" (${c.defaultSql}) has no PostgreSQL meaning and is not kept`);
+    const def = mode === "existing" ? null : translateDefault(c.defaultSql, cast);
+    if (c.defaultSql !== null && def === null && mode === "create") notes.push(`default of "${c.name}" (${c.defaultSql}) has no PostgreSQL meaning and is not kept`);
     columns.push({
       source: c.name,
       target: tn(c.name),
@@ -244,6 +266,8 @@ function planTable(
     }
   }
   const sourceKey = t.primaryKey.length > 0 ? t.primaryKey : t.withoutRowid ? [] : [];
+  const tool = mode === "existing" ? bookkeepingTool(t.name) : undefined;
+  if (tool) notes.push(`${tool}'s migration bookkeeping: rows its migrations wrote in PostgreSQL are kept and compared with SQLite's, never overwritten`);
   if (sourceKey.length === 0) notes.push("no primary key: verified by a multiset digest of all rows");
   return {
     source: t.name,
@@ -258,6 +282,7 @@ function planTable(
     foreignKeys: fks,
     indexes,
     notes,
+    ...(tool ? { bookkeeping: tool } : {}),
   };
 }
 
@@ -321,6 +346,7 @@ export function formatPlan(plan: MigrationPlan): string {
   out.push(`Source: ${plan.source}`);
   out.push(`Schema: ${plan.schemaMode === "create" ? "create tables" : "load into existing tables"} in "${plan.targetSchema}", identifiers ${plan.identifiers}`);
   out.push(`Load order: ${plan.loadOrder.join(" → ") || "(no tables)"}`);
+  if (plan.targetUnknown) out.push("Column types below follow the cast rules; the copy converts to the types of the tables the app's migrations create (read when it runs).");
   out.push("");
   for (const t of plan.tables) {
     out.push(`${t.source} → ${t.target}: ${t.rows} rows${t.primaryKey.length ? `, primary key (${t.primaryKey.join(", ")})` : ", no primary key"}${t.withoutRowid ? ", WITHOUT ROWID" : ""}`);
