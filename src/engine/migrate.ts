@@ -13,7 +13,7 @@ import { LoadError, TargetConflictError, describeKey } from "./errors";
 import { fingerprintSqlite } from "./fingerprint";
 import { qualified, quoteIdent, quoteSqlite, type IdentifierMode } from "./identifiers";
 import { openSource, planFrom, type MigrationOptions, type MigrationPlan, type SchemaMode, type TablePlan } from "./plan";
-import { afterLoadSql, createTableSql, foreignKeySql, orphanSql, resetSequenceSql } from "./schema";
+import { afterLoadSql, createTableSql, foreignKeySql, orphanSql, resetSequenceSql, type DdlStatement } from "./schema";
 import { tableReader, takeSnapshot, type Snapshot } from "./source";
 import { verifyByDigest, verifyTable, type RowDifference, type TableVerification } from "./verify";
 
@@ -160,6 +160,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
     }
 
     const progress = (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => options.onProgress?.({ table, phase, rows, total });
+    await ensureCitext(admin, plan, actions);
     const byTarget = new Map(plan.tables.map((t) => [t.target, t]));
     const ordered = plan.loadOrder.map((n) => byTarget.get(n)!);
     const reloads = ordered.filter((t) => actions.get(t.target) === "reloaded");
@@ -331,13 +332,34 @@ async function loadTable(
     progress(t.target, "copy", 0, t.rows);
     const copied = await copyTable(client, schema, t, tableReader(db, t), (n) => progress(t.target, "copy", n, t.rows), readers?.chunks(t));
     const rows = copied.rows;
+    const warnings: string[] = [];
     if (plan.schemaMode === "create") {
       progress(t.target, "indexes", rows, t.rows);
-      for (const sql of afterLoadSql(schema, t)) await runDdl(client, t, sql);
+      for (const ddl of afterLoadSql(schema, t)) await runDdl(client, t, ddl, warnings);
     }
-    sent.set(t.target, { ...copied, warnings: await resetSequences(client, plan, t) });
+    warnings.push(...(await resetSequences(client, plan, t)));
+    sent.set(t.target, { ...copied, warnings });
     await recordLoad(client, plan, t, fingerprint, rows);
   });
+}
+
+/** COLLATE NOCASE columns become citext (plan.ts): the extension must exist before their tables are created. */
+async function ensureCitext(admin: pg.Client, plan: MigrationPlan, actions: Map<string, TableAction | "load">): Promise<void> {
+  if (plan.schemaMode !== "create") return;
+  const columns = plan.tables
+    .filter((t) => ["load", "replaced"].includes(actions.get(t.target)!))
+    .flatMap((t) => t.columns.filter((c) => c.cast.pgType === "citext").map((c) => `${t.source}.${c.source}`));
+  if (columns.length === 0) return;
+  try {
+    await admin.query("CREATE EXTENSION IF NOT EXISTS citext");
+  } catch (err) {
+    throw new LoadError(
+      columns[0]!.split(".")[0]!,
+      `The COLLATE NOCASE columns ${columns.join(", ")} become citext (case-insensitive text), and creating the citext extension failed: ${(err as Error).message}.\n` +
+        "  Nothing was written. Have a superuser run CREATE EXTENSION citext in this database, or keep them case-sensitive with --cast table.column=text.",
+      err,
+    );
+  }
 }
 
 /** Runs `work` in one PostgreSQL transaction with its own snapshot reader; rolls back on any error. */
@@ -357,11 +379,31 @@ async function inTransaction(url: string, snapshot: Snapshot, work: (client: pg.
   }
 }
 
-async function runDdl(client: pg.Client, t: TablePlan, sql: string): Promise<void> {
+// SQLSTATE class 42: PostgreSQL could not make sense of the statement (a type
+// mismatch in a translated expression), as opposed to data that violates it.
+const NOT_UNDERSTOOD = /^42/;
+
+async function runDdl(client: pg.Client, t: TablePlan, ddl: DdlStatement, warnings: string[]): Promise<void> {
+  const { sql, translated } = ddl;
+  if (translated) await client.query("SAVEPOINT translated");
   try {
     await client.query(sql);
+    if (translated) await client.query("RELEASE SAVEPOINT translated");
   } catch (err) {
-    const e = err as Error & { detail?: string };
+    const e = err as Error & { detail?: string; code?: string };
+    if (translated && NOT_UNDERSTOOD.test(e.code ?? "")) {
+      await client.query("ROLLBACK TO SAVEPOINT translated");
+      warnings.push(`${translated} was not created: PostgreSQL did not accept the translation (${e.message}); recreate it by hand if the app relies on it`);
+      return;
+    }
+    if (translated && e.code === "23514") {
+      throw new LoadError(
+        t.source,
+        `The translated ${translated} of "${t.target}" refuses rows SQLite holds: ${e.message}${e.detail ? ` (${e.detail})` : ""}\n  statement: ${sql}\n` +
+          "  The table's load was rolled back. SQLite skips CHECKs with PRAGMA ignore_check_constraints; fix the rows, and run again.",
+        err,
+      );
+    }
     throw new LoadError(
       t.source,
       `Creating a key or index on "${t.target}" failed: ${e.message}${e.detail ? ` (${e.detail})` : ""}\n  statement: ${sql}\n` +

@@ -58,7 +58,8 @@ export function tableReader(db: Database.Database, t: TablePlan): TableReader {
     })
     .join(", ");
   const keyless = t.sourceKey.length === 0;
-  const order = keyless ? (t.withoutRowid ? "" : " ORDER BY rowid") : ` ORDER BY ${t.sourceKey.map(quoteSqlite).join(", ")}`;
+  // COLLATE BINARY: a NOCASE key would otherwise sort case-insensitively, not in the byte order verify merges by.
+  const order = keyless ? (t.withoutRowid ? "" : " ORDER BY rowid") : ` ORDER BY ${t.sourceKey.map((k) => `${quoteSqlite(k)} COLLATE BINARY`).join(", ")}`;
   const from = quoteSqlite(t.source);
   const sql = `SELECT ${selectList}${keyless && !t.withoutRowid ? ", rowid" : ""} FROM ${from}${order}`;
   const keyIdx = t.sourceKey.map((k) => cols.findIndex((c) => c.source === k));
