@@ -68,6 +68,8 @@ export interface MigrationReport {
   skipped: MigrationPlan["skipped"];
   verified: boolean;
   durationMs: number;
+  /** the moment every table was read from: the snapshot of the SQLite file */
+  snapshot?: { takenAt: string; ms: number; method: string };
   /** of which comparing PostgreSQL with what was sent (or with SQLite) took this long */
   verifyMs?: number;
 }
@@ -221,7 +223,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
         ...(sent.get(t.target)?.warnings.length ? { warnings: sent.get(t.target)!.warnings } : {}),
       };
     });
-    return report(options, plan, fingerprint, tables, verified, started, verifyMs);
+    return report(options, plan, fingerprint, tables, verified, started, verifyMs, snapshot);
   } finally {
     await readers?.close();
     src.close();
@@ -501,7 +503,8 @@ function report(
   tables: TableReport[],
   verified: boolean,
   started: number,
-  verifyMs?: number,
+  verifyMs: number | undefined,
+  snapshot: Snapshot,
 ): MigrationReport {
   return {
     ok: tables.every((t) => t.match),
@@ -513,6 +516,7 @@ function report(
     skipped: plan.skipped,
     verified,
     durationMs: Date.now() - started,
+    snapshot: { takenAt: snapshot.takenAt, ms: snapshot.ms, method: snapshot.method },
     ...(verifyMs !== undefined ? { verifyMs } : {}),
   };
 }
@@ -601,7 +605,7 @@ export async function verifyMigration(given: MigrationOptions & { target: string
     for (const { method, ...v } of verifications.values()) results.push({ ...v, action: "kept", verifiedBy: method });
     const order = new Map(plan.loadOrder.map((n, i) => [n, i]));
     results.sort((a, b) => (order.get(a.target) ?? 0) - (order.get(b.target) ?? 0));
-    return report(options, plan, fingerprint, results, true, started, Date.now() - verifyStarted);
+    return report(options, plan, fingerprint, results, true, started, Date.now() - verifyStarted, snapshot);
   } finally {
     src.close();
     snapshot?.dispose();
