@@ -78,6 +78,4 @@ if ! command -v containerd >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1 
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd runc containernetworking-plugins iptables iproute2; } >/dev/null
   fi
 fi
-# The images pods run here (nothing can be pulled): built from Debian packages, cached by content.
-if [ "$(id -u)" = 0 ] || [ -s "$root/.toolchain/images/manifest.json" ]; then bash "$root/toolchain/images/build.sh"; fi
 say "test cluster binaries ready: etcd $ETCD_VERSION, Kubernetes $KUBE_VERSION (apiserver, controller-manager, scheduler, kubelet, kube-proxy, kubectl), CoreDNS $COREDNS_VERSION"

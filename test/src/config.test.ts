@@ -43,14 +43,6 @@ test("bad values stop with the key's name and what is allowed", () => {
   assert.throws(() => parseConfig(rawConfig({})), /pgshift:namespace: Required/);
 });
 
-test("migration.casts carries per-column casts (as --cast) to the engine; none by default", () => {
-  const base = stackConfig("Pulumi.dev.yaml");
-  assert.deepEqual(parseConfig(rawConfig(base)).migration.casts, {});
-  const withCasts = { ...base, "pgshift:migration": JSON.stringify({ casts: { "events.at": "timestamp:epoch-ms" } }) };
-  assert.deepEqual(parseConfig(rawConfig(withCasts)).migration.casts, { "events.at": "timestamp:epoch-ms" });
-  assert.throws(() => parseConfig(rawConfig({ ...base, "pgshift:migration": JSON.stringify({ casts: { "events.at": 3 } }) })), /pgshift:migration\.casts\.events\.at/);
-});
-
 test("connection: a port-forward by default, direct on request, the removed two-phase key explained", () => {
   const base = { "pgshift:namespace": "ns" };
   assert.equal(parseConfig(rawConfig(base)).connection.via, "port-forward");
@@ -70,4 +62,12 @@ test("connection: a port-forward by default, direct on request, the removed two-
 test("backup.s3 is refused, not ignored: the backup image has no object-store client", () => {
   const raw = { "pgshift:namespace": "ns", "pgshift:backup": JSON.stringify({ s3: { bucket: "b", credentialsSecret: "s" } }) };
   assert.throws(() => parseConfig(rawConfig(raw)), /pgshift:backup\.s3: backup\.s3 was removed/);
+});
+
+test("migration.casts carries per-column casts (as --cast) to the engine; none by default", () => {
+  const base = stackConfig("Pulumi.dev.yaml");
+  assert.deepEqual(parseConfig(rawConfig(base)).migration.casts, {});
+  const withCasts = { ...base, "pgshift:migration": JSON.stringify({ casts: { "events.at": "timestamp:epoch-ms" } }) };
+  assert.deepEqual(parseConfig(rawConfig(withCasts)).migration.casts, { "events.at": "timestamp:epoch-ms" });
+  assert.throws(() => parseConfig(rawConfig({ ...base, "pgshift:migration": JSON.stringify({ casts: { "events.at": 3 } }) })), /pgshift:migration\.casts\.events\.at/);
 });

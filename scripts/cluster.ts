@@ -1,0 +1,85 @@
+// `npm run cluster -- up | down | status`: a local Kubernetes cluster with a
+// node that runs pods, to try pgshift on (README "Try it on a local cluster").
+// `up` is idempotent and prints KUBECONFIG=<path> as its last line; `down`
+// stops every process `up` started and removes everything it made.
+//
+//   --dir <path>   the cluster's directory (default .cluster/ in the project)
+import { existsSync } from "node:fs";
+import { clusterStatus, kubeconfigPath, readState, startCluster, stopCluster } from "../src/cluster/cluster";
+import { ClusterError } from "../src/cluster/errors";
+import { userClusterDir } from "../src/cluster/paths";
+import { apiClient } from "../src/cluster/api";
+import { NODE } from "../src/cluster/node-config";
+
+const USAGE = "usage: npm run cluster -- up | down | status [--dir <path>]";
+
+async function healthy(dir: string): Promise<boolean> {
+  const s = clusterStatus(dir);
+  if (!s.state || s.daemons.length === 0 || s.daemons.some((d) => !d.running)) return false;
+  const api = apiClient(s.state.apiPort, dir);
+  const node = await api.call<{ status?: { conditions?: { type: string; status: string }[] } }>("GET", `/api/v1/nodes/${NODE.name}`);
+  return node.status === 200 && !!node.body.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
+}
+
+async function up(dir: string): Promise<void> {
+  if (await healthy(dir)) {
+    console.error(`[cluster] already running (${dir})`);
+  } else {
+    if (readState(dir)) {
+      console.error(`[cluster] a cluster in ${dir} is not healthy: removing it and starting again`);
+      await stopCluster(dir);
+    }
+    const t0 = Date.now();
+    const c = await startCluster({ dir, node: true, days: 365, log: (m) => console.error(`[cluster] ${m}`) });
+    console.error(`[cluster] up in ${((Date.now() - t0) / 1000).toFixed(1)}s: API server ${c.server}, node ${NODE.name} (${NODE.ip}), default StorageClass ${NODE.storageClass}`);
+    console.error("[cluster] stop it with: npm run cluster -- down");
+  }
+  console.log(`KUBECONFIG=${kubeconfigPath(dir)}`);
+}
+
+async function down(dir: string): Promise<void> {
+  if (!existsSync(dir)) {
+    console.error(`[cluster] nothing to stop (${dir} does not exist)`);
+    return;
+  }
+  const left = await stopCluster(dir);
+  if (left.length) {
+    console.error(`[cluster] stopped, but the machine is not as it was before \`up\`:\n  ${left.join("\n  ")}`);
+    process.exitCode = 1;
+  } else console.error("[cluster] stopped; every process, mount, interface and iptables rule it made is gone");
+}
+
+async function status(dir: string): Promise<void> {
+  const s = clusterStatus(dir);
+  if (!s.state) {
+    console.log(`no cluster in ${dir} (start one with: npm run cluster -- up)`);
+    process.exitCode = 3;
+    return;
+  }
+  console.log(`cluster in ${dir}, started ${s.state.startedAt}, API server https://127.0.0.1:${s.state.apiPort}`);
+  for (const d of s.daemons) console.log(`  ${d.name.padEnd(24)} ${d.running ? `running (pid ${d.pid})` : "NOT RUNNING"}   log: ${d.log}`);
+  const ok = await healthy(dir);
+  console.log(ok ? `node ${NODE.name} Ready` : `node ${NODE.name} not Ready`);
+  if (ok) console.log(`KUBECONFIG=${kubeconfigPath(dir)}`);
+  else process.exitCode = 1;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const at = args.indexOf("--dir");
+  const dir = at >= 0 ? args[at + 1] : userClusterDir;
+  const cmd = args.find((a, i) => !a.startsWith("--") && (at < 0 || i !== at + 1));
+  if (!dir) throw new ClusterError(USAGE);
+  if (cmd === "up") await up(dir);
+  else if (cmd === "down") await down(dir);
+  else if (cmd === "status") await status(dir);
+  else {
+    console.error(USAGE);
+    process.exitCode = 2;
+  }
+}
+
+main().catch((e: Error) => {
+  console.error(`[cluster] ${e.message}`);
+  process.exitCode = 1;
+});
