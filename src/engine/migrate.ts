@@ -234,11 +234,17 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
 
 /** The snapshot to read from, and the source's fingerprint, hashed on another thread while the snapshot is copied. */
 async function snapshotWithFingerprint(src: ReturnType<typeof openSource>, path: string): Promise<{ snapshot: Snapshot; fingerprint: string }> {
+  // data_version moves when any other connection commits: if it moved while the
+  // file was hashed and copied, the hash may hold writes the snapshot does not,
+  // and a later run with that same hash must not keep these tables.
+  const version = () => Number(src.pragma("data_version", { simple: true }));
+  const before = version();
   const fingerprinting = fingerprintSqlite(path);
   fingerprinting.catch(() => {}); // awaited below; no unhandled rejection while the snapshot is taken
   const snapshot = await takeSnapshot(src);
   try {
-    return { snapshot, fingerprint: await fingerprinting };
+    const fingerprint = await fingerprinting;
+    return { snapshot, fingerprint: version() === before ? fingerprint : `${fingerprint}:written-during-snapshot` };
   } catch (err) {
     snapshot.dispose();
     throw err;

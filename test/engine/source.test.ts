@@ -87,6 +87,15 @@ for (const journal of ["wal", "delete"] as const) {
       // The bound: the snapshot is one pass over the file; the writer waits at most that long (rollback journal) or not at all (WAL).
       assert.ok(report.snapshot.ms < 10_000, `snapshot took ${report.snapshot.ms} ms`);
       assert.ok(stats.maxWaitMs <= report.snapshot.ms + 1000, `a commit waited ${stats.maxWaitMs} ms; the snapshot took ${report.snapshot.ms} ms`);
+      // The app wrote while the file was hashed and copied: this copy is never taken for the file's later state.
+      assert.match(report.fingerprint, /:written-during-snapshot$/);
+      const again = migrate({ source: path, target: url });
+      await assert.rejects(again, /--refresh/, "the writes after the snapshot are not silently taken as copied");
+      const refreshed = await migrate({ source: path, target: url, refresh: true });
+      assert.equal(refreshed.ok, true);
+      const [final] = await pg.query<{ n: string; events: string }>("SELECT (SELECT n FROM counter) AS n, (SELECT count(*) FROM events) AS events", [], db);
+      assert.deepEqual([Number(final!.n), Number(final!.events)], [stats.commits, stats.commits], "after the writer stopped, a refresh holds every commit");
+      assert.doesNotMatch(refreshed.fingerprint, /written-during-snapshot/);
       console.log(`[${journal}] migrate ${took} ms, snapshot ${report.snapshot.ms} ms (${report.snapshot.method}), writer: ${stats.commits} commits, longest commit ${stats.maxWaitMs} ms; copied state n=${state!.n}`);
     } finally {
       writer.child.kill();
