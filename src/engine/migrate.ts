@@ -294,9 +294,9 @@ function tableCasts(plan: MigrationPlan, t: TablePlan): Record<string, string> {
 async function recordedOptions(url: string, options: MigrationOptions): Promise<MigrationOptions> {
   const client = await session(url);
   try {
-    const exists = (await client.query("SELECT to_regclass('pgshift.loads') IS NOT NULL AS x")).rows[0].x as boolean;
-    if (!exists) return options;
-    await client.query(loadsSql); // adds the columns to a record made by an older pgshift
+    // Read only: verify writes nothing, and a record made by an older pgshift lacks these columns.
+    const recorded = await client.query("SELECT 1 FROM information_schema.columns WHERE table_schema = 'pgshift' AND table_name = 'loads' AND column_name IN ('identifiers', 'casts')");
+    if (recorded.rowCount !== 2) return options;
     const rows = (
       await client.query<{ source_table: string; schema_mode: SchemaMode; identifiers: IdentifierMode; casts: Record<string, string> }>(
         "SELECT source_table, schema_mode, identifiers, casts FROM pgshift.loads WHERE target_schema = $1",

@@ -222,8 +222,10 @@ function planTable(
       } catch (err) {
         throw new UsageError(`--cast "${t.name}.${c.name}=${override}": ${(err as Error).message}`);
       }
-    }
-    else if (targetCols) {
+      // In existing mode a reading for numbers (timestamp:epoch-ms) applies to the app's own date column as it is.
+      const tc = targetCols?.get(tn(c.name));
+      if (cast.numbers && tc && ["timestamp", "timestamptz", "date"].includes(tc.cast.kind)) cast = { ...tc.cast, numbers: cast.numbers };
+    } else if (targetCols) {
       const tc = targetCols.get(tn(c.name));
       if (!tc) throw new UsageError(`--schema existing: column "${c.name}" of table "${t.name}" has no column "${tn(c.name)}" in PostgreSQL table "${target}".`);
       cast = tc.cast;
