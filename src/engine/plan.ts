@@ -406,7 +406,8 @@ export function translateDefault(sqlDefault: string | null, cast: ColumnCast): s
     if (isText) return stamp("HH24:MI:SS");
     return null;
   }
-  if (/^STRFTIME\('%S','NOW'\)$/.test(u) || /^UNIXEPOCH\(('NOW')?\)$/.test(u)) {
+  // CAST(strftime('%s','now') AS INTEGER): how hand-written schemas make strftime's text an integer
+  if (/^STRFTIME\('%S','NOW'\)$/.test(u) || /^CAST\(STRFTIME\('%S','NOW'\)ASINT(EGER)?\)$/.test(u) || /^UNIXEPOCH\(('NOW')?\)$/.test(u)) {
     const epoch = "floor(extract(epoch FROM CURRENT_TIMESTAMP))::bigint";
     if (INTEGER_KINDS.includes(k) || k === "double" || k === "numeric") return epoch;
     if (isText) return `(${epoch})::text`;

@@ -145,7 +145,8 @@ test("SQLite's common defaults fill in the same kind of value on both sides", as
       ratio REAL DEFAULT -0.5,
       label TEXT DEFAULT 'it''s',
       doc JSON DEFAULT '{}',
-      raw BLOB DEFAULT X'00FF'
+      raw BLOB DEFAULT X'00FF',
+      epoch_cast INTEGER DEFAULT (CAST(strftime('%s', 'now') AS INTEGER))
     )`),
   );
   const plan = await planMigration({ source: src });
@@ -153,7 +154,7 @@ test("SQLite's common defaults fill in the same kind of value on both sides", as
   const url = await pgs.createDatabase();
   await migrate({ source: src, target: url });
   const rows: Record<string, unknown[]> = {};
-  const select = "SELECT created, iso, day, epoch, token, upper_token, ts, flag, ratio, label, doc, raw FROM d";
+  const select = "SELECT created, iso, day, epoch, token, upper_token, ts, flag, ratio, label, doc, raw, epoch_cast FROM d";
   await bothSides(src, url, async (side, exec) => {
     await exec("INSERT INTO d (id) VALUES (1)");
     const got = (await exec(side === "pg" ? select.replace("ts,", "to_char(ts, 'YYYY-MM-DD HH24:MI:SS') AS ts,").replace("flag,", "flag::int,").replace("doc,", "doc::text,").replace("raw", "encode(raw, 'hex')") : select.replace("raw", "hex(raw)"))) as unknown[][];
@@ -173,6 +174,7 @@ test("SQLite's common defaults fill in the same kind of value on both sides", as
   assert.match(String(p[4]), /^[0-9a-f]{32}$/);
   assert.notEqual(p[4], l[4]);
   assert.match(String(p[5]), /^[0-9A-F]{32}$/);
-  assert.deepEqual(p.slice(7).map(String), ["1", "-0.5", "it's", "{}", "00ff"]);
-  assert.deepEqual(l.slice(7).map(String), ["1", "-0.5", "it's", "{}", "00FF"]);
+  assert.deepEqual(p.slice(7, 12).map(String), ["1", "-0.5", "it's", "{}", "00ff"]);
+  assert.deepEqual(l.slice(7, 12).map(String), ["1", "-0.5", "it's", "{}", "00FF"]);
+  assert.ok(p[12] !== null && Math.abs(Number(l[12]) - Number(p[12])) <= 5, `CAST(strftime('%s','now') AS INTEGER): ${l[12]} / ${p[12]}`);
 });
