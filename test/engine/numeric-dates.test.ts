@@ -137,3 +137,13 @@ test("a cast that names no known type or reading is a usage error naming the col
     });
   }
 });
+
+test("--schema existing: the app's own timestamptz column takes a reading for numbers and keeps its type", async () => {
+  const src = eventsDb(5);
+  const url = await pg.createDatabase();
+  await pg.query("CREATE TABLE ev (id bigint PRIMARY KEY, at timestamptz, day date, note text)", [], dbName(url));
+  const r = await migrate({ source: src, target: url, schema: "existing", casts: { "ev.at": "timestamp:epoch-ms" } });
+  assert.equal(r.ok, true, JSON.stringify(r.tables));
+  const [row] = await pg.query<{ at: string }>("SELECT at::text FROM ev WHERE id = 1", [], dbName(url));
+  assert.equal(row!.at, "2023-11-14 22:13:21.234+00");
+});

@@ -287,6 +287,8 @@ describe("the postgres image", () => {
       }
       assert.match(body, /^pg_up 1$/m, exporter.log());
       assert.match(body, /^pg_stat_database_numbackends\{/m);
+      // The Deployment's readiness and liveness probes GET /.
+      assert.equal((await fetch(`http://127.0.0.1:${metricsPort}/`)).status, 200);
       // Runs as nobody, as the upstream image does.
       const ps = await ctrd.ctr(["tasks", "ps", "exporter-1"]);
       assert.ok(ps.stdout.trim().split("\n").length >= 2);
