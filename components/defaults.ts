@@ -17,10 +17,8 @@ export const TLS_MOUNT = "/etc/postgresql/tls";
 export const SUPERUSER = "postgres";
 /** where the superuser password file is mounted (POSTGRES_PASSWORD_FILE) */
 export const SUPERUSER_SECRET_MOUNT = "/run/secrets/postgres";
-/** components/postgres/postgres.sh is mounted here, first on PATH */
+/** components/postgres/{entrypoint,postgres}.sh are mounted here; the wrapper puts it first on PATH */
 export const SHIM_DIR = "/opt/pgshift/bin";
-/** the postgres image's own PATH (alpine and Debian variants); an env entry replaces it */
-export const IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/postgresql/16/bin";
 export const DEFAULT_SHM_SIZE = "256Mi";
 /** where pgshift's own pods find the CA that signed the server certificate */
 export const CA_MOUNT = "/etc/postgresql/ca";

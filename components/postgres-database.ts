@@ -15,7 +15,6 @@ import {
   POSTGRES_PORT,
   POSTGRES_UID,
   TLS_MOUNT,
-  IMAGE_PATH,
   SHIM_DIR,
   SUPERUSER_SECRET_MOUNT,
   DEFAULT_SHM_SIZE,
@@ -35,7 +34,7 @@ export interface PostgresDatabaseArgs {
   limits: { cpu: string; memory: string };
   superuserSecretName: pulumi.Input<string>;
   tls: boolean;
-  /** an existing kubernetes.io/tls Secret; otherwise a self-signed certificate is generated */
+  /** an existing kubernetes.io/tls Secret (with ca.crt); otherwise a CA and a server certificate it signs are generated */
   tlsSecret?: string;
   protect: boolean;
   /** keep the data volume claim when the StatefulSet is deleted (default: what protect says) */
@@ -51,6 +50,7 @@ export interface PostgresDatabaseArgs {
 }
 
 export const postgresShim = () => readFileSync(join(__dirname, "postgres", "postgres.sh"), "utf8");
+export const entrypointWrapper = () => readFileSync(join(__dirname, "postgres", "entrypoint.sh"), "utf8");
 
 export function postgresqlConf(args: Pick<PostgresDatabaseArgs, "maxConnections" | "sharedBuffers" | "tls">): string {
   return [
@@ -97,6 +97,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
           "postgresql.conf": postgresqlConf(args),
           "pg_hba.conf": pgHba({ tls: args.tls, database: args.database, roles: args.roles }),
           "postgres.sh": postgresShim(),
+          "entrypoint.sh": entrypointWrapper(),
         },
       },
       parent,
@@ -146,7 +147,17 @@ export class PostgresDatabase extends pulumi.ComponentResource {
       ...(tlsSecretName ? [{ name: "tls", secret: { secretName: tlsSecretName, defaultMode: 0o600 } }] : []),
       // The superuser password as a file the entrypoint reads (POSTGRES_PASSWORD_FILE), not an env var.
       { name: "superuser", secret: { secretName: args.superuserSecretName, items: [{ key: "POSTGRES_PASSWORD", path: "password" }], defaultMode: 0o400 } },
-      { name: "shim", configMap: { name: config.metadata.name, items: [{ key: "postgres.sh", path: "postgres" }], defaultMode: 0o555 } },
+      {
+        name: "shim",
+        configMap: {
+          name: config.metadata.name,
+          items: [
+            { key: "entrypoint.sh", path: "entrypoint" },
+            { key: "postgres.sh", path: "postgres" },
+          ],
+          defaultMode: 0o555,
+        },
+      },
       // Parallel queries use POSIX shared memory; a container's default /dev/shm is 64MB.
       { name: "dshm", emptyDir: { medium: "Memory", sizeLimit: args.shmSize ?? DEFAULT_SHM_SIZE } },
     ];
@@ -188,14 +199,14 @@ export class PostgresDatabase extends pulumi.ComponentResource {
                 {
                   name: "postgresql",
                   image: args.image,
+                  // The image's entrypoint, through a wrapper that puts postgres.sh first on PATH.
+                  command: [`${SHIM_DIR}/entrypoint`],
                   args: ["-c", "config_file=/etc/postgresql/conf/postgresql.conf"],
                   ports: [{ name: "postgresql", containerPort: POSTGRES_PORT }],
                   env: [
                     { name: "POSTGRES_DB", value: args.database },
                     { name: "POSTGRES_USER", valueFrom: { secretKeyRef: { name: args.superuserSecretName, key: "POSTGRES_USER" } } },
                     { name: "POSTGRES_PASSWORD_FILE", value: `${SUPERUSER_SECRET_MOUNT}/password` },
-                    // postgres.sh first: it drops the password the entrypoint exported before the server starts.
-                    { name: "PATH", value: `${SHIM_DIR}:${IMAGE_PATH}` },
                     { name: "POSTGRES_INITDB_ARGS", value: "--auth-host=scram-sha-256 --auth-local=scram-sha-256" },
                     // A subdirectory: the volume's root holds lost+found on many storage classes.
                     { name: "PGDATA", value: PGDATA },

@@ -97,7 +97,12 @@ describe("one pulumi up through the program's own port-forward", () => {
   });
 
   test("up from an empty cluster: pod Ready, roles granted, data copied and verified, in one run", async () => {
-    const up = await pulumi(["up", "--yes", "--skip-preview"]);
+    const up = await pulumi(["up", "--yes", "--skip-preview"], true);
+    if (up.code !== 0) {
+      const logs = await cluster.kubectl(["logs", dbPod, "-n", ns, "--previous"], { allowFailure: true });
+      const now = await cluster.kubectl(["logs", dbPod, "-n", ns], { allowFailure: true });
+      assert.fail(`up failed:\n${up.stdout.slice(-3000)}\n--- database pod log (previous)\n${logs.stdout}${logs.stderr}\n--- now\n${now.stdout}${now.stderr}`);
+    }
     assert.match(up.stdout, /created/);
     const pod = await cluster.get<{ status: { conditions: { type: string; status: string }[] } }>("pod", dbPod, ns);
     assert.ok(pod?.status.conditions.some((c) => c.type === "Ready" && c.status === "True"), "the database pod is Ready");

@@ -4,9 +4,14 @@
 # it as POSTGRES_PASSWORD for initdb, and then execs `postgres` with it still
 # in the environment, where /proc/<pid>/environ and every child process (an
 # archive_command, a COPY … PROGRAM) can read it. This drops it and execs the
-# real server, the next `postgres` on PATH.
+# real server: the next `postgres` on PATH that is not this script. Shell
+# built-ins only, so a missing tool cannot turn it into a loop.
 unset POSTGRES_PASSWORD PGPASSWORD
-self_dir=$(cd "$(dirname "$0")" && pwd)
+if [ -n "${PGSHIFT_POSTGRES_SHIM:-}" ]; then
+  echo "postgres.sh: called itself; the real postgres must come later on PATH" >&2
+  exit 127
+fi
+case "$0" in */*) self_dir=${0%/*} ;; *) self_dir=. ;; esac
 real=""
 IFS=:
 for d in $PATH; do
@@ -15,4 +20,4 @@ for d in $PATH; do
 done
 unset IFS
 [ -n "$real" ] || { echo "postgres.sh: no postgres binary on PATH besides $self_dir" >&2; exit 127; }
-exec "$real" "$@"
+PGSHIFT_POSTGRES_SHIM=1 exec "$real" "$@"

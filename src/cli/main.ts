@@ -135,6 +135,7 @@ function jsonReport(r: MigrationReport) {
     })),
     skipped: r.skipped,
     durationMs: r.durationMs,
+    ...(r.snapshot ? { snapshot: r.snapshot } : {}),
     ...(r.verifyMs !== undefined ? { verifyMs: r.verifyMs } : {}),
   };
 }
@@ -150,6 +151,7 @@ function printReport(r: MigrationReport, out: NodeJS.WriteStream): void {
     }
   }
   for (const s of r.skipped) out.write(`  skip ${s.kind} ${s.name}: ${s.reason}\n`);
+  if (r.snapshot) out.write(`Snapshot of ${r.source} taken at ${r.snapshot.takenAt} (${r.snapshot.ms} ms, ${r.snapshot.method}); every table was read from that moment.\n`);
   const rows = r.tables.reduce((n, t) => n + t.targetRows, 0);
   out.write(
     r.ok

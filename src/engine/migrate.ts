@@ -13,7 +13,7 @@ import { LoadError, TargetConflictError, describeKey } from "./errors";
 import { fingerprintSqlite } from "./fingerprint";
 import { qualified, quoteIdent, quoteSqlite, type IdentifierMode } from "./identifiers";
 import { openSource, planFrom, type MigrationOptions, type MigrationPlan, type SchemaMode, type TablePlan } from "./plan";
-import { afterLoadSql, createTableSql, foreignKeySql, orphanSql, resetSequenceSql } from "./schema";
+import { afterLoadSql, createTableSql, foreignKeySql, orphanSql, resetSequenceSql, type DdlStatement } from "./schema";
 import { tableReader, takeSnapshot, type Snapshot } from "./source";
 import { verifyByDigest, verifyTable, type RowDifference, type TableVerification } from "./verify";
 
@@ -40,7 +40,8 @@ export interface MigrateOptions extends MigrationOptions {
 /** What a load sent (for the digest check), and what the report should tell the app's owner. */
 type Loaded = CopyResult & { warnings: string[] };
 
-export type TableAction = "loaded" | "reloaded" | "kept" | "replaced";
+/** "bookkeeping": a migration tool's table whose rows in PostgreSQL were kept (bookkeeping.ts) */
+export type TableAction = "loaded" | "reloaded" | "kept" | "replaced" | "bookkeeping";
 
 export interface TableReport {
   source: string;
@@ -67,6 +68,8 @@ export interface MigrationReport {
   skipped: MigrationPlan["skipped"];
   verified: boolean;
   durationMs: number;
+  /** the moment every table was read from: the snapshot of the SQLite file */
+  snapshot?: { takenAt: string; ms: number; method: string };
   /** of which comparing PostgreSQL with what was sent (or with SQLite) took this long */
   verifyMs?: number;
 }
@@ -144,6 +147,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
       } else if (exists) {
         const hasRows = (await admin.query(`SELECT EXISTS (SELECT 1 FROM ${qualified(schema, t.target)}) AS x`)).rows[0].x as boolean;
         if (plan.schemaMode === "existing" && !hasRows) actions.set(t.target, "load");
+        else if (plan.schemaMode === "existing" && t.bookkeeping) actions.set(t.target, "bookkeeping");
         else if (options.overwrite) actions.set(t.target, "replaced");
         else
           throw new TargetConflictError(
@@ -158,11 +162,12 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
     }
 
     const progress = (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => options.onProgress?.({ table, phase, rows, total });
+    await ensureCitext(admin, plan, actions);
     const byTarget = new Map(plan.tables.map((t) => [t.target, t]));
     const ordered = plan.loadOrder.map((n) => byTarget.get(n)!);
     const reloads = ordered.filter((t) => actions.get(t.target) === "reloaded");
     const singles = ordered.filter((t) => ["load", "replaced"].includes(actions.get(t.target)!));
-    for (const t of ordered.filter((t) => actions.get(t.target) === "kept")) progress(t.target, "keep", t.rows, t.rows);
+    for (const t of ordered.filter((t) => ["kept", "bookkeeping"].includes(actions.get(t.target)!))) progress(t.target, "keep", t.rows, t.rows);
 
     // What each copy sent, so verification can compare digests instead of re-reading SQLite.
     const sent = new Map<string, Loaded>();
@@ -196,9 +201,14 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
 
     const verified = options.verify !== false;
     const verifyStarted = Date.now();
-    const verifications = verified ? await verifyTables(options.target, plan, ordered, snapshot, options.jobs ?? 2, progress, sent) : new Map<string, TableVerification>();
+    const kept = ordered.filter((t) => actions.get(t.target) === "bookkeeping");
+    const compared = new Map<string, TableReport>();
+    for (const t of kept) compared.set(t.target, await compareBookkeeping(options.target, plan, t, snapshot));
+    const toVerify = ordered.filter((t) => actions.get(t.target) !== "bookkeeping");
+    const verifications = verified ? await verifyTables(options.target, plan, toVerify, snapshot, options.jobs ?? 2, progress, sent) : new Map<string, TableVerification>();
     const verifyMs = verified ? Date.now() - verifyStarted : undefined;
     const tables: TableReport[] = ordered.map((t) => {
+      if (compared.has(t.target)) return compared.get(t.target)!;
       const v = verifications.get(t.target);
       const action = actions.get(t.target)!;
       return {
@@ -213,7 +223,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
         ...(sent.get(t.target)?.warnings.length ? { warnings: sent.get(t.target)!.warnings } : {}),
       };
     });
-    return report(options, plan, fingerprint, tables, verified, started, verifyMs);
+    return report(options, plan, fingerprint, tables, verified, started, verifyMs, snapshot);
   } finally {
     await readers?.close();
     src.close();
@@ -224,11 +234,17 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
 
 /** The snapshot to read from, and the source's fingerprint, hashed on another thread while the snapshot is copied. */
 async function snapshotWithFingerprint(src: ReturnType<typeof openSource>, path: string): Promise<{ snapshot: Snapshot; fingerprint: string }> {
+  // data_version moves when any other connection commits: if it moved while the
+  // file was hashed and copied, the hash may hold writes the snapshot does not,
+  // and a later run with that same hash must not keep these tables.
+  const version = () => Number(src.pragma("data_version", { simple: true }));
+  const before = version();
   const fingerprinting = fingerprintSqlite(path);
   fingerprinting.catch(() => {}); // awaited below; no unhandled rejection while the snapshot is taken
   const snapshot = await takeSnapshot(src);
   try {
-    return { snapshot, fingerprint: await fingerprinting };
+    const fingerprint = await fingerprinting;
+    return { snapshot, fingerprint: version() === before ? fingerprint : `${fingerprint}:written-during-snapshot` };
   } catch (err) {
     snapshot.dispose();
     throw err;
@@ -278,9 +294,9 @@ function tableCasts(plan: MigrationPlan, t: TablePlan): Record<string, string> {
 async function recordedOptions(url: string, options: MigrationOptions): Promise<MigrationOptions> {
   const client = await session(url);
   try {
-    const exists = (await client.query("SELECT to_regclass('pgshift.loads') IS NOT NULL AS x")).rows[0].x as boolean;
-    if (!exists) return options;
-    await client.query(loadsSql); // adds the columns to a record made by an older pgshift
+    // Read only: verify writes nothing, and a record made by an older pgshift lacks these columns.
+    const recorded = await client.query("SELECT 1 FROM information_schema.columns WHERE table_schema = 'pgshift' AND table_name = 'loads' AND column_name IN ('identifiers', 'casts')");
+    if (recorded.rowCount !== 2) return options;
     const rows = (
       await client.query<{ source_table: string; schema_mode: SchemaMode; identifiers: IdentifierMode; casts: Record<string, string> }>(
         "SELECT source_table, schema_mode, identifiers, casts FROM pgshift.loads WHERE target_schema = $1",
@@ -324,13 +340,34 @@ async function loadTable(
     progress(t.target, "copy", 0, t.rows);
     const copied = await copyTable(client, schema, t, tableReader(db, t), (n) => progress(t.target, "copy", n, t.rows), readers?.chunks(t));
     const rows = copied.rows;
+    const warnings: string[] = [];
     if (plan.schemaMode === "create") {
       progress(t.target, "indexes", rows, t.rows);
-      for (const sql of afterLoadSql(schema, t)) await runDdl(client, t, sql);
+      for (const ddl of afterLoadSql(schema, t)) await runDdl(client, t, ddl, warnings);
     }
-    sent.set(t.target, { ...copied, warnings: await resetSequences(client, plan, t) });
+    warnings.push(...(await resetSequences(client, plan, t)));
+    sent.set(t.target, { ...copied, warnings });
     await recordLoad(client, plan, t, fingerprint, rows);
   });
+}
+
+/** COLLATE NOCASE columns become citext (plan.ts): the extension must exist before their tables are created. */
+async function ensureCitext(admin: pg.Client, plan: MigrationPlan, actions: Map<string, TableAction | "load">): Promise<void> {
+  if (plan.schemaMode !== "create") return;
+  const columns = plan.tables
+    .filter((t) => ["load", "replaced"].includes(actions.get(t.target)!))
+    .flatMap((t) => t.columns.filter((c) => c.cast.pgType === "citext").map((c) => `${t.source}.${c.source}`));
+  if (columns.length === 0) return;
+  try {
+    await admin.query("CREATE EXTENSION IF NOT EXISTS citext");
+  } catch (err) {
+    throw new LoadError(
+      columns[0]!.split(".")[0]!,
+      `The COLLATE NOCASE columns ${columns.join(", ")} become citext (case-insensitive text), and creating the citext extension failed: ${(err as Error).message}.\n` +
+        "  Nothing was written. Have a superuser run CREATE EXTENSION citext in this database, or keep them case-sensitive with --cast table.column=text.",
+      err,
+    );
+  }
 }
 
 /** Runs `work` in one PostgreSQL transaction with its own snapshot reader; rolls back on any error. */
@@ -350,11 +387,31 @@ async function inTransaction(url: string, snapshot: Snapshot, work: (client: pg.
   }
 }
 
-async function runDdl(client: pg.Client, t: TablePlan, sql: string): Promise<void> {
+// SQLSTATE class 42: PostgreSQL could not make sense of the statement (a type
+// mismatch in a translated expression), as opposed to data that violates it.
+const NOT_UNDERSTOOD = /^42/;
+
+async function runDdl(client: pg.Client, t: TablePlan, ddl: DdlStatement, warnings: string[]): Promise<void> {
+  const { sql, translated } = ddl;
+  if (translated) await client.query("SAVEPOINT translated");
   try {
     await client.query(sql);
+    if (translated) await client.query("RELEASE SAVEPOINT translated");
   } catch (err) {
-    const e = err as Error & { detail?: string };
+    const e = err as Error & { detail?: string; code?: string };
+    if (translated && NOT_UNDERSTOOD.test(e.code ?? "")) {
+      await client.query("ROLLBACK TO SAVEPOINT translated");
+      warnings.push(`${translated} was not created: PostgreSQL did not accept the translation (${e.message}); recreate it by hand if the app relies on it`);
+      return;
+    }
+    if (translated && e.code === "23514") {
+      throw new LoadError(
+        t.source,
+        `The translated ${translated} of "${t.target}" refuses rows SQLite holds: ${e.message}${e.detail ? ` (${e.detail})` : ""}\n  statement: ${sql}\n` +
+          "  The table's load was rolled back. SQLite skips CHECKs with PRAGMA ignore_check_constraints; fix the rows, and run again.",
+        err,
+      );
+    }
     throw new LoadError(
       t.source,
       `Creating a key or index on "${t.target}" failed: ${e.message}${e.detail ? ` (${e.detail})` : ""}\n  statement: ${sql}\n` +
@@ -452,7 +509,8 @@ function report(
   tables: TableReport[],
   verified: boolean,
   started: number,
-  verifyMs?: number,
+  verifyMs: number | undefined,
+  snapshot: Snapshot,
 ): MigrationReport {
   return {
     ok: tables.every((t) => t.match),
@@ -464,6 +522,7 @@ function report(
     skipped: plan.skipped,
     verified,
     durationMs: Date.now() - started,
+    snapshot: { takenAt: snapshot.takenAt, ms: snapshot.ms, method: snapshot.method },
     ...(verifyMs !== undefined ? { verifyMs } : {}),
   };
 }
@@ -502,6 +561,30 @@ async function verifyTables(
   return results;
 }
 
+/**
+ * A migration tool's bookkeeping table in --schema existing: PostgreSQL's rows
+ * stay; how they differ from SQLite's (the app's migrations in PostgreSQL at
+ * another revision than the SQLite data was written under) is a warning.
+ */
+async function compareBookkeeping(url: string, plan: MigrationPlan, t: TablePlan, snapshot: Snapshot): Promise<TableReport> {
+  const db = snapshot.open();
+  const client = await session(url);
+  try {
+    const v = await verifyTable(client, plan.targetSchema, t, tableReader(db, t));
+    const show = (d: RowDifference) => `${Object.entries(d.key).map(([k, x]) => `${k}=${x}`).join(", ") || "a row"} ${d.problem === "missing in PostgreSQL" ? "only in SQLite" : d.problem === "extra in PostgreSQL" ? "only in PostgreSQL" : "differs"}`;
+    const warnings = v.match
+      ? []
+      : [
+          `${t.bookkeeping}'s bookkeeping in PostgreSQL differs from SQLite's (${v.differences.map(show).join("; ")}): ` +
+            "PostgreSQL's rows were kept. The app's migrations in PostgreSQL are at another revision than the SQLite data; check that the schema matches the data.",
+        ];
+    return { source: t.source, target: t.target, sourceRows: v.sourceRows, targetRows: v.targetRows, match: true, action: "bookkeeping", differences: [], ...(warnings.length ? { warnings } : {}) };
+  } finally {
+    db.close();
+    await client.end().catch(() => {});
+  }
+}
+
 /** `pgshift verify`: compare without copying (the seed guide's --verify-only). */
 export async function verifyMigration(given: MigrationOptions & { target: string; jobs?: number; onProgress?: (e: ProgressEvent) => void }): Promise<MigrationReport> {
   const started = Date.now();
@@ -523,11 +606,12 @@ export async function verifyMigration(given: MigrationOptions & { target: string
       results.push({ source: t.source, target: t.target, sourceRows: t.rows, targetRows: 0, match: false, action: "kept", differences: [{ key: {}, problem: "missing in PostgreSQL" }] });
     }
     const progress = (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => options.onProgress?.({ table, phase, rows, total });
-    const verifications = await verifyTables(options.target, plan, plan.tables.filter((x) => present.has(x.target)), snapshot, options.jobs ?? 2, progress);
+    for (const t of plan.tables.filter((x) => x.bookkeeping && present.has(x.target))) results.push(await compareBookkeeping(options.target, plan, t, snapshot));
+    const verifications = await verifyTables(options.target, plan, plan.tables.filter((x) => !x.bookkeeping && present.has(x.target)), snapshot, options.jobs ?? 2, progress);
     for (const { method, ...v } of verifications.values()) results.push({ ...v, action: "kept", verifiedBy: method });
     const order = new Map(plan.loadOrder.map((n, i) => [n, i]));
     results.sort((a, b) => (order.get(a.target) ?? 0) - (order.get(b.target) ?? 0));
-    return report(options, plan, fingerprint, results, true, started, Date.now() - verifyStarted);
+    return report(options, plan, fingerprint, results, true, started, Date.now() - verifyStarted, snapshot);
   } finally {
     src.close();
     snapshot?.dispose();

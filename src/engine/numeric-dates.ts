@@ -27,6 +27,8 @@ interface Counts {
   reals: number;
   zeros: number;
   julian: number;
+  /** reals within julian days 1900–9999: what julianday() writes */
+  julian_reals: number;
   s: number;
   ms: number;
   us: number;
@@ -61,6 +63,23 @@ export function decideNumericDates(db: Database.Database, table: string, column:
   // Julian day numbers come from julianday() as REAL; epoch seconds in that
   // range would be January 1970, which no app stores as fractions.
   if (c.reals > 0 && c.julian === c.n) return { cast: { ...cast, numbers: "julian" }, note: describe("julian", "") };
+  if (c.julian_reals > 0) {
+    // julianday() values among other numbers: read as epoch seconds they would all be January 1970, with no error.
+    const keyCols = key.length ? key.map(quoteSqlite).join(", ") : "rowid";
+    const odd = db
+      .prepare(`SELECT ${keyCols}, ${col} FROM ${quoteSqlite(table)} WHERE typeof(${col}) = 'real' AND ${col} BETWEEN 2415020.5 AND 5373484.5 LIMIT 1`)
+      .raw(true)
+      .get() as unknown[];
+    const keyNames = key.length ? key : ["rowid"];
+    throw new ValueConversionError(
+      table,
+      column,
+      Object.fromEntries(keyNames.map((k, i) => [k, odd[i]])),
+      odd[odd.length - 1],
+      `the column's numbers mix units (${c.julian_reals} look like julian day numbers, ${c.n - c.julian} do not), so no single reading gives the dates the app meant`,
+      `Fix the rows, or choose the reading with --cast ${table}.${column}=${cast.pgType}:epoch-s|epoch-ms|epoch-us|julian (values that land outside 1900–9999 in it are still refused).`,
+    );
+  }
   const buckets: [Exclude<NumericDateUnit, "julian">, number][] = [
     ["epoch-s", c.s],
     ["epoch-ms", c.ms],

@@ -145,6 +145,9 @@ async function copy(inputs: MigrationInputs, refresh: boolean, why: string[], ev
     );
   }
   const rows = tables.reduce((n, t) => n + t.targetRows, 0);
+  // Loaded and verified, but worth knowing (a sequence with no value left, a CHECK left out, a migration stamp that differs).
+  const warnings = tables.flatMap((t) => (t.warnings ?? []).map((w) => `${t.source}: ${w}`));
+  if (warnings.length) why.push(`${warnings.length} warning${warnings.length > 1 ? "s" : ""}: ${warnings.join(" | ")}`);
   return {
     ...inputs,
     report: { ok: true, tables },

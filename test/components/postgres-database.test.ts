@@ -38,12 +38,13 @@ test("the StatefulSet runs PostgreSQL 16 hardened, with PGDATA in a subdirectory
   // The password is a file the entrypoint reads, never an env var; postgres.sh (first on PATH) drops what the entrypoint exports.
   assert.equal(env.POSTGRES_PASSWORD, undefined);
   assert.equal(env.POSTGRES_PASSWORD_FILE.value, "/run/secrets/postgres/password");
-  assert.match(env.PATH.value, /^\/opt\/pgshift\/bin:/);
+  assert.equal(env.PATH, undefined, "the image's own PATH is kept");
+  assert.deepEqual(c.command, ["/opt/pgshift/bin/entrypoint"]);
   const vol = (n: string) => pod.volumes.find((v: { name: string }) => v.name === n);
   const mount = (n: string) => c.volumeMounts.find((m: { name: string }) => m.name === n);
   assert.deepEqual(vol("superuser").secret, { secretName: "postgres-superuser", items: [{ key: "POSTGRES_PASSWORD", path: "password" }], defaultMode: 0o400 });
   assert.equal(mount("superuser").mountPath, "/run/secrets/postgres");
-  assert.deepEqual(vol("shim").configMap.items, [{ key: "postgres.sh", path: "postgres" }]);
+  assert.deepEqual(vol("shim").configMap.items, [{ key: "entrypoint.sh", path: "entrypoint" }, { key: "postgres.sh", path: "postgres" }]);
   assert.equal(mount("shim").mountPath, "/opt/pgshift/bin");
   assert.deepEqual(vol("dshm").emptyDir, { medium: "Memory", sizeLimit: "256Mi" });
   assert.equal(mount("dshm").mountPath, "/dev/shm");

@@ -81,6 +81,23 @@ test("a column that mixes seconds and milliseconds is refused, naming a row, bef
   assert.equal(t.length, 0, "nothing was written");
 });
 
+test("julian day numbers among epoch seconds are refused, not read as January 1970", async () => {
+  // Read as epoch seconds, julianday('2024-11-07 18:00') is 1970-01-29 07:37:02: in range, plausible, wrong.
+  const src = sqliteFile((db) => db.exec("CREATE TABLE ev (id INTEGER PRIMARY KEY, at DATETIME); INSERT INTO ev VALUES (1, 1731000000), (2, 2460622.25), (3, 1731000001)"));
+  const url = await pg.createDatabase();
+  await assert.rejects(migrate({ source: src, target: url }), (e: unknown) => {
+    assert.ok(e instanceof ValueConversionError, String(e));
+    assert.deepEqual([e.table, e.column, e.key, e.value], ["ev", "at", { id: 2 }, 2460622.25]);
+    assert.match(e.message, /mix units \(1 look like julian day numbers, 2 do not\)/);
+    return true;
+  });
+  const t = await pg.query("SELECT 1 FROM pg_tables WHERE schemaname = 'public'", [], dbName(url));
+  assert.equal(t.length, 0, "nothing was written");
+  // With the reading given, the seconds load and the julian day (January 1970 as seconds) is what the app asked for.
+  const r = await migrate({ source: src, target: url, casts: { "ev.at": "timestamp:epoch-s" } });
+  assert.equal(r.ok, true);
+});
+
 test("an explicit reading (--cast ev.at=timestamp:epoch-ms) wins; a value outside 1900–9999 in it is refused with its key", async () => {
   // 4e10 ms is 1971: by magnitude it looks like seconds, so the data alone would call the column mixed.
   const src = eventsDb(20, (db) => db.prepare("INSERT INTO ev VALUES (901, 40000000000, NULL, '1971')").run());
@@ -136,4 +153,14 @@ test("a cast that names no known type or reading is a usage error naming the col
       return true;
     });
   }
+});
+
+test("--schema existing: the app's own timestamptz column takes a reading for numbers and keeps its type", async () => {
+  const src = eventsDb(5);
+  const url = await pg.createDatabase();
+  await pg.query("CREATE TABLE ev (id bigint PRIMARY KEY, at timestamptz, day date, note text)", [], dbName(url));
+  const r = await migrate({ source: src, target: url, schema: "existing", casts: { "ev.at": "timestamp:epoch-ms" } });
+  assert.equal(r.ok, true, JSON.stringify(r.tables));
+  const [row] = await pg.query<{ at: string }>("SELECT at::text FROM ev WHERE id = 1", [], dbName(url));
+  assert.equal(row!.at, "2023-11-14 22:13:21.234+00");
 });

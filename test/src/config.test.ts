@@ -71,3 +71,12 @@ test("migration.casts carries per-column casts (as --cast) to the engine; none b
   assert.deepEqual(parseConfig(rawConfig(withCasts)).migration.casts, { "events.at": "timestamp:epoch-ms" });
   assert.throws(() => parseConfig(rawConfig({ ...base, "pgshift:migration": JSON.stringify({ casts: { "events.at": 3 } }) })), /pgshift:migration\.casts\.events\.at/);
 });
+
+test("image digests: a well-formed sha256 digest is taken, anything else refused with the key's name", () => {
+  const digest = "sha256:" + "0123456789abcdef".repeat(4);
+  const cfg = parseConfig(rawConfig({ "pgshift:namespace": "ns", "pgshift:database": JSON.stringify({ imageDigest: digest }), "pgshift:exporter": JSON.stringify({ imageDigest: digest }) }));
+  assert.equal(cfg.database.imageDigest, digest);
+  assert.equal(cfg.exporter.imageDigest, digest);
+  assert.equal(cfg.database.drains, "allow");
+  assert.throws(() => parseConfig(rawConfig({ "pgshift:namespace": "ns", "pgshift:database": JSON.stringify({ imageDigest: "latest" }) })), /pgshift:database\.imageDigest: an image digest/);
+});

@@ -7,6 +7,7 @@
 SELECT count(*) AS n,
        coalesce(sum(typeof(%COL%) = 'real'), 0) AS reals,
        coalesce(sum(CAST(%COL% AS REAL) BETWEEN 2415020.5 AND 5373484.5), 0) AS julian,
+       coalesce(sum(typeof(%COL%) = 'real' AND CAST(%COL% AS REAL) BETWEEN 2415020.5 AND 5373484.5), 0) AS julian_reals,
        coalesce(sum(%COL% = 0), 0) AS zeros,
        coalesce(sum(abs(CAST(%COL% AS REAL)) < 1e11 AND %COL% <> 0), 0) AS s,
        coalesce(sum(abs(CAST(%COL% AS REAL)) >= 1e11 AND abs(CAST(%COL% AS REAL)) < 1e14), 0) AS ms,

@@ -17,7 +17,7 @@ import { importImages, listImages, readImageManifest, tarballDigest } from "../.
 import { recipes } from "../../../toolchain/images/recipes";
 import { readTarMember } from "../../../toolchain/images/tar";
 import { startContainerd, TestContainerd } from "../../helpers/containerd";
-import { IMAGE_PATH, SHIM_DIR, SUPERUSER_SECRET_MOUNT } from "../../../components/defaults";
+import { SHIM_DIR, SUPERUSER_SECRET_MOUNT } from "../../../components/defaults";
 import { freePort } from "../../helpers/postgres";
 import { runProcess } from "../../helpers/process";
 import { repoRoot } from "../../helpers/pulumi";
@@ -237,17 +237,17 @@ describe("the postgres image", () => {
     "--mount", `type=bind,src=${data},dst=/var/lib/postgresql/data,options=rbind:rw`,
     "--mount", `type=bind,src=${sock},dst=/var/run/postgresql,options=rbind:rw`,
     "--mount", `type=bind,src=${initdb},dst=/docker-entrypoint-initdb.d,options=rbind:ro`,
-    // The StatefulSet's environment: the password as a mounted file, components/postgres/postgres.sh first on a fixed PATH.
+    // The StatefulSet's environment: the password as a mounted file; components/postgres/{entrypoint,postgres}.sh
+    // mounted where the container's command (the wrapper) puts them first on the image's own PATH.
     "--mount", `type=bind,src=${secrets},dst=${SUPERUSER_SECRET_MOUNT},options=rbind:ro`,
     "--mount", `type=bind,src=${shim},dst=${SHIM_DIR},options=rbind:ro`,
-    "--env", `PATH=${SHIM_DIR}:${IMAGE_PATH}`,
     "--env", "POSTGRES_DB=appdb",
     "--env", `POSTGRES_PASSWORD_FILE=${SUPERUSER_SECRET_MOUNT}/password`,
     "--env", "PGDATA=/var/lib/postgresql/data/pgdata",
     "--env", "POSTGRES_INITDB_ARGS=--auth-host=scram-sha-256 --auth-local=scram-sha-256",
     "--label", `test=${id}`,
   ];
-  const serverCommand = () => ["setuid", "4242:4242", "/usr/local/bin/docker-entrypoint.sh", "postgres", "-p", String(port), "-c", "listen_addresses=127.0.0.1"];
+  const serverCommand = () => ["setuid", "4242:4242", `${SHIM_DIR}/entrypoint`, "postgres", "-p", String(port), "-c", "listen_addresses=127.0.0.1"];
 
   before(async () => {
     importImages(ctrd.address, ctrd.namespace, { manifestPath });
@@ -262,6 +262,7 @@ describe("the postgres image", () => {
     chmodSync(sock, 0o1777);
     writeFileSync(join(secrets, "password"), password);
     writeFileSync(join(shim, "postgres"), readFileSync(join(repoRoot, "components/postgres/postgres.sh")), { mode: 0o555 });
+    writeFileSync(join(shim, "entrypoint"), readFileSync(join(repoRoot, "components/postgres/entrypoint.sh")), { mode: 0o555 });
     writeFileSync(join(initdb, "01-schema.sql"), "CREATE TABLE items (id int PRIMARY KEY, name text);\nINSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 250) g;\n");
     // Not executable: sourced, so it sees the entrypoint's functions and variables.
     writeFileSync(join(initdb, "02-monitor.sh"), `process_sql --dbname "$POSTGRES_DB" -c "CREATE ROLE monitor LOGIN PASSWORD 'mon' IN ROLE pg_monitor; CREATE TABLE init_marker AS SELECT '$POSTGRES_USER'::text AS who"\n`, { mode: 0o644 });
@@ -277,7 +278,7 @@ describe("the postgres image", () => {
     assert.equal(`${st.uid}:${st.gid}`, "4242:4242");
     assert.equal(statSync(join(data, "pgdata")).mode & 0o777, 0o700);
     assert.match(server.log(), /PostgreSQL init process complete; ready for start up/);
-    // postgres.sh, first on the manifests' PATH, took the server's place and dropped the password from its environment.
+    // postgres.sh, put first on the image's PATH by the wrapper, took the server's place and dropped the password from its environment.
     const env = await ctrd.ctr(["tasks", "exec", "--exec-id", "environ", "pg-1", "setuid", "4242:4242", "sh", "-c", "tr '\\0' '\\n' < /proc/$(head -1 /var/lib/postgresql/data/pgdata/postmaster.pid)/environ"]);
     assert.match(env.stdout, /^PGDATA=/m);
     assert.doesNotMatch(env.stdout, /POSTGRES_PASSWORD|PGPASSWORD/);
