@@ -28,7 +28,10 @@ let cluster: TestCluster;
 let ws: PulumiWorkspace;
 
 const pulumi = (args: string[], allowFailure = false): Promise<PulumiRun> =>
-  ws.run(["preview", "up", "destroy", "config", "stack"].includes(args[0]!) ? [...args, "--config-file", configFile, "--stack", "oneup"] : args, { allowFailure });
+  ws.run(
+    ["preview", "up", "destroy", "config"].includes(args[0]!) ? [...args, "--config-file", configFile, "--stack", "oneup"] : args[0] === "stack" ? [...args, "--stack", "oneup"] : args,
+    { allowFailure },
+  );
 const set = (path: string, value: string) => pulumi(["config", "set", "--path", path, value]);
 
 const asApp1 = async <T extends pg.QueryResultRow>(sql: string): Promise<T> => (await asApp<T>(sql))[0]!;
