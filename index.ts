@@ -11,6 +11,7 @@ import { DatabaseNetworkPolicy } from "./components/network-policy";
 import { PostgresDatabase } from "./components/postgres-database";
 import { PostgresExporter } from "./components/postgres-exporter";
 import { DatabaseSecrets } from "./components/secrets";
+import { POD_SECURITY_LABELS, pinnedImage } from "./components/defaults";
 import { SqliteMigration } from "./components/sqlite-migration";
 import { parseConfig, rawConfig } from "./src/config";
 import { resolveKubeconfig } from "./src/kube/kubeconfig";
@@ -21,6 +22,7 @@ const runWithTunnelScript = join(__dirname, "src", "kube", "run-with-tunnel.ts")
 const cfg = parseConfig(rawConfig(pulumi.runtime.allConfig()));
 const secretConfig = new pulumi.Config("pgshift");
 const instance = `${cfg.namePrefix}postgres`;
+const databaseImage = pinnedImage(cfg.database.image, cfg.database.imageDigest);
 
 if (!cfg.awaitReadiness) {
   // A test API server has no kubelet: nothing ever becomes ready.
@@ -41,7 +43,7 @@ if (cfg.database.protect) {
 const provider = new k8s.Provider("kubernetes", cfg.renderDir ? { renderYamlToDirectory: cfg.renderDir } : {});
 const k8sOpts = { provider };
 const namespace = cfg.createNamespace
-  ? new k8s.core.v1.Namespace("namespace", { metadata: { name: cfg.namespace } }, k8sOpts).metadata.name
+  ? new k8s.core.v1.Namespace("namespace", { metadata: { name: cfg.namespace, labels: POD_SECURITY_LABELS } }, k8sOpts).metadata.name
   : pulumi.output(cfg.namespace);
 const serviceHost = `${instance}.${cfg.namespace}.svc.cluster.local`;
 
@@ -53,7 +55,15 @@ const secrets = new DatabaseSecrets(
 
 const database = new PostgresDatabase(
   "postgres",
-  { ...cfg.database, namespace, namePrefix: cfg.namePrefix, database: cfg.database.name, superuserSecretName: secrets.superuserSecretName },
+  {
+    ...cfg.database,
+    image: databaseImage,
+    namespace,
+    namePrefix: cfg.namePrefix,
+    database: cfg.database.name,
+    superuserSecretName: secrets.superuserSecretName,
+    roles: Object.values(cfg.roles),
+  },
   k8sOpts,
 );
 
@@ -63,14 +73,31 @@ if (cfg.networkPolicy.enabled) {
 if (cfg.backup.enabled) {
   new BackupCronJob(
     "backup",
-    { ...cfg.backup, namespace, namePrefix: cfg.namePrefix, databaseInstance: "postgres", image: cfg.database.image, credentialsSecretName: secrets.backupSecretName, protect: cfg.database.protect },
+    {
+      ...cfg.backup,
+      namespace,
+      namePrefix: cfg.namePrefix,
+      databaseInstance: "postgres",
+      image: databaseImage,
+      credentialsSecretName: secrets.backupSecretName,
+      caSecretName: database.tlsSecretName,
+      protect: cfg.database.protect,
+    },
     k8sOpts,
   );
 }
 if (cfg.exporter.enabled) {
   new PostgresExporter(
     "exporter",
-    { namespace, namePrefix: cfg.namePrefix, databaseInstance: "postgres", image: cfg.exporter.image, dsnSecretName: secrets.exporterSecretName, serviceMonitor: cfg.exporter.serviceMonitor },
+    {
+      namespace,
+      namePrefix: cfg.namePrefix,
+      databaseInstance: "postgres",
+      image: pinnedImage(cfg.exporter.image, cfg.exporter.imageDigest),
+      dsnSecretName: secrets.exporterSecretName,
+      caSecretName: database.tlsSecretName,
+      serviceMonitor: cfg.exporter.serviceMonitor,
+    },
     k8sOpts,
   );
 }
@@ -150,6 +177,8 @@ const cutover = new AppCutover(
     appRole: cfg.roles.app,
     appPassword: secrets.passwords.app,
     tls: cfg.database.tls,
+    caCert: database.caCert,
+    caCertPath: cfg.app.caCertPath,
     workloads: cfg.app.workloads,
   },
   { ...k8sOpts, dependsOn: migration ? [migration] : [] },

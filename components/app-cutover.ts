@@ -17,18 +17,34 @@ export interface AppCutoverArgs {
   appRole: pulumi.Input<string>;
   appPassword: pulumi.Input<string>;
   tls: boolean;
+  /** PEM of the CA that signed the server certificate, put in the app's Secret as DATABASE_CA_CERT */
+  caCert?: pulumi.Input<string>;
+  /** where the app's pods mount DATABASE_CA_CERT; with it the URLs verify the server */
+  caCertPath?: string;
   workloads: { kind: "Deployment" | "StatefulSet"; name: string }[];
 }
 
 export const RESTART_ANNOTATION = "pgshift.io/database";
 
-/** The seed's URL formats: SQLAlchemy with psycopg, and the asyncpg variant. */
-export function databaseUrls(a: { role: string; password: string; host: string; database: string; tls: boolean }): { sync: string; async: string } {
+/**
+ * The seed's URL formats: SQLAlchemy with psycopg, and the asyncpg variant.
+ * With TLS the app must know it talks to this server, not to whoever answers
+ * on its address: with the CA mounted (caCertPath) both verify the certificate
+ * and its name (verify-full; asyncpg reads the CA from PGSSLROOTCERT, which
+ * the Secret also sets). Without it, psycopg (libpq) still requires SCRAM
+ * channel binding, which only a server holding the role's verifier can
+ * complete over this very TLS session; asyncpg cannot do channel binding, so
+ * its URL then only encrypts (docs/security.md).
+ */
+export function databaseUrls(a: { role: string; password: string; host: string; database: string; tls: boolean; caCertPath?: string }): { sync: string; async: string } {
   const pw = encodeURIComponent(a.password);
-  return {
-    sync: `postgresql+psycopg://${a.role}:${pw}@${a.host}:${POSTGRES_PORT}/${a.database}${a.tls ? "?sslmode=require" : ""}`,
-    async: `postgresql+asyncpg://${a.role}:${pw}@${a.host}:${POSTGRES_PORT}/${a.database}${a.tls ? "?ssl=require" : ""}`,
-  };
+  const base = `${a.role}:${pw}@${a.host}:${POSTGRES_PORT}/${a.database}`;
+  if (!a.tls) return { sync: `postgresql+psycopg://${base}`, async: `postgresql+asyncpg://${base}` };
+  if (a.caCertPath) {
+    const ca = encodeURIComponent(a.caCertPath);
+    return { sync: `postgresql+psycopg://${base}?sslmode=verify-full&sslrootcert=${ca}`, async: `postgresql+asyncpg://${base}?ssl=verify-full` };
+  }
+  return { sync: `postgresql+psycopg://${base}?sslmode=require&channel_binding=require`, async: `postgresql+asyncpg://${base}?ssl=require` };
 }
 
 export class AppCutover extends pulumi.ComponentResource {
@@ -39,11 +55,15 @@ export class AppCutover extends pulumi.ComponentResource {
     super("pgshift:index:AppCutover", name, {}, opts);
     const parent = { parent: this };
     const urls = pulumi.all([args.appRole, args.appPassword, args.host]).apply(([role, password, host]) =>
-      databaseUrls({ role, password, host, database: args.database, tls: args.tls }),
+      databaseUrls({ role, password, host, database: args.database, tls: args.tls, caCertPath: args.caCertPath }),
     );
+    const ca: Record<string, pulumi.Input<string>> = {
+      ...(args.tls && args.caCert ? { DATABASE_CA_CERT: args.caCert } : {}),
+      ...(args.tls && args.caCertPath ? { PGSSLROOTCERT: args.caCertPath } : {}),
+    };
     const stringData = args.cutover
-      ? { DATABASE_URL: pulumi.secret(urls.sync), DATABASE_URL_ASYNC: pulumi.secret(urls.async) }
-      : { DATABASE_URL: args.sqliteUrl, DATABASE_URL_ASYNC: args.sqliteUrl.replace(/^sqlite:/, "sqlite+aiosqlite:") };
+      ? { DATABASE_URL: pulumi.secret(urls.sync), DATABASE_URL_ASYNC: pulumi.secret(urls.async), ...ca }
+      : { DATABASE_URL: args.sqliteUrl, DATABASE_URL_ASYNC: args.sqliteUrl.replace(/^sqlite:/, "sqlite+aiosqlite:"), ...ca };
     const secret = new k8s.core.v1.Secret(
       `${name}-secret`,
       { metadata: { name: args.secretName, namespace: args.namespace, labels: recommendedLabels("app-database-url", "cutover", args.databaseInstance) }, type: "Opaque", stringData },

@@ -1,11 +1,12 @@
 // BackupCronJob: the seed's daily/weekly/monthly pg_dump rotation as a
 // CronJob. The script is components/backup/backup.sh, mounted from a
-// ConfigMap, and a Job whose dump fails `pg_restore --list` fails.
+// ConfigMap: a dump counts once it restores in full and its checksum is
+// stored; retention is by calendar; any failure fails the Job.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { BACKUP_MOUNT, recommendedLabels, restrictedContainerSecurity } from "./defaults";
+import { BACKUP_MOUNT, CA_MOUNT, caVolume, recommendedLabels, restrictedContainerSecurity } from "./defaults";
 
 export interface BackupCronJobArgs {
   namespace: pulumi.Input<string>;
@@ -20,7 +21,8 @@ export interface BackupCronJobArgs {
   storageClass?: string;
   /** Secret with PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD for the backup role */
   credentialsSecretName: pulumi.Input<string>;
-  s3?: { bucket: string; endpoint?: string; credentialsSecret: string };
+  /** the database's TLS Secret: its ca.crt verifies the server (TLS on) */
+  caSecretName?: pulumi.Input<string>;
   /** keep the backup volume when the stack is destroyed */
   protect: boolean;
 }
@@ -54,15 +56,9 @@ export class BackupCronJob extends pulumi.ComponentResource {
       { name: "KEEP_DAILY", value: String(args.keepDaily) },
       { name: "KEEP_WEEKLY", value: String(args.keepWeekly) },
       { name: "KEEP_MONTHLY", value: String(args.keepMonthly) },
-      ...(args.s3
-        ? [
-            { name: "S3_BUCKET", value: args.s3.bucket },
-            ...(args.s3.endpoint ? [{ name: "S3_ENDPOINT", value: args.s3.endpoint }] : []),
-            { name: "AWS_ACCESS_KEY_ID", valueFrom: { secretKeyRef: { name: args.s3.credentialsSecret, key: "AWS_ACCESS_KEY_ID" } } },
-            { name: "AWS_SECRET_ACCESS_KEY", valueFrom: { secretKeyRef: { name: args.s3.credentialsSecret, key: "AWS_SECRET_ACCESS_KEY" } } },
-          ]
-        : []),
     ];
+    // Its own account, without an API token: the job never talks to Kubernetes.
+    const serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-serviceaccount`, { metadata: meta(""), automountServiceAccountToken: false }, parent);
     const cron = new k8s.batch.v1.CronJob(
       `${name}-cronjob`,
       {
@@ -84,6 +80,7 @@ export class BackupCronJob extends pulumi.ComponentResource {
                 metadata: { labels },
                 spec: {
                   restartPolicy: "Never",
+                  serviceAccountName: serviceAccount.metadata.name,
                   automountServiceAccountToken: false,
                   securityContext: { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, fsGroup: 999, seccompProfile: { type: "RuntimeDefault" } },
                   containers: [
@@ -98,12 +95,14 @@ export class BackupCronJob extends pulumi.ComponentResource {
                       volumeMounts: [
                         { name: "backups", mountPath: BACKUP_MOUNT },
                         { name: "scripts", mountPath: "/scripts", readOnly: true },
+                        ...(args.caSecretName ? [{ name: "ca", mountPath: CA_MOUNT, readOnly: true }] : []),
                       ],
                     },
                   ],
                   volumes: [
                     { name: "backups", persistentVolumeClaim: { claimName: pvc.metadata.name } },
                     { name: "scripts", configMap: { name: scripts.metadata.name, defaultMode: 0o555 } },
+                    ...(args.caSecretName ? [caVolume(args.caSecretName)] : []),
                   ],
                 },
               },

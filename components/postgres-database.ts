@@ -4,7 +4,10 @@
 // PodDisruptionBudget, and in prod a volume that outlives any delete.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { SelfSignedCertificate } from "../src/provider/generated-secret";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ServerCertificate } from "../src/provider/generated-secret";
+import { pgHba } from "./pg-hba";
 import {
   DATA_MOUNT,
   PGDATA,
@@ -12,6 +15,9 @@ import {
   POSTGRES_PORT,
   POSTGRES_UID,
   TLS_MOUNT,
+  SHIM_DIR,
+  SUPERUSER_SECRET_MOUNT,
+  DEFAULT_SHM_SIZE,
   databaseSelector,
   recommendedLabels,
   restrictedContainerSecurity,
@@ -28,14 +34,23 @@ export interface PostgresDatabaseArgs {
   limits: { cpu: string; memory: string };
   superuserSecretName: pulumi.Input<string>;
   tls: boolean;
-  /** an existing kubernetes.io/tls Secret; otherwise a self-signed certificate is generated */
+  /** an existing kubernetes.io/tls Secret (with ca.crt); otherwise a CA and a server certificate it signs are generated */
   tlsSecret?: string;
   protect: boolean;
   /** keep the data volume claim when the StatefulSet is deleted (default: what protect says) */
   keepVolumeOnDelete?: boolean;
   maxConnections: number;
   sharedBuffers: string;
+  /** the roles pgshift manages; pg_hba lets each reach only `database` */
+  roles: string[];
+  /** size of the memory-backed /dev/shm (counts against the memory limit) */
+  shmSize?: string;
+  /** node drains: "allow" evicts the single instance, "block" waits for an operator */
+  drains?: "allow" | "block";
 }
+
+export const postgresShim = () => readFileSync(join(__dirname, "postgres", "postgres.sh"), "utf8");
+export const entrypointWrapper = () => readFileSync(join(__dirname, "postgres", "entrypoint.sh"), "utf8");
 
 export function postgresqlConf(args: Pick<PostgresDatabaseArgs, "maxConnections" | "sharedBuffers" | "tls">): string {
   return [
@@ -55,23 +70,14 @@ export function postgresqlConf(args: Pick<PostgresDatabaseArgs, "maxConnections"
   ].join("\n");
 }
 
-export function pgHba(tls: boolean): string {
-  const remote = tls ? "hostssl" : "host";
-  return [
-    "# TYPE  DATABASE  USER  ADDRESS  METHOD",
-    "local   all       all            scram-sha-256",
-    "host    all       all   127.0.0.1/32  scram-sha-256",
-    `${remote} all       all   0.0.0.0/0     scram-sha-256`,
-    `${remote} all       all   ::/0          scram-sha-256`,
-    ...(tls ? ["hostnossl all     all   0.0.0.0/0     reject", "hostnossl all     all   ::/0          reject"] : []),
-    "",
-  ].join("\n");
-}
-
 export class PostgresDatabase extends pulumi.ComponentResource {
   public readonly serviceName: pulumi.Output<string>;
   public readonly serviceHost: pulumi.Output<string>;
   public readonly statefulSetName: pulumi.Output<string>;
+  /** PEM of the CA that signed the server certificate (generated certificates only) */
+  public readonly caCert?: pulumi.Output<string>;
+  /** the kubernetes.io/tls Secret; its ca.crt key verifies the server */
+  public readonly tlsSecretName?: pulumi.Output<string>;
   /** the database pod (one replica); known once the StatefulSet is applied, and awaited as Ready when awaitReadiness is on */
   public readonly podName: pulumi.Output<string>;
 
@@ -85,19 +91,30 @@ export class PostgresDatabase extends pulumi.ComponentResource {
 
     const config = new k8s.core.v1.ConfigMap(
       `${name}-config`,
-      { metadata: meta(`${base}-config`), data: { "postgresql.conf": postgresqlConf(args), "pg_hba.conf": pgHba(args.tls) } },
+      {
+        metadata: meta(`${base}-config`),
+        data: {
+          "postgresql.conf": postgresqlConf(args),
+          "pg_hba.conf": pgHba({ tls: args.tls, database: args.database, roles: args.roles }),
+          "postgres.sh": postgresShim(),
+          "entrypoint.sh": entrypointWrapper(),
+        },
+      },
       parent,
     );
 
     let tlsSecretName: pulumi.Input<string> | undefined;
+    let caCert: pulumi.Output<string> | undefined;
     if (args.tls) {
       if (args.tlsSecret) tlsSecretName = args.tlsSecret;
       else {
         const host = pulumi.interpolate`${base}.${args.namespace}.svc`;
-        const cert = new SelfSignedCertificate(`${name}-tls`, { commonName: host, dnsNames: [host, pulumi.interpolate`${base}.${args.namespace}.svc.cluster.local`, base] }, parent);
+        const cert = new ServerCertificate(`${name}-tls`, { commonName: host, dnsNames: [host, pulumi.interpolate`${base}.${args.namespace}.svc.cluster.local`, base] }, parent);
+        caCert = cert.caCert;
         tlsSecretName = new k8s.core.v1.Secret(
           `${name}-tls`,
-          { metadata: meta(`${base}-tls`), type: "kubernetes.io/tls", stringData: { "tls.crt": cert.cert, "tls.key": cert.key } },
+          // ca.crt as cert-manager names it: the other pods mount only that key to verify the server.
+          { metadata: meta(`${base}-tls`), type: "kubernetes.io/tls", stringData: { "tls.crt": cert.cert, "tls.key": cert.key, "ca.crt": cert.caCert } },
           parent,
         ).metadata.name;
       }
@@ -128,12 +145,31 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     const volumes: k8s.types.input.core.v1.Volume[] = [
       { name: "config", configMap: { name: config.metadata.name } },
       ...(tlsSecretName ? [{ name: "tls", secret: { secretName: tlsSecretName, defaultMode: 0o600 } }] : []),
+      // The superuser password as a file the entrypoint reads (POSTGRES_PASSWORD_FILE), not an env var.
+      { name: "superuser", secret: { secretName: args.superuserSecretName, items: [{ key: "POSTGRES_PASSWORD", path: "password" }], defaultMode: 0o400 } },
+      {
+        name: "shim",
+        configMap: {
+          name: config.metadata.name,
+          items: [
+            { key: "entrypoint.sh", path: "entrypoint" },
+            { key: "postgres.sh", path: "postgres" },
+          ],
+          defaultMode: 0o555,
+        },
+      },
+      // Parallel queries use POSIX shared memory; a container's default /dev/shm is 64MB.
+      { name: "dshm", emptyDir: { medium: "Memory", sizeLimit: args.shmSize ?? DEFAULT_SHM_SIZE } },
     ];
     const mounts: k8s.types.input.core.v1.VolumeMount[] = [
       { name: "data", mountPath: DATA_MOUNT },
       { name: "config", mountPath: "/etc/postgresql/conf", readOnly: true },
       ...(tlsSecretName ? [{ name: "tls", mountPath: TLS_MOUNT, readOnly: true }] : []),
+      { name: "superuser", mountPath: SUPERUSER_SECRET_MOUNT, readOnly: true },
+      { name: "shim", mountPath: SHIM_DIR, readOnly: true },
+      { name: "dshm", mountPath: "/dev/shm" },
     ];
+    const serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-serviceaccount`, { metadata: meta(base), automountServiceAccountToken: false }, parent);
 
     const statefulSet = new k8s.apps.v1.StatefulSet(
       `${name}-statefulset`,
@@ -156,18 +192,21 @@ export class PostgresDatabase extends pulumi.ComponentResource {
                 fsGroupChangePolicy: "OnRootMismatch",
                 seccompProfile: { type: "RuntimeDefault" },
               },
+              serviceAccountName: serviceAccount.metadata.name,
               automountServiceAccountToken: false,
               terminationGracePeriodSeconds: 60,
               containers: [
                 {
                   name: "postgresql",
                   image: args.image,
+                  // The image's entrypoint, through a wrapper that puts postgres.sh first on PATH.
+                  command: [`${SHIM_DIR}/entrypoint`],
                   args: ["-c", "config_file=/etc/postgresql/conf/postgresql.conf"],
                   ports: [{ name: "postgresql", containerPort: POSTGRES_PORT }],
                   env: [
                     { name: "POSTGRES_DB", value: args.database },
                     { name: "POSTGRES_USER", valueFrom: { secretKeyRef: { name: args.superuserSecretName, key: "POSTGRES_USER" } } },
-                    { name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: args.superuserSecretName, key: "POSTGRES_PASSWORD" } } },
+                    { name: "POSTGRES_PASSWORD_FILE", value: `${SUPERUSER_SECRET_MOUNT}/password` },
                     { name: "POSTGRES_INITDB_ARGS", value: "--auth-host=scram-sha-256 --auth-local=scram-sha-256" },
                     // A subdirectory: the volume's root holds lost+found on many storage classes.
                     { name: "PGDATA", value: PGDATA },
@@ -200,11 +239,22 @@ export class PostgresDatabase extends pulumi.ComponentResource {
 
     new k8s.policy.v1.PodDisruptionBudget(
       `${name}-pdb`,
-      // A single instance: voluntary evictions (node drains) must wait for an operator.
-      { metadata: meta(base), spec: { maxUnavailable: 0, selector: { matchLabels: selector } } },
+      // One instance: "block" makes a node drain wait until an operator moves the
+      // database (docs/security.md); "allow" lets the drain evict it (a restart
+      // elsewhere), and an unhealthy pod never holds a drain up.
+      {
+        metadata: meta(base),
+        spec: {
+          maxUnavailable: args.drains === "block" ? 0 : 1,
+          unhealthyPodEvictionPolicy: "AlwaysAllow",
+          selector: { matchLabels: selector },
+        },
+      },
       parent,
     );
 
+    this.caCert = caCert;
+    this.tlsSecretName = tlsSecretName ? pulumi.output(tlsSecretName) : undefined;
     this.serviceName = service.metadata.name;
     this.serviceHost = pulumi.interpolate`${service.metadata.name}.${service.metadata.namespace}.svc.cluster.local`;
     this.statefulSetName = statefulSet.metadata.name;

@@ -3,7 +3,7 @@
 // scrape annotations and an optional ServiceMonitor.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { EXPORTER_PORT, recommendedLabels, restrictedContainerSecurity } from "./defaults";
+import { CA_MOUNT, EXPORTER_PORT, caVolume, recommendedLabels, restrictedContainerSecurity } from "./defaults";
 
 export interface PostgresExporterArgs {
   namespace: pulumi.Input<string>;
@@ -12,6 +12,8 @@ export interface PostgresExporterArgs {
   image: string;
   /** Secret with DATA_SOURCE_NAME for the monitoring role */
   dsnSecretName: pulumi.Input<string>;
+  /** the database's TLS Secret: its ca.crt verifies the server (TLS on) */
+  caSecretName?: pulumi.Input<string>;
   serviceMonitor: boolean;
 }
 
@@ -22,6 +24,8 @@ export class PostgresExporter extends pulumi.ComponentResource {
     const labels = recommendedLabels("postgres-exporter", "metrics", args.databaseInstance);
     const annotations = { "prometheus.io/scrape": "true", "prometheus.io/port": String(EXPORTER_PORT), "prometheus.io/path": "/metrics" };
     const metadata = { name: `${args.namePrefix}postgres-exporter`, namespace: args.namespace, labels };
+    // Its own account, without an API token: the exporter never talks to Kubernetes.
+    const serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-serviceaccount`, { metadata, automountServiceAccountToken: false }, parent);
     new k8s.apps.v1.Deployment(
       `${name}-deployment`,
       {
@@ -32,8 +36,10 @@ export class PostgresExporter extends pulumi.ComponentResource {
           template: {
             metadata: { labels, annotations },
             spec: {
+              serviceAccountName: serviceAccount.metadata.name,
               automountServiceAccountToken: false,
               securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } },
+              ...(args.caSecretName ? { volumes: [caVolume(args.caSecretName)] } : {}),
               containers: [
                 {
                   name: "exporter",
@@ -42,6 +48,7 @@ export class PostgresExporter extends pulumi.ComponentResource {
                   env: [{ name: "DATA_SOURCE_NAME", valueFrom: { secretKeyRef: { name: args.dsnSecretName, key: "DATA_SOURCE_NAME" } } }],
                   resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
                   securityContext: { ...restrictedContainerSecurity, readOnlyRootFilesystem: true },
+                  ...(args.caSecretName ? { volumeMounts: [{ name: "ca", mountPath: CA_MOUNT, readOnly: true }] } : {}),
                   readinessProbe: { httpGet: { path: "/", port: "metrics" }, periodSeconds: 10 },
                   livenessProbe: { httpGet: { path: "/", port: "metrics" }, initialDelaySeconds: 10, periodSeconds: 20 },
                 },

@@ -4,7 +4,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { GeneratedPassword } from "../src/provider/generated-secret";
-import { POSTGRES_PORT, SUPERUSER, recommendedLabels } from "./defaults";
+import { CA_FILE, POSTGRES_PORT, SUPERUSER, recommendedLabels } from "./defaults";
 
 export interface DatabaseSecretsArgs {
   namespace: pulumi.Input<string>;
@@ -44,14 +44,12 @@ export class DatabaseSecrets extends pulumi.ComponentResource {
         { metadata: { name: `${args.namePrefix}postgres-${suffix}`, namespace: args.namespace, labels }, type: "Opaque", stringData },
         parent,
       );
-    const ssl = args.tls ? "require" : "disable";
+    // pgshift's own pods verify the server against the CA (ca.crt of the TLS Secret, mounted at CA_FILE).
+    const ssl = args.tls ? `verify-full&sslrootcert=${CA_FILE}` : "disable";
     const superuser = secret("superuser", { POSTGRES_USER: SUPERUSER, POSTGRES_PASSWORD: this.passwords.superuser });
-    secret("roles", {
-      [`${args.roles.owner}`]: this.passwords.owner,
-      [`${args.roles.app}`]: this.passwords.app,
-      [`${args.roles.monitor}`]: this.passwords.monitor,
-      [`${args.roles.backup}`]: this.passwords.backup,
-    });
+    // No Secret holds the owner's password: no workload logs in as the owner,
+    // so it stays in the stack's state (encrypted) only. The app's password
+    // reaches the cluster in the app's own Secret at cutover (AppCutover).
     const exporter = secret("exporter", {
       DATA_SOURCE_NAME: pulumi.interpolate`postgresql://${args.roles.monitor}:${this.passwords.monitor}@${args.serviceHost}:${POSTGRES_PORT}/${args.database}?sslmode=${ssl}`,
     });
@@ -61,7 +59,8 @@ export class DatabaseSecrets extends pulumi.ComponentResource {
       PGDATABASE: args.database,
       PGUSER: args.roles.backup,
       PGPASSWORD: this.passwords.backup,
-      PGSSLMODE: args.tls ? "require" : "prefer",
+      PGSSLMODE: args.tls ? "verify-full" : "prefer",
+      ...(args.tls ? { PGSSLROOTCERT: CA_FILE } : {}),
     });
     this.superuserSecretName = superuser.metadata.name;
     this.exporterSecretName = exporter.metadata.name;

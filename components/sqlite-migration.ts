@@ -24,6 +24,8 @@ export interface SqliteMigrationArgs {
   tables?: string[];
   identifiers?: "downcase" | "preserve";
   jobs?: number;
+  /** per-column cast overrides, as pgshift's --cast ({ "events.at": "timestamp:epoch-ms" }) */
+  casts?: Record<string, string>;
   cutover?: boolean;
   runId?: string;
   backupDir?: string;
@@ -60,7 +62,16 @@ export class SqliteMigration extends pulumi.ComponentResource {
 
     // Reading the SQLite catalog is harmless, so the plan is made in preview
     // and up alike; nothing in PostgreSQL is touched here.
-    const planned = sourceReady.then((src) => planMigration({ source: src, schema, identifiers, tables: args.tables?.length ? args.tables : undefined })).then(
+    const planned = sourceReady.then((src) => planMigration({
+        source: src,
+        schema,
+        identifiers,
+        casts: args.casts ?? {},
+        tables: args.tables?.length ? args.tables : undefined,
+        // In existing mode the target's tables come from schemaCommand, which runs
+        // after this plan (and not at all in preview): plan from SQLite alone.
+        allowUnknownTarget: true,
+      })).then(
       (plan) => {
         pulumi.log.info(`Migration plan for ${source}:\n${formatPlan(plan)}`, this);
         return summarise(plan);
@@ -80,6 +91,7 @@ export class SqliteMigration extends pulumi.ComponentResource {
         tables: args.tables ?? [],
         identifiers,
         jobs: args.jobs ?? 2,
+        casts: args.casts ?? {},
         cutover: args.cutover ?? false,
         runId: args.runId ?? "",
         backupDir: args.backupDir ? resolve(args.backupDir) : "",

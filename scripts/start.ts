@@ -5,8 +5,8 @@
 //   npm start [-- --sqlite path/to/app.db]
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { randomBytes } from "node:crypto";
-import { join, resolve } from "node:path";
+import { createHash, randomBytes } from "node:crypto";
+import { basename, join, resolve } from "node:path";
 import pg from "pg";
 import { createSampleAppDb } from "./sample-app-db";
 import { start as startPostgres } from "./local-postgres";
@@ -76,6 +76,12 @@ async function ensureDatabase(info: { host: string; port: number; password: stri
   }
 }
 
+/** A database name for a SQLite file of the user's: its name plus a hash of its path (two app.db files stay apart). */
+function databaseFor(source: string): string {
+  const base = basename(source).replace(/\.[^.]*$/, "").toLowerCase().replace(/[^a-z0-9_]+/g, "_").replace(/^[^a-z_]+/, "").slice(0, 40) || "app";
+  return `${base}_${createHash("sha256").update(resolve(source)).digest("hex").slice(0, 8)}`;
+}
+
 async function main(): Promise<void> {
   const i = process.argv.indexOf("--sqlite");
   const userDb = i >= 0 ? process.argv[i + 1] : undefined;
@@ -83,7 +89,6 @@ async function main(): Promise<void> {
 
   say("phase 1/5: PostgreSQL 16 (embedded)");
   const info = await startPostgres((m) => say(m.replace(/^\[local\] /, "")));
-  await ensureDatabase(info, "piyasa_db");
 
   say("phase 2/5: the SQLite database");
   let source: string;
@@ -98,6 +103,12 @@ async function main(): Promise<void> {
       say(`created sample app database ${source}: ${Object.entries(tables).map(([t, n]) => `${t} ${n}`).join(", ")}`);
     } else say(`using ${source}`);
   }
+
+  // One database per SQLite file: trying your own database after the sample
+  // run loads it next to the sample's data instead of colliding with it.
+  const database = userDb ? databaseFor(source) : "piyasa_db";
+  await ensureDatabase(info, database);
+  if (userDb) say(`its tables go to database ${database} (the sample's stay in piyasa_db)`);
 
   say("phase 3/5: the local stack");
   // The committed Pulumi.local.yaml stays as it is; this machine's port,
@@ -116,11 +127,13 @@ async function main(): Promise<void> {
   set(["--path", "pgshift:connection.host", info.host]);
   set(["--path", "pgshift:connection.port", String(info.port)]);
   set(["--path", "pgshift:migration.source", source]);
+  set(["--path", "pgshift:database.name", database]);
   // On stdin, not the command line: `ps` shows arguments to everyone.
   if (!current.includes("pgshift:adminPassword")) set(["--secret", "pgshift:adminPassword"], info.password);
 
   say("phase 4/5: pulumi preview");
-  const preview = pulumi(["preview", "--config-file", configFile, "--diff"], { quiet: false });
+  // Pulumi's compact preview (the resource tree and the migration plan), not every property.
+  const preview = pulumi(["preview", "--config-file", configFile], { quiet: false });
   process.stdout.write(preview.stdout);
   const noChanges = !/\d+ to (create|update|replace|delete)/.test(preview.stdout);
 
@@ -146,7 +159,7 @@ async function main(): Promise<void> {
   }
   lines.push(`Kubernetes manifests: ${join(root, out.manifestsDir ?? "out/manifests")}`);
   lines.push(
-    `Connect as the app role: PGPASSWORD="$(npm run -s pulumi -- stack output --show-secrets appPassword)" psql -h ${info.host} -p ${info.port} -U ${out.appRole} piyasa_db`,
+    `Connect as the app role: PGPASSWORD="$(npm run -s pulumi -- stack output --show-secrets appPassword)" psql -h ${info.host} -p ${info.port} -U ${out.appRole} ${database}`,
   );
   lines.push("Next: point the dev stack at a cluster and run `npm run pulumi -- preview --stack dev`, then `npm run pulumi -- up --stack dev`;");
   lines.push("      `npm run pulumi -- stack history` lists every update (to find the last good one when rolling back).");

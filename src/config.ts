@@ -8,6 +8,7 @@ const cron = z.string().regex(/^(\S+\s+){4}\S+$/, "a cron schedule with five fie
 const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "a DNS label: lowercase letters, digits and -");
 const roleName = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "lowercase letters, digits and _");
 const labels = z.record(z.string(), z.string());
+const digest = z.string().regex(/^sha256:[0-9a-f]{64}$/, "an image digest: sha256: and 64 lowercase hex digits");
 
 export const configSchema = z
   .object({
@@ -25,6 +26,12 @@ export const configSchema = z
       .object({
         name: z.string().regex(/^[a-z_][a-z0-9_]*$/, "lowercase letters, digits and _").default("piyasa_db"),
         image: z.string().default("postgres:16-alpine"),
+        /** pin the image (and the backup job's, which uses it) to this digest: sha256:<64 hex> */
+        imageDigest: digest.optional(),
+        /** memory-backed /dev/shm for parallel queries; default in components/defaults.ts */
+        shmSize: quantity.optional(),
+        /** node drains: "allow" evicts the single instance (it restarts elsewhere), "block" waits for an operator */
+        drains: z.enum(["allow", "block"]).default("allow"),
         storageClass: z.string().optional(),
         storageSize: quantity.default("10Gi"),
         requests: z.object({ cpu: quantity.default("250m"), memory: quantity.default("512Mi") }).default({}),
@@ -64,14 +71,21 @@ export const configSchema = z
         keepMonthly: z.number().int().min(0).max(120).default(6),
         storageSize: quantity.default("20Gi"),
         storageClass: z.string().optional(),
-        /** upload each dump to S3-compatible storage; the Secret holds AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY */
-        s3: z.object({ bucket: z.string().min(1), endpoint: z.string().url().optional(), credentialsSecret: z.string().min(1) }).optional(),
+        /**
+         * Removed: the upload needed an aws CLI the database image does not have,
+         * so it could never run. Refused rather than ignored (docs/security.md).
+         */
+        s3: z
+          .unknown()
+          .refine((v) => v === undefined, "backup.s3 was removed (the backup image has no object-store client); copy the backup volume off-site yourself, see docs/security.md")
+          .optional(),
       })
       .default({}),
     exporter: z
       .object({
         enabled: z.boolean().default(true),
         image: z.string().default("quay.io/prometheuscommunity/postgres-exporter:v0.15.0"),
+        imageDigest: digest.optional(),
         serviceMonitor: z.boolean().default(false),
       })
       .default({}),
@@ -98,6 +112,8 @@ export const configSchema = z
         tables: z.array(z.string()).default([]),
         identifiers: z.enum(["downcase", "preserve"]).default("downcase"),
         jobs: z.number().int().min(1).max(64).default(2),
+        /** per-column cast overrides, as pgshift's --cast: { "events.at": "timestamp:epoch-ms", "settings.value": "text" } */
+        casts: z.record(z.string()).default({}),
         /** change to copy again on purpose after cutover (e.g. after a rollback to SQLite) */
         runId: z.string().default(""),
         /** run before the copy in --schema existing mode, with DATABASE_URL for the owner role (e.g. "python -m alembic upgrade head") */
@@ -109,6 +125,11 @@ export const configSchema = z
       .object({
         /** the app's Secret that carries DATABASE_URL */
         secretName: z.string().default("piyasa-secrets"),
+        /**
+         * with TLS: where the app's pods mount the database CA (key DATABASE_CA_CERT of the
+         * app's Secret); its URLs then verify the server (sslmode=verify-full)
+         */
+        caCertPath: z.string().regex(/^\//, "an absolute path").optional(),
         /** what DATABASE_URL is before cutover (and after a rollback) */
         sqliteUrl: z.string().default("sqlite:///./app.db"),
         /** workloads restarted when DATABASE_URL changes */

@@ -39,8 +39,8 @@ const pulumi = (args: string[], allowFailure = false): Promise<PulumiRun> =>
 const set = (path: string, value: string) => pulumi(["config", "set", "--path", path, value]);
 const exec = async (pod: string, script: string, container?: string) =>
   (await cluster.kubectl(["exec", "-n", ns, pod, ...(container ? ["-c", container] : []), "--", "sh", "-c", script])).stdout.trim();
-/** SQL in the database pod, as the superuser, over TCP inside the pod (pg_hba wants a password everywhere). */
-const psql = (sql: string, db = "piyasa_db") => exec(dbPod, `PGPASSWORD="$POSTGRES_PASSWORD" psql -X -q -h 127.0.0.1 -U "$POSTGRES_USER" -d ${db} -tA -c "${sql}"`);
+/** SQL in the database pod, as the superuser (its password is a mounted file), over TCP inside the pod (pg_hba wants a password everywhere). */
+const psql = (sql: string, db = "piyasa_db") => exec(dbPod, `PGPASSWORD="$(cat "$POSTGRES_PASSWORD_FILE")" psql -X -q -h 127.0.0.1 -U "$POSTGRES_USER" -d ${db} -tA -c "${sql}"`);
 const ready = (p: Pod | undefined) => !!p && !p.metadata.deletionTimestamp && !!p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True");
 const podsOf = async (app: string) =>
   (JSON.parse((await cluster.kubectl(["get", "pods", "-n", ns, "-l", `app=${app}`, "-o", "json"])).stdout) as { items: Pod[] }).items.filter((p) => !p.metadata.deletionTimestamp);

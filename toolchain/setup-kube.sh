@@ -79,3 +79,4 @@ if ! command -v containerd >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1 
   fi
 fi
 say "test cluster binaries ready: etcd $ETCD_VERSION, Kubernetes $KUBE_VERSION (apiserver, controller-manager, scheduler, kubelet, kube-proxy, kubectl), CoreDNS $COREDNS_VERSION"
+bash "$root/toolchain/images/build.sh" # the node's images (pause, app, postgres, exporter): toolchain/images/

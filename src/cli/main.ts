@@ -15,6 +15,7 @@ import {
   verifyMigration,
   type MigrationReport,
 } from "../engine";
+import { parseOverride } from "../engine/cast-rules";
 import { createProgress } from "./progress";
 
 const USAGE = `Usage:
@@ -22,21 +23,29 @@ const USAGE = `Usage:
   pgshift migrate --from app.db --to postgres://…  [--schema create|existing] [--tables a,b]
                   [--identifiers downcase|preserve] [--jobs N] [--cast table.column=type …]
                   [--refresh] [--overwrite] [--no-verify] [--json]
-  pgshift verify  --from app.db --to postgres://…  [--schema create|existing] [--tables a,b] [--json]
+  pgshift verify  --from app.db --to postgres://…  [--schema create|existing] [--tables a,b]
+                  [--identifiers downcase|preserve] [--cast table.column=type …] [--json]
+
+  --cast       table.column=type, e.g. settings.value=text or events.at=timestamp:epoch-ms
+  verify uses the identifiers mode and casts the migration recorded in pgshift.loads unless given
 
   --refresh    reload tables pgshift loaded earlier from an older version of the SQLite file
   --overwrite  replace target tables pgshift did not load (drop/recreate, or truncate with --schema existing)
 Exit codes: 0 success, 1 verification found differences, 2 bad input, usage or connection.`;
 
+/** Wrong flags: one line on stderr (the usage text only for --help), exit code 2. */
 class UsageProblem extends PgshiftError {}
+const seeHelp = " Run `pgshift --help` for usage.";
 
 interface Parsed {
   command: string;
   from: string;
   to?: string;
-  schema: "create" | "existing";
+  /** undefined: create for migrate; for verify, what the migration recorded */
+  schema?: "create" | "existing";
   tables?: string[];
-  identifiers: "downcase" | "preserve";
+  /** undefined: downcase for migrate; for verify, what the migration recorded */
+  identifiers?: "downcase" | "preserve";
   jobs: number;
   casts: Record<string, string>;
   refresh: boolean;
@@ -48,7 +57,7 @@ interface Parsed {
 export function parse(argv: string[]): Parsed {
   const [command, ...rest] = argv;
   if (!command || command === "--help" || command === "-h" || command === "help") throw new UsageProblem(USAGE);
-  if (!["plan", "migrate", "verify"].includes(command)) throw new UsageProblem(`Unknown command "${command}".\n${USAGE}`);
+  if (!["plan", "migrate", "verify"].includes(command)) throw new UsageProblem(`Unknown command "${command}"; use plan, migrate or verify.${seeHelp}`);
   let values;
   try {
     ({ values } = parseArgs({
@@ -56,9 +65,9 @@ export function parse(argv: string[]): Parsed {
       options: {
         from: { type: "string" },
         to: { type: "string" },
-        schema: { type: "string", default: "create" },
+        schema: { type: "string" },
         tables: { type: "string" },
-        identifiers: { type: "string", default: "downcase" },
+        identifiers: { type: "string" },
         jobs: { type: "string", default: "2" },
         cast: { type: "string", multiple: true },
         refresh: { type: "boolean", default: false },
@@ -70,19 +79,25 @@ export function parse(argv: string[]): Parsed {
       allowPositionals: false,
     }));
   } catch (err) {
-    throw new UsageProblem(`${(err as Error).message}\n${USAGE}`);
+    throw new UsageProblem(`${(err as Error).message.split("\n")[0]}.${seeHelp}`);
   }
-  if (!values.from) throw new UsageProblem(`--from <sqlite file> is required.\n${USAGE}`);
-  if (command !== "plan" && !values.to) throw new UsageProblem(`--to <postgres URL> is required for ${command}.\n${USAGE}`);
-  if (!["create", "existing"].includes(values.schema!)) throw new UsageProblem(`--schema must be create or existing, not "${values.schema}".`);
-  if (!["downcase", "preserve"].includes(values.identifiers!)) throw new UsageProblem(`--identifiers must be downcase or preserve, not "${values.identifiers}".`);
+  if (!values.from) throw new UsageProblem(`--from <sqlite file> is required.${seeHelp}`);
+  if (command !== "plan" && !values.to) throw new UsageProblem(`--to <postgres URL> is required for ${command}.${seeHelp}`);
+  if (values.schema !== undefined && !["create", "existing"].includes(values.schema)) throw new UsageProblem(`--schema must be create or existing, not "${values.schema}".`);
+  if (values.identifiers !== undefined && !["downcase", "preserve"].includes(values.identifiers)) throw new UsageProblem(`--identifiers must be downcase or preserve, not "${values.identifiers}".`);
   const jobs = Number(values.jobs);
   if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new UsageProblem(`--jobs must be a whole number from 1 to 64, not "${values.jobs}".`);
   const casts: Record<string, string> = {};
   for (const c of values.cast ?? []) {
     const i = c.indexOf("=");
-    if (i <= 0) throw new UsageProblem(`--cast "${c}" must look like table.column=type`);
-    casts[c.slice(0, i)] = c.slice(i + 1);
+    const column = c.slice(0, i);
+    if (i <= 0 || column.lastIndexOf(".") <= 0) throw new UsageProblem(`--cast "${c}" must look like table.column=type (e.g. settings.value=text).`);
+    try {
+      parseOverride(c.slice(i + 1));
+    } catch (err) {
+      throw new UsageProblem(`--cast "${c}": ${(err as Error).message}.`);
+    }
+    casts[column] = c.slice(i + 1);
   }
   return {
     command,
@@ -116,9 +131,11 @@ function jsonReport(r: MigrationReport) {
       action: t.action,
       differences: t.differences,
       ...(t.verifiedBy ? { verifiedBy: t.verifiedBy } : {}),
+      ...(t.warnings ? { warnings: t.warnings } : {}),
     })),
     skipped: r.skipped,
     durationMs: r.durationMs,
+    ...(r.snapshot ? { snapshot: r.snapshot } : {}),
     ...(r.verifyMs !== undefined ? { verifyMs: r.verifyMs } : {}),
   };
 }
@@ -127,12 +144,14 @@ function printReport(r: MigrationReport, out: NodeJS.WriteStream): void {
   const w = Math.max(...r.tables.map((t) => t.source.length), 5);
   for (const t of r.tables) {
     out.write(`  ${t.match ? "ok  " : "DIFF"} ${t.source.padEnd(w)} → ${t.target}: ${t.sourceRows} rows in SQLite, ${t.targetRows} in PostgreSQL (${t.action})\n`);
+    for (const w of t.warnings ?? []) out.write(`         warning: ${w}\n`);
     for (const d of t.differences) {
       const key = Object.entries(d.key).map(([k, v]) => `${k}=${v}`).join(", ");
       out.write(`         ${d.problem}${key ? ` at ${key}` : ""}${d.columns ? ": " + d.columns.map((c) => `${c.column} ${c.source} ≠ ${c.target}`).join("; ") : ""}\n`);
     }
   }
   for (const s of r.skipped) out.write(`  skip ${s.kind} ${s.name}: ${s.reason}\n`);
+  if (r.snapshot) out.write(`Snapshot of ${r.source} taken at ${r.snapshot.takenAt} (${r.snapshot.ms} ms, ${r.snapshot.method}); every table was read from that moment.\n`);
   const rows = r.tables.reduce((n, t) => n + t.targetRows, 0);
   out.write(
     r.ok
@@ -147,7 +166,11 @@ export async function main(argv: string[], stdout: NodeJS.WriteStream = process.
   try {
     args = parse(argv);
   } catch (err) {
-    stderr.write(`${(err as Error).message}\n`);
+    if ((err as Error).message === USAGE && ["--help", "-h", "help"].includes(argv[0] ?? "")) {
+      stdout.write(`${USAGE}\n`);
+      return EXIT_OK;
+    }
+    stderr.write((err as Error).message === USAGE ? `${USAGE}\n` : `pgshift: ${(err as Error).message}\n`);
     return EXIT_BAD_INPUT;
   }
   const common = {
@@ -177,7 +200,12 @@ export async function main(argv: string[], stdout: NodeJS.WriteStream = process.
   } catch (err) {
     progress.stop();
     const code = exitCodeFor(err);
-    const message = err instanceof PgshiftError ? err.message : `Unexpected error: ${(err as Error).stack ?? String(err)}`;
+    // A bug's stack trace helps whoever fixes it, not whoever runs the command.
+    const message =
+      err instanceof PgshiftError
+        ? err.message
+        : `Unexpected error: ${(err as Error).message ?? String(err)}` +
+          (process.env.PGSHIFT_DEBUG ? `\n${(err as Error).stack}` : " (run again with PGSHIFT_DEBUG=1 for the stack trace, and report it)");
     if (args.json) stdout.write(JSON.stringify({ ok: false, error: message, exitCode: code }, null, 2) + "\n");
     stderr.write(`pgshift ${args.command} failed: ${message}\n`);
     return code;

@@ -6,6 +6,8 @@
 // Converters return the value as a COPY text field (already escaped), or
 // "\\N" for NULL, and throw Reject for a value that cannot be converted.
 
+import { UsageError } from "./errors";
+
 export type CastKind =
   | "smallint"
   | "integer"
@@ -24,8 +26,23 @@ export type CastKind =
   | "bytea"
   | "uuid";
 
+/**
+ * How numbers in a date/time column are read: unix epoch seconds, milliseconds
+ * (JavaScript's Date.now()), microseconds, or SQLite julian day numbers.
+ */
+export type NumericDateUnit = "epoch-s" | "epoch-ms" | "epoch-us" | "julian";
+
+export const NUMERIC_DATE_UNITS: Record<NumericDateUnit, string> = {
+  "epoch-s": "epoch seconds",
+  "epoch-ms": "epoch milliseconds",
+  "epoch-us": "epoch microseconds",
+  julian: "julian day numbers",
+};
+
 export interface ColumnCast {
   kind: CastKind;
+  /** timestamp/timestamptz/date: how numeric values are read (decided from the data, or by an override) */
+  numbers?: NumericDateUnit;
   /** the PostgreSQL type as written in DDL, e.g. "numeric(18,6)" */
   pgType: string;
   /** varchar/char length, numeric precision */
@@ -77,7 +94,7 @@ export const CAST_RULES: CastRule[] = [
     sqlite: "DATETIME, TIMESTAMP",
     postgres: "timestamp (without time zone, like the app's naive datetimes)",
     values:
-      "ISO-8601 text 'YYYY-MM-DD[ T]HH:MM[:SS[.ffffff]]' (up to 6 fractional digits); a Z or ±HH:MM offset is converted to UTC; numbers are unix epoch seconds (UTC); impossible dates are refused",
+      "ISO-8601 text 'YYYY-MM-DD[ T]HH:MM[:SS[.ffffff]]' (up to 6 fractional digits); a Z or ±HH:MM offset is converted to UTC; numbers: epoch s/ms/µs or julian days, decided per column from the data (see below); impossible dates are refused",
     cast: () => simple("timestamp", "timestamp", "datetime"),
   },
   {
@@ -91,7 +108,7 @@ export const CAST_RULES: CastRule[] = [
     match: /^DATE$/,
     sqlite: "DATE",
     postgres: "date",
-    values: "'YYYY-MM-DD' text; epoch seconds; impossible dates are refused",
+    values: "'YYYY-MM-DD' text; numbers as for DATETIME, at midnight UTC (a time of day is refused); impossible dates are refused",
     cast: () => simple("date", "date", "date"),
   },
   {
@@ -217,14 +234,30 @@ export function castFor(declaredType: string): ColumnCast {
   throw new Error("unreachable: the last cast rule matches everything");
 }
 
+const DATE_KINDS = new Set<CastKind>(["timestamp", "timestamptz", "date"]);
+
+/** `type`, `varchar(n)`, or a date type with how its numbers read: `timestamp:epoch-ms`. */
 export function parseOverride(spec: string): ColumnCast {
-  const m = /^\s*([a-z ]+?)\s*(?:\(\s*(\d+)\s*\))?\s*$/i.exec(spec);
+  const [typePart, unit, ...extra] = spec.split(":");
+  const m = /^\s*([a-z ]+?)\s*(?:\(\s*(\d+)\s*\))?\s*$/i.exec(typePart!);
   const make = m ? OVERRIDE_TYPES[m[1]!.toLowerCase()] : undefined;
-  if (!m || !make) {
-    throw new Error(`unknown cast "${spec}"; use one of: ${Object.keys(OVERRIDE_TYPES).join(", ")} (varchar(n) too)`);
+  if (!m || !make || extra.length > 0) {
+    throw new CastSpecError(
+      `unknown cast "${spec}"; use one of: ${Object.keys(OVERRIDE_TYPES).join(", ")} (varchar(n) too; ` +
+        `timestamp, timestamptz and date also as type:${Object.keys(NUMERIC_DATE_UNITS).join("|")})`,
+    );
   }
-  return make(m[2] ? Number(m[2]) : undefined);
+  const cast = make(m[2] ? Number(m[2]) : undefined);
+  if (unit === undefined) return cast;
+  const u = unit.trim().toLowerCase() as NumericDateUnit;
+  if (!DATE_KINDS.has(cast.kind) || !(u in NUMERIC_DATE_UNITS)) {
+    throw new CastSpecError(`unknown cast "${spec}": only timestamp, timestamptz and date take a reading for numbers, one of ${Object.keys(NUMERIC_DATE_UNITS).join(", ")}`);
+  }
+  return { ...cast, numbers: u };
 }
+
+/** A --cast (or migration.casts) value that names no type pgshift knows: a usage error, exit code 2. */
+export class CastSpecError extends UsageError {}
 
 export function formatCastRules(): string {
   const rows = CAST_RULES.map((r) => [r.sqlite, r.postgres, r.values]);

@@ -33,11 +33,13 @@ export interface SqliteIndex {
   unique: boolean;
   /** 'c' CREATE INDEX, 'u' UNIQUE constraint, 'pk' primary key */
   origin: "c" | "u" | "pk";
-  columns: { name: string | null; descending: boolean }[];
+  columns: { name: string | null; descending: boolean; collation: string }[];
   /** WHERE clause of a partial index, as SQLite text */
   where: string | null;
-  /** an index over expressions, which pgshift cannot translate */
+  /** an index over expressions (translated when they are portable, see expressions.ts) */
   hasExpressions: boolean;
+  /** the CREATE INDEX statement (null for indexes SQLite made for constraints) */
+  sql: string | null;
 }
 
 export interface SqliteTable {
@@ -50,14 +52,14 @@ export interface SqliteTable {
   withoutRowid: boolean;
   foreignKeys: SqliteForeignKey[];
   indexes: SqliteIndex[];
-  /** highest AUTOINCREMENT value ever used (sqlite_sequence) */
-  sequence: number | null;
+  /** highest AUTOINCREMENT value ever used (sqlite_sequence), as decimal text: it can exceed 2^53 */
+  sequence: string | null;
   createSql: string;
 }
 
 export interface SkippedObject {
   name: string;
-  kind: "view" | "trigger" | "virtual table" | "shadow table";
+  kind: "view" | "trigger" | "virtual table" | "shadow table" | "bookkeeping table";
   reason: string;
 }
 
@@ -141,21 +143,22 @@ function readTable(db: Database, name: string, createSql: string): SqliteTable {
   const idxRows = db.prepare(sql("indexes")).all(name) as { name: string; isUnique: number; origin: string; partial: number; sql: string | null }[];
   const idxCols = db.prepare(sql("index-columns"));
   const indexes: SqliteIndex[] = idxRows.map((r) => {
-    const keyCols = idxCols.all(r.name) as { cid: number; name: string | null; descending: number }[];
+    const keyCols = idxCols.all(r.name) as { cid: number; name: string | null; descending: number; collation: string | null }[];
     return {
       name: r.name,
       unique: r.isUnique === 1,
       origin: r.origin as SqliteIndex["origin"],
-      columns: keyCols.map((k) => ({ name: k.cid === -1 ? (rowidAlias ?? "rowid") : k.name, descending: k.descending === 1 })),
+      columns: keyCols.map((k) => ({ name: k.cid === -1 ? (rowidAlias ?? "rowid") : k.name, descending: k.descending === 1, collation: (k.collation ?? "BINARY").toUpperCase() })),
       where: r.partial === 1 && r.sql ? partialWhere(r.sql) : null,
       hasExpressions: keyCols.some((k) => k.cid === -2),
+      sql: r.sql,
     };
   });
 
-  let sequence: number | null = null;
+  let sequence: string | null = null;
   if (autoincrement) {
-    const row = db.prepare(sql("sequence")).get(name) as { seq: number } | undefined;
-    sequence = row ? Number(row.seq) : 0;
+    const row = db.prepare(sql("sequence")).safeIntegers(true).get(name) as { seq: bigint | number | string } | undefined;
+    sequence = row ? String(row.seq) : "0";
   }
   return { name, columns, primaryKey, rowidAlias, autoincrement, withoutRowid, foreignKeys: [...byId.values()], indexes, sequence, createSql };
 }

@@ -5,7 +5,7 @@
 // float8out's layout, no trailing zeros in fractions of a second, lower-case
 // UUIDs), so a loaded table reads back byte for byte as it was sent and
 // verification can compare digests.
-import type { CastKind, ColumnCast } from "./cast-rules";
+import { NUMERIC_DATE_UNITS, type CastKind, type ColumnCast, type NumericDateUnit } from "./cast-rules";
 import { JsonTextError, jsonbText, numericText } from "./jsonb-text";
 
 /** Thrown by a converter; the copy loop adds table, key and column. */
@@ -251,6 +251,36 @@ function epochToTimestamp(v: number): string {
   return formatUtc(whole * 1000, micros ? pad(micros, 6).replace(/0+$/, "") : "");
 }
 
+// 1900-01-01 and the last millisecond of 9999: a reading outside is a wrong unit, not a date.
+const MIN_MS = -2208988800000;
+const MAX_MS = 253402300799999;
+// SQLite's julianday() of the unix epoch, in milliseconds (SQLite itself rounds julian days to ms).
+const JULIAN_EPOCH_MS = 210866760000000;
+
+/** A number in a date/time column, read in the column's unit (numeric-dates.ts decided it). */
+function numberToTimestamp(v: number, unit: NumericDateUnit): string {
+  if (!Number.isFinite(v)) throw new Reject(`${v} is not a date`);
+  let ms: number;
+  let micros = "";
+  if (unit === "epoch-s") ms = v * 1000;
+  else if (unit === "epoch-ms") ms = v;
+  else if (unit === "epoch-us") ms = v / 1000;
+  else ms = Math.round(v * 86400000) - JULIAN_EPOCH_MS;
+  if (!(ms >= MIN_MS && ms <= MAX_MS)) {
+    throw new Reject(
+      `${v} read as ${NUMERIC_DATE_UNITS[unit]} is ${ms < MIN_MS ? "before 1900" : "after 9999"}`,
+      "If the column's numbers are in another unit, choose it with --cast table.column=timestamp:epoch-s|epoch-ms|epoch-us|julian; otherwise fix the row.",
+    );
+  }
+  if (unit === "epoch-s") return epochToTimestamp(v);
+  // Whole microseconds, computed in integers where the input is one.
+  const us = unit === "epoch-us" && Number.isInteger(v) ? v : Math.round(ms * 1000);
+  const seconds = Math.floor(us / 1e6);
+  const frac = us - seconds * 1e6;
+  if (frac) micros = pad(frac, 6).replace(/0+$/, "");
+  return formatUtc(seconds * 1000, micros);
+}
+
 const digit = (s: string, i: number) => s.charCodeAt(i) - 48;
 const two = (s: string, i: number) => digit(s, i) * 10 + digit(s, i + 1);
 const isDigits = (s: string, from: number, to: number) => {
@@ -282,11 +312,11 @@ function canonicalTimestamp(s: string): string | undefined {
   return s.slice(0, s[end - 1] === "." ? end - 1 : end);
 }
 
-function timestampConverter(withZone: boolean): Converter {
+function timestampConverter(withZone: boolean, unit: NumericDateUnit): Converter {
   return (v) => {
     if (v === null) return NULL_FIELD;
-    if (typeof v === "number") return epochToTimestamp(v) + (withZone ? "+00" : "");
-    if (typeof v === "bigint") return epochToTimestamp(Number(v)) + (withZone ? "+00" : "");
+    if (typeof v === "number") return numberToTimestamp(v, unit) + (withZone ? "+00" : "");
+    if (typeof v === "bigint") return numberToTimestamp(Number(v), unit) + (withZone ? "+00" : "");
     if (typeof v !== "string") throw new Reject("a blob in a date/time column");
     const canonical = canonicalTimestamp(v);
     if (canonical !== undefined) return withZone ? canonical + "+00" : canonical;
@@ -300,9 +330,13 @@ function timestampConverter(withZone: boolean): Converter {
   };
 }
 
-const dateConverter: Converter = (v) => {
+const dateConverter = (unit: NumericDateUnit): Converter => (v) => {
   if (v === null) return NULL_FIELD;
-  if (typeof v === "number") return epochToTimestamp(v).slice(0, 10);
+  if (typeof v === "number" || typeof v === "bigint") {
+    const ts = numberToTimestamp(Number(v), unit);
+    if (ts.length > 10 && !ts.endsWith(" 00:00:00")) throw new Reject(`${v} read as ${NUMERIC_DATE_UNITS[unit]} is ${ts} UTC, with a time of day, in a date column`, "Override the column's cast to timestamp to keep it.");
+    return ts.slice(0, 10);
+  }
   if (typeof v !== "string") throw new Reject("not a date");
   const t = parseTimestamp(v, false);
   if (t.h || t.mi || t.s || t.frac) throw new Reject("a date column holds a time of day", "Override the column's cast to timestamp to keep it.");
@@ -374,11 +408,11 @@ export function converterFor(cast: ColumnCast): Converter {
     case "varchar":
       return textConverter(cast.length);
     case "timestamp":
-      return timestampConverter(false);
+      return timestampConverter(false, cast.numbers ?? "epoch-s");
     case "timestamptz":
-      return timestampConverter(true);
+      return timestampConverter(true, cast.numbers ?? "epoch-s");
     case "date":
-      return dateConverter;
+      return dateConverter(cast.numbers ?? "epoch-s");
     case "time":
       return timeConverter;
     case "jsonb":

@@ -76,11 +76,17 @@ export async function copyTable(
     if (!failed) stream.end();
     await done;
   } catch (err) {
+    // Only what the COPY stream reported first came from PostgreSQL. Anything
+    // else (SQLite, a read worker, pgshift itself) must not be worded as a
+    // refusal — not even after the abort below makes PostgreSQL echo it back
+    // as "COPY from stdin failed".
+    const ours = failed ? undefined : (err as Error);
     // Abort the COPY so the connection's transaction can be rolled back.
-    if (!failed) stream.destroy(err as Error);
+    if (ours) stream.destroy(ours);
     await done.catch(() => {});
     if (err instanceof PgshiftError) throw err;
-    throw explainCopyError(t, reader, (failed ?? err) as Error & { where?: string; code?: string });
+    if (ours) throw readError(t, ours);
+    throw explainCopyError(t, reader, failed as Error & { where?: string; code?: string });
   }
   onProgress?.(rows);
   return { rows, digest: hash.digest("hex") };
@@ -88,6 +94,18 @@ export async function copyTable(
 
 function* encodeHere(reader: TableReader): Generator<Chunk> {
   for (const c of reader.chunks(CHUNK)) yield { data: Buffer.from(c.text, "utf8"), rows: c.rows };
+}
+
+/** Reading or encoding the rows failed on pgshift's side, not PostgreSQL's. */
+export function readError(t: TablePlan, err: Error): LoadError {
+  const origin = (err as { code?: string }).code?.startsWith("SQLITE_") ? `SQLite (${(err as { code?: string }).code})` : "pgshift";
+  return new LoadError(
+    t.source,
+    `Reading table "${t.source}" from the SQLite snapshot failed in ${origin}: ${err.message}.\n` +
+      `  The table's load was rolled back; nothing of "${t.target}" was written. PostgreSQL did not refuse anything; ` +
+      "please report this with the table's CREATE statement (pgshift plan shows it).",
+    err,
+  );
 }
 
 /** PostgreSQL names the COPY line; turn that into the row's key in SQLite. */

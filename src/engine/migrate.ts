@@ -11,9 +11,9 @@ import { CHUNK, copyTable, type CopyResult } from "./copy";
 import { ReadWorkers } from "./read-workers";
 import { LoadError, TargetConflictError, describeKey } from "./errors";
 import { fingerprintSqlite } from "./fingerprint";
-import { qualified, quoteIdent, quoteSqlite } from "./identifiers";
-import { openSource, planFrom, type MigrationOptions, type MigrationPlan, type TablePlan } from "./plan";
-import { afterLoadSql, createTableSql, foreignKeySql, orphanSql, resetSequenceSql } from "./schema";
+import { qualified, quoteIdent, quoteSqlite, type IdentifierMode } from "./identifiers";
+import { openSource, planFrom, type MigrationOptions, type MigrationPlan, type SchemaMode, type TablePlan } from "./plan";
+import { afterLoadSql, createTableSql, foreignKeySql, orphanSql, resetSequenceSql, type DdlStatement } from "./schema";
 import { tableReader, takeSnapshot, type Snapshot } from "./source";
 import { verifyByDigest, verifyTable, type RowDifference, type TableVerification } from "./verify";
 
@@ -37,7 +37,11 @@ export interface MigrateOptions extends MigrationOptions {
   onProgress?: (e: ProgressEvent) => void;
 }
 
-export type TableAction = "loaded" | "reloaded" | "kept" | "replaced";
+/** What a load sent (for the digest check), and what the report should tell the app's owner. */
+type Loaded = CopyResult & { warnings: string[] };
+
+/** "bookkeeping": a migration tool's table whose rows in PostgreSQL were kept (bookkeeping.ts) */
+export type TableAction = "loaded" | "reloaded" | "kept" | "replaced" | "bookkeeping";
 
 export interface TableReport {
   source: string;
@@ -49,6 +53,8 @@ export interface TableReport {
   differences: RowDifference[];
   /** how the rows were compared: the digest of what was sent, or row by row against SQLite */
   verifiedBy?: TableVerification["method"];
+  /** loaded, but something the app will notice (e.g. a sequence with no value left) */
+  warnings?: string[];
 }
 
 export interface MigrationReport {
@@ -62,6 +68,8 @@ export interface MigrationReport {
   skipped: MigrationPlan["skipped"];
   verified: boolean;
   durationMs: number;
+  /** the moment every table was read from: the snapshot of the SQLite file */
+  snapshot?: { takenAt: string; ms: number; method: string };
   /** of which comparing PostgreSQL with what was sent (or with SQLite) took this long */
   verifyMs?: number;
 }
@@ -139,6 +147,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
       } else if (exists) {
         const hasRows = (await admin.query(`SELECT EXISTS (SELECT 1 FROM ${qualified(schema, t.target)}) AS x`)).rows[0].x as boolean;
         if (plan.schemaMode === "existing" && !hasRows) actions.set(t.target, "load");
+        else if (plan.schemaMode === "existing" && t.bookkeeping) actions.set(t.target, "bookkeeping");
         else if (options.overwrite) actions.set(t.target, "replaced");
         else
           throw new TargetConflictError(
@@ -153,14 +162,15 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
     }
 
     const progress = (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => options.onProgress?.({ table, phase, rows, total });
+    await ensureCitext(admin, plan, actions);
     const byTarget = new Map(plan.tables.map((t) => [t.target, t]));
     const ordered = plan.loadOrder.map((n) => byTarget.get(n)!);
     const reloads = ordered.filter((t) => actions.get(t.target) === "reloaded");
     const singles = ordered.filter((t) => ["load", "replaced"].includes(actions.get(t.target)!));
-    for (const t of ordered.filter((t) => actions.get(t.target) === "kept")) progress(t.target, "keep", t.rows, t.rows);
+    for (const t of ordered.filter((t) => ["kept", "bookkeeping"].includes(actions.get(t.target)!))) progress(t.target, "keep", t.rows, t.rows);
 
     // What each copy sent, so verification can compare digests instead of re-reading SQLite.
-    const sent = new Map<string, CopyResult>();
+    const sent = new Map<string, Loaded>();
     // Read workers pay off when several big tables load at once (each converts on
     // its own core); for one big table the main thread keeps up with PostgreSQL
     // on its own, and a worker would only add its memory.
@@ -191,9 +201,14 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
 
     const verified = options.verify !== false;
     const verifyStarted = Date.now();
-    const verifications = verified ? await verifyTables(options.target, plan, ordered, snapshot, options.jobs ?? 2, progress, sent) : new Map<string, TableVerification>();
+    const kept = ordered.filter((t) => actions.get(t.target) === "bookkeeping");
+    const compared = new Map<string, TableReport>();
+    for (const t of kept) compared.set(t.target, await compareBookkeeping(options.target, plan, t, snapshot));
+    const toVerify = ordered.filter((t) => actions.get(t.target) !== "bookkeeping");
+    const verifications = verified ? await verifyTables(options.target, plan, toVerify, snapshot, options.jobs ?? 2, progress, sent) : new Map<string, TableVerification>();
     const verifyMs = verified ? Date.now() - verifyStarted : undefined;
     const tables: TableReport[] = ordered.map((t) => {
+      if (compared.has(t.target)) return compared.get(t.target)!;
       const v = verifications.get(t.target);
       const action = actions.get(t.target)!;
       return {
@@ -205,9 +220,10 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
         action: action === "load" ? "loaded" : action,
         differences: v?.differences ?? [],
         ...(v ? { verifiedBy: v.method } : {}),
+        ...(sent.get(t.target)?.warnings.length ? { warnings: sent.get(t.target)!.warnings } : {}),
       };
     });
-    return report(options, plan, fingerprint, tables, verified, started, verifyMs);
+    return report(options, plan, fingerprint, tables, verified, started, verifyMs, snapshot);
   } finally {
     await readers?.close();
     src.close();
@@ -218,35 +234,87 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
 
 /** The snapshot to read from, and the source's fingerprint, hashed on another thread while the snapshot is copied. */
 async function snapshotWithFingerprint(src: ReturnType<typeof openSource>, path: string): Promise<{ snapshot: Snapshot; fingerprint: string }> {
+  // data_version moves when any other connection commits: if it moved while the
+  // file was hashed and copied, the hash may hold writes the snapshot does not,
+  // and a later run with that same hash must not keep these tables.
+  const version = () => Number(src.pragma("data_version", { simple: true }));
+  const before = version();
   const fingerprinting = fingerprintSqlite(path);
   fingerprinting.catch(() => {}); // awaited below; no unhandled rejection while the snapshot is taken
   const snapshot = await takeSnapshot(src);
   try {
-    return { snapshot, fingerprint: await fingerprinting };
+    const fingerprint = await fingerprinting;
+    return { snapshot, fingerprint: version() === before ? fingerprint : `${fingerprint}:written-during-snapshot` };
   } catch (err) {
     snapshot.dispose();
     throw err;
   }
 }
 
-async function resetSequences(client: pg.Client, plan: MigrationPlan, t: TablePlan): Promise<void> {
+/** Sets each sequence past the copied keys; returns what the app should know (a sequence that has no value left). */
+async function resetSequences(client: pg.Client, plan: MigrationPlan, t: TablePlan): Promise<string[]> {
   const schema = plan.targetSchema;
   const candidates = plan.schemaMode === "create" ? t.columns.filter((c) => c.identity) : t.columns.filter((c) => ["bigint", "integer", "smallint"].includes(c.cast.kind));
+  const warnings: string[] = [];
   for (const c of candidates) {
     const seq = await client.query<{ s: string | null }>("SELECT pg_get_serial_sequence($1, $2) AS s", [qualified(schema, t.target), c.target]);
-    if (seq.rows[0]?.s) await client.query(resetSequenceSql(schema, t, c.target));
+    if (!seq.rows[0]?.s) continue;
+    const { want, top } = (await client.query<{ want: string; top: string }>(resetSequenceSql(schema, t, c.target))).rows[0]!;
+    if (BigInt(want) >= BigInt(top)) {
+      warnings.push(
+        `column "${c.target}": the highest key (${want}) is the largest value sequence ${seq.rows[0].s} can hand out (${top}); ` +
+          "an INSERT that leaves the id to PostgreSQL will fail — insert with explicit ids, or renumber the keys",
+      );
+    }
   }
+  return warnings;
 }
 
 async function recordLoad(client: pg.Client, plan: MigrationPlan, t: TablePlan, fingerprint: string, rows: number): Promise<void> {
   await client.query(
-    `INSERT INTO pgshift.loads (target_schema, target_table, source_table, source_fingerprint, schema_mode, row_count)
-     VALUES ($1, $2, $3, $4, $5, $6)
+    `INSERT INTO pgshift.loads (target_schema, target_table, source_table, source_fingerprint, schema_mode, row_count, identifiers, casts)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
      ON CONFLICT (target_schema, target_table) DO UPDATE
        SET source_table = EXCLUDED.source_table, source_fingerprint = EXCLUDED.source_fingerprint,
-           schema_mode = EXCLUDED.schema_mode, row_count = EXCLUDED.row_count, loaded_at = now()`,
-    [plan.targetSchema, t.target, t.source, fingerprint, plan.schemaMode, rows],
+           schema_mode = EXCLUDED.schema_mode, row_count = EXCLUDED.row_count, loaded_at = now(),
+           identifiers = EXCLUDED.identifiers, casts = EXCLUDED.casts`,
+    [plan.targetSchema, t.target, t.source, fingerprint, plan.schemaMode, rows, plan.identifiers, JSON.stringify(tableCasts(plan, t))],
   );
+}
+
+/** The overrides that applied to one table ({ "table.column": "type" }), as recorded in pgshift.loads. */
+function tableCasts(plan: MigrationPlan, t: TablePlan): Record<string, string> {
+  return Object.fromEntries(Object.entries(plan.casts).filter(([k]) => k.slice(0, k.lastIndexOf(".")) === t.source));
+}
+
+/**
+ * How the tables were loaded, from pgshift.loads: `pgshift verify` without
+ * --identifiers/--schema/--cast compares the way the migration loaded.
+ */
+async function recordedOptions(url: string, options: MigrationOptions): Promise<MigrationOptions> {
+  const client = await session(url);
+  try {
+    // Read only: verify writes nothing, and a record made by an older pgshift lacks these columns.
+    const recorded = await client.query("SELECT 1 FROM information_schema.columns WHERE table_schema = 'pgshift' AND table_name = 'loads' AND column_name IN ('identifiers', 'casts')");
+    if (recorded.rowCount !== 2) return options;
+    const rows = (
+      await client.query<{ source_table: string; schema_mode: SchemaMode; identifiers: IdentifierMode; casts: Record<string, string> }>(
+        "SELECT source_table, schema_mode, identifiers, casts FROM pgshift.loads WHERE target_schema = $1",
+        [options.targetSchema ?? "public"],
+      )
+    ).rows;
+    const selected = options.tables?.length ? rows.filter((r) => options.tables!.includes(r.source_table)) : rows;
+    if (selected.length === 0) return options;
+    const one = <T>(values: T[]): T | undefined => (new Set(values).size === 1 ? values[0] : undefined);
+    return {
+      ...options,
+      identifiers: options.identifiers ?? one(selected.map((r) => r.identifiers)),
+      schema: options.schema ?? one(selected.map((r) => r.schema_mode)),
+      casts: { ...Object.assign({}, ...selected.map((r) => r.casts)), ...(options.casts ?? {}) },
+    };
+  } finally {
+    await client.end().catch(() => {});
+  }
 }
 
 async function loadTable(
@@ -257,7 +325,7 @@ async function loadTable(
   snapshot: Snapshot,
   fingerprint: string,
   progress: (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => void,
-  sent: Map<string, CopyResult>,
+  sent: Map<string, Loaded>,
   readers: ReadWorkers | undefined,
 ): Promise<void> {
   const schema = plan.targetSchema;
@@ -272,14 +340,34 @@ async function loadTable(
     progress(t.target, "copy", 0, t.rows);
     const copied = await copyTable(client, schema, t, tableReader(db, t), (n) => progress(t.target, "copy", n, t.rows), readers?.chunks(t));
     const rows = copied.rows;
-    sent.set(t.target, copied);
+    const warnings: string[] = [];
     if (plan.schemaMode === "create") {
       progress(t.target, "indexes", rows, t.rows);
-      for (const sql of afterLoadSql(schema, t)) await runDdl(client, t, sql);
+      for (const ddl of afterLoadSql(schema, t)) await runDdl(client, t, ddl, warnings);
     }
-    await resetSequences(client, plan, t);
+    warnings.push(...(await resetSequences(client, plan, t)));
+    sent.set(t.target, { ...copied, warnings });
     await recordLoad(client, plan, t, fingerprint, rows);
   });
+}
+
+/** COLLATE NOCASE columns become citext (plan.ts): the extension must exist before their tables are created. */
+async function ensureCitext(admin: pg.Client, plan: MigrationPlan, actions: Map<string, TableAction | "load">): Promise<void> {
+  if (plan.schemaMode !== "create") return;
+  const columns = plan.tables
+    .filter((t) => ["load", "replaced"].includes(actions.get(t.target)!))
+    .flatMap((t) => t.columns.filter((c) => c.cast.pgType === "citext").map((c) => `${t.source}.${c.source}`));
+  if (columns.length === 0) return;
+  try {
+    await admin.query("CREATE EXTENSION IF NOT EXISTS citext");
+  } catch (err) {
+    throw new LoadError(
+      columns[0]!.split(".")[0]!,
+      `The COLLATE NOCASE columns ${columns.join(", ")} become citext (case-insensitive text), and creating the citext extension failed: ${(err as Error).message}.\n` +
+        "  Nothing was written. Have a superuser run CREATE EXTENSION citext in this database, or keep them case-sensitive with --cast table.column=text.",
+      err,
+    );
+  }
 }
 
 /** Runs `work` in one PostgreSQL transaction with its own snapshot reader; rolls back on any error. */
@@ -299,11 +387,31 @@ async function inTransaction(url: string, snapshot: Snapshot, work: (client: pg.
   }
 }
 
-async function runDdl(client: pg.Client, t: TablePlan, sql: string): Promise<void> {
+// SQLSTATE class 42: PostgreSQL could not make sense of the statement (a type
+// mismatch in a translated expression), as opposed to data that violates it.
+const NOT_UNDERSTOOD = /^42/;
+
+async function runDdl(client: pg.Client, t: TablePlan, ddl: DdlStatement, warnings: string[]): Promise<void> {
+  const { sql, translated } = ddl;
+  if (translated) await client.query("SAVEPOINT translated");
   try {
     await client.query(sql);
+    if (translated) await client.query("RELEASE SAVEPOINT translated");
   } catch (err) {
-    const e = err as Error & { detail?: string };
+    const e = err as Error & { detail?: string; code?: string };
+    if (translated && NOT_UNDERSTOOD.test(e.code ?? "")) {
+      await client.query("ROLLBACK TO SAVEPOINT translated");
+      warnings.push(`${translated} was not created: PostgreSQL did not accept the translation (${e.message}); recreate it by hand if the app relies on it`);
+      return;
+    }
+    if (translated && e.code === "23514") {
+      throw new LoadError(
+        t.source,
+        `The translated ${translated} of "${t.target}" refuses rows SQLite holds: ${e.message}${e.detail ? ` (${e.detail})` : ""}\n  statement: ${sql}\n` +
+          "  The table's load was rolled back. SQLite skips CHECKs with PRAGMA ignore_check_constraints; fix the rows, and run again.",
+        err,
+      );
+    }
     throw new LoadError(
       t.source,
       `Creating a key or index on "${t.target}" failed: ${e.message}${e.detail ? ` (${e.detail})` : ""}\n  statement: ${sql}\n` +
@@ -321,7 +429,7 @@ async function reloadTables(
   snapshot: Snapshot,
   fingerprint: string,
   progress: (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => void,
-  sent: Map<string, CopyResult>,
+  sent: Map<string, Loaded>,
   readers: ReadWorkers | undefined,
 ): Promise<void> {
   const schema = plan.targetSchema;
@@ -340,9 +448,9 @@ async function reloadTables(
     for (const t of tables) {
       progress(t.target, "copy", 0, t.rows);
       const copied = await copyTable(client, schema, t, tableReader(db, t), (n) => progress(t.target, "copy", n, t.rows), readers?.chunks(t));
-      await resetSequences(client, plan, t);
+      const warnings = await resetSequences(client, plan, t);
       await recordLoad(client, plan, t, fingerprint, copied.rows);
-      sent.set(t.target, copied);
+      sent.set(t.target, { ...copied, warnings });
     }
     for (const fk of fks) await client.query(`ALTER TABLE ${fk.tbl} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.def}`);
   });
@@ -401,7 +509,8 @@ function report(
   tables: TableReport[],
   verified: boolean,
   started: number,
-  verifyMs?: number,
+  verifyMs: number | undefined,
+  snapshot: Snapshot,
 ): MigrationReport {
   return {
     ok: tables.every((t) => t.match),
@@ -413,6 +522,7 @@ function report(
     skipped: plan.skipped,
     verified,
     durationMs: Date.now() - started,
+    snapshot: { takenAt: snapshot.takenAt, ms: snapshot.ms, method: snapshot.method },
     ...(verifyMs !== undefined ? { verifyMs } : {}),
   };
 }
@@ -429,7 +539,7 @@ async function verifyTables(
   snapshot: Snapshot,
   jobs: number,
   progress: (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => void,
-  sent: Map<string, CopyResult> = new Map(),
+  sent: Map<string, Loaded> = new Map(),
 ): Promise<Map<string, TableVerification>> {
   const results = new Map<string, TableVerification>();
   await pool(tables, jobs, async (t) => {
@@ -451,12 +561,37 @@ async function verifyTables(
   return results;
 }
 
+/**
+ * A migration tool's bookkeeping table in --schema existing: PostgreSQL's rows
+ * stay; how they differ from SQLite's (the app's migrations in PostgreSQL at
+ * another revision than the SQLite data was written under) is a warning.
+ */
+async function compareBookkeeping(url: string, plan: MigrationPlan, t: TablePlan, snapshot: Snapshot): Promise<TableReport> {
+  const db = snapshot.open();
+  const client = await session(url);
+  try {
+    const v = await verifyTable(client, plan.targetSchema, t, tableReader(db, t));
+    const show = (d: RowDifference) => `${Object.entries(d.key).map(([k, x]) => `${k}=${x}`).join(", ") || "a row"} ${d.problem === "missing in PostgreSQL" ? "only in SQLite" : d.problem === "extra in PostgreSQL" ? "only in PostgreSQL" : "differs"}`;
+    const warnings = v.match
+      ? []
+      : [
+          `${t.bookkeeping}'s bookkeeping in PostgreSQL differs from SQLite's (${v.differences.map(show).join("; ")}): ` +
+            "PostgreSQL's rows were kept. The app's migrations in PostgreSQL are at another revision than the SQLite data; check that the schema matches the data.",
+        ];
+    return { source: t.source, target: t.target, sourceRows: v.sourceRows, targetRows: v.targetRows, match: true, action: "bookkeeping", differences: [], ...(warnings.length ? { warnings } : {}) };
+  } finally {
+    db.close();
+    await client.end().catch(() => {});
+  }
+}
+
 /** `pgshift verify`: compare without copying (the seed guide's --verify-only). */
-export async function verifyMigration(options: MigrationOptions & { target: string; jobs?: number; onProgress?: (e: ProgressEvent) => void }): Promise<MigrationReport> {
+export async function verifyMigration(given: MigrationOptions & { target: string; jobs?: number; onProgress?: (e: ProgressEvent) => void }): Promise<MigrationReport> {
   const started = Date.now();
-  const src = openSource(options.source);
+  const src = openSource(given.source);
   let snapshot: Snapshot | undefined;
   try {
+    const options = { ...given, ...(await recordedOptions(given.target, given)) };
     const plan = await planFrom(src, { ...options, schema: options.schema ?? "create" });
     let fingerprint: string;
     ({ snapshot, fingerprint } = await snapshotWithFingerprint(src, options.source));
@@ -471,11 +606,12 @@ export async function verifyMigration(options: MigrationOptions & { target: stri
       results.push({ source: t.source, target: t.target, sourceRows: t.rows, targetRows: 0, match: false, action: "kept", differences: [{ key: {}, problem: "missing in PostgreSQL" }] });
     }
     const progress = (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => options.onProgress?.({ table, phase, rows, total });
-    const verifications = await verifyTables(options.target, plan, plan.tables.filter((x) => present.has(x.target)), snapshot, options.jobs ?? 2, progress);
+    for (const t of plan.tables.filter((x) => x.bookkeeping && present.has(x.target))) results.push(await compareBookkeeping(options.target, plan, t, snapshot));
+    const verifications = await verifyTables(options.target, plan, plan.tables.filter((x) => !x.bookkeeping && present.has(x.target)), snapshot, options.jobs ?? 2, progress);
     for (const { method, ...v } of verifications.values()) results.push({ ...v, action: "kept", verifiedBy: method });
     const order = new Map(plan.loadOrder.map((n, i) => [n, i]));
     results.sort((a, b) => (order.get(a.target) ?? 0) - (order.get(b.target) ?? 0));
-    return report(options, plan, fingerprint, results, true, started, Date.now() - verifyStarted);
+    return report(options, plan, fingerprint, results, true, started, Date.now() - verifyStarted, snapshot);
   } finally {
     src.close();
     snapshot?.dispose();

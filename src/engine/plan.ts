@@ -8,6 +8,9 @@ import { castFor, formatCastRules, parseOverride, type ColumnCast } from "./cast
 import { readCatalog, type SkippedObject, type SqliteTable } from "./catalog";
 import { UsageError } from "./errors";
 import { quoteIdent, quoteSqlite, targetName, type IdentifierMode } from "./identifiers";
+import { bookkeepingTool } from "./bookkeeping";
+import { balanced, parseCreateTable, splitTopLevel, translateExpression, type ExpressionColumn, type Translation } from "./expressions";
+import { decideNumericDates } from "./numeric-dates";
 import { readTargetTables, type TargetColumn } from "./target-catalog";
 
 export type SchemaMode = "create" | "existing";
@@ -25,6 +28,8 @@ export interface MigrationOptions {
   targetSchema?: string;
   /** per-column cast overrides: { "table.column": "text" } */
   casts?: Record<string, string>;
+  /** existing mode without `target`: plan from the cast rules instead of failing (pulumi preview) */
+  allowUnknownTarget?: boolean;
 }
 
 export interface ColumnPlan {
@@ -53,7 +58,13 @@ export interface IndexPlan {
   unique: boolean;
   /** the CREATE INDEX / ADD CONSTRAINT statement */
   sql: string;
-  kind: "unique constraint" | "index";
+  kind: "unique constraint" | "index" | "check constraint";
+  /**
+   * translated from a SQLite expression: if PostgreSQL cannot make sense of it
+   * (a type mismatch pgshift could not see), it is left out with a warning
+   * instead of failing the table; a row that violates it still fails the table
+   */
+  translated?: string;
 }
 
 export interface TablePlan {
@@ -67,10 +78,12 @@ export interface TablePlan {
   withoutRowid: boolean;
   autoincrement: boolean;
   /** highest id SQLite ever handed out, so the new sequence never reuses one */
-  sequenceFloor: number | null;
+  sequenceFloor: string | null;
   foreignKeys: ForeignKeyPlan[];
   indexes: IndexPlan[];
   notes: string[];
+  /** --schema existing: the migration tool whose bookkeeping this is; its rows in PostgreSQL are kept */
+  bookkeeping?: string;
 }
 
 export interface MigrationPlan {
@@ -82,6 +95,10 @@ export interface MigrationPlan {
   /** target table names in an order where referenced tables come first */
   loadOrder: string[];
   skipped: SkippedObject[];
+  /** --schema existing planned without a connection (pulumi preview): types are the cast rules', not yet the target's */
+  targetUnknown?: boolean;
+  /** the per-column overrides asked for ({ "table.column": "type" }) */
+  casts: Record<string, string>;
 }
 
 export function openSource(path: string): Database.Database {
@@ -132,8 +149,21 @@ export async function planFrom(db: Database.Database, options: MigrationOptions)
     if (!t || !t.columns.some((c) => c.name === col)) throw new UsageError(`--cast names "${key}", which is not a column being migrated (use table.column).`);
   }
 
-  const existing = mode === "existing" ? await readTargetTables(requireTarget(options), targetSchema) : null;
-  const plans = tables.map((t) => planTable(db, t, identifiers, overrides, existing));
+  // Without a target (pulumi preview, before the app's migrations ran) an
+  // existing-mode plan shows the cast rules' types; the copy reads the target's.
+  const targetUnknown = mode === "existing" && !options.target && options.allowUnknownTarget === true;
+  const existing = mode === "existing" && !targetUnknown ? await readTargetTables(requireTarget(options), targetSchema) : null;
+  const skipped = [...catalog.skipped];
+  if (existing) {
+    // Another tool's bookkeeping the target's migrations did not create is not the app's data.
+    tables = tables.filter((t) => {
+      const tool = bookkeepingTool(t.name);
+      if (!tool || existing.has(targetName(t.name, identifiers))) return true;
+      skipped.push({ name: t.name, kind: "bookkeeping table", reason: `${tool}'s migration bookkeeping; the app's migrations did not create it in PostgreSQL, so it is not copied` });
+      return false;
+    });
+  }
+  const plans = tables.map((t) => planTable(db, t, identifiers, overrides, existing, mode));
   return {
     source: options.source,
     schemaMode: mode,
@@ -141,7 +171,9 @@ export async function planFrom(db: Database.Database, options: MigrationOptions)
     targetSchema,
     tables: plans,
     loadOrder: loadOrder(plans),
-    skipped: catalog.skipped,
+    skipped,
+    ...(targetUnknown ? { targetUnknown } : {}),
+    casts: overrides,
   };
 }
 
@@ -162,6 +194,7 @@ function planTable(
   identifiers: IdentifierMode,
   overrides: Record<string, string>,
   existing: Map<string, TargetColumn[]> | null,
+  mode: SchemaMode,
 ): TablePlan {
   const target = targetName(t.name, identifiers);
   const tn = (c: string) => targetName(c, identifiers);
@@ -173,7 +206,9 @@ function planTable(
     if (!cols) throw new UsageError(`--schema existing: table "${target}" does not exist in PostgreSQL. Run the app's migrations first (e.g. alembic upgrade head), or use --schema create.`);
     targetCols = new Map(cols.map((c) => [c.name, c]));
   }
+  const definition = parseCreateTable(t.createSql);
   const columns: ColumnPlan[] = [];
+  const lengthChecks: IndexPlan[] = [];
   for (const c of t.columns) {
     if (c.generated) {
       notes.push(`column "${c.name}" is generated; PostgreSQL computes it, it is not copied`);
@@ -181,16 +216,39 @@ function planTable(
     }
     const override = overrides[`${t.name}.${c.name}`];
     let cast: ColumnCast;
-    if (override) cast = parseOverride(override);
-    else if (targetCols) {
+    if (override) {
+      try {
+        cast = parseOverride(override);
+      } catch (err) {
+        throw new UsageError(`--cast "${t.name}.${c.name}=${override}": ${(err as Error).message}`);
+      }
+      // In existing mode a reading for numbers (timestamp:epoch-ms) applies to the app's own date column as it is.
+      const tc = targetCols?.get(tn(c.name));
+      if (cast.numbers && tc && ["timestamp", "timestamptz", "date"].includes(tc.cast.kind)) cast = { ...tc.cast, numbers: cast.numbers };
+    } else if (targetCols) {
       const tc = targetCols.get(tn(c.name));
       if (!tc) throw new UsageError(`--schema existing: column "${c.name}" of table "${t.name}" has no column "${tn(c.name)}" in PostgreSQL table "${target}".`);
       cast = tc.cast;
     } else cast = castFor(c.declaredType);
-    const identity = existing === null && t.rowidAlias === c.name;
+    if (mode === "create" && !override && (cast.kind === "text" || cast.kind === "varchar") && /\bCOLLATE\s+NOCASE\b/i.test(definition.columns.get(c.name) ?? "")) {
+      // citext keeps what NOCASE gives the app: = , UNIQUE, ORDER BY and LIKE ignore case.
+      notes.push(
+        `${c.name}: COLLATE NOCASE → citext: comparisons, uniqueness, ORDER BY and LIKE stay case-insensitive ` +
+          "(citext folds all of Unicode; SQLite's NOCASE only folds A–Z)",
+      );
+      if (cast.kind === "varchar") {
+        const name = `${target}_${tn(c.name)}_length`.slice(0, 63);
+        lengthChecks.push({ name, unique: false, kind: "check constraint", sql: `ALTER TABLE %TABLE% ADD CONSTRAINT ${quoteIdent(name)} CHECK (char_length(${quoteIdent(tn(c.name))}) <= ${cast.length})` });
+      }
+      cast = { kind: "text", pgType: "citext", rule: "collate nocase" };
+    }
+    const decided = decideNumericDates(db, t.name, c.name, cast, t.primaryKey);
+    cast = decided.cast;
+    if (decided.note) notes.push(decided.note);
+    const identity = mode === "create" && t.rowidAlias === c.name;
     if (identity && cast.kind !== "bigint" && cast.kind !== "integer") cast = castFor("INTEGER");
-    const def = existing ? null : translateDefault(c.defaultSql, cast);
-    if (c.defaultSql !== null && def === null && !existing) notes.push(`default of "${c.name}" (${c.defaultSql}) has no PostgreSQL meaning and is not kept`);
+    const def = mode === "existing" ? null : translateDefault(c.defaultSql, cast);
+    if (c.defaultSql !== null && def === null && mode === "create") notes.push(`default of "${c.name}" (${c.defaultSql}) has no PostgreSQL meaning and is not kept`);
     columns.push({
       source: c.name,
       target: tn(c.name),
@@ -202,8 +260,7 @@ function planTable(
       identity,
     });
   }
-  if (/\bCHECK\s*\(/i.test(t.createSql)) notes.push("CHECK constraints are not translated");
-  if (/COLLATE\s+NOCASE/i.test(t.createSql)) notes.push("COLLATE NOCASE columns compare case-sensitively in PostgreSQL");
+  const exprColumns = columns.map((c) => ({ source: c.source, target: c.target, kind: c.cast.kind }));
 
   const fks: ForeignKeyPlan[] = t.foreignKeys.map((fk, i) => ({
     name: `${target}_${fk.columns.map(tn).join("_")}_fkey`.slice(0, 63) || `${target}_fk${i}`,
@@ -216,21 +273,65 @@ function planTable(
   const indexes: IndexPlan[] = [];
   for (const ix of t.indexes) {
     if (ix.origin === "pk") continue;
-    if (ix.hasExpressions) {
-      notes.push(`index "${ix.name}" is on expressions and is not created`);
-      continue;
+    let where = "";
+    if (ix.where) {
+      const w = translateExpression(ix.where, exprColumns);
+      if (!w.ok) {
+        // Without its WHERE a unique index would refuse rows the app may write; a plain one is only slower.
+        notes.push(`index "${ix.name}" is not created: its WHERE (${ix.where}) ${w.reason}`);
+        continue;
+      }
+      where = ` WHERE ${w.sql}`;
     }
-    const cols = ix.columns.map((c) => `${quoteIdent(tn(c.name ?? ""))}${c.descending ? " DESC" : ""}`).join(", ");
-    if (ix.origin === "u") {
+    let cols: string;
+    if (ix.hasExpressions) {
+      const keys = indexKeys(ix.sql ?? "", exprColumns, columns);
+      if (!keys.ok) {
+        notes.push(`index "${ix.name}" is not created: ${keys.reason}`);
+        continue;
+      }
+      cols = keys.sql;
+    } else {
+      // A NOCASE key on a column that is not citext keeps its meaning as lower(column).
+      cols = ix.columns
+        .map((c) => {
+          const col = columns.find((x) => x.source === c.name);
+          const q = quoteIdent(tn(c.name ?? ""));
+          return `${c.collation === "NOCASE" && col?.cast.pgType !== "citext" ? `lower(${q})` : q}${c.descending ? " DESC" : ""}`;
+        })
+        .join(", ");
+    }
+    const unnamedUnique = ix.origin === "u" && !cols.includes("lower(");
+    if (ix.origin === "u" && !unnamedUnique) notes.push(`UNIQUE (${ix.columns.map((c) => `${c.name} COLLATE NOCASE`).join(", ")}) becomes a unique index on lower(…)`);
+    if (unnamedUnique) {
       const name = `${target}_${ix.columns.map((c) => tn(c.name ?? "")).join("_")}_key`.slice(0, 63);
       indexes.push({ name, unique: true, kind: "unique constraint", sql: `ALTER TABLE %TABLE% ADD CONSTRAINT ${quoteIdent(name)} UNIQUE (${cols})` });
     } else {
-      const where = ix.where ? ` WHERE ${translateWhere(ix.where, columns)}` : "";
-      const name = targetName(ix.name, identifiers);
-      indexes.push({ name, unique: ix.unique, kind: "index", sql: `CREATE ${ix.unique ? "UNIQUE " : ""}INDEX ${quoteIdent(name)} ON %TABLE% (${cols})${where}` });
+      const name = ix.origin === "u" ? `${target}_${ix.columns.map((c) => tn(c.name ?? "")).join("_")}_key`.slice(0, 63) : targetName(ix.name, identifiers);
+      indexes.push({
+        name,
+        unique: ix.unique,
+        kind: "index",
+        sql: `CREATE ${ix.unique ? "UNIQUE " : ""}INDEX ${quoteIdent(name)} ON %TABLE% (${cols})${where}`,
+        ...(where || ix.hasExpressions || cols.includes("lower(") ? { translated: ix.sql ?? `UNIQUE (${ix.columns.map((c) => c.name).join(", ")})` } : {}),
+      });
     }
   }
+  if (mode === "create") {
+    indexes.push(...lengthChecks);
+    definition.checks.forEach((check, i) => {
+      const x = translateExpression(check.expression, exprColumns);
+      if (!x.ok) {
+        notes.push(`CHECK (${check.expression}) is not created: it ${x.reason}`);
+        return;
+      }
+      const name = (check.name ? targetName(check.name, identifiers) : `${target}_${check.column ? tn(check.column) : "row"}_check${i + 1}`).slice(0, 63);
+      indexes.push({ name, unique: false, kind: "check constraint", sql: `ALTER TABLE %TABLE% ADD CONSTRAINT ${quoteIdent(name)} CHECK (${x.sql})`, translated: `CHECK (${check.expression})` });
+    });
+  }
   const sourceKey = t.primaryKey.length > 0 ? t.primaryKey : t.withoutRowid ? [] : [];
+  const tool = mode === "existing" ? bookkeepingTool(t.name) : undefined;
+  if (tool) notes.push(`${tool}'s migration bookkeeping: rows its migrations wrote in PostgreSQL are kept and compared with SQLite's, never overwritten`);
   if (sourceKey.length === 0) notes.push("no primary key: verified by a multiset digest of all rows");
   return {
     source: t.name,
@@ -245,45 +346,149 @@ function planTable(
     foreignKeys: fks,
     indexes,
     notes,
+    ...(tool ? { bookkeeping: tool } : {}),
   };
 }
 
-/** SQLite defaults that mean the same in PostgreSQL; anything else is dropped (and noted). */
+const UTC_NOW = "(CURRENT_TIMESTAMP AT TIME ZONE 'UTC')";
+const INTEGER_KINDS = ["bigint", "integer", "smallint"];
+const TEXT_KINDS = ["text", "varchar"];
+// strftime() conversions → to_char() patterns (SQLite's %f is seconds with milliseconds).
+const STRFTIME: Record<string, string> = { Y: "YYYY", m: "MM", d: "DD", H: "HH24", M: "MI", S: "SS", f: "SS.MS", j: "DDD", "%": "%" };
+
+/** A strftime() format as a to_char() pattern; undefined for conversions with no equivalent. */
+function toCharPattern(format: string): string | undefined {
+  let out = "";
+  for (let i = 0; i < format.length; i++) {
+    const ch = format[i]!;
+    if (ch === "%") {
+      const p = STRFTIME[format[++i] ?? ""];
+      if (!p) return undefined;
+      out += p;
+    } else if (/[A-Za-z]/.test(ch)) out += `"${ch}"`; // letters are pattern codes in to_char unless quoted
+    else if (ch === "'" || ch === '"' || ch === "\\") return undefined;
+    else out += ch;
+  }
+  return out;
+}
+
+/**
+ * SQLite defaults that mean the same in PostgreSQL, written for the column's
+ * PostgreSQL type (SQLite's 'now' is UTC; so are these); anything else is
+ * dropped, and the plan says so.
+ */
 export function translateDefault(sqlDefault: string | null, cast: ColumnCast): string | null {
   if (sqlDefault === null) return null;
   let d = sqlDefault.trim();
-  while (d.startsWith("(") && d.endsWith(")")) d = d.slice(1, -1).trim();
-  const u = d.toUpperCase();
+  while (d.startsWith("(") && d.endsWith(")") && balanced(d, 0) === d.slice(1, -1)) d = d.slice(1, -1).trim();
+  const u = d.toUpperCase().replace(/\s+/g, "");
+  const k = cast.kind;
+  const isText = TEXT_KINDS.includes(k);
+  const stamp = (pattern: string) => `to_char(${UTC_NOW}, '${pattern}')`;
   if (u === "NULL") return null;
-  const utcNow = cast.kind === "timestamptz" ? "CURRENT_TIMESTAMP" : "(CURRENT_TIMESTAMP AT TIME ZONE 'UTC')";
-  if (u === "CURRENT_TIMESTAMP" || /^DATETIME\s*\(\s*'NOW'\s*\)$/.test(u)) return cast.kind === "text" || cast.kind === "varchar" ? `to_char(${utcNow}, 'YYYY-MM-DD HH24:MI:SS')` : utcNow;
-  if (u === "CURRENT_DATE" || /^DATE\s*\(\s*'NOW'\s*\)$/.test(u)) return "(CURRENT_TIMESTAMP AT TIME ZONE 'UTC')::date";
-  if (u === "CURRENT_TIME" || /^TIME\s*\(\s*'NOW'\s*\)$/.test(u)) return "(CURRENT_TIMESTAMP AT TIME ZONE 'UTC')::time(0)";
+
+  // The current moment, as the column holds it.
+  const nowTimestamp = k === "timestamptz" ? "CURRENT_TIMESTAMP" : k === "timestamp" ? UTC_NOW : undefined;
+  if (u === "CURRENT_TIMESTAMP" || /^DATETIME\('NOW'\)$/.test(u)) {
+    if (nowTimestamp) return nowTimestamp;
+    if (isText) return stamp("YYYY-MM-DD HH24:MI:SS");
+    if (k === "date") return `${UTC_NOW}::date`;
+    return null;
+  }
+  if (u === "CURRENT_DATE" || /^DATE\('NOW'\)$/.test(u)) {
+    if (k === "date") return `${UTC_NOW}::date`;
+    if (nowTimestamp) return `date_trunc('day', ${nowTimestamp})`;
+    if (isText) return stamp("YYYY-MM-DD");
+    return null;
+  }
+  if (u === "CURRENT_TIME" || /^TIME\('NOW'\)$/.test(u)) {
+    if (k === "time") return `${UTC_NOW}::time(0)`;
+    if (isText) return stamp("HH24:MI:SS");
+    return null;
+  }
+  // CAST(strftime('%s','now') AS INTEGER): how hand-written schemas make strftime's text an integer
+  if (/^STRFTIME\('%S','NOW'\)$/.test(u) || /^CAST\(STRFTIME\('%S','NOW'\)ASINT(EGER)?\)$/.test(u) || /^UNIXEPOCH\(('NOW')?\)$/.test(u)) {
+    const epoch = "floor(extract(epoch FROM CURRENT_TIMESTAMP))::bigint";
+    if (INTEGER_KINDS.includes(k) || k === "double" || k === "numeric") return epoch;
+    if (isText) return `(${epoch})::text`;
+    if (nowTimestamp) return `date_trunc('second', ${nowTimestamp})`; // pgshift reads the numbers as epoch seconds
+    return null;
+  }
+  const strftime = /^strftime\s*\(\s*'((?:[^']|'')*)'\s*,\s*'now'\s*\)$/i.exec(d);
+  if (strftime) {
+    const format = strftime[1]!;
+    if (nowTimestamp && /%Y/.test(format) && /%H/.test(format)) return nowTimestamp;
+    const pattern = toCharPattern(format);
+    if (isText && pattern) return stamp(pattern);
+    return null;
+  }
+  if (/^JULIANDAY\('NOW'\)$/.test(u)) {
+    if (k === "double" || k === "numeric") return "(extract(epoch FROM CURRENT_TIMESTAMP) / 86400.0 + 2440587.5)";
+    if (nowTimestamp) return nowTimestamp; // pgshift reads julian day numbers as timestamps
+    return null;
+  }
+  // 16 random bytes, the usual SQLite stand-in for a UUID; gen_random_uuid() is
+  // as unique (122 random bits: 6 bits carry the UUID version).
+  const random = /^(LOWER\(HEX\(RANDOMBLOB\(16\)\)\)|HEX\(RANDOMBLOB\(16\)\)|RANDOMBLOB\(16\))$/.exec(u);
+  if (random) {
+    const hex = "replace(gen_random_uuid()::text, '-', '')";
+    if (k === "uuid") return "gen_random_uuid()";
+    if (u.startsWith("RANDOMBLOB")) return k === "bytea" ? `decode(${hex}, 'hex')` : null;
+    if (isText) return u.startsWith("LOWER") ? hex : `upper(${hex})`;
+    return null;
+  }
   if (cast.kind === "boolean") {
     if (/^(1|TRUE|'1'|'T'|'TRUE'|'Y'|'YES')$/.test(u)) return "true";
     if (/^(0|FALSE|'0'|'F'|'FALSE'|'N'|'NO')$/.test(u)) return "false";
     return null;
   }
+  if (u === "TRUE" || u === "FALSE") return INTEGER_KINDS.includes(k) ? (u === "TRUE" ? "1" : "0") : null;
   if (/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(d)) {
     if (["text", "varchar", "jsonb"].includes(cast.kind)) return `'${d}'`;
     return d;
   }
   if (/^'([^']|'')*'$/.test(d)) {
     if (["bigint", "integer", "smallint", "double", "numeric"].includes(cast.kind) && !/^'\s*[-+]?[\d.]+\s*'$/.test(d)) return null;
+    if (k === "jsonb" && !isJson(d.slice(1, -1).replace(/''/g, "'"))) return null;
     return d;
   }
+  if (/^X'([0-9A-F]{2})*'$/.test(u) && k === "bytea") return `'\\x${u.slice(2, -1).toLowerCase()}'::bytea`;
   return null;
 }
 
-/** Partial-index conditions: boolean columns compared with 0/1 become true/false. */
-function translateWhere(where: string, columns: ColumnPlan[]): string {
-  let w = where;
-  for (const c of columns) {
-    if (c.cast.kind !== "boolean") continue;
-    const esc = c.source.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-    w = w.replace(new RegExp(`(["\`\\[]?${esc}["\`\\]]?)\\s*(=|==|!=|<>)\\s*([01])\\b`, "gi"), (_m, _col, op: string, v: string) => `${quoteIdent(c.target)} ${op === "==" ? "=" : op} ${v === "1" ? "true" : "false"}`);
+function isJson(s: string): boolean {
+  try {
+    JSON.parse(s);
+    return true;
+  } catch {
+    return false;
   }
-  return w;
+}
+
+/**
+ * The keys of an index over expressions, from its CREATE INDEX statement:
+ * each translated, `COLLATE NOCASE` on a column that is not citext becoming
+ * lower(…), ASC/DESC kept.
+ */
+function indexKeys(createIndexSql: string, exprColumns: ExpressionColumn[], columns: ColumnPlan[]): Translation {
+  const on = /\bON\s+(?:"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|[^\s(]+)\s*\(/i.exec(createIndexSql);
+  const list = on ? balanced(createIndexSql, on.index + on[0].length - 1) : undefined;
+  if (!list) return { ok: false, reason: "its CREATE INDEX statement could not be read" };
+  const keys: string[] = [];
+  for (const item of splitTopLevel(list)) {
+    const m = /^([\s\S]*?)(\s+COLLATE\s+(\w+))?(\s+(ASC|DESC))?\s*$/i.exec(item)!;
+    const x = translateExpression(m[1]!, exprColumns);
+    if (!x.ok) return { ok: false, reason: `its key ${m[1]} ${x.reason}` };
+    let key = x.sql;
+    const collation = m[3]?.toUpperCase();
+    if (collation === "NOCASE") {
+      const col = columns.find((c) => quoteIdent(c.target) === key);
+      if (!col || col.cast.pgType !== "citext") key = `lower(${key})`;
+    } else if (collation && collation !== "BINARY") return { ok: false, reason: `its key ${item} uses COLLATE ${m[3]}` };
+    keys.push(key + (m[5] ? ` ${m[5].toUpperCase()}` : ""));
+  }
+  // PostgreSQL wants parentheses around an expression that is not a plain column or function call.
+  return { ok: true, sql: keys.map((k) => (/^("(?:[^"]|"")*"|\w+\(.*\))( (ASC|DESC))?$/.test(k) ? k : `(${k.replace(/ (ASC|DESC)$/, "")})${/ (ASC|DESC)$/.exec(k)?.[0] ?? ""}`)).join(", ") };
 }
 
 /** Referenced tables first; self-references and cycles do not block (FKs are added after the data). */
@@ -308,6 +513,7 @@ export function formatPlan(plan: MigrationPlan): string {
   out.push(`Source: ${plan.source}`);
   out.push(`Schema: ${plan.schemaMode === "create" ? "create tables" : "load into existing tables"} in "${plan.targetSchema}", identifiers ${plan.identifiers}`);
   out.push(`Load order: ${plan.loadOrder.join(" → ") || "(no tables)"}`);
+  if (plan.targetUnknown) out.push("Column types below follow the cast rules; the copy converts to the types of the tables the app's migrations create (read when it runs).");
   out.push("");
   for (const t of plan.tables) {
     out.push(`${t.source} → ${t.target}: ${t.rows} rows${t.primaryKey.length ? `, primary key (${t.primaryKey.join(", ")})` : ", no primary key"}${t.withoutRowid ? ", WITHOUT ROWID" : ""}`);
@@ -317,7 +523,7 @@ export function formatPlan(plan: MigrationPlan): string {
       out.push(`    ${c.source.padEnd(w)}  ${(c.declaredType || "(none)").padEnd(14)} → ${c.target === c.source ? "" : `"${c.target}" `}${c.targetType}${extras ? "  " + extras : ""}  [${c.cast.rule}]`);
     }
     if (plan.schemaMode === "create") {
-      for (const ix of t.indexes) out.push(`    + ${ix.kind} ${ix.name}`);
+      for (const ix of t.indexes) out.push(`    + ${ix.kind} ${ix.name}${ix.translated ? `: ${ix.sql.replace(/^.*?(CHECK \(|\(|ON %TABLE% )/, "$1").slice(0, 160)}` : ""}`);
       for (const fk of t.foreignKeys) out.push(`    + foreign key (${fk.columns.join(", ")}) → ${fk.refTable} ON DELETE ${fk.onDelete} ON UPDATE ${fk.onUpdate}`);
       if (t.autoincrement || t.columns.some((c) => c.identity)) out.push(`    + identity sequence set past the highest key${t.sequenceFloor ? ` (SQLite handed out up to ${t.sequenceFloor})` : ""}`);
     }

@@ -12,21 +12,51 @@ import type { TablePlan } from "./plan";
 
 export interface Snapshot {
   path: string;
+  /** when the copy was taken (the state every table is read from), ISO 8601 */
+  takenAt: string;
+  /** how long it took: in rollback-journal mode, the longest the app's writers waited */
+  ms: number;
+  /** "backup (one step)", with the source's journal mode */
+  method: string;
   open(): Database.Database;
   dispose(): void;
 }
 
+// All pages in one backup step. SQLite restarts a stepped backup whenever
+// another connection writes between steps, so under an app committing every
+// few milliseconds the default (100 pages a step) may never finish. One step
+// reads the whole file inside one read transaction: in WAL mode writers carry
+// on meanwhile; in rollback-journal mode they wait for that one pass (a few
+// hundred milliseconds per 100 MB, see docs/engine.md).
+const ALL_PAGES = 0x7fffffff;
+
 /**
- * Copies the source with SQLite's online backup API, so every table is read
- * from one moment in time even while the app keeps writing, and the app's
- * file is never locked for the length of the copy.
+ * Copies the source with SQLite's online backup API in a single step, so every
+ * table is read from one moment in time even while the app keeps writing.
  */
 export async function takeSnapshot(source: Database.Database): Promise<Snapshot> {
   const dir = mkdtempSync(join(tmpdir(), "pgshift-snapshot-"));
   const path = join(dir, "snapshot.db");
-  await source.backup(path);
+  const journal = String(source.pragma("journal_mode", { simple: true }));
+  const started = Date.now();
+  let takenAt = new Date(started);
+  try {
+    // The first step (0 pages) only opens the backup; the second copies everything.
+    await source.backup(path, {
+      progress: () => {
+        takenAt = new Date();
+        return ALL_PAGES;
+      },
+    });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     path,
+    takenAt: takenAt.toISOString(),
+    ms: Date.now() - started,
+    method: `backup in one step (${journal} journal)`,
     open: () => new Database(path, { readonly: true, fileMustExist: true }),
     dispose: () => rmSync(dir, { recursive: true, force: true }),
   };
@@ -52,12 +82,14 @@ export function tableReader(db: Database.Database, t: TablePlan): TableReader {
     .map((c) => {
       const q = quoteSqlite(c.source);
       return INTEGER_KINDS.has(c.cast.kind)
-        ? `CASE WHEN typeof(${q}) = 'integer' AND abs(${q}) > ${MAX_SAFE} THEN CAST(${q} AS TEXT) ELSE ${q} END`
+        ? // not abs(): abs(-9223372036854775808) overflows and SQLite stops the query
+          `CASE WHEN typeof(${q}) = 'integer' AND ${q} NOT BETWEEN -${MAX_SAFE} AND ${MAX_SAFE} THEN CAST(${q} AS TEXT) ELSE ${q} END`
         : q;
     })
     .join(", ");
   const keyless = t.sourceKey.length === 0;
-  const order = keyless ? (t.withoutRowid ? "" : " ORDER BY rowid") : ` ORDER BY ${t.sourceKey.map(quoteSqlite).join(", ")}`;
+  // COLLATE BINARY: a NOCASE key would otherwise sort case-insensitively, not in the byte order verify merges by.
+  const order = keyless ? (t.withoutRowid ? "" : " ORDER BY rowid") : ` ORDER BY ${t.sourceKey.map((k) => `${quoteSqlite(k)} COLLATE BINARY`).join(", ")}`;
   const from = quoteSqlite(t.source);
   const sql = `SELECT ${selectList}${keyless && !t.withoutRowid ? ", rowid" : ""} FROM ${from}${order}`;
   const keyIdx = t.sourceKey.map((k) => cols.findIndex((c) => c.source === k));

@@ -121,6 +121,8 @@ function keyOrder(t: TablePlan): { keyCols: number[]; orderBy: string } | undefi
   const orderBy = keyCols
     .map((i) => {
       const c = t.columns[i]!;
+      // citext compares case-insensitively even under "C": its text is what sorts by bytes.
+      if (c.cast.pgType === "citext") return `${quoteIdent(c.target)}::text COLLATE "C"`;
       return ["text", "varchar"].includes(c.cast.kind) ? `${quoteIdent(c.target)} COLLATE "C"` : quoteIdent(c.target);
     })
     .join(", ");

@@ -47,6 +47,8 @@ export interface DataMigrationArgs {
   tables?: pulumi.Input<string[]>;
   identifiers?: pulumi.Input<"downcase" | "preserve">;
   jobs?: pulumi.Input<number>;
+  /** per-column cast overrides, as pgshift's --cast */
+  casts?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /** once true, the app writes to PostgreSQL and the source is never copied again */
   cutover?: pulumi.Input<boolean>;
   /** change to copy again on purpose (e.g. after a cutover was rolled back and SQLite took writes) */
@@ -76,6 +78,7 @@ export class DataMigration extends pulumi.dynamic.Resource {
         tables: args.tables ?? [],
         identifiers: args.identifiers ?? "downcase",
         jobs: args.jobs ?? 2,
+        casts: args.casts ?? {},
         cutover: args.cutover ?? false,
         runId: args.runId ?? "",
         backupDir: args.backupDir ?? "",

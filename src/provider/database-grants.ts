@@ -17,6 +17,8 @@ export interface GrantsInputs {
   connectOnly: string[];
 }
 
+const MAINTENANCE_DATABASES = ["postgres", "template1"];
+
 /** The statements, in order; exported so tests and `preview` can show them. */
 export function grantStatements(g: Omit<GrantsInputs, "adminUrl" | "tunnel">): string[] {
   const q = (s: string) => '"' + s.replace(/"/g, '""') + '"';
@@ -24,6 +26,9 @@ export function grantStatements(g: Omit<GrantsInputs, "adminUrl" | "tunnel">): s
   const schema = q(g.schema);
   const readers = [g.app, ...g.connectOnly].map(q).join(", ");
   return [
+    // The maintenance databases: pg_hba already keeps pgshift's roles out; any
+    // other role (made by hand later) gets no foothold there either.
+    ...MAINTENANCE_DATABASES.map((m) => `REVOKE CONNECT, TEMPORARY ON DATABASE ${q(m)} FROM PUBLIC`),
     `REVOKE ALL ON DATABASE ${db} FROM PUBLIC`,
     `ALTER DATABASE ${db} OWNER TO ${q(g.owner)}`,
     `GRANT CONNECT ON DATABASE ${db} TO ${readers}`,

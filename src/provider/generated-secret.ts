@@ -1,5 +1,5 @@
 // Secrets generated once and kept in the stack's state as Pulumi secrets
-// (encrypted): passwords, and a self-signed server certificate for TLS. They
+// (encrypted): passwords, and a CA plus the server certificate it signs. They
 // stand in for @pulumi/random and @pulumi/tls, whose plugins cannot be built
 // here. A value changes only when its inputs do, so every `up` sees the same one.
 import * as pulumi from "@pulumi/pulumi";
@@ -40,35 +40,73 @@ interface CertInputs {
   validityDays: number;
 }
 
+/**
+ * A certificate authority made for this stack, and the server certificate it
+ * signs. Clients that trust the CA (sslmode=verify-full with sslrootcert) know
+ * they talk to this server: a self-signed certificate can only be accepted
+ * blindly. The CA's key stays in the state (a secret) so a new server
+ * certificate for other names is signed by the same CA the clients trust.
+ */
 export const certificateProvider: pulumi.dynamic.ResourceProvider = {
-  async diff(_id: string, olds: CertInputs, news: CertInputs) {
+  async diff(_id: string, olds: CertInputs & { caCert?: string }, news: CertInputs) {
     const changed = olds.commonName !== news.commonName || JSON.stringify(olds.dnsNames) !== JSON.stringify(news.dnsNames) || olds.validityDays !== news.validityDays;
-    return { changes: changed, replaces: changed ? ["dnsNames"] : [] };
+    // A certificate made before the stack had its own CA is replaced by a CA-signed one.
+    const replace = changed || !olds.caCert;
+    return { changes: replace, replaces: replace ? ["dnsNames"] : [] };
   },
   async create(inputs: CertInputs) {
-    const selfsigned = require("selfsigned") as {
-      generate(attrs: { name: string; value: string }[], opts: Record<string, unknown>): { cert: string; private: string; fingerprint: string };
+    /* eslint-disable @typescript-eslint/no-explicit-any -- node-forge ships no types */
+    const forge = require("node-forge") as any;
+    const { randomBytes } = require("node:crypto") as typeof import("node:crypto");
+    const make = (subject: { name: string; value: string }[], issuer: { name: string; value: string }[], publicKey: unknown, signingKey: unknown, days: number, extensions: unknown[]) => {
+      const cert = forge.pki.createCertificate();
+      cert.publicKey = publicKey;
+      // Positive serial numbers, unique per certificate.
+      cert.serialNumber = "01" + randomBytes(15).toString("hex");
+      cert.validity.notBefore = new Date(Date.now() - 5 * 60 * 1000);
+      cert.validity.notAfter = new Date(Date.now() + days * 24 * 3600 * 1000);
+      cert.setSubject(subject);
+      cert.setIssuer(issuer);
+      cert.setExtensions(extensions);
+      cert.sign(signingKey, forge.md.sha256.create());
+      return cert;
     };
-    const pems = selfsigned.generate([{ name: "commonName", value: inputs.commonName }], {
-      days: inputs.validityDays,
-      keySize: 2048,
-      algorithm: "sha256",
-      extensions: [
-        { name: "basicConstraints", cA: false },
-        { name: "keyUsage", digitalSignature: true, keyEncipherment: true },
-        { name: "extKeyUsage", serverAuth: true },
-        { name: "subjectAltName", altNames: inputs.dnsNames.map((value) => ({ type: 2, value })) },
-      ],
-    });
-    return { id: pems.fingerprint, outs: { ...inputs, cert: pems.cert, key: pems.private } };
+    const caKeys = forge.pki.rsa.generateKeyPair({ bits: 2048 });
+    const caName = [{ name: "commonName", value: `pgshift CA for ${inputs.commonName}` }];
+    const ca = make(caName, caName, caKeys.publicKey, caKeys.privateKey, inputs.validityDays + 365, [
+      { name: "basicConstraints", cA: true, pathLenConstraint: 0, critical: true },
+      { name: "keyUsage", keyCertSign: true, cRLSign: true, critical: true },
+      { name: "subjectKeyIdentifier" },
+    ]);
+    const keys = forge.pki.rsa.generateKeyPair({ bits: 2048 });
+    const server = make([{ name: "commonName", value: inputs.commonName }], caName, keys.publicKey, caKeys.privateKey, inputs.validityDays, [
+      { name: "basicConstraints", cA: false, critical: true },
+      { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
+      { name: "extKeyUsage", serverAuth: true },
+      { name: "subjectAltName", altNames: inputs.dnsNames.map((value) => ({ type: 2, value })) },
+      { name: "authorityKeyIdentifier", keyIdentifier: ca.generateSubjectKeyIdentifier().getBytes() },
+    ]);
+    const pem = (c: unknown) => forge.pki.certificateToPem(c);
+    const fingerprint = forge.md.sha256.create().update(forge.asn1.toDer(forge.pki.certificateToAsn1(server)).getBytes()).digest().toHex();
+    return {
+      id: fingerprint,
+      outs: { ...inputs, caCert: pem(ca), caKey: forge.pki.privateKeyToPem(caKeys.privateKey), cert: pem(server), key: forge.pki.privateKeyToPem(keys.privateKey) },
+    };
+    /* eslint-enable @typescript-eslint/no-explicit-any */
   },
 };
 
-/** A self-signed server certificate for PostgreSQL's TLS (sslmode=require encrypts; verify-full needs a CA-issued one). */
-export class SelfSignedCertificate extends pulumi.dynamic.Resource {
+/** PostgreSQL's server certificate, signed by a CA generated for the stack (clients verify with caCert). */
+export class ServerCertificate extends pulumi.dynamic.Resource {
+  declare public readonly caCert: pulumi.Output<string>;
   declare public readonly cert: pulumi.Output<string>;
   declare public readonly key: pulumi.Output<string>;
   constructor(name: string, args: { commonName: pulumi.Input<string>; dnsNames: pulumi.Input<pulumi.Input<string>[]>; validityDays?: number }, opts?: pulumi.CustomResourceOptions) {
-    super(certificateProvider, name, { ...args, validityDays: args.validityDays ?? 825, cert: undefined, key: undefined }, { ...opts, additionalSecretOutputs: ["key"] });
+    super(
+      certificateProvider,
+      name,
+      { ...args, validityDays: args.validityDays ?? 825, caCert: undefined, caKey: undefined, cert: undefined, key: undefined },
+      { ...opts, additionalSecretOutputs: ["key", "caKey"] },
+    );
   }
 }

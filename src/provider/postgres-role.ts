@@ -159,7 +159,7 @@ export class PostgresRole extends pulumi.dynamic.Resource {
         memberOf: args.memberOf ?? [],
         connectionLimit: args.connectionLimit ?? -1,
       },
-      { ...opts, additionalSecretOutputs: ["adminUrl", "password", "tunnel"] },
+      { ...opts, additionalSecretOutputs: ["adminUrl", "password", "tunnel", "passwordDigest"] },
     );
   }
 }

@@ -119,3 +119,40 @@ test("PostgreSQL restarted mid-copy: the run fails clearly, the next one complet
   const [n] = await pg.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], db);
   assert.equal(Number(n!.n), 300_000);
 });
+
+test("usage problems, a bad --cast among them: exit 2 and one line naming the problem, never a stack trace", async () => {
+  const src = small();
+  const cases: [string[], RegExp][] = [
+    [["migrate", "--from", src, "--to", "postgres://u:p@127.0.0.1:1/x", "--cast", "Order Details.qty=bigbig"], /^pgshift: --cast "Order Details\.qty=bigbig": unknown cast "bigbig"; use one of: text, /],
+    [["plan", "--from", src, "--cast", "qty=text"], /^pgshift: --cast "qty=text" must look like table\.column=type/],
+    [["plan", "--from", src, "--cast", "Order Details.qty=text:epoch-ms"], /only timestamp, timestamptz and date take a reading for numbers/],
+    [["plan", "--from", src, "--cast", "Order Details.nope=text"], /--cast names "Order Details\.nope", which is not a column being migrated/],
+    [["plan", "--from", src, "--bogus"], /^pgshift: Unknown option '--bogus'.*Run `pgshift --help` for usage\.$/],
+    [["migrate", "--from", src, "--to", "postgres://u:p@127.0.0.1:1/x", "--jobs", "many"], /--jobs must be a whole number/],
+    [["frobnicate"], /^pgshift: Unknown command "frobnicate"; use plan, migrate or verify\./],
+  ];
+  for (const [args, message] of cases) {
+    const r = run(args);
+    assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
+    const lines = r.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, `one line for ${args.join(" ")}:\n${r.stderr}`);
+    assert.match(lines[0]!, message);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+  }
+});
+
+test("a plain verify after migrate --identifiers preserve --cast … compares the way the migration loaded", async () => {
+  const src = sqliteFile((db) => {
+    db.exec('CREATE TABLE "Events" (id INTEGER PRIMARY KEY, "At" DATETIME, "Payload" JSON); INSERT INTO "Events" VALUES (1, 40000000000, \'not json\'), (2, 1700000000000, \'{"a": 1}\')');
+  });
+  const url = await pg.createDatabase();
+  const m = run(["migrate", "--from", src, "--to", url, "--identifiers", "preserve", "--cast", "Events.At=timestamp:epoch-ms", "--cast", "Events.Payload=text"]);
+  assert.equal(m.status, 0, m.stderr);
+  const v = run(["verify", "--from", src, "--to", url, "--json"]);
+  assert.equal(v.status, 0, v.stderr + v.stdout);
+  const report = JSON.parse(v.stdout);
+  assert.deepEqual(report.tables.map((t: Record<string, unknown>) => [t.target, t.match, t.verifiedBy]), [["Events", true, "key order"]]);
+  // Told otherwise on the command line, verify does as told (and finds the table missing under its downcased name).
+  const other = run(["verify", "--from", src, "--to", url, "--identifiers", "downcase", "--json"]);
+  assert.equal(other.status, 1, other.stderr);
+});

@@ -19,10 +19,26 @@ const base = {
   ],
 };
 
-test("the seed's DATABASE_URL formats, with sslmode=require when TLS is on", () => {
+test("the seed's DATABASE_URL formats; with TLS the server is authenticated (verify-full with the CA, else channel binding)", () => {
   const u = databaseUrls({ role: "piyasa_app", password: "p@ss/word", host: "h", database: "piyasa_db", tls: true });
-  assert.equal(u.sync, "postgresql+psycopg://piyasa_app:p%40ss%2Fword@h:5432/piyasa_db?sslmode=require");
+  assert.equal(u.sync, "postgresql+psycopg://piyasa_app:p%40ss%2Fword@h:5432/piyasa_db?sslmode=require&channel_binding=require");
   assert.equal(u.async, "postgresql+asyncpg://piyasa_app:p%40ss%2Fword@h:5432/piyasa_db?ssl=require");
+  const v = databaseUrls({ role: "piyasa_app", password: "p@ss/word", host: "h", database: "piyasa_db", tls: true, caCertPath: "/etc/pgshift/ca.crt" });
+  assert.equal(v.sync, "postgresql+psycopg://piyasa_app:p%40ss%2Fword@h:5432/piyasa_db?sslmode=verify-full&sslrootcert=%2Fetc%2Fpgshift%2Fca.crt");
+  assert.equal(v.async, "postgresql+asyncpg://piyasa_app:p%40ss%2Fword@h:5432/piyasa_db?ssl=verify-full");
+  // What these parameters do against a real server and an impostor: test/components/database-tls.test.ts.
+  const plain = databaseUrls({ role: "piyasa_app", password: "p@ss/word", host: "h", database: "piyasa_db", tls: false });
+  assert.equal(plain.sync, "postgresql+psycopg://piyasa_app:p%40ss%2Fword@h:5432/piyasa_db");
+});
+
+test("with TLS the app's Secret carries the CA (DATABASE_CA_CERT) and PGSSLROOTCERT for asyncpg", async () => {
+  const resources = captureResources();
+  new AppCutover("app", { ...base, cutover: true, tls: true, caCert: "-----BEGIN CERTIFICATE-----", caCertPath: "/etc/pgshift/ca.crt" });
+  await settle();
+  const data = one(resources, "kubernetes:core/v1:Secret").inputs.stringData;
+  assert.equal(data.DATABASE_CA_CERT, "-----BEGIN CERTIFICATE-----");
+  assert.equal(data.PGSSLROOTCERT, "/etc/pgshift/ca.crt");
+  assert.match(data.DATABASE_URL, /sslmode=verify-full/);
 });
 
 test("before cutover the Secret keeps SQLite; workloads carry the sqlite restart annotation", async () => {

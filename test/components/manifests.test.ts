@@ -118,6 +118,7 @@ before(async () => {
   work = mkdtempSync(join(tmpdir(), "pgshift-render-"));
   // Rendering runs no pod to forward to: roles and grants go to a local server.
   pgs = await startPostgres();
+  // The image creates the application database (POSTGRES_DB); grants run inside it.
   await pgs.query("CREATE DATABASE piyasa_db");
   for (const stack of ["dev", "prod"]) {
     const name = `render-${stack}`;
@@ -184,6 +185,11 @@ test("prod: TLS, protection and retention are in the rendered manifests", () => 
   const cm = prod.find((o) => o.kind === "ConfigMap" && (o as any).data?.["pg_hba.conf"]) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
   assert.match(cm.data["pg_hba.conf"], /hostssl/);
   assert.ok(prod.some((o) => o.kind === "Secret" && (o as any).type === "kubernetes.io/tls")); // eslint-disable-line @typescript-eslint/no-explicit-any
+  // A namespace pgshift creates enforces the restricted Pod Security Standard (what it admits: test/components/defaults.test.ts).
+  for (const stack of ["dev", "prod"]) {
+    const ns = rendered[stack]!.find((o) => o.kind === "Namespace") as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+    assert.equal(ns.metadata.labels["pod-security.kubernetes.io/enforce"], "restricted", stack);
+  }
   const dev = rendered.dev!.find((o) => o.kind === "StatefulSet") as any; // eslint-disable-line @typescript-eslint/no-explicit-any
   assert.equal(dev.metadata.namespace, "piyasa-chatbot-dev");
   assert.equal(dev.metadata.name, "dev-postgres");

@@ -6,8 +6,11 @@ import assert from "node:assert/strict";
 import type Database from "better-sqlite3";
 import { startPostgres, type TestPostgres } from "../helpers/postgres";
 import { sqliteFile } from "../helpers/sqlite";
-import { migrate, ValueConversionError, LoadError } from "../../src/engine";
+import { migrate, verifyMigration, ValueConversionError, LoadError } from "../../src/engine";
 import { float8Text } from "../../src/engine/convert";
+import { copyTable } from "../../src/engine/copy";
+import { session } from "../../src/engine/migrate";
+import { planMigration } from "../../src/engine/plan";
 
 let pg: TestPostgres;
 before(async () => (pg = await startPostgres()));
@@ -134,4 +137,80 @@ test("doubles are written the way float8out prints them", async () => {
   const rows = await pg.query<{ t: string }>("SELECT v::float8::text AS t FROM unnest($1::text[]) WITH ORDINALITY AS u(v, n) ORDER BY n", [values.map((v) => (Object.is(v, -0) ? "-0" : String(v)))]);
   const off = values.filter((v, k) => float8Text(v) !== rows[k]!.t).map((v) => `${v}: ${float8Text(v)} vs ${rows[values.indexOf(v)]!.t}`);
   assert.deepEqual(off, []);
+});
+
+const I64_MIN = -9223372036854775808n;
+const I64_MAX = 9223372036854775807n;
+
+test("the whole 64-bit range, both extremes, in keys and non-keys: copied, verified by digest and row by row", async () => {
+  const src = sqliteFile((db) => {
+    db.exec("CREATE TABLE k (id INTEGER PRIMARY KEY, v INTEGER, w BIGINT); CREATE TABLE nk (id BIGINT PRIMARY KEY, v INT8)");
+    const ins = db.prepare("INSERT INTO k VALUES (?,?,?)");
+    ins.run(I64_MIN, I64_MAX, I64_MIN);
+    ins.run(0, 9007199254740993n, -9007199254740993n);
+    ins.run(I64_MAX, I64_MIN, I64_MAX);
+    db.prepare("INSERT INTO nk VALUES (?,?)").run(I64_MIN, I64_MIN);
+    db.prepare("INSERT INTO nk VALUES (?,?)").run(I64_MAX, I64_MAX);
+  });
+  const url = await pg.createDatabase();
+  const r = await migrate({ source: src, target: url });
+  assert.equal(r.ok, true, JSON.stringify(r.tables));
+  assert.ok(r.tables.every((t) => t.verifiedBy === "copy digest"));
+  const rows = await pg.query<{ id: string; v: string; w: string }>("SELECT id::text, v::text, w::text FROM k ORDER BY id", [], dbName(url));
+  assert.deepEqual(rows, [
+    { id: String(I64_MIN), v: String(I64_MAX), w: String(I64_MIN) },
+    { id: "0", v: "9007199254740993", w: "-9007199254740993" },
+    { id: String(I64_MAX), v: String(I64_MIN), w: String(I64_MAX) },
+  ]);
+  const nk = await pg.query<{ id: string; v: string }>("SELECT id::text, v::text FROM nk ORDER BY id", [], dbName(url));
+  assert.deepEqual(nk, [{ id: String(I64_MIN), v: String(I64_MIN) }, { id: String(I64_MAX), v: String(I64_MAX) }]);
+  // A plain verify compares row by row against SQLite, keys merged in order.
+  const v = await verifyMigration({ source: src, target: url });
+  assert.equal(v.ok, true, JSON.stringify(v.tables));
+  assert.ok(v.tables.every((t) => t.verifiedBy === "key order"));
+  // The identity cannot go past the highest key: the report says so instead of crashing.
+  const k = r.tables.find((t) => t.source === "k")!;
+  assert.match((k.warnings ?? []).join("\n"), /highest key \(9223372036854775807\) is the largest value sequence .*k_id_seq/);
+  assert.equal(r.tables.find((t) => t.source === "nk")!.warnings, undefined);
+});
+
+test("an AUTOINCREMENT counter beyond 2^53 keeps its digits; one beyond the sequence's maximum is reported, not crashed on", async () => {
+  const src = sqliteFile((db) => {
+    db.exec("CREATE TABLE a (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT); INSERT INTO a VALUES (9007199254740993, 'x'); DELETE FROM a;");
+    db.exec("INSERT INTO a VALUES (5, 'kept')");
+  });
+  const plan = await planMigration({ source: src });
+  assert.equal(plan.tables[0]!.sequenceFloor, "9007199254740993");
+  const url = await pg.createDatabase();
+  const r = await migrate({ source: src, target: url });
+  assert.equal(r.ok, true);
+  assert.equal(r.tables[0]!.warnings, undefined);
+  const [ins] = await pg.query<{ id: string }>("INSERT INTO a (v) VALUES ('next') RETURNING id::text", [], dbName(url));
+  assert.equal(ins!.id, "9007199254740994", "ids of deleted rows are never reused, to the last digit");
+
+  // --schema existing with an integer serial: SQLite's counter is past what the sequence can hold.
+  const url2 = await pg.createDatabase();
+  await pg.query("CREATE TABLE a (id serial PRIMARY KEY, v text)", [], dbName(url2));
+  const r2 = await migrate({ source: src, target: url2, schema: "existing" });
+  assert.equal(r2.ok, true);
+  assert.match((r2.tables[0]!.warnings ?? []).join(""), /highest key \(9007199254740993\) is the largest value sequence public.a_id_seq can hand out \(2147483647\)/);
+});
+
+test("a failure on pgshift's side of the copy is not reported as PostgreSQL refusing the data", async () => {
+  const src = sqliteFile((db) => db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"));
+  const url = await pg.createDatabase();
+  const plan = await planMigration({ source: src });
+  const client = await session(url);
+  try {
+    await client.query("CREATE TABLE t (id bigint, v text)");
+    const reader = { rows: () => [][Symbol.iterator](), keyOfRow: () => undefined, *chunks() { yield { text: "1\ta\n", rows: 1 }; throw new Error("disk I/O error"); } };
+    await assert.rejects(copyTable(client, "public", plan.tables[0]!, reader as never), (e: unknown) => {
+      assert.ok(e instanceof LoadError);
+      assert.doesNotMatch(e.message, /PostgreSQL refused/);
+      assert.match(e.message, /Reading table "t" from the SQLite snapshot failed in pgshift: disk I\/O error/);
+      return true;
+    });
+  } finally {
+    await client.end();
+  }
 });

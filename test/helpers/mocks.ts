@@ -24,7 +24,7 @@ export function captureResources(): Captured[] {
     {
       newResource(args) {
         captured.push({ type: args.type, name: args.name, inputs: unwrapSecrets(args.inputs), opts: opts.get(args.name) ?? {} });
-        return { id: `${args.name}-id`, state: { ...args.inputs, value: args.inputs.value ?? "generated-password-0123456789", cert: "CERT", key: "KEY" } };
+        return { id: `${args.name}-id`, state: { ...args.inputs, value: args.inputs.value ?? "generated-password-0123456789", cert: "CERT", key: "KEY", caCert: "CA" } };
       },
       call: () => ({}),
     },

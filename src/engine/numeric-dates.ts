@@ -1,0 +1,110 @@
+// Numbers in date/time columns. SQLite has no date type, so apps store
+// timestamps as text or as numbers — epoch seconds (Python's time.time()),
+// milliseconds (JavaScript's Date.now()), microseconds, or julian day numbers
+// (SQLite's julianday()). Read in the wrong unit, a millisecond becomes the
+// year 55,000 and nobody notices. So the unit is decided per column from all of
+// its numbers before anything is written: every number must fit one reading,
+// or the column is refused with a row that does not fit.
+import type Database from "better-sqlite3";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { NUMERIC_DATE_UNITS, type ColumnCast, type NumericDateUnit } from "./cast-rules";
+import { ValueConversionError } from "./errors";
+import { quoteSqlite } from "./identifiers";
+
+const query = readFileSync(join(__dirname, "sql", "numeric-dates.sql"), "utf8");
+const DATE_KINDS = new Set(["timestamp", "timestamptz", "date"]);
+
+/** Where a unit's magnitude bucket lies, as SQL over `pgshift_value` (mirrors numeric-dates.sql). */
+const BUCKET: Record<Exclude<NumericDateUnit, "julian">, string> = {
+  "epoch-s": "abs(CAST(pgshift_value AS REAL)) < 1e11 OR pgshift_value = 0",
+  "epoch-ms": "abs(CAST(pgshift_value AS REAL)) >= 1e11 AND abs(CAST(pgshift_value AS REAL)) < 1e14",
+  "epoch-us": "abs(CAST(pgshift_value AS REAL)) >= 1e14 AND abs(CAST(pgshift_value AS REAL)) < 1e17",
+};
+
+interface Counts {
+  n: number;
+  reals: number;
+  zeros: number;
+  julian: number;
+  /** reals within julian days 1900–9999: what julianday() writes */
+  julian_reals: number;
+  s: number;
+  ms: number;
+  us: number;
+  s_ok: number;
+  ms_ok: number;
+  us_ok: number;
+}
+
+export interface NumericDateDecision {
+  cast: ColumnCast;
+  /** for the plan, e.g. "at: numbers read as epoch milliseconds (all 812 values in range)"; undefined: no numbers */
+  note?: string;
+}
+
+/**
+ * Decides how the numbers of one date/time column are read. An explicit
+ * `cast.numbers` (an override) is kept; otherwise the data decides. Throws
+ * ValueConversionError, naming a row, when the numbers mix units.
+ */
+export function decideNumericDates(db: Database.Database, table: string, column: string, cast: ColumnCast, key: string[]): NumericDateDecision {
+  if (!DATE_KINDS.has(cast.kind)) return { cast };
+  const col = quoteSqlite(column);
+  const c = db.prepare(query.replaceAll("%COL%", col).replaceAll("%TABLE%", quoteSqlite(table))).get() as Counts;
+  if (c.n === 0) return { cast };
+  const inRange = (unit: NumericDateUnit) => (unit === "julian" ? c.julian : unit === "epoch-s" ? c.s_ok : unit === "epoch-ms" ? c.ms_ok : c.us_ok);
+  const describe = (unit: NumericDateUnit, how: string) => {
+    const ok = inRange(unit);
+    const range = ok === c.n ? `all ${c.n} values in range` : `${c.n - ok} of ${c.n} values outside 1900–9999: the copy refuses them`;
+    return `${column}: numbers read as ${NUMERIC_DATE_UNITS[unit]} (${how}${range})`;
+  };
+  if (cast.numbers) return { cast, note: describe(cast.numbers, "--cast; ") };
+  // Julian day numbers come from julianday() as REAL; epoch seconds in that
+  // range would be January 1970, which no app stores as fractions.
+  if (c.reals > 0 && c.julian === c.n) return { cast: { ...cast, numbers: "julian" }, note: describe("julian", "") };
+  if (c.julian_reals > 0) {
+    // julianday() values among other numbers: read as epoch seconds they would all be January 1970, with no error.
+    const keyCols = key.length ? key.map(quoteSqlite).join(", ") : "rowid";
+    const odd = db
+      .prepare(`SELECT ${keyCols}, ${col} FROM ${quoteSqlite(table)} WHERE typeof(${col}) = 'real' AND ${col} BETWEEN 2415020.5 AND 5373484.5 LIMIT 1`)
+      .raw(true)
+      .get() as unknown[];
+    const keyNames = key.length ? key : ["rowid"];
+    throw new ValueConversionError(
+      table,
+      column,
+      Object.fromEntries(keyNames.map((k, i) => [k, odd[i]])),
+      odd[odd.length - 1],
+      `the column's numbers mix units (${c.julian_reals} look like julian day numbers, ${c.n - c.julian} do not), so no single reading gives the dates the app meant`,
+      `Fix the rows, or choose the reading with --cast ${table}.${column}=${cast.pgType}:epoch-s|epoch-ms|epoch-us|julian (values that land outside 1900–9999 in it are still refused).`,
+    );
+  }
+  const buckets: [Exclude<NumericDateUnit, "julian">, number][] = [
+    ["epoch-s", c.s],
+    ["epoch-ms", c.ms],
+    ["epoch-us", c.us],
+  ];
+  const whole = buckets.find(([, k]) => k + c.zeros === c.n);
+  if (whole) return { cast: { ...cast, numbers: whole[0] }, note: describe(whole[0], "") };
+  // Mixed (or beyond microseconds): name a row that does not fit the majority.
+  const [major] = [...buckets].sort((a, b) => b[1] - a[1])[0]!;
+  const keyCols = key.length ? key.map(quoteSqlite).join(", ") : "rowid";
+  const odd = db
+    .prepare(`SELECT ${keyCols}, pgshift_value FROM (SELECT ${keyCols}, ${col} AS pgshift_value FROM ${quoteSqlite(table)}) WHERE typeof(pgshift_value) IN ('integer', 'real') AND NOT (${BUCKET[major]}) AND pgshift_value <> 0 LIMIT 1`)
+    .raw(true)
+    .get() as unknown[];
+  const value = odd[odd.length - 1];
+  const keyNames = key.length ? key : ["rowid"];
+  const counts = buckets.filter(([, k]) => k > 0).map(([u, k]) => `${k} look like ${NUMERIC_DATE_UNITS[u]}`);
+  const beyond = c.n - c.zeros - c.s - c.ms - c.us;
+  if (beyond > 0) counts.push(`${beyond} are too large for any of them`);
+  throw new ValueConversionError(
+    table,
+    column,
+    Object.fromEntries(keyNames.map((k, i) => [k, odd[i]])),
+    value,
+    `the column's numbers mix units (${counts.join(", ")}), so no single reading gives the dates the app meant`,
+    `Fix the rows, or choose the reading with --cast ${table}.${column}=${cast.pgType}:epoch-s|epoch-ms|epoch-us|julian (values that land outside 1900–9999 in it are still refused).`,
+  );
+}

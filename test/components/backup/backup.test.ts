@@ -1,0 +1,181 @@
+// backup.sh and restore.sh run for real with Debian's PostgreSQL 15 (server
+// and tools of one version): a dump counts only once it restores in full and
+// its checksum is stored; flipped bytes and truncation are caught (where
+// `pg_restore --list` alone passes them); calendar retention over a month of
+// runs on a fake clock (BACKUP_TIME), twice a day, with failed days; large
+// objects either come along or fail the job.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, writeFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startDebianPostgres, type DebianPostgres } from "../../helpers/debian-postgres";
+
+const scripts = join(__dirname, "..", "..", "..", "components", "backup");
+
+let server: DebianPostgres;
+let realDump: string;
+before(async () => {
+  server = await startDebianPostgres();
+  server.psql("postgres", "CREATE DATABASE shop");
+  server.psql("shop", `CREATE TABLE orders (id bigserial PRIMARY KEY, note text, amount numeric(10,2), at timestamptz DEFAULT now());
+    INSERT INTO orders (note, amount) SELECT 'sipariş ' || g || ' 🚀 ' || md5(g::text), g * 1.5 FROM generate_series(1, 20000) g;`);
+  realDump = join(mkdtempSync(join(tmpdir(), "pgshift-realdump-")), "shop.dump");
+  const r = spawnSync(join(server.bin, "pg_dump"), ["--format=custom", "--compress=6", `--file=${realDump}`, "shop"], { env: { ...process.env, ...server.env } });
+  assert.equal(r.status, 0, String(r.stderr));
+});
+after(async () => server?.stop());
+
+function run(script: string, env: NodeJS.ProcessEnv, args: string[] = []) {
+  const r = spawnSync("sh", [join(scripts, script), ...args], { env: { ...process.env, ...server.env, ...env }, encoding: "utf8" });
+  return { status: r.status, out: r.stdout + r.stderr };
+}
+
+/** A directory with a pg_dump that runs `body` (sh) with $f set to the --file argument. */
+function fakePgDump(body: string): string {
+  const bin = mkdtempSync(join(tmpdir(), "pgshift-fakebin-"));
+  writeFileSync(join(bin, "pg_dump"), `#!/bin/sh\nfor a in "$@"; do case "$a" in --file=*) f="\${a#--file=}";; esac; done\n${body}\n`, { mode: 0o755 });
+  return `${bin}:${server.bin}:${process.env.PATH}`;
+}
+
+const dumpsIn = (dir: string) => (existsSync(join(dir, "dumps")) ? readdirSync(join(dir, "dumps")).sort() : []);
+const leftovers = (dir: string) => dumpsIn(dir).filter((f) => f.includes("partial"));
+const pgRestoreList = (file: string) => spawnSync(join(server.bin, "pg_restore"), ["--list", file], { encoding: "utf8" }).status;
+
+test("backup.sh: a dump that restores in full, with its checksum; restore.sh brings the data back exactly", () => {
+  const dir = mkdtempSync(join(tmpdir(), "pgshift-backups-"));
+  const r = run("backup.sh", { PGDATABASE: "shop", BACKUP_DIR: dir, BACKUP_TIME: "2025-11-30T02:00:00Z" });
+  assert.equal(r.status, 0, r.out);
+  assert.deepEqual(dumpsIn(dir), ["shop_20251130T020000Z.dump", "shop_20251130T020000Z.dump.sha256"]);
+  assert.equal(readlinkSync(join(dir, "latest.dump")), "dumps/shop_20251130T020000Z.dump");
+  const sum = spawnSync("sha256sum", ["-c", "shop_20251130T020000Z.dump.sha256"], { cwd: join(dir, "dumps"), encoding: "utf8" });
+  assert.equal(sum.status, 0, sum.stdout + sum.stderr);
+  assert.equal(statSync(join(dir, "dumps", "shop_20251130T020000Z.dump")).mode & 0o077, 0, "only the job's user reads dumps");
+
+  server.psql("postgres", "CREATE DATABASE shop_restored");
+  const rr = run("restore.sh", { PGDATABASE: "shop_restored", BACKUP_DIR: dir }, ["latest"]);
+  assert.equal(rr.status, 0, rr.out);
+  const digest = (db: string) => server.psql(db, "SELECT count(*) || ':' || md5(string_agg(id || note || amount || at, ',' ORDER BY id)) FROM orders").trim();
+  assert.equal(digest("shop_restored"), digest("shop"));
+});
+
+for (const [what, corrupt] of [
+  ["a flipped byte in the table data", `size=$(wc -c <"$f"); pos=$((size * 3 / 4)); b=$(dd if="$f" bs=1 skip=$pos count=1 2>/dev/null | od -An -tu1 | tr -d ' '); printf "$(printf '\\\\%03o' $(( (b + 1) % 256 )))" | dd of="$f" bs=1 seek=$pos count=1 conv=notrunc 2>/dev/null`],
+  ["a truncated file", `head -c $(( $(wc -c <"$f") / 2 )) "$f" >"$f.cut" && mv "$f.cut" "$f"`],
+] as const) {
+  test(`${what}: pg_restore --list passes it, backup.sh rejects it, keeps nothing, fails`, () => {
+    const dir = mkdtempSync(join(tmpdir(), "pgshift-backups-"));
+    const evidence = join(dir, "evidence.dump");
+    const path = fakePgDump(`cp "${realDump}" "$f" && ${corrupt} && cp "$f" "${evidence}"`);
+    const r = run("backup.sh", { PGDATABASE: "shop", BACKUP_DIR: dir, PATH: path, BACKUP_TIME: "2025-11-30T02:00:00Z" });
+    assert.equal(r.status, 1, r.out);
+    assert.match(r.out, /does not restore/);
+    assert.notEqual(readFileSync(evidence).compare(readFileSync(realDump)), 0, "the dump was damaged");
+    assert.equal(pgRestoreList(evidence), 0, "the old check (pg_restore --list) accepts this dump");
+    assert.deepEqual(dumpsIn(dir), [], "nothing kept, no .partial left");
+    assert.equal(existsSync(join(dir, "latest.dump")), false);
+    const rr = run("restore.sh", { PGDATABASE: "shop" }, [evidence]);
+    assert.equal(rr.status, 1, rr.out);
+  });
+}
+
+test("a month of runs twice a day, with failed days: the first good dump of each of the newest days, ISO weeks and months", () => {
+  const dir = mkdtempSync(join(tmpdir(), "pgshift-backups-"));
+  // The real dump copied in (fast), checked for real; FAIL makes pg_dump fail.
+  const path = fakePgDump(`[ -z "$FAIL" ] || { echo "pg_dump: error: connection to server failed" >&2; exit 1; }\ncp "${realDump}" "$f"`);
+  const failing = new Set(["2025-12-02T02:00:00Z", "2025-12-02T14:00:00Z", "2025-12-04T14:00:00Z"]);
+  for (let day = new Date("2025-11-01T00:00:00Z"); day <= new Date("2025-12-05T00:00:00Z"); day = new Date(day.getTime() + 86400000)) {
+    for (const hour of ["02", "14"]) {
+      const at = `${day.toISOString().slice(0, 10)}T${hour}:00:00Z`;
+      const r = run("backup.sh", { PGDATABASE: "shop", BACKUP_DIR: dir, PATH: path, BACKUP_TIME: at, KEEP_DAILY: "7", KEEP_WEEKLY: "4", KEEP_MONTHLY: "3", FAIL: failing.has(at) ? "1" : "" });
+      assert.equal(r.status, failing.has(at) ? 1 : 0, `${at}: ${r.out}`);
+      assert.deepEqual(leftovers(dir), [], `${at}: no partial files`);
+    }
+  }
+  const kept = dumpsIn(dir).filter((f) => f.endsWith(".dump")).map((f) => f.slice(5, 18));
+  assert.deepEqual(kept, [
+    "20251101T0200", // monthly: November
+    "20251110T0200", // weekly: 2025-W46
+    "20251117T0200", // weekly: W47
+    "20251124T0200", // weekly: W48
+    "20251128T0200", // daily
+    "20251129T0200",
+    "20251130T0200",
+    "20251201T0200", // daily, weekly W49, monthly December
+    "20251203T0200", // daily (Dec 2 failed: the seven days reach back one more)
+    "20251204T0200",
+    "20251205T0200",
+    "20251205T1400", // the newest
+  ]);
+  for (const f of dumpsIn(dir).filter((x) => x.endsWith(".dump"))) assert.ok(dumpsIn(dir).includes(f + ".sha256"), f);
+  assert.equal(readlinkSync(join(dir, "latest.dump")), "dumps/shop_20251205T140000Z.dump");
+});
+
+test("ISO weeks across the new year: 2025-12-29 … 2026-01-04 is one week (2026-W01)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "pgshift-backups-"));
+  const path = fakePgDump(`cp "${realDump}" "$f"`);
+  for (const d of ["2025-12-27", "2025-12-28", "2025-12-29", "2025-12-31", "2026-01-01", "2026-01-04", "2026-01-05", "2026-01-06"]) {
+    const r = run("backup.sh", { PGDATABASE: "shop", BACKUP_DIR: dir, PATH: path, BACKUP_TIME: `${d}T02:00:00Z`, KEEP_DAILY: "1", KEEP_WEEKLY: "3", KEEP_MONTHLY: "0" });
+    assert.equal(r.status, 0, r.out);
+  }
+  const kept = dumpsIn(dir).filter((f) => f.endsWith(".dump")).map((f) => f.slice(5, 13));
+  assert.deepEqual(kept, ["20251227", "20251229", "20260105", "20260106"]);
+});
+
+test("a stored dump that changed on disk fails the next run and is quarantined; a killed run's .partial is removed", () => {
+  const dir = mkdtempSync(join(tmpdir(), "pgshift-backups-"));
+  const path = fakePgDump(`cp "${realDump}" "$f"`);
+  const env = { PGDATABASE: "shop", BACKUP_DIR: dir, PATH: path };
+  assert.equal(run("backup.sh", { ...env, BACKUP_TIME: "2025-11-01T02:00:00Z" }).status, 0);
+  const first = join(dir, "dumps", "shop_20251101T020000Z.dump");
+  const bytes = readFileSync(first);
+  bytes[100] = bytes[100]! ^ 0xff;
+  writeFileSync(first, bytes);
+  writeFileSync(join(dir, "dumps", ".shop_20251101T140000Z.dump.partial"), "left by a killed run");
+  const r = run("backup.sh", { ...env, BACKUP_TIME: "2025-11-02T02:00:00Z" });
+  assert.equal(r.status, 1, r.out);
+  assert.match(r.out, /shop_20251101T020000Z\.dump does not match its checksum/);
+  assert.match(r.out, /removed .*\.shop_20251101T140000Z\.dump\.partial/);
+  assert.deepEqual(readdirSync(join(dir, "quarantine")).sort(), ["shop_20251101T020000Z.dump", "shop_20251101T020000Z.dump.sha256"]);
+  assert.deepEqual(dumpsIn(dir), ["shop_20251102T020000Z.dump", "shop_20251102T020000Z.dump.sha256"], "the new dump is kept");
+  // restore.sh refuses a dump that does not match its checksum.
+  copyFileSync(join(dir, "quarantine", "shop_20251101T020000Z.dump"), join(dir, "q.dump"));
+  copyFileSync(join(dir, "quarantine", "shop_20251101T020000Z.dump.sha256"), join(dir, "q.dump.sha256"));
+  writeFileSync(join(dir, "q.dump.sha256"), readFileSync(join(dir, "q.dump.sha256"), "utf8").replace("shop_20251101T020000Z.dump", "q.dump"));
+  const rr = run("restore.sh", { PGDATABASE: "shop" }, [join(dir, "q.dump")]);
+  assert.equal(rr.status, 1, rr.out);
+  assert.match(rr.out, /does not match its stored checksum/);
+});
+
+test("failures exit non-zero: pg_dump failing (1), bad settings (2)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "pgshift-backups-"));
+  const r = run("backup.sh", { PGDATABASE: "no_such_db", BACKUP_DIR: dir });
+  assert.equal(r.status, 1, r.out);
+  assert.match(r.out, /pg_dump failed; no dump was kept/);
+  assert.deepEqual(dumpsIn(dir), []);
+  assert.equal(run("backup.sh", { PGDATABASE: "", BACKUP_DIR: dir }).status, 2);
+  assert.equal(run("backup.sh", { PGDATABASE: "shop", BACKUP_DIR: dir, KEEP_WEEKLY: "four" }).status, 2);
+  assert.equal(run("backup.sh", { PGDATABASE: "shop", BACKUP_DIR: dir, BACKUP_TIME: "yesterday" }).status, 2);
+  assert.equal(run("restore.sh", { PGDATABASE: "shop" }).status, 2);
+});
+
+test("large objects: the backup role (pg_read_all_data) cannot read them, so the job fails saying how; with SELECT granted they are backed up", () => {
+  server.psql("postgres", "CREATE DATABASE files");
+  server.psql("postgres", "CREATE ROLE backup_role LOGIN; GRANT pg_read_all_data TO backup_role");
+  const oid = server.psql("files", "SELECT lo_from_bytea(0, convert_to('the contents of a large object', 'UTF8'))").trim();
+  const dir = mkdtempSync(join(tmpdir(), "pgshift-backups-"));
+  const env = { PGDATABASE: "files", PGUSER: "backup_role", BACKUP_DIR: dir };
+  const r = run("backup.sh", { ...env, BACKUP_TIME: "2025-11-01T02:00:00Z" });
+  assert.equal(r.status, 1, r.out);
+  assert.match(r.out, /large object/);
+  assert.match(r.out, /GRANT SELECT ON LARGE OBJECT/);
+  assert.deepEqual(dumpsIn(dir), []);
+
+  server.psql("files", `GRANT SELECT ON LARGE OBJECT ${oid} TO backup_role`);
+  const ok = run("backup.sh", { ...env, BACKUP_TIME: "2025-11-01T03:00:00Z" });
+  assert.equal(ok.status, 0, ok.out);
+  server.psql("postgres", "CREATE DATABASE files_restored");
+  assert.equal(run("restore.sh", { PGDATABASE: "files_restored", BACKUP_DIR: dir }, ["latest"]).status, 0);
+  assert.equal(server.psql("files_restored", `SELECT convert_from(lo_get(${oid}), 'UTF8')`).trim(), "the contents of a large object");
+});
