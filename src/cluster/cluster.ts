@@ -6,7 +6,7 @@
 // mount, network namespace, interface, iptables rule and cgroup it made, and
 // puts back the kernel settings the node changed. See docs/test-cluster.md.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { apiClient, type ApiClient } from "./api";
 import { kubeconfigYaml, makeCertificates } from "./certs";
@@ -114,21 +114,35 @@ async function takeNodeLock(dir: string, log: (m: string) => void, waitMs: numbe
   const deadline = Date.now() + waitMs;
   let said = false;
   for (;;) {
+    // Written whole to a file of our own, then hard-linked into place: the link is the exclusive create
+    // (two runs starting at once cannot both take it), and a reader never sees a half-written lock — one read as
+    // empty once looked "left behind" and got a running node torn down under its tests.
+    const tmp = `${NODE_LOCK}.${process.pid}`;
+    writeFileSync(tmp, `${dir}\n${process.pid}\n`);
     try {
-      // Exclusive create: two runs starting at once cannot both take it.
-      writeFileSync(NODE_LOCK, `${dir}\n${process.pid}\n`, { flag: "wx" });
+      linkSync(tmp, NODE_LOCK);
       return;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    } finally {
+      rmSync(tmp, { force: true });
     }
-    const [other = "", owner] = readFileSync(NODE_LOCK, "utf8").trim().split("\n");
+    let content = "";
+    try {
+      content = readFileSync(NODE_LOCK, "utf8");
+    } catch {
+      continue; // released meanwhile
+    }
+    const [other = "", owner] = content.trim().split("\n");
     if (other === dir) return;
+    if (!other.startsWith("/") || !owner) throw new ClusterError(`${NODE_LOCK} does not name a cluster directory and its process (${JSON.stringify(content)}): remove it by hand once no pgshift node runs.`);
     // Alive: its daemons run, or the process that took the lock is still starting them.
     const alive = (existsSync(other) && daemonsOf(other).some((d) => isAlive(d.pid))) || (!!owner && Number(owner) !== process.pid && isAlive(Number(owner)));
     if (!alive) {
       log(`cleaning up a node left behind by an earlier run (${other})`);
       await stopCluster(other);
-      rmSync(NODE_LOCK, { force: true });
+      // Only the lock that was read: another run may have taken a new one meanwhile.
+      if (existsSync(NODE_LOCK) && readFileSync(NODE_LOCK, "utf8") === content) rmSync(NODE_LOCK, { force: true });
     } else if (Date.now() < deadline) {
       if (!said) log(`waiting up to ${Math.round(waitMs / 1000)}s for the node in ${other} to stop (one node per machine)`);
       said = true;
