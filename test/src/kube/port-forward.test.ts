@@ -21,7 +21,7 @@ before(async () => {
   cluster = await startTestCluster({ node: true });
   kubeconfig = readFileSync(cluster.kubeconfig, "utf8");
   await cluster.kubectl(["create", "namespace", ns]);
-  // An echo server on 5432 (busybox nc) and a pod that can never start.
+  // An echo server on 5432 (busybox nc: the image's own nc is OpenBSD's, without -e) and a pod that can never start.
   await cluster.kubectl(["apply", "-n", ns, "-f", "-"], {
     input: `apiVersion: v1
 kind: Pod
@@ -31,7 +31,7 @@ spec:
   - name: echo
     image: pgshift.local/app:busybox
     imagePullPolicy: Never
-    command: ["nc", "-ll", "-p", "5432", "-e", "cat"]
+    command: ["/bin/busybox", "nc", "-ll", "-p", "5432", "-e", "/bin/cat"]
     readinessProbe: { exec: { command: ["true"] }, periodSeconds: 1 }
 ---
 apiVersion: v1
