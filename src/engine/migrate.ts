@@ -9,6 +9,7 @@ import type pg from "pg";
 import { connect, redact } from "./connection";
 import { CHUNK, copyTable, type CopyResult } from "./copy";
 import { ReadWorkers } from "./read-workers";
+import { chunkDigestsSql, deltaDecision, layoutOf, syncTable, verifyByRanges, type SyncResult } from "./delta";
 import { LoadError, TargetConflictError, describeKey } from "./errors";
 import { fingerprintSqlite } from "./fingerprint";
 import { qualified, quoteIdent, quoteSqlite, type IdentifierMode } from "./identifiers";
@@ -38,10 +39,13 @@ export interface MigrateOptions extends MigrationOptions {
 }
 
 /** What a load sent (for the digest check), and what the report should tell the app's owner. */
-type Loaded = CopyResult & { warnings: string[] };
+type Loaded = CopyResult & { warnings: string[]; sync?: SyncResult; refresh?: string };
 
-/** "bookkeeping": a migration tool's table whose rows in PostgreSQL were kept (bookkeeping.ts) */
-export type TableAction = "loaded" | "reloaded" | "kept" | "replaced" | "bookkeeping";
+/**
+ * "bookkeeping": a migration tool's table whose rows in PostgreSQL were kept (bookkeeping.ts);
+ * "synced": refreshed by re-copying only the key ranges that changed (delta.ts).
+ */
+export type TableAction = "loaded" | "reloaded" | "synced" | "kept" | "replaced" | "bookkeeping";
 
 export interface TableReport {
   source: string;
@@ -55,6 +59,10 @@ export interface TableReport {
   verifiedBy?: TableVerification["method"];
   /** loaded, but something the app will notice (e.g. a sequence with no value left) */
   warnings?: string[];
+  /** rows copied in this run: every row for a load or reload, the re-copied ranges' rows for a sync, 0 when kept */
+  copiedRows?: number;
+  /** a refresh: how it went (ranges compared and re-copied, or why the table was reloaded whole) */
+  refresh?: string;
 }
 
 export interface MigrationReport {
@@ -90,6 +98,7 @@ interface LoadRecord {
   target_table: string;
   source_fingerprint: string;
   schema_mode: string;
+  layout: string | null;
 }
 
 async function pool<T>(items: T[], jobs: number, work: (item: T) => Promise<void>): Promise<void> {
@@ -123,7 +132,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
     await admin.query(loadsSql);
     const records = new Map(
       (
-        await admin.query<LoadRecord>("SELECT target_table, source_fingerprint, schema_mode FROM pgshift.loads WHERE target_schema = $1", [schema])
+        await admin.query<LoadRecord>("SELECT target_table, source_fingerprint, schema_mode, layout FROM pgshift.loads WHERE target_schema = $1", [schema])
       ).rows.map((r) => [r.target_table, r]),
     );
     const existingTables = new Set(
@@ -185,7 +194,8 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
       analyses.push(done);
     };
     if (reloads.length > 0) {
-      await reloadTables(options.target, plan, reloads, snapshot, fingerprint, progress, sent, workers);
+      await admin.query(chunkDigestsSql);
+      await reloadTables(options.target, plan, reloads, records, snapshot, fingerprint, progress, sent, workers);
       analyze(reloads);
     }
     // In existing mode the app's foreign keys are live during the load, so
@@ -210,7 +220,8 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
     const tables: TableReport[] = ordered.map((t) => {
       if (compared.has(t.target)) return compared.get(t.target)!;
       const v = verifications.get(t.target);
-      const action = actions.get(t.target)!;
+      const loaded = sent.get(t.target);
+      const action = loaded?.sync ? "synced" : actions.get(t.target)!;
       return {
         source: t.source,
         target: t.target,
@@ -220,7 +231,9 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
         action: action === "load" ? "loaded" : action,
         differences: v?.differences ?? [],
         ...(v ? { verifiedBy: v.method } : {}),
-        ...(sent.get(t.target)?.warnings.length ? { warnings: sent.get(t.target)!.warnings } : {}),
+        ...(loaded?.warnings.length ? { warnings: loaded.warnings } : {}),
+        copiedRows: loaded?.rows ?? 0,
+        ...(loaded?.refresh ? { refresh: loaded.refresh } : {}),
       };
     });
     return report(options, plan, fingerprint, tables, verified, started, verifyMs, snapshot);
@@ -272,13 +285,13 @@ async function resetSequences(client: pg.Client, plan: MigrationPlan, t: TablePl
 
 async function recordLoad(client: pg.Client, plan: MigrationPlan, t: TablePlan, fingerprint: string, rows: number): Promise<void> {
   await client.query(
-    `INSERT INTO pgshift.loads (target_schema, target_table, source_table, source_fingerprint, schema_mode, row_count, identifiers, casts)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    `INSERT INTO pgshift.loads (target_schema, target_table, source_table, source_fingerprint, schema_mode, row_count, identifiers, casts, layout)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
      ON CONFLICT (target_schema, target_table) DO UPDATE
        SET source_table = EXCLUDED.source_table, source_fingerprint = EXCLUDED.source_fingerprint,
            schema_mode = EXCLUDED.schema_mode, row_count = EXCLUDED.row_count, loaded_at = now(),
-           identifiers = EXCLUDED.identifiers, casts = EXCLUDED.casts`,
-    [plan.targetSchema, t.target, t.source, fingerprint, plan.schemaMode, rows, plan.identifiers, JSON.stringify(tableCasts(plan, t))],
+           identifiers = EXCLUDED.identifiers, casts = EXCLUDED.casts, layout = EXCLUDED.layout`,
+    [plan.targetSchema, t.target, t.source, fingerprint, plan.schemaMode, rows, plan.identifiers, JSON.stringify(tableCasts(plan, t)), layoutOf(t)],
   );
 }
 
@@ -421,11 +434,17 @@ async function runDdl(client: pg.Client, t: TablePlan, ddl: DdlStatement, warnin
   }
 }
 
-/** One transaction for every table to reload, so the app never sees a half-refreshed database. */
+/**
+ * One transaction for every table to refresh, so the app never sees a
+ * half-refreshed database. A table whose columns are unchanged and which has a
+ * single integer key is synced (only its differing key ranges copied again,
+ * delta.ts); any other is truncated and copied whole.
+ */
 async function reloadTables(
   url: string,
   plan: MigrationPlan,
   tables: TablePlan[],
+  records: Map<string, LoadRecord>,
   snapshot: Snapshot,
   fingerprint: string,
   progress: (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => void,
@@ -434,25 +453,62 @@ async function reloadTables(
 ): Promise<void> {
   const schema = plan.targetSchema;
   await inTransaction(url, snapshot, async (client, db) => {
-    const names = tables.map((t) => qualified(schema, t.target));
-    // Foreign keys touching these tables are set aside and restored (and re-validated) before commit.
-    const fks = (
-      await client.query<{ tbl: string; name: string; def: string }>(
-        `SELECT conrelid::regclass::text AS tbl, conname AS name, pg_get_constraintdef(oid) AS def
-           FROM pg_constraint WHERE contype = 'f' AND (conrelid = ANY($1::regclass[]) OR confrelid = ANY($1::regclass[]))`,
-        [names],
-      )
-    ).rows;
-    for (const fk of fks) await client.query(`ALTER TABLE ${fk.tbl} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
-    await client.query(`TRUNCATE ${names.join(", ")}`);
+    const byTarget = (name: string) => tables.find((t) => t.target === name)!;
+    const decisions = new Map(tables.map((t) => [t.target, records.get(t.target)?.schema_mode === plan.schemaMode ? deltaDecision(db, t, records.get(t.target)?.layout) : { reason: "the schema mode changed" }]));
+    const whole = tables.filter((t) => "reason" in decisions.get(t.target)!);
+    const synced = tables.filter((t) => "width" in decisions.get(t.target)!);
+    const fkQuery = `SELECT conrelid::regclass::text AS tbl, connamespace::regnamespace::text AS nsp, conname AS name, pg_get_constraintdef(oid) AS def, confupdtype = 'a' AND confdeltype = 'a' AND NOT condeferrable AS deferrable
+                       FROM pg_constraint WHERE contype = 'f' AND (conrelid = ANY($1::regclass[]) OR confrelid = ANY($1::regclass[]))`;
+    type Fk = { tbl: string; nsp: string; name: string; def: string; deferrable: boolean };
+    // Foreign keys touching tables reloaded whole are set aside and restored (and re-validated) before commit.
+    const dropped = whole.length ? (await client.query<Fk>(fkQuery, [whole.map((t) => qualified(schema, t.target))])).rows : [];
+    const droppedNames = new Set(dropped.map((fk) => `${fk.tbl}.${fk.name}`));
+    // Those touching synced tables only are deferred to the end instead, so that
+    // a deleted-then-recopied parent row is not refused meanwhile, and only the
+    // changed rows are checked. A key with an ON DELETE/UPDATE action would act
+    // on the delete at once (actions are never deferred): set aside too.
+    const touching = synced.length ? (await client.query<Fk>(fkQuery, [synced.map((t) => qualified(schema, t.target))])).rows.filter((fk) => !droppedNames.has(`${fk.tbl}.${fk.name}`)) : [];
+    const deferred = touching.filter((fk) => fk.deferrable);
+    dropped.push(...touching.filter((fk) => !fk.deferrable));
+    for (const fk of dropped) await client.query(`ALTER TABLE ${fk.tbl} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
+    // In create mode pgshift owns the table: one whose columns changed is created again from the plan
+    // (its own foreign keys are added from the plan after the commit, by addForeignKeys).
+    const recreate = new Set(plan.schemaMode === "create" ? whole.filter((t) => (decisions.get(t.target) as { layoutChanged?: boolean }).layoutChanged).map((t) => t.target) : []);
+    for (const target of recreate) {
+      await client.query(`DROP TABLE ${qualified(schema, target)}`);
+      await client.query(createTableSql(schema, byTarget(target)));
+    }
+    const restore = dropped.filter((fk) => ![...recreate].some((target) => fk.tbl === qualified(schema, target) || fk.tbl === quoteIdent(target) || fk.tbl === target));
+    for (const fk of deferred) await client.query(`ALTER TABLE ${fk.tbl} ALTER CONSTRAINT ${quoteIdent(fk.name)} DEFERRABLE INITIALLY DEFERRED`);
+    const truncate = whole.filter((t) => !recreate.has(t.target));
+    if (truncate.length) await client.query(`TRUNCATE ${truncate.map((t) => qualified(schema, t.target)).join(", ")}`);
     for (const t of tables) {
       progress(t.target, "copy", 0, t.rows);
-      const copied = await copyTable(client, schema, t, tableReader(db, t), (n) => progress(t.target, "copy", n, t.rows), readers?.chunks(t));
-      const warnings = await resetSequences(client, plan, t);
-      await recordLoad(client, plan, t, fingerprint, copied.rows);
-      sent.set(t.target, { ...copied, warnings });
+      const decision = decisions.get(t.target)!;
+      let loaded: Loaded;
+      if ("width" in decision) {
+        const sync = await syncTable(client, schema, t, db, decision.width, (n) => progress(t.target, "copy", n, t.rows));
+        loaded = {
+          rows: sync.copiedRows,
+          digest: "",
+          warnings: [],
+          sync,
+          refresh: `synced: ${sync.changedRanges} of ${sync.totalRanges} key ranges differed; ${sync.deletedRows} rows deleted, ${sync.copiedRows} copied again`,
+        };
+      } else {
+        const copied = await copyTable(client, schema, t, tableReader(db, t), (n) => progress(t.target, "copy", n, t.rows), readers?.chunks(t));
+        loaded = { ...copied, warnings: [], refresh: `reloaded whole: ${decision.reason}` };
+        if (recreate.has(t.target)) for (const ddl of afterLoadSql(schema, t)) await runDdl(client, t, ddl, loaded.warnings);
+      }
+      loaded.warnings.push(...(await resetSequences(client, plan, t)));
+      const rows = loaded.sync ? Number((await client.query(`SELECT count(*) AS n FROM ${qualified(schema, t.target)}`)).rows[0].n) : loaded.rows;
+      await recordLoad(client, plan, t, fingerprint, rows);
+      sent.set(t.target, loaded);
     }
-    for (const fk of fks) await client.query(`ALTER TABLE ${fk.tbl} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.def}`);
+    // The deferred checks run now, on the changed rows only; then the keys are as they were.
+    for (const fk of deferred) await client.query(`SET CONSTRAINTS ${fk.nsp}.${quoteIdent(fk.name)} IMMEDIATE`);
+    for (const fk of deferred) await client.query(`ALTER TABLE ${fk.tbl} ALTER CONSTRAINT ${quoteIdent(fk.name)} NOT DEFERRABLE INITIALLY IMMEDIATE`);
+    for (const fk of restore) await client.query(`ALTER TABLE ${fk.tbl} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.def}`);
   });
 }
 
@@ -550,7 +606,12 @@ async function verifyTables(
       const copied = sent.get(t.target);
       // The digest proves PostgreSQL holds what was sent; the count proves what was sent is every row of the snapshot.
       const snapshotRows = Number((db.prepare(`SELECT count(*) AS n FROM ${quoteSqlite(t.source)}`).get() as { n: number }).n);
-      const proven = copied && copied.rows === snapshotRows ? await verifyByDigest(client, plan.targetSchema, t, copied) : undefined;
+      // A synced table: every key range of PostgreSQL's table against SQLite's digests of the snapshot.
+      const proven = copied?.sync
+        ? await verifyByRanges(client, plan.targetSchema, t, copied.sync)
+        : copied && copied.rows === snapshotRows
+          ? await verifyByDigest(client, plan.targetSchema, t, copied)
+          : undefined;
       results.set(t.target, proven ?? (await verifyTable(client, plan.targetSchema, t, tableReader(db, t))));
       progress(t.target, "done", t.rows, t.rows);
     } finally {
