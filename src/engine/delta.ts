@@ -113,17 +113,17 @@ export function sourceDigests(reader: TableReader, keyIndex: number, width: bigi
 }
 
 /** PostgreSQL's side, computed in PostgreSQL. */
-export async function targetDigests(client: pg.Client, schema: string, t: TablePlan, width: bigint): Promise<RangeDigests> {
+export async function targetDigests(client: pg.Client, schema: string, t: TablePlan, width: bigint, only?: string[]): Promise<RangeDigests> {
   const key = deltaKeyColumn(t)!;
   const r = await client.query<{ chunk: string; n: string; digest: string }>(
-    "SELECT chunk::text AS chunk, n, digest FROM pgshift.chunk_digests($1::regclass, $2::text[], $3, $4::bigint)",
-    [qualified(schema, t.target), t.columns.map((c) => c.target), key.target, width.toString()],
+    "SELECT chunk::text AS chunk, n, digest FROM pgshift.chunk_digests($1::regclass, $2::text[], $3, $4::bigint, $5::bigint[])",
+    [qualified(schema, t.target), t.columns.map((c) => c.target), key.target, width.toString(), only ?? null],
   );
   return new Map(r.rows.map((x) => [x.chunk, { n: Number(x.n), digest: x.digest }]));
 }
 
 /** Range ids present on one side only, or with another count or digest, merged into contiguous key ranges. */
-export function differingRanges(source: RangeDigests, target: RangeDigests, width: bigint): { ids: number; ranges: KeyRanges } {
+export function differingRanges(source: RangeDigests, target: RangeDigests, width: bigint): { ids: number; ranges: KeyRanges; changed: string[] } {
   const ids = new Set<string>();
   for (const [id, s] of source) {
     const t = target.get(id);
@@ -139,7 +139,7 @@ export function differingRanges(source: RangeDigests, target: RangeDigests, widt
     else ranges.push([lo, hi]);
     prev = c;
   }
-  return { ids: ids.size, ranges };
+  return { ids: ids.size, ranges, changed: [...ids] };
 }
 
 export interface SyncResult {
@@ -151,8 +151,12 @@ export interface SyncResult {
   changedRanges: number;
   totalRanges: number;
   width: bigint;
-  /** SQLite's digests, for verification after commit */
+  /** SQLite's digests of the re-copied ranges, for verification after commit */
   digests: RangeDigests;
+  /** the range ids re-copied */
+  changed: string[];
+  /** rows in the snapshot's table */
+  sourceRows: number;
 }
 
 /**
@@ -175,7 +179,7 @@ export async function syncTable(client: pg.Client, schema: string, t: TablePlan,
   } finally {
     await theirs.catch(() => {});
   }
-  const { ids, ranges } = differingRanges(ours, await theirs, width);
+  const { ids, ranges, changed } = differingRanges(ours, await theirs, width);
   let deletedRows = 0;
   let copiedRows = 0;
   if (ranges.length > 0) {
@@ -187,15 +191,22 @@ export async function syncTable(client: pg.Client, schema: string, t: TablePlan,
     copiedRows = (await copyTable(client, schema, t, tableReader(db, t, ranges), onProgress)).rows;
   }
   const all = new Set([...ours.keys(), ...(await theirs).keys()]);
-  return { copiedRows, deletedRows, changedRanges: ids, totalRanges: all.size, width, digests: ours };
+  let sourceRows = 0;
+  for (const d of ours.values()) sourceRows += d.n;
+  const copied: RangeDigests = new Map(changed.filter((id) => ours.has(id)).map((id) => [id, ours.get(id)!]));
+  return { copiedRows, deletedRows, changedRanges: ids, totalRanges: all.size, width, digests: copied, changed, sourceRows };
 }
 
-/** After commit: every range of PostgreSQL's table against SQLite's digests; undefined if any differs (compare row by row then). */
+/**
+ * After commit: the re-copied ranges against SQLite's digests, and the row
+ * count. The other ranges were found equal inside the sync's transaction, with
+ * the table locked until commit; undefined if anything differs (the caller
+ * then compares row by row).
+ */
 export async function verifyByRanges(client: pg.Client, schema: string, t: TablePlan, sync: SyncResult): Promise<TableVerification | undefined> {
-  const theirs = await targetDigests(client, schema, t, sync.width);
+  const theirs = sync.changed.length ? await targetDigests(client, schema, t, sync.width, sync.changed) : new Map();
   const { ids } = differingRanges(sync.digests, theirs, sync.width);
-  if (ids > 0) return undefined;
-  let rows = 0;
-  for (const d of theirs.values()) rows += d.n;
+  const rows = Number((await client.query(`SELECT count(*) AS n FROM ${qualified(schema, t.target)}`)).rows[0].n);
+  if (ids > 0 || rows !== sync.sourceRows) return undefined;
   return { source: t.source, target: t.target, sourceRows: rows, targetRows: rows, match: true, method: "range digests", differences: [] };
 }

@@ -21,7 +21,9 @@ $$;
 -- computes it): how many rows, and the md5 of their COPY lines joined by
 -- newlines in key order. Types whose output never holds a character COPY
 -- escapes skip the escaping: it is most of the cost on wide tables.
-CREATE OR REPLACE FUNCTION pgshift.chunk_digests(tbl regclass, cols text[], key_col text, width bigint)
+-- With `ids`: just those range ids (the re-copied ones, checked after the sync).
+DROP FUNCTION IF EXISTS pgshift.chunk_digests(regclass, text[], text, bigint);
+CREATE OR REPLACE FUNCTION pgshift.chunk_digests(tbl regclass, cols text[], key_col text, width bigint, ids bigint[] DEFAULT NULL)
 RETURNS TABLE (chunk bigint, n bigint, digest text)
 LANGUAGE plpgsql STABLE AS $fn$
 DECLARE
@@ -41,8 +43,10 @@ BEGIN
     JOIN pg_attribute a ON a.attrelid = tbl AND a.attname = c.name AND NOT a.attisdropped
     JOIN pg_type t ON t.oid = a.atttypid;
   RETURN QUERY EXECUTE format(
-    'SELECT %1$I::bigint / $1 AS chunk, count(*) AS n, md5(string_agg(%2$s, E''\n'' ORDER BY %1$I)) AS digest FROM %3$s GROUP BY 1',
-    key_col, line, tbl)
-  USING width;
+    'SELECT %1$I::bigint / $1 AS chunk, count(*) AS n, md5(string_agg(%2$s, E''\n'' ORDER BY %1$I)) AS digest FROM %3$s%4$s GROUP BY 1',
+    key_col, line, tbl,
+    -- a hashed = ANY: cheap per row, and only matching rows are formatted
+    CASE WHEN ids IS NULL THEN '' ELSE format(' WHERE %I::bigint / $1 = ANY ($2)', key_col) END)
+  USING width, ids;
 END
 $fn$;
