@@ -60,3 +60,12 @@ export function one(resources: Captured[], type: string, nameIncludes = ""): Cap
   if (found.length !== 1) throw new Error(`expected one ${type} named *${nameIncludes}*, found ${found.map((f) => f.name).join(", ") || "none"}`);
   return found[0]!;
 }
+
+/** A captured Kubernetes resource's inputs without the apiVersion and kind the SDK adds: what a manifest function returned. */
+export function manifestOf(r: Captured): Record<string, unknown> {
+  const { apiVersion: _a, kind: _k, ...rest } = r.inputs;
+  return rest;
+}
+
+/** A manifest as it reaches the mocks: plain JSON (no undefined members). */
+export const plain = (o: unknown): unknown => JSON.parse(JSON.stringify(o));
