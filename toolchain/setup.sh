@@ -252,10 +252,30 @@ EOF
   return 1
 }
 
+# A pinned build set aside while the user's CLI is linked, so that switching
+# back (the user's CLI removed or too old) costs no rebuild.
+set_pinned_aside() {
+  local f
+  for f in pulumi pulumi-language-nodejs; do
+    if [ -f "$bin/$f" ] && [ ! -L "$bin/$f" ]; then
+      mkdir -p "$tc/pinned"
+      mv -f "$bin/$f" "$tc/pinned/$f"
+      mv -f "$bin/$f.version" "$tc/pinned/$f.version" 2>/dev/null || true
+    fi
+  done
+}
+
 forget_user_pulumi() {
-  if [ -f "$bin/pulumi.source" ]; then
-    rm -f "$bin/pulumi" "$bin/pulumi.version" "$bin/pulumi-language-nodejs" "$bin/pulumi-language-nodejs.version" "$bin/pulumi.source"
-  fi
+  local f
+  [ -f "$bin/pulumi.source" ] || return 0
+  rm -f "$bin/pulumi.source"
+  for f in pulumi pulumi-language-nodejs; do
+    rm -f "$bin/$f" "$bin/$f.version"
+    if [ -x "$tc/pinned/$f" ]; then
+      mv -f "$tc/pinned/$f" "$bin/$f"
+      mv -f "$tc/pinned/$f.version" "$bin/$f.version" 2>/dev/null || true
+    fi
+  done
 }
 
 link_node_shims
@@ -266,6 +286,7 @@ if [ "${#user[@]}" -eq 3 ]; then
   if [ "$(cat "$bin/pulumi.source" 2>/dev/null)" != "${user[0]}" ]; then
     say "using the Pulumi ${user[1]} installed at ${user[0]} (and its language host ${user[2]})"
   fi
+  set_pinned_aside
   ln -sfn "${user[0]}" "$bin/pulumi"
   ln -sfn "${user[2]}" "$bin/pulumi-language-nodejs"
   echo "${user[1]}" >"$bin/pulumi.version"

@@ -151,6 +151,28 @@ test("when the install fails, the pinned plugin is built from Go, saying why and
   assert.equal(s.callLog().some((c) => c.includes("pkg/v3/cmd/pulumi")), false);
 });
 
+test("a pinned build is set aside while the user's CLI is linked, and comes back without a rebuild when that CLI goes", () => {
+  const s = sandbox({ cli: "v3.274.1", cached: ["kubernetes", "command"] });
+  const tc = join(s.root, ".toolchain");
+  script(join(tc, "bin", "pulumi"), "echo v3.163.0");
+  writeFileSync(join(tc, "bin", "pulumi.version"), "v3.163.0\n");
+  script(join(tc, "bin", "pulumi-language-nodejs"), "exit 0");
+  writeFileSync(join(tc, "bin", "pulumi-language-nodejs.version"), "v3.163.0\n");
+  for (const [name, version] of [["kubernetes", "4.25.0"], ["command", "0.9.2"]]) {
+    script(join(tc, "plugins", `pulumi-resource-${name}`), "exit 0");
+    writeFileSync(join(tc, "plugins", `pulumi-resource-${name}.version`), `${version}\n`);
+  }
+  assert.equal(s.run().status, 0);
+  assert.equal(realpathSync(bin(s, "pulumi")), join(s.installBin, "pulumi"));
+
+  rmSync(join(s.installBin, "pulumi"));
+  const back = s.run();
+  assert.equal(back.status, 0, back.stderr);
+  assert.match(back.stderr, /toolchain ready in \d+s: pulumi v3\.163\.0/);
+  assert.equal(readFileSync(bin(s, "pulumi"), "utf8"), "#!/usr/bin/env bash\necho v3.163.0\n", "the pinned build, not a link");
+  assert.equal(s.callLog().some((c) => c.startsWith("go ")), false, "nothing rebuilt");
+});
+
 for (const [cli, why] of [
   ["v3.100.0", "older than the SDK"],
   ["v4.0.0", "a different major version"],
