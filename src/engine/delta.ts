@@ -3,22 +3,21 @@
 // table into the same ranges of `width` keys (key / width, truncated toward
 // zero) and hash each range's rows in COPY's text form — SQLite's side from the
 // COPY text pgshift would send (convert.ts writes PostgreSQL's output form),
-// PostgreSQL's side in PostgreSQL (sql/chunk-digests.sql) — so equal data gives
+// PostgreSQL's side in PostgreSQL (sql/postgres/chunk-digests.sql) — so equal data gives
 // equal digests without moving the rows. Differing ranges are deleted and copied
 // again inside the caller's transaction: inserts, updates, deletes and keys
 // that moved between ranges all show up as a range whose digest differs.
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import type Database from "better-sqlite3";
 import type pg from "pg";
 import { copyTable, type CopyProgress } from "./copy";
 import { qualified, quoteIdent, quoteSqlite } from "./identifiers";
 import type { ColumnPlan, TablePlan } from "./plan";
 import { tableReader, type KeyRanges, type TableReader } from "./source";
+import { sqlFile } from "./sql-files";
 import type { TableVerification } from "./verify";
 
-export const chunkDigestsSql = readFileSync(join(__dirname, "sql", "chunk-digests.sql"), "utf8");
+export const chunkDigestsSql = sqlFile("postgres", "chunk-digests");
 
 /** Rows per range on average: small enough that 2,000 scattered changes in 1M rows re-copy a few percent of the table. */
 export const ROWS_PER_RANGE = 32;

@@ -1,0 +1,187 @@
+// Phase 2, load: one transaction per table — CREATE TABLE (no indexes), COPY,
+// its keys (keys.ts), and its record in pgshift.loads, committed together; a
+// refresh reloads every changed table in one transaction instead. Each table is
+// analyzed as soon as it is committed, while the next ones load.
+import type pg from "pg";
+import { CHUNK, copyTable } from "../copy";
+import { LoadError } from "../errors";
+import { qualified } from "../identifiers";
+import { inTransaction, pool, type LoadContext } from "../load-context";
+import { foreignKeysTouching, loadRecords, recordLoad } from "../pg-catalog";
+import { chunkDigestsSql, deltaDecision, layoutOf, syncTable } from "../delta";
+import type { Loaded } from "../load-context";
+import type { TablePlan } from "../plan";
+import { ReadWorkers } from "../read-workers";
+import { createTableSql } from "../schema";
+import { tableReader } from "../source";
+import { quoteIdent } from "../identifiers";
+import { addKeys, resetSequences } from "./keys";
+
+/** Tables at least this big count as "big" when deciding whether read workers are worth starting. */
+const WORKER_MIN_ROWS = 20_000;
+
+/** Loads every table the decide phase chose to load, reload or replace. */
+export async function load(ctx: LoadContext): Promise<void> {
+  const { plan, admin, actions, ordered } = ctx;
+  await ensureCitext(ctx);
+  const reloads = ordered.filter((t) => actions.get(t.target) === "reloaded");
+  const singles = ordered.filter((t) => ["load", "replaced"].includes(actions.get(t.target)!));
+  for (const t of ordered.filter((t) => ["kept", "bookkeeping"].includes(actions.get(t.target)!))) ctx.progress(t.target, "keep", t.rows, t.rows);
+
+  // Read workers pay off when several big tables load at once (each converts on
+  // its own core); for one big table the main thread keeps up with PostgreSQL
+  // on its own, and a worker would only add its memory.
+  const big = [...reloads, ...singles].filter((t) => t.rows >= WORKER_MIN_ROWS).length;
+  if (ctx.jobs > 1 && big >= 2) ctx.readers = new ReadWorkers(ctx.snapshot.path, CHUNK);
+  const analyses: Promise<unknown>[] = [];
+  const analyze = (tables: TablePlan[]) => {
+    const done = admin.query(`ANALYZE ${tables.map((t) => qualified(plan.targetSchema, t.target)).join(", ")}`);
+    done.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
+    analyses.push(done);
+  };
+  if (reloads.length > 0) {
+    await admin.query(chunkDigestsSql);
+    await reloadTables(ctx, reloads);
+    analyze(reloads);
+  }
+  // In existing mode the app's foreign keys are live during the load, so
+  // tables go one at a time in dependency order; in create mode they are
+  // added afterwards and tables load in parallel.
+  const jobs = plan.schemaMode === "existing" ? 1 : ctx.jobs;
+  await pool(singles, jobs, async (t) => {
+    await loadTable(ctx, t, actions.get(t.target) === "replaced");
+    analyze([t]);
+  });
+  await Promise.all(analyses);
+}
+
+async function loadTable(ctx: LoadContext, t: TablePlan, replace: boolean): Promise<void> {
+  const { plan } = ctx;
+  const schema = plan.targetSchema;
+  await inTransaction(ctx.url, ctx.snapshot, async (client, db) => {
+    await client.query("SET LOCAL synchronous_commit = off");
+    if (plan.schemaMode === "create") {
+      if (replace) await client.query(`DROP TABLE ${qualified(schema, t.target)} CASCADE`);
+      await client.query(createTableSql(schema, t));
+    } else if (replace) {
+      await client.query(`TRUNCATE ${qualified(schema, t.target)}`);
+    }
+    const copied = await copy(ctx, client, t, db);
+    const warnings = await addKeys(ctx, client, t, copied.rows);
+    ctx.sent.set(t.target, { ...copied, warnings });
+    await record(ctx, client, t, copied.rows);
+  });
+}
+
+/**
+ * One transaction for every table to refresh, so the app never sees a
+ * half-refreshed database. A table whose columns are unchanged and which has a
+ * single integer key is synced (only its differing key ranges copied again,
+ * delta.ts); any other is truncated and copied whole — created again first, in
+ * create mode, when its columns changed.
+ */
+async function reloadTables(ctx: LoadContext, tables: TablePlan[]): Promise<void> {
+  const { plan } = ctx;
+  const schema = plan.targetSchema;
+  const records = await loadRecords(ctx.admin, schema);
+  await inTransaction(ctx.url, ctx.snapshot, async (client, db) => {
+    const decisions = new Map(
+      tables.map((t) => {
+        const rec = records.get(t.target);
+        return [t.target, rec?.schema_mode === plan.schemaMode ? deltaDecision(db, t, rec.layout) : { reason: "the schema mode changed", layoutChanged: true }];
+      }),
+    );
+    const whole = tables.filter((t) => "reason" in decisions.get(t.target)!);
+    const synced = tables.filter((t) => "width" in decisions.get(t.target)!);
+    const qualifiedNames = (ts: TablePlan[]) => ts.map((t) => qualified(schema, t.target));
+    // Foreign keys touching tables reloaded whole are set aside and restored (and re-validated) before commit.
+    const dropped = whole.length ? await foreignKeysTouching(client, qualifiedNames(whole)) : [];
+    const droppedNames = new Set(dropped.map((fk) => `${fk.tbl}.${fk.name}`));
+    // Those touching synced tables only are deferred to the end instead, so that
+    // a parent row deleted and copied again is not refused meanwhile, and only
+    // the changed rows are checked. A key with an ON DELETE/UPDATE action would
+    // act on the delete at once (actions are never deferred): set aside too.
+    const touching = synced.length ? (await foreignKeysTouching(client, qualifiedNames(synced))).filter((fk) => !droppedNames.has(`${fk.tbl}.${fk.name}`)) : [];
+    const deferred = touching.filter((fk) => fk.deferrable);
+    dropped.push(...touching.filter((fk) => !fk.deferrable));
+    for (const fk of dropped) await client.query(`ALTER TABLE ${fk.tbl} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
+    for (const fk of deferred) await client.query(`ALTER TABLE ${fk.tbl} ALTER CONSTRAINT ${quoteIdent(fk.name)} DEFERRABLE INITIALLY DEFERRED`);
+    // In create mode pgshift owns the table: one whose columns changed is created again from the plan
+    // (its own foreign keys are added from the plan after the commit, by the foreign-keys phase).
+    const recreate = new Set(plan.schemaMode === "create" ? whole.filter((t) => (decisions.get(t.target) as { layoutChanged?: boolean }).layoutChanged).map((t) => t.target) : []);
+    for (const t of whole.filter((x) => recreate.has(x.target))) {
+      await client.query(`DROP TABLE ${qualified(schema, t.target)}`);
+      await client.query(createTableSql(schema, t));
+    }
+    const restore = dropped.filter((fk) => ![...recreate].some((target) => [qualified(schema, target), quoteIdent(target), target].includes(fk.tbl)));
+    const truncate = whole.filter((t) => !recreate.has(t.target));
+    if (truncate.length) await client.query(`TRUNCATE ${qualifiedNames(truncate).join(", ")}`);
+    for (const t of tables) {
+      const decision = decisions.get(t.target)!;
+      let loaded: Loaded;
+      if ("width" in decision) {
+        ctx.progress(t.target, "copy", 0, t.rows);
+        const sync = await syncTable(client, schema, t, db, decision.width, (n) => ctx.progress(t.target, "copy", n, t.rows));
+        loaded = {
+          rows: sync.copiedRows,
+          digest: "",
+          warnings: await resetSequences(ctx, client, t),
+          sync,
+          refresh: `synced: ${sync.changedRanges} of ${sync.totalRanges} key ranges differed; ${sync.deletedRows} rows deleted, ${sync.copiedRows} copied again`,
+        };
+      } else {
+        const copied = await copy(ctx, client, t, db);
+        const warnings = recreate.has(t.target) ? await addKeys(ctx, client, t, copied.rows) : await resetSequences(ctx, client, t);
+        loaded = { ...copied, warnings, refresh: `reloaded whole: ${decision.reason}` };
+      }
+      await record(ctx, client, t, loaded.sync ? loaded.sync.sourceRows : loaded.rows);
+      ctx.sent.set(t.target, loaded);
+    }
+    // The deferred checks run now, on the changed rows only; then the keys are as they were.
+    for (const fk of deferred) await client.query(`SET CONSTRAINTS ${fk.nsp}.${quoteIdent(fk.name)} IMMEDIATE`);
+    for (const fk of deferred) await client.query(`ALTER TABLE ${fk.tbl} ALTER CONSTRAINT ${quoteIdent(fk.name)} NOT DEFERRABLE INITIALLY IMMEDIATE`);
+    for (const fk of restore) await client.query(`ALTER TABLE ${fk.tbl} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.def}`);
+  });
+}
+
+function copy(ctx: LoadContext, client: pg.Client, t: TablePlan, db: ReturnType<LoadContext["snapshot"]["open"]>) {
+  ctx.progress(t.target, "copy", 0, t.rows);
+  return copyTable(client, ctx.plan.targetSchema, t, tableReader(db, t), (n) => ctx.progress(t.target, "copy", n, t.rows), ctx.readers?.chunks(t));
+}
+
+function record(ctx: LoadContext, client: pg.Client, t: TablePlan, rows: number): Promise<void> {
+  const { plan } = ctx;
+  // The overrides that applied to this table, so `pgshift verify` compares the same way.
+  const casts = Object.fromEntries(Object.entries(plan.casts).filter(([k]) => k.slice(0, k.lastIndexOf(".")) === t.source));
+  return recordLoad(client, {
+    targetSchema: plan.targetSchema,
+    targetTable: t.target,
+    sourceTable: t.source,
+    fingerprint: ctx.fingerprint,
+    schemaMode: plan.schemaMode,
+    rows,
+    identifiers: plan.identifiers,
+    casts,
+    layout: layoutOf(t),
+  });
+}
+
+/** COLLATE NOCASE columns become citext (plan.ts): the extension must exist before their tables are created. */
+async function ensureCitext(ctx: LoadContext): Promise<void> {
+  const { plan, actions } = ctx;
+  if (plan.schemaMode !== "create") return;
+  const columns = plan.tables
+    .filter((t) => ["load", "replaced"].includes(actions.get(t.target)!))
+    .flatMap((t) => t.columns.filter((c) => c.cast.pgType === "citext").map((c) => `${t.source}.${c.source}`));
+  if (columns.length === 0) return;
+  try {
+    await ctx.admin.query("CREATE EXTENSION IF NOT EXISTS citext");
+  } catch (err) {
+    throw new LoadError(
+      columns[0]!.split(".")[0]!,
+      `The COLLATE NOCASE columns ${columns.join(", ")} become citext (case-insensitive text), and creating the citext extension failed: ${(err as Error).message}.\n` +
+        "  Nothing was written. Have a superuser run CREATE EXTENSION citext in this database, or keep them case-sensitive with --cast table.column=text.",
+      err,
+    );
+  }
+}
