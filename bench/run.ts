@@ -6,7 +6,7 @@
 // --rows N (the main size), --jobs J, --repeat R. Not a test: nothing here has
 // a time limit; the numbers are ratios measured side by side.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { startPostgres, type TestPostgres } from "../test/helpers/postgres";
@@ -110,6 +110,7 @@ async function floor(pg: TestPostgres, db: string, source: string, tables: Floor
     steps.push(psql(`\\copy ${t.name} FROM '${csv}' WITH (FORMAT csv)`));
   }
   steps.push(psql(tables.flatMap((t) => t.after).join("; ")));
+  for (const t of tables) rmSync(join(benchDir, `${db}.${t.name}.csv`), { force: true });
   const ok = steps.every((s) => s.status === 0);
   const counted = countRows(url, tables.map((t) => t.name));
   return {
