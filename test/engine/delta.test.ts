@@ -167,3 +167,33 @@ test("ranges: truncating division around zero, neighbours merged", () => {
   const b = new Map([["1", { n: 1, digest: "a" }], ["2", { n: 1, digest: "x" }], ["3", { n: 1, digest: "d" }], ["5", { n: 1, digest: "c" }]]);
   assert.deepEqual(differingRanges(a, b, 10n), { ids: 2, ranges: [[20n, 39n]], changed: ["2", "3"] });
 });
+
+test("--schema existing: a sync never lets an ON DELETE CASCADE key delete children of a parent row copied again", async () => {
+  const source = sqliteFile((db) => {
+    db.exec(`CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+             CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE, body TEXT NOT NULL);`);
+    for (let i = 1; i <= 200; i++) db.prepare("INSERT INTO users VALUES (?, ?)").run(i, `user ${i}`);
+    for (let i = 1; i <= 1000; i++) db.prepare("INSERT INTO posts VALUES (?, ?, ?)").run(i, 1 + (i % 200), `post ${i}`);
+  });
+  const url = await pg.createDatabase();
+  const db = url.split("/").pop()!;
+  await pg.query(`CREATE TABLE users (id bigint PRIMARY KEY, name text NOT NULL);
+                  CREATE TABLE posts (id bigint PRIMARY KEY, user_id bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE, body text NOT NULL);`, [], db);
+  assert.equal((await migrate({ source, target: url, schema: "existing" })).ok, true);
+  const w = new Database(source);
+  w.exec("UPDATE users SET name = 'renamed' WHERE id = 50;");
+  w.close();
+  // Only users is refreshed: posts is not synced in this run, so nothing would put cascaded posts back.
+  const r = await migrate({ source, target: url, schema: "existing", refresh: true, tables: ["users"] });
+  assert.equal(r.ok, true, JSON.stringify(r.tables));
+  assert.equal(table(r, "users").action, "synced");
+  assert.ok(table(r, "users").copiedRows! < 200);
+  const [n] = await pg.query<{ n: string }>("SELECT count(*) AS n FROM posts", [], db);
+  assert.equal(Number(n!.n), 1000, "no post was cascaded away");
+  const [u] = await pg.query<{ name: string }>("SELECT name FROM users WHERE id = 50", [], db);
+  assert.equal(u!.name, "renamed");
+  const fks = await pg.query<{ def: string; condeferrable: boolean }>("SELECT pg_get_constraintdef(oid) AS def, condeferrable FROM pg_constraint WHERE contype = 'f'", [], db);
+  assert.equal(fks.length, 1);
+  assert.match(fks[0]!.def, /ON DELETE CASCADE/, "the app's key is back as it was");
+  assert.equal(fks[0]!.condeferrable, false);
+});
