@@ -3,6 +3,7 @@
 // thin shell: each method loads data-migration-handler.ts (and through it the
 // engine) at run time, with tsx, in the dynamic-provider process.
 import * as pulumi from "@pulumi/pulumi";
+import { DEFAULTS, type IdentifierMode, type SchemaMode } from "../engine/options";
 import type { MigrationInputs, MigrationOutputs } from "./data-migration-handler";
 import type { TunnelTarget } from "./tunnel";
 
@@ -43,9 +44,9 @@ export interface DataMigrationArgs {
   targetUrl: pulumi.Input<string>;
   /** reach PostgreSQL through this port-forward, opened only when data is copied; secret */
   tunnel?: pulumi.Input<TunnelTarget>;
-  schema?: pulumi.Input<"create" | "existing">;
+  schema?: pulumi.Input<SchemaMode>;
   tables?: pulumi.Input<string[]>;
-  identifiers?: pulumi.Input<"downcase" | "preserve">;
+  identifiers?: pulumi.Input<IdentifierMode>;
   jobs?: pulumi.Input<number>;
   /** per-column cast overrides, as pgshift's --cast */
   casts?: pulumi.Input<Record<string, pulumi.Input<string>>>;
@@ -74,10 +75,10 @@ export class DataMigration extends pulumi.dynamic.Resource {
         sourceFingerprint: args.sourceFingerprint,
         targetUrl: pulumi.secret(args.targetUrl),
         tunnel: args.tunnel ? pulumi.secret(args.tunnel) : null,
-        schema: args.schema ?? "create",
+        schema: args.schema ?? DEFAULTS.schema,
         tables: args.tables ?? [],
-        identifiers: args.identifiers ?? "downcase",
-        jobs: args.jobs ?? 2,
+        identifiers: args.identifiers ?? DEFAULTS.identifiers,
+        jobs: args.jobs ?? DEFAULTS.jobs,
         casts: args.casts ?? {},
         cutover: args.cutover ?? false,
         runId: args.runId ?? "",
