@@ -1,6 +1,7 @@
-# Sourced by every script that runs Pulumi: keeps the engine, its plugins and
-# its state inside the project, so a user's own ~/.pulumi is never touched and
-# nothing is ever downloaded.
+# Sourced by every script that runs Pulumi: the engine toolchain/setup.sh put
+# in .toolchain/bin (the user's own CLI, linked, or the pinned build), plugins
+# and state inside the project, so a user's own ~/.pulumi is never written and
+# the engine never downloads a plugin while it runs (setup.sh installs them).
 _pgshift_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PGSHIFT_ROOT="$_pgshift_root"
 export PULUMI_HOME="${PGSHIFT_PULUMI_HOME:-$_pgshift_root/.toolchain/pulumi-home}"

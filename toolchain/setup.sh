@@ -1,13 +1,26 @@
 #!/usr/bin/env bash
-# Builds the Pulumi engine pgshift runs on — the CLI, the Node.js language host
-# and the kubernetes and command resource plugins — from the Go module proxy at
-# the versions pinned in toolchain/*/go.mod, into the git-ignored .toolchain/.
-# Plugins are installed into the project's own PULUMI_HOME so the engine never
-# tries to download one. Idempotent: a second run with the binaries present
-# takes a second or two.
+# Puts the Pulumi engine pgshift runs on — the CLI, the Node.js language host
+# and the kubernetes and command resource plugins — in the git-ignored
+# .toolchain/, where scripts/env.sh finds it.
 #
-#   bash toolchain/setup.sh           build what is missing (or reuse a matching `pulumi` on PATH)
-#   bash toolchain/setup.sh --force   rebuild everything
+# With a Pulumi v3 CLI on PATH that is at least as new as the @pulumi/pulumi SDK
+# in node_modules (the SDK asks the engine for features by name; an older engine
+# lacks some, and a v4 may change the protocol), that CLI and its language host
+# are used and nothing of them is built. Its plugins come from the user's plugin
+# cache ($PULUMI_HOME or ~/.pulumi), or from `pulumi plugin install`; only when
+# that fails is the pinned plugin built from Go modules.
+#
+# Without a usable CLI (the offline path) everything is built from the Go module
+# proxy at the versions pinned in toolchain/*/go.mod. Each Go build prints one
+# line with its time; its full output goes to .toolchain/logs/<piece>.log.
+# Plugins are linked into the project's own PULUMI_HOME, so the engine never
+# tries to download one at run time. Idempotent: a second run takes a second or two.
+#
+#   bash toolchain/setup.sh           use the user's Pulumi, or build what is missing
+#   bash toolchain/setup.sh --force   rebuild everything (ignores a Pulumi on PATH)
+#
+#   PGSHIFT_BUILD_FROM_GO=never       never build a plugin from Go: report the
+#                                     command that installs it instead
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -24,24 +37,33 @@ KUBERNETES_MODULE_SUM="h1:j2bphCf7c2YhnBrhwht2f3TNRRgcMImltUlAgzxr9H4="
 
 tc="$root/.toolchain"
 bin="$tc/bin"
+logs="$tc/logs"
+# Where a normal Pulumi install keeps its plugins; read before PULUMI_HOME is
+# pointed at the project's own.
+user_plugins="${PULUMI_HOME:-$HOME/.pulumi}/plugins"
 export PULUMI_HOME="${PGSHIFT_PULUMI_HOME:-$tc/pulumi-home}"
 plugins="$PULUMI_HOME/plugins"
+[ "$user_plugins" = "$plugins" ] && user_plugins=""
 force=false
 [ "${1:-}" = "--force" ] && force=true
 
 say() { printf '[setup] %s\n' "$*" >&2; }
-mkdir -p "$bin" "$plugins"
+mkdir -p "$bin" "$plugins" "$logs"
 started=$(date +%s)
 
 stamp_ok() { # <binary> <version>
   [ "$force" = false ] && [ -x "$1" ] && [ "$(cat "$1.version" 2>/dev/null)" = "$2" ]
 }
 
-install_plugin() { # <name> <version> <built binary>
+install_plugin() { # <name> <version> <binary>
   local dir="$plugins/resource-$1-v$2"
   mkdir -p "$dir"
   ln -sf "$3" "$dir/pulumi-resource-$1"
   rm -f "$dir.partial"
+}
+
+plugin_ready() { # <name> <version>
+  [ -x "$plugins/resource-$1-v$2/pulumi-resource-$1" ]
 }
 
 # The dynamic-provider and policy shims ship inside @pulumi/pulumi; a normal
@@ -56,103 +78,234 @@ link_node_shims() {
   ln -sf "$sdk/pulumi-analyzer-policy" "$bin/pulumi-analyzer-policy"
 }
 
-# A user who installed Pulumi the normal way, at the same version and with the
-# same plugins, needs no build at all.
-reuse_installed_pulumi() {
-  [ -x "$bin/pulumi" ] && return 1
-  local sys
-  sys="$(PATH="$(echo "$PATH" | tr ':' '\n' | grep -v "^$bin\$" | paste -sd:)" command -v pulumi || true)"
-  [ -n "$sys" ] || return 1
-  [ "$("$sys" version 2>/dev/null)" = "$PULUMI_VERSION" ] || return 1
-  local home="${HOME}/.pulumi/plugins" k="resource-kubernetes-v$KUBERNETES_VERSION" c="resource-command-v$COMMAND_VERSION"
-  [ -x "$home/$k/pulumi-resource-kubernetes" ] && [ -x "$home/$c/pulumi-resource-command" ] || return 1
-  [ -x "$(dirname "$sys")/pulumi-language-nodejs" ] || return 1
-  say "using the Pulumi $PULUMI_VERSION already installed at $sys (and its plugins)"
-  ln -sf "$sys" "$bin/pulumi"
-  ln -sf "$(dirname "$sys")/pulumi-language-nodejs" "$bin/pulumi-language-nodejs"
-  echo "$PULUMI_VERSION" >"$bin/pulumi.version"
-  echo "$PULUMI_VERSION" >"$bin/pulumi-language-nodejs.version"
-  install_plugin kubernetes "$KUBERNETES_VERSION" "$home/$k/pulumi-resource-kubernetes"
-  echo "$KUBERNETES_VERSION" >"$tc/plugins/pulumi-resource-kubernetes.version" 2>/dev/null || true
-  install_plugin command "$COMMAND_VERSION" "$home/$c/pulumi-resource-command"
-  return 0
+# The oldest CLI the program can run on: the version of the @pulumi/pulumi SDK
+# it is written against (the SDK probes the engine for features such as
+# resource references and output values, and an older engine answers "no").
+sdk_version() {
+  node -p 'require(process.argv[1]).version' "$root/node_modules/@pulumi/pulumi/package.json"
+}
+
+version_at_least() { # <version> <minimum>, both without the leading v
+  [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]
+}
+
+# Prints the path of a `pulumi` on PATH (other than our own link) that is v3,
+# at least the SDK's version, and brings a Node.js language host that runs; or
+# says why it is passed over and prints nothing.
+usable_user_pulumi() {
+  local sys real version min lh
+  sys="$(PATH="$(echo "$PATH" | tr ':' '\n' | grep -vx "$bin" | paste -sd:)" command -v pulumi || true)"
+  [ -n "$sys" ] || return 0
+  real="$(readlink -f "$sys")"
+  version="$("$real" version 2>/dev/null | tr -d '[:space:]' || true)"
+  min="$(sdk_version)"
+  if ! [[ "$version" =~ ^v3\.[0-9]+\.[0-9]+$ ]] || ! version_at_least "${version#v}" "$min"; then
+    say "not using the pulumi at $sys (version '${version:-unknown}'): @pulumi/pulumi $min needs a v3 CLI at v$min or newer (below v4); install one to skip the build below"
+    return 0
+  fi
+  lh="$(dirname "$real")/pulumi-language-nodejs"
+  [ -x "$lh" ] || lh="$(command -v pulumi-language-nodejs 2>/dev/null || true)"
+  if [ -z "$lh" ] || ! "$lh" -h >/dev/null 2>&1; then
+    say "not using the pulumi $version at $sys: it has no working Node.js language host (pulumi-language-nodejs) next to it or on PATH"
+    return 0
+  fi
+  printf '%s\n%s\n%s\n' "$real" "$version" "$(readlink -f "$lh")"
 }
 
 find_go() {
   if command -v go >/dev/null 2>&1; then return 0; fi
   if [ -x /usr/local/go/bin/go ]; then export PATH="$PATH:/usr/local/go/bin"; return 0; fi
+  return 1
+}
+
+no_go() {
   cat >&2 <<EOF
 [setup] Go is not installed, and pgshift builds its Pulumi engine from Go modules.
 [setup] Install Go 1.24 or newer (https://go.dev/doc/install, or your package manager),
-[setup] or install Pulumi $PULUMI_VERSION with the kubernetes $KUBERNETES_VERSION and
-[setup] command $COMMAND_VERSION plugins, then run this again.
+[setup] or install a Pulumi v3 CLI at v$(sdk_version) or newer (https://www.pulumi.com/docs/install/),
+[setup] then run this again.
 EOF
   exit 1
 }
 
+# One line per piece: what is built, where its full output goes, how long it took.
 go_build() { # <module dir> <output> <ldflags> <package>
-  local t0=$(date +%s)
-  say "building $(basename "$2") from $4 (first build takes several minutes)"
-  (cd "$root/toolchain/$1" && GOFLAGS=-mod=readonly go build -trimpath -ldflags "-s -w $3" -o "$2" "$4")
-  say "built $(basename "$2") in $(( $(date +%s) - t0 ))s"
+  local name log t0
+  name="$(basename "$2")" log="$logs/$(basename "$2").log" t0=$(date +%s)
+  printf '[setup] building %s (log: %s) ... ' "$name" "$log" >&2
+  if (cd "$root/toolchain/$1" && GOFLAGS=-mod=readonly go build -v -trimpath -ldflags "-s -w $3" -o "$2" "$4") >>"$log" 2>&1; then
+    printf 'done in %ss\n' "$(( $(date +%s) - t0 ))" >&2
+  else
+    printf 'failed after %ss; last lines of the log:\n' "$(( $(date +%s) - t0 ))" >&2
+    tail -n 15 "$log" >&2
+    return 1
+  fi
 }
 
-link_node_shims
-if stamp_ok "$bin/pulumi" "$PULUMI_VERSION" && stamp_ok "$bin/pulumi-language-nodejs" "$PULUMI_VERSION" \
-  && [ -e "$plugins/resource-kubernetes-v$KUBERNETES_VERSION/pulumi-resource-kubernetes" ] \
-  && [ -e "$plugins/resource-command-v$COMMAND_VERSION/pulumi-resource-command" ] \
-  && stamp_ok "$tc/plugins/pulumi-resource-kubernetes" "$KUBERNETES_VERSION" \
-  && stamp_ok "$tc/plugins/pulumi-resource-command" "$COMMAND_VERSION"; then
-  :
-elif [ "$force" = false ] && reuse_installed_pulumi; then
-  :
-else
-  find_go
-  mkdir -p "$tc/plugins"
-  vflag="-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
+build_pulumi() {
+  local vflag="-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
   if ! stamp_ok "$bin/pulumi" "$PULUMI_VERSION"; then
-    go_build pulumi "$bin/pulumi" "$vflag" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+    : >"$logs/pulumi.log"
+    go_build pulumi "$bin/pulumi" "$vflag" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi || return 1
     echo "$PULUMI_VERSION" >"$bin/pulumi.version"
   fi
   if ! stamp_ok "$bin/pulumi-language-nodejs" "$PULUMI_VERSION"; then
-    go_build pulumi "$bin/pulumi-language-nodejs" "$vflag" github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3
+    : >"$logs/pulumi-language-nodejs.log"
+    go_build pulumi "$bin/pulumi-language-nodejs" "$vflag" github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 || return 1
     echo "$PULUMI_VERSION" >"$bin/pulumi-language-nodejs.version"
   fi
+}
 
-  if ! stamp_ok "$tc/plugins/pulumi-resource-command" "$COMMAND_VERSION"; then
-    go_build command "$tc/plugins/pulumi-resource-command" \
-      "-X github.com/pulumi/pulumi-command/provider/pkg/version.Version=$COMMAND_VERSION" \
-      github.com/pulumi/pulumi-command/provider/cmd/pulumi-resource-command
-    echo "$COMMAND_VERSION" >"$tc/plugins/pulumi-resource-command.version"
-  fi
+build_command_plugin() {
+  stamp_ok "$tc/plugins/pulumi-resource-command" "$COMMAND_VERSION" && return 0
+  mkdir -p "$tc/plugins"
+  : >"$logs/pulumi-resource-command.log"
+  go_build command "$tc/plugins/pulumi-resource-command" \
+    "-X github.com/pulumi/pulumi-command/provider/pkg/version.Version=$COMMAND_VERSION" \
+    github.com/pulumi/pulumi-command/provider/cmd/pulumi-resource-command || return 1
+  echo "$COMMAND_VERSION" >"$tc/plugins/pulumi-resource-command.version"
+}
 
-  if ! stamp_ok "$tc/plugins/pulumi-resource-kubernetes" "$KUBERNETES_VERSION"; then
-    # The provider embeds schema-embed.json, a file its release build generates
-    # and the module zip lacks: unpack the module (its hash checked against KUBERNETES_MODULE_SUM by
-    # `go mod download`), generate the file with the module's own generate.go,
-    # and build through the replace in toolchain/kubernetes/go.mod.
-    mod=github.com/pulumi/pulumi-kubernetes/provider/v4
-    modver=$(sed -n "s|^require $mod \(v[^ ]*\)$|\1|p" toolchain/kubernetes/go.mod)
-    src="$tc/src/kubernetes-provider"
-    if [ ! -f "$src/cmd/pulumi-resource-kubernetes/schema-embed.json" ] || [ "$(cat "$src/.module-version" 2>/dev/null)" != "$modver" ]; then
-      say "unpacking $mod@$modver"
-      info=$(cd /tmp && GOFLAGS=-mod=mod GONOSUMDB=github.com/pulumi/pulumi-kubernetes go mod download -json "$mod@$modver")
-      dir=$(sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p' <<<"$info")
-      sum=$(sed -n 's/^\s*"Sum": "\(.*\)",$/\1/p' <<<"$info")
-      if [ "$sum" != "$KUBERNETES_MODULE_SUM" ]; then
-        say "$mod@$modver has hash $sum, expected $KUBERNETES_MODULE_SUM: refusing to build it"
-        exit 1
-      fi
-      rm -rf "$src" && mkdir -p "$(dirname "$src")" && cp -r "$dir" "$src" && chmod -R u+w "$src"
-      (cd "$src" && go mod edit -dropreplace github.com/pulumi/pulumi-kubernetes/sdk/v4)
-      (cd "$src/cmd/pulumi-resource-kubernetes" && VERSION="$KUBERNETES_VERSION" GOFLAGS=-mod=mod GONOSUMDB=github.com/pulumi go run generate.go)
-      echo "$modver" >"$src/.module-version"
+build_kubernetes_plugin() {
+  stamp_ok "$tc/plugins/pulumi-resource-kubernetes" "$KUBERNETES_VERSION" && return 0
+  mkdir -p "$tc/plugins"
+  local log="$logs/pulumi-resource-kubernetes.log"
+  : >"$log"
+  # The provider embeds schema-embed.json, a file its release build generates
+  # and the module zip lacks: unpack the module (its hash checked against KUBERNETES_MODULE_SUM by
+  # `go mod download`), generate the file with the module's own generate.go,
+  # and build through the replace in toolchain/kubernetes/go.mod.
+  local mod=github.com/pulumi/pulumi-kubernetes/provider/v4 modver src info dir sum
+  modver=$(sed -n "s|^require $mod \(v[^ ]*\)$|\1|p" toolchain/kubernetes/go.mod)
+  src="$tc/src/kubernetes-provider"
+  if [ ! -f "$src/cmd/pulumi-resource-kubernetes/schema-embed.json" ] || [ "$(cat "$src/.module-version" 2>/dev/null)" != "$modver" ]; then
+    say "unpacking $mod@$modver and generating its schema (log: $log)"
+    info=$(cd /tmp && GOFLAGS=-mod=mod GONOSUMDB=github.com/pulumi/pulumi-kubernetes go mod download -json "$mod@$modver" 2>>"$log")
+    dir=$(sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p' <<<"$info")
+    sum=$(sed -n 's/^\s*"Sum": "\(.*\)",$/\1/p' <<<"$info")
+    if [ "$sum" != "$KUBERNETES_MODULE_SUM" ]; then
+      say "$mod@$modver has hash '$sum', expected $KUBERNETES_MODULE_SUM: refusing to build it (log: $log)"
+      return 1
     fi
-    go_build kubernetes "$tc/plugins/pulumi-resource-kubernetes" \
-      "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$KUBERNETES_VERSION" \
-      "$mod/cmd/pulumi-resource-kubernetes"
-    echo "$KUBERNETES_VERSION" >"$tc/plugins/pulumi-resource-kubernetes.version"
+    rm -rf "$src" && mkdir -p "$(dirname "$src")" && cp -r "$dir" "$src" && chmod -R u+w "$src"
+    (cd "$src" && go mod edit -dropreplace github.com/pulumi/pulumi-kubernetes/sdk/v4) >>"$log" 2>&1 || return 1
+    (cd "$src/cmd/pulumi-resource-kubernetes" && VERSION="$KUBERNETES_VERSION" GOFLAGS=-mod=mod GONOSUMDB=github.com/pulumi go run generate.go) >>"$log" 2>&1 || {
+      say "generating the kubernetes provider's schema failed; last lines of $log:"; tail -n 15 "$log" >&2; return 1; }
+    echo "$modver" >"$src/.module-version"
   fi
+  go_build kubernetes "$tc/plugins/pulumi-resource-kubernetes" \
+    "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$KUBERNETES_VERSION" \
+    "$mod/cmd/pulumi-resource-kubernetes" || return 1
+  echo "$KUBERNETES_VERSION" >"$tc/plugins/pulumi-resource-kubernetes.version"
+}
+
+# How long a cold build takes on two cores, measured on a fresh clone: the whole
+# engine 1093 s, of which the kubernetes plugin 762 s.
+build_estimate() {
+  case "$1" in
+    kubernetes) echo "about 13 minutes" ;;
+    *) echo "a few minutes" ;;
+  esac
+}
+
+# With the user's CLI: the plugin from the project's earlier build, the user's
+# plugin cache, `pulumi plugin install`, and only then a Go build.
+provide_plugin() { # <name> <version>
+  local name="$1" version="$2" cached why t0
+  plugin_ready "$name" "$version" && return 0
+  if stamp_ok "$tc/plugins/pulumi-resource-$name" "$version"; then
+    install_plugin "$name" "$version" "$tc/plugins/pulumi-resource-$name"
+    return 0
+  fi
+  cached="$user_plugins/resource-$name-v$version/pulumi-resource-$name"
+  if [ -n "$user_plugins" ] && [ -x "$cached" ]; then
+    say "plugin $name $version: from your plugin cache ($cached)"
+    install_plugin "$name" "$version" "$cached"
+    return 0
+  fi
+  t0=$(date +%s)
+  if timeout 600 "$bin/pulumi" plugin install resource "$name" "$version" --non-interactive >"$logs/plugin-install-$name.log" 2>&1 \
+    && plugin_ready "$name" "$version"; then
+    say "plugin $name $version: installed by pulumi plugin install in $(( $(date +%s) - t0 ))s"
+    return 0
+  fi
+  why="$(grep -m1 -i 'error' "$logs/plugin-install-$name.log" || tail -n1 "$logs/plugin-install-$name.log")"
+  if [ "${PGSHIFT_BUILD_FROM_GO:-auto}" = never ]; then
+    why="$why; building from Go is switched off (PGSHIFT_BUILD_FROM_GO=never)"
+  elif ! find_go; then
+    why="$why; Go is not installed to build it"
+  else
+    say "plugin $name $version is not in your plugin cache and pulumi plugin install failed ($why):"
+    say "building it from Go modules instead, $(build_estimate "$name") on two cores when Go's caches are cold"
+    if "build_${name}_plugin"; then
+      install_plugin "$name" "$version" "$tc/plugins/pulumi-resource-$name"
+      return 0
+    fi
+    why="the Go build failed too (log: $logs/pulumi-resource-$name.log)"
+  fi
+  cat >&2 <<EOF
+[setup] The Pulumi plugin $name $version is missing and could not be installed: $why.
+[setup] Install it with:
+[setup]     pulumi plugin install resource $name $version
+[setup] then run this again.
+EOF
+  return 1
+}
+
+# A pinned build set aside while the user's CLI is linked, so that switching
+# back (the user's CLI removed or too old) costs no rebuild.
+set_pinned_aside() {
+  local f
+  for f in pulumi pulumi-language-nodejs; do
+    if [ -f "$bin/$f" ] && [ ! -L "$bin/$f" ]; then
+      mkdir -p "$tc/pinned"
+      mv -f "$bin/$f" "$tc/pinned/$f"
+      mv -f "$bin/$f.version" "$tc/pinned/$f.version" 2>/dev/null || true
+    fi
+  done
+}
+
+forget_user_pulumi() {
+  local f
+  [ -f "$bin/pulumi.source" ] || return 0
+  rm -f "$bin/pulumi.source"
+  for f in pulumi pulumi-language-nodejs; do
+    rm -f "$bin/$f" "$bin/$f.version"
+    if [ -x "$tc/pinned/$f" ]; then
+      mv -f "$tc/pinned/$f" "$bin/$f"
+      mv -f "$tc/pinned/$f.version" "$bin/$f.version" 2>/dev/null || true
+    fi
+  done
+}
+
+link_node_shims
+user=()
+[ "$force" = true ] || mapfile -t user < <(usable_user_pulumi)
+if [ "${#user[@]}" -eq 3 ]; then
+  # The user's own install: link it where scripts/env.sh looks; build nothing of it.
+  if [ "$(cat "$bin/pulumi.source" 2>/dev/null)" != "${user[0]}" ]; then
+    say "using the Pulumi ${user[1]} installed at ${user[0]} (and its language host ${user[2]})"
+  fi
+  set_pinned_aside
+  ln -sfn "${user[0]}" "$bin/pulumi"
+  ln -sfn "${user[2]}" "$bin/pulumi-language-nodejs"
+  echo "${user[1]}" >"$bin/pulumi.version"
+  echo "${user[1]}" >"$bin/pulumi-language-nodejs.version"
+  echo "${user[0]}" >"$bin/pulumi.source"
+  provide_plugin kubernetes "$KUBERNETES_VERSION" || exit 1
+  provide_plugin command "$COMMAND_VERSION" || exit 1
+else
+  # The offline path: no usable Pulumi on PATH, so build the pinned engine.
+  forget_user_pulumi
+  if ! stamp_ok "$bin/pulumi" "$PULUMI_VERSION" || ! stamp_ok "$bin/pulumi-language-nodejs" "$PULUMI_VERSION" \
+    || ! stamp_ok "$tc/plugins/pulumi-resource-kubernetes" "$KUBERNETES_VERSION" \
+    || ! stamp_ok "$tc/plugins/pulumi-resource-command" "$COMMAND_VERSION"; then
+    find_go || no_go
+    say "no Pulumi $PULUMI_VERSION or newer on PATH: building the pinned engine from Go modules (a cold build takes about 20 minutes on two cores)"
+  fi
+  build_pulumi || { say "building the Pulumi CLI failed: see $logs/"; exit 1; }
+  build_command_plugin || { say "building the command plugin failed: see $logs/pulumi-resource-command.log"; exit 1; }
+  build_kubernetes_plugin || { say "building the kubernetes plugin failed: see $logs/pulumi-resource-kubernetes.log"; exit 1; }
   install_plugin kubernetes "$KUBERNETES_VERSION" "$tc/plugins/pulumi-resource-kubernetes"
   install_plugin command "$COMMAND_VERSION" "$tc/plugins/pulumi-resource-command"
 fi
@@ -162,4 +315,4 @@ if [ -f "$root/toolchain/setup-kube.sh" ] && [ "${PGSHIFT_SKIP_KUBE:-}" != 1 ]; 
   bash "$root/toolchain/setup-kube.sh"
 fi
 
-say "toolchain ready in $(( $(date +%s) - started ))s: $("$bin/pulumi" version) with kubernetes $KUBERNETES_VERSION and command $COMMAND_VERSION (PULUMI_HOME=$PULUMI_HOME)"
+say "toolchain ready in $(( $(date +%s) - started ))s: pulumi $("$bin/pulumi" version) with kubernetes $KUBERNETES_VERSION and command $COMMAND_VERSION (PULUMI_HOME=$PULUMI_HOME)"

@@ -77,15 +77,20 @@ test("preview changes nothing; up creates everything, from the project's plugins
 
 test("a second up changes nothing, and history lists both updates", async () => {
   await ws.run(["preview", "--expect-no-changes"]);
-  const up = await ws.run(["up", "--yes", "--skip-preview", "--expect-no-changes", "--json"]);
-  assert.ok(up.code === 0);
+  await ws.run(["up", "--yes", "--skip-preview", "--expect-no-changes"]);
   const history = JSON.parse((await ws.run(["stack", "history", "--json", "--show-secrets=false"])).stdout) as {
     kind: string;
     result: string;
+    resourceChanges?: Record<string, number>;
   }[];
   const updates = history.filter((h) => h.kind === "update");
   assert.equal(updates.length, 2, JSON.stringify(history));
   assert.ok(updates.every((u) => u.result === "succeeded"));
+  // Newest first: the second update left every resource as it was; the first created them.
+  const [second, first] = updates as [(typeof updates)[0], (typeof updates)[0]];
+  assert.deepEqual(Object.keys(second.resourceChanges ?? {}), ["same"], JSON.stringify(second));
+  assert.ok((first.resourceChanges?.create ?? 0) >= 4, JSON.stringify(first));
+  assert.equal(second.resourceChanges?.same, first.resourceChanges?.create);
 });
 
 test("the database URL is a secret: ciphertext in state, never printed", async () => {
