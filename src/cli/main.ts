@@ -39,7 +39,8 @@ const USAGE = `Usage:
   --cast       table.column=type, e.g. settings.value=text or events.at=timestamp:epoch-ms
   verify uses the identifiers mode and casts the migration recorded in pgshift.loads unless given
 
-  --refresh    reload tables pgshift loaded earlier from an older version of the SQLite file
+  --refresh    bring tables pgshift loaded earlier from an older version of the SQLite file level:
+               tables with an integer key re-copy only the key ranges that changed, others reload whole
   --overwrite  replace target tables pgshift did not load (drop/recreate, or truncate with --schema existing)
 Exit codes: 0 success, 1 verification found differences, 2 bad input, usage or connection.`;
 
@@ -137,6 +138,8 @@ function jsonReport(r: MigrationReport) {
       differences: t.differences,
       ...(t.verifiedBy ? { verifiedBy: t.verifiedBy } : {}),
       ...(t.warnings ? { warnings: t.warnings } : {}),
+      ...(t.copiedRows !== undefined ? { copiedRows: t.copiedRows } : {}),
+      ...(t.refresh ? { refresh: t.refresh } : {}),
     })),
     skipped: r.skipped,
     durationMs: r.durationMs,
@@ -149,6 +152,7 @@ function printReport(r: MigrationReport, out: NodeJS.WriteStream): void {
   const w = Math.max(...r.tables.map((t) => t.source.length), 5);
   for (const t of r.tables) {
     out.write(`  ${t.match ? "ok  " : "DIFF"} ${t.source.padEnd(w)} → ${t.target}: ${t.sourceRows} rows in SQLite, ${t.targetRows} in PostgreSQL (${t.action})\n`);
+    if (t.refresh) out.write(`         ${t.refresh}\n`);
     for (const w of t.warnings ?? []) out.write(`         warning: ${w}\n`);
     for (const d of t.differences) {
       const key = Object.entries(d.key).map(([k, v]) => `${k}=${v}`).join(", ");

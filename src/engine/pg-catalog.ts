@@ -55,9 +55,13 @@ export async function hasRows(client: pg.Client, schema: string, table: string):
 export interface ForeignKeyDefinition {
   /** the referencing table, as a (qualified when needed) regclass name */
   tbl: string;
+  /** the constraint's schema, quoted when needed (SET CONSTRAINTS takes schema.name) */
+  nsp: string;
   name: string;
   /** pg_get_constraintdef: what ADD CONSTRAINT takes back */
   def: string;
+  /** NO ACTION on update and delete, not deferrable yet: a sync can defer it rather than drop it */
+  deferrable: boolean;
 }
 
 /** Foreign keys from or to any of `tables` (qualified names). */
@@ -80,6 +84,8 @@ export interface LoadRecord {
   target_table: string;
   source_fingerprint: string;
   schema_mode: string;
+  /** the table's columns and keys when loaded (delta.ts layoutOf); null when loaded by an older pgshift */
+  layout: string | null;
 }
 
 /** Creates (or upgrades) pgshift.loads. */
@@ -102,11 +108,13 @@ export interface LoadEntry {
   identifiers: IdentifierMode;
   /** the overrides that applied to this table ({ "table.column": "type" }) */
   casts: Record<string, string>;
+  /** delta.ts layoutOf */
+  layout: string;
 }
 
 /** Records one table's load, inside the transaction that loaded it. */
 export async function recordLoad(client: pg.Client, e: LoadEntry): Promise<void> {
-  await client.query(sql("record-load"), [e.targetSchema, e.targetTable, e.sourceTable, e.fingerprint, e.schemaMode, e.rows, e.identifiers, JSON.stringify(e.casts)]);
+  await client.query(sql("record-load"), [e.targetSchema, e.targetTable, e.sourceTable, e.fingerprint, e.schemaMode, e.rows, e.identifiers, JSON.stringify(e.casts), e.layout]);
 }
 
 export interface RecordedOptions {

@@ -28,7 +28,7 @@ export interface TableVerification {
   sourceRows: number;
   targetRows: number;
   match: boolean;
-  method: "copy digest" | "key order" | "multiset digest";
+  method: "copy digest" | "range digests" | "key order" | "multiset digest";
   differences: RowDifference[];
 }
 

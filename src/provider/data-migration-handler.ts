@@ -32,6 +32,11 @@ export interface TableResult {
   targetRows: number;
   match: boolean;
   warnings?: string[];
+  /** rows copied by this update: all of them for a load, only the changed key ranges' rows for a sync */
+  copiedRows?: number;
+  /** on a re-copy: loaded, synced (how many ranges and rows) or reloaded whole (and why) */
+  action?: string;
+  refresh?: string;
 }
 
 export interface MigrationOutputs extends MigrationInputs {
@@ -125,6 +130,9 @@ async function copy(inputs: MigrationInputs, refresh: boolean, why: string[], ev
     targetRows: t.targetRows,
     match: t.match,
     ...(t.warnings ? { warnings: t.warnings } : {}),
+    copiedRows: t.copiedRows ?? 0,
+    action: t.action,
+    ...(t.refresh ? { refresh: t.refresh } : {}),
   }));
   if (!report.ok) {
     const bad = tables.filter((t) => !t.match).map((t) => `${t.source} (source ${t.sourceRows} rows, target ${t.targetRows})`);
@@ -134,6 +142,9 @@ async function copy(inputs: MigrationInputs, refresh: boolean, why: string[], ev
     );
   }
   const rows = tables.reduce((n, t) => n + t.targetRows, 0);
+  const copied = tables.reduce((n, t) => n + (t.copiedRows ?? 0), 0);
+  // A re-copy before cutover syncs: say how little it had to copy.
+  if (refresh && tables.some((t) => t.action === "synced")) why.push(`${copied} rows re-copied (${tables.map((t) => `${t.source}: ${t.copiedRows}`).join(", ")})`);
   // Loaded and verified, but worth knowing (a sequence with no value left, a CHECK left out, a migration stamp that differs).
   const warnings = tables.flatMap((t) => (t.warnings ?? []).map((w) => `${t.source}: ${w}`));
   if (warnings.length) why.push(`${warnings.length} warning${warnings.length > 1 ? "s" : ""}: ${warnings.join(" | ")}`);
