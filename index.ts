@@ -21,7 +21,6 @@ const runWithTunnelScript = join(__dirname, "src", "kube", "run-with-tunnel.ts")
 
 const cfg = parseConfig(rawConfig(pulumi.runtime.allConfig()));
 const secretConfig = new pulumi.Config("pgshift");
-const instance = `${cfg.namePrefix}postgres`;
 const databaseImage = pinnedImage(cfg.database.image, cfg.database.imageDigest);
 
 if (!cfg.awaitReadiness) {
@@ -45,11 +44,10 @@ const k8sOpts = { provider };
 const namespace = cfg.createNamespace
   ? new k8s.core.v1.Namespace("namespace", { metadata: { name: cfg.namespace, labels: POD_SECURITY_LABELS } }, k8sOpts).metadata.name
   : pulumi.output(cfg.namespace);
-const serviceHost = `${instance}.${cfg.namespace}.svc.cluster.local`;
 
 const secrets = new DatabaseSecrets(
   "secrets",
-  { namespace, namePrefix: cfg.namePrefix, database: cfg.database.name, roles: cfg.roles, serviceHost, tls: cfg.database.tls, superuserPassword: secretConfig.getSecret("adminPassword") },
+  { namespace, namePrefix: cfg.namePrefix, database: cfg.database.name, roles: cfg.roles, tls: cfg.database.tls, superuserPassword: secretConfig.getSecret("adminPassword") },
   k8sOpts,
 );
 
@@ -68,7 +66,7 @@ const database = new PostgresDatabase(
 );
 
 if (cfg.networkPolicy.enabled) {
-  new DatabaseNetworkPolicy("network-policy", { namespace, namePrefix: cfg.namePrefix, databaseInstance: "postgres", allowFrom: cfg.networkPolicy.allowFrom }, k8sOpts);
+  new DatabaseNetworkPolicy("network-policy", { namespace, namePrefix: cfg.namePrefix, databaseInstance: database.instance, allowFrom: cfg.networkPolicy.allowFrom }, k8sOpts);
 }
 if (cfg.backup.enabled) {
   new BackupCronJob(
@@ -77,7 +75,7 @@ if (cfg.backup.enabled) {
       ...cfg.backup,
       namespace,
       namePrefix: cfg.namePrefix,
-      databaseInstance: "postgres",
+      databaseInstance: database.instance,
       image: databaseImage,
       credentialsSecretName: secrets.backupSecretName,
       caSecretName: database.tlsSecretName,
@@ -92,7 +90,7 @@ if (cfg.exporter.enabled) {
     {
       namespace,
       namePrefix: cfg.namePrefix,
-      databaseInstance: "postgres",
+      databaseInstance: database.instance,
       image: pinnedImage(cfg.exporter.image, cfg.exporter.imageDigest),
       dsnSecretName: secrets.exporterSecretName,
       caSecretName: database.tlsSecretName,
@@ -106,7 +104,7 @@ if (cfg.exporter.enabled) {
 // port-forward the program opens itself once the pod is Ready (or directly).
 const conn = cfg.connection;
 const viaTunnel = conn.via === "port-forward";
-const dbHost = viaTunnel ? serviceHost : conn.host;
+const dbHost = viaTunnel ? database.serviceHost : conn.host;
 const dbPort = viaTunnel ? 5432 : conn.port;
 const kubeConfig = new pulumi.Config("kubernetes");
 const kubeconfig = () => resolveKubeconfig(kubeConfig.get("kubeconfig")).contents;
@@ -168,11 +166,11 @@ const cutover = new AppCutover(
   "app",
   {
     namespace,
-    databaseInstance: "postgres",
+    databaseInstance: database.instance,
     secretName: cfg.app.secretName,
     cutover: cfg.cutover,
     sqliteUrl: cfg.app.sqliteUrl,
-    host: serviceHost,
+    host: database.serviceHost,
     database: cfg.database.name,
     appRole: cfg.roles.app,
     appPassword: secrets.passwords.app,
@@ -185,7 +183,7 @@ const cutover = new AppCutover(
 );
 
 export const namespaceName = namespace;
-export const databaseService = serviceHost;
+export const databaseService = database.serviceHost;
 export const appRole = cfg.roles.app;
 export const ownerRole = cfg.roles.owner;
 export const appPassword = secrets.passwords.app;

@@ -47,6 +47,37 @@ export function databaseUrls(a: { role: string; password: string; host: string; 
   return { sync: `postgresql+psycopg://${base}?sslmode=require&channel_binding=require`, async: `postgresql+asyncpg://${base}?ssl=require` };
 }
 
+/** What the app uses: "sqlite" before cutover, "postgresql" after. */
+export type Backend = "sqlite" | "postgresql";
+
+/** The app's Secret and the restart patches as plain manifests; `urls` are the PostgreSQL URLs (databaseUrls). */
+export function appCutoverManifests(instance: string, args: AppCutoverArgs, urls: pulumi.Input<{ sync: string; async: string }>) {
+  const u = pulumi.output(urls);
+  const ca: Record<string, pulumi.Input<string>> = {
+    ...(args.tls && args.caCert ? { DATABASE_CA_CERT: args.caCert } : {}),
+    ...(args.tls && args.caCertPath ? { PGSSLROOTCERT: args.caCertPath } : {}),
+  };
+  const stringData = args.cutover
+    ? { DATABASE_URL: pulumi.secret(u.sync), DATABASE_URL_ASYNC: pulumi.secret(u.async), ...ca }
+    : { DATABASE_URL: args.sqliteUrl, DATABASE_URL_ASYNC: args.sqliteUrl.replace(/^sqlite:/, "sqlite+aiosqlite:"), ...ca };
+  const secret = {
+    metadata: { name: args.secretName, namespace: args.namespace, labels: recommendedLabels("app-database-url", "cutover", args.databaseInstance) },
+    type: "Opaque",
+    stringData,
+  };
+  const backend: Backend = args.cutover ? "postgresql" : "sqlite";
+  // Changing a pod-template annotation is what `kubectl rollout restart` does.
+  const restarts = args.workloads.map((w) => ({
+    resourceName: `${instance}-${w.name}-restart`,
+    kind: w.kind,
+    patch: {
+      metadata: { name: w.name, namespace: args.namespace, annotations: { "pulumi.com/patchForce": "true" } },
+      spec: { template: { metadata: { annotations: { [RESTART_ANNOTATION]: backend } } } },
+    },
+  }));
+  return { secret, backend, restarts };
+}
+
 export class AppCutover extends pulumi.ComponentResource {
   /** what the app uses now: "sqlite" or "postgresql" (never the URL itself) */
   public readonly backend: pulumi.Output<string>;
@@ -57,32 +88,16 @@ export class AppCutover extends pulumi.ComponentResource {
     const urls = pulumi.all([args.appRole, args.appPassword, args.host]).apply(([role, password, host]) =>
       databaseUrls({ role, password, host, database: args.database, tls: args.tls, caCertPath: args.caCertPath }),
     );
-    const ca: Record<string, pulumi.Input<string>> = {
-      ...(args.tls && args.caCert ? { DATABASE_CA_CERT: args.caCert } : {}),
-      ...(args.tls && args.caCertPath ? { PGSSLROOTCERT: args.caCertPath } : {}),
-    };
-    const stringData = args.cutover
-      ? { DATABASE_URL: pulumi.secret(urls.sync), DATABASE_URL_ASYNC: pulumi.secret(urls.async), ...ca }
-      : { DATABASE_URL: args.sqliteUrl, DATABASE_URL_ASYNC: args.sqliteUrl.replace(/^sqlite:/, "sqlite+aiosqlite:"), ...ca };
-    const secret = new k8s.core.v1.Secret(
-      `${name}-secret`,
-      { metadata: { name: args.secretName, namespace: args.namespace, labels: recommendedLabels("app-database-url", "cutover", args.databaseInstance) }, type: "Opaque", stringData },
-      parent,
-    );
-    const backend = args.cutover ? "postgresql" : "sqlite";
-    for (const w of args.workloads) {
-      // Changing a pod-template annotation is what `kubectl rollout restart` does.
-      const patch = {
-        metadata: { name: w.name, namespace: args.namespace, annotations: { "pulumi.com/patchForce": "true" } },
-        spec: { template: { metadata: { annotations: { [RESTART_ANNOTATION]: backend } } } },
-      };
+    const m = appCutoverManifests(name, args, urls);
+    const secret = new k8s.core.v1.Secret(`${name}-secret`, m.secret, parent);
+    for (const r of m.restarts) {
       // After the Secret: pods restarted before it is written would start with the old DATABASE_URL
       // (or none, while a replaced Secret is briefly absent) — found on the node, where pods really restart.
       const after = { ...parent, dependsOn: [secret] };
-      if (w.kind === "Deployment") new k8s.apps.v1.DeploymentPatch(`${name}-${w.name}-restart`, patch, after);
-      else new k8s.apps.v1.StatefulSetPatch(`${name}-${w.name}-restart`, patch, after);
+      if (r.kind === "Deployment") new k8s.apps.v1.DeploymentPatch(r.resourceName, r.patch, after);
+      else new k8s.apps.v1.StatefulSetPatch(r.resourceName, r.patch, after);
     }
-    this.backend = pulumi.output(backend);
+    this.backend = pulumi.output(m.backend);
     this.registerOutputs({ backend: this.backend });
   }
 }

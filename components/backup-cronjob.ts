@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BACKUP_MOUNT, CA_MOUNT, caVolume, recommendedLabels, restrictedContainerSecurity } from "./defaults";
+import { databaseChildName } from "./names";
 
 export interface BackupCronJobArgs {
   namespace: pulumi.Input<string>;
@@ -30,88 +31,104 @@ export interface BackupCronJobArgs {
 export const backupScript = () => readFileSync(join(__dirname, "backup", "backup.sh"), "utf8");
 export const restoreScript = () => readFileSync(join(__dirname, "backup", "restore.sh"), "utf8");
 
+/** What the backup job's pods are selected by (the NetworkPolicy lets these in). */
+export function backupSelector(databaseInstance: string): Record<string, string> {
+  return { "app.kubernetes.io/component": "backup", "app.kubernetes.io/instance": databaseInstance };
+}
+
+/** How the CronJob refers to the objects it uses; by default their names, the component passes their outputs. */
+export interface BackupRefs {
+  scriptsConfigMapName?: pulumi.Input<string>;
+  claimName?: pulumi.Input<string>;
+  serviceAccountName?: pulumi.Input<string>;
+}
+
+/** The backup's objects as plain manifests. */
+export function backupManifests(args: BackupCronJobArgs, refs: BackupRefs = {}) {
+  const labels = { ...recommendedLabels("postgres-backup", "backup", args.databaseInstance), ...backupSelector(args.databaseInstance) };
+  const name = databaseChildName(args.namePrefix, "backup");
+  const meta = (suffix: string) => ({ name: `${name}${suffix}`, namespace: args.namespace, labels });
+  const scripts = { metadata: meta("-scripts"), data: { "backup.sh": backupScript(), "restore.sh": restoreScript() } };
+  const claim = {
+    metadata: meta(""),
+    spec: {
+      accessModes: ["ReadWriteOnce"],
+      ...(args.storageClass ? { storageClassName: args.storageClass } : {}),
+      resources: { requests: { storage: args.storageSize } },
+    },
+  };
+  const env: k8s.types.input.core.v1.EnvVar[] = [
+    { name: "BACKUP_DIR", value: BACKUP_MOUNT },
+    { name: "KEEP_DAILY", value: String(args.keepDaily) },
+    { name: "KEEP_WEEKLY", value: String(args.keepWeekly) },
+    { name: "KEEP_MONTHLY", value: String(args.keepMonthly) },
+  ];
+  // Its own account, without an API token: the job never talks to Kubernetes.
+  const serviceAccount = { metadata: meta(""), automountServiceAccountToken: false };
+  const cronJob: k8s.types.input.batch.v1.CronJob = {
+    metadata: meta(""),
+    spec: {
+      schedule: args.schedule,
+      timeZone: "Etc/UTC",
+      concurrencyPolicy: "Forbid",
+      startingDeadlineSeconds: 3600,
+      successfulJobsHistoryLimit: 3,
+      failedJobsHistoryLimit: 3,
+      jobTemplate: {
+        metadata: { labels },
+        spec: {
+          backoffLimit: 1,
+          activeDeadlineSeconds: 6 * 3600,
+          ttlSecondsAfterFinished: 7 * 24 * 3600,
+          template: {
+            metadata: { labels },
+            spec: {
+              restartPolicy: "Never",
+              serviceAccountName: refs.serviceAccountName ?? name,
+              automountServiceAccountToken: false,
+              securityContext: { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, fsGroup: 999, seccompProfile: { type: "RuntimeDefault" } },
+              containers: [
+                {
+                  name: "backup",
+                  image: args.image,
+                  command: ["/bin/sh", "/scripts/backup.sh"],
+                  envFrom: [{ secretRef: { name: args.credentialsSecretName } }],
+                  env,
+                  resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "1", memory: "512Mi" } },
+                  securityContext: restrictedContainerSecurity,
+                  volumeMounts: [
+                    { name: "backups", mountPath: BACKUP_MOUNT },
+                    { name: "scripts", mountPath: "/scripts", readOnly: true },
+                    ...(args.caSecretName ? [{ name: "ca", mountPath: CA_MOUNT, readOnly: true }] : []),
+                  ],
+                },
+              ],
+              volumes: [
+                { name: "backups", persistentVolumeClaim: { claimName: refs.claimName ?? name } },
+                { name: "scripts", configMap: { name: refs.scriptsConfigMapName ?? `${name}-scripts`, defaultMode: 0o555 } },
+                ...(args.caSecretName ? [caVolume(args.caSecretName)] : []),
+              ],
+            },
+          },
+        },
+      },
+    },
+  };
+  return { scripts, claim, serviceAccount, cronJob };
+}
+
 export class BackupCronJob extends pulumi.ComponentResource {
   public readonly cronJobName: pulumi.Output<string>;
 
   constructor(name: string, args: BackupCronJobArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pgshift:index:BackupCronJob", name, {}, opts);
     const parent = { parent: this };
-    const labels = recommendedLabels("postgres-backup", "backup", args.databaseInstance);
-    const meta = (suffix: string) => ({ name: `${args.namePrefix}postgres-backup${suffix}`, namespace: args.namespace, labels });
-    const scripts = new k8s.core.v1.ConfigMap(`${name}-scripts`, { metadata: meta("-scripts"), data: { "backup.sh": backupScript(), "restore.sh": restoreScript() } }, parent);
-    const pvc = new k8s.core.v1.PersistentVolumeClaim(
-      `${name}-pvc`,
-      {
-        metadata: meta(""),
-        spec: {
-          accessModes: ["ReadWriteOnce"],
-          ...(args.storageClass ? { storageClassName: args.storageClass } : {}),
-          resources: { requests: { storage: args.storageSize } },
-        },
-      },
-      { ...parent, protect: args.protect, retainOnDelete: args.protect },
-    );
-    const env: k8s.types.input.core.v1.EnvVar[] = [
-      { name: "BACKUP_DIR", value: BACKUP_MOUNT },
-      { name: "KEEP_DAILY", value: String(args.keepDaily) },
-      { name: "KEEP_WEEKLY", value: String(args.keepWeekly) },
-      { name: "KEEP_MONTHLY", value: String(args.keepMonthly) },
-    ];
-    // Its own account, without an API token: the job never talks to Kubernetes.
-    const serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-serviceaccount`, { metadata: meta(""), automountServiceAccountToken: false }, parent);
-    const cron = new k8s.batch.v1.CronJob(
-      `${name}-cronjob`,
-      {
-        metadata: meta(""),
-        spec: {
-          schedule: args.schedule,
-          timeZone: "Etc/UTC",
-          concurrencyPolicy: "Forbid",
-          startingDeadlineSeconds: 3600,
-          successfulJobsHistoryLimit: 3,
-          failedJobsHistoryLimit: 3,
-          jobTemplate: {
-            metadata: { labels },
-            spec: {
-              backoffLimit: 1,
-              activeDeadlineSeconds: 6 * 3600,
-              ttlSecondsAfterFinished: 7 * 24 * 3600,
-              template: {
-                metadata: { labels },
-                spec: {
-                  restartPolicy: "Never",
-                  serviceAccountName: serviceAccount.metadata.name,
-                  automountServiceAccountToken: false,
-                  securityContext: { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, fsGroup: 999, seccompProfile: { type: "RuntimeDefault" } },
-                  containers: [
-                    {
-                      name: "backup",
-                      image: args.image,
-                      command: ["/bin/sh", "/scripts/backup.sh"],
-                      envFrom: [{ secretRef: { name: args.credentialsSecretName } }],
-                      env,
-                      resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "1", memory: "512Mi" } },
-                      securityContext: restrictedContainerSecurity,
-                      volumeMounts: [
-                        { name: "backups", mountPath: BACKUP_MOUNT },
-                        { name: "scripts", mountPath: "/scripts", readOnly: true },
-                        ...(args.caSecretName ? [{ name: "ca", mountPath: CA_MOUNT, readOnly: true }] : []),
-                      ],
-                    },
-                  ],
-                  volumes: [
-                    { name: "backups", persistentVolumeClaim: { claimName: pvc.metadata.name } },
-                    { name: "scripts", configMap: { name: scripts.metadata.name, defaultMode: 0o555 } },
-                    ...(args.caSecretName ? [caVolume(args.caSecretName)] : []),
-                  ],
-                },
-              },
-            },
-          },
-        },
-      },
-      parent,
-    );
+    const draft = backupManifests(args);
+    const scripts = new k8s.core.v1.ConfigMap(`${name}-scripts`, draft.scripts, parent);
+    const pvc = new k8s.core.v1.PersistentVolumeClaim(`${name}-pvc`, draft.claim, { ...parent, protect: args.protect, retainOnDelete: args.protect });
+    const serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-serviceaccount`, draft.serviceAccount, parent);
+    const m = backupManifests(args, { scriptsConfigMapName: scripts.metadata.name, claimName: pvc.metadata.name, serviceAccountName: serviceAccount.metadata.name });
+    const cron = new k8s.batch.v1.CronJob(`${name}-cronjob`, m.cronJob, parent);
     this.cronJobName = cron.metadata.name;
     this.registerOutputs({ cronJobName: this.cronJobName });
   }

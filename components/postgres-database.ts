@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ServerCertificate } from "../src/provider/generated-secret";
+import { databaseChildName, databaseObjectName, databaseServiceHost } from "./names";
 import { pgHba } from "./pg-hba";
 import {
   DATA_MOUNT,
@@ -70,8 +71,179 @@ export function postgresqlConf(args: Pick<PostgresDatabaseArgs, "maxConnections"
   ].join("\n");
 }
 
+/** How the StatefulSet refers to the other objects; by default their names, the component passes their outputs. */
+export interface PostgresDatabaseRefs {
+  configMapName?: pulumi.Input<string>;
+  headlessServiceName?: pulumi.Input<string>;
+  serviceAccountName?: pulumi.Input<string>;
+  /** the kubernetes.io/tls Secret, when TLS is on */
+  tlsSecretName?: pulumi.Input<string>;
+}
+
+/**
+ * Every object of the database but the generated certificate, as plain
+ * manifests: what the component creates, testable without Pulumi. `instance`
+ * is the component's name; the pod labels carry it.
+ */
+export function postgresDatabaseManifests(instance: string, args: PostgresDatabaseArgs, refs: PostgresDatabaseRefs = {}) {
+  const base = databaseObjectName(args.namePrefix);
+  const configMapName = refs.configMapName ?? databaseChildName(args.namePrefix, "config");
+  const selector = databaseSelector(instance);
+  const labels = { ...recommendedLabels("postgresql", "database", instance), ...selector, "app.kubernetes.io/version": "16" };
+  const meta = (n: string) => ({ name: n, namespace: args.namespace, labels });
+  const tlsSecretName = refs.tlsSecretName ?? (args.tls ? (args.tlsSecret ?? databaseChildName(args.namePrefix, "tls")) : undefined);
+
+  const configMap = {
+    metadata: meta(databaseChildName(args.namePrefix, "config")),
+    data: {
+      "postgresql.conf": postgresqlConf(args),
+      "pg_hba.conf": pgHba({ tls: args.tls, database: args.database, roles: args.roles }),
+      "postgres.sh": postgresShim(),
+      "entrypoint.sh": entrypointWrapper(),
+    },
+  };
+  const headlessService: k8s.types.input.core.v1.Service = {
+    metadata: meta(databaseChildName(args.namePrefix, "headless")),
+    spec: { clusterIP: "None", selector, ports: [{ name: "postgresql", port: POSTGRES_PORT, targetPort: "postgresql" }], publishNotReadyAddresses: true },
+  };
+  const service: k8s.types.input.core.v1.Service = {
+    metadata: meta(base),
+    spec: { type: "ClusterIP", selector, ports: [{ name: "postgresql", port: POSTGRES_PORT, targetPort: "postgresql" }] },
+  };
+  const serviceAccount = { metadata: meta(base), automountServiceAccountToken: false };
+
+  const probe = (initialDelaySeconds: number, periodSeconds: number, failureThreshold: number) => ({
+    exec: { command: ["sh", "-c", `pg_isready -U "$POSTGRES_USER" -d ${args.database} -h 127.0.0.1 -p ${POSTGRES_PORT}`] },
+    initialDelaySeconds,
+    periodSeconds,
+    timeoutSeconds: 5,
+    failureThreshold,
+  });
+
+  const volumes: k8s.types.input.core.v1.Volume[] = [
+    { name: "config", configMap: { name: configMapName } },
+    ...(tlsSecretName ? [{ name: "tls", secret: { secretName: tlsSecretName, defaultMode: 0o600 } }] : []),
+    // The superuser password as a file the entrypoint reads (POSTGRES_PASSWORD_FILE), not an env var.
+    { name: "superuser", secret: { secretName: args.superuserSecretName, items: [{ key: "POSTGRES_PASSWORD", path: "password" }], defaultMode: 0o400 } },
+    {
+      name: "shim",
+      configMap: {
+        name: configMapName,
+        items: [
+          { key: "entrypoint.sh", path: "entrypoint" },
+          { key: "postgres.sh", path: "postgres" },
+        ],
+        defaultMode: 0o555,
+      },
+    },
+    // Parallel queries use POSIX shared memory; a container's default /dev/shm is 64MB.
+    { name: "dshm", emptyDir: { medium: "Memory", sizeLimit: args.shmSize ?? DEFAULT_SHM_SIZE } },
+  ];
+  const mounts: k8s.types.input.core.v1.VolumeMount[] = [
+    { name: "data", mountPath: DATA_MOUNT },
+    { name: "config", mountPath: "/etc/postgresql/conf", readOnly: true },
+    ...(tlsSecretName ? [{ name: "tls", mountPath: TLS_MOUNT, readOnly: true }] : []),
+    { name: "superuser", mountPath: SUPERUSER_SECRET_MOUNT, readOnly: true },
+    { name: "shim", mountPath: SHIM_DIR, readOnly: true },
+    { name: "dshm", mountPath: "/dev/shm" },
+  ];
+
+  const statefulSet = {
+    metadata: meta(base),
+    spec: {
+      serviceName: refs.headlessServiceName ?? databaseChildName(args.namePrefix, "headless"),
+      replicas: 1,
+      selector: { matchLabels: selector },
+      // A delete of the StatefulSet keeps the data volume in prod (or where asked); a scale-down always does.
+      persistentVolumeClaimRetentionPolicy: { whenDeleted: (args.keepVolumeOnDelete ?? args.protect) ? "Retain" : "Delete", whenScaled: "Retain" },
+      template: {
+        metadata: { labels },
+        spec: {
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: POSTGRES_UID,
+            runAsGroup: POSTGRES_GID,
+            fsGroup: POSTGRES_GID,
+            fsGroupChangePolicy: "OnRootMismatch",
+            seccompProfile: { type: "RuntimeDefault" },
+          },
+          serviceAccountName: refs.serviceAccountName ?? base,
+          automountServiceAccountToken: false,
+          terminationGracePeriodSeconds: 60,
+          containers: [
+            {
+              name: "postgresql",
+              image: args.image,
+              // The image's entrypoint, through a wrapper that puts postgres.sh first on PATH.
+              command: [`${SHIM_DIR}/entrypoint`],
+              args: ["-c", "config_file=/etc/postgresql/conf/postgresql.conf"],
+              ports: [{ name: "postgresql", containerPort: POSTGRES_PORT }],
+              env: [
+                { name: "POSTGRES_DB", value: args.database },
+                { name: "POSTGRES_USER", valueFrom: { secretKeyRef: { name: args.superuserSecretName, key: "POSTGRES_USER" } } },
+                { name: "POSTGRES_PASSWORD_FILE", value: `${SUPERUSER_SECRET_MOUNT}/password` },
+                { name: "POSTGRES_INITDB_ARGS", value: "--auth-host=scram-sha-256 --auth-local=scram-sha-256" },
+                // A subdirectory: the volume's root holds lost+found on many storage classes.
+                { name: "PGDATA", value: PGDATA },
+              ],
+              resources: { requests: args.requests, limits: args.limits },
+              securityContext: restrictedContainerSecurity,
+              startupProbe: probe(5, 5, 60),
+              readinessProbe: probe(5, 10, 3),
+              livenessProbe: probe(30, 20, 6),
+              volumeMounts: mounts,
+            },
+          ],
+          volumes,
+        },
+      },
+      volumeClaimTemplates: [
+        {
+          metadata: { name: "data", labels },
+          spec: {
+            accessModes: ["ReadWriteOnce"],
+            ...(args.storageClass ? { storageClassName: args.storageClass } : {}),
+            resources: { requests: { storage: args.storageSize } },
+          },
+        },
+      ],
+    },
+  } satisfies k8s.types.input.apps.v1.StatefulSet;
+
+  // One instance: "block" makes a node drain wait until an operator moves the
+  // database (docs/security.md); "allow" lets the drain evict it (a restart
+  // elsewhere), and an unhealthy pod never holds a drain up.
+  const podDisruptionBudget = {
+    metadata: meta(base),
+    spec: {
+      maxUnavailable: args.drains === "block" ? 0 : 1,
+      unhealthyPodEvictionPolicy: "AlwaysAllow",
+      selector: { matchLabels: selector },
+    },
+  };
+
+  /** The TLS Secret for a generated certificate; ca.crt as cert-manager names it: the other pods mount only that key. */
+  const tlsSecret = (cert: { cert: pulumi.Input<string>; key: pulumi.Input<string>; caCert: pulumi.Input<string> }) => ({
+    metadata: meta(databaseChildName(args.namePrefix, "tls")),
+    type: "kubernetes.io/tls",
+    stringData: { "tls.crt": cert.cert, "tls.key": cert.key, "ca.crt": cert.caCert },
+  });
+
+  return { configMap, headlessService, service, serviceAccount, statefulSet, podDisruptionBudget, tlsSecret };
+}
+
+/** The names the server certificate is valid for: the Service's, short and fully qualified. */
+export function certificateNames(namePrefix: string, namespace: pulumi.Input<string>) {
+  const base = databaseObjectName(namePrefix);
+  const host = pulumi.interpolate`${base}.${namespace}.svc`;
+  return { commonName: host, dnsNames: [host, databaseServiceHost(namePrefix, namespace), base] };
+}
+
 export class PostgresDatabase extends pulumi.ComponentResource {
+  /** the instance label of the database pod (the component's name); the exporter, backup and NetworkPolicy use it */
+  public readonly instance: string;
   public readonly serviceName: pulumi.Output<string>;
+  /** in-cluster DNS name of the ClusterIP Service */
   public readonly serviceHost: pulumi.Output<string>;
   public readonly statefulSetName: pulumi.Output<string>;
   /** PEM of the CA that signed the server certificate (generated certificates only) */
@@ -84,179 +256,39 @@ export class PostgresDatabase extends pulumi.ComponentResource {
   constructor(name: string, args: PostgresDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pgshift:index:PostgresDatabase", name, {}, opts);
     const parent = { parent: this };
-    const base = `${args.namePrefix}postgres`;
-    const selector = databaseSelector(name);
-    const labels = { ...recommendedLabels("postgresql", "database", name), ...selector, "app.kubernetes.io/version": "16" };
-    const meta = (n: string) => ({ name: n, namespace: args.namespace, labels });
-
-    const config = new k8s.core.v1.ConfigMap(
-      `${name}-config`,
-      {
-        metadata: meta(`${base}-config`),
-        data: {
-          "postgresql.conf": postgresqlConf(args),
-          "pg_hba.conf": pgHba({ tls: args.tls, database: args.database, roles: args.roles }),
-          "postgres.sh": postgresShim(),
-          "entrypoint.sh": entrypointWrapper(),
-        },
-      },
-      parent,
-    );
+    // Built twice: the StatefulSet's second build refers to the other objects by their outputs, so Pulumi
+    // creates them first (a pod whose ConfigMap is missing does not start).
+    const draft = postgresDatabaseManifests(name, args);
+    const config = new k8s.core.v1.ConfigMap(`${name}-config`, draft.configMap, parent);
 
     let tlsSecretName: pulumi.Input<string> | undefined;
     let caCert: pulumi.Output<string> | undefined;
     if (args.tls) {
       if (args.tlsSecret) tlsSecretName = args.tlsSecret;
       else {
-        const host = pulumi.interpolate`${base}.${args.namespace}.svc`;
-        const cert = new ServerCertificate(`${name}-tls`, { commonName: host, dnsNames: [host, pulumi.interpolate`${base}.${args.namespace}.svc.cluster.local`, base] }, parent);
+        const cert = new ServerCertificate(`${name}-tls`, certificateNames(args.namePrefix, args.namespace), parent);
         caCert = cert.caCert;
-        tlsSecretName = new k8s.core.v1.Secret(
-          `${name}-tls`,
-          // ca.crt as cert-manager names it: the other pods mount only that key to verify the server.
-          { metadata: meta(`${base}-tls`), type: "kubernetes.io/tls", stringData: { "tls.crt": cert.cert, "tls.key": cert.key, "ca.crt": cert.caCert } },
-          parent,
-        ).metadata.name;
+        tlsSecretName = new k8s.core.v1.Secret(`${name}-tls`, draft.tlsSecret(cert), parent).metadata.name;
       }
     }
 
-    const headless = new k8s.core.v1.Service(
-      `${name}-headless`,
-      {
-        metadata: meta(`${base}-headless`),
-        spec: { clusterIP: "None", selector, ports: [{ name: "postgresql", port: POSTGRES_PORT, targetPort: "postgresql" }], publishNotReadyAddresses: true },
-      },
-      parent,
-    );
-    const service = new k8s.core.v1.Service(
-      `${name}-service`,
-      { metadata: meta(base), spec: { type: "ClusterIP", selector, ports: [{ name: "postgresql", port: POSTGRES_PORT, targetPort: "postgresql" }] } },
-      parent,
-    );
-
-    const probe = (initialDelaySeconds: number, periodSeconds: number, failureThreshold: number) => ({
-      exec: { command: ["sh", "-c", `pg_isready -U "$POSTGRES_USER" -d ${args.database} -h 127.0.0.1 -p ${POSTGRES_PORT}`] },
-      initialDelaySeconds,
-      periodSeconds,
-      timeoutSeconds: 5,
-      failureThreshold,
+    const headless = new k8s.core.v1.Service(`${name}-headless`, draft.headlessService, parent);
+    const service = new k8s.core.v1.Service(`${name}-service`, draft.service, parent);
+    const serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-serviceaccount`, draft.serviceAccount, parent);
+    const m = postgresDatabaseManifests(name, args, {
+      configMapName: config.metadata.name,
+      headlessServiceName: headless.metadata.name,
+      serviceAccountName: serviceAccount.metadata.name,
+      tlsSecretName,
     });
+    const statefulSet = new k8s.apps.v1.StatefulSet(`${name}-statefulset`, m.statefulSet, { ...parent, protect: args.protect, retainOnDelete: args.protect });
+    new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, m.podDisruptionBudget, parent);
 
-    const volumes: k8s.types.input.core.v1.Volume[] = [
-      { name: "config", configMap: { name: config.metadata.name } },
-      ...(tlsSecretName ? [{ name: "tls", secret: { secretName: tlsSecretName, defaultMode: 0o600 } }] : []),
-      // The superuser password as a file the entrypoint reads (POSTGRES_PASSWORD_FILE), not an env var.
-      { name: "superuser", secret: { secretName: args.superuserSecretName, items: [{ key: "POSTGRES_PASSWORD", path: "password" }], defaultMode: 0o400 } },
-      {
-        name: "shim",
-        configMap: {
-          name: config.metadata.name,
-          items: [
-            { key: "entrypoint.sh", path: "entrypoint" },
-            { key: "postgres.sh", path: "postgres" },
-          ],
-          defaultMode: 0o555,
-        },
-      },
-      // Parallel queries use POSIX shared memory; a container's default /dev/shm is 64MB.
-      { name: "dshm", emptyDir: { medium: "Memory", sizeLimit: args.shmSize ?? DEFAULT_SHM_SIZE } },
-    ];
-    const mounts: k8s.types.input.core.v1.VolumeMount[] = [
-      { name: "data", mountPath: DATA_MOUNT },
-      { name: "config", mountPath: "/etc/postgresql/conf", readOnly: true },
-      ...(tlsSecretName ? [{ name: "tls", mountPath: TLS_MOUNT, readOnly: true }] : []),
-      { name: "superuser", mountPath: SUPERUSER_SECRET_MOUNT, readOnly: true },
-      { name: "shim", mountPath: SHIM_DIR, readOnly: true },
-      { name: "dshm", mountPath: "/dev/shm" },
-    ];
-    const serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-serviceaccount`, { metadata: meta(base), automountServiceAccountToken: false }, parent);
-
-    const statefulSet = new k8s.apps.v1.StatefulSet(
-      `${name}-statefulset`,
-      {
-        metadata: meta(base),
-        spec: {
-          serviceName: headless.metadata.name,
-          replicas: 1,
-          selector: { matchLabels: selector },
-          // A delete of the StatefulSet keeps the data volume in prod (or where asked); a scale-down always does.
-          persistentVolumeClaimRetentionPolicy: { whenDeleted: (args.keepVolumeOnDelete ?? args.protect) ? "Retain" : "Delete", whenScaled: "Retain" },
-          template: {
-            metadata: { labels },
-            spec: {
-              securityContext: {
-                runAsNonRoot: true,
-                runAsUser: POSTGRES_UID,
-                runAsGroup: POSTGRES_GID,
-                fsGroup: POSTGRES_GID,
-                fsGroupChangePolicy: "OnRootMismatch",
-                seccompProfile: { type: "RuntimeDefault" },
-              },
-              serviceAccountName: serviceAccount.metadata.name,
-              automountServiceAccountToken: false,
-              terminationGracePeriodSeconds: 60,
-              containers: [
-                {
-                  name: "postgresql",
-                  image: args.image,
-                  // The image's entrypoint, through a wrapper that puts postgres.sh first on PATH.
-                  command: [`${SHIM_DIR}/entrypoint`],
-                  args: ["-c", "config_file=/etc/postgresql/conf/postgresql.conf"],
-                  ports: [{ name: "postgresql", containerPort: POSTGRES_PORT }],
-                  env: [
-                    { name: "POSTGRES_DB", value: args.database },
-                    { name: "POSTGRES_USER", valueFrom: { secretKeyRef: { name: args.superuserSecretName, key: "POSTGRES_USER" } } },
-                    { name: "POSTGRES_PASSWORD_FILE", value: `${SUPERUSER_SECRET_MOUNT}/password` },
-                    { name: "POSTGRES_INITDB_ARGS", value: "--auth-host=scram-sha-256 --auth-local=scram-sha-256" },
-                    // A subdirectory: the volume's root holds lost+found on many storage classes.
-                    { name: "PGDATA", value: PGDATA },
-                  ],
-                  resources: { requests: args.requests, limits: args.limits },
-                  securityContext: restrictedContainerSecurity,
-                  startupProbe: probe(5, 5, 60),
-                  readinessProbe: probe(5, 10, 3),
-                  livenessProbe: probe(30, 20, 6),
-                  volumeMounts: mounts,
-                },
-              ],
-              volumes,
-            },
-          },
-          volumeClaimTemplates: [
-            {
-              metadata: { name: "data", labels },
-              spec: {
-                accessModes: ["ReadWriteOnce"],
-                ...(args.storageClass ? { storageClassName: args.storageClass } : {}),
-                resources: { requests: { storage: args.storageSize } },
-              },
-            },
-          ],
-        },
-      },
-      { ...parent, protect: args.protect, retainOnDelete: args.protect },
-    );
-
-    new k8s.policy.v1.PodDisruptionBudget(
-      `${name}-pdb`,
-      // One instance: "block" makes a node drain wait until an operator moves the
-      // database (docs/security.md); "allow" lets the drain evict it (a restart
-      // elsewhere), and an unhealthy pod never holds a drain up.
-      {
-        metadata: meta(base),
-        spec: {
-          maxUnavailable: args.drains === "block" ? 0 : 1,
-          unhealthyPodEvictionPolicy: "AlwaysAllow",
-          selector: { matchLabels: selector },
-        },
-      },
-      parent,
-    );
-
+    this.instance = name;
     this.caCert = caCert;
     this.tlsSecretName = tlsSecretName ? pulumi.output(tlsSecretName) : undefined;
     this.serviceName = service.metadata.name;
-    this.serviceHost = pulumi.interpolate`${service.metadata.name}.${service.metadata.namespace}.svc.cluster.local`;
+    this.serviceHost = databaseServiceHost(args.namePrefix, args.namespace);
     this.statefulSetName = statefulSet.metadata.name;
     this.podName = pulumi.interpolate`${statefulSet.metadata.name}-0`;
     this.registerOutputs({ serviceName: this.serviceName, serviceHost: this.serviceHost, statefulSetName: this.statefulSetName, podName: this.podName });

@@ -1,12 +1,10 @@
 // Reads what a SQLite database declares: tables, columns, keys, foreign keys,
 // indexes, and the objects pgshift does not copy (views, triggers, virtual
-// tables). The queries are the .sql files beside this module.
+// tables). The queries are the files in sql/sqlite/.
 import type { Database } from "better-sqlite3";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { sqlFile } from "./sql-files";
 
-const sqlDir = join(__dirname, "sql");
-const sql = (name: string) => readFileSync(join(sqlDir, `${name}.sql`), "utf8");
+const sql = (name: string) => sqlFile("sqlite", name);
 
 export interface SqliteColumn {
   name: string;

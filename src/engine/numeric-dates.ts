@@ -6,13 +6,12 @@
 // its numbers before anything is written: every number must fit one reading,
 // or the column is refused with a row that does not fit.
 import type Database from "better-sqlite3";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { NUMERIC_DATE_UNITS, type ColumnCast, type NumericDateUnit } from "./cast-rules";
 import { ValueConversionError } from "./errors";
 import { quoteSqlite } from "./identifiers";
+import { sqlFile } from "./sql-files";
 
-const query = readFileSync(join(__dirname, "sql", "numeric-dates.sql"), "utf8");
+const query = sqlFile("sqlite", "numeric-dates");
 const DATE_KINDS = new Set(["timestamp", "timestamptz", "date"]);
 
 /** Where a unit's magnitude bucket lies, as SQL over `pgshift_value` (mirrors numeric-dates.sql). */

@@ -11,7 +11,7 @@ import { quoteIdent, quoteSqlite, targetName, type IdentifierMode } from "./iden
 import { bookkeepingTool } from "./bookkeeping";
 import { balanced, parseCreateTable, splitTopLevel, translateExpression, type ExpressionColumn, type Translation } from "./expressions";
 import { decideNumericDates } from "./numeric-dates";
-import { readTargetTables, type TargetColumn } from "./target-catalog";
+import { readTargetTables, type TargetColumn } from "./pg-catalog";
 
 export type SchemaMode = "create" | "existing";
 

@@ -10,6 +10,7 @@ import { startPostgres, type TestPostgres } from "../helpers/postgres";
 import { sqliteFile } from "../helpers/sqlite";
 import { generateBenchDb } from "../../bench/generate";
 import { migrate } from "../../src/engine";
+import { LoadError } from "../../src/engine/errors";
 
 const bin = resolve(__dirname, "..", "..", "bin", "pgshift.js");
 let pg: TestPostgres;
@@ -112,7 +113,14 @@ test("PostgreSQL restarted mid-copy: the run fails clearly, the next one complet
       if (!restarted && e.table === "messages" && e.phase === "copy" && e.rows > 0) restarted = pg.restart();
     },
   });
-  await assert.rejects(first);
+  // Clearly: the table, what happened, that it was rolled back, and what to do.
+  await assert.rejects(first, (e: Error) => {
+    assert.ok(e instanceof LoadError, `a LoadError, not ${e.constructor.name}: ${e.message}`);
+    assert.equal(e.table, "messages");
+    assert.match(e.message, /^The connection to PostgreSQL was lost while copying table "messages": /);
+    assert.match(e.message, /The table's load was rolled back\. Once PostgreSQL is back, run the same command again/);
+    return true;
+  });
   await restarted;
   const r = await migrate({ source: big, target: url });
   assert.equal(r.ok, true);

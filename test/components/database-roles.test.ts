@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { rmSync } from "node:fs";
 import pg from "pg";
-import { startPostgres, type TestPostgres } from "../helpers/postgres";
+import { logCaughtUp, startPostgres, type TestPostgres } from "../helpers/postgres";
 import { pulumiWorkspace, repoRoot, type PulumiWorkspace } from "../helpers/pulumi";
 
 const program = join(repoRoot, "test", "fixtures", "roles");
@@ -99,7 +99,7 @@ test("the owner's trojan view does not make it superuser when the next up rotate
 });
 
 test("no password reaches the server log or Pulumi's output", async () => {
-  await new Promise((r) => setTimeout(r, 300));
+  await logCaughtUp(pgs, () => serverLog);
   assert.ok(/statement: ALTER DATABASE piyasa_db SET search_path/.test(serverLog), "the server logs statements (a leak would show)");
   assert.equal(everyPassword.length, 8);
   for (const p of everyPassword) {

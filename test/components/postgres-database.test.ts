@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { captureOptions, captureResources, one, settle } from "../helpers/mocks";
-import { PostgresDatabase, postgresqlConf, type PostgresDatabaseArgs } from "../../components/postgres-database";
+import { captureOptions, captureResources, manifestOf, one, plain, settle } from "../helpers/mocks";
+import { PostgresDatabase, postgresDatabaseManifests, postgresqlConf, type PostgresDatabaseArgs } from "../../components/postgres-database";
 import { pgHba } from "../../components/pg-hba";
 
 const base: PostgresDatabaseArgs = {
@@ -21,11 +21,12 @@ const base: PostgresDatabaseArgs = {
   roles: ["piyasa_user", "piyasa_app", "piyasa_monitor", "piyasa_backup"],
 };
 
-test("the StatefulSet runs PostgreSQL 16 hardened, with PGDATA in a subdirectory and pg_isready probes", async () => {
-  const resources = captureResources();
-  new PostgresDatabase("postgres", base, { transformations: [captureOptions] });
-  await settle();
-  const sts = one(resources, "kubernetes:apps/v1:StatefulSet").inputs;
+// The manifests as plain objects (no Pulumi): what the component creates.
+const manifests = (args: PostgresDatabaseArgs) => postgresDatabaseManifests("postgres", args) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+test("the StatefulSet runs PostgreSQL 16 hardened, with PGDATA in a subdirectory and pg_isready probes", () => {
+  const m = manifests(base);
+  const sts = m.statefulSet;
   const pod = sts.spec.template.spec;
   assert.deepEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, fsGroup: 999, fsGroupChangePolicy: "OnRootMismatch", seccompProfile: { type: "RuntimeDefault" } });
   const c = pod.containers[0];
@@ -49,9 +50,13 @@ test("the StatefulSet runs PostgreSQL 16 hardened, with PGDATA in a subdirectory
   assert.deepEqual(vol("dshm").emptyDir, { medium: "Memory", sizeLimit: "256Mi" });
   assert.equal(mount("dshm").mountPath, "/dev/shm");
   // Its own ServiceAccount, no API token.
-  const sa = one(resources, "kubernetes:core/v1:ServiceAccount").inputs;
-  assert.equal(sa.automountServiceAccountToken, false);
-  assert.equal(pod.serviceAccountName, sa.metadata.name);
+  assert.equal(m.serviceAccount.automountServiceAccountToken, false);
+  assert.equal(m.serviceAccount.metadata.name, "postgres");
+  assert.equal(pod.serviceAccountName, "postgres");
+  assert.equal(sts.spec.serviceName, "postgres-headless");
+  assert.equal(m.headlessService.metadata.name, "postgres-headless");
+  assert.deepEqual(vol("config").configMap, { name: "postgres-config" });
+  assert.equal(m.configMap.metadata.name, "postgres-config");
   assert.equal(pod.automountServiceAccountToken, false);
   for (const p of ["startupProbe", "readinessProbe", "livenessProbe"]) assert.match(c[p].exec.command.join(" "), /pg_isready/, p);
   assert.deepEqual(c.resources, { requests: { cpu: "1", memory: "2Gi" }, limits: { cpu: "2", memory: "4Gi" } });
@@ -94,24 +99,47 @@ test("dev: no protection, no TLS, plain host lines still scram-sha-256", async (
   assert.match(postgresqlConf({ tls: false, maxConnections: 100, sharedBuffers: "128Mi" }), /shared_buffers = 128MB/);
 });
 
-test("Services (headless and ClusterIP) and a PodDisruptionBudget select the database pod", async () => {
-  const resources = captureResources();
-  new PostgresDatabase("postgres", base, { transformations: [captureOptions] });
-  await settle();
-  const services = resources.filter((r) => r.type === "kubernetes:core/v1:Service");
-  assert.deepEqual(services.map((s) => s.inputs.spec.clusterIP ?? s.inputs.spec.type).sort(), ["ClusterIP", "None"]);
-  const pdb = one(resources, "kubernetes:policy/v1:PodDisruptionBudget").inputs;
-  assert.deepEqual(pdb.spec.selector.matchLabels, services[0]!.inputs.spec.selector);
+test("the Services (headless and ClusterIP), the PodDisruptionBudget and the StatefulSet select the pod by its name and instance labels", () => {
+  const m = manifests(base);
+  const pod = { "app.kubernetes.io/name": "postgresql", "app.kubernetes.io/instance": "postgres" };
+  assert.deepEqual(m.statefulSet.spec.selector.matchLabels, pod);
+  assert.deepEqual(m.headlessService.spec.selector, pod);
+  assert.deepEqual(m.service.spec.selector, pod);
+  assert.deepEqual(m.podDisruptionBudget.spec.selector.matchLabels, pod);
+  // The pod carries them (and more), so every selector above and the NetworkPolicy's (test/components/network-policy.test.ts) match it.
+  assert.deepEqual(m.statefulSet.spec.template.metadata.labels, {
+    "app.kubernetes.io/name": "postgresql",
+    "app.kubernetes.io/instance": "postgres",
+    "app.kubernetes.io/component": "database",
+    "app.kubernetes.io/part-of": "pgshift",
+    "app.kubernetes.io/managed-by": "pulumi",
+    "app.kubernetes.io/version": "16",
+  });
+  assert.equal(m.headlessService.spec.clusterIP, "None");
+  assert.equal(m.headlessService.spec.publishNotReadyAddresses, true);
+  assert.equal(m.service.spec.type, "ClusterIP");
+  assert.equal(m.service.metadata.name, "postgres");
+  assert.deepEqual(m.service.spec.ports, [{ name: "postgresql", port: 5432, targetPort: "postgresql" }]);
   // One instance: by default a drain may evict it (maxUnavailable 0 would block every drain forever).
-  assert.equal(pdb.spec.maxUnavailable, 1);
-  assert.equal(pdb.spec.unhealthyPodEvictionPolicy, "AlwaysAllow");
+  assert.equal(m.podDisruptionBudget.spec.maxUnavailable, 1);
+  assert.equal(m.podDisruptionBudget.spec.unhealthyPodEvictionPolicy, "AlwaysAllow");
 });
 
-test("drains: block keeps the old behaviour on request (maxUnavailable 0)", async () => {
+test("the component creates those manifests, the StatefulSet referring to its ConfigMap, headless Service and account", async () => {
   const resources = captureResources();
-  new PostgresDatabase("postgres", { ...base, drains: "block" });
+  new PostgresDatabase("postgres", { ...base, namePrefix: "dev-" });
   await settle();
-  assert.equal(one(resources, "kubernetes:policy/v1:PodDisruptionBudget").inputs.spec.maxUnavailable, 0);
+  const m = postgresDatabaseManifests("postgres", { ...base, namePrefix: "dev-" }, { tlsSecretName: "dev-postgres-tls" });
+  assert.deepEqual(manifestOf(one(resources, "kubernetes:apps/v1:StatefulSet", "postgres-statefulset")), plain(m.statefulSet));
+  assert.deepEqual(manifestOf(one(resources, "kubernetes:core/v1:ConfigMap", "postgres-config")), plain(m.configMap));
+  assert.deepEqual(manifestOf(one(resources, "kubernetes:core/v1:Service", "postgres-service")), plain(m.service));
+  assert.deepEqual(manifestOf(one(resources, "kubernetes:core/v1:Service", "postgres-headless")), plain(m.headlessService));
+  assert.deepEqual(manifestOf(one(resources, "kubernetes:policy/v1:PodDisruptionBudget", "postgres-pdb")), plain(m.podDisruptionBudget));
+  assert.equal(m.statefulSet.metadata.name, "dev-postgres");
+});
+
+test("drains: block keeps the old behaviour on request (maxUnavailable 0)", () => {
+  assert.equal(manifests({ ...base, drains: "block" }).podDisruptionBudget.spec.maxUnavailable, 0);
 });
 
 test("prod: the TLS Secret carries the CA that signed the server certificate (ca.crt)", async () => {
@@ -122,10 +150,7 @@ test("prod: the TLS Secret carries the CA that signed the server certificate (ca
   assert.deepEqual(Object.keys(tls.inputs.stringData).sort(), ["ca.crt", "tls.crt", "tls.key"]);
 });
 
-test("keepVolumeOnDelete keeps the data claim of an unprotected database", async () => {
-  const resources = captureResources();
-  new PostgresDatabase("postgres", { ...base, tls: false, protect: false, keepVolumeOnDelete: true });
-  await settle();
-  const sts = one(resources, "kubernetes:apps/v1:StatefulSet");
-  assert.deepEqual(sts.inputs.spec.persistentVolumeClaimRetentionPolicy, { whenDeleted: "Retain", whenScaled: "Retain" });
+test("keepVolumeOnDelete keeps the data claim of an unprotected database", () => {
+  const sts = manifests({ ...base, tls: false, protect: false, keepVolumeOnDelete: true }).statefulSet;
+  assert.deepEqual(sts.spec.persistentVolumeClaimRetentionPolicy, { whenDeleted: "Retain", whenScaled: "Retain" });
 });

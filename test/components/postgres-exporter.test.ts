@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { captureResources, one, settle } from "../helpers/mocks";
-import { PostgresExporter } from "../../components/postgres-exporter";
+import { PostgresExporter, exporterManifests } from "../../components/postgres-exporter";
 
 const args = { namespace: "ns", namePrefix: "dev-", databaseInstance: "postgres", image: "quay.io/prometheuscommunity/postgres-exporter:v0.15.0", dsnSecretName: "dev-postgres-exporter" };
 
@@ -28,4 +28,19 @@ test("a ServiceMonitor only when asked for", async () => {
   const sm = resources.find((r) => r.inputs.kind === "ServiceMonitor");
   assert.ok(sm);
   assert.equal(sm.inputs.apiVersion, "monitoring.coreos.com/v1");
+});
+
+test("the exporter's pods carry the labels the NetworkPolicy lets in, and its Service and Deployment select them", () => {
+  const m = exporterManifests({ ...args, serviceMonitor: true }) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const labels = m.deployment.spec.template.metadata.labels;
+  assert.equal(labels["app.kubernetes.io/component"], "metrics");
+  assert.equal(labels["app.kubernetes.io/instance"], "postgres");
+  const own = { "app.kubernetes.io/name": "postgres-exporter", "app.kubernetes.io/instance": "postgres", "app.kubernetes.io/component": "metrics", "app.kubernetes.io/part-of": "pgshift", "app.kubernetes.io/managed-by": "pulumi" };
+  assert.deepEqual(labels, own);
+  assert.deepEqual(m.deployment.spec.selector.matchLabels, own);
+  assert.deepEqual(m.service.spec.selector, own);
+  assert.deepEqual(m.serviceMonitor.spec.selector.matchLabels, own);
+  assert.equal(m.deployment.metadata.name, "dev-postgres-exporter");
+  assert.equal(m.deployment.spec.template.spec.serviceAccountName, "dev-postgres-exporter");
+  assert.equal(m.serviceAccount.automountServiceAccountToken, false);
 });

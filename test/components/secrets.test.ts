@@ -10,7 +10,6 @@ test("every role gets a generated password, kept secret, and Kubernetes Secrets 
     namePrefix: "dev-",
     database: "piyasa_db",
     roles: { owner: "piyasa_user", app: "piyasa_app", monitor: "piyasa_monitor", backup: "piyasa_backup" },
-    serviceHost: "dev-postgres.ns.svc.cluster.local",
     tls: true,
   });
   await settle();

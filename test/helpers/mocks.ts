@@ -47,11 +47,25 @@ function unwrapSecrets(v: any): any { // eslint-disable-line @typescript-eslint/
   return v;
 }
 
-/** Lets the asynchronous registrations finish. */
-export const settle = () => new Promise((r) => setTimeout(r, 300));
+// Pulumi counts the registrations in flight (the language host waits on the
+// same count before a program exits); the function is internal to the SDK.
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- not in the SDK's typings
+const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs: () => Promise<void> };
+
+/** Resolves once every resource registration started so far has reached the mocks: no guessing how long that takes. */
+export const settle = (): Promise<void> => waitForRPCs();
 
 export function one(resources: Captured[], type: string, nameIncludes = ""): Captured {
   const found = resources.filter((r) => r.type === type && r.name.includes(nameIncludes));
   if (found.length !== 1) throw new Error(`expected one ${type} named *${nameIncludes}*, found ${found.map((f) => f.name).join(", ") || "none"}`);
   return found[0]!;
 }
+
+/** A captured Kubernetes resource's inputs without the apiVersion and kind the SDK adds: what a manifest function returned. */
+export function manifestOf(r: Captured): Record<string, unknown> {
+  const { apiVersion: _a, kind: _k, ...rest } = r.inputs;
+  return rest;
+}
+
+/** A manifest as it reaches the mocks: plain JSON (no undefined members). */
+export const plain = (o: unknown): unknown => JSON.parse(JSON.stringify(o));

@@ -58,6 +58,21 @@ function tlsFlags(base: string, certificate?: { cert: string; key: string }): st
   return ["-c", "ssl=on", "-c", `ssl_cert_file=${crt}`, "-c", `ssl_key_file=${key}`];
 }
 
+/**
+ * Resolves once the server's log (as collected by onLog) holds a statement
+ * issued now: the log arrives over a pipe, and whatever the server logged
+ * before that statement has arrived by then. Needs log_statement=all.
+ */
+export async function logCaughtUp(pgs: TestPostgres, log: () => string, timeoutMs = 10_000): Promise<void> {
+  const marker = `log-caught-up-${randomBytes(8).toString("hex")}`;
+  await pgs.query(`SELECT '${marker}'`);
+  const deadline = Date.now() + timeoutMs;
+  while (!log().includes(marker)) {
+    if (Date.now() > deadline) throw new Error(`the server's log did not show ${marker} within ${timeoutMs} ms (is log_statement=all set?)`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 export async function startPostgres(
   opts: { onLog?: (m: string) => void; tls?: boolean; flags?: string[]; /** server certificate and key (PEM) instead of a self-signed one */ certificate?: { cert: string; key: string } } = {},
 ): Promise<TestPostgres> {

@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import pg from "pg";
-import { startPostgres, type TestPostgres } from "../../helpers/postgres";
+import { logCaughtUp, startPostgres, type TestPostgres } from "../../helpers/postgres";
 import { roleProvider, type RoleInputs } from "../../../src/provider/postgres-role";
 import { grantsProvider } from "../../../src/provider/database-grants";
 import { connectAdmin, scramVerifier } from "../../../src/provider/admin-session";
@@ -125,7 +125,7 @@ test("no password or verifier reaches the server log, from succeeding or failing
   await admin.query("SELECT length($1)", [pw("param")]);
   await admin.end();
 
-  await new Promise((r) => setTimeout(r, 300)); // the log arrives over a pipe
+  await logCaughtUp(pgs, () => serverLog);
   assert.ok(/statement: CREATE DATABASE piyasa_db/.test(serverLog), "the server does log statements (the test can see a leak)");
   assert.ok(/role "no_such_role" does not exist/.test(serverLog), "errors are logged");
   for (const p of passwords) assert.ok(!serverLog.includes(p), `a password (${p.slice(0, 8)}…) is in the server log`);

@@ -1,0 +1,125 @@
+// What the migration's phases (phases/*.ts) share: one LoadContext per run,
+// built by migrate.ts, read by every phase; plus the connection, transaction
+// and pooling helpers they all use. Types only flow from here outwards, so the
+// phases and migrate.ts never import each other in a circle.
+import type pg from "pg";
+import { connect } from "./connection";
+import type { CopyResult } from "./copy";
+import type { MigrationOptions, MigrationPlan, TablePlan } from "./plan";
+import type { ReadWorkers } from "./read-workers";
+import type { Snapshot } from "./source";
+import type { RowDifference, TableVerification } from "./verify";
+
+export interface ProgressEvent {
+  table: string;
+  phase: "copy" | "keep" | "indexes" | "foreign keys" | "verify" | "done";
+  rows: number;
+  total: number;
+}
+
+export interface MigrateOptions extends MigrationOptions {
+  target: string;
+  /** tables copied at the same time (default 2) */
+  jobs?: number;
+  /** reload tables pgshift loaded earlier from a different version of the source */
+  refresh?: boolean;
+  /** replace target tables pgshift did not load (create: drop and recreate; existing: truncate) */
+  overwrite?: boolean;
+  /** compare every row afterwards (default true) */
+  verify?: boolean;
+  onProgress?: (e: ProgressEvent) => void;
+}
+
+/** "bookkeeping": a migration tool's table whose rows in PostgreSQL were kept (bookkeeping.ts) */
+export type TableAction = "loaded" | "reloaded" | "kept" | "replaced" | "bookkeeping";
+
+/** What the decide phase chose for a table; "load" is reported as "loaded". */
+export type Decision = TableAction | "load";
+
+export interface TableReport {
+  source: string;
+  target: string;
+  sourceRows: number;
+  targetRows: number;
+  match: boolean;
+  action: TableAction;
+  differences: RowDifference[];
+  /** how the rows were compared: the digest of what was sent, or row by row against SQLite */
+  verifiedBy?: TableVerification["method"];
+  /** loaded, but something the app will notice (e.g. a sequence with no value left) */
+  warnings?: string[];
+}
+
+/** What a load sent (for the digest check), and what the report should tell the app's owner. */
+export type Loaded = CopyResult & { warnings: string[] };
+
+export type Progress = (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => void;
+
+/** One run's state, shared by its phases: decide → load (with keys) → foreign keys → verify. */
+export interface LoadContext {
+  /** the PostgreSQL URL; each table's transaction opens its own session on it */
+  url: string;
+  /** the SQLite file's path, as given (for messages) */
+  source: string;
+  plan: MigrationPlan;
+  /** every table is read from this one moment of the source */
+  snapshot: Snapshot;
+  fingerprint: string;
+  /** a session for catalog reads, ANALYZE and foreign keys */
+  admin: pg.Client;
+  /** tables loaded / verified at the same time */
+  jobs: number;
+  progress: Progress;
+  /** the plan's tables, referenced tables first */
+  ordered: TablePlan[];
+  /** per target table, what the decide phase chose */
+  actions: Map<string, Decision>;
+  /** per target table, what its copy sent, so verify can compare digests instead of re-reading SQLite */
+  sent: Map<string, Loaded>;
+  /** worker threads converting big tables, when several load at once */
+  readers?: ReadWorkers;
+}
+
+const SESSION = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 1; SET client_encoding = 'UTF8'";
+
+/** A connection set up so values print the way convert.ts writes them. */
+export async function session(url: string): Promise<pg.Client> {
+  const c = await connect(url);
+  await c.query(SESSION);
+  return c;
+}
+
+/** Runs `work` over `items`, `jobs` at a time; stops taking new items after the first failure, which it rethrows. */
+export async function pool<T>(items: T[], jobs: number, work: (item: T) => Promise<void>): Promise<void> {
+  const queue = [...items];
+  let failure: unknown;
+  const runners = Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, async () => {
+    while (queue.length > 0 && failure === undefined) {
+      const item = queue.shift()!;
+      try {
+        await work(item);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+  });
+  await Promise.all(runners);
+  if (failure !== undefined) throw failure;
+}
+
+/** Runs `work` in one PostgreSQL transaction with its own snapshot reader; rolls back on any error. */
+export async function inTransaction(url: string, snapshot: Snapshot, work: (client: pg.Client, db: ReturnType<Snapshot["open"]>) => Promise<void>): Promise<void> {
+  const client = await session(url);
+  const db = snapshot.open();
+  try {
+    await client.query("BEGIN");
+    await work(client, db);
+    await client.query("COMMIT");
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw err;
+  } finally {
+    db.close();
+    await client.end().catch(() => {});
+  }
+}

@@ -1,0 +1,148 @@
+// The PostgreSQL side's catalog: what the target holds (tables, columns and
+// their types for `--schema existing`, foreign keys, sequences) and pgshift's
+// own record of what it loaded (pgshift.loads). The queries are the files in
+// sql/postgres/; the migration's phases read and write the target only through
+// here and through the DDL of schema.ts.
+import type pg from "pg";
+import type { ColumnCast } from "./cast-rules";
+import { connect } from "./connection";
+import { qualified } from "./identifiers";
+import type { IdentifierMode } from "./identifiers";
+import type { SchemaMode } from "./plan";
+import { sqlFile } from "./sql-files";
+
+const sql = (name: string) => sqlFile("postgres", name);
+
+export interface TargetColumn {
+  name: string;
+  dataType: string;
+  notNull: boolean;
+  hasSequence: boolean;
+  cast: ColumnCast;
+}
+
+/** Maps a PostgreSQL column type (format_type output) to the converter that fills it. */
+export function castForTargetType(dataType: string): ColumnCast {
+  const t = dataType.toLowerCase();
+  const rule = "target column";
+  const len = /\((\d+)\)/.exec(t);
+  if (t === "smallint") return { kind: "smallint", pgType: t, rule };
+  if (t === "integer") return { kind: "integer", pgType: t, rule };
+  if (t === "bigint") return { kind: "bigint", pgType: t, rule };
+  if (t === "boolean") return { kind: "boolean", pgType: t, rule };
+  if (t === "double precision" || t === "real") return { kind: "double", pgType: t, rule };
+  if (t.startsWith("numeric")) return { kind: "numeric", pgType: t, rule };
+  if (t.startsWith("character varying") || t.startsWith("character(") || t === "character")
+    return { kind: "varchar", pgType: t, length: len ? Number(len[1]) : undefined, rule };
+  if (t.startsWith("timestamp") && t.includes("with time zone")) return { kind: "timestamptz", pgType: t, rule };
+  if (t.startsWith("timestamp")) return { kind: "timestamp", pgType: t, rule };
+  if (t === "date") return { kind: "date", pgType: t, rule };
+  if (t.startsWith("time")) return { kind: "time", pgType: t, rule };
+  if (t === "json" || t === "jsonb") return { kind: "jsonb", pgType: t, rule };
+  if (t === "bytea") return { kind: "bytea", pgType: t, rule };
+  if (t === "uuid") return { kind: "uuid", pgType: t, rule };
+  // text, enums, domains and anything else take PostgreSQL's own text input.
+  return { kind: "text", pgType: t, rule };
+}
+
+/** Every table's columns in one schema, with the converter each column's type takes (`--schema existing`). */
+export async function readTargetTables(url: string, schema: string): Promise<Map<string, TargetColumn[]>> {
+  const client = await connect(url);
+  try {
+    const rows = (await client.query(sql("target-columns"), [schema])).rows as {
+      table_name: string;
+      column_name: string;
+      data_type: string;
+      not_null: boolean;
+      has_sequence: boolean;
+    }[];
+    const tables = new Map<string, TargetColumn[]>();
+    for (const r of rows) {
+      const list = tables.get(r.table_name) ?? [];
+      list.push({ name: r.column_name, dataType: r.data_type, notNull: r.not_null, hasSequence: r.has_sequence, cast: castForTargetType(r.data_type) });
+      tables.set(r.table_name, list);
+    }
+    return tables;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Names of the tables in one schema. */
+export async function tablesIn(client: pg.Client, schema: string): Promise<Set<string>> {
+  return new Set((await client.query<{ tablename: string }>(sql("tables"), [schema])).rows.map((r) => r.tablename));
+}
+
+export async function hasRows(client: pg.Client, schema: string, table: string): Promise<boolean> {
+  return (await client.query<{ x: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${qualified(schema, table)}) AS x`)).rows[0]!.x;
+}
+
+export interface ForeignKeyDefinition {
+  /** the referencing table, as a (qualified when needed) regclass name */
+  tbl: string;
+  name: string;
+  /** pg_get_constraintdef: what ADD CONSTRAINT takes back */
+  def: string;
+}
+
+/** Foreign keys from or to any of `tables` (qualified names). */
+export async function foreignKeysTouching(client: pg.Client, tables: string[]): Promise<ForeignKeyDefinition[]> {
+  return (await client.query<ForeignKeyDefinition>(sql("foreign-keys-touching"), [tables])).rows;
+}
+
+export async function foreignKeyNames(client: pg.Client, schema: string): Promise<Set<string>> {
+  return new Set((await client.query<{ name: string }>(sql("foreign-key-names"), [schema])).rows.map((r) => r.name));
+}
+
+/** The sequence behind an identity or serial column, or null. */
+export async function serialSequence(client: pg.Client, schema: string, table: string, column: string): Promise<string | null> {
+  return (await client.query<{ s: string | null }>(sql("serial-sequence"), [qualified(schema, table), column])).rows[0]?.s ?? null;
+}
+
+// --- pgshift.loads: what pgshift loaded, from which version of the source, and how.
+
+export interface LoadRecord {
+  target_table: string;
+  source_fingerprint: string;
+  schema_mode: string;
+}
+
+/** Creates (or upgrades) pgshift.loads. */
+export async function ensureLoadsTable(client: pg.Client): Promise<void> {
+  await client.query(sql("loads"));
+}
+
+/** What pgshift loaded into `schema`, by target table. */
+export async function loadRecords(client: pg.Client, schema: string): Promise<Map<string, LoadRecord>> {
+  return new Map((await client.query<LoadRecord>(sql("load-records"), [schema])).rows.map((r) => [r.target_table, r]));
+}
+
+export interface LoadEntry {
+  targetSchema: string;
+  targetTable: string;
+  sourceTable: string;
+  fingerprint: string;
+  schemaMode: SchemaMode;
+  rows: number;
+  identifiers: IdentifierMode;
+  /** the overrides that applied to this table ({ "table.column": "type" }) */
+  casts: Record<string, string>;
+}
+
+/** Records one table's load, inside the transaction that loaded it. */
+export async function recordLoad(client: pg.Client, e: LoadEntry): Promise<void> {
+  await client.query(sql("record-load"), [e.targetSchema, e.targetTable, e.sourceTable, e.fingerprint, e.schemaMode, e.rows, e.identifiers, JSON.stringify(e.casts)]);
+}
+
+export interface RecordedOptions {
+  source_table: string;
+  schema_mode: SchemaMode;
+  identifiers: IdentifierMode;
+  casts: Record<string, string>;
+}
+
+/** How each table in `schema` was loaded; [] when pgshift.loads is missing or predates these columns. Read only. */
+export async function recordedLoadOptions(client: pg.Client, schema: string): Promise<RecordedOptions[]> {
+  if ((await client.query(sql("recorded-options-present"))).rowCount !== 2) return [];
+  return (await client.query<RecordedOptions>(sql("recorded-options"), [schema])).rows;
+}

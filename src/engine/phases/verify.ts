@@ -1,0 +1,82 @@
+// Phase 5, verify: every row of every table, several tables at a time, each on
+// its own connection and snapshot reader. A table copied in this run is first
+// checked against the digest of what was sent; SQLite is read again only if
+// that does not prove it. A migration tool's bookkeeping table (--schema
+// existing) is compared too, but a difference there is a warning.
+import { quoteSqlite } from "../identifiers";
+import { pool, session, type LoadContext, type TableReport } from "../load-context";
+import type { TablePlan } from "../plan";
+import { tableReader } from "../source";
+import { verifyByDigest, verifyTable, type RowDifference, type TableVerification } from "../verify";
+
+export async function verifyTables(ctx: LoadContext, tables: TablePlan[]): Promise<Map<string, TableVerification>> {
+  const { plan, snapshot, sent } = ctx;
+  const results = new Map<string, TableVerification>();
+  await pool(tables, ctx.jobs, async (t) => {
+    const db = snapshot.open();
+    const client = await session(ctx.url);
+    try {
+      ctx.progress(t.target, "verify", 0, t.rows);
+      const copied = sent.get(t.target);
+      // The digest proves PostgreSQL holds what was sent; the count proves what was sent is every row of the snapshot.
+      const snapshotRows = Number((db.prepare(`SELECT count(*) AS n FROM ${quoteSqlite(t.source)}`).get() as { n: number }).n);
+      const proven = copied && copied.rows === snapshotRows ? await verifyByDigest(client, plan.targetSchema, t, copied) : undefined;
+      results.set(t.target, proven ?? (await verifyTable(client, plan.targetSchema, t, tableReader(db, t))));
+      ctx.progress(t.target, "done", t.rows, t.rows);
+    } finally {
+      db.close();
+      await client.end();
+    }
+  });
+  return results;
+}
+
+/**
+ * A migration tool's bookkeeping table in --schema existing: PostgreSQL's rows
+ * stay; how they differ from SQLite's (the app's migrations in PostgreSQL at
+ * another revision than the SQLite data was written under) is a warning.
+ */
+export async function compareBookkeeping(ctx: LoadContext, t: TablePlan): Promise<TableReport> {
+  const db = ctx.snapshot.open();
+  const client = await session(ctx.url);
+  try {
+    const v = await verifyTable(client, ctx.plan.targetSchema, t, tableReader(db, t));
+    const show = (d: RowDifference) => `${Object.entries(d.key).map(([k, x]) => `${k}=${x}`).join(", ") || "a row"} ${d.problem === "missing in PostgreSQL" ? "only in SQLite" : d.problem === "extra in PostgreSQL" ? "only in PostgreSQL" : "differs"}`;
+    const warnings = v.match
+      ? []
+      : [
+          `${t.bookkeeping}'s bookkeeping in PostgreSQL differs from SQLite's (${v.differences.map(show).join("; ")}): ` +
+            "PostgreSQL's rows were kept. The app's migrations in PostgreSQL are at another revision than the SQLite data; check that the schema matches the data.",
+        ];
+    return { source: t.source, target: t.target, sourceRows: v.sourceRows, targetRows: v.targetRows, match: true, action: "bookkeeping", differences: [], ...(warnings.length ? { warnings } : {}) };
+  } finally {
+    db.close();
+    await client.end().catch(() => {});
+  }
+}
+
+/** Phase 5 of `migrate`: the report's row for every table, in load order. */
+export async function verify(ctx: LoadContext, enabled: boolean): Promise<TableReport[]> {
+  const { ordered, actions, sent } = ctx;
+  const compared = new Map<string, TableReport>();
+  for (const t of ordered.filter((t) => actions.get(t.target) === "bookkeeping")) compared.set(t.target, await compareBookkeeping(ctx, t));
+  const toVerify = ordered.filter((t) => actions.get(t.target) !== "bookkeeping");
+  const verifications = enabled ? await verifyTables(ctx, toVerify) : new Map<string, TableVerification>();
+  return ordered.map((t) => {
+    if (compared.has(t.target)) return compared.get(t.target)!;
+    const v = verifications.get(t.target);
+    const action = actions.get(t.target)!;
+    const warnings = sent.get(t.target)?.warnings ?? [];
+    return {
+      source: t.source,
+      target: t.target,
+      sourceRows: v?.sourceRows ?? t.rows,
+      targetRows: v?.targetRows ?? t.rows,
+      match: v ? v.match : true,
+      action: action === "load" ? "loaded" : action,
+      differences: v?.differences ?? [],
+      ...(v ? { verifiedBy: v.method } : {}),
+      ...(warnings.length ? { warnings } : {}),
+    };
+  });
+}

@@ -1,0 +1,4 @@
+-- What pgshift loaded into one schema, and from which version of the source.
+SELECT target_table, source_fingerprint, schema_mode
+  FROM pgshift.loads
+ WHERE target_schema = $1;
