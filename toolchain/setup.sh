@@ -301,7 +301,7 @@ else
     || ! stamp_ok "$tc/plugins/pulumi-resource-kubernetes" "$KUBERNETES_VERSION" \
     || ! stamp_ok "$tc/plugins/pulumi-resource-command" "$COMMAND_VERSION"; then
     find_go || no_go
-    say "no Pulumi $PULUMI_VERSION or newer on PATH: building the pinned engine from Go modules (a cold build takes about 20 minutes on two cores)"
+    say "no Pulumi v$(sdk_version) or newer on PATH: building the pinned engine ($PULUMI_VERSION) from Go modules (a cold build takes about 20 minutes on two cores)"
   fi
   build_pulumi || { say "building the Pulumi CLI failed: see $logs/"; exit 1; }
   build_command_plugin || { say "building the command plugin failed: see $logs/pulumi-resource-command.log"; exit 1; }

@@ -20,13 +20,13 @@ export interface ProgressEvent {
 
 export interface MigrateOptions extends MigrationOptions {
   target: string;
-  /** tables copied at the same time (default 2) */
+  /** tables copied at the same time (options.ts DEFAULTS.jobs) */
   jobs?: number;
   /** reload tables pgshift loaded earlier from a different version of the source */
   refresh?: boolean;
   /** replace target tables pgshift did not load (create: drop and recreate; existing: truncate) */
   overwrite?: boolean;
-  /** compare every row afterwards (default true) */
+  /** compare every row afterwards (DEFAULTS.verify) */
   verify?: boolean;
   onProgress?: (e: ProgressEvent) => void;
 }

@@ -5,7 +5,8 @@ import Database from "better-sqlite3";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { converterFor, InvalidUtf8Suspect, Reject, decodeUtf8Strict, type Converter } from "./convert";
+import { converterFor, isIntegerKind } from "./column-types";
+import { InvalidUtf8Suspect, Reject, decodeUtf8Strict, type Converter } from "./convert";
 import { ValueConversionError } from "./errors";
 import { quoteSqlite } from "./identifiers";
 import type { TablePlan } from "./plan";
@@ -62,7 +63,6 @@ export async function takeSnapshot(source: Database.Database): Promise<Snapshot>
   };
 }
 
-const INTEGER_KINDS = new Set(["smallint", "integer", "bigint"]);
 const MAX_SAFE = "9007199254740991";
 
 export interface TableReader {
@@ -84,7 +84,7 @@ export function tableReader(db: Database.Database, t: TablePlan, ranges?: KeyRan
   const selectList = cols
     .map((c) => {
       const q = quoteSqlite(c.source);
-      return INTEGER_KINDS.has(c.cast.kind)
+      return isIntegerKind(c.cast.kind)
         ? // not abs(): abs(-9223372036854775808) overflows and SQLite stops the query
           `CASE WHEN typeof(${q}) = 'integer' AND ${q} NOT BETWEEN -${MAX_SAFE} AND ${MAX_SAFE} THEN CAST(${q} AS TEXT) ELSE ${q} END`
         : q;

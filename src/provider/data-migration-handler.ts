@@ -4,7 +4,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { existsSync } from "node:fs";
 import { dirname, isAbsolute } from "node:path";
 import { migrate, type MigrationReport } from "../engine";
-import { parseOverride } from "../engine/cast-rules";
+import { optionProblems, type IdentifierMode, type SchemaMode } from "../engine/options";
 import { backupSqlite } from "./source-backup";
 import { reachDatabase, type TunnelTarget } from "./tunnel";
 
@@ -14,9 +14,9 @@ export interface MigrationInputs {
   targetUrl: string;
   /** port-forward to the database pod (null: targetUrl is reachable as is); never part of the diff */
   tunnel?: TunnelTarget | null;
-  schema: "create" | "existing";
+  schema: SchemaMode;
   tables: string[];
-  identifiers: "downcase" | "preserve";
+  identifiers: IdentifierMode;
   jobs: number;
   /** per-column cast overrides ({ "events.at": "timestamp:epoch-ms" }); absent in state written before they existed */
   casts?: Record<string, string>;
@@ -68,21 +68,10 @@ export async function check(_olds: MigrationInputs, news: MigrationInputs): Prom
   } else if (!existsSync(news.source)) {
     failures.push({ property: "source", reason: `the SQLite database ${news.source} does not exist` });
   }
-  if (!["create", "existing"].includes(news.schema)) {
-    failures.push({ property: "schema", reason: `schema must be "create" or "existing", got "${news.schema}"` });
-  }
-  if (!["downcase", "preserve"].includes(news.identifiers)) {
-    failures.push({ property: "identifiers", reason: `identifiers must be "downcase" or "preserve", got "${news.identifiers}"` });
-  }
-  for (const [column, spec] of Object.entries(news.casts ?? {})) {
-    try {
-      parseOverride(spec);
-    } catch (err) {
-      failures.push({ property: "casts", reason: `casts["${column}"]: ${(err as Error).message}` });
-    }
-  }
-  if (!Number.isInteger(news.jobs) || news.jobs < 1 || news.jobs > 64) {
-    failures.push({ property: "jobs", reason: `jobs must be an integer from 1 to 64, got ${news.jobs}` });
+  // The engine's own check, so the stack, the CLI and this resource accept the same options.
+  const inputs = { schema: news.schema, identifiers: news.identifiers, jobs: news.jobs, casts: news.casts, tables: news.tables };
+  for (const p of optionProblems(inputs, { schema: "schema", identifiers: "identifiers", jobs: "jobs", casts: "casts", tables: "tables" })) {
+    failures.push({ property: p.option, reason: p.message });
   }
   return { inputs: news, failures };
 }
