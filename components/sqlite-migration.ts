@@ -3,7 +3,7 @@
 // and verifies during `pulumi up`.
 import * as pulumi from "@pulumi/pulumi";
 import { basename, resolve } from "node:path";
-import { fingerprintSqlite, formatPlan, planMigration } from "../src/engine";
+import { DEFAULTS, fingerprintSqlite, formatPlan, planMigration, type IdentifierMode, type SchemaMode } from "../src/engine";
 import { fetchPodSqlite, parsePodSource } from "../src/kube/pod-sqlite";
 import { DataMigration } from "../src/provider/data-migration";
 import type { TunnelTarget } from "../src/provider/tunnel";
@@ -20,9 +20,10 @@ export interface SqliteMigrationArgs {
   targetUrl: pulumi.Input<string>;
   /** reach PostgreSQL through this port-forward to the database pod; omitted: targetUrl directly */
   tunnel?: pulumi.Input<TunnelTarget>;
-  schema?: "create" | "existing";
+  /** default DEFAULTS.schema (src/engine/options.ts), like every option below */
+  schema?: SchemaMode;
   tables?: string[];
-  identifiers?: "downcase" | "preserve";
+  identifiers?: IdentifierMode;
   jobs?: number;
   /** per-column cast overrides, as pgshift's --cast ({ "events.at": "timestamp:epoch-ms" }) */
   casts?: Record<string, string>;
@@ -45,8 +46,8 @@ export class SqliteMigration extends pulumi.ComponentResource {
 
   constructor(name: string, args: SqliteMigrationArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pgshift:index:SqliteMigration", name, {}, opts);
-    const schema = args.schema ?? "create";
-    const identifiers = args.identifiers ?? "downcase";
+    const schema = args.schema ?? DEFAULTS.schema;
+    const identifiers = args.identifiers ?? DEFAULTS.identifiers;
     const inPod = parsePodSource(args.source);
     // A pod: source is snapshotted into the project (in preview too: the plan
     // needs the tables); a local path is used as it is.
@@ -90,7 +91,7 @@ export class SqliteMigration extends pulumi.ComponentResource {
         schema,
         tables: args.tables ?? [],
         identifiers,
-        jobs: args.jobs ?? 2,
+        jobs: args.jobs ?? DEFAULTS.jobs,
         casts: args.casts ?? {},
         cutover: args.cutover ?? false,
         runId: args.runId ?? "",

@@ -4,7 +4,14 @@
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import {
+  DEFAULTS,
   EXIT_BAD_INPUT,
+  IDENTIFIER_MODES,
+  JOBS,
+  SCHEMA_MODES,
+  optionProblems,
+  type IdentifierMode,
+  type SchemaMode,
   EXIT_MISMATCH,
   EXIT_OK,
   PgshiftError,
@@ -15,21 +22,25 @@ import {
   verifyMigration,
   type MigrationReport,
 } from "../engine";
-import { parseOverride } from "../engine/cast-rules";
 import { createProgress } from "./progress";
 
+const SCHEMA = SCHEMA_MODES.join("|");
+const IDENTIFIERS = IDENTIFIER_MODES.join("|");
 const USAGE = `Usage:
-  pgshift plan    --from app.db [--to postgres://…] [--schema create|existing] [--tables a,b] [--json]
-  pgshift migrate --from app.db --to postgres://…  [--schema create|existing] [--tables a,b]
-                  [--identifiers downcase|preserve] [--jobs N] [--cast table.column=type …]
+  pgshift plan    --from app.db [--to postgres://…] [--schema ${SCHEMA}] [--tables a,b] [--json]
+  pgshift migrate --from app.db --to postgres://…  [--schema ${SCHEMA}] [--tables a,b]
+                  [--identifiers ${IDENTIFIERS}] [--jobs N] [--cast table.column=type …]
                   [--refresh] [--overwrite] [--no-verify] [--json]
-  pgshift verify  --from app.db --to postgres://…  [--schema create|existing] [--tables a,b]
-                  [--identifiers downcase|preserve] [--cast table.column=type …] [--json]
+  pgshift verify  --from app.db --to postgres://…  [--schema ${SCHEMA}] [--tables a,b]
+                  [--identifiers ${IDENTIFIERS}] [--cast table.column=type …] [--json]
 
+  --schema     default ${DEFAULTS.schema} for migrate and plan; --identifiers default ${DEFAULTS.identifiers}
+  --jobs       tables copied at the same time, ${JOBS.min} to ${JOBS.max} (default ${DEFAULTS.jobs})
   --cast       table.column=type, e.g. settings.value=text or events.at=timestamp:epoch-ms
   verify uses the identifiers mode and casts the migration recorded in pgshift.loads unless given
 
-  --refresh    reload tables pgshift loaded earlier from an older version of the SQLite file
+  --refresh    bring tables pgshift loaded earlier from an older version of the SQLite file level:
+               tables with an integer key re-copy only the key ranges that changed, others reload whole
   --overwrite  replace target tables pgshift did not load (drop/recreate, or truncate with --schema existing)
 Exit codes: 0 success, 1 verification found differences, 2 bad input, usage or connection.`;
 
@@ -41,11 +52,11 @@ interface Parsed {
   command: string;
   from: string;
   to?: string;
-  /** undefined: create for migrate; for verify, what the migration recorded */
-  schema?: "create" | "existing";
+  /** undefined: DEFAULTS.schema for migrate; for verify, what the migration recorded */
+  schema?: SchemaMode;
   tables?: string[];
-  /** undefined: downcase for migrate; for verify, what the migration recorded */
-  identifiers?: "downcase" | "preserve";
+  /** undefined: DEFAULTS.identifiers for migrate; for verify, what the migration recorded */
+  identifiers?: IdentifierMode;
   jobs: number;
   casts: Record<string, string>;
   refresh: boolean;
@@ -68,7 +79,7 @@ export function parse(argv: string[]): Parsed {
         schema: { type: "string" },
         tables: { type: "string" },
         identifiers: { type: "string" },
-        jobs: { type: "string", default: "2" },
+        jobs: { type: "string", default: String(DEFAULTS.jobs) },
         cast: { type: "string", multiple: true },
         refresh: { type: "boolean", default: false },
         overwrite: { type: "boolean", default: false },
@@ -83,22 +94,17 @@ export function parse(argv: string[]): Parsed {
   }
   if (!values.from) throw new UsageProblem(`--from <sqlite file> is required.${seeHelp}`);
   if (command !== "plan" && !values.to) throw new UsageProblem(`--to <postgres URL> is required for ${command}.${seeHelp}`);
-  if (values.schema !== undefined && !["create", "existing"].includes(values.schema)) throw new UsageProblem(`--schema must be create or existing, not "${values.schema}".`);
-  if (values.identifiers !== undefined && !["downcase", "preserve"].includes(values.identifiers)) throw new UsageProblem(`--identifiers must be downcase or preserve, not "${values.identifiers}".`);
-  const jobs = Number(values.jobs);
-  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new UsageProblem(`--jobs must be a whole number from 1 to 64, not "${values.jobs}".`);
   const casts: Record<string, string> = {};
   for (const c of values.cast ?? []) {
     const i = c.indexOf("=");
     const column = c.slice(0, i);
     if (i <= 0 || column.lastIndexOf(".") <= 0) throw new UsageProblem(`--cast "${c}" must look like table.column=type (e.g. settings.value=text).`);
-    try {
-      parseOverride(c.slice(i + 1));
-    } catch (err) {
-      throw new UsageProblem(`--cast "${c}": ${(err as Error).message}.`);
-    }
     casts[column] = c.slice(i + 1);
   }
+  // --jobs many: the engine's check names the text as given.
+  const jobs = /^\s*\d+\s*$/.test(values.jobs!) ? Number(values.jobs) : values.jobs;
+  const [problem] = optionProblems({ schema: values.schema, identifiers: values.identifiers, jobs, casts });
+  if (problem) throw new UsageProblem(`${problem.message}.`);
   return {
     command,
     from: resolve(values.from),
@@ -106,7 +112,7 @@ export function parse(argv: string[]): Parsed {
     schema: values.schema as Parsed["schema"],
     tables: values.tables ? values.tables.split(",").map((s) => s.trim()).filter(Boolean) : undefined,
     identifiers: values.identifiers as Parsed["identifiers"],
-    jobs,
+    jobs: jobs as number,
     casts,
     refresh: values.refresh!,
     overwrite: values.overwrite!,
@@ -132,6 +138,8 @@ function jsonReport(r: MigrationReport) {
       differences: t.differences,
       ...(t.verifiedBy ? { verifiedBy: t.verifiedBy } : {}),
       ...(t.warnings ? { warnings: t.warnings } : {}),
+      ...(t.copiedRows !== undefined ? { copiedRows: t.copiedRows } : {}),
+      ...(t.refresh ? { refresh: t.refresh } : {}),
     })),
     skipped: r.skipped,
     durationMs: r.durationMs,
@@ -144,6 +152,7 @@ function printReport(r: MigrationReport, out: NodeJS.WriteStream): void {
   const w = Math.max(...r.tables.map((t) => t.source.length), 5);
   for (const t of r.tables) {
     out.write(`  ${t.match ? "ok  " : "DIFF"} ${t.source.padEnd(w)} → ${t.target}: ${t.sourceRows} rows in SQLite, ${t.targetRows} in PostgreSQL (${t.action})\n`);
+    if (t.refresh) out.write(`         ${t.refresh}\n`);
     for (const w of t.warnings ?? []) out.write(`         warning: ${w}\n`);
     for (const d of t.differences) {
       const key = Object.entries(d.key).map(([k, v]) => `${k}=${v}`).join(", ");

@@ -4,9 +4,22 @@
 // Each writes the value the way PostgreSQL prints it back (the jsonb form,
 // float8out's layout, no trailing zeros in fractions of a second, lower-case
 // UUIDs), so a loaded table reads back byte for byte as it was sent and
-// verification can compare digests.
-import { NUMERIC_DATE_UNITS, type CastKind, type ColumnCast, type NumericDateUnit } from "./cast-rules";
+// verification can compare digests. Which converter a column gets is
+// column-types.ts's to say.
 import { JsonTextError, jsonbText, numericText } from "./jsonb-text";
+
+/**
+ * How numbers in a date/time column are read: unix epoch seconds, milliseconds
+ * (JavaScript's Date.now()), microseconds, or SQLite julian day numbers.
+ */
+export type NumericDateUnit = "epoch-s" | "epoch-ms" | "epoch-us" | "julian";
+
+export const NUMERIC_DATE_UNITS: Record<NumericDateUnit, string> = {
+  "epoch-s": "epoch seconds",
+  "epoch-ms": "epoch milliseconds",
+  "epoch-us": "epoch microseconds",
+  julian: "julian day numbers",
+};
 
 /** Thrown by a converter; the copy loop adds table, key and column. */
 export class Reject {
@@ -27,6 +40,13 @@ const ESCAPES: Record<string, string> = { "\\": "\\\\", "\n": "\\n", "\r": "\\r"
 /** COPY text format escaping. */
 export function escapeCopy(s: string): string {
   return NEEDS_ESCAPE.test(s) ? s.replace(/[\\\n\r\t\b\f\v]/g, (c) => ESCAPES[c]!) : s;
+}
+
+/** A COPY text field back to its value (null for \\N). */
+export function unescapeCopy(field: string): string | null {
+  if (field === "\\N") return null;
+  if (field.indexOf("\\") === -1) return field;
+  return field.replace(/\\(.)/g, (_m, c: string) => ({ n: "\n", r: "\r", t: "\t", b: "\b", f: "\f", v: "\v" })[c] ?? c);
 }
 
 /** float8out's layout (extra_float_digits = 1): shortest digits, exponent form below 1e-4 and from 1e15. */
@@ -75,14 +95,9 @@ function nextDouble(v: number, direction: 1 | -1): number {
 
 const INT_TEXT = /^\s*[-+]?\d+\s*$/;
 const NUM_TEXT = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/;
-const RANGES: Partial<Record<CastKind, [bigint, bigint]>> = {
-  smallint: [-32768n, 32767n],
-  integer: [-2147483648n, 2147483647n],
-  bigint: [-9223372036854775808n, 9223372036854775807n],
-};
 
-function integerConverter(kind: CastKind): Converter {
-  const [lo, hi] = RANGES[kind]!;
+/** Integers between lo and hi (the range of PostgreSQL's `kind`). */
+export function integerConverter(kind: string, lo: bigint, hi: bigint): Converter {
   const loN = Number(lo);
   const hiN = Number(hi);
   return (v) => {
@@ -115,7 +130,7 @@ function integerConverter(kind: CastKind): Converter {
 const TRUE_WORDS = new Set(["t", "true", "yes", "y", "on", "1"]);
 const FALSE_WORDS = new Set(["f", "false", "no", "n", "off", "0"]);
 
-const booleanConverter: Converter = (v) => {
+export const booleanConverter: Converter = (v) => {
   if (v === null) return NULL_FIELD;
   if (v === 1 || v === 1n) return "t";
   if (v === 0 || v === 0n) return "f";
@@ -127,7 +142,7 @@ const booleanConverter: Converter = (v) => {
   throw new Reject("not a boolean (expected 0/1, t/f, true/false, yes/no)");
 };
 
-const doubleConverter: Converter = (v) => {
+export const doubleConverter: Converter = (v) => {
   if (v === null) return NULL_FIELD;
   if (typeof v === "number") {
     if (Number.isNaN(v)) return "NaN";
@@ -145,7 +160,7 @@ const doubleConverter: Converter = (v) => {
 
 const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?$/;
 
-function numericConverter(scale: number | undefined): Converter {
+export function numericConverter(scale: number | undefined): Converter {
   // numeric(p,s) prints s fraction digits; padding here (never rounding: that is
   // PostgreSQL's to do, on the exact text) makes the value read back as sent.
   const padded = (literal: string) => {
@@ -191,7 +206,7 @@ export function decodeUtf8Strict(bytes: Buffer): string {
   }
 }
 
-function textConverter(maxLength?: number): Converter {
+export function textConverter(maxLength?: number): Converter {
   return (v, trusted) => {
     if (v === null) return NULL_FIELD;
     let s: string;
@@ -312,7 +327,7 @@ function canonicalTimestamp(s: string): string | undefined {
   return s.slice(0, s[end - 1] === "." ? end - 1 : end);
 }
 
-function timestampConverter(withZone: boolean, unit: NumericDateUnit): Converter {
+export function timestampConverter(withZone: boolean, unit: NumericDateUnit): Converter {
   return (v) => {
     if (v === null) return NULL_FIELD;
     if (typeof v === "number") return numberToTimestamp(v, unit) + (withZone ? "+00" : "");
@@ -330,7 +345,7 @@ function timestampConverter(withZone: boolean, unit: NumericDateUnit): Converter
   };
 }
 
-const dateConverter = (unit: NumericDateUnit): Converter => (v) => {
+export const dateConverter = (unit: NumericDateUnit): Converter => (v) => {
   if (v === null) return NULL_FIELD;
   if (typeof v === "number" || typeof v === "bigint") {
     const ts = numberToTimestamp(Number(v), unit);
@@ -343,7 +358,7 @@ const dateConverter = (unit: NumericDateUnit): Converter => (v) => {
   return `${pad(t.y, 4)}-${pad(t.mo)}-${pad(t.d)}`;
 };
 
-const timeConverter: Converter = (v) => {
+export const timeConverter: Converter = (v) => {
   if (v === null) return NULL_FIELD;
   if (typeof v !== "string") throw new Reject("not a time of day");
   const m = /^(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?$/.exec(v.trim());
@@ -352,7 +367,7 @@ const timeConverter: Converter = (v) => {
   return `${m[1]}:${m[2]}:${m[3] ?? "00"}${frac ? "." + frac : ""}`;
 };
 
-const jsonConverter: Converter = (v, trusted) => {
+export const jsonConverter: Converter = (v, trusted) => {
   if (v === null) return NULL_FIELD;
   if (typeof v === "number") {
     if (!Number.isFinite(v)) throw new Reject(`${v} is not a JSON number`);
@@ -371,7 +386,7 @@ const jsonConverter: Converter = (v, trusted) => {
   return escapeCopy(text);
 };
 
-const byteaConverter: Converter = (v) => {
+export const byteaConverter: Converter = (v) => {
   if (v === null) return NULL_FIELD;
   if (Buffer.isBuffer(v)) return "\\\\x" + v.toString("hex");
   if (typeof v === "string") return "\\\\x" + Buffer.from(v, "utf8").toString("hex");
@@ -381,45 +396,9 @@ const byteaConverter: Converter = (v) => {
 const UUID_TEXT = /^\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\}?$/;
 /** 32 lower-case hex digits in uuid_out's 8-4-4-4-12 layout. */
 const uuidLayout = (h: string) => `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-const uuidConverter: Converter = (v) => {
+export const uuidConverter: Converter = (v) => {
   if (v === null) return NULL_FIELD;
   if (typeof v === "string" && UUID_TEXT.test(v.trim())) return uuidLayout(v.trim().replace(/[{}-]/g, "").toLowerCase());
   if (Buffer.isBuffer(v) && v.length === 16) return uuidLayout(v.toString("hex"));
   throw new Reject("not a UUID");
 };
-
-export function converterFor(cast: ColumnCast): Converter {
-  switch (cast.kind) {
-    case "smallint":
-    case "integer":
-    case "bigint":
-      return integerConverter(cast.kind);
-    case "boolean":
-      return booleanConverter;
-    case "double":
-      return doubleConverter;
-    case "numeric": {
-      const scale = /numeric\(\d+,\s*(\d+)\)/.exec(cast.pgType);
-      return numericConverter(scale ? Number(scale[1]) : undefined);
-    }
-    case "text":
-    case "char":
-      return textConverter();
-    case "varchar":
-      return textConverter(cast.length);
-    case "timestamp":
-      return timestampConverter(false, cast.numbers ?? "epoch-s");
-    case "timestamptz":
-      return timestampConverter(true, cast.numbers ?? "epoch-s");
-    case "date":
-      return dateConverter(cast.numbers ?? "epoch-s");
-    case "time":
-      return timeConverter;
-    case "jsonb":
-      return jsonConverter;
-    case "bytea":
-      return byteaConverter;
-    case "uuid":
-      return uuidConverter;
-  }
-}

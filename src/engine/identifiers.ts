@@ -3,7 +3,9 @@
 // Either way every name is always quoted, so spaces, quotes and reserved words
 // (order, user) survive.
 
-export type IdentifierMode = "downcase" | "preserve";
+import type { IdentifierMode } from "./options";
+
+export type { IdentifierMode };
 
 export function targetName(name: string, mode: IdentifierMode): string {
   return mode === "downcase" ? name.toLowerCase() : name;

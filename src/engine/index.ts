@@ -5,3 +5,4 @@ export { migrate, verifyMigration, type MigrateOptions, type MigrationReport, ty
 export { fingerprintSqlite } from "./fingerprint";
 export { CAST_RULES, formatCastRules, castFor } from "./cast-rules";
 export * from "./errors";
+export { DEFAULTS, SCHEMA_MODES, IDENTIFIER_MODES, JOBS, optionProblems, checkOptions, castProblem, type IdentifierMode, type OptionNames, type OptionProblem } from "./options";

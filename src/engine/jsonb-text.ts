@@ -174,6 +174,28 @@ function sortedPairs(keys: string[], values: string[]): string {
     const first = a.length - b.length || (a < b ? -1 : 1);
     return first < 0 ? quote(a) + ": " + values[0] + ", " + quote(b) + ": " + values[1] : quote(b) + ": " + values[1] + ", " + quote(a) + ": " + values[0];
   }
+  // Rows of one column mostly share their objects' keys, in the same order:
+  // the sorted order and the quoted keys are worked out once per key list.
+  let sig = "";
+  for (let k = 0; k < n; k++) sig += keys[k]!.length + ":" + keys[k]!;
+  let known = ORDERS.get(sig);
+  if (!known) {
+    const order = keyOrder(keys);
+    known = { order, quoted: order.map((k) => quote(keys[k]!) + ": ") };
+    if (ORDERS.size >= MAX_ORDERS) ORDERS.clear();
+    ORDERS.set(sig, known);
+  }
+  let out = known.quoted[0]! + values[known.order[0]!];
+  for (let j = 1; j < known.order.length; j++) out += ", " + known.quoted[j]! + values[known.order[j]!];
+  return out;
+}
+
+const ORDERS = new Map<string, { order: number[]; quoted: string[] }>();
+const MAX_ORDERS = 4096;
+
+/** Indexes of `keys` in jsonb's order, a duplicate key's last occurrence only. */
+function keyOrder(keys: string[]): number[] {
+  const n = keys.length;
   const idx = Array.from({ length: n }, (_, k) => k);
   const ascii = keys.every(isAscii);
   const bytes = ascii ? undefined : keys.map((k) => Buffer.from(k, "utf8"));
@@ -185,14 +207,14 @@ function sortedPairs(keys: string[], values: string[]): string {
     else d = ka.length - kb.length || (ka < kb ? -1 : ka > kb ? 1 : 0);
     return d || b - a; // equal keys: the later one first, so it is the one kept
   });
-  let out = "";
+  const order: number[] = [];
   let prev: string | undefined;
   for (const k of idx) {
     if (keys[k] === prev) continue;
     prev = keys[k];
-    out += (out ? ", " : "") + quote(keys[k]!) + ": " + values[k];
+    order.push(k);
   }
-  return out;
+  return order;
 }
 
 // eslint-disable-next-line no-control-regex

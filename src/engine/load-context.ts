@@ -5,6 +5,7 @@
 import type pg from "pg";
 import { connect } from "./connection";
 import type { CopyResult } from "./copy";
+import type { SyncResult } from "./delta";
 import type { MigrationOptions, MigrationPlan, TablePlan } from "./plan";
 import type { ReadWorkers } from "./read-workers";
 import type { Snapshot } from "./source";
@@ -19,19 +20,22 @@ export interface ProgressEvent {
 
 export interface MigrateOptions extends MigrationOptions {
   target: string;
-  /** tables copied at the same time (default 2) */
+  /** tables copied at the same time (options.ts DEFAULTS.jobs) */
   jobs?: number;
   /** reload tables pgshift loaded earlier from a different version of the source */
   refresh?: boolean;
   /** replace target tables pgshift did not load (create: drop and recreate; existing: truncate) */
   overwrite?: boolean;
-  /** compare every row afterwards (default true) */
+  /** compare every row afterwards (DEFAULTS.verify) */
   verify?: boolean;
   onProgress?: (e: ProgressEvent) => void;
 }
 
-/** "bookkeeping": a migration tool's table whose rows in PostgreSQL were kept (bookkeeping.ts) */
-export type TableAction = "loaded" | "reloaded" | "kept" | "replaced" | "bookkeeping";
+/**
+ * "bookkeeping": a migration tool's table whose rows in PostgreSQL were kept (bookkeeping.ts);
+ * "synced": refreshed by re-copying only the key ranges that changed (delta.ts).
+ */
+export type TableAction = "loaded" | "reloaded" | "synced" | "kept" | "replaced" | "bookkeeping";
 
 /** What the decide phase chose for a table; "load" is reported as "loaded". */
 export type Decision = TableAction | "load";
@@ -48,10 +52,14 @@ export interface TableReport {
   verifiedBy?: TableVerification["method"];
   /** loaded, but something the app will notice (e.g. a sequence with no value left) */
   warnings?: string[];
+  /** rows copied in this run: every row for a load or reload, the re-copied ranges' rows for a sync, 0 when kept */
+  copiedRows?: number;
+  /** a refresh: how it went (ranges compared and re-copied, or why the table was reloaded whole) */
+  refresh?: string;
 }
 
 /** What a load sent (for the digest check), and what the report should tell the app's owner. */
-export type Loaded = CopyResult & { warnings: string[] };
+export type Loaded = CopyResult & { warnings: string[]; sync?: SyncResult; refresh?: string };
 
 export type Progress = (table: string, phase: ProgressEvent["phase"], rows: number, total: number) => void;
 

@@ -8,6 +8,7 @@
 import { redact } from "./connection";
 import { fingerprintSqlite } from "./fingerprint";
 import { session, type LoadContext, type MigrateOptions, type ProgressEvent, type TableReport } from "./load-context";
+import { DEFAULTS, checkOptions } from "./options";
 import { recordedLoadOptions, tablesIn } from "./pg-catalog";
 import { openSource, planFrom, type MigrationOptions, type MigrationPlan } from "./plan";
 import { takeSnapshot, type Snapshot } from "./source";
@@ -37,6 +38,7 @@ export interface MigrationReport {
 
 export async function migrate(options: MigrateOptions): Promise<MigrationReport> {
   const started = Date.now();
+  checkOptions(options); // before connecting: a bad option is the caller's to fix, whatever the server says
   const src = openSource(options.source);
   let ctx: LoadContext | undefined;
   const admin = await session(options.target);
@@ -47,7 +49,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
     ctx.actions = await decide(ctx, options);
     await load(ctx);
     await addForeignKeys(ctx);
-    const verified = options.verify !== false;
+    const verified = options.verify ?? DEFAULTS.verify;
     const verifyStarted = Date.now();
     const tables = await verify(ctx, verified);
     return report(ctx, tables, verified, started, verified ? Date.now() - verifyStarted : undefined);
@@ -62,12 +64,13 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
 /** `pgshift verify`: compare without copying (the seed guide's --verify-only). */
 export async function verifyMigration(given: MigrationOptions & { target: string; jobs?: number; onProgress?: (e: ProgressEvent) => void }): Promise<MigrationReport> {
   const started = Date.now();
+  checkOptions(given);
   const src = openSource(given.source);
   let snapshot: Snapshot | undefined;
   let admin: Awaited<ReturnType<typeof session>> | undefined;
   try {
     const options = { ...given, ...(await recordedOptions(given.target, given)) };
-    const plan = await planFrom(src, { ...options, schema: options.schema ?? "create" });
+    const plan = await planFrom(src, { ...options, schema: options.schema ?? DEFAULTS.schema });
     let fingerprint: string;
     ({ snapshot, fingerprint } = await snapshotWithFingerprint(src, options.source));
     const verifyStarted = Date.now();
@@ -106,7 +109,7 @@ function context(
     snapshot,
     fingerprint,
     admin,
-    jobs: options.jobs ?? 2,
+    jobs: options.jobs ?? DEFAULTS.jobs,
     progress: (table, phase, rows, total) => options.onProgress?.({ table, phase, rows, total }),
     ordered: plan.loadOrder.map((n) => byTarget.get(n)!),
     actions: new Map(),
@@ -140,7 +143,7 @@ async function snapshotWithFingerprint(src: ReturnType<typeof openSource>, path:
 async function recordedOptions(url: string, options: MigrationOptions): Promise<MigrationOptions> {
   const client = await session(url);
   try {
-    const rows = await recordedLoadOptions(client, options.targetSchema ?? "public");
+    const rows = await recordedLoadOptions(client, options.targetSchema ?? DEFAULTS.targetSchema);
     const selected = options.tables?.length ? rows.filter((r) => options.tables!.includes(r.source_table)) : rows;
     if (selected.length === 0) return options;
     const one = <T>(values: T[]): T | undefined => (new Set(values).size === 1 ? values[0] : undefined);

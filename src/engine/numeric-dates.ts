@@ -6,13 +6,13 @@
 // its numbers before anything is written: every number must fit one reading,
 // or the column is refused with a row that does not fit.
 import type Database from "better-sqlite3";
-import { NUMERIC_DATE_UNITS, type ColumnCast, type NumericDateUnit } from "./cast-rules";
+import { hasDateNumbers, type ColumnCast } from "./column-types";
+import { NUMERIC_DATE_UNITS, type NumericDateUnit } from "./convert";
 import { ValueConversionError } from "./errors";
 import { quoteSqlite } from "./identifiers";
 import { sqlFile } from "./sql-files";
 
 const query = sqlFile("sqlite", "numeric-dates");
-const DATE_KINDS = new Set(["timestamp", "timestamptz", "date"]);
 
 /** Where a unit's magnitude bucket lies, as SQL over `pgshift_value` (mirrors numeric-dates.sql). */
 const BUCKET: Record<Exclude<NumericDateUnit, "julian">, string> = {
@@ -48,7 +48,7 @@ export interface NumericDateDecision {
  * ValueConversionError, naming a row, when the numbers mix units.
  */
 export function decideNumericDates(db: Database.Database, table: string, column: string, cast: ColumnCast, key: string[]): NumericDateDecision {
-  if (!DATE_KINDS.has(cast.kind)) return { cast };
+  if (!hasDateNumbers(cast.kind)) return { cast };
   const col = quoteSqlite(column);
   const c = db.prepare(query.replaceAll("%COL%", col).replaceAll("%TABLE%", quoteSqlite(table))).get() as Counts;
   if (c.n === 0) return { cast };

@@ -4,11 +4,10 @@
 // sql/postgres/; the migration's phases read and write the target only through
 // here and through the DDL of schema.ts.
 import type pg from "pg";
-import type { ColumnCast } from "./cast-rules";
+import { castForPgType, type ColumnCast } from "./column-types";
 import { connect } from "./connection";
 import { qualified } from "./identifiers";
-import type { IdentifierMode } from "./identifiers";
-import type { SchemaMode } from "./plan";
+import type { IdentifierMode, SchemaMode } from "./options";
 import { sqlFile } from "./sql-files";
 
 const sql = (name: string) => sqlFile("postgres", name);
@@ -19,30 +18,6 @@ export interface TargetColumn {
   notNull: boolean;
   hasSequence: boolean;
   cast: ColumnCast;
-}
-
-/** Maps a PostgreSQL column type (format_type output) to the converter that fills it. */
-export function castForTargetType(dataType: string): ColumnCast {
-  const t = dataType.toLowerCase();
-  const rule = "target column";
-  const len = /\((\d+)\)/.exec(t);
-  if (t === "smallint") return { kind: "smallint", pgType: t, rule };
-  if (t === "integer") return { kind: "integer", pgType: t, rule };
-  if (t === "bigint") return { kind: "bigint", pgType: t, rule };
-  if (t === "boolean") return { kind: "boolean", pgType: t, rule };
-  if (t === "double precision" || t === "real") return { kind: "double", pgType: t, rule };
-  if (t.startsWith("numeric")) return { kind: "numeric", pgType: t, rule };
-  if (t.startsWith("character varying") || t.startsWith("character(") || t === "character")
-    return { kind: "varchar", pgType: t, length: len ? Number(len[1]) : undefined, rule };
-  if (t.startsWith("timestamp") && t.includes("with time zone")) return { kind: "timestamptz", pgType: t, rule };
-  if (t.startsWith("timestamp")) return { kind: "timestamp", pgType: t, rule };
-  if (t === "date") return { kind: "date", pgType: t, rule };
-  if (t.startsWith("time")) return { kind: "time", pgType: t, rule };
-  if (t === "json" || t === "jsonb") return { kind: "jsonb", pgType: t, rule };
-  if (t === "bytea") return { kind: "bytea", pgType: t, rule };
-  if (t === "uuid") return { kind: "uuid", pgType: t, rule };
-  // text, enums, domains and anything else take PostgreSQL's own text input.
-  return { kind: "text", pgType: t, rule };
 }
 
 /** Every table's columns in one schema, with the converter each column's type takes (`--schema existing`). */
@@ -59,7 +34,7 @@ export async function readTargetTables(url: string, schema: string): Promise<Map
     const tables = new Map<string, TargetColumn[]>();
     for (const r of rows) {
       const list = tables.get(r.table_name) ?? [];
-      list.push({ name: r.column_name, dataType: r.data_type, notNull: r.not_null, hasSequence: r.has_sequence, cast: castForTargetType(r.data_type) });
+      list.push({ name: r.column_name, dataType: r.data_type, notNull: r.not_null, hasSequence: r.has_sequence, cast: castForPgType(r.data_type, "target column") });
       tables.set(r.table_name, list);
     }
     return tables;
@@ -80,9 +55,13 @@ export async function hasRows(client: pg.Client, schema: string, table: string):
 export interface ForeignKeyDefinition {
   /** the referencing table, as a (qualified when needed) regclass name */
   tbl: string;
+  /** the constraint's schema, quoted when needed (SET CONSTRAINTS takes schema.name) */
+  nsp: string;
   name: string;
   /** pg_get_constraintdef: what ADD CONSTRAINT takes back */
   def: string;
+  /** NO ACTION on update and delete, not deferrable yet: a sync can defer it rather than drop it */
+  deferrable: boolean;
 }
 
 /** Foreign keys from or to any of `tables` (qualified names). */
@@ -105,6 +84,8 @@ export interface LoadRecord {
   target_table: string;
   source_fingerprint: string;
   schema_mode: string;
+  /** the table's columns and keys when loaded (delta.ts layoutOf); null when loaded by an older pgshift */
+  layout: string | null;
 }
 
 /** Creates (or upgrades) pgshift.loads. */
@@ -127,11 +108,13 @@ export interface LoadEntry {
   identifiers: IdentifierMode;
   /** the overrides that applied to this table ({ "table.column": "type" }) */
   casts: Record<string, string>;
+  /** delta.ts layoutOf */
+  layout: string;
 }
 
 /** Records one table's load, inside the transaction that loaded it. */
 export async function recordLoad(client: pg.Client, e: LoadEntry): Promise<void> {
-  await client.query(sql("record-load"), [e.targetSchema, e.targetTable, e.sourceTable, e.fingerprint, e.schemaMode, e.rows, e.identifiers, JSON.stringify(e.casts)]);
+  await client.query(sql("record-load"), [e.targetSchema, e.targetTable, e.sourceTable, e.fingerprint, e.schemaMode, e.rows, e.identifiers, JSON.stringify(e.casts), e.layout]);
 }
 
 export interface RecordedOptions {

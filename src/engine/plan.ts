@@ -4,16 +4,18 @@
 // reads SQLite and, in `existing` mode, the target's catalog; it writes nothing.
 import Database from "better-sqlite3";
 import { existsSync } from "node:fs";
-import { castFor, formatCastRules, parseOverride, type ColumnCast } from "./cast-rules";
+import { castFor, formatCastRules, parseOverride } from "./cast-rules";
+import { hasDateNumbers, isIntegerKind, isNumberKind, isTextKind, makeCast, type ColumnCast } from "./column-types";
 import { readCatalog, type SkippedObject, type SqliteTable } from "./catalog";
 import { UsageError } from "./errors";
-import { quoteIdent, quoteSqlite, targetName, type IdentifierMode } from "./identifiers";
+import { quoteIdent, quoteSqlite, targetName } from "./identifiers";
+import { DEFAULTS, checkOptions, type IdentifierMode, type SchemaMode } from "./options";
 import { bookkeepingTool } from "./bookkeeping";
 import { balanced, parseCreateTable, splitTopLevel, translateExpression, type ExpressionColumn, type Translation } from "./expressions";
 import { decideNumericDates } from "./numeric-dates";
 import { readTargetTables, type TargetColumn } from "./pg-catalog";
 
-export type SchemaMode = "create" | "existing";
+export type { SchemaMode };
 
 export interface MigrationOptions {
   /** path of the SQLite database */
@@ -24,7 +26,7 @@ export interface MigrationOptions {
   /** source table names to migrate (default: all) */
   tables?: string[];
   identifiers?: IdentifierMode;
-  /** PostgreSQL schema to load into (default public) */
+  /** PostgreSQL schema to load into (DEFAULTS.targetSchema) */
   targetSchema?: string;
   /** per-column cast overrides: { "table.column": "text" } */
   casts?: Record<string, string>;
@@ -122,9 +124,11 @@ export async function planMigration(options: MigrationOptions): Promise<Migratio
 }
 
 export async function planFrom(db: Database.Database, options: MigrationOptions): Promise<MigrationPlan> {
-  const mode = options.schema ?? "create";
-  const identifiers = options.identifiers ?? "downcase";
-  const targetSchema = options.targetSchema ?? "public";
+  // Options can come from anywhere (the CLI, the stack, a program calling the engine): a bad one is a usage error.
+  checkOptions(options);
+  const mode = options.schema ?? DEFAULTS.schema;
+  const identifiers = options.identifiers ?? DEFAULTS.identifiers;
+  const targetSchema = options.targetSchema ?? DEFAULTS.targetSchema;
   const catalog = readCatalog(db);
   let tables = catalog.tables;
   if (options.tables && options.tables.length > 0) {
@@ -224,13 +228,13 @@ function planTable(
       }
       // In existing mode a reading for numbers (timestamp:epoch-ms) applies to the app's own date column as it is.
       const tc = targetCols?.get(tn(c.name));
-      if (cast.numbers && tc && ["timestamp", "timestamptz", "date"].includes(tc.cast.kind)) cast = { ...tc.cast, numbers: cast.numbers };
+      if (cast.numbers && tc && hasDateNumbers(tc.cast.kind)) cast = { ...tc.cast, numbers: cast.numbers };
     } else if (targetCols) {
       const tc = targetCols.get(tn(c.name));
       if (!tc) throw new UsageError(`--schema existing: column "${c.name}" of table "${t.name}" has no column "${tn(c.name)}" in PostgreSQL table "${target}".`);
       cast = tc.cast;
     } else cast = castFor(c.declaredType);
-    if (mode === "create" && !override && (cast.kind === "text" || cast.kind === "varchar") && /\bCOLLATE\s+NOCASE\b/i.test(definition.columns.get(c.name) ?? "")) {
+    if (mode === "create" && !override && isTextKind(cast.kind) && /\bCOLLATE\s+NOCASE\b/i.test(definition.columns.get(c.name) ?? "")) {
       // citext keeps what NOCASE gives the app: = , UNIQUE, ORDER BY and LIKE ignore case.
       notes.push(
         `${c.name}: COLLATE NOCASE → citext: comparisons, uniqueness, ORDER BY and LIKE stay case-insensitive ` +
@@ -240,7 +244,7 @@ function planTable(
         const name = `${target}_${tn(c.name)}_length`.slice(0, 63);
         lengthChecks.push({ name, unique: false, kind: "check constraint", sql: `ALTER TABLE %TABLE% ADD CONSTRAINT ${quoteIdent(name)} CHECK (char_length(${quoteIdent(tn(c.name))}) <= ${cast.length})` });
       }
-      cast = { kind: "text", pgType: "citext", rule: "collate nocase" };
+      cast = { ...makeCast("text", "collate nocase"), pgType: "citext" };
     }
     const decided = decideNumericDates(db, t.name, c.name, cast, t.primaryKey);
     cast = decided.cast;
@@ -351,8 +355,6 @@ function planTable(
 }
 
 const UTC_NOW = "(CURRENT_TIMESTAMP AT TIME ZONE 'UTC')";
-const INTEGER_KINDS = ["bigint", "integer", "smallint"];
-const TEXT_KINDS = ["text", "varchar"];
 // strftime() conversions → to_char() patterns (SQLite's %f is seconds with milliseconds).
 const STRFTIME: Record<string, string> = { Y: "YYYY", m: "MM", d: "DD", H: "HH24", M: "MI", S: "SS", f: "SS.MS", j: "DDD", "%": "%" };
 
@@ -383,7 +385,7 @@ export function translateDefault(sqlDefault: string | null, cast: ColumnCast): s
   while (d.startsWith("(") && d.endsWith(")") && balanced(d, 0) === d.slice(1, -1)) d = d.slice(1, -1).trim();
   const u = d.toUpperCase().replace(/\s+/g, "");
   const k = cast.kind;
-  const isText = TEXT_KINDS.includes(k);
+  const isText = isTextKind(k);
   const stamp = (pattern: string) => `to_char(${UTC_NOW}, '${pattern}')`;
   if (u === "NULL") return null;
 
@@ -409,7 +411,7 @@ export function translateDefault(sqlDefault: string | null, cast: ColumnCast): s
   // CAST(strftime('%s','now') AS INTEGER): how hand-written schemas make strftime's text an integer
   if (/^STRFTIME\('%S','NOW'\)$/.test(u) || /^CAST\(STRFTIME\('%S','NOW'\)ASINT(EGER)?\)$/.test(u) || /^UNIXEPOCH\(('NOW')?\)$/.test(u)) {
     const epoch = "floor(extract(epoch FROM CURRENT_TIMESTAMP))::bigint";
-    if (INTEGER_KINDS.includes(k) || k === "double" || k === "numeric") return epoch;
+    if (isNumberKind(k)) return epoch;
     if (isText) return `(${epoch})::text`;
     if (nowTimestamp) return `date_trunc('second', ${nowTimestamp})`; // pgshift reads the numbers as epoch seconds
     return null;
@@ -442,13 +444,13 @@ export function translateDefault(sqlDefault: string | null, cast: ColumnCast): s
     if (/^(0|FALSE|'0'|'F'|'FALSE'|'N'|'NO')$/.test(u)) return "false";
     return null;
   }
-  if (u === "TRUE" || u === "FALSE") return INTEGER_KINDS.includes(k) ? (u === "TRUE" ? "1" : "0") : null;
+  if (u === "TRUE" || u === "FALSE") return isIntegerKind(k) ? (u === "TRUE" ? "1" : "0") : null;
   if (/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(d)) {
-    if (["text", "varchar", "jsonb"].includes(cast.kind)) return `'${d}'`;
+    if (isTextKind(k) || k === "jsonb") return `'${d}'`;
     return d;
   }
   if (/^'([^']|'')*'$/.test(d)) {
-    if (["bigint", "integer", "smallint", "double", "numeric"].includes(cast.kind) && !/^'\s*[-+]?[\d.]+\s*'$/.test(d)) return null;
+    if (isNumberKind(k) && !/^'\s*[-+]?[\d.]+\s*'$/.test(d)) return null;
     if (k === "jsonb" && !isJson(d.slice(1, -1).replace(/''/g, "'"))) return null;
     return d;
   }

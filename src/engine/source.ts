@@ -5,7 +5,8 @@ import Database from "better-sqlite3";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { converterFor, InvalidUtf8Suspect, Reject, decodeUtf8Strict, type Converter } from "./convert";
+import { converterFor, isIntegerKind } from "./column-types";
+import { InvalidUtf8Suspect, Reject, decodeUtf8Strict, type Converter } from "./convert";
 import { ValueConversionError } from "./errors";
 import { quoteSqlite } from "./identifiers";
 import type { TablePlan } from "./plan";
@@ -62,7 +63,6 @@ export async function takeSnapshot(source: Database.Database): Promise<Snapshot>
   };
 }
 
-const INTEGER_KINDS = new Set(["smallint", "integer", "bigint"]);
 const MAX_SAFE = "9007199254740991";
 
 export interface TableReader {
@@ -74,14 +74,17 @@ export interface TableReader {
   keyOfRow(n: number): Record<string, unknown> | undefined;
 }
 
-export function tableReader(db: Database.Database, t: TablePlan): TableReader {
+/** Only the rows whose (single, integer) key lies in one of these inclusive ranges, in range order: delta sync's re-copy. */
+export type KeyRanges = [bigint, bigint][];
+
+export function tableReader(db: Database.Database, t: TablePlan, ranges?: KeyRanges): TableReader {
   const cols = t.columns;
   // Integers beyond 2^53 would lose digits as JavaScript numbers; SQLite hands
   // those few over as text instead.
   const selectList = cols
     .map((c) => {
       const q = quoteSqlite(c.source);
-      return INTEGER_KINDS.has(c.cast.kind)
+      return isIntegerKind(c.cast.kind)
         ? // not abs(): abs(-9223372036854775808) overflows and SQLite stops the query
           `CASE WHEN typeof(${q}) = 'integer' AND ${q} NOT BETWEEN -${MAX_SAFE} AND ${MAX_SAFE} THEN CAST(${q} AS TEXT) ELSE ${q} END`
         : q;
@@ -91,7 +94,8 @@ export function tableReader(db: Database.Database, t: TablePlan): TableReader {
   // COLLATE BINARY: a NOCASE key would otherwise sort case-insensitively, not in the byte order verify merges by.
   const order = keyless ? (t.withoutRowid ? "" : " ORDER BY rowid") : ` ORDER BY ${t.sourceKey.map((k) => `${quoteSqlite(k)} COLLATE BINARY`).join(", ")}`;
   const from = quoteSqlite(t.source);
-  const sql = `SELECT ${selectList}${keyless && !t.withoutRowid ? ", rowid" : ""} FROM ${from}${order}`;
+  const where = ranges ? ` WHERE ${quoteSqlite(t.sourceKey[0]!)} BETWEEN ? AND ?` : "";
+  const sql = `SELECT ${selectList}${keyless && !t.withoutRowid ? ", rowid" : ""} FROM ${from}${where}${order}`;
   const keyIdx = t.sourceKey.map((k) => cols.findIndex((c) => c.source === k));
   const converters: Converter[] = cols.map((c) => converterFor(c.cast));
   const keyOf = (row: unknown[]): Record<string, unknown> =>
@@ -128,7 +132,8 @@ export function tableReader(db: Database.Database, t: TablePlan): TableReader {
   const rowsOf = function* (): Generator<unknown[]> {
     const stmt = db.prepare(sql).raw(true);
     try {
-      yield* stmt.iterate() as IterableIterator<unknown[]>;
+      if (!ranges) yield* stmt.iterate() as IterableIterator<unknown[]>;
+      else for (const [lo, hi] of ranges) yield* stmt.iterate(lo, hi) as IterableIterator<unknown[]>;
     } finally {
       lookup?.close();
       lookup = undefined;
@@ -160,6 +165,12 @@ export function tableReader(db: Database.Database, t: TablePlan): TableReader {
       if (rows > 0) yield { text, rows };
     },
     keyOfRow(n: number) {
+      if (ranges) {
+        // Rare (an error report): walk the ranges to the n-th row.
+        let i = 0;
+        for (const row of rowsOf()) if (++i === n) return keyOf(row);
+        return undefined;
+      }
       const row = db.prepare(`${sql} LIMIT 1 OFFSET ?`).raw(true).get(n - 1) as unknown[] | undefined;
       return row ? keyOf(row) : undefined;
     },

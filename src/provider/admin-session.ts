@@ -9,10 +9,11 @@
 // owner does not own; grants (which must run inside the application database)
 // get search_path pinned in the startup packet, which outranks database and
 // role settings; every catalog name is written schema-qualified anyway.
-//
-// Dynamic providers are serialized into the state: these functions load their
-// modules with require() and capture nothing but constants.
+// Used by the role and grant handlers, which the dynamic providers load at run
+// time (handler.ts).
 
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
+import pg from "pg";
 import { reachDatabase, type TunnelTarget } from "./tunnel";
 
 /** The database role statements run in: owned by the superuser, not by any role pgshift manages. */
@@ -56,11 +57,10 @@ export function adminSessionUrl(adminUrl: string, database: string = MAINTENANCE
  * connection that cannot pin them (not a superuser) is refused before any
  * statement runs.
  */
-export async function connectAdmin(adminUrl: string, database?: string, tunnel?: TunnelTarget | null): Promise<import("pg").Client> {
-  const { Client } = require("pg") as typeof import("pg");
+export async function connectAdmin(adminUrl: string, database?: string, tunnel?: TunnelTarget | null): Promise<pg.Client> {
   // Through the stack's port-forward when it has one; closed with the client.
   const reach = await reachDatabase(adminUrl, tunnel);
-  const client = new Client({ connectionString: adminSessionUrl(reach.url, database), application_name: "pgshift-admin" });
+  const client = new pg.Client({ connectionString: adminSessionUrl(reach.url, database), application_name: "pgshift-admin" });
   client.on("error", () => {});
   const end = client.end.bind(client);
   client.end = (async () => {
@@ -108,7 +108,6 @@ export async function connectAdmin(adminUrl: string, database?: string, tunnel?:
  * PostgreSQL stores a `PASSWORD 'SCRAM-SHA-256$…'` literal as given.
  */
 export function scramVerifier(password: string, opts: { salt?: Buffer; iterations?: number } = {}): string {
-  const { createHash, createHmac, pbkdf2Sync, randomBytes } = require("node:crypto") as typeof import("node:crypto");
   // PostgreSQL runs SASLprep over the password, which leaves printable ASCII
   // unchanged; anything else is refused rather than normalised differently.
   if (!/^[\x21-\x7e]+$/.test(password)) throw new Error("a role password must be printable ASCII without spaces (pgshift generates such passwords)");

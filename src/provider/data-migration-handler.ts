@@ -4,7 +4,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { existsSync } from "node:fs";
 import { dirname, isAbsolute } from "node:path";
 import { migrate, type MigrationReport } from "../engine";
-import { parseOverride } from "../engine/cast-rules";
+import { optionProblems, type IdentifierMode, type SchemaMode } from "../engine/options";
 import { backupSqlite } from "./source-backup";
 import { reachDatabase, type TunnelTarget } from "./tunnel";
 
@@ -14,9 +14,9 @@ export interface MigrationInputs {
   targetUrl: string;
   /** port-forward to the database pod (null: targetUrl is reachable as is); never part of the diff */
   tunnel?: TunnelTarget | null;
-  schema: "create" | "existing";
+  schema: SchemaMode;
   tables: string[];
-  identifiers: "downcase" | "preserve";
+  identifiers: IdentifierMode;
   jobs: number;
   /** per-column cast overrides ({ "events.at": "timestamp:epoch-ms" }); absent in state written before they existed */
   casts?: Record<string, string>;
@@ -32,6 +32,11 @@ export interface TableResult {
   targetRows: number;
   match: boolean;
   warnings?: string[];
+  /** rows copied by this update: all of them for a load, only the changed key ranges' rows for a sync */
+  copiedRows?: number;
+  /** on a re-copy: loaded, synced (how many ranges and rows) or reloaded whole (and why) */
+  action?: string;
+  refresh?: string;
 }
 
 export interface MigrationOutputs extends MigrationInputs {
@@ -63,21 +68,10 @@ export async function check(_olds: MigrationInputs, news: MigrationInputs): Prom
   } else if (!existsSync(news.source)) {
     failures.push({ property: "source", reason: `the SQLite database ${news.source} does not exist` });
   }
-  if (!["create", "existing"].includes(news.schema)) {
-    failures.push({ property: "schema", reason: `schema must be "create" or "existing", got "${news.schema}"` });
-  }
-  if (!["downcase", "preserve"].includes(news.identifiers)) {
-    failures.push({ property: "identifiers", reason: `identifiers must be "downcase" or "preserve", got "${news.identifiers}"` });
-  }
-  for (const [column, spec] of Object.entries(news.casts ?? {})) {
-    try {
-      parseOverride(spec);
-    } catch (err) {
-      failures.push({ property: "casts", reason: `casts["${column}"]: ${(err as Error).message}` });
-    }
-  }
-  if (!Number.isInteger(news.jobs) || news.jobs < 1 || news.jobs > 64) {
-    failures.push({ property: "jobs", reason: `jobs must be an integer from 1 to 64, got ${news.jobs}` });
+  // The engine's own check, so the stack, the CLI and this resource accept the same options.
+  const inputs = { schema: news.schema, identifiers: news.identifiers, jobs: news.jobs, casts: news.casts, tables: news.tables };
+  for (const p of optionProblems(inputs, { schema: "schema", identifiers: "identifiers", jobs: "jobs", casts: "casts", tables: "tables" })) {
+    failures.push({ property: p.option, reason: p.message });
   }
   return { inputs: news, failures };
 }
@@ -136,6 +130,9 @@ async function copy(inputs: MigrationInputs, refresh: boolean, why: string[], ev
     targetRows: t.targetRows,
     match: t.match,
     ...(t.warnings ? { warnings: t.warnings } : {}),
+    copiedRows: t.copiedRows ?? 0,
+    action: t.action,
+    ...(t.refresh ? { refresh: t.refresh } : {}),
   }));
   if (!report.ok) {
     const bad = tables.filter((t) => !t.match).map((t) => `${t.source} (source ${t.sourceRows} rows, target ${t.targetRows})`);
@@ -145,6 +142,9 @@ async function copy(inputs: MigrationInputs, refresh: boolean, why: string[], ev
     );
   }
   const rows = tables.reduce((n, t) => n + t.targetRows, 0);
+  const copied = tables.reduce((n, t) => n + (t.copiedRows ?? 0), 0);
+  // A re-copy before cutover syncs: say how little it had to copy.
+  if (refresh && tables.some((t) => t.action === "synced")) why.push(`${copied} rows re-copied (${tables.map((t) => `${t.source}: ${t.copiedRows}`).join(", ")})`);
   // Loaded and verified, but worth knowing (a sequence with no value left, a CHECK left out, a migration stamp that differs).
   const warnings = tables.flatMap((t) => (t.warnings ?? []).map((w) => `${t.source}: ${w}`));
   if (warnings.length) why.push(`${warnings.length} warning${warnings.length > 1 ? "s" : ""}: ${warnings.join(" | ")}`);

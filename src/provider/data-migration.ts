@@ -1,20 +1,15 @@
 // DataMigration: the SQLite → PostgreSQL copy and its verification as a Pulumi
-// resource. This file is what Pulumi serializes into the state, so it stays a
-// thin shell: each method loads data-migration-handler.ts (and through it the
-// engine) at run time, with tsx, in the dynamic-provider process.
+// resource; what it does at each step is data-migration-handler.ts (and through
+// it the engine), loaded at run time (handler.ts).
 import * as pulumi from "@pulumi/pulumi";
+import { DEFAULTS, type IdentifierMode, type SchemaMode } from "../engine/options";
 import type { MigrationInputs, MigrationOutputs } from "./data-migration-handler";
+import { loadHandler } from "./handler";
 import type { TunnelTarget } from "./tunnel";
 
 // Captured as a plain string when the provider is serialized.
 const handlerPath: string = require.resolve("./data-migration-handler");
-
-function load(): typeof import("./data-migration-handler") {
-  // The dynamic-provider host is plain Node.js; tsx lets it load the engine's TypeScript.
-  const { register } = require("tsx/cjs/api") as { register: () => unknown };
-  register();
-  return require(handlerPath) as typeof import("./data-migration-handler");
-}
+const load = () => loadHandler<typeof import("./data-migration-handler")>(handlerPath);
 
 export const dataMigrationProvider: pulumi.dynamic.ResourceProvider = {
   async check(olds: MigrationInputs, news: MigrationInputs) {
@@ -43,9 +38,9 @@ export interface DataMigrationArgs {
   targetUrl: pulumi.Input<string>;
   /** reach PostgreSQL through this port-forward, opened only when data is copied; secret */
   tunnel?: pulumi.Input<TunnelTarget>;
-  schema?: pulumi.Input<"create" | "existing">;
+  schema?: pulumi.Input<SchemaMode>;
   tables?: pulumi.Input<string[]>;
-  identifiers?: pulumi.Input<"downcase" | "preserve">;
+  identifiers?: pulumi.Input<IdentifierMode>;
   jobs?: pulumi.Input<number>;
   /** per-column cast overrides, as pgshift's --cast */
   casts?: pulumi.Input<Record<string, pulumi.Input<string>>>;
@@ -74,10 +69,10 @@ export class DataMigration extends pulumi.dynamic.Resource {
         sourceFingerprint: args.sourceFingerprint,
         targetUrl: pulumi.secret(args.targetUrl),
         tunnel: args.tunnel ? pulumi.secret(args.tunnel) : null,
-        schema: args.schema ?? "create",
+        schema: args.schema ?? DEFAULTS.schema,
         tables: args.tables ?? [],
-        identifiers: args.identifiers ?? "downcase",
-        jobs: args.jobs ?? 2,
+        identifiers: args.identifiers ?? DEFAULTS.identifiers,
+        jobs: args.jobs ?? DEFAULTS.jobs,
         casts: args.casts ?? {},
         cutover: args.cutover ?? false,
         runId: args.runId ?? "",

@@ -4,6 +4,7 @@
 // table back; a translated index PostgreSQL cannot make sense of is left out
 // with a warning.
 import type pg from "pg";
+import { isIntegerKind } from "../column-types";
 import { LoadError } from "../errors";
 import type { LoadContext } from "../load-context";
 import { serialSequence } from "../pg-catalog";
@@ -59,7 +60,7 @@ async function runDdl(client: pg.Client, t: TablePlan, ddl: DdlStatement, warnin
 export async function resetSequences(ctx: LoadContext, client: pg.Client, t: TablePlan): Promise<string[]> {
   const { plan } = ctx;
   const schema = plan.targetSchema;
-  const candidates = plan.schemaMode === "create" ? t.columns.filter((c) => c.identity) : t.columns.filter((c) => ["bigint", "integer", "smallint"].includes(c.cast.kind));
+  const candidates = plan.schemaMode === "create" ? t.columns.filter((c) => c.identity) : t.columns.filter((c) => isIntegerKind(c.cast.kind));
   const warnings: string[] = [];
   for (const c of candidates) {
     const seq = await serialSequence(client, schema, t.target, c.target);

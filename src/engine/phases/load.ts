@@ -7,7 +7,9 @@ import { CHUNK, copyTable } from "../copy";
 import { LoadError } from "../errors";
 import { qualified } from "../identifiers";
 import { inTransaction, pool, type LoadContext } from "../load-context";
-import { foreignKeysTouching, recordLoad } from "../pg-catalog";
+import { foreignKeysTouching, loadRecords, recordLoad } from "../pg-catalog";
+import { chunkDigestsSql, deltaDecision, layoutOf, syncTable } from "../delta";
+import type { Loaded } from "../load-context";
 import type { TablePlan } from "../plan";
 import { ReadWorkers } from "../read-workers";
 import { createTableSql } from "../schema";
@@ -38,6 +40,7 @@ export async function load(ctx: LoadContext): Promise<void> {
     analyses.push(done);
   };
   if (reloads.length > 0) {
+    await admin.query(chunkDigestsSql);
     await reloadTables(ctx, reloads);
     analyze(reloads);
   }
@@ -70,22 +73,74 @@ async function loadTable(ctx: LoadContext, t: TablePlan, replace: boolean): Prom
   });
 }
 
-/** One transaction for every table to reload, so the app never sees a half-refreshed database. */
+/**
+ * One transaction for every table to refresh, so the app never sees a
+ * half-refreshed database. A table whose columns are unchanged and which has a
+ * single integer key is synced (only its differing key ranges copied again,
+ * delta.ts); any other is truncated and copied whole — created again first, in
+ * create mode, when its columns changed.
+ */
 async function reloadTables(ctx: LoadContext, tables: TablePlan[]): Promise<void> {
-  const schema = ctx.plan.targetSchema;
+  const { plan } = ctx;
+  const schema = plan.targetSchema;
+  const records = await loadRecords(ctx.admin, schema);
   await inTransaction(ctx.url, ctx.snapshot, async (client, db) => {
-    const names = tables.map((t) => qualified(schema, t.target));
-    // Foreign keys touching these tables are set aside and restored (and re-validated) before commit.
-    const fks = await foreignKeysTouching(client, names);
-    for (const fk of fks) await client.query(`ALTER TABLE ${fk.tbl} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
-    await client.query(`TRUNCATE ${names.join(", ")}`);
-    for (const t of tables) {
-      const copied = await copy(ctx, client, t, db);
-      const warnings = await resetSequences(ctx, client, t);
-      await record(ctx, client, t, copied.rows);
-      ctx.sent.set(t.target, { ...copied, warnings });
+    const decisions = new Map(
+      tables.map((t) => {
+        const rec = records.get(t.target);
+        return [t.target, rec?.schema_mode === plan.schemaMode ? deltaDecision(db, t, rec.layout) : { reason: "the schema mode changed", layoutChanged: true }];
+      }),
+    );
+    const whole = tables.filter((t) => "reason" in decisions.get(t.target)!);
+    const synced = tables.filter((t) => "width" in decisions.get(t.target)!);
+    const qualifiedNames = (ts: TablePlan[]) => ts.map((t) => qualified(schema, t.target));
+    // Foreign keys touching tables reloaded whole are set aside and restored (and re-validated) before commit.
+    const dropped = whole.length ? await foreignKeysTouching(client, qualifiedNames(whole)) : [];
+    const droppedNames = new Set(dropped.map((fk) => `${fk.tbl}.${fk.name}`));
+    // Those touching synced tables only are deferred to the end instead, so that
+    // a parent row deleted and copied again is not refused meanwhile, and only
+    // the changed rows are checked. A key with an ON DELETE/UPDATE action would
+    // act on the delete at once (actions are never deferred): set aside too.
+    const touching = synced.length ? (await foreignKeysTouching(client, qualifiedNames(synced))).filter((fk) => !droppedNames.has(`${fk.tbl}.${fk.name}`)) : [];
+    const deferred = touching.filter((fk) => fk.deferrable);
+    dropped.push(...touching.filter((fk) => !fk.deferrable));
+    for (const fk of dropped) await client.query(`ALTER TABLE ${fk.tbl} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
+    for (const fk of deferred) await client.query(`ALTER TABLE ${fk.tbl} ALTER CONSTRAINT ${quoteIdent(fk.name)} DEFERRABLE INITIALLY DEFERRED`);
+    // In create mode pgshift owns the table: one whose columns changed is created again from the plan
+    // (its own foreign keys are added from the plan after the commit, by the foreign-keys phase).
+    const recreate = new Set(plan.schemaMode === "create" ? whole.filter((t) => (decisions.get(t.target) as { layoutChanged?: boolean }).layoutChanged).map((t) => t.target) : []);
+    for (const t of whole.filter((x) => recreate.has(x.target))) {
+      await client.query(`DROP TABLE ${qualified(schema, t.target)}`);
+      await client.query(createTableSql(schema, t));
     }
-    for (const fk of fks) await client.query(`ALTER TABLE ${fk.tbl} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.def}`);
+    const restore = dropped.filter((fk) => ![...recreate].some((target) => [qualified(schema, target), quoteIdent(target), target].includes(fk.tbl)));
+    const truncate = whole.filter((t) => !recreate.has(t.target));
+    if (truncate.length) await client.query(`TRUNCATE ${qualifiedNames(truncate).join(", ")}`);
+    for (const t of tables) {
+      const decision = decisions.get(t.target)!;
+      let loaded: Loaded;
+      if ("width" in decision) {
+        ctx.progress(t.target, "copy", 0, t.rows);
+        const sync = await syncTable(client, schema, t, db, decision.width, (n) => ctx.progress(t.target, "copy", n, t.rows));
+        loaded = {
+          rows: sync.copiedRows,
+          digest: "",
+          warnings: await resetSequences(ctx, client, t),
+          sync,
+          refresh: `synced: ${sync.changedRanges} of ${sync.totalRanges} key ranges differed; ${sync.deletedRows} rows deleted, ${sync.copiedRows} copied again`,
+        };
+      } else {
+        const copied = await copy(ctx, client, t, db);
+        const warnings = recreate.has(t.target) ? await addKeys(ctx, client, t, copied.rows) : await resetSequences(ctx, client, t);
+        loaded = { ...copied, warnings, refresh: `reloaded whole: ${decision.reason}` };
+      }
+      await record(ctx, client, t, loaded.sync ? loaded.sync.sourceRows : loaded.rows);
+      ctx.sent.set(t.target, loaded);
+    }
+    // The deferred checks run now, on the changed rows only; then the keys are as they were.
+    for (const fk of deferred) await client.query(`SET CONSTRAINTS ${fk.nsp}.${quoteIdent(fk.name)} IMMEDIATE`);
+    for (const fk of deferred) await client.query(`ALTER TABLE ${fk.tbl} ALTER CONSTRAINT ${quoteIdent(fk.name)} NOT DEFERRABLE INITIALLY IMMEDIATE`);
+    for (const fk of restore) await client.query(`ALTER TABLE ${fk.tbl} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.def}`);
   });
 }
 
@@ -107,6 +162,7 @@ function record(ctx: LoadContext, client: pg.Client, t: TablePlan, rows: number)
     rows,
     identifiers: plan.identifiers,
     casts,
+    layout: layoutOf(t),
   });
 }
 

@@ -4,6 +4,7 @@
 // that does not prove it. A migration tool's bookkeeping table (--schema
 // existing) is compared too, but a difference there is a warning.
 import { quoteSqlite } from "../identifiers";
+import { verifyByRanges } from "../delta";
 import { pool, session, type LoadContext, type TableReport } from "../load-context";
 import type { TablePlan } from "../plan";
 import { tableReader } from "../source";
@@ -20,7 +21,12 @@ export async function verifyTables(ctx: LoadContext, tables: TablePlan[]): Promi
       const copied = sent.get(t.target);
       // The digest proves PostgreSQL holds what was sent; the count proves what was sent is every row of the snapshot.
       const snapshotRows = Number((db.prepare(`SELECT count(*) AS n FROM ${quoteSqlite(t.source)}`).get() as { n: number }).n);
-      const proven = copied && copied.rows === snapshotRows ? await verifyByDigest(client, plan.targetSchema, t, copied) : undefined;
+      // A synced table: the re-copied ranges against SQLite's digests of the snapshot (the rest were proven in the sync).
+      const proven = copied?.sync
+        ? await verifyByRanges(client, plan.targetSchema, t, copied.sync)
+        : copied && copied.rows === snapshotRows
+          ? await verifyByDigest(client, plan.targetSchema, t, copied)
+          : undefined;
       results.set(t.target, proven ?? (await verifyTable(client, plan.targetSchema, t, tableReader(db, t))));
       ctx.progress(t.target, "done", t.rows, t.rows);
     } finally {
@@ -65,8 +71,9 @@ export async function verify(ctx: LoadContext, enabled: boolean): Promise<TableR
   return ordered.map((t) => {
     if (compared.has(t.target)) return compared.get(t.target)!;
     const v = verifications.get(t.target);
-    const action = actions.get(t.target)!;
-    const warnings = sent.get(t.target)?.warnings ?? [];
+    const loaded = sent.get(t.target);
+    const action = loaded?.sync ? "synced" : actions.get(t.target)!;
+    const warnings = loaded?.warnings ?? [];
     return {
       source: t.source,
       target: t.target,
@@ -77,6 +84,8 @@ export async function verify(ctx: LoadContext, enabled: boolean): Promise<TableR
       differences: v?.differences ?? [],
       ...(v ? { verifiedBy: v.method } : {}),
       ...(warnings.length ? { warnings } : {}),
+      copiedRows: loaded?.rows ?? 0,
+      ...(loaded?.refresh ? { refresh: loaded.refresh } : {}),
     };
   });
 }

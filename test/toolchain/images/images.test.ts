@@ -194,7 +194,7 @@ describe("containers", () => {
       "wget --help 2>&1 | grep -q 'Usage: wget'",
       `nc -z -w 5 127.0.0.1 ${open} && echo port-open`,
       `nc -z -w 5 127.0.0.1 ${closed} || echo port-closed`,
-      // busybox alone on PATH=/bin (test/src/kube/pod-sqlite.test.ts relies on it for an image without sqlite3)
+      // busybox alone on PATH=/bin (test/kube/pod-sqlite.test.ts relies on it for an image without sqlite3)
       "PATH=/bin; command -v sqlite3 && exit 1",
       "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
       "pwd",

@@ -1,4 +1,4 @@
 -- What pgshift loaded into one schema, and from which version of the source.
-SELECT target_table, source_fingerprint, schema_mode
+SELECT target_table, source_fingerprint, schema_mode, layout
   FROM pgshift.loads
  WHERE target_schema = $1;

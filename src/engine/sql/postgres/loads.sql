@@ -14,3 +14,6 @@ CREATE TABLE IF NOT EXISTS pgshift.loads (
 -- How it was loaded, so a plain `pgshift verify` compares the same way.
 ALTER TABLE pgshift.loads ADD COLUMN IF NOT EXISTS identifiers text NOT NULL DEFAULT 'downcase';
 ALTER TABLE pgshift.loads ADD COLUMN IF NOT EXISTS casts jsonb NOT NULL DEFAULT '{}';
+-- The table's columns and keys when loaded (delta.ts layoutOf): a refresh syncs
+-- only the changed key ranges while it matches, and reloads the table otherwise.
+ALTER TABLE pgshift.loads ADD COLUMN IF NOT EXISTS layout text;

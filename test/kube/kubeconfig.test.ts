@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { KubeconfigError, resolveKubeconfig } from "../../../src/kube/kubeconfig";
+import { KubeconfigError, resolveKubeconfig } from "../../src/kube/kubeconfig";
 
 function kubeconfig(dir: string, name: string): string {
   writeFileSync(join(dir, "ca.crt"), "CA-BYTES");

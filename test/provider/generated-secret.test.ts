@@ -11,9 +11,9 @@ import { X509Certificate } from "node:crypto";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startPostgres, type TestPostgres } from "../../helpers/postgres";
-import { certificateProvider } from "../../../src/provider/generated-secret";
-import { databaseUrls } from "../../../components/app-cutover";
+import { startPostgres, type TestPostgres } from "../helpers/postgres";
+import { certificateProvider } from "../../src/provider/generated-secret";
+import { databaseUrls } from "../../components/app-cutover";
 
 const PSQL = "/usr/lib/postgresql/15/bin/psql";
 let real: TestPostgres;

@@ -7,8 +7,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { startTestCluster, type TestCluster } from "../../helpers/kube";
-import { fetchPodSqlite, parsePodSource, PodSourceError } from "../../../src/kube/pod-sqlite";
+import { startTestCluster, type TestCluster } from "../helpers/kube";
+import { fetchPodSqlite, parsePodSource, PodSourceError } from "../../src/kube/pod-sqlite";
 
 let cluster: TestCluster;
 let kubeconfig: string;

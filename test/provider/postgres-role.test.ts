@@ -5,10 +5,10 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import pg from "pg";
-import { logCaughtUp, startPostgres, type TestPostgres } from "../../helpers/postgres";
-import { roleProvider, type RoleInputs } from "../../../src/provider/postgres-role";
-import { grantsProvider } from "../../../src/provider/database-grants";
-import { connectAdmin, scramVerifier } from "../../../src/provider/admin-session";
+import { logCaughtUp, startPostgres, type TestPostgres } from "../helpers/postgres";
+import { roleProvider, type RoleInputs } from "../../src/provider/postgres-role";
+import { grantsProvider } from "../../src/provider/database-grants";
+import { connectAdmin, scramVerifier } from "../../src/provider/admin-session";
 
 let pgs: TestPostgres;
 let serverLog = "";

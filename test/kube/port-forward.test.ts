@@ -10,8 +10,8 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import yaml from "js-yaml";
-import { startTestCluster, type TestCluster } from "../../helpers/kube";
-import { openTunnel, TunnelError, withTunnel } from "../../../src/kube/port-forward";
+import { startTestCluster, type TestCluster } from "../helpers/kube";
+import { openTunnel, TunnelError, withTunnel } from "../../src/kube/port-forward";
 
 let cluster: TestCluster;
 let kubeconfig: string;

@@ -3,11 +3,11 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import jsYaml from "js-yaml";
-import { ConfigError, parseConfig, rawConfig } from "../../src/config";
+import { ConfigError, parseConfig, rawConfig } from "../src/config";
 
 /** The stack files' pgshift: keys, as `pulumi config` would hand them to the program (JSON for objects). */
 function stackConfig(file: string): Record<string, string> {
-  const text = readFileSync(join(__dirname, "..", "..", file), "utf8");
+  const text = readFileSync(join(__dirname, "..", file), "utf8");
   // A small YAML reader is enough for these files; the real engine reads them in test/index.test.ts.
   const yaml = { load: (s: string) => jsYaml.load(s) as { config: Record<string, unknown> } };
   const cfg = yaml.load(text).config;

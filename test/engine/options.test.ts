@@ -1,0 +1,107 @@
+// One options type, one set of defaults, one check (src/engine/options.ts):
+// every way in — the CLI's flags, the stack's pgshift:migration.*, the Pulumi
+// resource's inputs, a program calling the engine — refuses the same bad
+// values as a usage error (exit code 2) that names the option as that person
+// wrote it, and takes the same defaults.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { parse } from "../../src/cli/main";
+import { ConfigError, parseConfig } from "../../src/config";
+import { DEFAULTS, EXIT_BAD_INPUT, exitCodeFor, migrate, planMigration, UsageError, verifyMigration } from "../../src/engine";
+import { check } from "../../src/provider/data-migration-handler";
+import { sqliteFile } from "../helpers/sqlite";
+
+const src = sqliteFile((db) => db.exec("CREATE TABLE events (id INTEGER PRIMARY KEY, at DATETIME); INSERT INTO events VALUES (1, '2024-01-01 00:00:00')"));
+// Nothing listens here: an option problem must be found before any connection is tried.
+const nowhere = "postgres://u:p@127.0.0.1:1/x";
+
+interface Bad {
+  what: string;
+  flags: string[];
+  option: "schema" | "identifiers" | "jobs" | "casts";
+  value: unknown;
+  /** what every path's message says */
+  says: RegExp;
+}
+
+const BAD: Bad[] = [
+  { what: "an unknown schema mode", flags: ["--schema", "replace"], option: "schema", value: "replace", says: /must be create or existing, not "replace"/ },
+  { what: "an unknown identifiers mode", flags: ["--identifiers", "upcase"], option: "identifiers", value: "upcase", says: /must be downcase or preserve, not "upcase"/ },
+  { what: "no jobs", flags: ["--jobs", "0"], option: "jobs", value: 0, says: /must be a whole number from 1 to 64, not 0/ },
+  { what: "too many jobs", flags: ["--jobs", "65"], option: "jobs", value: 65, says: /must be a whole number from 1 to 64, not 65/ },
+  { what: "a cast to an unknown type", flags: ["--cast", "events.at=datetime2"], option: "casts", value: { "events.at": "datetime2" }, says: /"events\.at=datetime2": unknown cast "datetime2"; use one of: text, varchar/ },
+  { what: "a reading for a type that has none", flags: ["--cast", "events.at=text:epoch-ms"], option: "casts", value: { "events.at": "text:epoch-ms" }, says: /only timestamp, timestamptz and date take a reading/ },
+];
+
+const assertUsage = (err: unknown, says: RegExp, named: string) => {
+  assert.equal(exitCodeFor(err), EXIT_BAD_INPUT, `exit code 2 for ${(err as Error).message}`);
+  assert.match((err as Error).message, says);
+  assert.ok((err as Error).message.includes(named), `names ${named}: ${(err as Error).message}`);
+  return true;
+};
+
+for (const bad of BAD) {
+  test(`${bad.what} is a usage error on every path, naming the option as given there`, async () => {
+    // The CLI: the flag.
+    const flag = bad.flags[0]!;
+    assert.throws(() => parse(["migrate", "--from", src, "--to", nowhere, ...bad.flags]), (e) => assertUsage(e, bad.says, flag));
+
+    // The stack: pgshift:migration.<option> (a cast under its column's key).
+    const key = bad.option === "casts" ? "pgshift:migration.casts.events.at" : `pgshift:migration.${bad.option}`;
+    assert.throws(
+      () => parseConfig({ namespace: "ns", migration: { [bad.option]: bad.value } }),
+      (e) => e instanceof ConfigError && (e as Error).message.includes(key) && (bad.option === "casts" ? bad.says.test((e as Error).message) : true),
+    );
+
+    // The Pulumi resource: a check failure on the property, before anything runs.
+    const inputs = { source: src, sourceFingerprint: "x", targetUrl: nowhere, schema: DEFAULTS.schema, tables: [], identifiers: DEFAULTS.identifiers, jobs: DEFAULTS.jobs, casts: {}, cutover: false, runId: "", backupDir: "" };
+    const { failures } = await check(inputs, { ...inputs, [bad.option]: bad.value });
+    assert.equal(failures?.length, 1, JSON.stringify(failures));
+    assert.equal(failures![0]!.property, bad.option);
+    assert.match(failures![0]!.reason, bad.says);
+
+    // A program calling the engine: UsageError from plan, migrate and verify, before any connection.
+    const options = { source: src, target: nowhere, [bad.option]: bad.value };
+    for (const run of [planMigration, migrate, verifyMigration] as ((o: typeof options) => Promise<unknown>)[]) {
+      await assert.rejects(run(options), (e) => e instanceof UsageError && assertUsage(e, bad.says, flag));
+    }
+  });
+}
+
+test("the CLI, the stack and the engine take the same defaults", async () => {
+  const cli = parse(["migrate", "--from", src, "--to", nowhere]);
+  assert.equal(cli.jobs, DEFAULTS.jobs);
+  assert.equal(cli.schema, undefined, "left to the engine (verify reads what the migration recorded)");
+  const stack = parseConfig({ namespace: "ns" }).migration;
+  assert.equal(stack.schema, DEFAULTS.schema);
+  assert.equal(stack.identifiers, DEFAULTS.identifiers);
+  assert.equal(stack.jobs, DEFAULTS.jobs);
+  const plan = await planMigration({ source: src });
+  assert.equal(plan.schemaMode, DEFAULTS.schema);
+  assert.equal(plan.identifiers, DEFAULTS.identifiers);
+  assert.equal(plan.targetSchema, DEFAULTS.targetSchema);
+});
+
+test("the choices are listed once: no second list of schema or identifiers modes, nor the jobs default, outside src/engine/options.ts", () => {
+  const root = join(__dirname, "..", "..");
+  const lists = /["'](create|existing)["']\s*(,|\|)\s*["'](create|existing)["']|["'](downcase|preserve)["']\s*(,|\|)\s*["'](downcase|preserve)["']|\.max\(64\)|jobs\s*(\?\?|:)\s*2\b/;
+  const found: string[] = [];
+  const walk = (dir: string, deep: boolean) => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) {
+        if (deep) walk(path, deep);
+      }
+      else if (name.endsWith(".ts") && !path.endsWith(join("engine", "options.ts"))) {
+        readFileSync(path, "utf8")
+          .split("\n")
+          .forEach((line, i) => lists.test(line) && found.push(`${relative(root, path)}:${i + 1}: ${line.trim()}`));
+      }
+    }
+  };
+  for (const dir of ["src", "components", "bin"]) walk(join(root, dir), true);
+  walk(root, false); // index.ts
+  assert.deepEqual(found, []);
+});
