@@ -6,13 +6,19 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { repoRoot } from "../helpers/pulumi";
 
 const base = mkdtempSync(join(tmpdir(), "pgshift-setup-"));
 after(() => rmSync(base, { recursive: true, force: true }));
+
+// The pinned versions, as setup.sh states them (the language host may have its own).
+const setupScript = readFileSync(join(repoRoot, "toolchain", "setup.sh"), "utf8");
+const pinned = (name: string) => new RegExp(`^${name}=(\\S+)$`, "m").exec(setupScript)?.[1];
+const cliVersion = pinned("PULUMI_VERSION") ?? "";
+const hostVersion = pinned("LANGUAGE_HOST_VERSION") ?? cliVersion;
 
 const sdkVersion = (JSON.parse(readFileSync(join(repoRoot, "node_modules", "@pulumi", "pulumi", "package.json"), "utf8")) as { version: string }).version;
 
@@ -45,7 +51,9 @@ function sandbox(opts: { cli?: string; langHost?: boolean; cached?: string[]; pl
   const calls = join(dir, "calls.log");
   mkdirSync(join(root, "toolchain"), { recursive: true });
   copyFileSync(join(repoRoot, "toolchain", "setup.sh"), join(root, "toolchain", "setup.sh"));
-  for (const module of ["pulumi", "command", "kubernetes"]) cpSync(join(repoRoot, "toolchain", module), join(root, "toolchain", module), { recursive: true });
+  for (const module of readdirSync(join(repoRoot, "toolchain"))) {
+    if (existsSync(join(repoRoot, "toolchain", module, "go.mod"))) cpSync(join(repoRoot, "toolchain", module), join(root, "toolchain", module), { recursive: true });
+  }
   symlinkSync(join(repoRoot, "node_modules"), join(root, "node_modules"));
   writeFileSync(calls, "");
   if (opts.cli) {
@@ -154,10 +162,10 @@ test("when the install fails, the pinned plugin is built from Go, saying why and
 test("a pinned build is set aside while the user's CLI is linked, and comes back without a rebuild when that CLI goes", () => {
   const s = sandbox({ cli: "v3.274.1", cached: ["kubernetes", "command"] });
   const tc = join(s.root, ".toolchain");
-  script(join(tc, "bin", "pulumi"), "echo v3.163.0");
-  writeFileSync(join(tc, "bin", "pulumi.version"), "v3.163.0\n");
+  script(join(tc, "bin", "pulumi"), `echo ${cliVersion}`);
+  writeFileSync(join(tc, "bin", "pulumi.version"), `${cliVersion}\n`);
   script(join(tc, "bin", "pulumi-language-nodejs"), "exit 0");
-  writeFileSync(join(tc, "bin", "pulumi-language-nodejs.version"), "v3.163.0\n");
+  writeFileSync(join(tc, "bin", "pulumi-language-nodejs.version"), `${hostVersion}\n`);
   for (const [name, version] of [["kubernetes", "4.25.0"], ["command", "0.9.2"]]) {
     script(join(tc, "plugins", `pulumi-resource-${name}`), "exit 0");
     writeFileSync(join(tc, "plugins", `pulumi-resource-${name}.version`), `${version}\n`);
@@ -168,8 +176,8 @@ test("a pinned build is set aside while the user's CLI is linked, and comes back
   rmSync(join(s.installBin, "pulumi"));
   const back = s.run();
   assert.equal(back.status, 0, back.stderr);
-  assert.match(back.stderr, /toolchain ready in \d+s: pulumi v3\.163\.0/);
-  assert.equal(readFileSync(bin(s, "pulumi"), "utf8"), "#!/usr/bin/env bash\necho v3.163.0\n", "the pinned build, not a link");
+  assert.match(back.stderr, new RegExp(`toolchain ready in \\d+s: pulumi ${cliVersion.replace(/\./g, "\\.")}`));
+  assert.equal(readFileSync(bin(s, "pulumi"), "utf8"), `#!/usr/bin/env bash\necho ${cliVersion}\n`, "the pinned build, not a link");
   assert.equal(s.callLog().some((c) => c.startsWith("go ")), false, "nothing rebuilt");
 });
 
