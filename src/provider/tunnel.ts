@@ -5,6 +5,7 @@
 // Pulumi serializes dynamic providers into the state: the port-forward module
 // (TypeScript, ES-module client) is loaded at run time from its path.
 import type { TunnelTarget } from "../kube/port-forward";
+import { registerTsx } from "./handler";
 
 export type { TunnelTarget };
 
@@ -20,8 +21,7 @@ export interface Reach {
 /** Opens the tunnel when there is one (and only then); `url`'s host:port is replaced by its local end. */
 export async function reachDatabase(url: string, tunnel: TunnelTarget | null | undefined): Promise<Reach> {
   if (!tunnel || !tunnel.kubeconfig) return { url, close: async () => undefined };
-  const { register } = require("tsx/cjs/api") as { register: () => unknown };
-  register();
+  registerTsx();
   const { openTunnel } = require(portForwardModule) as typeof import("../kube/port-forward");
   const t = await openTunnel(tunnel);
   const u = new URL(url);
