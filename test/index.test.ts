@@ -25,9 +25,12 @@ const db = "piyasa_db";
 
 // Only these commands take the machine-specific config file.
 const takesConfigFile = new Set(["preview", "up", "destroy", "refresh", "config"]);
+const stack = "itest";
+// The stack is named on every command: the selected stack lives in PULUMI_HOME, which other runs share.
+const withStack = (args: string[]) => (args[0] === "stack" && args[1] !== "output" ? args : [...args, "--stack", stack]);
 let logs = "";
 const run = async (args: string[], allowFailure = false) => {
-  const r = await ws.run(takesConfigFile.has(args[0]!) ? [...args, "--config-file", configFile] : args, { allowFailure });
+  const r = await ws.run(withStack(takesConfigFile.has(args[0]!) ? [...args, "--config-file", configFile] : args), { allowFailure });
   if (args[0] !== "stack") logs += r.stdout + r.stderr;
   return r;
 };
@@ -62,7 +65,7 @@ before(async () => {
   createSampleAppDb(source, { messages: 500 });
   configFile = join(work, "Pulumi.itest.yaml");
   ws = pulumiWorkspace(repoRoot);
-  await ws.run(["stack", "init", "itest", "--secrets-provider", "passphrase"]);
+  await ws.run(["stack", "init", stack, "--secrets-provider", "passphrase"]);
   moveEncryptionSalt(join(repoRoot, "Pulumi.itest.yaml"), configFile, readFileSync(join(repoRoot, "Pulumi.local.yaml"), "utf8"), undefined);
   await set("pgshift:renderDir", join(work, "manifests"));
   await set("pgshift:connection.port", String(pgs.port));
@@ -71,7 +74,7 @@ before(async () => {
 });
 
 after(async () => {
-  await ws?.run(["stack", "rm", "--yes", "--force", "itest"], { allowFailure: true });
+  await ws?.run(["stack", "rm", "--yes", "--force", stack], { allowFailure: true });
   await pgs?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
   if (ws) rmSync(ws.backendDir, { recursive: true, force: true });

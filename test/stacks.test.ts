@@ -74,8 +74,9 @@ async function openStack(name: "dev" | "prod", pgs: TestPostgres, extra: Record<
   moveEncryptionSalt(stackFile, configFile, committed, committed);
   const source = join(work, `${name}-app.db`);
   createSampleAppDb(source, { messages: 300 });
+  // The stack is named on every command: the selected stack lives in PULUMI_HOME, which other runs share.
   const run = (args: string[], allowFailure = false): Promise<PulumiRun> =>
-    ws.run(["preview", "up", "destroy", "config"].includes(args[0]!) ? [...args, "--config-file", configFile] : args, { allowFailure });
+    ws.run([...(["preview", "up", "destroy", "config"].includes(args[0]!) ? [...args, "--config-file", configFile] : args), "--stack", name], { allowFailure });
   const set = (path: string, value: string) => run(["config", "set", "--path", path, value]);
   await set("pgshift:awaitReadiness", "false");
   // No kubelet runs the database pod here: roles and the copy go to a local server.

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startPostgres, type TestPostgres } from "../helpers/postgres";
 import { sqliteFile } from "../helpers/sqlite";
+import Database from "better-sqlite3";
 import { generateBenchDb } from "../../bench/generate";
 import { migrate } from "../../src/engine";
 import { LoadError } from "../../src/engine/errors";
@@ -50,6 +51,31 @@ test("verify: exit 1 with the differing row when PostgreSQL differs", async () =
   const report = JSON.parse(r.stdout);
   assert.equal(report.ok, false);
   assert.deepEqual(report.tables[0].differences[0], { key: { id: "2" }, problem: "values differ", columns: [{ column: "qty", source: "3", target: "99" }] });
+});
+
+test("migrate --refresh says per table how many rows it copied again (text and --json)", async () => {
+  const src = sqliteFile((db) => {
+    db.exec("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL); CREATE TABLE tags (name TEXT PRIMARY KEY)");
+    for (let i = 1; i <= 500; i++) db.prepare("INSERT INTO items VALUES (?, ?)").run(i, `item ${i}`);
+    db.exec("INSERT INTO tags VALUES ('a'), ('b')");
+  });
+  const url = await pg.createDatabase();
+  assert.equal(run(["migrate", "--from", src, "--to", url]).status, 0);
+  const w = new Database(src);
+  w.exec("UPDATE items SET name = 'renamed' WHERE id = 250; INSERT INTO tags VALUES ('c')");
+  w.close();
+  const text = run(["migrate", "--from", src, "--to", url, "--refresh"]);
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, /items → items: 500 rows in SQLite, 500 in PostgreSQL \(synced\)\n\s+synced: 1 of \d+ key ranges differed; (\d+) rows deleted, \1 copied again/);
+  assert.match(text.stdout, /tags +→ tags: 3 rows in SQLite, 3 in PostgreSQL \(reloaded\)\n\s+reloaded whole: key is not a single integer column/);
+  const w2 = new Database(src);
+  w2.exec("DELETE FROM items WHERE id = 3");
+  w2.close();
+  const json = run(["migrate", "--from", src, "--to", url, "--refresh", "--json"]);
+  assert.equal(json.status, 0, json.stderr);
+  const items = (JSON.parse(json.stdout) as { tables: { source: string; action: string; copiedRows: number }[] }).tables.find((t) => t.source === "items")!;
+  assert.equal(items.action, "synced");
+  assert.ok(items.copiedRows > 0 && items.copiedRows < 100, `copied ${items.copiedRows} of 499 rows again`);
 });
 
 test("bad input: exit 2 with the cause named", async () => {

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { captureResources, one, settle } from "../helpers/mocks";
-import { AppCutover, RESTART_ANNOTATION, databaseUrls } from "../../components/app-cutover";
+import { AppCutover, RESTART_ANNOTATION, appCutoverManifests, databaseUrls } from "../../components/app-cutover";
 
 const base = {
   namespace: "piyasa-chatbot-dev",
@@ -64,4 +64,19 @@ test("cutover points DATABASE_URL at PostgreSQL as the app role and changes the 
   for (const t of ["kubernetes:apps/v1:DeploymentPatch", "kubernetes:apps/v1:StatefulSetPatch"]) {
     assert.equal(one(resources, t).inputs.spec.template.metadata.annotations[RESTART_ANNOTATION], "postgresql");
   }
+});
+
+test("the restart patches keep their resource names (app-<workload>-restart) and annotate only the pod template", () => {
+  const m = appCutoverManifests("app", { ...base, cutover: true }, { sync: "s", async: "a" });
+  assert.equal(m.backend, "postgresql");
+  assert.deepEqual(
+    m.restarts.map((r) => [r.resourceName, r.kind, r.patch.metadata.name]),
+    [
+      ["app-dev-api-restart", "Deployment", "dev-api"],
+      ["app-dev-worker-restart", "StatefulSet", "dev-worker"],
+    ],
+  );
+  assert.deepEqual(m.restarts[0]!.patch.spec, { template: { metadata: { annotations: { "pgshift.io/database": "postgresql" } } } });
+  assert.equal(m.secret.metadata.name, "piyasa-secrets");
+  assert.equal(m.secret.metadata.labels["app.kubernetes.io/instance"], "postgres");
 });

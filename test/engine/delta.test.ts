@@ -197,3 +197,32 @@ test("--schema existing: a sync never lets an ON DELETE CASCADE key delete child
   assert.match(fks[0]!.def, /ON DELETE CASCADE/, "the app's key is back as it was");
   assert.equal(fks[0]!.condeferrable, false);
 });
+
+test("keys at both ends of the 64-bit range sync exactly (ranges clamped to bigint)", async () => {
+  const source = sqliteFile((db) => {
+    db.exec("CREATE TABLE edge (id INTEGER PRIMARY KEY, v TEXT)");
+    const ins = db.prepare("INSERT INTO edge VALUES (?, ?)");
+    for (const k of [-(2n ** 63n), -(2n ** 63n) + 1n, -5n, 0n, 7n, 2n ** 53n + 1n, 2n ** 63n - 2n, 2n ** 63n - 1n]) ins.run(k, `v${k}`);
+  });
+  const url = await pg.createDatabase();
+  const db = url.split("/").pop()!;
+  assert.equal((await migrate({ source, target: url })).ok, true);
+  const w = new Database(source);
+  w.defaultSafeIntegers(true);
+  w.exec("UPDATE edge SET v = 'changed' WHERE id = 9223372036854775807; DELETE FROM edge WHERE id = -5; INSERT INTO edge VALUES (-9223372036854775806, 'new');");
+  w.close();
+  const r = await migrate({ source, target: url, refresh: true });
+  assert.equal(r.ok, true, JSON.stringify(r.tables));
+  assert.equal(table(r, "edge").action, "synced");
+  const rows = await pg.query<{ id: string; v: string }>("SELECT id::text AS id, v FROM edge ORDER BY edge.id", [], db);
+  assert.deepEqual(rows.map((x) => `${x.id}=${x.v}`), [
+    "-9223372036854775808=v-9223372036854775808",
+    "-9223372036854775807=v-9223372036854775807",
+    "-9223372036854775806=new",
+    "0=v0",
+    "7=v7",
+    "9007199254740993=v9007199254740993",
+    "9223372036854775806=v9223372036854775806",
+    "9223372036854775807=changed",
+  ]);
+});
