@@ -28,7 +28,12 @@ cd "$root"
 
 # The single source of truth for versions: each must match toolchain/*/go.mod
 # and package.json (@pulumi/pulumi, @pulumi/kubernetes, @pulumi/command).
-PULUMI_VERSION=v3.163.0
+PULUMI_VERSION=v3.274.1
+# The Node.js language host is its own Go module with no release tags; the newest
+# pseudo-version the proxy serves is 3 commits after v3.163.0 and does not compile
+# against sdk/v3 v3.274.1, so it is built with its own dependencies
+# (toolchain/pulumi-language-nodejs/go.mod) and speaks the same gRPC protocol.
+LANGUAGE_HOST_VERSION=v3.163.0
 KUBERNETES_VERSION=4.25.0
 COMMAND_VERSION=0.9.2
 # The kubernetes provider module is replaced by an unpacked copy (see below), so
@@ -121,7 +126,7 @@ find_go() {
 no_go() {
   cat >&2 <<EOF
 [setup] Go is not installed, and pgshift builds its Pulumi engine from Go modules.
-[setup] Install Go 1.24 or newer (https://go.dev/doc/install, or your package manager),
+[setup] Install Go 1.26.6 or newer (https://go.dev/doc/install, or your package manager),
 [setup] or install a Pulumi v3 CLI at v$(sdk_version) or newer (https://www.pulumi.com/docs/install/),
 [setup] then run this again.
 EOF
@@ -149,10 +154,12 @@ build_pulumi() {
     go_build pulumi "$bin/pulumi" "$vflag" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi || return 1
     echo "$PULUMI_VERSION" >"$bin/pulumi.version"
   fi
-  if ! stamp_ok "$bin/pulumi-language-nodejs" "$PULUMI_VERSION"; then
+  if ! stamp_ok "$bin/pulumi-language-nodejs" "$LANGUAGE_HOST_VERSION"; then
     : >"$logs/pulumi-language-nodejs.log"
-    go_build pulumi "$bin/pulumi-language-nodejs" "$vflag" github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 || return 1
-    echo "$PULUMI_VERSION" >"$bin/pulumi-language-nodejs.version"
+    go_build pulumi-language-nodejs "$bin/pulumi-language-nodejs" \
+      "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$LANGUAGE_HOST_VERSION" \
+      github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 || return 1
+    echo "$LANGUAGE_HOST_VERSION" >"$bin/pulumi-language-nodejs.version"
   fi
 }
 
@@ -297,7 +304,7 @@ if [ "${#user[@]}" -eq 3 ]; then
 else
   # The offline path: no usable Pulumi on PATH, so build the pinned engine.
   forget_user_pulumi
-  if ! stamp_ok "$bin/pulumi" "$PULUMI_VERSION" || ! stamp_ok "$bin/pulumi-language-nodejs" "$PULUMI_VERSION" \
+  if ! stamp_ok "$bin/pulumi" "$PULUMI_VERSION" || ! stamp_ok "$bin/pulumi-language-nodejs" "$LANGUAGE_HOST_VERSION" \
     || ! stamp_ok "$tc/plugins/pulumi-resource-kubernetes" "$KUBERNETES_VERSION" \
     || ! stamp_ok "$tc/plugins/pulumi-resource-command" "$COMMAND_VERSION"; then
     find_go || no_go

@@ -34,7 +34,7 @@ after(async () => {
 
 test("the pinned CLI and plugins are the ones the engine uses", () => {
   const version = execFileSync(join(toolchainBin, "pulumi"), ["version"], { env: ws.env }).toString().trim();
-  assert.equal(version, "v3.163.0");
+  assert.equal(version, "v3.274.1");
   const ls = execFileSync(join(toolchainBin, "pulumi"), ["plugin", "ls", "--json"], { env: ws.env }).toString();
   const plugins = JSON.parse(ls) as { name: string; kind: string; version: string }[];
   const found = plugins.map((p) => `${p.kind}/${p.name}@${p.version}`).sort();

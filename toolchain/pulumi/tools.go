@@ -1,9 +1,6 @@
 //go:build tools
 
-// Package tools pins the main packages this module builds.
+// Package tools pins the main package this module builds.
 package tools
 
-import (
-	_ "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"
-	_ "github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3"
-)
+import _ "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"
