@@ -17,8 +17,11 @@ export async function decide(ctx: LoadContext, options: { refresh?: boolean; ove
     const rec = records.get(t.target);
     const exists = existing.has(t.target);
     if (rec && exists) {
-      if (rec.source_fingerprint === fingerprint) actions.set(t.target, "kept");
-      else if (options.refresh) actions.set(t.target, "reloaded");
+      // --refresh syncs even when the file is unchanged: PostgreSQL may have moved
+      // (an app that wrote to it after a cutover and was rolled back), and the
+      // DataMigration's runId promises a copy; the delta sync makes it cheap.
+      if (options.refresh) actions.set(t.target, "reloaded");
+      else if (rec.source_fingerprint === fingerprint) actions.set(t.target, "kept");
       else
         throw new TargetConflictError(
           t.source,
