@@ -82,21 +82,32 @@ function countRows(url: string, tables: string[]): number {
 }
 
 async function pgloader(pg: TestPostgres, db: string, source: string, tables: string[], cast: string, expected: number): Promise<Measure> {
+  const first = await pgloaderOnce(pg, db, source, tables, cast, expected, "");
+  if (first.measure.ok || !/Heap exhausted/.test(first.out)) return first.measure;
+  // Debian's pgloader has a fixed SBCL heap; its documented way out is smaller
+  // batches. Only the successful run's time is shown; the name says why.
+  const retry = await pgloaderOnce(pg, `${db}_small`, source, tables, cast, expected, ", prefetch rows = 1000, batch rows = 1000");
+  await pg.query(`DROP DATABASE IF EXISTS ${db}_small`);
+  return { ...retry.measure, name: "pgloader (Debian; heap exhausted with its defaults, run again with prefetch/batch rows = 1000)" };
+}
+
+async function pgloaderOnce(pg: TestPostgres, db: string, source: string, tables: string[], cast: string, expected: number, extra: string): Promise<{ measure: Measure; out: string }> {
   const url = await pg.createDatabase(db);
   const load = join(benchDir, `${db}.load`);
   // Target types equivalent to pgshift's: booleans, timestamps, jsonb, bigint keys — except
   // REAL, which stays float4: cast to double precision, pgloader writes values like
   // 84.15786031827231d0, COPY fails, and it drops the table yet exits 0.
   writeFileSync(load, `LOAD DATABASE FROM sqlite://${source} INTO ${url}
-     WITH include drop, create tables, create indexes, reset sequences, foreign keys, workers = 4, concurrency = 1
+     WITH include drop, create tables, create indexes, reset sequences, foreign keys, workers = 4, concurrency = 1${extra}
      ${cast ? `CAST ${cast}` : ""};\n`);
   await settle(pg);
   // stdin closed: on some errors pgloader's Lisp debugger waits for input forever.
   const r = timed("timeout", ["1800", "pgloader", load]);
   const counted = countRows(url, tables);
   const ok = r.status === 0 && counted === expected;
-  const errors = r.out.split("\n").filter((l) => /ERROR/.test(l)).slice(0, 2).join(" ");
-  return { name: "pgloader (Debian)", seconds: r.seconds, rssMb: r.rssMb, rows: counted, ok, bytes: statSync(source).size, note: ok ? undefined : `exit ${r.status}, ${counted} of ${expected} rows: ${errors}` };
+  const errors = r.out.split("\n").filter((l) => /ERROR|Heap exhausted|fatal error/.test(l)).slice(0, 2).map((l) => l.trim()).join(" ");
+  const measure = { name: "pgloader (Debian)", seconds: r.seconds, rssMb: r.rssMb, rows: counted, ok, bytes: statSync(source).size, note: ok ? undefined : `exit ${r.status}, ${counted} of ${expected} rows: ${errors}` };
+  return { measure, out: r.out };
 }
 
 async function floor(pg: TestPostgres, db: string, source: string, tables: FloorTable[]): Promise<Measure> {
