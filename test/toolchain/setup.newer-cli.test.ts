@@ -40,7 +40,9 @@ function buildCli(): string {
     built += "pulumi ";
   }
   if (!existsSync(join(cache, "pulumi-language-nodejs"))) {
-    build(join(repoRoot, "toolchain", "pulumi"), "pulumi-language-nodejs", "github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3");
+    // The language host is its own module (toolchain/pulumi-language-nodejs): the newest one the proxy serves
+    // does not compile against the CLI's sdk, as with Pulumi's own installer, which ships the two built apart.
+    build(join(repoRoot, "toolchain", "pulumi-language-nodejs"), "pulumi-language-nodejs", "github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3");
     built += "pulumi-language-nodejs ";
   }
   return built ? `built ${built.trim()} in ${Math.round((Date.now() - t0) / 1000)}s` : "reused the cached build";
