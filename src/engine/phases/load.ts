@@ -21,6 +21,13 @@ import { addKeys, resetSequences } from "./keys";
 /** Tables at least this big count as "big" when deciding whether read workers are worth starting. */
 const WORKER_MIN_ROWS = 20_000;
 
+/**
+ * Below this many rows a table's range digests are computed on the main thread
+ * (~0.5 µs a row: 0.1 s here), not worth a thread of its own and its memory when
+ * twenty such tables load two at a time.
+ */
+const DIGEST_WORKER_MIN_ROWS = 200_000;
+
 /** Loads every table the decide phase chose to load, reload or replace. */
 export async function load(ctx: LoadContext): Promise<void> {
   const { plan, admin, actions, ordered } = ctx;
@@ -85,7 +92,7 @@ type Recording = { width: bigint; digests: RawDigests } | undefined;
 /**
  * What delta sync records of a table as it loads (range-digests.ts): SQLite's
  * raw digests per key range, hashed on another thread while this one copies
- * (on this one for a small table). Undefined when the table has no single
+ * (on this one below DIGEST_WORKER_MIN_ROWS). Undefined when the table has no single
  * integer key or the extension cannot be built; a refresh then compares full
  * contents. A failure here costs the next refresh time, never this load.
  */
@@ -95,7 +102,7 @@ function recordRanges(ctx: LoadContext, t: TablePlan, db: ReturnType<LoadContext
   if (!key || !("path" in extension)) return Promise.resolve(undefined);
   try {
     const width = rangeWidth(db, t);
-    if (t.rows < WORKER_MIN_ROWS) return Promise.resolve({ width, digests: sqliteRangeDigests(db, t, key.source, width, extension.path) });
+    if (t.rows < DIGEST_WORKER_MIN_ROWS) return Promise.resolve({ width, digests: sqliteRangeDigests(db, t, key.source, width, extension.path) });
     return rangeDigestsInWorker(ctx.snapshot.path, t, key.source, width, extension.path).then(
       (digests) => ({ width, digests }),
       () => undefined,
