@@ -10,7 +10,6 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { Worker } from "node:worker_threads";
 import type Database from "better-sqlite3";
@@ -63,16 +62,12 @@ export function rangeDigestsExtension(): { path: string } | { unavailable: strin
   }
 }
 
+// Only inside the project's own node_modules: a shared place such as /tmp would
+// let another local user plant a library that pgshift then loads.
 function cacheDir(): string {
-  for (const dir of [join(__dirname, "..", "..", "node_modules", ".cache", "pgshift"), join(tmpdir(), `pgshift-native-${process.getuid?.() ?? "user"}`)]) {
-    try {
-      mkdirSync(dir, { recursive: true });
-      return dir;
-    } catch {
-      // read-only install: the next place
-    }
-  }
-  throw new Error("no writable cache directory for pgshift's SQLite extension");
+  const dir = join(__dirname, "..", "..", "node_modules", ".cache", "pgshift");
+  mkdirSync(dir, { recursive: true });
+  return dir;
 }
 
 /** The aggregate over a table: one BLOB of (range, rows, digest) int64 triples. */
