@@ -18,13 +18,39 @@ export interface Chunk {
   rows: number;
 }
 
-/** Chunks of COPY text ahead of the writer: enough to keep it busy, few enough to keep memory flat. */
-const WINDOW = 4;
+/**
+ * The bound on COPY text in flight, per table: chunks a worker has converted
+ * that PostgreSQL has not taken yet (the one being written included). Four
+ * chunks of CHUNK bytes keep the writer busy; more only add memory.
+ */
+export const WINDOW = 4;
+
+/**
+ * A read worker's V8 young generation, in MB. What a worker keeps alive is the
+ * chunk it is building; everything else it allocates (row arrays, converted
+ * fields, lines) is garbage once the chunk is sent. V8's default young
+ * generation (16 MB semi-spaces) let each worker sit on ~50 MB of that garbage,
+ * which put `--jobs 2` on the 20-table bench at 336 MB peak RSS against 175-190
+ * MB for one table (docs/benchmarks.md). 12 MB (4 MB semi-spaces) still holds
+ * several chunks; on that bench it measured the same CPU time (13.6-14.3 s
+ * user+sys with either) and ~35 MB less RSS.
+ */
+export const WORKER_YOUNG_GENERATION_MB = 12;
+
+/** What went through the workers, for tests and diagnostics: the most chunks and bytes ever in flight. */
+export interface InFlightPeak {
+  /** most chunks of one table received from its worker and not yet written */
+  chunks: number;
+  /** most bytes of COPY text received from all workers and not yet written */
+  bytes: number;
+}
 
 export class ReadWorkers {
   private idle: Worker[] = [];
   private all: Worker[] = [];
   private next = 1;
+  private bytesInFlight = 0;
+  readonly peak: InFlightPeak = { chunks: 0, bytes: 0 };
 
   constructor(
     private readonly snapshotPath: string,
@@ -38,8 +64,18 @@ export class ReadWorkers {
     const queue: FromWorker[] = [];
     let notify: (() => void) | undefined;
     let crashed: Error | undefined;
+    // Chunks received and not yet written, and their bytes: what WINDOW bounds.
+    let chunks = 0;
+    let bytes = 0;
     const onMessage = (m: FromWorker) => {
       if (m.id !== id) return;
+      if ("data" in m) {
+        chunks++;
+        bytes += m.data.byteLength;
+        this.bytesInFlight += m.data.byteLength;
+        this.peak.chunks = Math.max(this.peak.chunks, chunks);
+        this.peak.bytes = Math.max(this.peak.bytes, this.bytesInFlight);
+      }
       queue.push(m);
       notify?.();
     };
@@ -68,9 +104,14 @@ export class ReadWorkers {
           throw revive(m.error);
         }
         yield m;
+        // Resumed: the consumer has written the chunk and asks for the next one.
+        chunks--;
+        bytes -= m.data.byteLength;
+        this.bytesInFlight -= m.data.byteLength;
         worker.postMessage({ type: "credit", id } satisfies ToWorker);
       }
     } finally {
+      this.bytesInFlight -= bytes;
       worker.off("message", onMessage);
       worker.off("error", onError);
       worker.off("exit", onExit);
@@ -83,6 +124,11 @@ export class ReadWorkers {
     }
   }
 
+  /** Worker threads running now (each holds a V8 heap until close). */
+  get threads(): number {
+    return this.all.length;
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.all.map((w) => w.terminate()));
     this.all = [];
@@ -90,7 +136,7 @@ export class ReadWorkers {
   }
 
   private spawn(): Worker {
-    const w = new Worker(join(__dirname, "read-worker.js"));
+    const w = new Worker(join(__dirname, "read-worker.js"), { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
     w.unref();
     this.all.push(w);
     return w;

@@ -52,6 +52,9 @@ export async function load(ctx: LoadContext): Promise<void> {
     await loadTable(ctx, t, actions.get(t.target) === "replaced");
     analyze([t]);
   });
+  // The workers' heaps are not needed past the load: verification would hold them for nothing.
+  await ctx.readers?.close();
+  ctx.readers = undefined;
   await Promise.all(analyses);
 }
 
