@@ -43,6 +43,8 @@ export interface InFlightPeak {
   chunks: number;
   /** most bytes of COPY text received from all workers and not yet written */
   bytes: number;
+  /** most worker threads running at once */
+  threads: number;
 }
 
 export class ReadWorkers {
@@ -50,16 +52,20 @@ export class ReadWorkers {
   private all: Worker[] = [];
   private next = 1;
   private bytesInFlight = 0;
-  readonly peak: InFlightPeak = { chunks: 0, bytes: 0 };
+  /** tables waiting for a worker, when all `maxThreads` are busy */
+  private waiting: ((w: Worker) => void)[] = [];
+  readonly peak: InFlightPeak = { chunks: 0, bytes: 0, threads: 0 };
 
   constructor(
     private readonly snapshotPath: string,
     private readonly size: number,
+    /** each worker is a V8 heap: beyond one per core they add memory, not speed */
+    private readonly maxThreads: number,
   ) {}
 
   /** The table's rows as COPY text, converted in a worker thread; errors arrive as the engine's own error classes. */
   async *chunks(table: TablePlan): AsyncGenerator<Chunk> {
-    const worker = this.idle.pop() ?? this.spawn();
+    const worker = await this.acquire();
     const id = this.next++;
     const queue: FromWorker[] = [];
     let notify: (() => void) | undefined;
@@ -116,12 +122,25 @@ export class ReadWorkers {
       worker.off("error", onError);
       worker.off("exit", onExit);
       // A worker abandoned mid-table (the COPY failed) may still be reading: it is not reused.
-      if (clean) this.idle.push(worker);
+      if (clean) this.release(worker);
       else {
         this.all = this.all.filter((w) => w !== worker);
         await worker.terminate();
+        if (this.waiting.length > 0) this.release(this.spawn());
       }
     }
+  }
+
+  /** An idle worker, a new one while fewer than maxThreads run, or else the next one a table releases. */
+  private acquire(): Promise<Worker> {
+    const w = this.idle.pop() ?? (this.all.length < this.maxThreads ? this.spawn() : undefined);
+    return w ? Promise.resolve(w) : new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(w: Worker): void {
+    const next = this.waiting.shift();
+    if (next) next(w);
+    else this.idle.push(w);
   }
 
   /** Worker threads running now (each holds a V8 heap until close). */
@@ -139,6 +158,7 @@ export class ReadWorkers {
     const w = new Worker(join(__dirname, "read-worker.js"), { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
     w.unref();
     this.all.push(w);
+    this.peak.threads = Math.max(this.peak.threads, this.all.length);
     return w;
   }
 }

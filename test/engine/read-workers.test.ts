@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { startPostgres, type TestPostgres } from "../helpers/postgres";
 import { sqliteFile } from "../helpers/sqlite";
 import { migrate, ValueConversionError } from "../../src/engine";
+import os from "node:os";
 import type { Worker } from "node:worker_threads";
 import { CHUNK } from "../../src/engine/copy";
 import { ReadWorkers, WINDOW, WORKER_YOUNG_GENERATION_MB } from "../../src/engine/read-workers";
@@ -29,9 +30,9 @@ function countWorkerTables(): { n: number; restore: () => void } {
   return counter;
 }
 
-function twoBigTables(bad?: { table: string; id: number }): string {
+function twoBigTables(bad?: { table: string; id: number }, names = ["events", "notes"]): string {
   return sqliteFile((db) => {
-    for (const name of ["events", "notes"]) {
+    for (const name of names) {
       db.exec(`CREATE TABLE ${name} (id INTEGER PRIMARY KEY, at DATETIME NOT NULL, body TEXT, meta JSON, score REAL)`);
       const ins = db.prepare(`INSERT INTO ${name} VALUES (?, ?, ?, ?, ?)`);
       db.transaction(() => {
@@ -164,6 +165,26 @@ test("read workers run on a small young generation, and are stopped before verif
     assert.equal(threadsWhileVerifying.length, 2, "both tables were verified");
     assert.deepEqual(threadsWhileVerifying, [0, 0], "no read worker (nor its heap) was left running during verification");
   } finally {
+    watch.restore();
+  }
+});
+
+test("more jobs than cores: at most one read worker per core, the other tables wait for one and arrive exactly", async () => {
+  const watch = watchReaders();
+  const cores = os.availableParallelism;
+  os.availableParallelism = () => 2;
+  try {
+    const url = await pg.createDatabase();
+    const r = await migrate({ source: twoBigTables(undefined, ["events", "notes", "posts"]), target: url, jobs: 3 });
+    assert.equal(r.ok, true);
+    const [readers] = [...watch.seen];
+    assert.equal(readers!.peak.threads, 2, "two worker threads for three tables loading at once on two cores");
+    for (const t of r.tables) {
+      assert.equal(t.targetRows, 25_000);
+      assert.equal(t.verifiedBy, "copy digest");
+    }
+  } finally {
+    os.availableParallelism = cores;
     watch.restore();
   }
 });
