@@ -14,7 +14,7 @@ import { unescapeCopy } from "./convert";
 import { qualified, quoteIdent } from "./identifiers";
 import type { CopyResult } from "./copy";
 import type { TablePlan } from "./plan";
-import type { TableReader } from "./source";
+import type { KeyRanges, TableReader } from "./source";
 
 export interface RowDifference {
   key: Record<string, string>;
@@ -76,10 +76,26 @@ const selectAll = (schema: string, t: TablePlan) => `SELECT ${t.columns.map((c) 
  * every row arrived with every value as written; undefined means "not proven"
  * (no key, or some bytes differ), and the caller compares row by row.
  */
-export async function verifyByDigest(client: pg.Client, schema: string, t: TablePlan, sent: CopyResult): Promise<TableVerification | undefined> {
+export async function verifyByDigest(
+  client: pg.Client,
+  schema: string,
+  t: TablePlan,
+  sent: CopyResult,
+  /** only the rows in these inclusive ranges of an integer key column (delta sync's re-copied ranges) */
+  only?: { column: string; ranges: KeyRanges },
+): Promise<TableVerification | undefined> {
   const order = keyOrder(t);
   if (!order) return undefined;
-  const stream = client.query(copyTo(`COPY (${selectAll(schema, t)} ORDER BY ${order.orderBy}) TO STDOUT`));
+  // COPY takes no parameters: the ranges are inlined as bigint array literals (digits only).
+  // One index scan per range (LATERAL … OFFSET 0 keeps the planner from turning
+  // thousands of ranges into a join filter over every row); tbl.* in a
+  // subquery, so the ranges' columns never clash with the table's.
+  const from = only
+    ? `(SELECT pgshift_t.* FROM unnest('{${only.ranges.map((r) => r[0]).join(",")}}'::bigint[], '{${only.ranges.map((r) => r[1]).join(",")}}'::bigint[]) AS pgshift_r(lo, hi)` +
+      ` CROSS JOIN LATERAL (SELECT * FROM ${qualified(schema, t.target)} AS x WHERE x.${quoteIdent(only.column)} BETWEEN pgshift_r.lo AND pgshift_r.hi OFFSET 0) AS pgshift_t) AS pgshift_ranges`
+    : qualified(schema, t.target);
+  const select = `SELECT ${t.columns.map((c) => quoteIdent(c.target)).join(", ")} FROM ${from}`;
+  const stream = client.query(copyTo(`COPY (${select} ORDER BY ${order.orderBy}) TO STDOUT`));
   const hash = createHash("sha256");
   let rows = 0;
   for await (const chunk of stream as AsyncIterable<Buffer>) {
