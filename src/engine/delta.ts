@@ -1,21 +1,33 @@
 // Delta sync: bringing a table pgshift loaded earlier level with a changed
 // SQLite file by re-copying only the key ranges that differ. Both sides cut the
 // table into the same ranges of `width` keys (key / width, truncated toward
-// zero) and hash each range's rows in COPY's text form — SQLite's side from the
-// COPY text pgshift would send (convert.ts writes PostgreSQL's output form),
-// PostgreSQL's side in PostgreSQL (sql/postgres/chunk-digests.sql) — so equal data gives
-// equal digests without moving the rows. Differing ranges are deleted and copied
-// again inside the caller's transaction: inserts, updates, deletes and keys
-// that moved between ranges all show up as a range whose digest differs.
+// zero). Differing ranges are deleted and copied again inside the caller's
+// transaction: inserts, updates, deletes and keys that moved between ranges all
+// show up as a range that differs.
+//
+// Which ranges differ is found one of two ways:
+// - recorded (the usual way): the load recorded, per range, the row count and a
+//   digest of SQLite's raw values (range-digests.ts) and the transactions that
+//   wrote the rows. SQLite's side is the same digests of the new file — no
+//   value converted; PostgreSQL's side is a scan of row counts and xmin, since
+//   any row inserted or updated by someone else (an app after a rolled-back
+//   cutover) carries another transaction id, and a deleted one lowers a count.
+// - by content, when nothing usable was recorded (no C compiler for the
+//   extension, a load by an older pgshift, a verification that failed, or
+//   2^31 transactions since): both sides hash each range's rows in COPY's text
+//   form — SQLite's from the COPY text pgshift would send, PostgreSQL's in
+//   PostgreSQL (sql/postgres/chunk-digests.sql).
 import { createHash } from "node:crypto";
 import type Database from "better-sqlite3";
 import type pg from "pg";
-import { copyTable, type CopyProgress } from "./copy";
+import { copyTable, type CopyProgress, type CopyResult } from "./copy";
 import { qualified, quoteIdent, quoteSqlite } from "./identifiers";
+import type { RecordedRanges } from "./pg-catalog";
 import type { ColumnPlan, TablePlan } from "./plan";
+import { parseDigests, rangeDigestsExtension, sqliteRangeDigests, totalRows, type RawDigests } from "./range-digests";
 import { tableReader, type KeyRanges, type TableReader } from "./source";
 import { sqlFile } from "./sql-files";
-import type { TableVerification } from "./verify";
+import { verifyByDigest, type TableVerification } from "./verify";
 
 export const chunkDigestsSql = sqlFile("postgres", "chunk-digests");
 
@@ -41,25 +53,42 @@ export function deltaKeyColumn(t: TablePlan): ColumnPlan | undefined {
   return c && INTEGER_KINDS.has(c.cast.kind) ? c : undefined;
 }
 
+/** Transactions since pgshift's oldest recorded writer beyond which an xid may name another transaction (wraparound at 2^31, with room). */
+const MAX_WRITER_AGE = 2n ** 31n - 2n ** 24n;
+
 /** `layoutChanged`: the table's columns or keys differ from the recorded load (or none was recorded) */
-export type DeltaDecision = { width: bigint } | { reason: string; layoutChanged?: boolean };
+export type DeltaDecision =
+  | { width: bigint; recorded?: RecordedRanges & { extension: string } }
+  | { reason: string; layoutChanged?: boolean };
 
 /**
- * Whether the table can be brought level by ranges, and the range width: the
- * key span of the snapshot cut into about rows / ROWS_PER_RANGE ranges.
+ * Whether the table can be brought level by ranges, and how: with what the load
+ * recorded (its range width), or by content (the key span of the snapshot cut
+ * into about rows / ROWS_PER_RANGE ranges).
  */
-export function deltaDecision(db: Database.Database, t: TablePlan, recordedLayout: string | null | undefined): DeltaDecision {
+export function deltaDecision(db: Database.Database, t: TablePlan, recordedLayout: string | null | undefined, recorded?: RecordedRanges): DeltaDecision {
   if (recordedLayout !== layoutOf(t)) return { reason: recordedLayout ? "its columns or keys changed since the last load" : "loaded by an older pgshift (no layout recorded)", layoutChanged: true };
   if (!deltaKeyColumn(t)) return { reason: t.sourceKey.length === 0 ? "no key" : "key is not a single integer column" };
+  // An INTEGER PRIMARY KEY is the rowid: always an integer, no need to look.
+  const rowid = !t.withoutRowid && deltaKeyColumn(t)!.declaredType.toUpperCase() === "INTEGER";
   const k = quoteSqlite(t.sourceKey[0]!);
-  const s = db
-    .prepare(`SELECT min(${k}) AS lo, max(${k}) AS hi, count(*) AS n, coalesce(sum(typeof(${k}) <> 'integer'), 0) AS odd FROM ${quoteSqlite(t.source)}`)
-    .safeIntegers(true)
-    .get() as { lo: bigint | null; hi: bigint | null; n: bigint; odd: bigint };
-  if (s.odd > 0n) return { reason: "some keys in SQLite are not integers" };
-  if (s.n === 0n || s.lo === null || s.hi === null) return { width: 1n };
-  // The density of keys between the 10th and 90th percentile, so that a few
-  // outlying keys (an id moved far away) do not make every range huge.
+  if (!rowid && db.prepare(`SELECT EXISTS (SELECT 1 FROM ${quoteSqlite(t.source)} WHERE typeof(${k}) <> 'integer')`).pluck().get()) {
+    return { reason: "some keys in SQLite are not integers" };
+  }
+  const extension = rangeDigestsExtension();
+  if (recorded && recorded.age < MAX_WRITER_AGE && "path" in extension) return { width: recorded.width, recorded: { ...recorded, extension: extension.path } };
+  return { width: rangeWidth(db, t) };
+}
+
+/**
+ * The range width for a table with a single integer key: about ROWS_PER_RANGE
+ * rows a range, from the density of keys between the 10th and 90th percentile,
+ * so that a few outlying keys (an id moved far away) do not make every range huge.
+ */
+export function rangeWidth(db: Database.Database, t: TablePlan): bigint {
+  const k = quoteSqlite(t.sourceKey[0]!);
+  const s = db.prepare(`SELECT min(${k}) AS lo, max(${k}) AS hi, count(*) AS n FROM ${quoteSqlite(t.source)}`).safeIntegers(true).get() as { lo: bigint | null; hi: bigint | null; n: bigint };
+  if (s.n === 0n || s.lo === null || s.hi === null || typeof s.lo !== "bigint" || typeof s.hi !== "bigint") return 1n;
   const at = db.prepare(`SELECT ${k} AS k FROM ${quoteSqlite(t.source)} ORDER BY ${k} LIMIT 1 OFFSET ?`).safeIntegers(true).pluck();
   const n = s.n;
   const [i10, i90] = [n / 10n, (n * 9n) / 10n];
@@ -70,7 +99,7 @@ export function deltaDecision(db: Database.Database, t: TablePlan, recordedLayou
   let width = (spread * BigInt(ROWS_PER_RANGE) + rows - 1n) / rows;
   if (width < 1n) width = 1n;
   if (width > 2n ** 62n) width = 2n ** 62n;
-  return { width };
+  return width;
 }
 
 /** The inclusive key range of range id `c` (truncating division: range 0 holds -(width-1) … width-1). */
@@ -112,24 +141,18 @@ export function sourceDigests(reader: TableReader, keyIndex: number, width: bigi
 }
 
 /** PostgreSQL's side, computed in PostgreSQL. */
-export async function targetDigests(client: pg.Client, schema: string, t: TablePlan, width: bigint, only?: string[]): Promise<RangeDigests> {
+export async function targetDigests(client: pg.Client, schema: string, t: TablePlan, width: bigint): Promise<RangeDigests> {
   const key = deltaKeyColumn(t)!;
   const r = await client.query<{ chunk: string; n: string; digest: string }>(
     "SELECT chunk::text AS chunk, n, digest FROM pgshift.chunk_digests($1::regclass, $2::text[], $3, $4::bigint, $5::bigint[])",
-    [qualified(schema, t.target), t.columns.map((c) => c.target), key.target, width.toString(), only ?? null],
+    [qualified(schema, t.target), t.columns.map((c) => c.target), key.target, width.toString(), null],
   );
   return new Map(r.rows.map((x) => [x.chunk, { n: Number(x.n), digest: x.digest }]));
 }
 
-/** Range ids present on one side only, or with another count or digest, merged into contiguous key ranges. */
-export function differingRanges(source: RangeDigests, target: RangeDigests, width: bigint): { ids: number; ranges: KeyRanges; changed: string[] } {
-  const ids = new Set<string>();
-  for (const [id, s] of source) {
-    const t = target.get(id);
-    if (!t || t.n !== s.n || t.digest !== s.digest) ids.add(id);
-  }
-  for (const id of target.keys()) if (!source.has(id)) ids.add(id);
-  const sorted = [...ids].map(BigInt).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+/** Range ids, sorted, merged into contiguous inclusive key ranges. */
+export function keyRanges(ids: Iterable<bigint>, width: bigint): KeyRanges {
+  const sorted = [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const ranges: KeyRanges = [];
   let prev: bigint | undefined;
   for (const c of sorted) {
@@ -138,7 +161,52 @@ export function differingRanges(source: RangeDigests, target: RangeDigests, widt
     else ranges.push([lo, hi]);
     prev = c;
   }
-  return { ids: ids.size, ranges, changed: [...ids] };
+  return ranges;
+}
+
+/** By content: range ids present on one side only, or with another count or digest. */
+export function differingRanges(source: RangeDigests, target: RangeDigests): bigint[] {
+  const ids = new Set<string>();
+  for (const [id, s] of source) {
+    const t = target.get(id);
+    if (!t || t.n !== s.n || t.digest !== s.digest) ids.add(id);
+  }
+  for (const id of target.keys()) if (!source.has(id)) ids.add(id);
+  return [...ids].map(BigInt);
+}
+
+/** Per range in PostgreSQL, sorted by id: rows; and the ranges holding a row written by a transaction other than pgshift's. */
+export interface WriterCounts {
+  ids: BigInt64Array;
+  rows: BigInt64Array;
+  foreign: Set<bigint>;
+}
+
+/**
+ * With what was recorded: a range is level when SQLite's digest of it is the
+ * recorded one, and PostgreSQL holds the recorded number of rows, all written
+ * by pgshift (or neither side has any rows in it). A merge of three sorted lists.
+ */
+export function changedSinceRecord(now: RawDigests, recorded: RawDigests, pg: WriterCounts): bigint[] {
+  const changed: bigint[] = [];
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  const END = 2n ** 64n; // above every id
+  for (;;) {
+    const a = i < now.ids.length ? now.ids[i]! : END;
+    const b = j < recorded.ids.length ? recorded.ids[j]! : END;
+    const c = k < pg.ids.length ? pg.ids[k]! : END;
+    let id = a < b ? a : b;
+    if (c < id) id = c;
+    if (id === END) return changed;
+    const s = a === id ? i++ : -1;
+    const r = b === id ? j++ : -1;
+    const p = c === id ? k++ : -1;
+    if (s < 0 && p < 0) continue; // recorded, but gone from both sides
+    const level = s >= 0 && r >= 0 && p >= 0 && now.rows[s] === recorded.rows[r] && now.digests[s] === recorded.digests[r] && pg.rows[p] === recorded.rows[r] && !pg.foreign.has(id);
+    if (!level) changed.push(id);
+  }
 }
 
 export interface SyncResult {
@@ -150,62 +218,140 @@ export interface SyncResult {
   changedRanges: number;
   totalRanges: number;
   width: bigint;
-  /** SQLite's digests of the re-copied ranges, for verification after commit */
-  digests: RangeDigests;
-  /** the range ids re-copied */
-  changed: string[];
+  /** how the differing ranges were found */
+  method: "recorded digests" | "content digests";
+  /** the re-copied key ranges, and what was sent for them (verification reads them back) */
+  ranges: KeyRanges;
+  sent?: CopyResult;
   /** rows in the snapshot's table */
   sourceRows: number;
+  /** SQLite's raw digests of the whole snapshot table, to record (recorded path only) */
+  digests?: RawDigests;
 }
 
 /**
  * Brings one table level with the snapshot, inside the caller's transaction:
- * compare range digests, delete the differing ranges, copy them again. The
- * table is locked against writers first, so the ranges found equal stay equal
- * until commit.
+ * find the differing ranges, delete them, copy them again. The table is locked
+ * against writers first, so the ranges found level stay level until commit.
  */
-export async function syncTable(client: pg.Client, schema: string, t: TablePlan, db: Database.Database, width: bigint, onProgress?: CopyProgress): Promise<SyncResult> {
+export async function syncTable(client: pg.Client, schema: string, t: TablePlan, db: Database.Database, decision: { width: bigint; recorded?: RecordedRanges & { extension: string } }, onProgress?: CopyProgress): Promise<SyncResult> {
   const table = qualified(schema, t.target);
   const key = deltaKeyColumn(t)!;
+  const { width, recorded } = decision;
   await client.query(`LOCK TABLE ${table} IN EXCLUSIVE MODE`);
-  // PostgreSQL hashes its side while this thread hashes SQLite's.
-  const theirs = targetDigests(client, schema, t, width);
-  theirs.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
-  const keyIndex = t.columns.indexOf(key);
-  let ours: RangeDigests;
-  try {
-    ours = sourceDigests(tableReader(db, t), keyIndex, width);
-  } finally {
-    await theirs.catch(() => {});
+ 
+  let changed: bigint[];
+  let totalRanges: number;
+  let sourceRows = 0;
+  let digests: RawDigests | undefined;
+  if (recorded) {
+    // PostgreSQL scans its side while this thread hashes SQLite's.
+    const theirs = writerCounts(client, table, key.target, width, recorded.writers);
+    theirs.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
+    try {
+      digests = sqliteRangeDigests(db, t, key.source, width, recorded.extension);
+    } finally {
+      await theirs.catch(() => {});
+    }
+    const pgSide = await theirs;
+    changed = changedSinceRecord(digests, parseDigests(recorded.digests), pgSide);
+    totalRanges = Math.max(digests.ids.length, pgSide.ids.length);
+    sourceRows = totalRows(digests);
+  } else {
+    const theirs = targetDigests(client, schema, t, width);
+    theirs.catch(() => {});
+    let ours: RangeDigests;
+    try {
+      ours = sourceDigests(tableReader(db, t), t.columns.indexOf(key), width);
+    } finally {
+      await theirs.catch(() => {});
+    }
+    changed = differingRanges(ours, await theirs);
+    totalRanges = new Set([...ours.keys(), ...(await theirs).keys()]).size;
+    for (const d of ours.values()) sourceRows += d.n;
   }
-  const { ids, ranges, changed } = differingRanges(ours, await theirs, width);
+  const ranges = keyRanges(changed, width);
   let deletedRows = 0;
-  let copiedRows = 0;
+  let sent: CopyResult | undefined;
   if (ranges.length > 0) {
     const del = await client.query(
       `DELETE FROM ${table} AS t USING unnest($1::bigint[], $2::bigint[]) AS r(lo, hi) WHERE t.${quoteIdent(key.target)} BETWEEN r.lo AND r.hi`,
       [ranges.map((r) => r[0].toString()), ranges.map((r) => r[1].toString())],
     );
     deletedRows = del.rowCount ?? 0;
-    copiedRows = (await copyTable(client, schema, t, tableReader(db, t, ranges), onProgress)).rows;
+    sent = await copyTable(client, schema, t, tableReader(db, t, ranges), onProgress);
   }
-  const all = new Set([...ours.keys(), ...(await theirs).keys()]);
-  let sourceRows = 0;
-  for (const d of ours.values()) sourceRows += d.n;
-  const copied: RangeDigests = new Map(changed.filter((id) => ours.has(id)).map((id) => [id, ours.get(id)!]));
-  return { copiedRows, deletedRows, changedRanges: ids, totalRanges: all.size, width, digests: copied, changed, sourceRows };
+ 
+  return {
+    copiedRows: sent?.rows ?? 0,
+    deletedRows,
+    changedRanges: changed.length,
+    totalRanges,
+    width,
+    method: recorded ? "recorded digests" : "content digests",
+    ranges,
+    ...(sent ? { sent } : {}),
+    sourceRows,
+    ...(digests ? { digests } : {}),
+  };
 }
 
 /**
- * After commit: the re-copied ranges against SQLite's digests, and the row
- * count. The other ranges were found equal inside the sync's transaction, with
- * the table locked until commit; undefined if anything differs (the caller
- * then compares row by row).
+ * PostgreSQL's side with a record: per range, rows, and the ranges holding a
+ * row whose xmin is not one of pgshift's writers. No value is formatted; the
+ * counts come back as one string (125,000 ranges as rows would cost more to
+ * receive than to count).
+ */
+async function writerCounts(client: pg.Client, table: string, keyColumn: string, width: bigint, writers: string[]): Promise<WriterCounts> {
+  const k = quoteIdent(keyColumn);
+  const r = await client.query<{ counts: string | null; foreign: string | null }>({
+    text: `SELECT string_agg(c::text || ' ' || n::text, ',' ORDER BY c) AS counts, string_agg(c::text, ',') FILTER (WHERE f) AS foreign
+             FROM (SELECT ${k}::bigint / $1::bigint AS c, count(*) AS n, bool_or(NOT (xmin = ANY ($2::xid[]))) AS f FROM ${table} GROUP BY 1) AS ranges`,
+    values: [width.toString(), writers],
+  });
+  const pairs = r.rows[0]?.counts ? r.rows[0].counts.split(",") : [];
+  const out: WriterCounts = { ids: new BigInt64Array(pairs.length), rows: new BigInt64Array(pairs.length), foreign: new Set((r.rows[0]?.foreign ?? "").split(",").filter(Boolean).map(BigInt)) };
+  pairs.forEach((pair, i) => {
+    const space = pair.indexOf(" ");
+    out.ids[i] = BigInt(pair.slice(0, space));
+    out.rows[i] = BigInt(pair.slice(space + 1));
+  });
+  return out;
+}
+
+/**
+ * After commit: the re-copied ranges read back against what was sent, and the
+ * row count. The other ranges were found level inside the sync's transaction,
+ * with the table locked until commit; undefined if anything differs (the
+ * caller then compares row by row).
  */
 export async function verifyByRanges(client: pg.Client, schema: string, t: TablePlan, sync: SyncResult): Promise<TableVerification | undefined> {
-  const theirs = sync.changed.length ? await targetDigests(client, schema, t, sync.width, sync.changed) : new Map();
-  const { ids } = differingRanges(sync.digests, theirs, sync.width);
   const rows = Number((await client.query(`SELECT count(*) AS n FROM ${qualified(schema, t.target)}`)).rows[0].n);
-  if (ids > 0 || rows !== sync.sourceRows) return undefined;
+  if (rows !== sync.sourceRows) return undefined;
+  if (sync.sent) {
+    const back = await verifyByDigest(client, schema, t, sync.sent, { column: deltaKeyColumn(t)!.target, ranges: sync.ranges });
+    if (!back) return undefined;
+  }
   return { source: t.source, target: t.target, sourceRows: rows, targetRows: rows, match: true, method: "range digests", differences: [] };
+}
+
+/** Most distinct writers a content sync records; a table written row by row by an app records nothing (its next refresh compares contents again). */
+const MAX_WRITERS = 1000;
+
+/**
+ * After a sync by content, every row is proven level with the snapshot, so
+ * every transaction that wrote one can be recorded as a writer: a later change
+ * carries a new xid. xmin is 32 bits; the epoch is today's (older rows are frozen
+ * and MAX_WRITER_AGE keeps the record from outliving a wraparound anyway).
+ */
+export async function tableWriters(client: pg.Client, schema: string, t: TablePlan): Promise<string[] | undefined> {
+  const r = await client.query<{ writers: string[] | null }>(
+    `WITH w AS (SELECT DISTINCT xmin::text::numeric AS x FROM ${qualified(schema, t.target)}),
+          now AS (SELECT pg_current_xact_id()::text::numeric AS c)
+     SELECT CASE WHEN count(*) > ${MAX_WRITERS} THEN NULL
+                 ELSE array_agg((c - mod(c, 4294967296) + x - CASE WHEN x > mod(c, 4294967296) THEN 4294967296 ELSE 0 END)::text)
+            END AS writers
+       FROM w, now`,
+  );
+  return r.rows[0]?.writers ?? undefined;
 }

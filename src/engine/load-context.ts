@@ -72,7 +72,8 @@ export interface LoadContext {
   plan: MigrationPlan;
   /** every table is read from this one moment of the source */
   snapshot: Snapshot;
-  fingerprint: string;
+  /** SHA-256 of the source file; still being hashed while a refresh syncs */
+  fingerprint: Promise<string>;
   /** a session for catalog reads, ANALYZE and foreign keys */
   admin: pg.Client;
   /** tables loaded / verified at the same time */

@@ -52,8 +52,9 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
     const verified = options.verify ?? DEFAULTS.verify;
     const verifyStarted = Date.now();
     const tables = await verify(ctx, verified);
-    return report(ctx, tables, verified, started, verified ? Date.now() - verifyStarted : undefined);
+    return report(ctx, tables, verified, started, verified ? Date.now() - verifyStarted : undefined, await ctx.fingerprint);
   } finally {
+    await ctx?.fingerprint.catch(() => {}); // the hashing thread is done before the source closes
     await ctx?.readers?.close();
     src.close();
     ctx?.snapshot.dispose();
@@ -67,12 +68,14 @@ export async function verifyMigration(given: MigrationOptions & { target: string
   checkOptions(given);
   const src = openSource(given.source);
   let snapshot: Snapshot | undefined;
+  let fingerprinting: Promise<string> | undefined;
   let admin: Awaited<ReturnType<typeof session>> | undefined;
   try {
     const options = { ...given, ...(await recordedOptions(given.target, given)) };
     const plan = await planFrom(src, { ...options, schema: options.schema ?? DEFAULTS.schema });
-    let fingerprint: string;
+    let fingerprint: Promise<string>;
     ({ snapshot, fingerprint } = await snapshotWithFingerprint(src, options.source));
+    fingerprinting = fingerprint;
     const verifyStarted = Date.now();
     admin = await session(options.target);
     const ctx = context(options, plan, snapshot, fingerprint, admin);
@@ -86,8 +89,9 @@ export async function verifyMigration(given: MigrationOptions & { target: string
     for (const { method, ...v } of verifications.values()) results.push({ ...v, action: "kept", verifiedBy: method });
     const order = new Map(plan.loadOrder.map((n, i) => [n, i]));
     results.sort((a, b) => (order.get(a.target) ?? 0) - (order.get(b.target) ?? 0));
-    return report(ctx, results, true, started, Date.now() - verifyStarted);
+    return report(ctx, results, true, started, Date.now() - verifyStarted, await fingerprint);
   } finally {
+    await fingerprinting?.catch(() => {});
     src.close();
     snapshot?.dispose();
     await admin?.end().catch(() => {});
@@ -98,7 +102,7 @@ function context(
   options: MigrationOptions & { target: string; jobs?: number; onProgress?: (e: ProgressEvent) => void },
   plan: MigrationPlan,
   snapshot: Snapshot,
-  fingerprint: string,
+  fingerprint: Promise<string>,
   admin: LoadContext["admin"],
 ): LoadContext {
   const byTarget = new Map(plan.tables.map((t) => [t.target, t]));
@@ -117,23 +121,23 @@ function context(
   };
 }
 
-/** The snapshot to read from, and the source's fingerprint, hashed on another thread while the snapshot is copied. */
-async function snapshotWithFingerprint(src: ReturnType<typeof openSource>, path: string): Promise<{ snapshot: Snapshot; fingerprint: string }> {
+/**
+ * The snapshot to read from, and the source's fingerprint, hashed on another
+ * thread while the snapshot is copied and after: a refresh needs it only when
+ * it records its loads, so it does not wait for it.
+ */
+async function snapshotWithFingerprint(src: ReturnType<typeof openSource>, path: string): Promise<{ snapshot: Snapshot; fingerprint: Promise<string> }> {
   // data_version moves when any other connection commits: if it moved while the
   // file was hashed and copied, the hash may hold writes the snapshot does not,
   // and a later run with that same hash must not keep these tables.
   const version = () => Number(src.pragma("data_version", { simple: true }));
   const before = version();
-  const fingerprinting = fingerprintSqlite(path);
-  fingerprinting.catch(() => {}); // awaited below; no unhandled rejection while the snapshot is taken
+  const hashing = fingerprintSqlite(path);
+  hashing.catch(() => {}); // awaited below; no unhandled rejection while the snapshot is taken
   const snapshot = await takeSnapshot(src);
-  try {
-    const fingerprint = await fingerprinting;
-    return { snapshot, fingerprint: version() === before ? fingerprint : `${fingerprint}:written-during-snapshot` };
-  } catch (err) {
-    snapshot.dispose();
-    throw err;
-  }
+  const fingerprint = hashing.then((hash) => (version() === before ? hash : `${hash}:written-during-snapshot`));
+  fingerprint.catch(() => {}); // awaited by whoever needs it
+  return { snapshot, fingerprint };
 }
 
 /**
@@ -158,14 +162,14 @@ async function recordedOptions(url: string, options: MigrationOptions): Promise<
   }
 }
 
-function report(ctx: LoadContext, tables: TableReport[], verified: boolean, started: number, verifyMs: number | undefined): MigrationReport {
+function report(ctx: LoadContext, tables: TableReport[], verified: boolean, started: number, verifyMs: number | undefined, fingerprint: string): MigrationReport {
   const { plan, snapshot } = ctx;
   return {
     ok: tables.every((t) => t.match),
     source: ctx.source,
     target: redact(ctx.url),
     schemaMode: plan.schemaMode,
-    fingerprint: ctx.fingerprint,
+    fingerprint,
     tables,
     skipped: plan.skipped,
     verified,

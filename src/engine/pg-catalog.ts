@@ -110,11 +110,44 @@ export interface LoadEntry {
   casts: Record<string, string>;
   /** delta.ts layoutOf */
   layout: string;
+  /**
+   * SQLite's range digests of what was loaded (range-digests.ts); absent: nothing recorded for delta sync.
+   * writers: "this" (a load: this transaction wrote every row), "add" (a sync by record: earlier writers
+   * still hold the untouched ranges), or the xid8s of every row (a sync by content).
+   */
+  ranges?: { width: bigint; digests: Buffer; writers: "this" | "add" | string[] };
 }
 
 /** Records one table's load, inside the transaction that loaded it. */
 export async function recordLoad(client: pg.Client, e: LoadEntry): Promise<void> {
-  await client.query(sql("record-load"), [e.targetSchema, e.targetTable, e.sourceTable, e.fingerprint, e.schemaMode, e.rows, e.identifiers, JSON.stringify(e.casts), e.layout]);
+  await client.query(sql("record-load"), [
+    e.targetSchema, e.targetTable, e.sourceTable, e.fingerprint, e.schemaMode, e.rows, e.identifiers, JSON.stringify(e.casts), e.layout,
+    e.ranges?.width.toString() ?? null,
+    e.ranges?.digests ?? null,
+    Array.isArray(e.ranges?.writers) ? e.ranges.writers : null,
+    e.ranges?.writers === "add",
+  ]);
+}
+
+export interface RecordedRanges {
+  width: bigint;
+  /** int64 triples (range, rows, digest): range-digests.ts parseDigests */
+  digests: Buffer;
+  /** the transactions pgshift wrote the table's rows in, as the 32-bit xids rows carry in xmin */
+  writers: string[];
+  /** transactions since the oldest writer */
+  age: bigint;
+}
+
+/** What delta sync recorded of a table's rows at its last load or sync; undefined if nothing. */
+export async function recordedRanges(client: pg.Client, schema: string, table: string): Promise<RecordedRanges | undefined> {
+  const r = (await client.query<{ width: string; digests: Buffer; writers: string[]; age: string }>(sql("recorded-ranges"), [schema, table])).rows[0];
+  return r && { width: BigInt(r.width), digests: r.digests, writers: r.writers, age: BigInt(r.age) };
+}
+
+/** After a failed verification: the next refresh compares full contents. */
+export async function forgetRanges(client: pg.Client, schema: string, table: string): Promise<void> {
+  await client.query(sql("forget-ranges"), [schema, table]);
 }
 
 export interface RecordedOptions {

@@ -12,9 +12,9 @@ import { to as copyTo } from "pg-copy-streams";
 import { COLUMN_TYPES, canonicalFor, type Canonical } from "./column-types";
 import { unescapeCopy } from "./convert";
 import { qualified, quoteIdent } from "./identifiers";
-import type { CopyResult } from "./copy";
+import type { CopyResult, SentPart } from "./copy";
 import type { TablePlan } from "./plan";
-import type { TableReader } from "./source";
+import type { KeyRanges, TableReader } from "./source";
 
 export interface RowDifference {
   key: Record<string, string>;
@@ -94,14 +94,48 @@ export async function verifyPart(client: pg.Client, schema: string, t: TablePlan
     ...(next?.from !== undefined ? [`${key} < ${next.from}`] : []),
   ];
   const filter = part === sent.parts.length - 1 && p.from !== undefined ? ` WHERE (${key} < ${p.from}) IS NOT TRUE` : where.length ? ` WHERE ${where.join(" AND ")}` : "";
-  const stream = client.query(copyTo(`COPY (${selectAll(schema, t)}${filter} ORDER BY ${key}) TO STDOUT`));
+  return readsBackAs(client, `${selectAll(schema, t)}${filter} ORDER BY ${key}`, p);
+}
+
+/** Whether `COPY (query) TO` returns exactly the part's rows, hashing to its digest. */
+async function readsBackAs(client: pg.Client, query: string, part: SentPart): Promise<boolean> {
+  const stream = client.query(copyTo(`COPY (${query}) TO STDOUT`));
   const hash = createHash("sha256");
   let rows = 0;
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     hash.update(chunk);
     for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) rows++;
   }
-  return rows === p.rows && hash.digest("hex") === p.digest;
+  return rows === part.rows && hash.digest("hex") === part.digest;
+}
+
+/**
+ * The table (or, for delta sync, the rows in some key ranges) read back in key
+ * order against what copyTable sent in one part. A match proves every row
+ * arrived with every value as written; undefined means "not proven" (no key,
+ * or some bytes differ), and the caller compares row by row.
+ */
+export async function verifyByDigest(
+  client: pg.Client,
+  schema: string,
+  t: TablePlan,
+  sent: CopyResult,
+  /** only the rows in these inclusive ranges of an integer key column (delta sync's re-copied ranges) */
+  only?: { column: string; ranges: KeyRanges },
+): Promise<TableVerification | undefined> {
+  const order = keyOrder(t);
+  if (!order || sent.parts.length !== 1) return undefined;
+  // COPY takes no parameters: the ranges are inlined as bigint array literals (digits only).
+  // One index scan per range (LATERAL … OFFSET 0 keeps the planner from turning
+  // thousands of ranges into a join filter over every row); tbl.* in a
+  // subquery, so the ranges' columns never clash with the table's.
+  const from = only
+    ? `(SELECT pgshift_t.* FROM unnest('{${only.ranges.map((r) => r[0]).join(",")}}'::bigint[], '{${only.ranges.map((r) => r[1]).join(",")}}'::bigint[]) AS pgshift_r(lo, hi)` +
+      ` CROSS JOIN LATERAL (SELECT * FROM ${qualified(schema, t.target)} AS x WHERE x.${quoteIdent(only.column)} BETWEEN pgshift_r.lo AND pgshift_r.hi OFFSET 0) AS pgshift_t) AS pgshift_ranges`
+    : qualified(schema, t.target);
+  const select = `SELECT ${t.columns.map((c) => quoteIdent(c.target)).join(", ")} FROM ${from}`;
+  if (!(await readsBackAs(client, `${select} ORDER BY ${order.orderBy}`, sent.parts[0]!))) return undefined;
+  return digestMatch(t, sent.rows);
 }
 
 /** The report of a table proven by its digest. */

@@ -66,7 +66,7 @@ test("migrate --refresh says per table how many rows it copied again (text and -
   w.close();
   const text = run(["migrate", "--from", src, "--to", url, "--refresh"]);
   assert.equal(text.status, 0, text.stderr);
-  assert.match(text.stdout, /items → items: 500 rows in SQLite, 500 in PostgreSQL \(synced\)\n\s+synced: 1 of \d+ key ranges differed; (\d+) rows deleted, \1 copied again/);
+  assert.match(text.stdout, /items → items: 500 rows in SQLite, 500 in PostgreSQL \(synced\)\n\s+synced by recorded digests: 1 of \d+ key ranges differed; (\d+) rows deleted, \1 copied again/);
   assert.match(text.stdout, /tags +→ tags: 3 rows in SQLite, 3 in PostgreSQL \(reloaded\)\n\s+reloaded whole: key is not a single integer column/);
   const w2 = new Database(src);
   w2.exec("DELETE FROM items WHERE id = 3");

@@ -9,7 +9,8 @@ import Database from "better-sqlite3";
 import { startPostgres, type TestPostgres } from "../helpers/postgres";
 import { sqliteFile } from "../helpers/sqlite";
 import { migrate, type MigrationReport } from "../../src/engine";
-import { differingRanges, rangeOf } from "../../src/engine/delta";
+import { differingRanges, keyRanges, rangeOf } from "../../src/engine/delta";
+import { DISABLE_ENV } from "../../src/engine/range-digests";
 
 let pg: TestPostgres;
 before(async () => {
@@ -87,7 +88,7 @@ test("inserts, updates, deletes and keys moved between ranges re-copy only the c
   assert.equal(posts.action, "synced");
   assert.equal(posts.verifiedBy, "range digests");
   assert.ok(posts.copiedRows! > 0 && posts.copiedRows! < ROWS / 5, `re-copied ${posts.copiedRows} of ${ROWS} rows: ${posts.refresh}`);
-  assert.match(posts.refresh!, /key ranges differed/);
+  assert.match(posts.refresh!, /synced by recorded digests: \d+ of \d+ key ranges differed/);
   assert.equal(table(r, "users").action, "synced");
   assert.equal(table(r, "tags").action, "reloaded", "a text key: reloaded whole");
   assert.match(table(r, "tags").refresh!, /not a single integer column/);
@@ -165,7 +166,9 @@ test("ranges: truncating division around zero, neighbours merged", () => {
   assert.deepEqual(rangeOf(-(2n ** 62n), 2n ** 62n), [-(2n ** 63n), -(2n ** 63n)]);
   const a = new Map([["1", { n: 1, digest: "a" }], ["2", { n: 1, digest: "b" }], ["5", { n: 1, digest: "c" }]]);
   const b = new Map([["1", { n: 1, digest: "a" }], ["2", { n: 1, digest: "x" }], ["3", { n: 1, digest: "d" }], ["5", { n: 1, digest: "c" }]]);
-  assert.deepEqual(differingRanges(a, b, 10n), { ids: 2, ranges: [[20n, 39n]], changed: ["2", "3"] });
+  const changed = differingRanges(a, b);
+  assert.deepEqual(changed, [2n, 3n]);
+  assert.deepEqual(keyRanges(changed, 10n), [[20n, 39n]]);
 });
 
 test("--schema existing: a sync never lets an ON DELETE CASCADE key delete children of a parent row copied again", async () => {
@@ -240,4 +243,59 @@ test("refresh with the SQLite file unchanged brings back rows the app changed in
   assert.equal(posts.action, "synced");
   assert.ok(posts.copiedRows! >= 3 && posts.copiedRows! < ROWS / 5, `re-copied ${posts.copiedRows} of ${ROWS} rows: ${posts.refresh}`);
   assert.deepEqual(await dump(db), await fresh(source), "PostgreSQL equals a fresh load of the file again");
+});
+
+test("by record: what the app wrote to PostgreSQL after the load is found from xmin and row counts, frozen rows still count as pgshift's", async () => {
+  const { source, url, db } = await loaded();
+  const [rec] = await pg.query<{ width: string; bytes: number; writers: number }>(
+    "SELECT range_width::text AS width, length(range_digests) AS bytes, cardinality(writer_xids) AS writers FROM pgshift.loads WHERE target_table = 'posts'", [], db);
+  assert.ok(Number(rec!.width) >= 1 && rec!.bytes > 0 && rec!.bytes % 24 === 0 && rec!.writers === 1, `recorded at load: ${JSON.stringify(rec)}`);
+  // VACUUM FREEZE marks rows frozen; their xmin still names pgshift's load.
+  await pg.query("VACUUM FREEZE posts", [], db);
+  await pg.query("UPDATE posts SET body = body WHERE id = 5", [], db); // same values, but a write nonetheless
+  await pg.query("UPDATE posts SET body = 'written by the app' WHERE id = 2000", [], db);
+  await pg.query("DELETE FROM posts WHERE id = 1234", [], db);
+  await pg.query("INSERT INTO posts (id, user_id, body, at) VALUES (4000, 1, 'only in PostgreSQL', now())", [], db);
+  await pg.query("DELETE FROM posts WHERE id = 2601; INSERT INTO posts (id, user_id, body, at) SELECT 2601, user_id, body, at FROM posts WHERE id = 2602", [], db);
+  const w = new Database(source);
+  w.exec("UPDATE posts SET body = 'changed in SQLite' WHERE id = 100");
+  w.close();
+  const r = await migrate({ source, target: url, refresh: true });
+  assert.equal(r.ok, true, JSON.stringify(r.tables));
+  const posts = table(r, "posts");
+  assert.match(posts.refresh!, /synced by recorded digests: [1-6] of \d+ key ranges differed/);
+  assert.ok(posts.copiedRows! >= 5 && posts.copiedRows! < ROWS / 10, `re-copied ${posts.copiedRows} of ${ROWS} rows: ${posts.refresh}`);
+  assert.deepEqual(await dump(db), await fresh(source), "PostgreSQL equals a fresh load of the file");
+  const again = await migrate({ source, target: url, refresh: true });
+  assert.equal(table(again, "posts").copiedRows, 0, `the sync's own writes are pgshift's too: ${table(again, "posts").refresh}`);
+});
+
+test("without the SQLite extension a refresh compares full contents; what it proves is recorded, so the next one goes by record", async () => {
+  const before = process.env[DISABLE_ENV];
+  process.env[DISABLE_ENV] = "off";
+  let source: string, url: string, db: string;
+  try {
+    ({ source, url, db } = await loaded());
+    const [rec] = await pg.query<{ width: string | null }>("SELECT range_width::text AS width FROM pgshift.loads WHERE target_table = 'posts'", [], db);
+    assert.equal(rec!.width, null, "nothing recorded without the extension");
+  } finally {
+    if (before === undefined) delete process.env[DISABLE_ENV];
+    else process.env[DISABLE_ENV] = before;
+  }
+  const w = new Database(source);
+  w.exec("UPDATE posts SET body = 'first change' WHERE id = 10; DELETE FROM posts WHERE id = 11;");
+  w.close();
+  await pg.query("UPDATE posts SET body = 'by the app' WHERE id = 1500", [], db);
+  const first = await migrate({ source, target: url, refresh: true });
+  assert.equal(first.ok, true, JSON.stringify(first.tables));
+  assert.match(table(first, "posts").refresh!, /synced by content digests: 2 of/);
+  assert.deepEqual(await dump(db), await fresh(source));
+  const x = new Database(source);
+  x.exec("UPDATE posts SET body = 'second change' WHERE id = 2500");
+  x.close();
+  await pg.query("DELETE FROM posts WHERE id = 600", [], db);
+  const second = await migrate({ source, target: url, refresh: true });
+  assert.equal(second.ok, true, JSON.stringify(second.tables));
+  assert.match(table(second, "posts").refresh!, /synced by recorded digests: 2 of/);
+  assert.deepEqual(await dump(db), await fresh(source));
 });

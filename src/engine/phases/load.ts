@@ -7,8 +7,9 @@ import { CHUNK, copyTable } from "../copy";
 import { LoadError } from "../errors";
 import { qualified } from "../identifiers";
 import { inTransaction, pool, type LoadContext } from "../load-context";
-import { foreignKeysTouching, loadRecords, recordLoad } from "../pg-catalog";
-import { chunkDigestsSql, deltaDecision, layoutOf, syncTable } from "../delta";
+import { foreignKeysTouching, loadRecords, recordedRanges, recordLoad, type LoadEntry } from "../pg-catalog";
+import { chunkDigestsSql, deltaDecision, deltaKeyColumn, layoutOf, rangeWidth, syncTable, tableWriters } from "../delta";
+import { rangeDigestsExtension, rangeDigestsInWorker, serializeDigests, sqliteRangeDigests, type RawDigests } from "../range-digests";
 import type { Loaded } from "../load-context";
 import type { TablePlan } from "../plan";
 import { ReadWorkers } from "../read-workers";
@@ -19,6 +20,13 @@ import { addKeys, resetSequences } from "./keys";
 
 /** Tables at least this big count as "big" when deciding whether read workers are worth starting. */
 const WORKER_MIN_ROWS = 20_000;
+
+/**
+ * Below this many rows a table's range digests are computed on the main thread
+ * (~0.5 µs a row: 0.1 s here), not worth a thread of its own and its memory when
+ * twenty such tables load two at a time.
+ */
+const DIGEST_WORKER_MIN_ROWS = 200_000;
 
 /** Loads every table the decide phase chose to load, reload or replace. */
 export async function load(ctx: LoadContext): Promise<void> {
@@ -42,7 +50,12 @@ export async function load(ctx: LoadContext): Promise<void> {
   if (reloads.length > 0) {
     await admin.query(chunkDigestsSql);
     await reloadTables(ctx, reloads);
-    analyze(reloads);
+    // A sync that re-copied a few ranges leaves the planner's statistics as good as they were (autovacuum catches up).
+    const resampled = reloads.filter((t) => {
+      const sync = ctx.sent.get(t.target)?.sync;
+      return !sync || sync.copiedRows + sync.deletedRows > sync.sourceRows / 10;
+    });
+    if (resampled.length) analyze(resampled);
   }
   // In existing mode the app's foreign keys are live during the load, so
   // tables go one at a time in dependency order; in create mode they are
@@ -66,11 +79,37 @@ async function loadTable(ctx: LoadContext, t: TablePlan, replace: boolean): Prom
     } else if (replace) {
       await client.query(`TRUNCATE ${qualified(schema, t.target)}`);
     }
+    const recording = recordRanges(ctx, t, db);
     const copied = await copy(ctx, client, t, db);
     const warnings = await addKeys(ctx, client, t, copied.rows);
     ctx.sent.set(t.target, { ...copied, warnings });
-    await record(ctx, client, t, copied.rows);
+    await record(ctx, client, t, copied.rows, await recording);
   });
+}
+
+type Recording = { width: bigint; digests: RawDigests } | undefined;
+
+/**
+ * What delta sync records of a table as it loads (range-digests.ts): SQLite's
+ * raw digests per key range, hashed on another thread while this one copies
+ * (on this one below DIGEST_WORKER_MIN_ROWS). Undefined when the table has no single
+ * integer key or the extension cannot be built; a refresh then compares full
+ * contents. A failure here costs the next refresh time, never this load.
+ */
+function recordRanges(ctx: LoadContext, t: TablePlan, db: ReturnType<LoadContext["snapshot"]["open"]>): Promise<Recording> {
+  const key = deltaKeyColumn(t);
+  const extension = rangeDigestsExtension();
+  if (!key || !("path" in extension)) return Promise.resolve(undefined);
+  try {
+    const width = rangeWidth(db, t);
+    if (t.rows < DIGEST_WORKER_MIN_ROWS) return Promise.resolve({ width, digests: sqliteRangeDigests(db, t, key.source, width, extension.path) });
+    return rangeDigestsInWorker(ctx.snapshot.path, t, key.source, width, extension.path).then(
+      (digests) => ({ width, digests }),
+      () => undefined,
+    );
+  } catch {
+    return Promise.resolve(undefined); // e.g. a key in SQLite that is not an integer
+  }
 }
 
 /**
@@ -85,12 +124,15 @@ async function reloadTables(ctx: LoadContext, tables: TablePlan[]): Promise<void
   const schema = plan.targetSchema;
   const records = await loadRecords(ctx.admin, schema);
   await inTransaction(ctx.url, ctx.snapshot, async (client, db) => {
-    const decisions = new Map(
-      tables.map((t) => {
-        const rec = records.get(t.target);
-        return [t.target, rec?.schema_mode === plan.schemaMode ? deltaDecision(db, t, rec.layout) : { reason: "the schema mode changed", layoutChanged: true }];
-      }),
-    );
+    const decisions = new Map<string, ReturnType<typeof deltaDecision>>();
+    for (const t of tables) {
+      const rec = records.get(t.target);
+      decisions.set(
+        t.target,
+        rec?.schema_mode === plan.schemaMode ? deltaDecision(db, t, rec.layout, await recordedRanges(client, schema, t.target)) : { reason: "the schema mode changed", layoutChanged: true },
+      );
+    }
+   
     const whole = tables.filter((t) => "reason" in decisions.get(t.target)!);
     const synced = tables.filter((t) => "width" in decisions.get(t.target)!);
     const qualifiedNames = (ts: TablePlan[]) => ts.map((t) => qualified(schema, t.target));
@@ -119,22 +161,33 @@ async function reloadTables(ctx: LoadContext, tables: TablePlan[]): Promise<void
     for (const t of tables) {
       const decision = decisions.get(t.target)!;
       let loaded: Loaded;
+      let ranges: LoadEntry["ranges"];
       if ("width" in decision) {
         ctx.progress(t.target, "copy", 0, t.rows);
-        const sync = await syncTable(client, schema, t, db, decision.width, (n) => ctx.progress(t.target, "copy", n, t.rows));
+        // A sync by content records what it proved, so that the next refresh goes by record.
+        const recording = decision.recorded ? undefined : recordRanges(ctx, t, db);
+        const sync = await syncTable(client, schema, t, db, decision, (n) => ctx.progress(t.target, "copy", n, t.rows));
         loaded = {
           rows: sync.copiedRows,
           parts: [],
           warnings: await resetSequences(ctx, client, t),
           sync,
-          refresh: `synced: ${sync.changedRanges} of ${sync.totalRanges} key ranges differed; ${sync.deletedRows} rows deleted, ${sync.copiedRows} copied again`,
+          refresh: `synced by ${sync.method}: ${sync.changedRanges} of ${sync.totalRanges} key ranges differed; ${sync.deletedRows} rows deleted, ${sync.copiedRows} copied again`,
         };
+        if (sync.digests) ranges = { width: sync.width, digests: serializeDigests(sync.digests), writers: "add" };
+        else {
+          const recorded = await recording;
+          const writers = recorded && (await tableWriters(client, schema, t));
+          if (recorded && writers) ranges = { width: recorded.width, digests: serializeDigests(recorded.digests), writers: writers.length ? writers : "this" };
+        }
+        await record(ctx, client, t, sync.sourceRows, undefined, ranges);
       } else {
+        const recording = recordRanges(ctx, t, db);
         const copied = await copy(ctx, client, t, db);
         const warnings = recreate.has(t.target) ? await addKeys(ctx, client, t, copied.rows) : await resetSequences(ctx, client, t);
         loaded = { ...copied, warnings, refresh: `reloaded whole: ${decision.reason}` };
+        await record(ctx, client, t, loaded.rows, await recording);
       }
-      await record(ctx, client, t, loaded.sync ? loaded.sync.sourceRows : loaded.rows);
       ctx.sent.set(t.target, loaded);
     }
     // The deferred checks run now, on the changed rows only; then the keys are as they were.
@@ -149,7 +202,7 @@ function copy(ctx: LoadContext, client: pg.Client, t: TablePlan, db: ReturnType<
   return copyTable(client, ctx.plan.targetSchema, t, tableReader(db, t), (n) => ctx.progress(t.target, "copy", n, t.rows), ctx.readers?.chunks(t), ctx.jobs);
 }
 
-function record(ctx: LoadContext, client: pg.Client, t: TablePlan, rows: number): Promise<void> {
+async function record(ctx: LoadContext, client: pg.Client, t: TablePlan, rows: number, recording: Recording, ranges?: LoadEntry["ranges"]): Promise<void> {
   const { plan } = ctx;
   // The overrides that applied to this table, so `pgshift verify` compares the same way.
   const casts = Object.fromEntries(Object.entries(plan.casts).filter(([k]) => k.slice(0, k.lastIndexOf(".")) === t.source));
@@ -157,12 +210,13 @@ function record(ctx: LoadContext, client: pg.Client, t: TablePlan, rows: number)
     targetSchema: plan.targetSchema,
     targetTable: t.target,
     sourceTable: t.source,
-    fingerprint: ctx.fingerprint,
+    fingerprint: await ctx.fingerprint,
     schemaMode: plan.schemaMode,
     rows,
     identifiers: plan.identifiers,
     casts,
     layout: layoutOf(t),
+    ranges: ranges ?? (recording && { width: recording.width, digests: serializeDigests(recording.digests), writers: "this" }),
   });
 }
 

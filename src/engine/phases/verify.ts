@@ -6,6 +6,7 @@
 import { quoteSqlite } from "../identifiers";
 import { verifyByRanges } from "../delta";
 import { pool, session, type LoadContext, type TableReport } from "../load-context";
+import { forgetRanges } from "../pg-catalog";
 import type { TablePlan } from "../plan";
 import { tableReader } from "../source";
 import type { CopyResult } from "../copy";
@@ -96,6 +97,8 @@ export async function verify(ctx: LoadContext, enabled: boolean): Promise<TableR
   for (const t of ordered.filter((t) => actions.get(t.target) === "bookkeeping")) compared.set(t.target, await compareBookkeeping(ctx, t));
   const toVerify = ordered.filter((t) => actions.get(t.target) !== "bookkeeping");
   const verifications = enabled ? await verifyTables(ctx, toVerify) : new Map<string, TableVerification>();
+  // What delta sync recorded of a table that differs is not to be trusted: the next refresh compares full contents.
+  for (const [target, v] of verifications) if (!v.match) await forgetRanges(ctx.admin, ctx.plan.targetSchema, target);
   return ordered.map((t) => {
     if (compared.has(t.target)) return compared.get(t.target)!;
     const v = verifications.get(t.target);

@@ -17,3 +17,12 @@ ALTER TABLE pgshift.loads ADD COLUMN IF NOT EXISTS casts jsonb NOT NULL DEFAULT 
 -- The table's columns and keys when loaded (delta.ts layoutOf): a refresh syncs
 -- only the changed key ranges while it matches, and reloads the table otherwise.
 ALTER TABLE pgshift.loads ADD COLUMN IF NOT EXISTS layout text;
+-- Delta sync's record of the rows (delta.ts, range-digests.ts): the key range
+-- width, per range the row count and a digest of SQLite's raw values as loaded
+-- (int64 triples), and the transactions pgshift wrote the table's rows in. A
+-- refresh then finds what changed in SQLite by hashing the new file, and what
+-- changed in PostgreSQL from row counts and xmin: a row written by anyone else
+-- carries another transaction id. NULL: compare full contents instead.
+ALTER TABLE pgshift.loads ADD COLUMN IF NOT EXISTS range_width bigint;
+ALTER TABLE pgshift.loads ADD COLUMN IF NOT EXISTS range_digests bytea;
+ALTER TABLE pgshift.loads ADD COLUMN IF NOT EXISTS writer_xids xid8[];

@@ -1,0 +1,156 @@
+// SQLite's side of delta sync, from raw values: per key range, the row count and
+// a 64-bit digest of what SQLite stores (native/range-digests.c). Recorded in
+// pgshift.loads when a table is loaded; on a refresh the same digests of the new
+// file say which ranges changed in SQLite without converting a single value.
+//
+// The C extension is compiled on first use with the machine's C compiler (the
+// one better-sqlite3 was built with) into node_modules/.cache/pgshift, once per
+// source version. Without a compiler nothing is recorded and a refresh compares
+// both sides' full contents instead (delta.ts), which is slower but as exact.
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { Worker } from "node:worker_threads";
+import type Database from "better-sqlite3";
+import { quoteSqlite } from "./identifiers";
+import type { TablePlan } from "./plan";
+
+/**
+ * Per range: its id, rows, and the wrapping sum of its rows' hashes, as
+ * parallel arrays sorted by id with each id once. Typed arrays, not a Map: a
+ * million-row table has ~125,000 ranges, compared three ways on every refresh.
+ */
+export interface RawDigests {
+  ids: BigInt64Array;
+  rows: BigInt64Array;
+  digests: BigInt64Array;
+}
+
+const SOURCE = join(__dirname, "native", "range-digests.c");
+const ENTRY = "sqlite3_rangedigests_init";
+/** Set to "off" to never build or use the extension (a refresh then compares full contents). */
+export const DISABLE_ENV = "PGSHIFT_RANGE_DIGESTS";
+
+let built: { path: string } | { unavailable: string } | undefined;
+
+/** The compiled extension's path, building it if needed; or why it cannot be had. */
+export function rangeDigestsExtension(): { path: string } | { unavailable: string } {
+  if (process.env[DISABLE_ENV] === "off") return { unavailable: `${DISABLE_ENV}=off` };
+  if (built) return built;
+  try {
+    const include = join(dirname(require.resolve("better-sqlite3/package.json")), "deps", "sqlite3");
+    if (!existsSync(join(include, "sqlite3ext.h"))) return (built = { unavailable: `better-sqlite3 ships no sqlite3ext.h in ${include}` });
+    const source = readFileSync(SOURCE);
+    const id = createHash("sha256").update(source).update(readFileSync(join(include, "sqlite3ext.h"))).update(process.arch).digest("hex").slice(0, 16);
+    const dir = cacheDir();
+    const path = join(dir, `range-digests-${id}.so`);
+    if (!existsSync(path)) {
+      // Built under a temporary name and renamed: parallel runs never load a half-written file.
+      const partial = `${path}.${process.pid}.tmp`;
+      try {
+        execFileSync(process.env.CC || "cc", ["-O2", "-fPIC", "-shared", "-I", include, SOURCE, "-o", partial], { stdio: "pipe" });
+        renameSync(partial, path);
+      } finally {
+        rmSync(partial, { force: true });
+      }
+    }
+    return (built = { path });
+  } catch (err) {
+    const e = err as Error & { stderr?: Buffer };
+    return (built = { unavailable: `building it failed: ${(e.stderr?.toString() || e.message).trim().split("\n")[0]}` });
+  }
+}
+
+// Only inside the project's own node_modules: a shared place such as /tmp would
+// let another local user plant a library that pgshift then loads.
+function cacheDir(): string {
+  const dir = join(__dirname, "..", "..", "node_modules", ".cache", "pgshift");
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** The aggregate over a table: one BLOB of (range, rows, digest) int64 triples. */
+export function rangeDigestsSql(t: TablePlan, keyColumn: string, width: bigint): string {
+  const args = t.columns.map((c) => quoteSqlite(c.source)).join(", ");
+  return `SELECT pgshift_range_digests(${width}, ${quoteSqlite(keyColumn)}, ${args}) FROM ${quoteSqlite(t.source)}`;
+}
+
+/** Triples as the extension wrote them (or as recorded), sorted by range and merged (a range whose rows were not adjacent comes in parts). */
+export function parseDigests(blob: Uint8Array): RawDigests {
+  // A copy: BigInt64Array needs 8-byte alignment, which a Buffer's offset may not have.
+  const a = new BigInt64Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength));
+  const count = Math.floor(a.length / 3);
+  let sorted = true;
+  for (let i = 1; i < count && sorted; i++) sorted = a[3 * (i - 1)]! < a[3 * i]!;
+  const order = Array.from({ length: count }, (_, i) => i);
+  if (!sorted) order.sort((x, y) => (a[3 * x]! < a[3 * y]! ? -1 : a[3 * x]! > a[3 * y]! ? 1 : 0));
+  const out: RawDigests = { ids: new BigInt64Array(count), rows: new BigInt64Array(count), digests: new BigInt64Array(count) };
+  let n = 0;
+  for (const i of order) {
+    const id = a[3 * i]!;
+    if (n > 0 && out.ids[n - 1] === id) {
+      out.rows[n - 1]! += a[3 * i + 1]!;
+      out.digests[n - 1] = BigInt.asIntN(64, out.digests[n - 1]! + a[3 * i + 2]!);
+    } else {
+      out.ids[n] = id;
+      out.rows[n] = a[3 * i + 1]!;
+      out.digests[n] = a[3 * i + 2]!;
+      n++;
+    }
+  }
+  return { ids: out.ids.subarray(0, n), rows: out.rows.subarray(0, n), digests: out.digests.subarray(0, n) };
+}
+
+/** The form recorded in pgshift.loads.range_digests: the triples, one per range, in range order. */
+export function serializeDigests(d: RawDigests): Buffer {
+  const a = new BigInt64Array(d.ids.length * 3);
+  for (let i = 0; i < d.ids.length; i++) {
+    a[3 * i] = d.ids[i]!;
+    a[3 * i + 1] = d.rows[i]!;
+    a[3 * i + 2] = d.digests[i]!;
+  }
+  return Buffer.from(a.buffer);
+}
+
+/** Rows in all ranges. */
+export function totalRows(d: RawDigests): number {
+  let n = 0;
+  for (const r of d.rows) n += Number(r);
+  return n;
+}
+
+/** SQLite's digests of a table, on this thread (a refresh: PostgreSQL works on its side meanwhile). */
+export function sqliteRangeDigests(db: Database.Database, t: TablePlan, keyColumn: string, width: bigint, extension: string): RawDigests {
+  // better-sqlite3 passes the entry point on to SQLite; its typings know only the path.
+  (db.loadExtension as (path: string, entry: string) => void).call(db, extension, ENTRY);
+  return parseDigests(db.prepare(rangeDigestsSql(t, keyColumn, width)).pluck().get() as Buffer);
+}
+
+// Plain JavaScript (no TypeScript loader in a fresh worker), evaluated as the worker's source.
+const IN_WORKER = `
+const { parentPort, workerData: w } = require("node:worker_threads");
+const Database = require(w.module);
+const db = new Database(w.path, { readonly: true, fileMustExist: true });
+try {
+  db.loadExtension(w.extension, w.entry);
+  const blob = db.prepare(w.sql).pluck().get();
+  const copy = new Uint8Array(blob);
+  parentPort.postMessage(copy, [copy.buffer]);
+} finally {
+  db.close();
+}
+`;
+
+/** The same, on another thread, from the snapshot file: a load records them while its main thread copies. */
+export function rangeDigestsInWorker(snapshotPath: string, t: TablePlan, keyColumn: string, width: bigint, extension: string): Promise<RawDigests> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(IN_WORKER, {
+      eval: true,
+      workerData: { module: require.resolve("better-sqlite3"), path: snapshotPath, extension, entry: ENTRY, sql: rangeDigestsSql(t, keyColumn, width) },
+    });
+    worker.once("message", (blob: Uint8Array) => resolve(parseDigests(blob)));
+    worker.once("error", reject);
+    worker.once("exit", (code) => code !== 0 && reject(new Error(`Hashing table "${t.source}"'s key ranges stopped with exit code ${code}.`)));
+  });
+}
