@@ -183,6 +183,8 @@ async function main(): Promise<void> {
   mkdirSync(benchDir, { recursive: true });
   const pg = await startPostgres();
   const sections: string[] = [];
+  // One line per case for the README's table (written on a full-size run only).
+  const headline: string[] = [];
   const emit = (text: string) => {
     process.stdout.write(text + "\n");
     sections.push(text);
@@ -214,6 +216,9 @@ async function main(): Promise<void> {
       const [withVerify, inside, copy, , loader, raw] = ms as [Measure, Measure, Measure, Measure, Measure, Measure];
       if (label === "main") mainFull = { source, seconds: withVerify.seconds };
       const goal = n <= 100_000 ? 1.2 : 1.0;
+      headline.push(
+        `| ${n.toLocaleString("en")} messages | ${withVerify.seconds.toFixed(2)} s | ${raw.seconds.toFixed(2)} s | **${ratio(withVerify.seconds, raw.seconds)}×** (goal ≤ ${goal.toFixed(1)}×; without verification ${ratio(copy.seconds, raw.seconds)}×) | ${loader.ok ? `${loader.seconds.toFixed(2)} s` : "failed"} | ${Math.max(copy.rssMb, withVerify.rssMb).toFixed(0)} MB |`,
+      );
       emit(
         `### ${label}: ${n.toLocaleString("en")} messages rows (${(statSync(source).size / 2 ** 20).toFixed(0)} MB SQLite file; ${reps > 1 ? `median of ${reps} runs` : "one run"})\n\n${table(ms, raw.seconds)}\n\n` +
           `- pgshift with verification / floor: **${ratio(withVerify.seconds, raw.seconds)}×** (goal ≤ ${goal.toFixed(1)}×); without: ${ratio(copy.seconds, raw.seconds)}×\n` +
@@ -254,6 +259,9 @@ async function main(): Promise<void> {
         });
       }
       const sync = median(syncs);
+      headline.push(
+        `| delta sync: ${changes.toLocaleString("en")} of ${rows.toLocaleString("en")} rows changed | ${sync.seconds.toFixed(2)} s (full copy ${fullMeasure.seconds.toFixed(2)} s) | | **${ratio(sync.seconds, fullMeasure.seconds)}× the full copy** (goal ≤ 0.15×); ${sync.copied.toLocaleString("en")} rows copied again | | ${sync.rssMb.toFixed(0)} MB |`,
+      );
       await pg.query("DROP DATABASE IF EXISTS delta");
       emit(
         `### delta sync: ${rows.toLocaleString("en")} messages rows, ${changes.toLocaleString("en")} changed (½ updated, ¼ deleted, ¼ inserted)\n\n${table([fullMeasure, ...syncs])}\n\n` +
@@ -280,6 +288,9 @@ async function main(): Promise<void> {
         for (const suffix of ["v", "nv", "pgloader", "floor"]) await pg.query(`DROP DATABASE IF EXISTS w_r${r}_${suffix}`);
       }
       const ms = runs[0]!.map((_, i) => median(runs.map((r) => r[i]!)));
+      headline.push(
+        `| wide: ${n.toLocaleString("en")} rows of ~10 KB text + BLOB | ${ms[0]!.seconds.toFixed(2)} s | ${ms[3]!.seconds.toFixed(2)} s | **${ratio(ms[0]!.seconds, ms[3]!.seconds)}×** (without verification ${ratio(ms[1]!.seconds, ms[3]!.seconds)}×) | ${ms[2]!.ok ? `${ms[2]!.seconds.toFixed(2)} s` : "failed"} | ${Math.max(ms[0]!.rssMb, ms[1]!.rssMb).toFixed(0)} MB |`,
+      );
       emit(
         `### wide rows: ${n.toLocaleString("en")} documents (~10 KB text + 1–4 KB BLOB each, ${(statSync(source).size / 2 ** 20).toFixed(0)} MB SQLite file; median of ${repeat} runs)\n\n${table(ms, ms[3]!.seconds)}\n\n` +
           `- pgshift with verification / floor: **${ratio(ms[0]!.seconds, ms[3]!.seconds)}×**; without: ${ratio(ms[1]!.seconds, ms[3]!.seconds)}×\n${failures(ms)}`,
@@ -304,6 +315,9 @@ async function main(): Promise<void> {
       ms.push(await pgloader(pg, "many_pgloader", source, names, "type datetime to timestamp", 20 * each));
       const raw = await floor(pg, "many_floor", source, manyFloor);
       ms.push(raw);
+      headline.push(
+        `| 20 tables × ${each.toLocaleString("en")} rows, --jobs 2 | ${ms[1]!.seconds.toFixed(2)} s | ${raw.seconds.toFixed(2)} s | **${ratio(ms[1]!.seconds, raw.seconds)}×** (--jobs 1: ${ratio(ms[0]!.seconds, raw.seconds)}×) | ${ms[3]!.ok ? `${ms[3]!.seconds.toFixed(2)} s` : "failed"} | ${Math.max(ms[0]!.rssMb, ms[1]!.rssMb, ms[2]!.rssMb).toFixed(0)} MB |`,
+      );
       emit(
         `### parallelism: 20 tables × ${each.toLocaleString("en")} rows (one run)\n\n${table(ms, raw.seconds)}\n\n` +
           `- pgshift --jobs 2 with verification / floor: **${ratio(ms[1]!.seconds, raw.seconds)}×**; --jobs 1: ${ratio(ms[0]!.seconds, raw.seconds)}×\n${failures(ms)}`,
@@ -340,6 +354,19 @@ ${notes}`;
   mkdirSync(join(root, "docs"), { recursive: true });
   writeFileSync(join(root, "docs", "benchmarks.md"), doc);
   process.stderr.write(`[bench] wrote docs/benchmarks.md (${minutes} min)\n`);
+  if (!args) {
+    // The README's numbers come from this same run, between its markers.
+    const readme = join(root, "README.md");
+    const text = readFileSync(readme, "utf8");
+    const [start, end] = ["<!-- bench:start -->", "<!-- bench:end -->"];
+    if (text.includes(start) && text.includes(end)) {
+      const block = `${start}\nFrom \`npm run bench\` on ${new Date().toISOString().slice(0, 10)} (${minutes} min, ${cpus().length} cores; details in docs/benchmarks.md):\n\n` +
+        "| case | pgshift, with verification | raw floor | pgshift / floor | pgloader | pgshift peak RSS |\n|---|---:|---:|---|---:|---:|\n" +
+        headline.join("\n") + `\n${end}`;
+      writeFileSync(readme, text.slice(0, text.indexOf(start)) + block + text.slice(text.indexOf(end) + end.length));
+      process.stderr.write("[bench] wrote the numbers into README.md\n");
+    }
+  }
 }
 
 main().catch((err: Error) => {

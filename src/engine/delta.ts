@@ -33,6 +33,8 @@ export const chunkDigestsSql = sqlFile("postgres", "chunk-digests");
 
 /** Rows per range on average: 2,000 scattered changes in 100k rows re-copy ~12 % of them (39 % with 32 a range), in 1M ~1.6 %. */
 export const ROWS_PER_RANGE = 8;
+/** Most ranges a table is cut into (24 bytes each in pgshift.loads.range_digests). */
+const MAX_RANGES = 1_000_000;
 const INTEGER_KINDS = new Set(["smallint", "integer", "bigint"]);
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
@@ -96,7 +98,9 @@ export function rangeWidth(db: Database.Database, t: TablePlan): bigint {
   const q90 = at.get(i90) as bigint;
   const spread = i90 > i10 ? q90 - q10 : s.hi - s.lo;
   const rows = i90 > i10 ? i90 - i10 : n;
-  let width = (spread * BigInt(ROWS_PER_RANGE) + rows - 1n) / rows;
+  // Past MAX_RANGES ranges, wider ones: the record stays under 24 MB whatever the table's size.
+  const perRange = BigInt(Math.max(ROWS_PER_RANGE, Math.ceil(Number(n) / MAX_RANGES)));
+  let width = (spread * perRange + rows - 1n) / rows;
   if (width < 1n) width = 1n;
   if (width > 2n ** 62n) width = 2n ** 62n;
   return width;
