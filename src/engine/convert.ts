@@ -214,13 +214,19 @@ export function textConverter(maxLength?: number): Converter {
     else if (typeof v === "number" || typeof v === "bigint") s = String(v);
     else if (Buffer.isBuffer(v)) s = decodeUtf8Strict(v);
     else throw new Reject(`unexpected value of type ${typeof v}`);
-    checkText(s, trusted);
+    // One scan for the common case, text with nothing to refuse, re-read or escape.
+    const plain = !TEXT_ATTENTION.test(s);
+    if (!plain) checkText(s, trusted);
     if (maxLength !== undefined && s.length > maxLength && [...s].length > maxLength) {
       throw new Reject(`text is ${[...s].length} characters, longer than varchar(${maxLength})`, "Override the column's cast to text to widen it.");
     }
-    return escapeCopy(s);
+    return plain ? s : escapeCopy(s);
   };
 }
+
+/** What checkText refuses or questions (NUL, U+FFFD) and what escapeCopy escapes. */
+// eslint-disable-next-line no-control-regex
+const TEXT_ATTENTION = /[\u0000\uFFFD\\\n\r\t\b\f\v]/;
 
 // 'YYYY-MM-DD', then optional time, fraction and zone.
 const TS = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;

@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
+import { isIntegerKind } from "./column-types";
 import { LoadError, PgshiftError, describeKey } from "./errors";
 import { qualified, quoteIdent } from "./identifiers";
 import type { TablePlan } from "./plan";
@@ -20,11 +21,28 @@ export interface CopyProgress {
   (rowsSoFar: number): void;
 }
 
-/** What was sent: the row count and the SHA-256 of the COPY text, in the reader's (key) order. */
+/** What was sent: the row count, and the SHA-256 of the COPY text in the reader's (key) order, in one or more consecutive parts. */
 export interface CopyResult {
   rows: number;
-  digest: string;
+  parts: SentPart[];
 }
+
+/**
+ * Consecutive rows of what was sent. A big table's digest is split at key
+ * boundaries so that verification can read the parts back over several
+ * connections at once (PostgreSQL's output functions, one core per
+ * connection, are what verification waits for).
+ */
+export interface SentPart {
+  rows: number;
+  /** SHA-256 of the part's COPY text */
+  digest: string;
+  /** the (single, integer) key of the part's first row, as COPY text; absent for the first part */
+  from?: string;
+}
+
+/** Parts smaller than this are not worth another connection. */
+export const MIN_PART_ROWS = 50_000;
 
 export async function copyTable(
   client: pg.Client,
@@ -34,6 +52,8 @@ export async function copyTable(
   onProgress?: CopyProgress,
   /** the same rows already encoded elsewhere (a read worker); default: encoded here from `reader` */
   chunks?: AsyncIterable<Chunk>,
+  /** into how many parts to split the digest (at chunk boundaries, by the table's planned row count) */
+  parts = 1,
 ): Promise<CopyResult> {
   const columns = t.columns.map((c) => quoteIdent(c.target)).join(", ");
   const stream = client.query(copyFrom(`COPY ${qualified(schema, t.target)} (${columns}) FROM STDIN`));
@@ -47,9 +67,8 @@ export async function copyTable(
   });
   done.catch(() => {});
   let rows = 0;
-  const hash = createHash("sha256");
+  const splitter = partSplitter(t, parts);
   const flush = async (data: Buffer) => {
-    hash.update(data);
     if (!stream.write(data)) {
       await new Promise<void>((resolve, reject) => {
         const onDrain = () => {
@@ -68,6 +87,7 @@ export async function copyTable(
   try {
     const source: AsyncIterable<Chunk> | Iterable<Chunk> = chunks ?? encodeHere(reader);
     for await (const chunk of source) {
+      splitter.add(chunk, rows);
       await flush(Buffer.from(chunk.data.buffer, chunk.data.byteOffset, chunk.data.byteLength));
       rows += chunk.rows;
       if (failed) break;
@@ -89,7 +109,50 @@ export async function copyTable(
     throw explainCopyError(t, reader, failed as Error & { where?: string; code?: string });
   }
   onProgress?.(rows);
-  return { rows, digest: hash.digest("hex") };
+  return { rows, parts: splitter.end(rows) };
+}
+
+/**
+ * Hashes the chunks as they go out, starting a new part at the first chunk
+ * past each 1/n of the planned rows whose first row has an integer key.
+ */
+function partSplitter(t: TablePlan, n: number) {
+  const keyCol = t.sourceKey.length === 1 ? t.columns.findIndex((c) => c.source === t.sourceKey[0]) : -1;
+  const split = n > 1 && keyCol >= 0 && isIntegerKind(t.columns[keyCol]!.cast.kind) && t.rows >= 2 * MIN_PART_ROWS;
+  const done: SentPart[] = [];
+  let hash = createHash("sha256");
+  let from: string | undefined;
+  let startRow = 0;
+  return {
+    add(chunk: Chunk, rowsBefore: number) {
+      if (split && done.length < n - 1 && rowsBefore - startRow >= MIN_PART_ROWS && rowsBefore >= ((done.length + 1) * t.rows) / n) {
+        const key = firstField(chunk.data, keyCol);
+        if (/^-?\d+$/.test(key)) {
+          done.push({ rows: rowsBefore - startRow, digest: hash.digest("hex"), ...(from !== undefined ? { from } : {}) });
+          hash = createHash("sha256");
+          from = key;
+          startRow = rowsBefore;
+        }
+      }
+      hash.update(chunk.data);
+    },
+    end(rows: number): SentPart[] {
+      return [...done, { rows: rows - startRow, digest: hash.digest("hex"), ...(from !== undefined ? { from } : {}) }];
+    },
+  };
+}
+
+/** Field `col` of the first line of COPY text (raw: an integer key needs no unescaping). */
+function firstField(data: Uint8Array, col: number): string {
+  let start = 0;
+  for (let i = 0; i < col; i++) {
+    const tab = data.indexOf(9, start);
+    if (tab === -1) return "";
+    start = tab + 1;
+  }
+  let end = start;
+  while (end < data.length && data[end] !== 9 && data[end] !== 10) end++;
+  return Buffer.from(data.buffer, data.byteOffset + start, end - start).toString("latin1");
 }
 
 function* encodeHere(reader: TableReader): Generator<Chunk> {

@@ -176,22 +176,42 @@ function sortedPairs(keys: string[], values: string[]): string {
   }
   // Rows of one column mostly share their objects' keys, in the same order:
   // the sorted order and the quoted keys are worked out once per key list.
-  let sig = "";
-  for (let k = 0; k < n; k++) sig += keys[k]!.length + ":" + keys[k]!;
-  let known = ORDERS.get(sig);
-  if (!known) {
-    const order = keyOrder(keys);
-    known = { order, quoted: order.map((k) => quote(keys[k]!) + ": ") };
-    if (ORDERS.size >= MAX_ORDERS) ORDERS.clear();
-    ORDERS.set(sig, known);
+  // A small cache, by key count and the first and last keys' lengths, is
+  // checked first, key by key: cheaper than building a signature to look up.
+  const slot = (n * 31 + keys[0]!.length * 7 + keys[n - 1]!.length) & (LAST.length - 1);
+  let known = LAST[slot];
+  if (!known || !sameKeys(known.keys, keys)) {
+    let sig = "";
+    for (let k = 0; k < n; k++) sig += keys[k]!.length + ":" + keys[k]!;
+    known = ORDERS.get(sig);
+    if (!known) {
+      const order = keyOrder(keys);
+      known = { keys, order, quoted: order.map((k) => quote(keys[k]!) + ": ") };
+      if (ORDERS.size >= MAX_ORDERS) ORDERS.clear();
+      ORDERS.set(sig, known);
+    }
+    LAST[slot] = known;
   }
   let out = known.quoted[0]! + values[known.order[0]!];
   for (let j = 1; j < known.order.length; j++) out += ", " + known.quoted[j]! + values[known.order[j]!];
   return out;
 }
 
-const ORDERS = new Map<string, { order: number[]; quoted: string[] }>();
+interface KeyList {
+  keys: string[];
+  order: number[];
+  quoted: string[];
+}
+const ORDERS = new Map<string, KeyList>();
 const MAX_ORDERS = 4096;
+/** key lists met last, by a cheap hash of their shape (a power of two slots) */
+const LAST: (KeyList | undefined)[] = new Array(64).fill(undefined);
+
+function sameKeys(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let k = 0; k < b.length; k++) if (a[k] !== b[k]) return false;
+  return true;
+}
 
 /** Indexes of `keys` in jsonb's order, a duplicate key's last occurrence only. */
 function keyOrder(keys: string[]): number[] {
@@ -236,6 +256,8 @@ function quote(s: string): string {
 export function numericText(literal: string): string {
   const e = literal.search(/[eE]/);
   let neg = literal.charCodeAt(0) === 0x2d;
+  // Without an exponent numeric_out prints the literal as written, but for a negative zero.
+  if (e < 0) return neg && !/[1-9]/.test(literal) ? literal.slice(1) : literal;
   const mantissa = (e < 0 ? literal : literal.slice(0, e)).slice(neg ? 1 : 0);
   const point = mantissa.indexOf(".");
   let int = point < 0 ? mantissa : mantissa.slice(0, point);

@@ -12,7 +12,7 @@ import { to as copyTo } from "pg-copy-streams";
 import { COLUMN_TYPES, canonicalFor, type Canonical } from "./column-types";
 import { unescapeCopy } from "./convert";
 import { qualified, quoteIdent } from "./identifiers";
-import type { CopyResult } from "./copy";
+import type { CopyResult, SentPart } from "./copy";
 import type { TablePlan } from "./plan";
 import type { KeyRanges, TableReader } from "./source";
 
@@ -72,9 +72,48 @@ function keyOrder(t: TablePlan): { keyCols: number[]; orderBy: string } | undefi
 const selectAll = (schema: string, t: TablePlan) => `SELECT ${t.columns.map((c) => quoteIdent(c.target)).join(", ")} FROM ${qualified(schema, t.target)}`;
 
 /**
- * The table read back in key order against what copyTable sent. A match proves
- * every row arrived with every value as written; undefined means "not proven"
- * (no key, or some bytes differ), and the caller compares row by row.
+ * One part of the table read back in key order against what copyTable sent
+ * for it. The parts' key ranges are disjoint and together cover the whole
+ * table (the last one also takes any row whose key is NULL), so when every
+ * part matches, PostgreSQL holds exactly the bytes that were sent: every row
+ * with every value as written. False means "not proven" (no key, or some bytes
+ * differ), and the caller compares row by row.
+ */
+export async function verifyPart(client: pg.Client, schema: string, t: TablePlan, sent: CopyResult, part: number): Promise<boolean> {
+  const order = keyOrder(t);
+  const p = sent.parts[part];
+  if (!order || !p) return false;
+  const next = sent.parts[part + 1];
+  const bounds = [p.from, next?.from];
+  // Only integer keys are split (copy.ts); anything else in a bound is not trusted into SQL.
+  if (bounds.some((b) => b !== undefined && !/^-?\d+$/.test(b)) || (sent.parts.length > 1 && order.keyCols.length !== 1)) return false;
+  const key = order.orderBy;
+  const where = [
+    ...(p.from !== undefined ? [`${key} >= ${p.from}`] : []),
+    // The last part is what is not below its start, NULL keys included; the first is below the second's start.
+    ...(next?.from !== undefined ? [`${key} < ${next.from}`] : []),
+  ];
+  const filter = part === sent.parts.length - 1 && p.from !== undefined ? ` WHERE (${key} < ${p.from}) IS NOT TRUE` : where.length ? ` WHERE ${where.join(" AND ")}` : "";
+  return readsBackAs(client, `${selectAll(schema, t)}${filter} ORDER BY ${key}`, p);
+}
+
+/** Whether `COPY (query) TO` returns exactly the part's rows, hashing to its digest. */
+async function readsBackAs(client: pg.Client, query: string, part: SentPart): Promise<boolean> {
+  const stream = client.query(copyTo(`COPY (${query}) TO STDOUT`));
+  const hash = createHash("sha256");
+  let rows = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) rows++;
+  }
+  return rows === part.rows && hash.digest("hex") === part.digest;
+}
+
+/**
+ * The table (or, for delta sync, the rows in some key ranges) read back in key
+ * order against what copyTable sent in one part. A match proves every row
+ * arrived with every value as written; undefined means "not proven" (no key,
+ * or some bytes differ), and the caller compares row by row.
  */
 export async function verifyByDigest(
   client: pg.Client,
@@ -85,7 +124,7 @@ export async function verifyByDigest(
   only?: { column: string; ranges: KeyRanges },
 ): Promise<TableVerification | undefined> {
   const order = keyOrder(t);
-  if (!order) return undefined;
+  if (!order || sent.parts.length !== 1) return undefined;
   // COPY takes no parameters: the ranges are inlined as bigint array literals (digits only).
   // One index scan per range (LATERAL … OFFSET 0 keeps the planner from turning
   // thousands of ranges into a join filter over every row); tbl.* in a
@@ -95,14 +134,12 @@ export async function verifyByDigest(
       ` CROSS JOIN LATERAL (SELECT * FROM ${qualified(schema, t.target)} AS x WHERE x.${quoteIdent(only.column)} BETWEEN pgshift_r.lo AND pgshift_r.hi OFFSET 0) AS pgshift_t) AS pgshift_ranges`
     : qualified(schema, t.target);
   const select = `SELECT ${t.columns.map((c) => quoteIdent(c.target)).join(", ")} FROM ${from}`;
-  const stream = client.query(copyTo(`COPY (${select} ORDER BY ${order.orderBy}) TO STDOUT`));
-  const hash = createHash("sha256");
-  let rows = 0;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    hash.update(chunk);
-    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) rows++;
-  }
-  if (rows !== sent.rows || hash.digest("hex") !== sent.digest) return undefined;
+  if (!(await readsBackAs(client, `${select} ORDER BY ${order.orderBy}`, sent.parts[0]!))) return undefined;
+  return digestMatch(t, sent.rows);
+}
+
+/** The report of a table proven by its digest. */
+export function digestMatch(t: TablePlan, rows: number): TableVerification {
   return { source: t.source, target: t.target, sourceRows: rows, targetRows: rows, match: true, method: "copy digest", differences: [] };
 }
 

@@ -26,7 +26,7 @@ async function postgresText(inputs: string[]): Promise<(string | Error)[]> {
 }
 
 const EDGE = [
-  "{}", "[]", "  { }  ", "[ ]", "0", "-0", "-0.0", "1.50", "1e2", "1E+2", "1.5e1", "1.50e1", "1e-2", "-1.25E-3", "123e-1", "0.000e5",
+  "{}", "[]", "  { }  ", "[ ]", "0", "-0", "-0.0", "-0.000", "-1.50", "1.50", "1e2", "1E+2", "1.5e1", "1.50e1", "1e-2", "-1.25E-3", "123e-1", "0.000e5",
   "12345678901234567890123456789.123456789", "1e30", "-5e-20", "true", "false", "null", '"x"', '""',
   '{"b": 1, "a": 2}', '{"bb":1,"a":2,"c":3}', '{"a":1,"a":2}', '{"a":{"a":1,"a":[1,2]},"a":3}', '{"é":1,"z":2,"ab":3}', '{"ä":1,"b":2,"€":3}',
   '{"sentiment": 0.35, "lang": "tr"}', '[1, [2, [3, {"x": null}]], "y"]', '"tab\\there"', '"quote \\" and \\\\ slash \\/"', '"\\u00e9\\u20ac"',
@@ -79,4 +79,12 @@ test("numericText applies the exponent and keeps the scale", () => {
   assert.equal(numericText("-0.00"), "0.00");
   assert.equal(numericText("5e-3"), "0.005");
   assert.throws(() => numericText("1e999999"), /out of range/);
+});
+
+test("objects whose key lists share a count and key lengths, in turn, each get their own order", async () => {
+  // Same count, first and last key lengths: one slot of the key-list cache.
+  const shapes = ['{"ab":1,"cd":2,"ef":3}', '{"cd":1,"ab":2,"ef":3}', '{"ab":1,"xy":2,"ef":3}', '{"ef":1,"cd":2,"ab":3}', '{"ab":1,"ab":2,"ef":3}'];
+  const docs = [1, 2, 3].flatMap(() => shapes).concat(['[{"b":1,"a":2},{"a":3,"b":4},{"b":5,"a":6}]']);
+  const expected = await postgresText(docs);
+  docs.forEach((d, k) => assert.equal(jsonbText(d), expected[k], `for ${d}`));
 });

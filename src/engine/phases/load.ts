@@ -175,7 +175,7 @@ async function reloadTables(ctx: LoadContext, tables: TablePlan[]): Promise<void
         const sync = await syncTable(client, schema, t, db, decision, (n) => ctx.progress(t.target, "copy", n, t.rows));
         loaded = {
           rows: sync.copiedRows,
-          digest: "",
+          parts: [],
           warnings: await resetSequences(ctx, client, t),
           sync,
           refresh: `synced by ${sync.method}: ${sync.changedRanges} of ${sync.totalRanges} key ranges differed; ${sync.deletedRows} rows deleted, ${sync.copiedRows} copied again`,
@@ -205,7 +205,7 @@ async function reloadTables(ctx: LoadContext, tables: TablePlan[]): Promise<void
 
 function copy(ctx: LoadContext, client: pg.Client, t: TablePlan, db: ReturnType<LoadContext["snapshot"]["open"]>) {
   ctx.progress(t.target, "copy", 0, t.rows);
-  return copyTable(client, ctx.plan.targetSchema, t, tableReader(db, t), (n) => ctx.progress(t.target, "copy", n, t.rows), ctx.readers?.chunks(t));
+  return copyTable(client, ctx.plan.targetSchema, t, tableReader(db, t), (n) => ctx.progress(t.target, "copy", n, t.rows), ctx.readers?.chunks(t), ctx.jobs);
 }
 
 async function record(ctx: LoadContext, client: pg.Client, t: TablePlan, rows: number, recording: Recording, ranges?: LoadEntry["ranges"]): Promise<void> {

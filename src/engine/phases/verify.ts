@@ -9,25 +9,53 @@ import { pool, session, type LoadContext, type TableReport } from "../load-conte
 import { forgetRanges } from "../pg-catalog";
 import type { TablePlan } from "../plan";
 import { tableReader } from "../source";
-import { verifyByDigest, verifyTable, type RowDifference, type TableVerification } from "../verify";
+import type { CopyResult } from "../copy";
+import { digestMatch, verifyPart, verifyTable, type RowDifference, type TableVerification } from "../verify";
 
 export async function verifyTables(ctx: LoadContext, tables: TablePlan[]): Promise<Map<string, TableVerification>> {
   const { plan, snapshot, sent } = ctx;
   const results = new Map<string, TableVerification>();
-  await pool(tables, ctx.jobs, async (t) => {
+  // The digest proves PostgreSQL holds what was sent; the count proves what was sent is every row of the snapshot.
+  const byDigest = new Map<string, CopyResult>();
+  const counter = snapshot.open();
+  try {
+    for (const t of tables) {
+      const copied = sent.get(t.target);
+      if (!copied || copied.sync) continue;
+      const snapshotRows = Number((counter.prepare(`SELECT count(*) AS n FROM ${quoteSqlite(t.source)}`).get() as { n: number }).n);
+      if (copied.rows === snapshotRows) byDigest.set(t.target, copied);
+    }
+  } finally {
+    counter.close();
+  }
+  // Every part of every table copied in this run, read back over `jobs` connections at once.
+  const parts = tables.flatMap((t) => (byDigest.get(t.target)?.parts ?? []).map((_, i) => ({ t, i })));
+  const unproven = new Set<string>();
+  const pending = new Map(tables.map((t) => [t.target, byDigest.get(t.target)?.parts.length ?? 0]));
+  await pool(parts, ctx.jobs, async ({ t, i }) => {
+    if (unproven.has(t.target)) return;
+    if (i === 0) ctx.progress(t.target, "verify", 0, t.rows);
+    const client = await session(ctx.url);
+    try {
+      if (!(await verifyPart(client, plan.targetSchema, t, byDigest.get(t.target)!, i))) unproven.add(t.target);
+    } finally {
+      await client.end();
+    }
+    const left = pending.get(t.target)! - 1;
+    pending.set(t.target, left);
+    if (left === 0 && !unproven.has(t.target)) {
+      results.set(t.target, digestMatch(t, byDigest.get(t.target)!.rows));
+      ctx.progress(t.target, "done", t.rows, t.rows);
+    }
+  });
+  // The rest row by row against SQLite (a synced table: its re-copied ranges against SQLite's digests of the snapshot).
+  await pool(tables.filter((t) => !results.has(t.target)), ctx.jobs, async (t) => {
     const db = snapshot.open();
     const client = await session(ctx.url);
     try {
       ctx.progress(t.target, "verify", 0, t.rows);
       const copied = sent.get(t.target);
-      // The digest proves PostgreSQL holds what was sent; the count proves what was sent is every row of the snapshot.
-      const snapshotRows = Number((db.prepare(`SELECT count(*) AS n FROM ${quoteSqlite(t.source)}`).get() as { n: number }).n);
-      // A synced table: the re-copied ranges against SQLite's digests of the snapshot (the rest were proven in the sync).
-      const proven = copied?.sync
-        ? await verifyByRanges(client, plan.targetSchema, t, copied.sync)
-        : copied && copied.rows === snapshotRows
-          ? await verifyByDigest(client, plan.targetSchema, t, copied)
-          : undefined;
+      const proven = copied?.sync ? await verifyByRanges(client, plan.targetSchema, t, copied.sync) : undefined;
       results.set(t.target, proven ?? (await verifyTable(client, plan.targetSchema, t, tableReader(db, t))));
       ctx.progress(t.target, "done", t.rows, t.rows);
     } finally {
