@@ -85,9 +85,11 @@ async function loadTable(ctx: LoadContext, t: TablePlan, replace: boolean): Prom
     } else if (replace) {
       await client.query(`TRUNCATE ${qualified(schema, t.target)}`);
     }
-    const recording = recordRanges(ctx, t, db);
     const copied = await copy(ctx, client, t, db);
-    const warnings = await addKeys(ctx, client, t, copied.rows);
+    // The range digests are hashed while PostgreSQL builds the keys: this thread is idle then.
+    const keys = addKeys(ctx, client, t, copied.rows);
+    const recording = recordRanges(ctx, t, db);
+    const warnings = await keys;
     ctx.sent.set(t.target, { ...copied, warnings });
     await record(ctx, client, t, copied.rows, await recording);
   });
@@ -97,8 +99,8 @@ type Recording = { width: bigint; digests: RawDigests } | undefined;
 
 /**
  * What delta sync records of a table as it loads (range-digests.ts): SQLite's
- * raw digests per key range, hashed on another thread while this one copies
- * (on this one below DIGEST_WORKER_MIN_ROWS). Undefined when the table has no single
+ * raw digests per key range, hashed on another thread (on this one below
+ * DIGEST_WORKER_MIN_ROWS) once the rows are sent, while PostgreSQL builds keys. Undefined when the table has no single
  * integer key or the extension cannot be built; a refresh then compares full
  * contents. A failure here costs the next refresh time, never this load.
  */
@@ -188,10 +190,10 @@ async function reloadTables(ctx: LoadContext, tables: TablePlan[]): Promise<void
         }
         await record(ctx, client, t, sync.sourceRows, undefined, ranges);
       } else {
-        const recording = recordRanges(ctx, t, db);
         const copied = await copy(ctx, client, t, db);
-        const warnings = recreate.has(t.target) ? await addKeys(ctx, client, t, copied.rows) : await resetSequences(ctx, client, t);
-        loaded = { ...copied, warnings, refresh: `reloaded whole: ${decision.reason}` };
+        const keys = recreate.has(t.target) ? addKeys(ctx, client, t, copied.rows) : resetSequences(ctx, client, t);
+        const recording = recordRanges(ctx, t, db);
+        loaded = { ...copied, warnings: await keys, refresh: `reloaded whole: ${decision.reason}` };
         await record(ctx, client, t, loaded.rows, await recording);
       }
       ctx.sent.set(t.target, loaded);
