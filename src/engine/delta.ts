@@ -24,7 +24,7 @@ import { copyTable, type CopyProgress, type CopyResult } from "./copy";
 import { qualified, quoteIdent, quoteSqlite } from "./identifiers";
 import type { RecordedRanges } from "./pg-catalog";
 import type { ColumnPlan, TablePlan } from "./plan";
-import { parseDigests, rangeDigestsExtension, sqliteRangeDigests, totalRows, type RawDigests } from "./range-digests";
+import { parseDigests, rangeDigestsExtension, sqliteRangeDigests, sqliteRangeDigestsSplit, totalRows, type RawDigests } from "./range-digests";
 import { tableReader, type KeyRanges, type TableReader } from "./source";
 import { sqlFile } from "./sql-files";
 import { verifyByDigest, type TableVerification } from "./verify";
@@ -33,6 +33,8 @@ export const chunkDigestsSql = sqlFile("postgres", "chunk-digests");
 
 /** Rows per range on average: 2,000 scattered changes in 100k rows re-copy ~12 % of them (39 % with 32 a range), in 1M ~1.6 %. */
 export const ROWS_PER_RANGE = 8;
+/** From this many rows a refresh hashes SQLite's side in two halves at once (a worker thread's start costs ~50 ms). */
+const SPLIT_MIN_ROWS = 200_000;
 /** Most ranges a table is cut into (24 bytes each in pgshift.loads.range_digests). */
 const MAX_RANGES = 1_000_000;
 const INTEGER_KINDS = new Set(["smallint", "integer", "bigint"]);
@@ -257,15 +259,16 @@ export async function syncTable(client: pg.Client, schema: string, t: TablePlan,
   let digests: RawDigests | undefined;
   if (recorded) {
     // PostgreSQL scans its side while this thread hashes SQLite's.
-    const theirs = writerCounts(client, table, key.target, width, recorded.writers);
+    const before = parseDigests(recorded.digests);
+    const theirs = writerCounts(client, table, key.target, width, recorded.writers, before);
     theirs.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
     try {
-      digests = sqliteRangeDigests(db, t, key.source, width, recorded.extension);
+      digests = t.rows >= SPLIT_MIN_ROWS ? await sqliteRangeDigestsSplit(db, t, key.source, width, recorded.extension) : sqliteRangeDigests(db, t, key.source, width, recorded.extension);
     } finally {
       await theirs.catch(() => {});
     }
     const pgSide = await theirs;
-    changed = changedSinceRecord(digests, parseDigests(recorded.digests), pgSide);
+    changed = changedSinceRecord(digests, before, pgSide);
     totalRanges = Math.max(digests.ids.length, pgSide.ids.length);
     sourceRows = totalRows(digests);
   } else {
@@ -309,19 +312,28 @@ export async function syncTable(client: pg.Client, schema: string, t: TablePlan,
 
 /**
  * PostgreSQL's side with a record: per range, rows, and the ranges holding a
- * row whose xmin is not one of pgshift's writers. No value is formatted; the
- * counts come back as one string (125,000 ranges as rows would cost more to
- * receive than to count).
+ * row whose xmin is not one of pgshift's writers. No value is formatted.
+ * First one cheap pass: when no row carries another writer's xid and the table
+ * holds as many rows as recorded, nothing was inserted, updated or deleted
+ * since (a delete lowers the count; anything else writes a new xmin), and the
+ * record is PostgreSQL's side as it is. Only otherwise are rows counted per
+ * range (a CTE that PostgreSQL runs only when it is read), coming back as one string:
+ * 125,000 ranges as rows would cost more to receive than to count.
  */
-async function writerCounts(client: pg.Client, table: string, keyColumn: string, width: bigint, writers: string[]): Promise<WriterCounts> {
-  const k = quoteIdent(keyColumn);
-  const r = await client.query<{ counts: string | null; foreign: string | null }>({
-    text: `SELECT string_agg(c::text || ' ' || n::text, ',' ORDER BY c) AS counts, string_agg(c::text, ',') FILTER (WHERE f) AS foreign
-             FROM (SELECT ${k}::bigint / $1::bigint AS c, count(*) AS n, bool_or(NOT (xmin = ANY ($2::xid[]))) AS f FROM ${table} GROUP BY 1) AS ranges`,
-    values: [width.toString(), writers],
+async function writerCounts(client: pg.Client, table: string, keyColumn: string, width: bigint, writers: string[], recorded: RawDigests): Promise<WriterCounts> {
+  const r = await client.query<{ untouched: boolean; counts: string | null; foreign: string | null }>({
+    text: `WITH totals AS (SELECT count(*) AS n, count(*) FILTER (WHERE NOT (xmin = ANY ($2::xid[]))) AS others FROM ${table}),
+                ranges AS (SELECT ${quoteIdent(keyColumn)}::bigint / $1::bigint AS c, count(*) AS n, bool_or(NOT (xmin = ANY ($2::xid[]))) AS f FROM ${table} GROUP BY 1)
+           SELECT totals.n = $3::bigint AND totals.others = 0 AS untouched,
+                  CASE WHEN totals.n = $3::bigint AND totals.others = 0 THEN NULL ELSE (SELECT string_agg(c::text || ' ' || n::text, ',' ORDER BY c) FROM ranges) END AS counts,
+                  CASE WHEN totals.n = $3::bigint AND totals.others = 0 THEN NULL ELSE (SELECT string_agg(c::text, ',') FILTER (WHERE f) FROM ranges) END AS foreign
+             FROM totals`,
+    values: [width.toString(), writers, totalRows(recorded).toString()],
   });
-  const pairs = r.rows[0]?.counts ? r.rows[0].counts.split(",") : [];
-  const out: WriterCounts = { ids: new BigInt64Array(pairs.length), rows: new BigInt64Array(pairs.length), foreign: new Set((r.rows[0]?.foreign ?? "").split(",").filter(Boolean).map(BigInt)) };
+  const row = r.rows[0]!;
+  if (row.untouched) return { ids: recorded.ids, rows: recorded.rows, foreign: new Set() };
+  const pairs = row.counts ? row.counts.split(",") : [];
+  const out: WriterCounts = { ids: new BigInt64Array(pairs.length), rows: new BigInt64Array(pairs.length), foreign: new Set((row.foreign ?? "").split(",").filter(Boolean).map(BigInt)) };
   pairs.forEach((pair, i) => {
     const space = pair.indexOf(" ");
     out.ids[i] = BigInt(pair.slice(0, space));

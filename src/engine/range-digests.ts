@@ -71,10 +71,17 @@ function cacheDir(): string {
 }
 
 /** The aggregate over a table: one BLOB of (range, rows, digest) int64 triples. */
-export function rangeDigestsSql(t: TablePlan, keyColumn: string, width: bigint): string {
+export function rangeDigestsSql(t: TablePlan, keyColumn: string, width: bigint, keys?: KeySpan): string {
   const args = t.columns.map((c) => quoteSqlite(c.source)).join(", ");
-  return `SELECT pgshift_range_digests(${width}, ${quoteSqlite(keyColumn)}, ${args}) FROM ${quoteSqlite(t.source)}`;
+  const k = quoteSqlite(keyColumn);
+  // Bounds are bigints, written as digits.
+  // The upper part is "not below", so a NULL or text key lands in it and the extension refuses it, never skipped.
+  const where = keys?.below !== undefined ? ` WHERE ${k} < ${keys.below}` : keys?.notBelow !== undefined ? ` WHERE (${k} < ${keys.notBelow}) IS NOT TRUE` : "";
+  return `SELECT pgshift_range_digests(${width}, ${k}, ${args}) FROM ${quoteSqlite(t.source)}${where}`;
 }
+
+/** Half a table by key: the rows below a key, or every other row. */
+export type KeySpan = { below: bigint; notBelow?: undefined } | { notBelow: bigint; below?: undefined };
 
 /** Triples as the extension wrote them (or as recorded), sorted by range and merged (a range whose rows were not adjacent comes in parts). */
 export function parseDigests(blob: Uint8Array): RawDigests {
@@ -82,7 +89,8 @@ export function parseDigests(blob: Uint8Array): RawDigests {
   const a = new BigInt64Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength));
   const count = Math.floor(a.length / 3);
   let sorted = true;
-  for (let i = 1; i < count && sorted; i++) sorted = a[3 * (i - 1)]! < a[3 * i]!;
+  // Parts hashed apart and joined end to end are sorted too, with at most a range they share.
+  for (let i = 1; i < count && sorted; i++) sorted = a[3 * (i - 1)]! <= a[3 * i]!;
   const order = Array.from({ length: count }, (_, i) => i);
   if (!sorted) order.sort((x, y) => (a[3 * x]! < a[3 * y]! ? -1 : a[3 * x]! > a[3 * y]! ? 1 : 0));
   const out: RawDigests = { ids: new BigInt64Array(count), rows: new BigInt64Array(count), digests: new BigInt64Array(count) };
@@ -121,36 +129,68 @@ export function totalRows(d: RawDigests): number {
 }
 
 /** SQLite's digests of a table, on this thread (a refresh: PostgreSQL works on its side meanwhile). */
-export function sqliteRangeDigests(db: Database.Database, t: TablePlan, keyColumn: string, width: bigint, extension: string): RawDigests {
+export function sqliteRangeDigests(db: Database.Database, t: TablePlan, keyColumn: string, width: bigint, extension: string, keys?: KeySpan): RawDigests {
+  return parseDigests(sqliteRangeDigestBlob(db, t, keyColumn, width, extension, keys));
+}
+
+function sqliteRangeDigestBlob(db: Database.Database, t: TablePlan, keyColumn: string, width: bigint, extension: string, keys?: KeySpan): Buffer {
   // better-sqlite3 passes the entry point on to SQLite; its typings know only the path.
   (db.loadExtension as (path: string, entry: string) => void).call(db, extension, ENTRY);
-  return parseDigests(db.prepare(rangeDigestsSql(t, keyColumn, width)).pluck().get() as Buffer);
+  return db.prepare(rangeDigestsSql(t, keyColumn, width, keys)).pluck().get() as Buffer;
 }
 
 // Plain JavaScript (no TypeScript loader in a fresh worker), evaluated as the worker's source.
 const IN_WORKER = `
 const { parentPort, workerData: w } = require("node:worker_threads");
 const Database = require(w.module);
-const db = new Database(w.path, { readonly: true, fileMustExist: true });
+let db;
 try {
+  db = new Database(w.path, { readonly: true, fileMustExist: true });
   db.loadExtension(w.extension, w.entry);
   const blob = db.prepare(w.sql).pluck().get();
   const copy = new Uint8Array(blob);
   parentPort.postMessage(copy, [copy.buffer]);
+} catch (err) {
+  // SQLite's error class does not survive the trip between threads: its message and code do.
+  parentPort.postMessage({ message: String(err && err.message), code: err && err.code });
 } finally {
-  db.close();
+  if (db) db.close();
 }
 `;
 
 /** The same, on another thread, from the snapshot file: a load records them while its main thread copies. */
-export function rangeDigestsInWorker(snapshotPath: string, t: TablePlan, keyColumn: string, width: bigint, extension: string): Promise<RawDigests> {
+export async function rangeDigestsInWorker(snapshotPath: string, t: TablePlan, keyColumn: string, width: bigint, extension: string, keys?: KeySpan): Promise<RawDigests> {
+  return parseDigests(await blobInWorker(snapshotPath, t, keyColumn, width, extension, keys));
+}
+
+function blobInWorker(snapshotPath: string, t: TablePlan, keyColumn: string, width: bigint, extension: string, keys?: KeySpan): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(IN_WORKER, {
       eval: true,
-      workerData: { module: require.resolve("better-sqlite3"), path: snapshotPath, extension, entry: ENTRY, sql: rangeDigestsSql(t, keyColumn, width) },
+      workerData: { module: require.resolve("better-sqlite3"), path: snapshotPath, extension, entry: ENTRY, sql: rangeDigestsSql(t, keyColumn, width, keys) },
     });
-    worker.once("message", (blob: Uint8Array) => resolve(parseDigests(blob)));
+    worker.once("message", (m: Uint8Array | { message: string; code?: string }) => {
+      if (m instanceof Uint8Array) resolve(m);
+      else reject(Object.assign(new Error(m.message), { code: m.code }));
+    });
     worker.once("error", reject);
     worker.once("exit", (code) => code !== 0 && reject(new Error(`Hashing table "${t.source}"'s key ranges stopped with exit code ${code}.`)));
   });
+}
+
+/**
+ * A big table hashed in two halves by key at once, this thread taking the
+ * lower and a worker the upper: on a refresh this is the longest step, and
+ * PostgreSQL's side is one cheap scan on the other core.
+ */
+export async function sqliteRangeDigestsSplit(db: Database.Database, t: TablePlan, keyColumn: string, width: bigint, extension: string): Promise<RawDigests> {
+  const k = quoteSqlite(keyColumn);
+  const s = db.prepare(`SELECT min(${k}) AS lo, max(${k}) AS hi FROM ${quoteSqlite(t.source)}`).safeIntegers(true).get() as { lo: unknown; hi: unknown };
+  if (typeof s.lo !== "bigint" || typeof s.hi !== "bigint" || s.hi - s.lo < 2n) return sqliteRangeDigests(db, t, keyColumn, width, extension);
+  const mid = s.lo + (s.hi - s.lo) / 2n;
+  const upper = blobInWorker(db.name, t, keyColumn, width, extension, { notBelow: mid });
+  upper.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
+  const lower = sqliteRangeDigestBlob(db, t, keyColumn, width, extension, { below: mid });
+  const other = await upper;
+  return parseDigests(Buffer.concat([lower, other]));
 }

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import Database from "better-sqlite3";
 import { sqliteFile } from "../helpers/sqlite";
 import { planMigration } from "../../src/engine";
-import { DISABLE_ENV, parseDigests, rangeDigestsExtension, serializeDigests, sqliteRangeDigests, totalRows, type RawDigests } from "../../src/engine/range-digests";
+import { DISABLE_ENV, parseDigests, rangeDigestsExtension, serializeDigests, sqliteRangeDigests, sqliteRangeDigestsSplit, totalRows, type RawDigests } from "../../src/engine/range-digests";
 
 function extension(): string {
   const e = rangeDigestsExtension();
@@ -107,4 +107,37 @@ test(`${DISABLE_ENV}=off turns the extension off`, () => {
     else process.env[DISABLE_ENV] = before;
   }
   assert.ok("path" in rangeDigestsExtension());
+});
+
+test("hashed in two halves at once (a big table on a refresh), the digests are the whole table's; a NULL key is refused, not skipped", async () => {
+  const path = sqliteFile((db) => {
+    db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); CREATE TABLE u (k BIGINT, v TEXT, PRIMARY KEY (k))");
+    const a = db.prepare("INSERT INTO t VALUES (?, ?)");
+    const b = db.prepare("INSERT INTO u VALUES (?, ?)");
+    db.transaction(() => {
+      for (let i = -500; i <= 3000; i += 3) {
+        a.run(i, `row ${i}`);
+        b.run(i, `row ${i}`);
+      }
+    })();
+  });
+  const plan = await planMigration({ source: path });
+  const db = new Database(path);
+  try {
+    for (const name of ["t", "u"]) {
+      const t = plan.tables.find((x) => x.source === name)!;
+      for (const width of [1n, 7n, 64n, 10_000n]) {
+        const whole = sqliteRangeDigests(db, t, t.sourceKey[0]!, width, extension());
+        const halves = await sqliteRangeDigestsSplit(db, t, t.sourceKey[0]!, width, extension());
+        assert.deepEqual(asObject(halves), asObject(whole), `${name}, width ${width}: a range cut by the halves is added up`);
+        assert.ok(halves.ids.every((id, i) => i === 0 || id > halves.ids[i - 1]!));
+      }
+    }
+    // Not the rowid: SQLite allows a NULL key. It lands in neither "below" nor skipped: the upper half refuses it.
+    db.exec("INSERT INTO u VALUES (NULL, 'no key')");
+    const u = plan.tables.find((x) => x.source === "u")!;
+    await assert.rejects(sqliteRangeDigestsSplit(db, u, "k", 7n, extension()), /a key is not an integer/);
+  } finally {
+    db.close();
+  }
 });
