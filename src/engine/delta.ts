@@ -60,6 +60,11 @@ export function deltaKeyColumn(t: TablePlan): ColumnPlan | undefined {
 /** Transactions since pgshift's oldest recorded writer beyond which an xid may name another transaction (wraparound at 2^31, with room). */
 const MAX_WRITER_AGE = 2n ** 31n - 2n ** 24n;
 
+/** Whether the table's key is SQLite's rowid (a single INTEGER PRIMARY KEY of a rowid table): never NULL, always an integer. */
+export function rowidKey(t: TablePlan): boolean {
+  return t.keyIsRowid === true;
+}
+
 /** `layoutChanged`: the table's columns or keys differ from the recorded load (or none was recorded) */
 export type DeltaDecision =
   | { width: bigint; recorded?: RecordedRanges & { extension: string } }
@@ -74,7 +79,7 @@ export function deltaDecision(db: Database.Database, t: TablePlan, recordedLayou
   if (recordedLayout !== layoutOf(t)) return { reason: recordedLayout ? "its columns or keys changed since the last load" : "loaded by an older pgshift (no layout recorded)", layoutChanged: true };
   if (!deltaKeyColumn(t)) return { reason: t.sourceKey.length === 0 ? "no key" : "key is not a single integer column" };
   // An INTEGER PRIMARY KEY is the rowid: always an integer, no need to look.
-  const rowid = !t.withoutRowid && deltaKeyColumn(t)!.declaredType.toUpperCase() === "INTEGER";
+  const rowid = rowidKey(t);
   const k = quoteSqlite(t.sourceKey[0]!);
   if (!rowid && db.prepare(`SELECT EXISTS (SELECT 1 FROM ${quoteSqlite(t.source)} WHERE typeof(${k}) <> 'integer')`).pluck().get()) {
     return { reason: "some keys in SQLite are not integers" };

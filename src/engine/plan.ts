@@ -77,6 +77,8 @@ export interface TablePlan {
   /** source column names of the key the copy and verify order by; [] = no key */
   sourceKey: string[];
   primaryKey: string[];
+  /** the key is SQLite's rowid (an INTEGER PRIMARY KEY): never NULL, always an integer */
+  keyIsRowid?: boolean;
   withoutRowid: boolean;
   autoincrement: boolean;
   /** highest id SQLite ever handed out, so the new sequence never reuses one */
@@ -343,6 +345,7 @@ function planTable(
     rows,
     columns,
     sourceKey,
+    ...(t.rowidAlias !== null && sourceKey.length === 1 && sourceKey[0] === t.rowidAlias ? { keyIsRowid: true } : {}),
     primaryKey: t.primaryKey.map(tn),
     withoutRowid: t.withoutRowid,
     autoincrement: t.autoincrement,
