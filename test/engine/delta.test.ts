@@ -268,6 +268,19 @@ test("by record: what the app wrote to PostgreSQL after the load is found from x
   assert.deepEqual(await dump(db), await fresh(source), "PostgreSQL equals a fresh load of the file");
   const again = await migrate({ source, target: url, refresh: true });
   assert.equal(table(again, "posts").copiedRows, 0, `the sync's own writes are pgshift's too: ${table(again, "posts").refresh}`);
+  // Many syncs later the writers list is compacted to the xids the rows carry.
+  await pg.query("UPDATE pgshift.loads SET writer_xids = writer_xids || ARRAY(SELECT (g::text)::xid8 FROM generate_series(3, 40) AS g) WHERE target_table = 'posts'", [], db);
+  const w2 = new Database(source);
+  w2.exec("UPDATE posts SET body = 'later' WHERE id = 300");
+  w2.close();
+  const compacted = await migrate({ source, target: url, refresh: true });
+  assert.equal(compacted.ok, true);
+  const [after] = await pg.query<{ n: number; rows: number }>(
+    "SELECT cardinality(writer_xids) AS n, (SELECT count(DISTINCT xmin::text) FROM posts)::int AS rows FROM pgshift.loads WHERE target_table = 'posts'", [], db);
+  assert.ok(after!.n <= after!.rows + 1 && after!.n < 10, `writers compacted to the rows' own: ${JSON.stringify(after)}`);
+  assert.deepEqual(await dump(db), await fresh(source));
+  const last = await migrate({ source, target: url, refresh: true });
+  assert.equal(table(last, "posts").copiedRows, 0, table(last, "posts").refresh);
 });
 
 test("without the SQLite extension a refresh compares full contents; what it proves is recorded, so the next one goes by record", async () => {

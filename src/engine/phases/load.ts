@@ -29,6 +29,9 @@ const WORKER_MIN_ROWS = 20_000;
  */
 const DIGEST_WORKER_MIN_ROWS = 200_000;
 
+/** Writers recorded before a sync compacts them to the xids its rows carry (reloadTables). */
+const MAX_RECORDED_WRITERS = 32;
+
 /** Loads every table the decide phase chose to load, reload or replace. */
 export async function load(ctx: LoadContext): Promise<void> {
   const { plan, admin, actions, ordered } = ctx;
@@ -182,7 +185,13 @@ async function reloadTables(ctx: LoadContext, tables: TablePlan[]): Promise<void
           sync,
           refresh: `synced by ${sync.method}: ${sync.changedRanges} of ${sync.totalRanges} key ranges differed; ${sync.deletedRows} rows deleted, ${sync.copiedRows} copied again`,
         };
-        if (sync.digests) ranges = { width: sync.width, digests: serializeDigests(sync.digests), writers: "add" };
+        if (sync.digests) {
+          // Each sync adds its transaction to the writers; a long list is replaced by the xids the rows carry
+          // now (all proven level), so the xmin check stays a short list.
+          const many = decision.recorded && decision.recorded.writers.length >= MAX_RECORDED_WRITERS;
+          const now = many ? await tableWriters(client, schema, t) : undefined;
+          ranges = { width: sync.width, digests: serializeDigests(sync.digests), writers: now?.length ? now : "add" };
+        }
         else {
           const recorded = await recording;
           const writers = recorded && (await tableWriters(client, schema, t));
