@@ -71,6 +71,23 @@ async function loaded(): Promise<{ source: string; url: string; db: string }> {
 
 const table = (r: MigrationReport, name: string) => r.tables.find((t) => t.source === name)!;
 
+/** What the app does to its SQLite file between runs. */
+function editSqlite(source: string, sql: string): void {
+  const w = new Database(source);
+  w.exec(sql);
+  w.close();
+}
+
+/** Changes on both sides, then a refresh that must say how it compared and end equal to a fresh load. */
+async function refreshAfter(source: string, url: string, db: string, sqlite: string, postgres: string, expected: RegExp): Promise<void> {
+  editSqlite(source, sqlite);
+  await pg.query(postgres, [], db);
+  const r = await migrate({ source, target: url, refresh: true });
+  assert.equal(r.ok, true, JSON.stringify(r.tables));
+  assert.match(table(r, "posts").refresh!, expected);
+  assert.deepEqual(await dump(db), await fresh(source));
+}
+
 test("inserts, updates, deletes and keys moved between ranges re-copy only the changed ranges, exactly", async () => {
   const { source, url, db } = await loaded();
   const w = new Database(source);
@@ -257,9 +274,7 @@ test("by record: what the app wrote to PostgreSQL after the load is found from x
   await pg.query("DELETE FROM posts WHERE id = 1234", [], db);
   await pg.query("INSERT INTO posts (id, user_id, body, at) VALUES (4000, 1, 'only in PostgreSQL', now())", [], db);
   await pg.query("DELETE FROM posts WHERE id = 2601; INSERT INTO posts (id, user_id, body, at) SELECT 2601, user_id, body, at FROM posts WHERE id = 2602", [], db);
-  const w = new Database(source);
-  w.exec("UPDATE posts SET body = 'changed in SQLite' WHERE id = 100");
-  w.close();
+  editSqlite(source, "UPDATE posts SET body = 'changed in SQLite' WHERE id = 100");
   const r = await migrate({ source, target: url, refresh: true });
   assert.equal(r.ok, true, JSON.stringify(r.tables));
   const posts = table(r, "posts");
@@ -270,9 +285,7 @@ test("by record: what the app wrote to PostgreSQL after the load is found from x
   assert.equal(table(again, "posts").copiedRows, 0, `the sync's own writes are pgshift's too: ${table(again, "posts").refresh}`);
   // Many syncs later the writers list is compacted to the xids the rows carry.
   await pg.query("UPDATE pgshift.loads SET writer_xids = writer_xids || ARRAY(SELECT (g::text)::xid8 FROM generate_series(3, 40) AS g) WHERE target_table = 'posts'", [], db);
-  const w2 = new Database(source);
-  w2.exec("UPDATE posts SET body = 'later' WHERE id = 300");
-  w2.close();
+  editSqlite(source, "UPDATE posts SET body = 'later' WHERE id = 300");
   const compacted = await migrate({ source, target: url, refresh: true });
   assert.equal(compacted.ok, true);
   const [after] = await pg.query<{ n: number; rows: number }>(
@@ -295,20 +308,7 @@ test("without the SQLite extension a refresh compares full contents; what it pro
     if (before === undefined) delete process.env[DISABLE_ENV];
     else process.env[DISABLE_ENV] = before;
   }
-  const w = new Database(source);
-  w.exec("UPDATE posts SET body = 'first change' WHERE id = 10; DELETE FROM posts WHERE id = 11;");
-  w.close();
-  await pg.query("UPDATE posts SET body = 'by the app' WHERE id = 1500", [], db);
-  const first = await migrate({ source, target: url, refresh: true });
-  assert.equal(first.ok, true, JSON.stringify(first.tables));
-  assert.match(table(first, "posts").refresh!, /synced by content digests: 2 of/);
-  assert.deepEqual(await dump(db), await fresh(source));
-  const x = new Database(source);
-  x.exec("UPDATE posts SET body = 'second change' WHERE id = 2500");
-  x.close();
-  await pg.query("DELETE FROM posts WHERE id = 600", [], db);
-  const second = await migrate({ source, target: url, refresh: true });
-  assert.equal(second.ok, true, JSON.stringify(second.tables));
-  assert.match(table(second, "posts").refresh!, /synced by recorded digests: 2 of/);
-  assert.deepEqual(await dump(db), await fresh(source));
+  await refreshAfter(source, url, db, "UPDATE posts SET body = 'first change' WHERE id = 10; DELETE FROM posts WHERE id = 11;",
+    "UPDATE posts SET body = 'by the app' WHERE id = 1500", /synced by content digests: 2 of/);
+  await refreshAfter(source, url, db, "UPDATE posts SET body = 'second change' WHERE id = 2500", "DELETE FROM posts WHERE id = 600", /synced by recorded digests: 2 of/);
 });

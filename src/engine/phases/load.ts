@@ -103,9 +103,9 @@ type Recording = { width: bigint; digests: RawDigests } | undefined;
 /**
  * What delta sync records of a table as it loads (range-digests.ts): SQLite's
  * raw digests per key range, hashed on another thread (on this one below
- * DIGEST_WORKER_MIN_ROWS) once the rows are sent, while PostgreSQL builds keys. Undefined when the table has no single
- * integer key or the extension cannot be built; a refresh then compares full
- * contents. A failure here costs the next refresh time, never this load.
+ * DIGEST_WORKER_MIN_ROWS) once the rows are sent, while PostgreSQL builds keys.
+ * Undefined when the table has no single integer key or the extension cannot
+ * be built; a refresh then compares full contents. A failure here costs the next refresh time, never this load.
  */
 function recordRanges(ctx: LoadContext, t: TablePlan, db: ReturnType<LoadContext["snapshot"]["open"]>): Promise<Recording> {
   const key = deltaKeyColumn(t);
@@ -143,7 +143,6 @@ async function reloadTables(ctx: LoadContext, tables: TablePlan[]): Promise<void
         rec?.schema_mode === plan.schemaMode ? deltaDecision(db, t, rec.layout, await recordedRanges(client, schema, t.target)) : { reason: "the schema mode changed", layoutChanged: true },
       );
     }
-   
     const whole = tables.filter((t) => "reason" in decisions.get(t.target)!);
     const synced = tables.filter((t) => "width" in decisions.get(t.target)!);
     const qualifiedNames = (ts: TablePlan[]) => ts.map((t) => qualified(schema, t.target));
