@@ -3,17 +3,13 @@
 // pgshift.loads when a table is loaded; on a refresh the same digests of the new
 // file say which ranges changed in SQLite without converting a single value.
 //
-// The C extension is compiled on first use with the machine's C compiler (the
-// one better-sqlite3 was built with) into node_modules/.cache/pgshift, once per
-// source version. Without a compiler nothing is recorded and a refresh compares
-// both sides' full contents instead (delta.ts), which is slower but as exact.
-import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
-import { dirname, join } from "node:path";
+// The C extension is built on first use (native.ts). Without a compiler nothing
+// is recorded and a refresh compares both sides' full contents instead
+// (delta.ts), which is slower but as exact.
 import { Worker } from "node:worker_threads";
 import type Database from "better-sqlite3";
 import { quoteSqlite } from "./identifiers";
+import { buildExtension, loadExtension } from "./native";
 import type { TablePlan } from "./plan";
 
 /**
@@ -27,47 +23,14 @@ export interface RawDigests {
   digests: BigInt64Array;
 }
 
-const SOURCE = join(__dirname, "native", "range-digests.c");
-const ENTRY = "sqlite3_rangedigests_init";
+const EXTENSION = { name: "range-digests", entry: "sqlite3_rangedigests_init", disableEnv: "PGSHIFT_RANGE_DIGESTS" };
+const ENTRY = EXTENSION.entry;
 /** Set to "off" to never build or use the extension (a refresh then compares full contents). */
-export const DISABLE_ENV = "PGSHIFT_RANGE_DIGESTS";
-
-let built: { path: string } | { unavailable: string } | undefined;
+export const DISABLE_ENV = EXTENSION.disableEnv;
 
 /** The compiled extension's path, building it if needed; or why it cannot be had. */
 export function rangeDigestsExtension(): { path: string } | { unavailable: string } {
-  if (process.env[DISABLE_ENV] === "off") return { unavailable: `${DISABLE_ENV}=off` };
-  if (built) return built;
-  try {
-    const include = join(dirname(require.resolve("better-sqlite3/package.json")), "deps", "sqlite3");
-    if (!existsSync(join(include, "sqlite3ext.h"))) return (built = { unavailable: `better-sqlite3 ships no sqlite3ext.h in ${include}` });
-    const source = readFileSync(SOURCE);
-    const id = createHash("sha256").update(source).update(readFileSync(join(include, "sqlite3ext.h"))).update(process.arch).digest("hex").slice(0, 16);
-    const dir = cacheDir();
-    const path = join(dir, `range-digests-${id}.so`);
-    if (!existsSync(path)) {
-      // Built under a temporary name and renamed: parallel runs never load a half-written file.
-      const partial = `${path}.${process.pid}.tmp`;
-      try {
-        execFileSync(process.env.CC || "cc", ["-O2", "-fPIC", "-shared", "-I", include, SOURCE, "-o", partial], { stdio: "pipe" });
-        renameSync(partial, path);
-      } finally {
-        rmSync(partial, { force: true });
-      }
-    }
-    return (built = { path });
-  } catch (err) {
-    const e = err as Error & { stderr?: Buffer };
-    return (built = { unavailable: `building it failed: ${(e.stderr?.toString() || e.message).trim().split("\n")[0]}` });
-  }
-}
-
-// Only inside the project's own node_modules: a shared place such as /tmp would
-// let another local user plant a library that pgshift then loads.
-function cacheDir(): string {
-  const dir = join(__dirname, "..", "..", "node_modules", ".cache", "pgshift");
-  mkdirSync(dir, { recursive: true });
-  return dir;
+  return buildExtension(EXTENSION);
 }
 
 /** The aggregate over a table: one BLOB of (range, rows, digest) int64 triples. */
@@ -134,8 +97,7 @@ export function sqliteRangeDigests(db: Database.Database, t: TablePlan, keyColum
 }
 
 function sqliteRangeDigestBlob(db: Database.Database, t: TablePlan, keyColumn: string, width: bigint, extension: string, keys?: KeySpan): Buffer {
-  // better-sqlite3 passes the entry point on to SQLite; its typings know only the path.
-  (db.loadExtension as (path: string, entry: string) => void).call(db, extension, ENTRY);
+  loadExtension(db, { path: extension, entry: ENTRY });
   return db.prepare(rangeDigestsSql(t, keyColumn, width, keys)).pluck().get() as Buffer;
 }
 

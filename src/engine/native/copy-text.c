@@ -1,0 +1,448 @@
+/*
+ * pgshift_copy_text(spec, col1, col2, ...): an aggregate over consecutive rows
+ * of a table that returns them as PostgreSQL COPY text (a BLOB: tab between
+ * fields, newline after each row), written exactly as convert.ts writes them:
+ * the way PostgreSQL prints each value back, so verification still compares
+ * digests of the bytes sent with the bytes read back.
+ *
+ * Why C: converting every value in JavaScript (making a JS string per value,
+ * then per line, then UTF-8 bytes again) was most of the CPU of a full copy; on
+ * a two-core machine that CPU is what PostgreSQL's COPY backend waits for.
+ *
+ * It converts only the common, unambiguous forms. Anything else (a value that
+ * convert.ts would refuse, or one whose form it works out in ways not repeated
+ * here: text in an integer column, a float printed with an exponent, a date
+ * with a time zone, invalid UTF-8, a JSON number with an exponent...) makes the
+ * whole call return NULL, and the caller converts those rows in JavaScript,
+ * which either converts them or names the row and column it refuses.
+ *
+ * spec: one token per column, separated by commas:
+ *   s smallint, i integer, l bigint, b boolean, d double precision, t text,
+ *   v<n> varchar(n), T timestamp, Z timestamptz, j jsonb, x bytea.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "sqlite3ext.h"
+SQLITE_EXTENSION_INIT1
+
+typedef struct {
+  unsigned char *p;
+  size_t len, cap;
+  int oom;
+} Buf;
+
+static int buf_reserve(Buf *b, size_t extra) {
+  if (b->oom) return -1;
+  if (b->len + extra <= b->cap) return 0;
+  size_t cap = b->cap ? b->cap : 65536;
+  while (cap < b->len + extra) cap *= 2;
+  unsigned char *p = (unsigned char *)sqlite3_realloc64(b->p, cap);
+  if (!p) {
+    b->oom = 1;
+    return -1;
+  }
+  b->p = p;
+  b->cap = cap;
+  return 0;
+}
+
+static inline void buf_put(Buf *b, const void *s, size_t n) {
+  if (buf_reserve(b, n)) return;
+  memcpy(b->p + b->len, s, n);
+  b->len += n;
+}
+
+static inline void buf_byte(Buf *b, unsigned char c) {
+  if (buf_reserve(b, 1)) return;
+  b->p[b->len++] = c;
+}
+
+#include "jsonb-text.h"
+
+enum { K_SMALLINT, K_INTEGER, K_BIGINT, K_BOOLEAN, K_DOUBLE, K_TEXT, K_VARCHAR, K_TIMESTAMP, K_TIMESTAMPTZ, K_JSONB, K_BYTEA };
+
+typedef struct {
+  int kind;
+  int64_t length; /* varchar(n) */
+} Column;
+
+typedef struct {
+  Buf out;
+  Column *cols;
+  int ncols;
+  int bail; /* 1: some value is left to JavaScript; the result is NULL */
+} State;
+
+static int parse_spec(State *s, const char *spec, int ncols) {
+  s->cols = (Column *)sqlite3_malloc64(sizeof(Column) * (size_t)(ncols > 0 ? ncols : 1));
+  if (!s->cols) return -1;
+  s->ncols = ncols;
+  const char *p = spec;
+  for (int i = 0; i < ncols; i++) {
+    Column *c = &s->cols[i];
+    c->length = 0;
+    switch (*p) {
+      case 's': c->kind = K_SMALLINT; break;
+      case 'i': c->kind = K_INTEGER; break;
+      case 'l': c->kind = K_BIGINT; break;
+      case 'b': c->kind = K_BOOLEAN; break;
+      case 'd': c->kind = K_DOUBLE; break;
+      case 't': c->kind = K_TEXT; break;
+      case 'v': c->kind = K_VARCHAR; break;
+      case 'T': c->kind = K_TIMESTAMP; break;
+      case 'Z': c->kind = K_TIMESTAMPTZ; break;
+      case 'j': c->kind = K_JSONB; break;
+      case 'x': c->kind = K_BYTEA; break;
+      default: return -2;
+    }
+    p++;
+    if (c->kind == K_VARCHAR) {
+      char *end;
+      c->length = strtoll(p, &end, 10);
+      if (end == p || c->length <= 0) return -2;
+      p = end;
+    }
+    if (i < ncols - 1) {
+      if (*p != ',') return -2;
+      p++;
+    }
+  }
+  return *p == 0 ? 0 : -2;
+}
+
+/* Strict UTF-8, as JavaScript's TextDecoder({fatal: true}) reads it: no
+ * overlong forms, no surrogates, nothing above U+10FFFF. NUL is refused too
+ * (PostgreSQL text cannot hold it). Returns the number of code points, or -1. */
+static int64_t utf8_chars(const unsigned char *p, size_t n) {
+  int64_t chars = 0;
+  size_t i = 0;
+  while (i < n) {
+    unsigned char c = p[i];
+    if (c < 0x80) {
+      if (c == 0) return -1;
+      i++;
+    } else if (c >= 0xc2 && c <= 0xdf) {
+      if (i + 1 >= n || (p[i + 1] & 0xc0) != 0x80) return -1;
+      i += 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      if (i + 2 >= n || (p[i + 1] & 0xc0) != 0x80 || (p[i + 2] & 0xc0) != 0x80) return -1;
+      if (c == 0xe0 && p[i + 1] < 0xa0) return -1; /* overlong */
+      if (c == 0xed && p[i + 1] >= 0xa0) return -1; /* surrogate */
+      i += 3;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      if (i + 3 >= n || (p[i + 1] & 0xc0) != 0x80 || (p[i + 2] & 0xc0) != 0x80 || (p[i + 3] & 0xc0) != 0x80) return -1;
+      if (c == 0xf0 && p[i + 1] < 0x90) return -1; /* overlong */
+      if (c == 0xf4 && p[i + 1] >= 0x90) return -1; /* above U+10FFFF */
+      i += 4;
+    } else {
+      return -1;
+    }
+    chars++;
+  }
+  return chars;
+}
+
+/* COPY text escaping of raw text (convert.ts escapeCopy). */
+static void put_escaped(Buf *b, const unsigned char *p, size_t n) {
+  size_t start = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = p[i];
+    const char *e;
+    switch (c) {
+      case '\\': e = "\\\\"; break;
+      case '\n': e = "\\n"; break;
+      case '\r': e = "\\r"; break;
+      case '\t': e = "\\t"; break;
+      case '\b': e = "\\b"; break;
+      case '\f': e = "\\f"; break;
+      case '\v': e = "\\v"; break;
+      default: continue;
+    }
+    buf_put(b, p + start, i - start);
+    buf_put(b, e, 2);
+    start = i + 1;
+  }
+  buf_put(b, p + start, n - start);
+}
+
+static void put_int(Buf *b, int64_t v) {
+  char tmp[24];
+  int n = snprintf(tmp, sizeof tmp, "%lld", (long long)v);
+  buf_put(b, tmp, (size_t)n);
+}
+
+/* JavaScript numbers are exact integers up to 2^53; beyond, convert.ts sees a rounded value. */
+#define SAFE_INT 9007199254740991LL
+
+/*
+ * float8Text for the plain layout PostgreSQL and JavaScript share: 1e-4 <= |v|
+ * < 1e15, the shortest digits that read back as v (with the closest of those),
+ * no exponent. Returns -1 for any other value (exponent forms, where
+ * convert.ts corrects JavaScript's choice of digits on rounding boundaries).
+ */
+static int put_double(Buf *b, double v) {
+  if (v == 0) {
+    if (signbit(v)) buf_put(b, "-0", 2);
+    else buf_byte(b, '0');
+    return 0;
+  }
+  double a = fabs(v);
+  if (!(a >= 1e-4 && a < 1e15)) return -1;
+  char e[40];
+  int n = 0;
+  /* Below 15 digits every decimal reads back as itself (DBL_DIG), so 15
+   * digits rounded and stripped of trailing zeros are the shortest if they
+   * read back; otherwise 16, then 17 (the closest such decimal each time). */
+  for (int prec = 15; prec <= 17; prec++) {
+    n = snprintf(e, sizeof e, "%.*e", prec - 1, a);
+    if (strtod(e, NULL) == a) break;
+  }
+  /* e: d.ddddde[+-]XX */
+  char digits[20];
+  int nd = 0;
+  int i = 0;
+  for (; i < n && e[i] != 'e'; i++)
+    if (e[i] != '.') digits[nd++] = e[i];
+  int exp10 = atoi(e + i + 1);
+  while (nd > 1 && digits[nd - 1] == '0') nd--;
+  char out[48];
+  int o = 0;
+  if (v < 0) out[o++] = '-';
+  if (exp10 < 0) {
+    out[o++] = '0';
+    out[o++] = '.';
+    for (int z = 0; z < -exp10 - 1; z++) out[o++] = '0';
+    for (int d = 0; d < nd; d++) out[o++] = digits[d];
+  } else {
+    for (int d = 0; d <= exp10; d++) out[o++] = d < nd ? digits[d] : '0';
+    if (nd > exp10 + 1) {
+      out[o++] = '.';
+      for (int d = exp10 + 1; d < nd; d++) out[o++] = digits[d];
+    }
+  }
+  buf_put(b, out, (size_t)o);
+  return 0;
+}
+
+static inline int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+static const int DAYS[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+/* convert.ts canonicalTimestamp: 'YYYY-MM-DD HH:MM:SS[.f{1,6}]', checked, trailing zeros of the fraction dropped. */
+static int put_timestamp(Buf *b, const unsigned char *s, size_t n, int zone) {
+  if (n < 19 || n == 20 || n > 26) return -1;
+  if (s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || s[16] != ':') return -1;
+  static const int at[] = {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18};
+  for (int k = 0; k < 14; k++)
+    if (!is_digit(s[at[k]])) return -1;
+  if (n > 19) {
+    if (s[19] != '.') return -1;
+    for (size_t k = 20; k < n; k++)
+      if (!is_digit(s[k])) return -1;
+  }
+#define TWO(i) ((s[i] - '0') * 10 + (s[(i) + 1] - '0'))
+  int y = TWO(0) * 100 + TWO(2), mo = TWO(5), d = TWO(8);
+  int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (y < 1 || mo < 1 || mo > 12) return -1;
+  int dim = mo == 2 && leap ? 29 : DAYS[mo - 1];
+  if (d < 1 || d > dim || TWO(11) > 23 || TWO(14) > 59 || TWO(17) > 59) return -1;
+#undef TWO
+  size_t end = n;
+  if (n > 19) {
+    while (s[end - 1] == '0') end--;
+    if (s[end - 1] == '.') end--;
+  }
+  buf_put(b, s, end);
+  if (zone) buf_put(b, "+00", 3);
+  return 0;
+}
+
+static const char HEX[] = "0123456789abcdef";
+
+static void put_hex(Buf *b, const unsigned char *p, size_t n) {
+  buf_put(b, "\\\\x", 3);
+  if (buf_reserve(b, n * 2)) return;
+  unsigned char *o = b->p + b->len;
+  for (size_t i = 0; i < n; i++) {
+    o[2 * i] = (unsigned char)HEX[p[i] >> 4];
+    o[2 * i + 1] = (unsigned char)HEX[p[i] & 15];
+  }
+  b->len += n * 2;
+}
+
+/* One value as convert.ts writes it; -1 leaves it to JavaScript. */
+static int put_value(Buf *b, const Column *c, sqlite3_value *v) {
+  int type = sqlite3_value_type(v);
+  if (type == SQLITE_NULL) {
+    buf_put(b, "\\N", 2);
+    return 0;
+  }
+  switch (c->kind) {
+    case K_SMALLINT:
+    case K_INTEGER:
+    case K_BIGINT: {
+      if (type != SQLITE_INTEGER) return -1;
+      int64_t x = sqlite3_value_int64(v);
+      if (c->kind == K_SMALLINT && (x < -32768 || x > 32767)) return -1;
+      if (c->kind == K_INTEGER && (x < -2147483648LL || x > 2147483647LL)) return -1;
+      put_int(b, x);
+      return 0;
+    }
+    case K_BOOLEAN: {
+      if (type != SQLITE_INTEGER) return -1;
+      int64_t x = sqlite3_value_int64(v);
+      if (x != 0 && x != 1) return -1;
+      buf_byte(b, x ? 't' : 'f');
+      return 0;
+    }
+    case K_DOUBLE: {
+      if (type == SQLITE_FLOAT) return put_double(b, sqlite3_value_double(v));
+      if (type == SQLITE_INTEGER) {
+        int64_t x = sqlite3_value_int64(v);
+        if (x < -SAFE_INT || x > SAFE_INT) return -1;
+        return put_double(b, (double)x);
+      }
+      return -1;
+    }
+    case K_TEXT:
+    case K_VARCHAR: {
+      if (type == SQLITE_INTEGER) {
+        int64_t x = sqlite3_value_int64(v);
+        if (x < -SAFE_INT || x > SAFE_INT) return -1;
+        char tmp[24];
+        int n = snprintf(tmp, sizeof tmp, "%lld", (long long)x);
+        if (c->kind == K_VARCHAR && n > c->length) return -1;
+        buf_put(b, tmp, (size_t)n);
+        return 0;
+      }
+      if (type != SQLITE_TEXT) return -1;
+      const unsigned char *p = sqlite3_value_text(v);
+      size_t n = (size_t)sqlite3_value_bytes(v);
+      int64_t chars = utf8_chars(p, n);
+      if (chars < 0) return -1;
+      if (c->kind == K_VARCHAR && chars > c->length) return -1;
+      put_escaped(b, p, n);
+      return 0;
+    }
+    case K_TIMESTAMP:
+    case K_TIMESTAMPTZ: {
+      if (type != SQLITE_TEXT) return -1;
+      return put_timestamp(b, sqlite3_value_text(v), (size_t)sqlite3_value_bytes(v), c->kind == K_TIMESTAMPTZ);
+    }
+    case K_JSONB: {
+      if (type == SQLITE_INTEGER) {
+        int64_t x = sqlite3_value_int64(v);
+        if (x < -SAFE_INT || x > SAFE_INT) return -1;
+        put_int(b, x);
+        return 0;
+      }
+      if (type != SQLITE_TEXT) return -1;
+      const unsigned char *p = sqlite3_value_text(v);
+      size_t n = (size_t)sqlite3_value_bytes(v);
+      if (utf8_chars(p, n) < 0) return -1;
+      return jsonb_copy_text(p, n, b);
+    }
+    case K_BYTEA: {
+      if (type == SQLITE_BLOB) {
+        put_hex(b, (const unsigned char *)sqlite3_value_blob(v), (size_t)sqlite3_value_bytes(v));
+        return 0;
+      }
+      if (type != SQLITE_TEXT) return -1;
+      const unsigned char *p = sqlite3_value_text(v);
+      size_t n = (size_t)sqlite3_value_bytes(v);
+      if (utf8_chars(p, n) < 0) return -1;
+      put_hex(b, p, n);
+      return 0;
+    }
+  }
+  return -1;
+}
+
+static void step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  State *s = (State *)sqlite3_aggregate_context(ctx, sizeof(State));
+  if (!s) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  if (s->bail) return;
+  if (!s->cols) {
+    int r = parse_spec(s, (const char *)sqlite3_value_text(argv[0]), argc - 1);
+    if (r == -1) {
+      sqlite3_result_error_nomem(ctx);
+      return;
+    }
+    if (r == -2) {
+      sqlite3_result_error(ctx, "pgshift_copy_text: the spec does not match the columns", -1);
+      return;
+    }
+  }
+  Buf *b = &s->out;
+  for (int i = 0; i < s->ncols; i++) {
+    if (i > 0) buf_byte(b, '\t');
+    if (put_value(b, &s->cols[i], argv[i + 1])) {
+      s->bail = 1;
+      return;
+    }
+  }
+  buf_byte(b, '\n');
+  if (b->oom) sqlite3_result_error_nomem(ctx);
+}
+
+static void final(sqlite3_context *ctx) {
+  State *s = (State *)sqlite3_aggregate_context(ctx, 0);
+  if (!s) {
+    sqlite3_result_zeroblob(ctx, 0);
+    return;
+  }
+  sqlite3_free(s->cols);
+  if (s->out.oom) {
+    sqlite3_free(s->out.p);
+    sqlite3_result_error_nomem(ctx);
+  } else if (s->bail) {
+    sqlite3_free(s->out.p);
+    sqlite3_result_null(ctx);
+  } else if (s->out.len == 0) {
+    sqlite3_free(s->out.p);
+    sqlite3_result_zeroblob(ctx, 0);
+  } else {
+    sqlite3_result_blob64(ctx, s->out.p, (sqlite3_uint64)s->out.len, sqlite3_free);
+  }
+}
+
+/* pgshift_copy_field(spec, value): one value's COPY text field, or NULL where the aggregate would leave it to JavaScript (tests compare it with convert.ts). */
+static void field(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  State s;
+  memset(&s, 0, sizeof s);
+  int r = parse_spec(&s, (const char *)sqlite3_value_text(argv[0]), 1);
+  if (r) {
+    sqlite3_free(s.cols);
+    if (r == -1) sqlite3_result_error_nomem(ctx);
+    else sqlite3_result_error(ctx, "pgshift_copy_field: bad spec", -1);
+    return;
+  }
+  int bail = put_value(&s.out, &s.cols[0], argv[1]);
+  sqlite3_free(s.cols);
+  if (s.out.oom) {
+    sqlite3_free(s.out.p);
+    sqlite3_result_error_nomem(ctx);
+  } else if (bail) {
+    sqlite3_free(s.out.p);
+    sqlite3_result_null(ctx);
+  } else {
+    sqlite3_result_text64(ctx, s.out.p ? (const char *)s.out.p : "", (sqlite3_uint64)s.out.len, s.out.p ? sqlite3_free : SQLITE_TRANSIENT, SQLITE_UTF8);
+  }
+}
+
+#ifdef _WIN32
+__declspec(dllexport)
+#endif
+int sqlite3_copytext_init(sqlite3 *db, char **err, const sqlite3_api_routines *api) {
+  (void)err;
+  SQLITE_EXTENSION_INIT2(api);
+  int rc = sqlite3_create_function(db, "pgshift_copy_text", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, 0, 0, step, final);
+  if (rc == SQLITE_OK) rc = sqlite3_create_function(db, "pgshift_copy_field", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, 0, field, 0, 0);
+  return rc;
+}
