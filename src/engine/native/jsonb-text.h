@@ -46,6 +46,14 @@ typedef struct {
 
 static int jt_value(Jt *p);
 
+/* Unchecked writes: jsonb_copy_text reserved room for all the output up front. */
+static inline void jt_put(Buf *b, const void *s, size_t n) {
+  memcpy(b->p + b->len, s, n);
+  b->len += n;
+}
+
+static inline void jt_byte(Buf *b, unsigned char c) { b->p[b->len++] = c; }
+
 static const char JT_HEX[] = "0123456789abcdef";
 static inline int jt_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
@@ -71,18 +79,18 @@ static int jt_keys_reserve(Jt *p, size_t extra) {
   return 0;
 }
 
-static int jt_push(Jt *p, const JtMember *m) {
+/* A new member's slot, taken before its value is parsed (the value's own objects stack theirs above it); SIZE_MAX on out of memory. */
+static size_t jt_slot(Jt *p) {
   if (p->nm == p->mcap) {
     size_t cap = p->mcap * 2;
     JtMember *a = (JtMember *)sqlite3_malloc64(cap * sizeof(JtMember));
-    if (!a) return -1;
+    if (!a) return SIZE_MAX;
     memcpy(a, p->m, p->nm * sizeof(JtMember));
     if (p->m != p->mlocal) sqlite3_free(p->m);
     p->m = a;
     p->mcap = cap;
   }
-  p->m[p->nm++] = *m;
-  return 0;
+  return p->nm++;
 }
 
 static int jt_hex4(const unsigned char *s) {
@@ -111,7 +119,7 @@ static int jt_string(Jt *p, JtMember *m) {
   int decoding = 0; /* the key's decoded bytes go to p->keys */
   size_t kstart = p->klen;
   Buf *o = p->out;
-  buf_byte(o, '"');
+  jt_byte(o, '"');
   for (;;) {
     if (i >= p->n) return -1;
     unsigned char c = in[i];
@@ -120,7 +128,7 @@ static int jt_string(Jt *p, JtMember *m) {
       continue;
     }
     /* the plain run before c */
-    buf_put(o, in + run, i - run);
+    jt_put(o, in + run, i - run);
     if (decoding) {
       if (jt_keys_reserve(p, i - run)) return -1;
       memcpy(p->keys + p->klen, in + run, i - run);
@@ -145,14 +153,14 @@ static int jt_string(Jt *p, JtMember *m) {
     unsigned char e = in[i + 1];
     i += 2;
     switch (e) {
-      case '"': d[0] = '"'; buf_put(o, "\\\\\"", 3); break;
-      case '\\': d[0] = '\\'; buf_put(o, "\\\\\\\\", 4); break;
-      case '/': d[0] = '/'; buf_byte(o, '/'); break;
-      case 'b': d[0] = '\b'; buf_put(o, "\\\\b", 3); break;
-      case 'f': d[0] = '\f'; buf_put(o, "\\\\f", 3); break;
-      case 'n': d[0] = '\n'; buf_put(o, "\\\\n", 3); break;
-      case 'r': d[0] = '\r'; buf_put(o, "\\\\r", 3); break;
-      case 't': d[0] = '\t'; buf_put(o, "\\\\t", 3); break;
+      case '"': d[0] = '"'; jt_put(o, "\\\\\"", 3); break;
+      case '\\': d[0] = '\\'; jt_put(o, "\\\\\\\\", 4); break;
+      case '/': d[0] = '/'; jt_byte(o, '/'); break;
+      case 'b': d[0] = '\b'; jt_put(o, "\\\\b", 3); break;
+      case 'f': d[0] = '\f'; jt_put(o, "\\\\f", 3); break;
+      case 'n': d[0] = '\n'; jt_put(o, "\\\\n", 3); break;
+      case 'r': d[0] = '\r'; jt_put(o, "\\\\r", 3); break;
+      case 't': d[0] = '\t'; jt_put(o, "\\\\t", 3); break;
       case 'u': {
         if (i + 4 > p->n) return -1;
         long cp = jt_hex4(in + i);
@@ -169,23 +177,23 @@ static int jt_string(Jt *p, JtMember *m) {
         if (cp < 0x20) {
           d[0] = (unsigned char)cp;
           switch (cp) {
-            case '\b': buf_put(o, "\\\\b", 3); break;
-            case '\f': buf_put(o, "\\\\f", 3); break;
-            case '\n': buf_put(o, "\\\\n", 3); break;
-            case '\r': buf_put(o, "\\\\r", 3); break;
-            case '\t': buf_put(o, "\\\\t", 3); break;
+            case '\b': jt_put(o, "\\\\b", 3); break;
+            case '\f': jt_put(o, "\\\\f", 3); break;
+            case '\n': jt_put(o, "\\\\n", 3); break;
+            case '\r': jt_put(o, "\\\\r", 3); break;
+            case '\t': jt_put(o, "\\\\t", 3); break;
             default: {
               unsigned char u[7] = {'\\', '\\', 'u', '0', '0', (unsigned char)JT_HEX[cp >> 4], (unsigned char)JT_HEX[cp & 15]};
-              buf_put(o, u, 7);
+              jt_put(o, u, 7);
             }
           }
           break;
         }
         if (cp < 0x80) {
           d[0] = (unsigned char)cp;
-          if (cp == '"') buf_put(o, "\\\\\"", 3);
-          else if (cp == '\\') buf_put(o, "\\\\\\\\", 4);
-          else buf_byte(o, d[0]);
+          if (cp == '"') jt_put(o, "\\\\\"", 3);
+          else if (cp == '\\') jt_put(o, "\\\\\\\\", 4);
+          else jt_byte(o, d[0]);
           break;
         }
         if (cp < 0x800) {
@@ -204,7 +212,7 @@ static int jt_string(Jt *p, JtMember *m) {
           d[3] = (unsigned char)(0x80 | (cp & 0x3f));
           nd = 4;
         }
-        buf_put(o, d, nd);
+        jt_put(o, d, nd);
         break;
       }
       default:
@@ -217,7 +225,7 @@ static int jt_string(Jt *p, JtMember *m) {
     }
     run = i;
   }
-  buf_byte(o, '"');
+  jt_byte(o, '"');
   if (m) {
     m->scratch = decoding;
     if (decoding) {
@@ -289,37 +297,36 @@ static int jt_object(Jt *p) {
   jt_skip(p);
   if (p->i < p->n && p->in[p->i] == '}') {
     p->i++;
-    buf_put(p->out, "{}", 2);
+    jt_put(p->out, "{}", 2);
     return 0;
   }
-  buf_byte(p->out, '{');
+  jt_byte(p->out, '{');
   size_t base = p->nm, keys = p->klen;
   for (size_t idx = 0;; idx++) {
     jt_skip(p);
     if (p->i >= p->n || p->in[p->i] != '"') return -1;
-    JtMember m;
-    m.idx = idx;
-    m.start = p->out->len;
-    if (jt_string(p, &m)) return -1;
+    size_t slot = jt_slot(p);
+    if (slot == SIZE_MAX) return -1;
+    p->m[slot].idx = idx;
+    p->m[slot].start = p->out->len;
+    if (jt_string(p, &p->m[slot])) return -1;
     jt_skip(p);
     if (p->i >= p->n || p->in[p->i] != ':') return -1;
     p->i++;
-    buf_put(p->out, ": ", 2);
+    jt_put(p->out, ": ", 2);
     if (jt_value(p)) return -1;
-    m.end = p->out->len;
-    if (jt_push(p, &m)) return -1;
+    p->m[slot].end = p->out->len; /* p->m may have moved */
     jt_skip(p);
     if (p->i >= p->n) return -1;
     unsigned char c = p->in[p->i++];
     if (c == '}') break;
     if (c != ',') return -1;
-    buf_put(p->out, ", ", 2);
+    jt_put(p->out, ", ", 2);
   }
-  if (p->out->oom) return -1;
   if (p->nm - base > 1 && jt_order(p, p->m + base, p->nm - base)) return -1;
   p->nm = base;
   p->klen = keys;
-  buf_byte(p->out, '}');
+  jt_byte(p->out, '}');
   return 0;
 }
 
@@ -328,10 +335,10 @@ static int jt_array(Jt *p) {
   jt_skip(p);
   if (p->i < p->n && p->in[p->i] == ']') {
     p->i++;
-    buf_put(p->out, "[]", 2);
+    jt_put(p->out, "[]", 2);
     return 0;
   }
-  buf_byte(p->out, '[');
+  jt_byte(p->out, '[');
   for (;;) {
     if (jt_value(p)) return -1;
     jt_skip(p);
@@ -339,9 +346,9 @@ static int jt_array(Jt *p) {
     unsigned char c = p->in[p->i++];
     if (c == ']') break;
     if (c != ',') return -1;
-    buf_put(p->out, ", ", 2);
+    jt_put(p->out, ", ", 2);
   }
-  buf_byte(p->out, ']');
+  jt_byte(p->out, ']');
   return 0;
 }
 
@@ -369,14 +376,14 @@ static int jt_number(Jt *p) {
   }
   if (i < p->n && (in[i] == 'e' || in[i] == 'E')) return -1;
   if (neg && !nonzero) start++;
-  buf_put(p->out, in + start, i - start);
+  jt_put(p->out, in + start, i - start);
   p->i = i;
   return 0;
 }
 
 static int jt_literal(Jt *p, const char *word, size_t len) {
   if (p->n - p->i < len || memcmp(p->in + p->i, word, len) != 0) return -1;
-  buf_put(p->out, word, len);
+  jt_put(p->out, word, len);
   p->i += len;
   return 0;
 }
@@ -413,6 +420,11 @@ static int jsonb_copy_text(const unsigned char *in, size_t n, Buf *out) {
   p.keys = p.klocal;
   p.klen = 0;
   p.kcap = JT_LOCAL_KEYS;
+  /* The output is at most twice the input: "," and ":" gain a space, an
+   * escape of 2 input bytes writes at most 4 (\\ for \), one of 6 at most 7
+   * (\\u0001), everything else shrinks or stays; ordering an object keeps its
+   * length or shortens it. */
+  if (buf_reserve(out, 2 * n + 8)) return -1;
   int r = jt_value(&p);
   if (r == 0) {
     jt_skip(&p);

@@ -69,6 +69,8 @@ const COMMON = [
   manyKeys(300, (k) => `k${(k * 7919) % 1000}`), // past the members kept on the stack, and qsort's path
   manyKeys(200, (k) => `\\u00e9${"x".repeat(k % 17)}${k}`), // past the decoded keys kept on the stack
   manyKeys(20, (k) => `key${19 - k}`), manyKeys(40, (k) => (k % 3 ? "dup" : `d${k}`)),
+  // the most growth per input byte (C reserves twice the input up front)
+  '["' + "\\\\".repeat(40000) + '"]', "[" + "1,".repeat(40000) + "1]", '{"\\\\":"\\\\","\\"":"\\u0001"}',
   nest(MAX_DEPTH, "[", "]"), nest(MAX_DEPTH - 1, "[", "]", '{"b":1,"a":2}'),
   // MAX_DEPTH containers: 255 objects, the innermost holding an empty array
   "{" + Array.from({ length: MAX_DEPTH - 2 }, () => '"a": {').join("") + '"b":1,"a":[]' + "}".repeat(MAX_DEPTH - 1),
