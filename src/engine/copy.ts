@@ -156,7 +156,7 @@ function firstField(data: Uint8Array, col: number): string {
 }
 
 function* encodeHere(reader: TableReader): Generator<Chunk> {
-  for (const c of reader.chunks(CHUNK)) yield { data: Buffer.from(c.text, "utf8"), rows: c.rows };
+  yield* reader.chunks(CHUNK);
 }
 
 /** Reading or encoding the rows failed on pgshift's side, not PostgreSQL's. */
