@@ -79,7 +79,7 @@ export function nativeChunks(db: Database.Database, t: TablePlan, size: number, 
     .safeIntegers(true);
   return (function* () {
     let from = MIN_KEY;
-    let limit = 1000;
+    let limit = 64; // grows or shrinks to `size` after the first chunk
     let chunks = 0;
     let leftToJs = 0;
     for (;;) {
