@@ -50,6 +50,13 @@ export interface Chunk {
   rows: number;
 }
 
+/** A value only JavaScript converts, met on the binary path (which JavaScript does not write): the table is copied again as text. */
+export class NotBinary extends Error {
+  constructor(readonly table: string) {
+    super(`table "${table}" holds a value only the text path converts`);
+  }
+}
+
 /** Converts the rows whose rowid key lies in [lo, hi] in JavaScript. */
 export type Fallback = (lo: bigint, hi: bigint) => Iterable<Chunk>;
 
@@ -59,11 +66,13 @@ const MAX_KEY = 2n ** 63n - 1n;
 const GIVE_UP_AFTER = 8;
 
 /**
- * The table's rows as COPY text chunks of about `size` bytes, converted in C;
+ * The table's rows as COPY text chunks of about `size` bytes, converted in C
+ * (or as binary tuples, with "binary" for `fallback`: NotBinary is thrown at
+ * the first value only JavaScript converts);
  * undefined when this table cannot take this path (its key is not the rowid,
  * a column's kind is not written in C, or the extension is unavailable).
  */
-export function nativeChunks(db: Database.Database, t: TablePlan, size: number, fallback: Fallback): Iterable<Chunk> | undefined {
+export function nativeChunks(db: Database.Database, t: TablePlan, size: number, fallback: Fallback | "binary"): Iterable<Chunk> | undefined {
   if (!t.keyIsRowid) return undefined;
   const spec = copyTextSpec(t);
   if (spec === undefined) return undefined;
@@ -75,7 +84,7 @@ export function nativeChunks(db: Database.Database, t: TablePlan, size: number, 
   // The subquery hands its rows to the aggregate in key order (a rowid scan);
   // LIMIT bounds the chunk, and max(key) says where the next one starts.
   const stmt = db
-    .prepare(`SELECT pgshift_copy_text(?, ${cols}) AS data, count(*) AS n, max(${k}) AS last FROM (SELECT ${cols} FROM ${quoteSqlite(t.source)} WHERE ${k} >= ? ORDER BY ${k} LIMIT ?)`)
+    .prepare(`SELECT ${fallback === "binary" ? "pgshift_copy_binary" : "pgshift_copy_text"}(?, ${cols}) AS data, count(*) AS n, max(${k}) AS last FROM (SELECT ${cols} FROM ${quoteSqlite(t.source)} WHERE ${k} >= ? ORDER BY ${k} LIMIT ?)`)
     .safeIntegers(true);
   return (function* () {
     let from = MIN_KEY;
@@ -83,7 +92,7 @@ export function nativeChunks(db: Database.Database, t: TablePlan, size: number, 
     let chunks = 0;
     let leftToJs = 0;
     for (;;) {
-      if (leftToJs >= GIVE_UP_AFTER && leftToJs * 2 > chunks) {
+      if (fallback !== "binary" && leftToJs >= GIVE_UP_AFTER && leftToJs * 2 > chunks) {
         yield* fallback(from, MAX_KEY);
         return;
       }
@@ -92,6 +101,7 @@ export function nativeChunks(db: Database.Database, t: TablePlan, size: number, 
       if (rows === 0) return;
       chunks++;
       if (r.data === null) {
+        if (fallback === "binary") throw new NotBinary(t.source);
         leftToJs++;
         yield* fallback(from, r.last!);
       } else {

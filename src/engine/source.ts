@@ -90,6 +90,8 @@ export interface TableReader {
   rows(): Generator<string[]>;
   /** the same rows as COPY text (UTF-8), in chunks of about `size` bytes: the copy's hot path, in C where it can be (copy-text.ts) */
   chunks(size: number): Iterable<Chunk>;
+  /** the same rows as binary COPY tuples, all converted in C; undefined when C cannot take this table (copy-text.ts) */
+  binaryChunks(size: number): Iterable<Chunk> | undefined;
   /** each row as a COPY text line without its newline, converted in JavaScript */
   rowsAsText(): Generator<string>;
   /** key of the n-th row (1-based) in that order, for errors reported by PostgreSQL */
@@ -185,6 +187,9 @@ export function tableReader(db: Database.Database, t: TablePlan, ranges?: KeyRan
         if (native) return native;
       }
       return jsChunks(rowsAsText(), size);
+    },
+    binaryChunks(size: number) {
+      return ranges ? undefined : nativeChunks(db, t, size, "binary");
     },
     rowsAsText,
     keyOfRow(n: number) {

@@ -5,9 +5,13 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import Database from "better-sqlite3";
+import { to as copyTo } from "pg-copy-streams";
 import { startPostgres, type TestPostgres } from "../helpers/postgres";
 import { sqliteFile } from "../helpers/sqlite";
 import { migrate } from "../../src/engine";
+import { copyTable } from "../../src/engine/copy";
+import { session } from "../../src/engine/migrate";
+import { createTableSql } from "../../src/engine/schema";
 import { copyTextExtension, copyTextSpec, nativeChunks } from "../../src/engine/copy-text";
 import { ValueConversionError } from "../../src/engine/errors";
 import { loadExtension } from "../../src/engine/native";
@@ -91,15 +95,20 @@ function jsLine(db: Database.Database, t: TablePlan, id: number): string | Error
   }
 }
 
-test("each value C converts is written exactly as the JavaScript converter writes it; the rest is left to JavaScript", async () => {
-  const ext = extension();
-  const r = seeded(11);
-  for (const c of CASES) {
+/** A case's values: its own, then generated ones of its kind. */
+function caseValues(c: (typeof CASES)[number], r: () => number): unknown[] {
     const extra: unknown[] = [];
     if (c.kind === "double") for (let i = 0; i < 3000; i++) extra.push(i % 3 === 0 ? r() * 100 : i % 3 === 1 ? Math.round(r() * 1e6) / 1000 : randomDouble(r));
     if (c.kind === "text") for (let i = 0; i < 500; i++) extra.push(Array.from({ length: Math.floor(r() * 30) }, () => String.fromCodePoint([9, 10, 13, 92, 8, 11, 12, 97, 98, 0xe9, 0x1f680, 0x4e2d, 0x7f, 0x1b][Math.floor(r() * 14)]!)).join(""));
     if (c.kind === "timestamp") for (let i = 0; i < 500; i++) extra.push(`${String(1 + Math.floor(r() * 9999)).padStart(4, "0")}-${String(1 + Math.floor(r() * 12)).padStart(2, "0")}-${String(1 + Math.floor(r() * 31)).padStart(2, "0")} ${String(Math.floor(r() * 24)).padStart(2, "0")}:${String(Math.floor(r() * 60)).padStart(2, "0")}:${String(Math.floor(r() * 60)).padStart(2, "0")}.${String(Math.floor(r() * 1e6)).padStart(6, "0").slice(0, 1 + Math.floor(r() * 6))}`);
-    const values = [...c.common, ...c.other, ...extra];
+    return [...c.common, ...c.other, ...extra];
+}
+
+test("each value C converts is written exactly as the JavaScript converter writes it; the rest is left to JavaScript", async () => {
+  const ext = extension();
+  const r = seeded(11);
+  for (const c of CASES) {
+    const values = caseValues(c, r);
     const { path, t } = await caseTable(c.decl, values, c.cast);
     assert.equal(t.columns[1]!.cast.kind, c.kind, `${c.decl} is planned as ${c.kind}`);
     const spec = copyTextSpec(t)!.split(",")[1]!;
@@ -196,4 +205,70 @@ test("a table converted in C loads into PostgreSQL 16 and reads back byte for by
   assert.equal(m.targetRows, 20_000);
   assert.equal(m.verifiedBy, "copy digest");
   assert.equal(m.match, true);
+});
+
+/** The table as PostgreSQL prints it in COPY text, in key order: what the text path would have sent, if the binary values are right. */
+async function textOf(client: Awaited<ReturnType<typeof session>>, t: TablePlan): Promise<string> {
+  const cols = t.columns.map((c) => `"${c.target}"`).join(", ");
+  const stream = client.query(copyTo(`COPY (SELECT ${cols} FROM "${t.target}" ORDER BY "${t.columns[0]!.target}") TO STDOUT`));
+  const parts: Buffer[] = [];
+  for await (const chunk of stream as AsyncIterable<Buffer>) parts.push(chunk);
+  return Buffer.concat(parts).toString("utf8");
+}
+
+/** Creates the table in a fresh database and copies it with binary allowed, in one transaction as the load does. */
+async function loadBinary(path: string, t: TablePlan): Promise<{ format: string; text: string; rows: number }> {
+  const client = await session(await pg.createDatabase());
+  const db = new Database(path, { readonly: true });
+  try {
+    await client.query("BEGIN");
+    await client.query(createTableSql("public", t));
+    const sent = await copyTable(client, "public", t, tableReader(db, t), undefined, undefined, 1, true);
+    await client.query("COMMIT");
+    return { format: sent.format, text: await textOf(client, t), rows: sent.rows };
+  } finally {
+    db.close();
+    await client.end();
+  }
+}
+
+test("binary tuples from C hold exactly the values the JavaScript converters write as text (read back from PostgreSQL 16)", async () => {
+  const ext = extension();
+  const r = seeded(23);
+  for (const c of CASES) {
+    // Only what C converts: one value it leaves to JavaScript sends the whole table as text (next test).
+    const probe = new Database(":memory:");
+    loadExtension(probe, ext);
+    const accepted = caseValues(c, r).filter((x) => {
+      probe.exec("DROP TABLE IF EXISTS v");
+      probe.exec(`CREATE TABLE v (x ${c.decl})`);
+      probe.prepare("INSERT INTO v VALUES (?)").run(x as number);
+      const spec = c.decl === "VARCHAR(5)" ? "v5" : c.decl === "INT" ? "i" : { SMALLINT: "s", BIGINT: "l", BOOLEAN: "b", REAL: "d", TEXT: "t", DATETIME: "T", TIMESTAMPTZ: "Z", BLOB: "x" }[c.decl]!;
+      return probe.prepare("SELECT pgshift_copy_field(?, x) FROM v").pluck().get(spec) !== null;
+    });
+    probe.close();
+    const { path, t } = await caseTable(c.decl, accepted, c.cast);
+    const db = new Database(path, { readonly: true });
+    const expected = [...tableReader(db, t).rowsAsText()].map((l) => l + "\n").join("");
+    db.close();
+    const loaded = await loadBinary(path, t);
+    assert.equal(loaded.format, "binary", `${c.decl}: copied as binary tuples`);
+    assert.equal(loaded.rows, accepted.length);
+    assert.equal(loaded.text, expected, `${c.decl}: PostgreSQL holds what the text path would have written`);
+  }
+});
+
+test("a value only JavaScript converts sends the table as text instead, from the start, with nothing of the binary attempt left", async () => {
+  extension();
+  const path = mixedTable(3000, (id) => id === 2500);
+  const t = (await planMigration({ source: path })).tables[0]!;
+  const db = new Database(path, { readonly: true });
+  const expected = [...tableReader(db, t).rowsAsText()].map((l) => l + "\n").join("");
+  db.close();
+  const loaded = await loadBinary(path, t);
+  assert.equal(loaded.format, "text");
+  assert.equal(loaded.rows, 3000);
+  assert.equal(loaded.text, expected);
+  const clean = await loadBinary(mixedTable(3000, () => false), t);
+  assert.equal(clean.format, "binary");
 });
