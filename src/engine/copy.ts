@@ -10,6 +10,7 @@ import { isIntegerKind } from "./column-types";
 import { LoadError, PgshiftError, describeKey } from "./errors";
 import { qualified, quoteIdent } from "./identifiers";
 import type { TablePlan } from "./plan";
+import { NotBinary } from "./copy-text";
 import type { Chunk } from "./read-workers";
 import type { TableReader } from "./source";
 
@@ -21,11 +22,19 @@ export interface CopyProgress {
   (rowsSoFar: number): void;
 }
 
-/** What was sent: the row count, and the SHA-256 of the COPY text in the reader's (key) order, in one or more consecutive parts. */
+/** What was sent: the row count, and the SHA-256 of the COPY data in the reader's (key) order, in one or more consecutive parts. */
 export interface CopyResult {
   rows: number;
   parts: SentPart[];
+  /** COPY's format: binary tuples (hashed without COPY's header and trailer) or text lines; verification reads back in the same */
+  format: CopyFormat;
 }
+
+export type CopyFormat = "text" | "binary";
+
+/** Binary COPY's header (signature, no flags, no extension) and trailer. */
+export const BINARY_HEADER = Buffer.from([0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00, 0, 0, 0, 0, 0, 0, 0, 0]);
+export const BINARY_TRAILER = Buffer.from([0xff, 0xff]);
 
 /**
  * Consecutive rows of what was sent. A big table's digest is split at key
@@ -54,9 +63,42 @@ export async function copyTable(
   chunks?: AsyncIterable<Chunk>,
   /** into how many parts to split the digest (at chunk boundaries, by the table's planned row count) */
   parts = 1,
+  /**
+   * Try binary COPY (inside the caller's transaction, for tables pgshift
+   * created: their column types are the ones the C encoder writes). PostgreSQL
+   * then parses no numbers or timestamps. A value only JavaScript converts
+   * rolls the attempt back and the table is copied as text.
+   */
+  binary = false,
+): Promise<CopyResult> {
+  const tuples = binary && !chunks ? reader.binaryChunks(CHUNK) : undefined;
+  if (tuples) {
+    await client.query("SAVEPOINT pgshift_binary_copy");
+    try {
+      const result = await copyOnce(client, schema, t, reader, onProgress, tuples, parts, "binary");
+      await client.query("RELEASE SAVEPOINT pgshift_binary_copy");
+      return result;
+    } catch (err) {
+      if (!(err instanceof NotBinary)) throw err;
+      await client.query("ROLLBACK TO SAVEPOINT pgshift_binary_copy");
+      onProgress?.(0);
+    }
+  }
+  return copyOnce(client, schema, t, reader, onProgress, chunks ?? encodeHere(reader), parts, "text");
+}
+
+async function copyOnce(
+  client: pg.Client,
+  schema: string,
+  t: TablePlan,
+  reader: TableReader,
+  onProgress: CopyProgress | undefined,
+  source: AsyncIterable<Chunk> | Iterable<Chunk>,
+  parts: number,
+  format: CopyFormat,
 ): Promise<CopyResult> {
   const columns = t.columns.map((c) => quoteIdent(c.target)).join(", ");
-  const stream = client.query(copyFrom(`COPY ${qualified(schema, t.target)} (${columns}) FROM STDIN`));
+  const stream = client.query(copyFrom(`COPY ${qualified(schema, t.target)} (${columns}) FROM STDIN${format === "binary" ? " (FORMAT binary)" : ""}`));
   let failed: Error | undefined;
   const done = new Promise<void>((resolve, reject) => {
     stream.on("finish", resolve);
@@ -67,7 +109,7 @@ export async function copyTable(
   });
   done.catch(() => {});
   let rows = 0;
-  const splitter = partSplitter(t, parts);
+  const splitter = partSplitter(t, parts, format);
   const flush = async (data: Buffer) => {
     if (!stream.write(data)) {
       await new Promise<void>((resolve, reject) => {
@@ -85,7 +127,7 @@ export async function copyTable(
     }
   };
   try {
-    const source: AsyncIterable<Chunk> | Iterable<Chunk> = chunks ?? encodeHere(reader);
+    if (format === "binary") await flush(BINARY_HEADER);
     for await (const chunk of source) {
       splitter.add(chunk, rows);
       await flush(Buffer.from(chunk.data.buffer, chunk.data.byteOffset, chunk.data.byteLength));
@@ -93,7 +135,10 @@ export async function copyTable(
       if (failed) break;
       onProgress?.(rows);
     }
-    if (!failed) stream.end();
+    if (!failed) {
+      if (format === "binary") await flush(BINARY_TRAILER);
+      stream.end();
+    }
     await done;
   } catch (err) {
     // Only what the COPY stream reported first came from PostgreSQL. Anything
@@ -104,19 +149,19 @@ export async function copyTable(
     // Abort the COPY so the connection's transaction can be rolled back.
     if (ours) stream.destroy(ours);
     await done.catch(() => {});
-    if (err instanceof PgshiftError) throw err;
+    if (err instanceof PgshiftError || err instanceof NotBinary) throw err;
     if (ours) throw readError(t, ours);
     throw explainCopyError(t, reader, failed as Error & { where?: string; code?: string });
   }
   onProgress?.(rows);
-  return { rows, parts: splitter.end(rows) };
+  return { rows, parts: splitter.end(rows), format };
 }
 
 /**
  * Hashes the chunks as they go out, starting a new part at the first chunk
  * past each 1/n of the planned rows whose first row has an integer key.
  */
-function partSplitter(t: TablePlan, n: number) {
+function partSplitter(t: TablePlan, n: number, format: CopyFormat) {
   const keyCol = t.sourceKey.length === 1 ? t.columns.findIndex((c) => c.source === t.sourceKey[0]) : -1;
   const split = n > 1 && keyCol >= 0 && isIntegerKind(t.columns[keyCol]!.cast.kind) && t.rows >= 2 * MIN_PART_ROWS;
   const done: SentPart[] = [];
@@ -126,7 +171,7 @@ function partSplitter(t: TablePlan, n: number) {
   return {
     add(chunk: Chunk, rowsBefore: number) {
       if (split && done.length < n - 1 && rowsBefore - startRow >= MIN_PART_ROWS && rowsBefore >= ((done.length + 1) * t.rows) / n) {
-        const key = firstField(chunk.data, keyCol);
+        const key = format === "binary" ? firstBinaryKey(chunk.data, keyCol) : firstField(chunk.data, keyCol);
         if (/^-?\d+$/.test(key)) {
           done.push({ rows: rowsBefore - startRow, digest: hash.digest("hex"), ...(from !== undefined ? { from } : {}) });
           hash = createHash("sha256");
@@ -155,8 +200,26 @@ function firstField(data: Uint8Array, col: number): string {
   return Buffer.from(data.buffer, data.byteOffset + start, end - start).toString("latin1");
 }
 
+/** Field `col` of the first binary tuple, when it is an 8-, 4- or 2-byte integer, as digits. */
+function firstBinaryKey(data: Uint8Array, col: number): string {
+  const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  let at = 2; // the tuple's field count
+  for (let i = 0; i < col; i++) {
+    if (at + 4 > b.length) return "";
+    const n = b.readInt32BE(at);
+    at += 4 + Math.max(0, n);
+  }
+  if (at + 4 > b.length) return "";
+  const n = b.readInt32BE(at);
+  if (at + 4 + n > b.length) return "";
+  if (n === 8) return b.readBigInt64BE(at + 4).toString();
+  if (n === 4) return String(b.readInt32BE(at + 4));
+  if (n === 2) return String(b.readInt16BE(at + 4));
+  return "";
+}
+
 function* encodeHere(reader: TableReader): Generator<Chunk> {
-  for (const c of reader.chunks(CHUNK)) yield { data: Buffer.from(c.text, "utf8"), rows: c.rows };
+  yield* reader.chunks(CHUNK);
 }
 
 /** Reading or encoding the rows failed on pgshift's side, not PostgreSQL's. */

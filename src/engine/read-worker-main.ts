@@ -10,7 +10,6 @@ import { tableReader } from "./source";
 import type { FromWorker, ToWorker } from "./read-workers";
 
 const port = parentPort!;
-const encoder = new TextEncoder();
 let credits = 0;
 let wake: (() => void) | undefined;
 
@@ -19,8 +18,9 @@ async function readTable(id: number, path: string, table: TablePlan, size: numbe
   const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
     for (const chunk of tableReader(db, table).chunks(size)) {
-      const data = encoder.encode(chunk.text);
-      port.postMessage({ id, rows: chunk.rows, data } satisfies FromWorker, [data.buffer]);
+      // Transferred, so it must own its memory whole (a small Buffer may share Node's pool).
+      const data = chunk.data.byteOffset === 0 && chunk.data.byteLength === chunk.data.buffer.byteLength ? chunk.data : new Uint8Array(chunk.data);
+      port.postMessage({ id, rows: chunk.rows, data } satisfies FromWorker, [data.buffer as ArrayBuffer]);
       if (--credits <= 0) await new Promise<void>((resolve) => (wake = resolve));
     }
     port.postMessage({ id, done: true } satisfies FromWorker);

@@ -6,6 +6,7 @@ import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { converterFor, isIntegerKind } from "./column-types";
+import { nativeChunks, type Chunk } from "./copy-text";
 import { InvalidUtf8Suspect, Reject, decodeUtf8Strict, type Converter } from "./convert";
 import { ValueConversionError } from "./errors";
 import { quoteSqlite } from "./identifiers";
@@ -87,8 +88,12 @@ const MAX_SAFE = "9007199254740991";
 export interface TableReader {
   /** rows as arrays of COPY text fields, in key order */
   rows(): Generator<string[]>;
-  /** the same rows as COPY text, in chunks of about `size` characters (the copy's hot path: no per-row arrays) */
-  chunks(size: number): Generator<{ text: string; rows: number }>;
+  /** the same rows as COPY text (UTF-8), in chunks of about `size` bytes: the copy's hot path, in C where it can be (copy-text.ts) */
+  chunks(size: number): Iterable<Chunk>;
+  /** the same rows as binary COPY tuples, all converted in C; undefined when C cannot take this table (copy-text.ts) */
+  binaryChunks(size: number): Iterable<Chunk> | undefined;
+  /** each row as a COPY text line without its newline, converted in JavaScript */
+  rowsAsText(): Generator<string>;
   /** key of the n-th row (1-based) in that order, for errors reported by PostgreSQL */
   keyOfRow(n: number): Record<string, unknown> | undefined;
 }
@@ -159,6 +164,15 @@ export function tableReader(db: Database.Database, t: TablePlan, ranges?: KeyRan
     }
   };
 
+  /** Each row as one COPY text line (without its newline). */
+  const rowsAsText = function* (): Generator<string> {
+    for (const row of rowsOf()) {
+      let line = convert(row, 0);
+      for (let i = 1; i < n; i++) line += "\t" + convert(row, i);
+      yield line;
+    }
+  };
+
   return {
     *rows() {
       for (const row of rowsOf()) {
@@ -167,22 +181,17 @@ export function tableReader(db: Database.Database, t: TablePlan, ranges?: KeyRan
         yield fields;
       }
     },
-    *chunks(size: number) {
-      let text = "";
-      let rows = 0;
-      for (const row of rowsOf()) {
-        let line = convert(row, 0);
-        for (let i = 1; i < n; i++) line += "\t" + convert(row, i);
-        text += line + "\n";
-        rows++;
-        if (text.length >= size) {
-          yield { text, rows };
-          text = "";
-          rows = 0;
-        }
+    chunks(size: number) {
+      if (!ranges) {
+        const native = nativeChunks(db, t, size, (lo, hi) => jsChunks(tableReader(db, t, [[lo, hi]]).rowsAsText(), size));
+        if (native) return native;
       }
-      if (rows > 0) yield { text, rows };
+      return jsChunks(rowsAsText(), size);
     },
+    binaryChunks(size: number) {
+      return ranges ? undefined : nativeChunks(db, t, size, "binary");
+    },
+    rowsAsText,
     keyOfRow(n: number) {
       if (ranges) {
         // Rare (an error report): walk the ranges to the n-th row.
@@ -194,4 +203,20 @@ export function tableReader(db: Database.Database, t: TablePlan, ranges?: KeyRan
       return row ? keyOf(row) : undefined;
     },
   };
+}
+
+/** Lines joined into chunks of about `size` characters, as UTF-8. */
+function* jsChunks(lines: Iterable<string>, size: number): Generator<Chunk> {
+  let text = "";
+  let rows = 0;
+  for (const line of lines) {
+    text += line + "\n";
+    rows++;
+    if (text.length >= size) {
+      yield { data: Buffer.from(text, "utf8"), rows };
+      text = "";
+      rows = 0;
+    }
+  }
+  if (rows > 0) yield { data: Buffer.from(text, "utf8"), rows };
 }

@@ -12,7 +12,7 @@ import { to as copyTo } from "pg-copy-streams";
 import { COLUMN_TYPES, canonicalFor, type Canonical } from "./column-types";
 import { unescapeCopy } from "./convert";
 import { qualified, quoteIdent } from "./identifiers";
-import type { CopyResult, SentPart } from "./copy";
+import { BINARY_HEADER, BINARY_TRAILER, type CopyFormat, type CopyResult, type SentPart } from "./copy";
 import type { TablePlan } from "./plan";
 import type { KeyRanges, TableReader } from "./source";
 
@@ -94,11 +94,12 @@ export async function verifyPart(client: pg.Client, schema: string, t: TablePlan
     ...(next?.from !== undefined ? [`${key} < ${next.from}`] : []),
   ];
   const filter = part === sent.parts.length - 1 && p.from !== undefined ? ` WHERE (${key} < ${p.from}) IS NOT TRUE` : where.length ? ` WHERE ${where.join(" AND ")}` : "";
-  return readsBackAs(client, `${selectAll(schema, t)}${filter} ORDER BY ${key}`, p);
+  return readsBackAs(client, `${selectAll(schema, t)}${filter} ORDER BY ${key}`, p, sent.format);
 }
 
 /** Whether `COPY (query) TO` returns exactly the part's rows, hashing to its digest. */
-async function readsBackAs(client: pg.Client, query: string, part: SentPart): Promise<boolean> {
+async function readsBackAs(client: pg.Client, query: string, part: SentPart, format: CopyFormat): Promise<boolean> {
+  if (format === "binary") return binaryReadsBackAs(client, query, part);
   const stream = client.query(copyTo(`COPY (${query}) TO STDOUT`));
   const hash = createHash("sha256");
   let rows = 0;
@@ -107,6 +108,31 @@ async function readsBackAs(client: pg.Client, query: string, part: SentPart): Pr
     for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) rows++;
   }
   return rows === part.rows && hash.digest("hex") === part.digest;
+}
+
+/**
+ * The same for binary tuples: COPY's header and trailer are checked and left
+ * out of the hash, as they were when sending. Equal bytes are equal tuples, so
+ * the digest alone proves the row count too.
+ */
+async function binaryReadsBackAs(client: pg.Client, query: string, part: SentPart): Promise<boolean> {
+  const stream = client.query(copyTo(`COPY (${query}) TO STDOUT (FORMAT binary)`));
+  const hash = createHash("sha256");
+  let head = Buffer.alloc(0);
+  let tail = Buffer.alloc(0); // the last bytes seen, held back: they may be the trailer
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    let data = chunk;
+    if (head.length < BINARY_HEADER.length) {
+      const take = Math.min(BINARY_HEADER.length - head.length, data.length);
+      head = Buffer.concat([head, data.subarray(0, take)]);
+      data = data.subarray(take);
+    }
+    const all = tail.length ? Buffer.concat([tail, data]) : data;
+    const keep = Math.min(BINARY_TRAILER.length, all.length);
+    hash.update(all.subarray(0, all.length - keep));
+    tail = Buffer.from(all.subarray(all.length - keep));
+  }
+  return head.equals(BINARY_HEADER) && tail.equals(BINARY_TRAILER) && hash.digest("hex") === part.digest;
 }
 
 /**
@@ -134,7 +160,7 @@ export async function verifyByDigest(
       ` CROSS JOIN LATERAL (SELECT * FROM ${qualified(schema, t.target)} AS x WHERE x.${quoteIdent(only.column)} BETWEEN pgshift_r.lo AND pgshift_r.hi OFFSET 0) AS pgshift_t) AS pgshift_ranges`
     : qualified(schema, t.target);
   const select = `SELECT ${t.columns.map((c) => quoteIdent(c.target)).join(", ")} FROM ${from}`;
-  if (!(await readsBackAs(client, `${select} ORDER BY ${order.orderBy}`, sent.parts[0]!))) return undefined;
+  if (!(await readsBackAs(client, `${select} ORDER BY ${order.orderBy}`, sent.parts[0]!, sent.format))) return undefined;
   return digestMatch(t, sent.rows);
 }
 

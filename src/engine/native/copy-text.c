@@ -16,6 +16,13 @@
  * whole call return NULL, and the caller converts those rows in JavaScript,
  * which either converts them or names the row and column it refuses.
  *
+ * pgshift_copy_binary(spec, col1, ...) is the same rows as COPY's binary tuples
+ * (no header or trailer), for tables pgshift created itself: PostgreSQL then
+ * skips parsing integers, floats and timestamps, which was most of its COPY
+ * backend's CPU. It leaves exactly the values to JavaScript that the text form
+ * does (and no float at all: its bits are sent as they are), so a table that
+ * loads in binary would load the same in text.
+ *
  * spec: one token per column, separated by commas:
  *   s smallint, i integer, l bigint, b boolean, d double precision, t text,
  *   v<n> varchar(n), T timestamp, Z timestamptz, j jsonb, x bytea.
@@ -120,6 +127,15 @@ static int64_t utf8_chars(const unsigned char *p, size_t n) {
   int64_t chars = 0;
   size_t i = 0;
   while (i < n) {
+    /* Eight ASCII bytes at a time, none of them NUL. */
+    while (i + 8 <= n) {
+      uint64_t w;
+      memcpy(&w, p + i, 8);
+      if ((w & 0x8080808080808080ULL) || ((w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL)) break;
+      i += 8;
+      chars += 8;
+    }
+    if (i >= n) break;
     unsigned char c = p[i];
     if (c < 0x80) {
       if (c == 0) return -1;
@@ -145,24 +161,18 @@ static int64_t utf8_chars(const unsigned char *p, size_t n) {
   return chars;
 }
 
-/* COPY text escaping of raw text (convert.ts escapeCopy). */
+/* COPY text escaping of raw text (convert.ts escapeCopy): the letter after the backslash, or 0. */
+static const unsigned char ESCAPE[256] = {['\\'] = '\\', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't', ['\b'] = 'b', ['\f'] = 'f', ['\v'] = 'v'};
+
 static void put_escaped(Buf *b, const unsigned char *p, size_t n) {
+  if (buf_reserve(b, n)) return;
   size_t start = 0;
   for (size_t i = 0; i < n; i++) {
-    unsigned char c = p[i];
-    const char *e;
-    switch (c) {
-      case '\\': e = "\\\\"; break;
-      case '\n': e = "\\n"; break;
-      case '\r': e = "\\r"; break;
-      case '\t': e = "\\t"; break;
-      case '\b': e = "\\b"; break;
-      case '\f': e = "\\f"; break;
-      case '\v': e = "\\v"; break;
-      default: continue;
-    }
+    unsigned char e = ESCAPE[p[i]];
+    if (!e) continue;
     buf_put(b, p + start, i - start);
-    buf_put(b, e, 2);
+    unsigned char pair[2] = {'\\', e};
+    buf_put(b, pair, 2);
     start = i + 1;
   }
   buf_put(b, p + start, n - start);
@@ -170,18 +180,73 @@ static void put_escaped(Buf *b, const unsigned char *p, size_t n) {
 
 static void put_int(Buf *b, int64_t v) {
   char tmp[24];
-  int n = snprintf(tmp, sizeof tmp, "%lld", (long long)v);
-  buf_put(b, tmp, (size_t)n);
+  int i = 24;
+  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+  do {
+    tmp[--i] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0) tmp[--i] = '-';
+  buf_put(b, tmp + i, (size_t)(24 - i));
 }
 
 /* JavaScript numbers are exact integers up to 2^53; beyond, convert.ts sees a rounded value. */
 #define SAFE_INT 9007199254740991LL
 
+typedef unsigned __int128 u128;
+static u128 POW10[21];
+
+static void init_pow10(void) {
+  POW10[0] = 1;
+  for (int i = 1; i < 21; i++) POW10[i] = POW10[i - 1] * 10;
+}
+
 /*
- * float8Text for the plain layout PostgreSQL and JavaScript share: 1e-4 <= |v|
- * < 1e15, the shortest digits that read back as v (with the closest of those),
- * no exponent. Returns -1 for any other value (exponent forms, where
- * convert.ts corrects JavaScript's choice of digits on rounding boundaries).
+ * The p-digit decimal closest to a = m / 2^k (ties to even), if it reads back
+ * as a: it lies closer to a than half the gap to the neighbouring double (a
+ * quarter of it below a power of two, where the gap below is half as wide).
+ * E is floor(log10(a)). On success *D holds the digits and *X the decimal
+ * exponent of the first one.
+ */
+static int closest(uint64_t m, int k, int lower_gap_half, int E, int p, uint64_t *D, int *X) {
+  int s = p - 1 - E; /* the candidate is D / 10^s */
+  if (s > 20 || s < -20) return 0;
+  u128 num = (u128)m * (s > 0 ? POW10[s] : 1);
+  u128 den = (u128)1 << k;
+  u128 q = num >> k;
+  if (s < 0) {
+    uint64_t d = (uint64_t)POW10[-s];
+    q /= d;
+    den *= d;
+  }
+  u128 rem = num - q * den; /* a * 10^s = q + rem / den */
+  int up = rem * 2 > den || (rem * 2 == den && (q & 1));
+  u128 dist = up ? den - rem : rem; /* |candidate - a * 10^s|, in units of 1 / den */
+  /* half the gap between doubles, in the same units: den * 10^s / 2^(k+1) = 10^s / 2 for s >= 0 */
+  int ok;
+  if (s < 0) ok = dist == 0;
+  else if (!up && rem != 0 && lower_gap_half) ok = dist * 4 < POW10[s];
+  else ok = dist * 2 < POW10[s];
+  if (!ok) return 0;
+  q += up;
+  if (q == POW10[p]) {
+    *D = 1;
+    *X = E + 1;
+  } else {
+    *D = (uint64_t)q;
+    *X = E;
+  }
+  return 1;
+}
+
+/*
+ * float8Text (convert.ts) for the layout PostgreSQL and JavaScript share,
+ * 1e-4 <= |v| < 1e15: the fewest significant digits that read back as v (the
+ * closest such decimal, ties to even: ECMAScript's Number::toString), written
+ * without an exponent. Exact integer arithmetic: v = m / 2^k with k in 3..66
+ * here, so m * 10^s fits in 128 bits. Returns -1 for any other value (the
+ * exponent layouts, where convert.ts corrects JavaScript's digits on rounding
+ * boundaries).
  */
 static int put_double(Buf *b, double v) {
   if (v == 0) {
@@ -191,36 +256,49 @@ static int put_double(Buf *b, double v) {
   }
   double a = fabs(v);
   if (!(a >= 1e-4 && a < 1e15)) return -1;
-  char e[40];
-  int n = 0;
-  /* Below 15 digits every decimal reads back as itself (DBL_DIG), so 15
-   * digits rounded and stripped of trailing zeros are the shortest if they
-   * read back; otherwise 16, then 17 (the closest such decimal each time). */
-  for (int prec = 15; prec <= 17; prec++) {
-    n = snprintf(e, sizeof e, "%.*e", prec - 1, a);
-    if (strtod(e, NULL) == a) break;
+  uint64_t bits;
+  memcpy(&bits, &a, 8);
+  uint64_t fraction = bits & ((1ULL << 52) - 1);
+  uint64_t m = fraction | (1ULL << 52);
+  int k = 1075 - (int)(bits >> 52);
+  if (k < 1 || k > 70) return -1;
+  int lower_gap_half = fraction == 0;
+  /* E = floor(log10(a)), log10's estimate checked exactly: a / 10^E in [1, 10). */
+  int E = (int)floor(log10(a));
+  for (int tries = 0; tries < 3; tries++) {
+    int s = -E;
+    u128 num = (u128)m * (s > 0 ? POW10[s] : 1);
+    u128 q = num >> k;
+    if (s < 0) q /= (uint64_t)POW10[-s];
+    if (q >= 10) E++;
+    else if (q == 0) E--;
+    else break;
   }
-  /* e: d.ddddde[+-]XX */
-  char digits[20];
-  int nd = 0;
-  int i = 0;
-  for (; i < n && e[i] != 'e'; i++)
-    if (e[i] != '.') digits[nd++] = e[i];
-  int exp10 = atoi(e + i + 1);
+  uint64_t D;
+  int X;
+  /* Most stored doubles need 16 or 17 digits: try 15 first, and count up from 1 only if it reads back. */
+  if (closest(m, k, lower_gap_half, E, 15, &D, &X)) {
+    for (int p = 1; p < 15; p++)
+      if (closest(m, k, lower_gap_half, E, p, &D, &X)) break;
+  } else if (!closest(m, k, lower_gap_half, E, 16, &D, &X) && !closest(m, k, lower_gap_half, E, 17, &D, &X)) {
+    return -1;
+  }
+  char digits[24];
+  int nd = snprintf(digits, sizeof digits, "%llu", (unsigned long long)D);
   while (nd > 1 && digits[nd - 1] == '0') nd--;
   char out[48];
   int o = 0;
   if (v < 0) out[o++] = '-';
-  if (exp10 < 0) {
+  if (X < 0) {
     out[o++] = '0';
     out[o++] = '.';
-    for (int z = 0; z < -exp10 - 1; z++) out[o++] = '0';
+    for (int z = 0; z < -X - 1; z++) out[o++] = '0';
     for (int d = 0; d < nd; d++) out[o++] = digits[d];
   } else {
-    for (int d = 0; d <= exp10; d++) out[o++] = d < nd ? digits[d] : '0';
-    if (nd > exp10 + 1) {
+    for (int d = 0; d <= X; d++) out[o++] = d < nd ? digits[d] : '0';
+    if (nd > X + 1) {
       out[o++] = '.';
-      for (int d = exp10 + 1; d < nd; d++) out[o++] = digits[d];
+      for (int d = X + 1; d < nd; d++) out[o++] = digits[d];
     }
   }
   buf_put(b, out, (size_t)o);
@@ -360,7 +438,146 @@ static int put_value(Buf *b, const Column *c, sqlite3_value *v) {
   return -1;
 }
 
-static void step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+/* ---- binary tuples ---- */
+
+static inline void put_be(Buf *b, uint64_t v, int bytes) {
+  if (buf_reserve(b, (size_t)bytes)) return;
+  for (int i = bytes - 1; i >= 0; i--) b->p[b->len++] = (unsigned char)(v >> (8 * i));
+}
+
+/* Days from 1970-01-01 to a civil date (proleptic Gregorian), Howard Hinnant's algorithm. */
+static int64_t days_from_civil(int64_t y, int m, int d) {
+  y -= m <= 2;
+  int64_t era = (y >= 0 ? y : y - 399) / 400;
+  int64_t yoe = y - era * 400;
+  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+/* A length-prefixed field: 4 bytes reserved for the length, filled in by end_field. */
+static inline size_t begin_field(Buf *b) {
+  put_be(b, 0, 4);
+  return b->len;
+}
+
+static inline void end_field(Buf *b, size_t start) {
+  if (b->oom) return;
+  uint32_t n = (uint32_t)(b->len - start);
+  unsigned char *p = b->p + start - 4;
+  p[0] = (unsigned char)(n >> 24);
+  p[1] = (unsigned char)(n >> 16);
+  p[2] = (unsigned char)(n >> 8);
+  p[3] = (unsigned char)n;
+}
+
+/* One value as a binary COPY field, under the same conditions as put_value; -1 leaves it to JavaScript. */
+static int put_binary(Buf *b, const Column *c, sqlite3_value *v) {
+  int type = sqlite3_value_type(v);
+  if (type == SQLITE_NULL) {
+    put_be(b, 0xffffffffu, 4);
+    return 0;
+  }
+  switch (c->kind) {
+    case K_SMALLINT:
+    case K_INTEGER:
+    case K_BIGINT: {
+      if (type != SQLITE_INTEGER) return -1;
+      int64_t x = sqlite3_value_int64(v);
+      if (c->kind == K_SMALLINT && (x < -32768 || x > 32767)) return -1;
+      if (c->kind == K_INTEGER && (x < -2147483648LL || x > 2147483647LL)) return -1;
+      int bytes = c->kind == K_SMALLINT ? 2 : c->kind == K_INTEGER ? 4 : 8;
+      put_be(b, (uint64_t)bytes, 4);
+      put_be(b, (uint64_t)x, bytes);
+      return 0;
+    }
+    case K_BOOLEAN: {
+      if (type != SQLITE_INTEGER) return -1;
+      int64_t x = sqlite3_value_int64(v);
+      if (x != 0 && x != 1) return -1;
+      put_be(b, 1, 4);
+      buf_byte(b, (unsigned char)x);
+      return 0;
+    }
+    case K_DOUBLE: {
+      double d;
+      if (type == SQLITE_FLOAT) d = sqlite3_value_double(v);
+      else if (type == SQLITE_INTEGER) {
+        int64_t x = sqlite3_value_int64(v);
+        if (x < -SAFE_INT || x > SAFE_INT) return -1;
+        d = (double)x;
+      } else return -1;
+      uint64_t bits;
+      memcpy(&bits, &d, 8);
+      put_be(b, 8, 4);
+      put_be(b, bits, 8);
+      return 0;
+    }
+    case K_TEXT:
+    case K_VARCHAR: {
+      size_t start = begin_field(b);
+      /* The text form's rules (length, UTF-8, integers), then the bytes unescaped. */
+      size_t before = b->len;
+      if (put_value(b, c, v)) return -1;
+      b->len = before;
+      if (type == SQLITE_INTEGER) put_int(b, sqlite3_value_int64(v));
+      else buf_put(b, sqlite3_value_text(v), (size_t)sqlite3_value_bytes(v));
+      end_field(b, start);
+      return 0;
+    }
+    case K_TIMESTAMP:
+    case K_TIMESTAMPTZ: {
+      if (type != SQLITE_TEXT) return -1;
+      size_t before = b->len;
+      const unsigned char *s = sqlite3_value_text(v);
+      size_t n = (size_t)sqlite3_value_bytes(v);
+      if (put_timestamp(b, s, n, 0)) return -1; /* checks the layout and the date */
+      b->len = before;
+#define NUM(i, w) ({ int64_t r_ = 0; for (int j_ = 0; j_ < (w); j_++) r_ = r_ * 10 + (s[(i) + j_] - '0'); r_; })
+      int64_t days = days_from_civil(NUM(0, 4), (int)NUM(5, 2), (int)NUM(8, 2)) - 10957; /* PostgreSQL counts from 2000-01-01 */
+      int64_t us = ((days * 24 + NUM(11, 2)) * 60 + NUM(14, 2)) * 60 + NUM(17, 2);
+      us *= 1000000;
+      int64_t frac = 0;
+      for (size_t k = 0; k < 6; k++) frac = frac * 10 + (20 + k < n ? s[20 + k] - '0' : 0);
+#undef NUM
+      put_be(b, 8, 4);
+      put_be(b, (uint64_t)(us + frac), 8);
+      return 0;
+    }
+    case K_JSONB: {
+      size_t start = begin_field(b);
+      buf_byte(b, 1); /* jsonb's binary format version */
+      size_t text = b->len;
+      if (put_value(b, c, v)) return -1;
+      /* COPY text doubled every backslash (jsonb text has no other escapes of COPY's); binary fields are not escaped. */
+      if (!b->oom) {
+        size_t w = text;
+        for (size_t r = text; r < b->len; r++) {
+          b->p[w++] = b->p[r];
+          if (b->p[r] == '\\') r++;
+        }
+        b->len = w;
+      }
+      end_field(b, start);
+      return 0;
+    }
+    case K_BYTEA: {
+      const unsigned char *p;
+      if (type == SQLITE_BLOB) p = (const unsigned char *)sqlite3_value_blob(v);
+      else if (type == SQLITE_TEXT) {
+        p = sqlite3_value_text(v);
+        if (utf8_chars(p, (size_t)sqlite3_value_bytes(v)) < 0) return -1;
+      } else return -1;
+      size_t n = (size_t)sqlite3_value_bytes(v);
+      put_be(b, n, 4);
+      buf_put(b, p, n);
+      return 0;
+    }
+  }
+  return -1;
+}
+
+static void step_rows(sqlite3_context *ctx, int argc, sqlite3_value **argv, int binary) {
   State *s = (State *)sqlite3_aggregate_context(ctx, sizeof(State));
   if (!s) {
     sqlite3_result_error_nomem(ctx);
@@ -379,16 +596,29 @@ static void step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     }
   }
   Buf *b = &s->out;
-  for (int i = 0; i < s->ncols; i++) {
-    if (i > 0) buf_byte(b, '\t');
-    if (put_value(b, &s->cols[i], argv[i + 1])) {
-      s->bail = 1;
-      return;
+  if (binary) {
+    put_be(b, (uint64_t)s->ncols, 2);
+    for (int i = 0; i < s->ncols; i++) {
+      if (put_binary(b, &s->cols[i], argv[i + 1])) {
+        s->bail = 1;
+        return;
+      }
     }
+  } else {
+    for (int i = 0; i < s->ncols; i++) {
+      if (i > 0) buf_byte(b, '\t');
+      if (put_value(b, &s->cols[i], argv[i + 1])) {
+        s->bail = 1;
+        return;
+      }
+    }
+    buf_byte(b, '\n');
   }
-  buf_byte(b, '\n');
   if (b->oom) sqlite3_result_error_nomem(ctx);
 }
+
+static void step(sqlite3_context *ctx, int argc, sqlite3_value **argv) { step_rows(ctx, argc, argv, 0); }
+static void step_binary(sqlite3_context *ctx, int argc, sqlite3_value **argv) { step_rows(ctx, argc, argv, 1); }
 
 static void final(sqlite3_context *ctx) {
   State *s = (State *)sqlite3_aggregate_context(ctx, 0);
@@ -442,7 +672,9 @@ __declspec(dllexport)
 int sqlite3_copytext_init(sqlite3 *db, char **err, const sqlite3_api_routines *api) {
   (void)err;
   SQLITE_EXTENSION_INIT2(api);
+  init_pow10();
   int rc = sqlite3_create_function(db, "pgshift_copy_text", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, 0, 0, step, final);
+  if (rc == SQLITE_OK) rc = sqlite3_create_function(db, "pgshift_copy_binary", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, 0, 0, step_binary, final);
   if (rc == SQLITE_OK) rc = sqlite3_create_function(db, "pgshift_copy_field", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, 0, field, 0, 0);
   return rc;
 }

@@ -180,6 +180,7 @@ async function reloadTables(ctx: LoadContext, tables: TablePlan[]): Promise<void
         loaded = {
           rows: sync.copiedRows,
           parts: [],
+          format: "text",
           warnings: await resetSequences(ctx, client, t),
           sync,
           refresh: `synced by ${sync.method}: ${sync.changedRanges} of ${sync.totalRanges} key ranges differed; ${sync.deletedRows} rows deleted, ${sync.copiedRows} copied again`,
@@ -215,7 +216,9 @@ async function reloadTables(ctx: LoadContext, tables: TablePlan[]): Promise<void
 
 function copy(ctx: LoadContext, client: pg.Client, t: TablePlan, db: ReturnType<LoadContext["snapshot"]["open"]>) {
   ctx.progress(t.target, "copy", 0, t.rows);
-  return copyTable(client, ctx.plan.targetSchema, t, tableReader(db, t), (n) => ctx.progress(t.target, "copy", n, t.rows), ctx.readers?.chunks(t), ctx.jobs);
+  // Binary only into tables pgshift created (their types are the ones C writes), and on this thread (read workers send text).
+  const binary = ctx.plan.schemaMode === "create" && !ctx.readers;
+  return copyTable(client, ctx.plan.targetSchema, t, tableReader(db, t), (n) => ctx.progress(t.target, "copy", n, t.rows), ctx.readers?.chunks(t), ctx.jobs, binary);
 }
 
 async function record(ctx: LoadContext, client: pg.Client, t: TablePlan, rows: number, recording: Recording, ranges?: LoadEntry["ranges"]): Promise<void> {
