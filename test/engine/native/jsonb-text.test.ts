@@ -6,7 +6,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import Database from "better-sqlite3";
-import { buildExtension, loadExtension } from "../../../src/engine/native";
+import { loadExtension } from "../../../src/engine/native";
+import { copyTextExtension } from "../../../src/engine/copy-text";
 import { jsonbText } from "../../../src/engine/jsonb-text";
 import { escapeCopy, unescapeCopy } from "../../../src/engine/convert";
 import { startPostgres, type TestPostgres } from "../../helpers/postgres";
@@ -19,7 +20,7 @@ let field: Database.Statement;
 let pgs: TestPostgres;
 
 before(async () => {
-  const built = buildExtension({ name: "copy-text", entry: "sqlite3_copytext_init", disableEnv: "PGSHIFT_NATIVE_COPY" });
+  const built = copyTextExtension();
   assert.ok("path" in built, `copy-text.c must build on a machine that built better-sqlite3: ${JSON.stringify(built)}`);
   db = new Database(":memory:");
   loadExtension(db, built);
