@@ -12,9 +12,8 @@
  * a value costs no allocation unless it has very many keys or escaped keys.
  *
  * Left to JavaScript: anything jsonbText refuses (invalid JSON, \u0000, lone
- * surrogates) and what it works out in ways not repeated here (a number with
- * an exponent), and nesting deeper than JT_MAX_DEPTH, which bounds the C
- * stack this recursive parser uses.
+ * surrogates, an exponent beyond JT_MAX_EXPONENT), and nesting deeper than
+ * JT_MAX_DEPTH, which bounds the C stack this recursive parser uses.
  */
 #define JT_MAX_DEPTH 256
 #define JT_LOCAL_MEMBERS 128
@@ -352,7 +351,42 @@ static int jt_array(Jt *p) {
   return 0;
 }
 
-/* -?(0|[1-9][0-9]*)(.[0-9]+)? as written, but a negative zero without its sign; an exponent is left to JavaScript. */
+/* jsonb-text.ts numericText refuses exponents beyond this (numeric's own limits are near). */
+#define JT_MAX_EXPONENT 100000
+
+/*
+ * numericText with an exponent: the point moved by it, the scale kept
+ * (fraction digits minus the exponent, at least 0), leading zeros dropped.
+ * The digits are int[0..ni) then frac[0..nf); no digit is ever dropped, so the
+ * value is a negative zero exactly when the mantissa was. Its length is not
+ * bounded by the input's, so it reserves its own room (and keeps the room the
+ * rest of the input needs).
+ */
+static int jt_exponent(Jt *p, int neg, const unsigned char *int_s, size_t ni, const unsigned char *frac_s, size_t nf, long exp, size_t rest) {
+  size_t nd = ni + nf;
+#define JT_DIGIT(k) ((k) < ni ? int_s[k] : frac_s[(k) - ni])
+  long point = (long)ni + exp; /* where the point goes in the digits */
+  size_t scale = exp < (long)nf ? (size_t)((long)nf - exp) : 0;
+  /* the integer part: digits [0, point), past the digits padded with zeros */
+  size_t int_len = point <= 0 ? 0 : (size_t)point;
+  size_t lead = 0; /* leading zeros dropped, one kept when all are zeros */
+  while (lead + 1 < int_len && (lead >= nd || JT_DIGIT(lead) == '0')) lead++;
+  size_t len = (size_t)neg + (int_len ? int_len - lead : 1) + (scale ? 1 + scale : 0);
+  Buf *o = p->out;
+  if (buf_reserve(o, len + 2 * rest + 8)) return -1;
+  if (neg) jt_byte(o, '-');
+  if (!int_len) jt_byte(o, '0');
+  for (size_t k = lead; k < int_len; k++) jt_byte(o, k < nd ? JT_DIGIT(k) : '0');
+  if (scale) {
+    jt_byte(o, '.');
+    /* the fraction: digits [point, point + scale), zeros before the digits when point < 0 */
+    for (long k = point; k < point + (long)scale; k++) jt_byte(o, k < 0 ? '0' : JT_DIGIT((size_t)k));
+  }
+#undef JT_DIGIT
+  return 0;
+}
+
+/* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][-+]?[0-9]+)? as numericText prints it: without an exponent as written but a negative zero without its sign. */
 static int jt_number(Jt *p) {
   const unsigned char *in = p->in;
   size_t i = p->i, start = i;
@@ -362,20 +396,35 @@ static int jt_number(Jt *p) {
     i++;
   }
   if (i >= p->n || !jt_digit(in[i])) return -1;
+  size_t int_at = i;
   if (in[i] == '0') {
     i++;
   } else {
     nonzero = 1;
     while (i < p->n && jt_digit(in[i])) i++;
   }
+  size_t int_end = i, frac_at = i;
   if (i < p->n && in[i] == '.') {
-    i++;
+    frac_at = ++i;
     if (i >= p->n || !jt_digit(in[i])) return -1;
     for (; i < p->n && jt_digit(in[i]); i++)
       if (in[i] != '0') nonzero = 1;
   }
-  if (i < p->n && (in[i] == 'e' || in[i] == 'E')) return -1;
-  if (neg && !nonzero) start++;
+  size_t frac_end = i;
+  if (neg && !nonzero) neg = 0, start++;
+  if (i < p->n && (in[i] == 'e' || in[i] == 'E')) {
+    i++;
+    int eneg = 0;
+    if (i < p->n && (in[i] == '+' || in[i] == '-')) eneg = in[i++] == '-';
+    if (i >= p->n || !jt_digit(in[i])) return -1;
+    long exp = 0;
+    for (; i < p->n && jt_digit(in[i]); i++) {
+      exp = exp * 10 + (in[i] - '0');
+      if (exp > JT_MAX_EXPONENT) return -1;
+    }
+    p->i = i;
+    return jt_exponent(p, neg, in + int_at, int_end - int_at, in + frac_at, frac_end - frac_at, eneg ? -exp : exp, p->n - i);
+  }
   jt_put(p->out, in + start, i - start);
   p->i = i;
   return 0;
