@@ -107,6 +107,7 @@ test("C converts the common forms itself, exactly as convert.ts does", () => {
   assert.equal(c('{"b": 1, "a": 2, "b": [ -0.0 , 1.50 ]}'), '{"a": 2, "b": [0.0, 1.50]}');
   assert.equal(c('{"é":"\\u00e9","z":"\\n","ab":"\\\\"}'), '{"z": "\\\\n", "ab": "\\\\\\\\", "é": "é"}');
   assert.equal(c('"\\u001f\\"\\/"'), '"\\\\u001f\\\\"/"');
+  assert.deepEqual(["1.50e1", "-1.25E-3", "5e-3", "-0.0e-3", "0.05e2", "12.34e3"].map(c), ["15.0", "-0.00125", "0.005", "0.0000", "5", "12340"]);
 });
 
 test("C refuses what jsonbText refuses, and leaves deep nesting to JavaScript", () => {
