@@ -72,13 +72,15 @@ const GIVE_UP_AFTER = 8;
  * undefined when this table cannot take this path (its key is not the rowid,
  * a column's kind is not written in C, or the extension is unavailable).
  */
+/** Whether nativeChunks takes this table (the main thread asks before a read worker converts it). */
+export function nativePossible(t: TablePlan): boolean {
+  return t.keyIsRowid === true && copyTextSpec(t) !== undefined && "path" in copyTextExtension();
+}
+
 export function nativeChunks(db: Database.Database, t: TablePlan, size: number, fallback: Fallback | "binary"): Iterable<Chunk> | undefined {
-  if (!t.keyIsRowid) return undefined;
-  const spec = copyTextSpec(t);
-  if (spec === undefined) return undefined;
-  const ext = copyTextExtension();
-  if (!("path" in ext)) return undefined;
-  loadExtension(db, ext);
+  if (!nativePossible(t)) return undefined;
+  const spec = copyTextSpec(t)!;
+  loadExtension(db, copyTextExtension() as { path: string; entry: string });
   const k = quoteSqlite(t.sourceKey[0]!);
   const cols = t.columns.map((c) => quoteSqlite(c.source)).join(", ");
   // The subquery hands its rows to the aggregate in key order (a rowid scan);
@@ -105,9 +107,9 @@ export function nativeChunks(db: Database.Database, t: TablePlan, size: number, 
         leftToJs++;
         yield* fallback(from, r.last!);
       } else {
-        yield { data: r.data, rows };
-        // Next chunk sized from this one's bytes per row.
+        // Next chunk sized from this one's bytes per row (before the yield: a read worker transfers the bytes away).
         limit = Math.max(16, Math.min(100_000, Math.round((size * rows) / Math.max(1, r.data.length))));
+        yield { data: r.data, rows };
       }
       if (r.last! >= MAX_KEY) return;
       from = r.last! + 1n;

@@ -10,7 +10,7 @@ import { isIntegerKind } from "./column-types";
 import { LoadError, PgshiftError, describeKey } from "./errors";
 import { qualified, quoteIdent } from "./identifiers";
 import type { TablePlan } from "./plan";
-import { NotBinary } from "./copy-text";
+import { NotBinary, nativePossible } from "./copy-text";
 import type { Chunk } from "./read-workers";
 import type { TableReader } from "./source";
 
@@ -59,8 +59,8 @@ export async function copyTable(
   t: TablePlan,
   reader: TableReader,
   onProgress?: CopyProgress,
-  /** the same rows already encoded elsewhere (a read worker); default: encoded here from `reader` */
-  chunks?: AsyncIterable<Chunk>,
+  /** the same rows encoded elsewhere (a read worker), in the format asked for; default: encoded here from `reader` */
+  chunks?: (format: CopyFormat) => AsyncIterable<Chunk>,
   /** into how many parts to split the digest (at chunk boundaries, by the table's planned row count) */
   parts = 1,
   /**
@@ -71,7 +71,7 @@ export async function copyTable(
    */
   binary = false,
 ): Promise<CopyResult> {
-  const tuples = binary && !chunks ? reader.binaryChunks(CHUNK) : undefined;
+  const tuples = !binary ? undefined : chunks ? (nativePossible(t) ? chunks("binary") : undefined) : reader.binaryChunks(CHUNK);
   if (tuples) {
     await client.query("SAVEPOINT pgshift_binary_copy");
     try {
@@ -84,7 +84,7 @@ export async function copyTable(
       onProgress?.(0);
     }
   }
-  return copyOnce(client, schema, t, reader, onProgress, chunks ?? encodeHere(reader), parts, "text");
+  return copyOnce(client, schema, t, reader, onProgress, chunks ? chunks("text") : encodeHere(reader), parts, "text");
 }
 
 async function copyOnce(

@@ -5,6 +5,8 @@
 import { parentPort } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { PgshiftError } from "./errors";
+import type { CopyFormat } from "./copy";
+import { NotBinary } from "./copy-text";
 import type { TablePlan } from "./plan";
 import { tableReader } from "./source";
 import type { FromWorker, ToWorker } from "./read-workers";
@@ -13,11 +15,14 @@ const port = parentPort!;
 let credits = 0;
 let wake: (() => void) | undefined;
 
-async function readTable(id: number, path: string, table: TablePlan, size: number, window: number): Promise<void> {
+async function readTable(id: number, path: string, table: TablePlan, size: number, window: number, format: CopyFormat): Promise<void> {
   credits = window;
   const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
-    for (const chunk of tableReader(db, table).chunks(size)) {
+    const reader = tableReader(db, table);
+    // The main thread chose binary from the same facts (copy-text.ts binaryPossible); should this thread disagree, the table goes as text.
+    const source = format === "binary" ? (reader.binaryChunks(size) ?? notBinary(table)) : reader.chunks(size);
+    for (const chunk of source) {
       // Transferred, so it must own its memory whole (a small Buffer may share Node's pool).
       const data = chunk.data.byteOffset === 0 && chunk.data.byteLength === chunk.data.buffer.byteLength ? chunk.data : new Uint8Array(chunk.data);
       port.postMessage({ id, rows: chunk.rows, data } satisfies FromWorker, [data.buffer as ArrayBuffer]);
@@ -41,6 +46,10 @@ port.on("message", (m: ToWorker) => {
     wake = undefined;
     w?.();
   } else {
-    void readTable(m.id, m.path, m.table, m.size, m.window);
+    void readTable(m.id, m.path, m.table, m.size, m.window, m.format);
   }
 });
+
+function notBinary(table: TablePlan): never {
+  throw new NotBinary(table.source);
+}

@@ -5,9 +5,11 @@
 import { Worker } from "node:worker_threads";
 import { join } from "node:path";
 import * as errors from "./errors";
+import type { CopyFormat } from "./copy";
+import { NotBinary } from "./copy-text";
 import type { TablePlan } from "./plan";
 
-export type ToWorker = { type: "table"; id: number; path: string; table: TablePlan; size: number; window: number } | { type: "credit"; id: number };
+export type ToWorker = { type: "table"; id: number; path: string; table: TablePlan; size: number; window: number; format: CopyFormat } | { type: "credit"; id: number };
 export type FromWorker =
   | { id: number; rows: number; data: Uint8Array }
   | { id: number; done: true }
@@ -63,8 +65,8 @@ export class ReadWorkers {
     private readonly maxThreads: number,
   ) {}
 
-  /** The table's rows as COPY text, converted in a worker thread; errors arrive as the engine's own error classes. */
-  async *chunks(table: TablePlan): AsyncGenerator<Chunk> {
+  /** The table's rows as COPY text (or binary tuples: copy-text.ts), converted in a worker thread; errors arrive as the engine's own error classes. */
+  async *chunks(table: TablePlan, format: CopyFormat = "text"): AsyncGenerator<Chunk> {
     const worker = await this.acquire();
     const id = this.next++;
     const queue: FromWorker[] = [];
@@ -95,7 +97,7 @@ export class ReadWorkers {
     worker.on("exit", onExit);
     let clean = false;
     try {
-      worker.postMessage({ type: "table", id, path: this.snapshotPath, table, size: this.size, window: WINDOW } satisfies ToWorker);
+      worker.postMessage({ type: "table", id, path: this.snapshotPath, table, size: this.size, window: WINDOW, format } satisfies ToWorker);
       for (;;) {
         while (queue.length === 0 && !crashed) await new Promise<void>((resolve) => (notify = resolve));
         notify = undefined;
@@ -107,7 +109,7 @@ export class ReadWorkers {
         }
         if ("error" in m) {
           clean = true; // the worker finished the table and is free again
-          throw revive(m.error);
+          throw m.error.name === "NotBinary" ? new NotBinary(table.source) : revive(m.error);
         }
         yield m;
         // Resumed: the consumer has written the chunk and asks for the next one.

@@ -4,7 +4,7 @@
 // analyzed as soon as it is committed, while the next ones load.
 import os from "node:os";
 import type pg from "pg";
-import { CHUNK, copyTable } from "../copy";
+import { CHUNK, copyTable, type CopyFormat } from "../copy";
 import { LoadError } from "../errors";
 import { qualified } from "../identifiers";
 import { inTransaction, pool, type LoadContext } from "../load-context";
@@ -216,9 +216,11 @@ async function reloadTables(ctx: LoadContext, tables: TablePlan[]): Promise<void
 
 function copy(ctx: LoadContext, client: pg.Client, t: TablePlan, db: ReturnType<LoadContext["snapshot"]["open"]>) {
   ctx.progress(t.target, "copy", 0, t.rows);
-  // Binary only into tables pgshift created (their types are the ones C writes), and on this thread (read workers send text).
-  const binary = ctx.plan.schemaMode === "create" && !ctx.readers;
-  return copyTable(client, ctx.plan.targetSchema, t, tableReader(db, t), (n) => ctx.progress(t.target, "copy", n, t.rows), ctx.readers?.chunks(t), ctx.jobs, binary);
+  // Binary only into tables pgshift created: their column types are the ones C writes.
+  const binary = ctx.plan.schemaMode === "create";
+  const readers = ctx.readers;
+  const chunks = readers && ((format: CopyFormat) => readers.chunks(t, format));
+  return copyTable(client, ctx.plan.targetSchema, t, tableReader(db, t), (n) => ctx.progress(t.target, "copy", n, t.rows), chunks, ctx.jobs, binary);
 }
 
 async function record(ctx: LoadContext, client: pg.Client, t: TablePlan, rows: number, recording: Recording, ranges?: LoadEntry["ranges"]): Promise<void> {
