@@ -12,8 +12,9 @@
  * a value costs no allocation unless it has very many keys or escaped keys.
  *
  * Left to JavaScript: anything jsonbText refuses (invalid JSON, \u0000, lone
- * surrogates, an exponent beyond JT_MAX_EXPONENT), and nesting deeper than
- * JT_MAX_DEPTH, which bounds the C stack this recursive parser uses.
+ * surrogates, an exponent beyond JT_MAX_EXPONENT), a number PostgreSQL's
+ * numeric cannot hold, and nesting deeper than JT_MAX_DEPTH, which bounds the
+ * C stack this recursive parser uses.
  */
 #define JT_MAX_DEPTH 256
 #define JT_LOCAL_MEMBERS 128
@@ -353,6 +354,11 @@ static int jt_array(Jt *p) {
 
 /* jsonb-text.ts numericText refuses exponents beyond this (numeric's own limits are near). */
 #define JT_MAX_EXPONENT 100000
+/* PostgreSQL's numeric holds no more digits than these (NUMERIC_DSCALE_MAX, and
+ * NUMERIC_WEIGHT_MAX base-10000 digits); a number past them fails the COPY, so
+ * it is left to JavaScript, whose refusal, if it refuses, names the row. */
+#define JT_NUMERIC_MAX_SCALE 16383
+#define JT_NUMERIC_MAX_INT_DIGITS 131072
 
 /*
  * numericText with an exponent: the point moved by it, the scale kept
@@ -371,6 +377,7 @@ static int jt_exponent(Jt *p, int neg, const unsigned char *int_s, size_t ni, co
   size_t int_len = point <= 0 ? 0 : (size_t)point;
   size_t lead = 0; /* leading zeros dropped, one kept when all are zeros */
   while (lead + 1 < int_len && (lead >= nd || JT_DIGIT(lead) == '0')) lead++;
+  if (scale > JT_NUMERIC_MAX_SCALE || int_len - lead > JT_NUMERIC_MAX_INT_DIGITS) return -1;
   size_t len = (size_t)neg + (int_len ? int_len - lead : 1) + (scale ? 1 + scale : 0);
   Buf *o = p->out;
   if (buf_reserve(o, len + 2 * rest + 8)) return -1;
@@ -425,6 +432,7 @@ static int jt_number(Jt *p) {
     p->i = i;
     return jt_exponent(p, neg, in + int_at, int_end - int_at, in + frac_at, frac_end - frac_at, eneg ? -exp : exp, p->n - i);
   }
+  if (frac_end - frac_at > JT_NUMERIC_MAX_SCALE || int_end - int_at > JT_NUMERIC_MAX_INT_DIGITS) return -1;
   jt_put(p->out, in + start, i - start);
   p->i = i;
   return 0;
