@@ -5,7 +5,11 @@
 // against PostgreSQL 16 itself.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import Database from "better-sqlite3";
+import pg from "pg";
+import { from as copyFrom } from "pg-copy-streams";
 import { loadExtension } from "../../../src/engine/native";
 import { copyTextExtension } from "../../../src/engine/copy-text";
 import { jsonbText } from "../../../src/engine/jsonb-text";
@@ -240,4 +244,27 @@ test("C's output, unescaped, is what PostgreSQL 16 prints for the same text cast
   const rows = await pgs.query<{ t: string }>("SELECT d::jsonb::text AS t FROM unnest($1::text[]) WITH ORDINALITY AS u(d, n) ORDER BY n", [docs]);
   assert.equal(rows.length, docs.length);
   docs.forEach((d, k) => assert.equal(unescapeCopy(ours[k]!), rows[k]!.t, `for ${JSON.stringify(d.slice(0, 200))}`));
+});
+
+test("as binary COPY tuples (pgshift_copy_binary) the same values load into PostgreSQL 16: jsonb's version byte, COPY's doubled backslashes undone", async () => {
+  const g = generator(6, true);
+  const docs = [...COMMON, ...Array.from({ length: 1500 }, () => g.doc())];
+  db.exec("CREATE TABLE b (id INTEGER PRIMARY KEY, j TEXT)");
+  const ins = db.prepare("INSERT INTO b VALUES (?, ?)");
+  docs.forEach((d, k) => ins.run(k + 1, d));
+  const tuples = db.prepare("SELECT pgshift_copy_binary('i,j', id, j) FROM (SELECT id, j FROM b ORDER BY id)").pluck().get() as Buffer | null;
+  assert.ok(Buffer.isBuffer(tuples), "C converts every row itself");
+  const client = new pg.Client({ connectionString: await pgs.createDatabase() });
+  await client.connect();
+  try {
+    await client.query("CREATE TABLE b (id integer, j jsonb)");
+    const header = Buffer.concat([Buffer.from("PGCOPY\n\xff\r\n\0", "latin1"), Buffer.alloc(8)]);
+    const trailer = Buffer.from([0xff, 0xff]);
+    await pipeline(Readable.from([header, tuples, trailer]), client.query(copyFrom("COPY b FROM STDIN (FORMAT binary)")));
+    const { rows } = await client.query<{ t: string }>("SELECT j::text AS t FROM b ORDER BY id");
+    assert.equal(rows.length, docs.length);
+    docs.forEach((d, k) => assert.equal(rows[k]!.t, jsonbText(d), `for ${JSON.stringify(d.slice(0, 200))}`));
+  } finally {
+    await client.end();
+  }
 });
