@@ -12,7 +12,7 @@
  * It converts only the common, unambiguous forms. Anything else (a value that
  * convert.ts would refuse, or one whose form it works out in ways not repeated
  * here: text in an integer column, a float printed with an exponent, a date
- * with a time zone, invalid UTF-8, a JSON number with an exponent...) makes the
+ * with a time zone, invalid UTF-8, JSON nested deeper than 256...) makes the
  * whole call return NULL, and the caller converts those rows in JavaScript,
  * which either converts them or names the row and column it refuses.
  *
