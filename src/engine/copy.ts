@@ -64,26 +64,16 @@ export async function copyTable(
   /** into how many parts to split the digest (at chunk boundaries, by the table's planned row count) */
   parts = 1,
   /**
-   * Try binary COPY (inside the caller's transaction, for tables pgshift
-   * created: their column types are the ones the C encoder writes). PostgreSQL
+   * Binary COPY where C converts the table (copy-text.ts), for tables pgshift
+   * created: their column types are the ones the C encoder writes. PostgreSQL
    * then parses no numbers or timestamps. A value only JavaScript converts
-   * rolls the attempt back and the table is copied as text.
+   * aborts the COPY with NotBinary: the caller rolls its transaction back and
+   * copies the table again as text.
    */
   binary = false,
 ): Promise<CopyResult> {
   const tuples = !binary ? undefined : chunks ? (nativePossible(t) ? chunks("binary") : undefined) : reader.binaryChunks(CHUNK);
-  if (tuples) {
-    await client.query("SAVEPOINT pgshift_binary_copy");
-    try {
-      const result = await copyOnce(client, schema, t, reader, onProgress, tuples, parts, "binary");
-      await client.query("RELEASE SAVEPOINT pgshift_binary_copy");
-      return result;
-    } catch (err) {
-      if (!(err instanceof NotBinary)) throw err;
-      await client.query("ROLLBACK TO SAVEPOINT pgshift_binary_copy");
-      onProgress?.(0);
-    }
-  }
+  if (tuples) return copyOnce(client, schema, t, reader, onProgress, tuples, parts, "binary");
   return copyOnce(client, schema, t, reader, onProgress, chunks ? chunks("text") : encodeHere(reader), parts, "text");
 }
 

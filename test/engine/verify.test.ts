@@ -15,7 +15,8 @@ import { tableReader } from "../../src/engine/source";
 import { verifyPart } from "../../src/engine/verify";
 
 let pg: TestPostgres;
-const ROWS = 2 * MIN_PART_ROWS + 10_000;
+// Room past two parts for a chunk of rows (thousands of these short rows) on either side of the split.
+const ROWS = 2 * MIN_PART_ROWS + 20_000;
 let src: string;
 before(async () => {
   pg = await startPostgres();

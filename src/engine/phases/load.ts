@@ -5,6 +5,7 @@
 import os from "node:os";
 import type pg from "pg";
 import { CHUNK, copyTable, type CopyFormat } from "../copy";
+import { NotBinary } from "../copy-text";
 import { LoadError } from "../errors";
 import { qualified } from "../identifiers";
 import { inTransaction, pool, type LoadContext } from "../load-context";
@@ -77,7 +78,24 @@ export async function load(ctx: LoadContext): Promise<void> {
   await Promise.all(analyses);
 }
 
+/**
+ * A table pgshift creates goes as binary COPY first. A value only JavaScript
+ * converts rolls that whole transaction back and the table loads again as
+ * text. (Not a savepoint: rows written under one carry a subtransaction's xid,
+ * and delta sync recognises pgshift's own rows by their transaction, delta.ts.)
+ */
 async function loadTable(ctx: LoadContext, t: TablePlan, replace: boolean): Promise<void> {
+  if (ctx.plan.schemaMode !== "create") return loadTableAs(ctx, t, replace, false);
+  try {
+    await loadTableAs(ctx, t, replace, true);
+  } catch (err) {
+    if (!(err instanceof NotBinary)) throw err;
+    ctx.progress(t.target, "copy", 0, t.rows);
+    await loadTableAs(ctx, t, replace, false);
+  }
+}
+
+async function loadTableAs(ctx: LoadContext, t: TablePlan, replace: boolean, binary: boolean): Promise<void> {
   const { plan } = ctx;
   const schema = plan.targetSchema;
   await inTransaction(ctx.url, ctx.snapshot, async (client, db) => {
@@ -88,7 +106,7 @@ async function loadTable(ctx: LoadContext, t: TablePlan, replace: boolean): Prom
     } else if (replace) {
       await client.query(`TRUNCATE ${qualified(schema, t.target)}`);
     }
-    const copied = await copy(ctx, client, t, db);
+    const copied = await copy(ctx, client, t, db, binary);
     // The range digests are hashed while PostgreSQL builds the keys: this thread is idle then.
     const keys = addKeys(ctx, client, t, copied.rows);
     const recording = recordRanges(ctx, t, db);
@@ -199,7 +217,8 @@ async function reloadTables(ctx: LoadContext, tables: TablePlan[]): Promise<void
         }
         await record(ctx, client, t, sync.sourceRows, undefined, ranges);
       } else {
-        const copied = await copy(ctx, client, t, db);
+        // Every reloaded table shares one transaction: text, which never needs a second attempt.
+        const copied = await copy(ctx, client, t, db, false);
         const keys = recreate.has(t.target) ? addKeys(ctx, client, t, copied.rows) : resetSequences(ctx, client, t);
         const recording = recordRanges(ctx, t, db);
         loaded = { ...copied, warnings: await keys, refresh: `reloaded whole: ${decision.reason}` };
@@ -214,10 +233,9 @@ async function reloadTables(ctx: LoadContext, tables: TablePlan[]): Promise<void
   });
 }
 
-function copy(ctx: LoadContext, client: pg.Client, t: TablePlan, db: ReturnType<LoadContext["snapshot"]["open"]>) {
+/** Binary (copy-text.ts) only into tables pgshift creates: their column types are the ones C writes. */
+function copy(ctx: LoadContext, client: pg.Client, t: TablePlan, db: ReturnType<LoadContext["snapshot"]["open"]>, binary: boolean) {
   ctx.progress(t.target, "copy", 0, t.rows);
-  // Binary only into tables pgshift created: their column types are the ones C writes.
-  const binary = ctx.plan.schemaMode === "create";
   const readers = ctx.readers;
   const chunks = readers && ((format: CopyFormat) => readers.chunks(t, format));
   return copyTable(client, ctx.plan.targetSchema, t, tableReader(db, t), (n) => ctx.progress(t.target, "copy", n, t.rows), chunks, ctx.jobs, binary);
