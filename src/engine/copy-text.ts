@@ -29,6 +29,9 @@ const TOKENS: Partial<Record<CastKind, string>> = {
   varchar: "v",
   timestamp: "T",
   timestamptz: "Z",
+  date: "D",
+  time: "H",
+  uuid: "U",
   jsonb: "j",
   bytea: "x",
 };
@@ -108,7 +111,7 @@ export function nativeChunks(db: Database.Database, t: TablePlan, size: number, 
         yield* fallback(from, r.last!);
       } else {
         // Next chunk sized from this one's bytes per row (before the yield: a read worker transfers the bytes away).
-        limit = Math.max(16, Math.min(100_000, Math.round((size * rows) / Math.max(1, r.data.length))));
+        limit = Math.max(1, Math.min(100_000, Math.round((size * rows) / Math.max(1, r.data.length))));
         yield { data: r.data, rows };
       }
       if (r.last! >= MAX_KEY) return;

@@ -72,6 +72,14 @@ const CASES: { decl: string; kind: string; cast?: string; common: unknown[]; oth
     other: ["2023-02-29 00:00:00", "2025-01-01T00:00:00", "2025-01-01 00:00:00Z", "2025-01-01 10:00:00+02:00", "2025-01-01", "2025-13-01 00:00:00", "2025-01-01 24:00:00", "0000-01-01 00:00:00", "2025-01-01 00:00:00.1234567", 1700000000],
   },
   { decl: "TIMESTAMPTZ", kind: "timestamptz", common: ["2025-06-30 12:34:56.789", "2000-01-01 00:00:00"], other: ["2025-06-30T12:34:56+05:30", 1700000000.5] },
+  { decl: "DATE", kind: "date", common: ["2025-01-31", "2024-02-29", "0001-01-01", "9999-12-31", null], other: ["2023-02-29", "2025-1-31", " 2025-01-31", "2025-01-31 00:00:00", "2025-01-31 10:00:00", 1700000000, "0000-01-01"] },
+  { decl: "TIME", kind: "time", common: ["00:00:00", "23:59:59", "12:34:56.789000", "12:34:56.000000", "01:02:03.000001"], other: ["24:00:00", "12:60:00", "12:34", " 12:34:56", "12:34:56.1234567", "12:34:56Z", 3600] },
+  {
+    decl: "UUID",
+    kind: "uuid",
+    common: ["123e4567-e89b-12d3-a456-426614174000", "123E4567-E89B-12D3-A456-426614174000", Buffer.from("00112233445566778899aabbccddeeff", "hex")],
+    other: ["{123e4567-e89b-12d3-a456-426614174000}", "123e4567e89b12d3a456426614174000", "123e4567-e89b-12d3-a456-42661417400g", Buffer.alloc(15), 5],
+  },
   { decl: "BLOB", kind: "bytea", common: [Buffer.from([0, 1, 2, 254, 255]), Buffer.alloc(0), "text as bytes", "ü"], other: [invalidUtf8, 12, 1.5] },
 ];
 
@@ -253,7 +261,7 @@ test("binary tuples from C hold exactly the values the JavaScript converters wri
       probe.exec("DROP TABLE IF EXISTS v");
       probe.exec(`CREATE TABLE v (x ${c.decl})`);
       probe.prepare("INSERT INTO v VALUES (?)").run(x as number);
-      const spec = c.decl === "VARCHAR(5)" ? "v5" : c.decl === "INT" ? "i" : { SMALLINT: "s", BIGINT: "l", BOOLEAN: "b", REAL: "d", TEXT: "t", DATETIME: "T", TIMESTAMPTZ: "Z", BLOB: "x" }[c.decl]!;
+      const spec = c.decl === "VARCHAR(5)" ? "v5" : c.decl === "INT" ? "i" : { SMALLINT: "s", BIGINT: "l", BOOLEAN: "b", REAL: "d", TEXT: "t", DATETIME: "T", TIMESTAMPTZ: "Z", DATE: "D", TIME: "H", UUID: "U", BLOB: "x" }[c.decl]!;
       return probe.prepare("SELECT pgshift_copy_field(?, x) FROM v").pluck().get(spec) !== null;
     });
     probe.close();

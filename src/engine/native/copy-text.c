@@ -25,7 +25,8 @@
  *
  * spec: one token per column, separated by commas:
  *   s smallint, i integer, l bigint, b boolean, d double precision, t text,
- *   v<n> varchar(n), T timestamp, Z timestamptz, j jsonb, x bytea.
+ *   v<n> varchar(n), T timestamp, Z timestamptz, D date, H time, U uuid, j jsonb,
+ *   x bytea.
  */
 #include <math.h>
 #include <stdint.h>
@@ -69,7 +70,7 @@ static inline void buf_byte(Buf *b, unsigned char c) {
 
 #include "jsonb-text.h"
 
-enum { K_SMALLINT, K_INTEGER, K_BIGINT, K_BOOLEAN, K_DOUBLE, K_TEXT, K_VARCHAR, K_TIMESTAMP, K_TIMESTAMPTZ, K_JSONB, K_BYTEA };
+enum { K_SMALLINT, K_INTEGER, K_BIGINT, K_BOOLEAN, K_DOUBLE, K_TEXT, K_VARCHAR, K_TIMESTAMP, K_TIMESTAMPTZ, K_DATE, K_TIME, K_UUID, K_JSONB, K_BYTEA };
 
 typedef struct {
   int kind;
@@ -101,6 +102,9 @@ static int parse_spec(State *s, const char *spec, int ncols) {
       case 'v': c->kind = K_VARCHAR; break;
       case 'T': c->kind = K_TIMESTAMP; break;
       case 'Z': c->kind = K_TIMESTAMPTZ; break;
+      case 'D': c->kind = K_DATE; break;
+      case 'H': c->kind = K_TIME; break;
+      case 'U': c->kind = K_UUID; break;
       case 'j': c->kind = K_JSONB; break;
       case 'x': c->kind = K_BYTEA; break;
       default: return -2;
@@ -337,7 +341,70 @@ static int put_timestamp(Buf *b, const unsigned char *s, size_t n, int zone) {
   return 0;
 }
 
+/* convert.ts dateConverter on exactly 'YYYY-MM-DD' (a valid date): written as it is. */
+static int check_date(const unsigned char *s, size_t n) {
+  if (n != 10 || s[4] != '-' || s[7] != '-') return -1;
+  static const int at[] = {0, 1, 2, 3, 5, 6, 8, 9};
+  for (int k = 0; k < 8; k++)
+    if (!is_digit(s[at[k]])) return -1;
+  int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+  int mo = (s[5] - '0') * 10 + (s[6] - '0'), d = (s[8] - '0') * 10 + (s[9] - '0');
+  int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (y < 1 || mo < 1 || mo > 12) return -1;
+  int dim = mo == 2 && leap ? 29 : DAYS[mo - 1];
+  return d < 1 || d > dim ? -1 : 0;
+}
+
+/* convert.ts timeConverter on exactly 'HH:MM:SS[.f{1,6}]': the length to write (trailing zeros of the fraction dropped), or -1. */
+static int time_length(const unsigned char *s, size_t n) {
+  if (n < 8 || n == 9 || n > 15 || s[2] != ':' || s[5] != ':') return -1;
+  static const int at[] = {0, 1, 3, 4, 6, 7};
+  for (int k = 0; k < 6; k++)
+    if (!is_digit(s[at[k]])) return -1;
+  if ((s[0] - '0') * 10 + (s[1] - '0') > 23 || (s[3] - '0') * 10 + (s[4] - '0') > 59 || (s[6] - '0') * 10 + (s[7] - '0') > 59) return -1;
+  if (n == 8) return 8;
+  if (s[8] != '.') return -1;
+  for (size_t k = 9; k < n; k++)
+    if (!is_digit(s[k])) return -1;
+  size_t end = n;
+  while (s[end - 1] == '0') end--;
+  if (s[end - 1] == '.') end--;
+  return (int)end;
+}
+
 static const char HEX[] = "0123456789abcdef";
+
+static inline int hex_value(unsigned char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* convert.ts uuidConverter on the 8-4-4-4-12 layout (any case), or a 16-byte BLOB: the 16 bytes, or -1. */
+static int uuid_bytes(sqlite3_value *v, unsigned char out[16]) {
+  int type = sqlite3_value_type(v);
+  if (type == SQLITE_BLOB) {
+    if (sqlite3_value_bytes(v) != 16) return -1;
+    memcpy(out, sqlite3_value_blob(v), 16);
+    return 0;
+  }
+  if (type != SQLITE_TEXT || sqlite3_value_bytes(v) != 36) return -1;
+  const unsigned char *s = sqlite3_value_text(v);
+  int o = 0;
+  for (int i = 0; i < 36;) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (s[i] != '-') return -1;
+      i++;
+      continue;
+    }
+    int hi = hex_value(s[i]), lo = hex_value(s[i + 1]);
+    if (hi < 0 || lo < 0) return -1;
+    out[o++] = (unsigned char)(hi << 4 | lo);
+    i += 2;
+  }
+  return 0;
+}
 
 static void put_hex(Buf *b, const unsigned char *p, size_t n) {
   buf_put(b, "\\\\x", 3);
@@ -408,6 +475,34 @@ static int put_value(Buf *b, const Column *c, sqlite3_value *v) {
     case K_TIMESTAMPTZ: {
       if (type != SQLITE_TEXT) return -1;
       return put_timestamp(b, sqlite3_value_text(v), (size_t)sqlite3_value_bytes(v), c->kind == K_TIMESTAMPTZ);
+    }
+    case K_DATE: {
+      if (type != SQLITE_TEXT) return -1;
+      const unsigned char *s = sqlite3_value_text(v);
+      if (check_date(s, (size_t)sqlite3_value_bytes(v))) return -1;
+      buf_put(b, s, 10);
+      return 0;
+    }
+    case K_TIME: {
+      if (type != SQLITE_TEXT) return -1;
+      const unsigned char *s = sqlite3_value_text(v);
+      int n = time_length(s, (size_t)sqlite3_value_bytes(v));
+      if (n < 0) return -1;
+      buf_put(b, s, (size_t)n);
+      return 0;
+    }
+    case K_UUID: {
+      unsigned char u[16];
+      if (uuid_bytes(v, u)) return -1;
+      char t[36];
+      int o = 0;
+      for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) t[o++] = '-';
+        t[o++] = HEX[u[i] >> 4];
+        t[o++] = HEX[u[i] & 15];
+      }
+      buf_put(b, t, 36);
+      return 0;
     }
     case K_JSONB: {
       if (type == SQLITE_INTEGER) {
@@ -542,6 +637,34 @@ static int put_binary(Buf *b, const Column *c, sqlite3_value *v) {
 #undef NUM
       put_be(b, 8, 4);
       put_be(b, (uint64_t)(us + frac), 8);
+      return 0;
+    }
+    case K_DATE: {
+      if (type != SQLITE_TEXT) return -1;
+      const unsigned char *s = sqlite3_value_text(v);
+      if (check_date(s, (size_t)sqlite3_value_bytes(v))) return -1;
+      int64_t days = days_from_civil((s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0'), (s[5] - '0') * 10 + (s[6] - '0'), (s[8] - '0') * 10 + (s[9] - '0')) - 10957;
+      put_be(b, 4, 4);
+      put_be(b, (uint64_t)days, 4);
+      return 0;
+    }
+    case K_TIME: {
+      if (type != SQLITE_TEXT) return -1;
+      const unsigned char *s = sqlite3_value_text(v);
+      size_t n = (size_t)sqlite3_value_bytes(v);
+      if (time_length(s, n) < 0) return -1;
+      int64_t us = (((s[0] - '0') * 10 + (s[1] - '0')) * 3600LL + ((s[3] - '0') * 10 + (s[4] - '0')) * 60LL + (s[6] - '0') * 10 + (s[7] - '0')) * 1000000LL;
+      int64_t frac = 0;
+      for (size_t k = 0; k < 6; k++) frac = frac * 10 + (9 + k < n ? s[9 + k] - '0' : 0);
+      put_be(b, 8, 4);
+      put_be(b, (uint64_t)(us + frac), 8);
+      return 0;
+    }
+    case K_UUID: {
+      unsigned char u[16];
+      if (uuid_bytes(v, u)) return -1;
+      put_be(b, 16, 4);
+      buf_put(b, u, 16);
       return 0;
     }
     case K_JSONB: {
