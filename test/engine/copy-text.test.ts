@@ -12,7 +12,7 @@ import { migrate } from "../../src/engine";
 import { copyTable } from "../../src/engine/copy";
 import { session } from "../../src/engine/migrate";
 import { createTableSql } from "../../src/engine/schema";
-import { copyTextExtension, copyTextSpec, nativeChunks, NotBinary } from "../../src/engine/copy-text";
+import { copyTextExtension, copyTextSpec, nativeChunks, NATIVE_COPY_ENV, NotBinary } from "../../src/engine/copy-text";
 import { ValueConversionError } from "../../src/engine/errors";
 import { loadExtension } from "../../src/engine/native";
 import { planMigration, type TablePlan } from "../../src/engine/plan";
@@ -290,4 +290,25 @@ test("a value only JavaScript converts stops the binary COPY (NotBinary); the ta
   assert.equal(loaded.text, expected);
   const clean = await loadBinary(mixedTable(3000, () => false), t);
   assert.equal(clean.format, "binary");
+});
+
+test(`${NATIVE_COPY_ENV}=off converts every value in JavaScript, as text, with the same bytes`, async () => {
+  extension();
+  const path = mixedTable(2000, () => false);
+  const t = (await planMigration({ source: path })).tables[0]!;
+  const db = new Database(path, { readonly: true });
+  const before = process.env[NATIVE_COPY_ENV];
+  try {
+    const inC = Buffer.concat([...tableReader(db, t).chunks(4096)].map((c) => c.data));
+    assert.ok(tableReader(db, t).binaryChunks(4096), "C takes the table while the switch is on");
+    process.env[NATIVE_COPY_ENV] = "off";
+    assert.deepEqual(copyTextExtension(), { unavailable: `${NATIVE_COPY_ENV}=off` });
+    assert.equal(tableReader(db, t).binaryChunks(4096), undefined, "no binary without C");
+    const inJs = Buffer.concat([...tableReader(db, t).chunks(4096)].map((c) => c.data));
+    assert.ok(inJs.equals(inC));
+  } finally {
+    if (before === undefined) delete process.env[NATIVE_COPY_ENV];
+    else process.env[NATIVE_COPY_ENV] = before;
+    db.close();
+  }
 });
