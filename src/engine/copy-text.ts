@@ -68,6 +68,11 @@ const MAX_KEY = 2n ** 63n - 1n;
 /** After this many chunks left to JavaScript, and more than half of them, the rest of the table goes to JavaScript directly. */
 const GIVE_UP_AFTER = 8;
 
+/** Whether nativeChunks takes this table (the main thread asks before a read worker converts it). */
+export function nativePossible(t: TablePlan): boolean {
+  return t.keyIsRowid === true && copyTextSpec(t) !== undefined && "path" in copyTextExtension();
+}
+
 /**
  * The table's rows as COPY text chunks of about `size` bytes, converted in C
  * (or as binary tuples, with "binary" for `fallback`: NotBinary is thrown at
@@ -75,11 +80,6 @@ const GIVE_UP_AFTER = 8;
  * undefined when this table cannot take this path (its key is not the rowid,
  * a column's kind is not written in C, or the extension is unavailable).
  */
-/** Whether nativeChunks takes this table (the main thread asks before a read worker converts it). */
-export function nativePossible(t: TablePlan): boolean {
-  return t.keyIsRowid === true && copyTextSpec(t) !== undefined && "path" in copyTextExtension();
-}
-
 export function nativeChunks(db: Database.Database, t: TablePlan, size: number, fallback: Fallback | "binary"): Iterable<Chunk> | undefined {
   if (!nativePossible(t)) return undefined;
   const spec = copyTextSpec(t)!;
