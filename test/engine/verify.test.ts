@@ -31,7 +31,7 @@ before(async () => {
 after(async () => pg?.stop());
 
 /** Loads the table into a fresh database with the digest split into `parts`; returns what was sent and a client on it. */
-async function load(parts: number): Promise<{ sent: CopyResult; t: TablePlan; client: Awaited<ReturnType<typeof session>> }> {
+async function load(parts: number, binary = false): Promise<{ sent: CopyResult; t: TablePlan; client: Awaited<ReturnType<typeof session>> }> {
   const url = await pg.createDatabase();
   const plan = await planMigration({ source: src });
   const t = plan.tables[0]!;
@@ -39,7 +39,7 @@ async function load(parts: number): Promise<{ sent: CopyResult; t: TablePlan; cl
   const db = new Database(src, { readonly: true });
   try {
     await client.query(createTableSql("public", t));
-    const sent = await copyTable(client, "public", t, tableReader(db, t), undefined, undefined, parts);
+    const sent = await copyTable(client, "public", t, tableReader(db, t), undefined, undefined, parts, binary);
     return { sent, t, client };
   } finally {
     db.close();
@@ -62,6 +62,23 @@ test("a big table's digest is split at integer keys into consecutive parts, each
     const [below] = await client.query<{ n: string }>(`SELECT count(*) AS n FROM m WHERE id < ${first}`).then((r) => r.rows);
     assert.equal(Number(below!.n), sent.parts[0]!.rows, "the second part starts at the key of the row after the first part's last");
     assert.deepEqual(await allParts(client, t, sent), [true, true]);
+  } finally {
+    await client.end();
+  }
+});
+
+test("binary tuples are split at the same kind of key and each part reads back in binary; a changed value fails its part", async () => {
+  const { sent, t, client } = await load(2, true);
+  try {
+    assert.equal(sent.format, "binary");
+    assert.equal(sent.parts.length, 2);
+    assert.equal(sent.parts[0]!.rows + sent.parts[1]!.rows, ROWS);
+    const first = Number(sent.parts[1]!.from);
+    const [below] = await client.query<{ n: string }>(`SELECT count(*) AS n FROM m WHERE id < ${first}`).then((r) => r.rows);
+    assert.equal(Number(below!.n), sent.parts[0]!.rows, "the second part starts at the first binary tuple's key");
+    assert.deepEqual(await allParts(client, t, sent), [true, true]);
+    await client.query(`UPDATE m SET n = n + 1 WHERE id = ${first + 3}`);
+    assert.deepEqual(await allParts(client, t, sent), [true, false]);
   } finally {
     await client.end();
   }

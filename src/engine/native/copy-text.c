@@ -312,35 +312,6 @@ static int put_double(Buf *b, double v) {
 static inline int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 static const int DAYS[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
-/* convert.ts canonicalTimestamp: 'YYYY-MM-DD HH:MM:SS[.f{1,6}]', checked, trailing zeros of the fraction dropped. */
-static int put_timestamp(Buf *b, const unsigned char *s, size_t n, int zone) {
-  if (n < 19 || n == 20 || n > 26) return -1;
-  if (s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || s[16] != ':') return -1;
-  static const int at[] = {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18};
-  for (int k = 0; k < 14; k++)
-    if (!is_digit(s[at[k]])) return -1;
-  if (n > 19) {
-    if (s[19] != '.') return -1;
-    for (size_t k = 20; k < n; k++)
-      if (!is_digit(s[k])) return -1;
-  }
-#define TWO(i) ((s[i] - '0') * 10 + (s[(i) + 1] - '0'))
-  int y = TWO(0) * 100 + TWO(2), mo = TWO(5), d = TWO(8);
-  int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  if (y < 1 || mo < 1 || mo > 12) return -1;
-  int dim = mo == 2 && leap ? 29 : DAYS[mo - 1];
-  if (d < 1 || d > dim || TWO(11) > 23 || TWO(14) > 59 || TWO(17) > 59) return -1;
-#undef TWO
-  size_t end = n;
-  if (n > 19) {
-    while (s[end - 1] == '0') end--;
-    if (s[end - 1] == '.') end--;
-  }
-  buf_put(b, s, end);
-  if (zone) buf_put(b, "+00", 3);
-  return 0;
-}
-
 /* convert.ts dateConverter on exactly 'YYYY-MM-DD' (a valid date): written as it is. */
 static int check_date(const unsigned char *s, size_t n) {
   if (n != 10 || s[4] != '-' || s[7] != '-') return -1;
@@ -353,6 +324,24 @@ static int check_date(const unsigned char *s, size_t n) {
   if (y < 1 || mo < 1 || mo > 12) return -1;
   int dim = mo == 2 && leap ? 29 : DAYS[mo - 1];
   return d < 1 || d > dim ? -1 : 0;
+}
+
+/* convert.ts canonicalTimestamp: 'YYYY-MM-DD HH:MM:SS[.f{1,6}]', checked; the length to write (trailing zeros of the fraction dropped), or -1. */
+static int timestamp_length(const unsigned char *s, size_t n) {
+  if (n < 19 || n == 20 || n > 26 || check_date(s, 10)) return -1;
+  if (s[10] != ' ' || s[13] != ':' || s[16] != ':') return -1;
+  static const int at[] = {11, 12, 14, 15, 17, 18};
+  for (int k = 0; k < 6; k++)
+    if (!is_digit(s[at[k]])) return -1;
+  if ((s[11] - '0') * 10 + (s[12] - '0') > 23 || (s[14] - '0') * 10 + (s[15] - '0') > 59 || (s[17] - '0') * 10 + (s[18] - '0') > 59) return -1;
+  if (n == 19) return 19;
+  if (s[19] != '.') return -1;
+  for (size_t k = 20; k < n; k++)
+    if (!is_digit(s[k])) return -1;
+  size_t end = n;
+  while (s[end - 1] == '0') end--;
+  if (s[end - 1] == '.') end--;
+  return (int)end;
 }
 
 /* convert.ts timeConverter on exactly 'HH:MM:SS[.f{1,6}]': the length to write (trailing zeros of the fraction dropped), or -1. */
@@ -417,6 +406,74 @@ static void put_hex(Buf *b, const unsigned char *p, size_t n) {
   b->len += n * 2;
 }
 
+/* ---- what both forms check: -1 wherever convert.ts does something C does not repeat ---- */
+
+static int integer_of(const Column *c, int type, sqlite3_value *v, int64_t *x) {
+  if (type != SQLITE_INTEGER) return -1;
+  *x = sqlite3_value_int64(v);
+  if (c->kind == K_SMALLINT && (*x < -32768 || *x > 32767)) return -1;
+  if (c->kind == K_INTEGER && (*x < -2147483648LL || *x > 2147483647LL)) return -1;
+  return 0;
+}
+
+static int boolean_of(int type, sqlite3_value *v, int *x) {
+  if (type != SQLITE_INTEGER) return -1;
+  int64_t i = sqlite3_value_int64(v);
+  if (i != 0 && i != 1) return -1;
+  *x = (int)i;
+  return 0;
+}
+
+/* An integer JavaScript holds exactly (better-sqlite3 hands integers to convert.ts as numbers). */
+static int safe_integer_of(int type, sqlite3_value *v, int64_t *x) {
+  if (type != SQLITE_INTEGER) return -1;
+  *x = sqlite3_value_int64(v);
+  return *x < -SAFE_INT || *x > SAFE_INT ? -1 : 0;
+}
+
+static int double_of(int type, sqlite3_value *v, double *d) {
+  int64_t x;
+  if (type == SQLITE_FLOAT) *d = sqlite3_value_double(v);
+  else if (safe_integer_of(type, v, &x)) return -1;
+  else *d = (double)x;
+  return 0;
+}
+
+/* TEXT that is valid UTF-8 without NUL: its bytes, and its length in code points. */
+static int utf8_text_of(int type, sqlite3_value *v, const unsigned char **p, size_t *n, int64_t *chars) {
+  if (type != SQLITE_TEXT) return -1;
+  *p = sqlite3_value_text(v);
+  *n = (size_t)sqlite3_value_bytes(v);
+  *chars = utf8_chars(*p, *n);
+  return *chars < 0 ? -1 : 0;
+}
+
+/* A text or varchar value: 1 for an integer in *x (written as its digits), 0 for checked text in *p, *n. */
+static int text_of(const Column *c, int type, sqlite3_value *v, int64_t *x, const unsigned char **p, size_t *n) {
+  int64_t chars;
+  int integer = type == SQLITE_INTEGER;
+  if (integer) {
+    if (safe_integer_of(type, v, x)) return -1;
+    uint64_t u = *x < 0 ? (uint64_t)(-*x) : (uint64_t)*x;
+    chars = *x < 0;
+    do chars++;
+    while (u /= 10);
+  } else if (utf8_text_of(type, v, p, n, &chars)) {
+    return -1;
+  }
+  if (c->kind == K_VARCHAR && chars > c->length) return -1;
+  return integer;
+}
+
+/* bytea from a BLOB, or from text as its UTF-8 bytes. */
+static int bytes_of(int type, sqlite3_value *v, const unsigned char **p, size_t *n) {
+  int64_t chars;
+  if (type != SQLITE_BLOB) return utf8_text_of(type, v, p, n, &chars);
+  *p = (const unsigned char *)sqlite3_value_blob(v);
+  *n = (size_t)sqlite3_value_bytes(v);
+  return 0;
+}
+
 /* One value as convert.ts writes it; -1 leaves it to JavaScript. */
 static int put_value(Buf *b, const Column *c, sqlite3_value *v) {
   int type = sqlite3_value_type(v);
@@ -424,73 +481,54 @@ static int put_value(Buf *b, const Column *c, sqlite3_value *v) {
     buf_put(b, "\\N", 2);
     return 0;
   }
+  int64_t x;
+  int flag;
+  double d;
+  const unsigned char *p;
+  size_t n;
+  int len;
   switch (c->kind) {
     case K_SMALLINT:
     case K_INTEGER:
-    case K_BIGINT: {
-      if (type != SQLITE_INTEGER) return -1;
-      int64_t x = sqlite3_value_int64(v);
-      if (c->kind == K_SMALLINT && (x < -32768 || x > 32767)) return -1;
-      if (c->kind == K_INTEGER && (x < -2147483648LL || x > 2147483647LL)) return -1;
+    case K_BIGINT:
+      if (integer_of(c, type, v, &x)) return -1;
       put_int(b, x);
       return 0;
-    }
-    case K_BOOLEAN: {
-      if (type != SQLITE_INTEGER) return -1;
-      int64_t x = sqlite3_value_int64(v);
-      if (x != 0 && x != 1) return -1;
-      buf_byte(b, x ? 't' : 'f');
+    case K_BOOLEAN:
+      if (boolean_of(type, v, &flag)) return -1;
+      buf_byte(b, flag ? 't' : 'f');
       return 0;
-    }
-    case K_DOUBLE: {
-      if (type == SQLITE_FLOAT) return put_double(b, sqlite3_value_double(v));
-      if (type == SQLITE_INTEGER) {
-        int64_t x = sqlite3_value_int64(v);
-        if (x < -SAFE_INT || x > SAFE_INT) return -1;
-        return put_double(b, (double)x);
-      }
-      return -1;
-    }
+    case K_DOUBLE:
+      return double_of(type, v, &d) ? -1 : put_double(b, d);
     case K_TEXT:
-    case K_VARCHAR: {
-      if (type == SQLITE_INTEGER) {
-        int64_t x = sqlite3_value_int64(v);
-        if (x < -SAFE_INT || x > SAFE_INT) return -1;
-        char tmp[24];
-        int n = snprintf(tmp, sizeof tmp, "%lld", (long long)x);
-        if (c->kind == K_VARCHAR && n > c->length) return -1;
-        buf_put(b, tmp, (size_t)n);
-        return 0;
-      }
-      if (type != SQLITE_TEXT) return -1;
-      const unsigned char *p = sqlite3_value_text(v);
-      size_t n = (size_t)sqlite3_value_bytes(v);
-      int64_t chars = utf8_chars(p, n);
-      if (chars < 0) return -1;
-      if (c->kind == K_VARCHAR && chars > c->length) return -1;
-      put_escaped(b, p, n);
+    case K_VARCHAR:
+      flag = text_of(c, type, v, &x, &p, &n);
+      if (flag < 0) return -1;
+      if (flag) put_int(b, x);
+      else put_escaped(b, p, n);
       return 0;
-    }
     case K_TIMESTAMP:
-    case K_TIMESTAMPTZ: {
+    case K_TIMESTAMPTZ:
       if (type != SQLITE_TEXT) return -1;
-      return put_timestamp(b, sqlite3_value_text(v), (size_t)sqlite3_value_bytes(v), c->kind == K_TIMESTAMPTZ);
-    }
-    case K_DATE: {
-      if (type != SQLITE_TEXT) return -1;
-      const unsigned char *s = sqlite3_value_text(v);
-      if (check_date(s, (size_t)sqlite3_value_bytes(v))) return -1;
-      buf_put(b, s, 10);
+      p = sqlite3_value_text(v);
+      len = timestamp_length(p, (size_t)sqlite3_value_bytes(v));
+      if (len < 0) return -1;
+      buf_put(b, p, (size_t)len);
+      if (c->kind == K_TIMESTAMPTZ) buf_put(b, "+00", 3);
       return 0;
-    }
-    case K_TIME: {
+    case K_DATE:
       if (type != SQLITE_TEXT) return -1;
-      const unsigned char *s = sqlite3_value_text(v);
-      int n = time_length(s, (size_t)sqlite3_value_bytes(v));
-      if (n < 0) return -1;
-      buf_put(b, s, (size_t)n);
+      p = sqlite3_value_text(v);
+      if (check_date(p, (size_t)sqlite3_value_bytes(v))) return -1;
+      buf_put(b, p, 10);
       return 0;
-    }
+    case K_TIME:
+      if (type != SQLITE_TEXT) return -1;
+      p = sqlite3_value_text(v);
+      len = time_length(p, (size_t)sqlite3_value_bytes(v));
+      if (len < 0) return -1;
+      buf_put(b, p, (size_t)len);
+      return 0;
     case K_UUID: {
       unsigned char u[16];
       if (uuid_bytes(v, u)) return -1;
@@ -505,30 +543,19 @@ static int put_value(Buf *b, const Column *c, sqlite3_value *v) {
       return 0;
     }
     case K_JSONB: {
+      int64_t chars;
       if (type == SQLITE_INTEGER) {
-        int64_t x = sqlite3_value_int64(v);
-        if (x < -SAFE_INT || x > SAFE_INT) return -1;
+        if (safe_integer_of(type, v, &x)) return -1;
         put_int(b, x);
         return 0;
       }
-      if (type != SQLITE_TEXT) return -1;
-      const unsigned char *p = sqlite3_value_text(v);
-      size_t n = (size_t)sqlite3_value_bytes(v);
-      if (utf8_chars(p, n) < 0) return -1;
+      if (utf8_text_of(type, v, &p, &n, &chars)) return -1;
       return jsonb_copy_text(p, n, b);
     }
-    case K_BYTEA: {
-      if (type == SQLITE_BLOB) {
-        put_hex(b, (const unsigned char *)sqlite3_value_blob(v), (size_t)sqlite3_value_bytes(v));
-        return 0;
-      }
-      if (type != SQLITE_TEXT) return -1;
-      const unsigned char *p = sqlite3_value_text(v);
-      size_t n = (size_t)sqlite3_value_bytes(v);
-      if (utf8_chars(p, n) < 0) return -1;
+    case K_BYTEA:
+      if (bytes_of(type, v, &p, &n)) return -1;
       put_hex(b, p, n);
       return 0;
-    }
   }
   return -1;
 }
@@ -573,35 +600,28 @@ static int put_binary(Buf *b, const Column *c, sqlite3_value *v) {
     put_be(b, 0xffffffffu, 4);
     return 0;
   }
+  int64_t x;
+  int flag;
+  double d;
+  const unsigned char *p;
+  size_t n;
   switch (c->kind) {
     case K_SMALLINT:
     case K_INTEGER:
     case K_BIGINT: {
-      if (type != SQLITE_INTEGER) return -1;
-      int64_t x = sqlite3_value_int64(v);
-      if (c->kind == K_SMALLINT && (x < -32768 || x > 32767)) return -1;
-      if (c->kind == K_INTEGER && (x < -2147483648LL || x > 2147483647LL)) return -1;
+      if (integer_of(c, type, v, &x)) return -1;
       int bytes = c->kind == K_SMALLINT ? 2 : c->kind == K_INTEGER ? 4 : 8;
       put_be(b, (uint64_t)bytes, 4);
       put_be(b, (uint64_t)x, bytes);
       return 0;
     }
-    case K_BOOLEAN: {
-      if (type != SQLITE_INTEGER) return -1;
-      int64_t x = sqlite3_value_int64(v);
-      if (x != 0 && x != 1) return -1;
+    case K_BOOLEAN:
+      if (boolean_of(type, v, &flag)) return -1;
       put_be(b, 1, 4);
-      buf_byte(b, (unsigned char)x);
+      buf_byte(b, (unsigned char)flag);
       return 0;
-    }
     case K_DOUBLE: {
-      double d;
-      if (type == SQLITE_FLOAT) d = sqlite3_value_double(v);
-      else if (type == SQLITE_INTEGER) {
-        int64_t x = sqlite3_value_int64(v);
-        if (x < -SAFE_INT || x > SAFE_INT) return -1;
-        d = (double)x;
-      } else return -1;
+      if (double_of(type, v, &d)) return -1;
       uint64_t bits;
       memcpy(&bits, &d, 8);
       put_be(b, 8, 4);
@@ -610,24 +630,20 @@ static int put_binary(Buf *b, const Column *c, sqlite3_value *v) {
     }
     case K_TEXT:
     case K_VARCHAR: {
+      flag = text_of(c, type, v, &x, &p, &n);
+      if (flag < 0) return -1;
       size_t start = begin_field(b);
-      /* The text form's rules (length, UTF-8, integers), then the bytes unescaped. */
-      size_t before = b->len;
-      if (put_value(b, c, v)) return -1;
-      b->len = before;
-      if (type == SQLITE_INTEGER) put_int(b, sqlite3_value_int64(v));
-      else buf_put(b, sqlite3_value_text(v), (size_t)sqlite3_value_bytes(v));
+      if (flag) put_int(b, x);
+      else buf_put(b, p, n);
       end_field(b, start);
       return 0;
     }
     case K_TIMESTAMP:
     case K_TIMESTAMPTZ: {
       if (type != SQLITE_TEXT) return -1;
-      size_t before = b->len;
       const unsigned char *s = sqlite3_value_text(v);
-      size_t n = (size_t)sqlite3_value_bytes(v);
-      if (put_timestamp(b, s, n, 0)) return -1; /* checks the layout and the date */
-      b->len = before;
+      n = (size_t)sqlite3_value_bytes(v);
+      if (timestamp_length(s, n) < 0) return -1;
 #define NUM(i, w) ({ int64_t r_ = 0; for (int j_ = 0; j_ < (w); j_++) r_ = r_ * 10 + (s[(i) + j_] - '0'); r_; })
       int64_t days = days_from_civil(NUM(0, 4), (int)NUM(5, 2), (int)NUM(8, 2)) - 10957; /* PostgreSQL counts from 2000-01-01 */
       int64_t us = ((days * 24 + NUM(11, 2)) * 60 + NUM(14, 2)) * 60 + NUM(17, 2);
@@ -684,18 +700,11 @@ static int put_binary(Buf *b, const Column *c, sqlite3_value *v) {
       end_field(b, start);
       return 0;
     }
-    case K_BYTEA: {
-      const unsigned char *p;
-      if (type == SQLITE_BLOB) p = (const unsigned char *)sqlite3_value_blob(v);
-      else if (type == SQLITE_TEXT) {
-        p = sqlite3_value_text(v);
-        if (utf8_chars(p, (size_t)sqlite3_value_bytes(v)) < 0) return -1;
-      } else return -1;
-      size_t n = (size_t)sqlite3_value_bytes(v);
+    case K_BYTEA:
+      if (bytes_of(type, v, &p, &n)) return -1;
       put_be(b, n, 4);
       buf_put(b, p, n);
       return 0;
-    }
   }
   return -1;
 }
