@@ -76,11 +76,12 @@ export function nativePossible(t: TablePlan): boolean {
 /**
  * The table's rows as COPY text chunks of about `size` bytes, converted in C
  * (or as binary tuples, with "binary" for `fallback`: NotBinary is thrown at
- * the first value only JavaScript converts);
+ * the first value only JavaScript converts), optionally only those whose key
+ * lies in `ranges` (sorted, disjoint, inclusive: delta sync's re-copy);
  * undefined when this table cannot take this path (its key is not the rowid,
  * a column's kind is not written in C, or the extension is unavailable).
  */
-export function nativeChunks(db: Database.Database, t: TablePlan, size: number, fallback: Fallback | "binary"): Iterable<Chunk> | undefined {
+export function nativeChunks(db: Database.Database, t: TablePlan, size: number, fallback: Fallback | "binary", ranges: [bigint, bigint][] = [[MIN_KEY, MAX_KEY]]): Iterable<Chunk> | undefined {
   if (!nativePossible(t)) return undefined;
   const spec = copyTextSpec(t)!;
   loadExtension(db, copyTextExtension() as { path: string; entry: string });
@@ -89,33 +90,40 @@ export function nativeChunks(db: Database.Database, t: TablePlan, size: number, 
   // The subquery hands its rows to the aggregate in key order (a rowid scan);
   // LIMIT bounds the chunk, and max(key) says where the next one starts.
   const stmt = db
-    .prepare(`SELECT ${fallback === "binary" ? "pgshift_copy_binary" : "pgshift_copy_text"}(?, ${cols}) AS data, count(*) AS n, max(${k}) AS last FROM (SELECT ${cols} FROM ${quoteSqlite(t.source)} WHERE ${k} >= ? ORDER BY ${k} LIMIT ?)`)
+    .prepare(
+      `SELECT ${fallback === "binary" ? "pgshift_copy_binary" : "pgshift_copy_text"}(?, ${cols}) AS data, count(*) AS n, max(${k}) AS last ` +
+        `FROM (SELECT ${cols} FROM ${quoteSqlite(t.source)} WHERE ${k} >= ? AND ${k} <= ? ORDER BY ${k} LIMIT ?)`,
+    )
     .safeIntegers(true);
   return (function* () {
-    let from = MIN_KEY;
     let limit = 64; // grows or shrinks to `size` after the first chunk
     let chunks = 0;
     let leftToJs = 0;
-    for (;;) {
-      if (fallback !== "binary" && leftToJs >= GIVE_UP_AFTER && leftToJs * 2 > chunks) {
-        yield* fallback(from, MAX_KEY);
-        return;
+    for (let i = 0; i < ranges.length; i++) {
+      const [lo, hi] = ranges[i]!;
+      let from = lo;
+      for (;;) {
+        if (fallback !== "binary" && leftToJs >= GIVE_UP_AFTER && leftToJs * 2 > chunks) {
+          yield* fallback(from, hi);
+          for (const [l, h] of ranges.slice(i + 1)) yield* fallback(l, h);
+          return;
+        }
+        const r = stmt.get(spec, from, hi, limit) as { data: Buffer | null; n: bigint; last: bigint | null };
+        const rows = Number(r.n);
+        if (rows === 0) break;
+        chunks++;
+        if (r.data === null) {
+          if (fallback === "binary") throw new NotBinary(t.source);
+          leftToJs++;
+          yield* fallback(from, r.last!);
+        } else {
+          // Next chunk sized from this one's bytes per row (before the yield: a read worker transfers the bytes away).
+          limit = Math.max(1, Math.min(100_000, Math.round((size * rows) / Math.max(1, r.data.length))));
+          yield { data: r.data, rows };
+        }
+        if (r.last! >= hi) break;
+        from = r.last! + 1n;
       }
-      const r = stmt.get(spec, from, limit) as { data: Buffer | null; n: bigint; last: bigint | null };
-      const rows = Number(r.n);
-      if (rows === 0) return;
-      chunks++;
-      if (r.data === null) {
-        if (fallback === "binary") throw new NotBinary(t.source);
-        leftToJs++;
-        yield* fallback(from, r.last!);
-      } else {
-        // Next chunk sized from this one's bytes per row (before the yield: a read worker transfers the bytes away).
-        limit = Math.max(1, Math.min(100_000, Math.round((size * rows) / Math.max(1, r.data.length))));
-        yield { data: r.data, rows };
-      }
-      if (r.last! >= MAX_KEY) return;
-      from = r.last! + 1n;
     }
   })();
 }

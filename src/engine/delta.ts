@@ -20,14 +20,14 @@
 import { createHash } from "node:crypto";
 import type Database from "better-sqlite3";
 import type pg from "pg";
-import { copyTable, type CopyProgress, type CopyResult } from "./copy";
+import { CHUNK, copyTable, type CopyProgress, type CopyResult } from "./copy";
 import { qualified, quoteIdent, quoteSqlite } from "./identifiers";
 import type { RecordedRanges } from "./pg-catalog";
 import type { ColumnPlan, TablePlan } from "./plan";
 import { parseDigests, rangeDigestsExtension, sqliteRangeDigests, sqliteRangeDigestsSplit, totalRows, type RawDigests } from "./range-digests";
-import { tableReader, type KeyRanges, type TableReader } from "./source";
+import { jsChunks, tableReader, type KeyRanges, type TableReader } from "./source";
 import { sqlFile } from "./sql-files";
-import { verifyByDigest, type TableVerification } from "./verify";
+import { inKeyOrder, targetLines, verifyByDigest, type TableVerification } from "./verify";
 
 export const chunkDigestsSql = sqlFile("postgres", "chunk-digests");
 
@@ -227,10 +227,115 @@ export function changedSinceRecord(now: RawDigests, recorded: RawDigests, pg: Wr
   }
 }
 
+/** SQLite's rows in these ranges (ids sorted ascending, as changedSinceRecord returns them). */
+function rowsIn(d: RawDigests, ids: bigint[]): number {
+  let n = 0;
+  let i = 0;
+  for (const id of ids) {
+    while (i < d.ids.length && d.ids[i]! < id) i++;
+    if (i < d.ids.length && d.ids[i] === id) n += Number(d.rows[i]);
+  }
+  return n;
+}
+
+/**
+ * Up to this many rows in the differing ranges, they are compared row by row
+ * with PostgreSQL's (both sides as COPY text, held in memory: ~5 MB for 12,000
+ * chat messages) and only the rows that differ are deleted and copied again.
+ * Writing a row into a big table costs PostgreSQL ~15 µs (its unique check
+ * visits the deleted row's heap page, and every index page it touches is
+ * logged whole after a checkpoint); reading one back ~3 µs. 2,000 changes in a
+ * 1M-row table sit in ranges of ~12,000 rows.
+ */
+const ROW_DIFF_MAX_ROWS = 100_000;
+
+/**
+ * The differing ranges on both sides in key order, merged by key: PostgreSQL's
+ * keys whose rows are not exactly SQLite's COPY text (gone, changed, or
+ * another writer's), and SQLite's lines to copy for them and for keys
+ * PostgreSQL lacks, with their keys as ranges. Every other row of these ranges
+ * was just found byte for byte equal, under the table's lock: verification
+ * reads back only the rows copied. Undefined when the table has no key order.
+ */
+async function rowsThatDiffer(client: pg.Client, schema: string, t: TablePlan, reader: TableReader, ranges: KeyRanges, writers?: string[]): Promise<{ stale: string[]; fresh: string[]; keys: KeyRanges } | undefined> {
+  const key = deltaKeyColumn(t)!;
+  const query = inKeyOrder(schema, t, { column: key.target, ranges }, writers);
+  if (!query) return undefined;
+  const k = t.columns.indexOf(key);
+  // PostgreSQL reads its side while this thread converts SQLite's (in C where it can, copy-text.ts).
+  const theirs: string[] = [];
+  const foreign = new Set<number>();
+  const reading = (async () => {
+    // A row another transaction wrote is copied again even when equal: then every row is pgshift's writers' again,
+    // and the next refresh's check of xmin (writerCounts) can find the table untouched without counting ranges.
+    for await (const line of targetLines(client, query)) {
+      if (writers && !line.endsWith("\tt")) foreign.add(theirs.length);
+      theirs.push(writers ? line.slice(0, -2) : line);
+    }
+  })();
+  reading.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
+  let text = "";
+  try {
+    for (const chunk of reader.chunks(CHUNK)) text += chunk.data.toString("utf8");
+  } finally {
+    await reading.catch(() => {});
+  }
+  await reading;
+  const ours = text === "" ? [] : text.slice(0, -1).split("\n");
+  const stale: string[] = [];
+  const fresh: string[] = [];
+  const keys: KeyRanges = [];
+  let i = 0;
+  let j = 0;
+  // Keys are integers in COPY text; a key held twice (no unique key in PostgreSQL) goes as a group.
+  while (i < ours.length || j < theirs.length) {
+    const a = i < ours.length ? BigInt(fieldOf(ours[i]!, k)) : undefined;
+    const b = j < theirs.length ? BigInt(fieldOf(theirs[j]!, k)) : undefined;
+    const id = a === undefined ? b! : b === undefined ? a : a < b ? a : b;
+    const from = i;
+    while (i < ours.length && BigInt(fieldOf(ours[i]!, k)) === id) i++;
+    const at = j;
+    while (j < theirs.length && BigInt(fieldOf(theirs[j]!, k)) === id) j++;
+    const same = i - from === j - at && ours.slice(from, i).every((line, n) => line === theirs[at + n] && !foreign.has(at + n));
+    if (same) continue;
+    if (j > at) stale.push(id.toString());
+    if (i === from) continue;
+    fresh.push(...ours.slice(from, i));
+    const last = keys[keys.length - 1];
+    if (last && last[1] + 1n === id) last[1] = id;
+    else keys.push([id, id]);
+  }
+  return { stale, fresh, keys };
+}
+
+/** Field `n` of a COPY text line, as written (an integer key needs no unescaping). */
+function fieldOf(line: string, n: number): string {
+  let start = 0;
+  for (let f = 0; f < n; f++) start = line.indexOf("\t", start) + 1;
+  const end = line.indexOf("\t", start);
+  return end < 0 ? line.slice(start) : line.slice(start, end);
+}
+
+/** Lines already converted, as a reader copyTable can send (and name a refused line's key from). */
+function linesReader(lines: string[], t: TablePlan): TableReader {
+  const k = t.columns.indexOf(deltaKeyColumn(t)!);
+  return {
+    *rows() {
+      for (const line of lines) yield line.split("\t");
+    },
+    chunks: (size) => jsChunks(lines, size),
+    binaryChunks: () => undefined,
+    *rowsAsText() {
+      yield* lines;
+    },
+    keyOfRow: (n) => (lines[n - 1] === undefined ? undefined : { [t.sourceKey[0]!]: fieldOf(lines[n - 1]!, k) }),
+  };
+}
+
 export interface SyncResult {
-  /** rows copied again from SQLite (inserted or updated ones, and the unchanged rows sharing a range with them) */
+  /** rows copied again from SQLite: inserted or changed ones (past ROW_DIFF_MAX_ROWS, every row of the differing ranges) */
   copiedRows: number;
-  /** rows deleted from PostgreSQL before the re-copy (deleted, updated, and the rest of their ranges) */
+  /** rows deleted from PostgreSQL before the re-copy: deleted or changed ones (or every row of the differing ranges) */
   deletedRows: number;
   /** ranges that differed, of how many */
   changedRanges: number;
@@ -238,7 +343,7 @@ export interface SyncResult {
   width: bigint;
   /** how the differing ranges were found */
   method: "recorded digests" | "content digests";
-  /** the re-copied key ranges, and what was sent for them (verification reads them back) */
+  /** the keys copied again, as ranges, and what was sent for them (verification reads them back) */
   ranges: KeyRanges;
   sent?: CopyResult;
   /** rows in the snapshot's table */
@@ -252,7 +357,16 @@ export interface SyncResult {
  * find the differing ranges, delete them, copy them again. The table is locked
  * against writers first, so the ranges found level stay level until commit.
  */
-export async function syncTable(client: pg.Client, schema: string, t: TablePlan, db: Database.Database, decision: { width: bigint; recorded?: RecordedRanges & { extension: string } }, onProgress?: CopyProgress): Promise<SyncResult> {
+export async function syncTable(
+  client: pg.Client,
+  schema: string,
+  t: TablePlan,
+  db: Database.Database,
+  decision: { width: bigint; recorded?: RecordedRanges & { extension: string } },
+  onProgress?: CopyProgress,
+  /** the reader for a re-copy of about that many rows (a refresh reading the source in place may copy it first, source.ts) */
+  recopying?: (rows: number) => Database.Database,
+): Promise<SyncResult> {
   const table = qualified(schema, t.target);
   const key = deltaKeyColumn(t)!;
   const { width, recorded } = decision;
@@ -262,6 +376,7 @@ export async function syncTable(client: pg.Client, schema: string, t: TablePlan,
   let totalRanges: number;
   let sourceRows = 0;
   let digests: RawDigests | undefined;
+  let recopyRows = 0;
   if (recorded) {
     // PostgreSQL scans its side while this thread hashes SQLite's.
     const before = parseDigests(recorded.digests);
@@ -276,6 +391,7 @@ export async function syncTable(client: pg.Client, schema: string, t: TablePlan,
     changed = changedSinceRecord(digests, before, pgSide);
     totalRanges = Math.max(digests.ids.length, pgSide.ids.length);
     sourceRows = totalRows(digests);
+    recopyRows = rowsIn(digests, changed);
   } else {
     const theirs = targetDigests(client, schema, t, width);
     theirs.catch(() => {});
@@ -288,27 +404,42 @@ export async function syncTable(client: pg.Client, schema: string, t: TablePlan,
     changed = differingRanges(ours, await theirs);
     totalRanges = new Set([...ours.keys(), ...(await theirs).keys()]).size;
     for (const d of ours.values()) sourceRows += d.n;
+    for (const id of changed) recopyRows += ours.get(id.toString())?.n ?? 0;
   }
   const ranges = keyRanges(changed, width);
   let deletedRows = 0;
+  let copiedRows = 0;
   let sent: CopyResult | undefined;
+  let copiedRanges = ranges;
   if (ranges.length > 0) {
-    const del = await client.query(
-      `DELETE FROM ${table} AS t USING unnest($1::bigint[], $2::bigint[]) AS r(lo, hi) WHERE t.${quoteIdent(key.target)} BETWEEN r.lo AND r.hi`,
-      [ranges.map((r) => r[0].toString()), ranges.map((r) => r[1].toString())],
-    );
-    deletedRows = del.rowCount ?? 0;
-    sent = await copyTable(client, schema, t, tableReader(db, t, ranges), onProgress);
+    const reader = recopying?.(recopyRows) ?? db;
+    const rowWise = recopyRows <= ROW_DIFF_MAX_ROWS ? await rowsThatDiffer(client, schema, t, tableReader(reader, t, ranges), ranges, recorded?.writers) : undefined;
+    if (rowWise) {
+      if (rowWise.stale.length) deletedRows = (await client.query(`DELETE FROM ${table} WHERE ${quoteIdent(key.target)} = ANY ($1::bigint[])`, [rowWise.stale])).rowCount ?? 0;
+      copiedRanges = rowWise.keys;
+      if (rowWise.fresh.length) {
+        sent = await copyTable(client, schema, t, linesReader(rowWise.fresh, t), onProgress);
+        copiedRows = sent.rows;
+      }
+    } else {
+      const del = await client.query(
+        `DELETE FROM ${table} AS t USING unnest($1::bigint[], $2::bigint[]) AS r(lo, hi) WHERE t.${quoteIdent(key.target)} BETWEEN r.lo AND r.hi`,
+        [ranges.map((r) => r[0].toString()), ranges.map((r) => r[1].toString())],
+      );
+      deletedRows = del.rowCount ?? 0;
+      sent = await copyTable(client, schema, t, tableReader(reader, t, ranges), onProgress);
+      copiedRows = sent.rows;
+    }
   }
- 
+
   return {
-    copiedRows: sent?.rows ?? 0,
+    copiedRows,
     deletedRows,
     changedRanges: changed.length,
     totalRanges,
     width,
     method: recorded ? "recorded digests" : "content digests",
-    ranges,
+    ranges: copiedRanges,
     ...(sent ? { sent } : {}),
     sourceRows,
     ...(digests ? { digests } : {}),

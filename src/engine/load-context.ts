@@ -85,7 +85,8 @@ export interface LoadContext {
   actions: Map<string, Decision>;
   /** per target table, what its copy sent, so verify can compare digests instead of re-reading SQLite */
   sent: Map<string, Loaded>;
-  /** worker threads converting big tables, when several load at once */
+  /** worker threads converting big tables, when several load at once: how many, and once the first whole table is copied, the workers */
+  readerThreads?: number;
   readers?: ReadWorkers;
 }
 

@@ -43,8 +43,16 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
   let ctx: LoadContext | undefined;
   const admin = await session(options.target);
   try {
-    const plan = await planFrom(src, options);
-    const { snapshot, fingerprint } = await snapshotWithFingerprint(src, options.source);
+    // A refresh reads the source in place (source.ts), so the plan is made inside its lock, from the same state.
+    let plan: MigrationPlan | undefined;
+    if (!options.refresh) plan = await planFrom(src, options);
+    const { snapshot, fingerprint } = await snapshotWithFingerprint(src, options.source, options.refresh === true);
+    try {
+      plan ??= await planFrom(src, options);
+    } catch (err) {
+      snapshot.dispose();
+      throw err;
+    }
     ctx = context(options, plan, snapshot, fingerprint, admin);
     ctx.actions = await decide(ctx, options);
     await load(ctx);
@@ -56,8 +64,8 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
   } finally {
     await ctx?.fingerprint.catch(() => {}); // the hashing thread is done before the source closes
     await ctx?.readers?.close();
-    src.close();
     ctx?.snapshot.dispose();
+    src.close();
     await admin.end().catch(() => {});
   }
 }
@@ -126,15 +134,20 @@ function context(
  * thread while the snapshot is copied and after: a refresh needs it only when
  * it records its loads, so it does not wait for it.
  */
-async function snapshotWithFingerprint(src: ReturnType<typeof openSource>, path: string): Promise<{ snapshot: Snapshot; fingerprint: Promise<string> }> {
+async function snapshotWithFingerprint(src: ReturnType<typeof openSource>, path: string, inPlace = false): Promise<{ snapshot: Snapshot; fingerprint: Promise<string> }> {
   // data_version moves when any other connection commits: if it moved while the
   // file was hashed and copied, the hash may hold writes the snapshot does not,
   // and a later run with that same hash must not keep these tables.
   const version = () => Number(src.pragma("data_version", { simple: true }));
   const before = version();
-  const hashing = fingerprintSqlite(path);
-  hashing.catch(() => {}); // awaited below; no unhandled rejection while the snapshot is taken
-  const snapshot = await takeSnapshot(src);
+  let released!: () => void;
+  const unlocked = new Promise<void>((resolve) => (released = resolve));
+  // In place the file is hashed under the lock; otherwise while it is copied.
+  const locksInPlace = inPlace && src.pragma("journal_mode", { simple: true }) !== "wal";
+  let hashing = locksInPlace ? undefined : fingerprintSqlite(path, unlocked);
+  hashing?.catch(() => {}); // awaited below; no unhandled rejection while the snapshot is taken
+  const snapshot = await takeSnapshot(src, { inPlace, onRelease: released });
+  hashing ??= fingerprintSqlite(path, unlocked);
   const fingerprint = hashing.then((hash) => (version() === before ? hash : `${hash}:written-during-snapshot`));
   fingerprint.catch(() => {}); // awaited by whoever needs it
   return { snapshot, fingerprint };

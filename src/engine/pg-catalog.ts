@@ -141,8 +141,8 @@ export interface RecordedRanges {
 
 /** What delta sync recorded of a table's rows at its last load or sync; undefined if nothing. */
 export async function recordedRanges(client: pg.Client, schema: string, table: string): Promise<RecordedRanges | undefined> {
-  const r = (await client.query<{ width: string; digests: Buffer; writers: string[]; age: string }>(sql("recorded-ranges"), [schema, table])).rows[0];
-  return r && { width: BigInt(r.width), digests: r.digests, writers: r.writers, age: BigInt(r.age) };
+  const r = (await client.query<{ width: string; digests: string; writers: string[]; age: string }>(sql("recorded-ranges"), [schema, table])).rows[0];
+  return r && { width: BigInt(r.width), digests: Buffer.from(r.digests, "base64"), writers: r.writers, age: BigInt(r.age) };
 }
 
 /** After a failed verification: the next refresh compares full contents. */

@@ -2,7 +2,7 @@
 // database, and for each table the SELECT and per-column converters that turn
 // its rows into COPY text fields in key order.
 import Database from "better-sqlite3";
-import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { closeSync, copyFileSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { converterFor, isIntegerKind } from "./column-types";
@@ -13,14 +13,23 @@ import { quoteSqlite } from "./identifiers";
 import type { TablePlan } from "./plan";
 
 export interface Snapshot {
-  path: string;
-  /** when the copy was taken (the state every table is read from), ISO 8601 */
+  /** the file other threads may open: the copy, or in place the source itself (call copy() first) */
+  readonly path: string;
+  /** when the state every table is read from was fixed, ISO 8601 */
   takenAt: string;
-  /** how long it took: in rollback-journal mode, the longest the app's writers waited */
-  ms: number;
-  /** how it was copied (file copy under a read lock, or backup in one step), with the source's journal mode */
-  method: string;
+  /** how long the source was locked for it: in rollback-journal mode, the longest the app's writers waited */
+  readonly ms: number;
+  /** how it was taken (copied under a read lock, backup in one step, or read in place), with the source's journal mode */
+  readonly method: string;
+  /** the source itself is being read, under a read lock held until the copy or dispose */
+  readonly inPlace: boolean;
   open(): Database.Database;
+  /**
+   * In place: copies the file now (the same state: the lock is still held),
+   * closes `db` (an in-place reader) and returns a reader of the copy; the lock
+   * goes as soon as no in-place reader is left. Otherwise returns `db` as it is.
+   */
+  copy(db?: Database.Database): Database.Database | undefined;
   dispose(): void;
 }
 
@@ -33,18 +42,27 @@ export interface Snapshot {
 const ALL_PAGES = 0x7fffffff;
 
 /**
- * Copies the source so that every table is read from one moment in time even
- * while the app keeps writing. In rollback-journal mode the file is copied
- * whole inside a read transaction: its SHARED lock keeps every other
- * connection from writing the file until the copy is done, and a plain file
- * copy is ~4x faster than SQLite's backup API (380 MB: ~0.2 s against ~0.8 s),
- * which is most of a small refresh's fixed cost. In WAL mode, where writers do
- * not wait for readers, SQLite's online backup API in a single step.
+ * Fixes one moment of the source so that every table is read from it even
+ * while the app keeps writing.
+ * - Rollback-journal mode, `inPlace` (a refresh): nothing is copied. The
+ *   source's own connection keeps a read transaction open; its SHARED lock
+ *   keeps every other process from committing, so every reader this process
+ *   opens meanwhile sees that same state. A refresh that re-reads a few ranges is
+ *   done in about the time a copy of the file takes (380 MB: ~0.25 s to copy
+ *   and ~0.08 s to delete); when it turns out to need more (a whole table), it
+ *   copies the file then, under the same lock, and lets go.
+ * - Rollback-journal mode otherwise: the file is copied whole inside a read
+ *   transaction; a plain file copy is ~4x faster than SQLite's backup API.
+ * - WAL mode, where writers do not wait for readers: SQLite's online backup API
+ *   in a single step.
+ * `onRelease` runs once the source is no longer locked (fingerprint.ts keeps
+ * its descriptors open until then: closing one would drop the lock).
  */
-export async function takeSnapshot(source: Database.Database): Promise<Snapshot> {
+export async function takeSnapshot(source: Database.Database, options: { inPlace?: boolean; onRelease?: () => void } = {}): Promise<Snapshot> {
+  const journal = String(source.pragma("journal_mode", { simple: true }));
+  if (options.inPlace && journal !== "wal" && source.name !== ":memory:") return snapshotInPlace(source, journal, options.onRelease ?? (() => {}));
   const dir = mkdtempSync(join(tmpdir(), "pgshift-snapshot-"));
   const path = join(dir, "snapshot.db");
-  const journal = String(source.pragma("journal_mode", { simple: true }));
   const started = Date.now();
   let takenAt = new Date(started);
   let method: string;
@@ -72,15 +90,112 @@ export async function takeSnapshot(source: Database.Database): Promise<Snapshot>
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;
+  } finally {
+    options.onRelease?.();
   }
+  const ms = Date.now() - started;
   return {
     path,
     takenAt: takenAt.toISOString(),
-    ms: Date.now() - started,
+    ms,
     method,
+    inPlace: false,
     open: () => new Database(path, { readonly: true, fileMustExist: true }),
+    copy: (db) => db,
     dispose: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+function snapshotInPlace(source: Database.Database, journal: string, onRelease: () => void): Snapshot {
+  const started = Date.now();
+  source.exec("BEGIN");
+  try {
+    source.prepare("SELECT count(*) FROM sqlite_schema").get(); // takes the SHARED lock
+  } catch (err) {
+    source.exec("COMMIT");
+    onRelease();
+    throw err;
+  }
+  const takenAt = new Date().toISOString();
+  // Kept open while locked: closing a descriptor of the source drops this process's locks on it.
+  const fd = openSync(source.name, "r");
+  const readers = new Set<Database.Database>();
+  let copied: { dir: string; path: string } | undefined;
+  let releasedAt: number | undefined;
+
+  const release = () => {
+    if (releasedAt !== undefined) return;
+    releasedAt = Date.now();
+    for (const db of readers) if (db.open) db.close();
+    readers.clear();
+    if (source.open && source.inTransaction) source.exec("COMMIT");
+    closeSync(fd);
+    onRelease();
+  };
+  const copyFile = () => {
+    if (copied) return;
+    const dir = mkdtempSync(join(tmpdir(), "pgshift-snapshot-"));
+    const path = join(dir, "snapshot.db");
+    try {
+      copyFromDescriptor(fd, path);
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+    copied = { dir, path };
+  };
+  const ofCopy: Database.Database[] = [];
+  // Another connection of this process joins the lock: SQLite shares the
+  // process's POSIX locks among its connections (worker threads' too), so it
+  // reads the locked state even while another process waits to commit.
+  const openReader = (): Database.Database => {
+    const db = new Database(copied?.path ?? source.name, { readonly: true, fileMustExist: true });
+    if (copied) ofCopy.push(db);
+    else readers.add(db);
+    return db;
+  };
+  return {
+    get path() {
+      return copied?.path ?? source.name;
+    },
+    takenAt,
+    get ms() {
+      return (releasedAt ?? Date.now()) - started;
+    },
+    get method() {
+      return `read in place under a read lock${copied ? ", then copied" : ""} (${journal} journal)`;
+    },
+    get inPlace() {
+      return !copied;
+    },
+    open: openReader,
+    copy(db) {
+      copyFile();
+      if (db && readers.delete(db)) {
+        db.close();
+        db = openReader();
+      }
+      for (const r of readers) if (!r.open) readers.delete(r);
+      if (readers.size === 0) release();
+      return db;
+    },
+    dispose() {
+      release();
+      for (const db of ofCopy) if (db.open) db.close();
+      if (copied) rmSync(copied.dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The locked source, copied through the descriptor that holds it (a copy by path would close another one). */
+function copyFromDescriptor(fd: number, path: string): void {
+  const out = openSync(path, "w");
+  try {
+    const buf = Buffer.allocUnsafe(4 << 20);
+    for (let at = 0, n; (n = readSync(fd, buf, 0, buf.length, at)) > 0; at += n) writeSync(out, buf, 0, n);
+  } finally {
+    closeSync(out);
+  }
 }
 
 const MAX_SAFE = "9007199254740991";
@@ -182,11 +297,8 @@ export function tableReader(db: Database.Database, t: TablePlan, ranges?: KeyRan
       }
     },
     chunks(size: number) {
-      if (!ranges) {
-        const native = nativeChunks(db, t, size, (lo, hi) => jsChunks(tableReader(db, t, [[lo, hi]]).rowsAsText(), size));
-        if (native) return native;
-      }
-      return jsChunks(rowsAsText(), size);
+      const native = nativeChunks(db, t, size, (lo, hi) => jsChunks(tableReader(db, t, [[lo, hi]]).rowsAsText(), size), ranges);
+      return native ?? jsChunks(rowsAsText(), size);
     },
     binaryChunks(size: number) {
       return ranges ? undefined : nativeChunks(db, t, size, "binary");
@@ -206,7 +318,7 @@ export function tableReader(db: Database.Database, t: TablePlan, ranges?: KeyRan
 }
 
 /** Lines joined into chunks of about `size` characters, as UTF-8. */
-function* jsChunks(lines: Iterable<string>, size: number): Generator<Chunk> {
+export function* jsChunks(lines: Iterable<string>, size: number): Generator<Chunk> {
   let text = "";
   let rows = 0;
   for (const line of lines) {

@@ -40,7 +40,7 @@ export function sameValue(canonical: Canonical, sourceField: string, targetField
 }
 
 /** Lines of `COPY (SELECT …) TO STDOUT`, as raw text (fields still escaped and tab-separated). */
-async function* targetLines(client: pg.Client, sql: string): AsyncGenerator<string> {
+export async function* targetLines(client: pg.Client, sql: string): AsyncGenerator<string> {
   const stream = client.query(copyTo(`COPY (${sql}) TO STDOUT`));
   let rest = "";
   // A chunk can end inside a multi-byte character; the decoder carries it over.
@@ -149,19 +149,33 @@ export async function verifyByDigest(
   /** only the rows in these inclusive ranges of an integer key column (delta sync's re-copied ranges) */
   only?: { column: string; ranges: KeyRanges },
 ): Promise<TableVerification | undefined> {
+  const query = sent.parts.length === 1 ? inKeyOrder(schema, t, only) : undefined;
+  if (!query || !(await readsBackAs(client, query, sent.parts[0]!, sent.format))) return undefined;
+  return digestMatch(t, sent.rows);
+}
+
+/**
+ * The table's columns (or only the rows in some ranges of an integer key
+ * column) in key order; undefined without a usable key. With `writers` (32-bit
+ * xids), a last column says whether one of them wrote the row (delta.ts).
+ */
+export function inKeyOrder(schema: string, t: TablePlan, only?: { column: string; ranges: KeyRanges }, writers?: string[]): string | undefined {
   const order = keyOrder(t);
-  if (!order || sent.parts.length !== 1) return undefined;
+  if (!order) return undefined;
   // COPY takes no parameters: the ranges are inlined as bigint array literals (digits only).
   // One index scan per range (LATERAL … OFFSET 0 keeps the planner from turning
   // thousands of ranges into a join filter over every row); tbl.* in a
   // subquery, so the ranges' columns never clash with the table's.
+  // xids are digits, inlined like the ranges.
+  const xmin = writers ? ", x.xmin AS pgshift_xmin" : "";
   const from = only
     ? `(SELECT pgshift_t.* FROM unnest('{${only.ranges.map((r) => r[0]).join(",")}}'::bigint[], '{${only.ranges.map((r) => r[1]).join(",")}}'::bigint[]) AS pgshift_r(lo, hi)` +
-      ` CROSS JOIN LATERAL (SELECT * FROM ${qualified(schema, t.target)} AS x WHERE x.${quoteIdent(only.column)} BETWEEN pgshift_r.lo AND pgshift_r.hi OFFSET 0) AS pgshift_t) AS pgshift_ranges`
-    : qualified(schema, t.target);
-  const select = `SELECT ${t.columns.map((c) => quoteIdent(c.target)).join(", ")} FROM ${from}`;
-  if (!(await readsBackAs(client, `${select} ORDER BY ${order.orderBy}`, sent.parts[0]!, sent.format))) return undefined;
-  return digestMatch(t, sent.rows);
+      ` CROSS JOIN LATERAL (SELECT *${xmin} FROM ${qualified(schema, t.target)} AS x WHERE x.${quoteIdent(only.column)} BETWEEN pgshift_r.lo AND pgshift_r.hi OFFSET 0) AS pgshift_t) AS pgshift_ranges`
+    : writers
+      ? `(SELECT *${xmin} FROM ${qualified(schema, t.target)} AS x) AS pgshift_all`
+      : qualified(schema, t.target);
+  const mine = writers ? `, pgshift_xmin = ANY ('{${writers.filter((w) => /^\d+$/.test(w)).join(",")}}'::xid[])` : "";
+  return `SELECT ${t.columns.map((c) => quoteIdent(c.target)).join(", ")}${mine} FROM ${from} ORDER BY ${order.orderBy}`;
 }
 
 /** The report of a table proven by its digest. */

@@ -11,6 +11,7 @@ import { join, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { startPostgres, type TestPostgres } from "../helpers/postgres";
 import { migrate } from "../../src/engine";
+import { takeSnapshot } from "../../src/engine/source";
 
 let pg: TestPostgres;
 before(async () => (pg = await startPostgres()));
@@ -102,3 +103,81 @@ for (const journal of ["wal", "delete"] as const) {
     }
   });
 }
+
+test("delete mode: a refresh reads the file in place while the app writes, from one consistent state, and the writer waits no longer than the lock", async () => {
+  const path = appDb("delete");
+  const url = await pg.createDatabase();
+  assert.equal((await migrate({ source: path, target: url })).ok, true);
+  const writer = startWriter(path);
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    const report = await migrate({ source: path, target: url, refresh: true });
+    const stats = await writer.stats();
+    assert.equal(report.ok, true, JSON.stringify(report.tables));
+    assert.match(report.snapshot!.method, /^read in place under a read lock/);
+    const db = url.split("/").pop();
+    const [state] = await pg.query<{ n: string; events: string; maxid: string }>("SELECT (SELECT n FROM counter) AS n, (SELECT count(*) FROM events) AS events, (SELECT coalesce(max(id), 0) FROM events) AS maxid", [], db);
+    assert.equal(state!.events, state!.n, "the events and the counter come from the same moment");
+    assert.equal(state!.maxid, state!.n, "no event from before that moment is missing");
+    assert.ok(stats.commits > Number(state!.n), "the writer kept committing after the refresh");
+    assert.ok(stats.maxWaitMs <= report.snapshot!.ms + 1000, `a commit waited ${stats.maxWaitMs} ms; the lock was held ${report.snapshot!.ms} ms`);
+    assert.equal(report.tables.find((t) => t.source === "big")!.copiedRows, 0, "the big table did not change: nothing re-copied");
+    console.log(`[in place] refresh: lock held ${report.snapshot!.ms} ms (${report.snapshot!.method}), writer: ${stats.commits} commits, longest commit ${stats.maxWaitMs} ms`);
+  } finally {
+    writer.child.kill();
+  }
+});
+
+test("in place: a reader opened while another process waits to commit joins the lock and reads the same state; the writer commits once the snapshot goes", async () => {
+  const path = join(mkdtempSync(join(tmpdir(), "pgshift-inplace-")), "app.db");
+  const setup = new Database(path);
+  setup.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES ('before');");
+  setup.close();
+  const source = new Database(path, { readonly: true });
+  const snapshot = await takeSnapshot(source, { inPlace: true });
+  assert.equal(snapshot.inPlace, true);
+  assert.equal(snapshot.path, path, "nothing copied yet");
+  // A writer that has written and now waits (PENDING) for this process's read lock to go.
+  const script = `
+    const Database = require(${JSON.stringify(resolve(__dirname, "..", "..", "node_modules", "better-sqlite3"))});
+    const db = new Database(${JSON.stringify(path)}, { timeout: 20000 });
+    db.exec("BEGIN IMMEDIATE"); db.prepare("INSERT INTO t (v) VALUES ('after')").run();
+    process.stdout.write("waiting\\n");
+    db.exec("COMMIT"); process.stdout.write("committed\\n"); db.close();`;
+  const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  try {
+    for (let i = 0; !out.includes("waiting"); i++) {
+      if (i > 500) throw new Error(`the writer never started: ${out}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await new Promise((r) => setTimeout(r, 200)); // its COMMIT is now waiting for the lock
+    const reader = snapshot.open();
+    assert.equal(snapshot.inPlace, true);
+    assert.deepEqual(reader.prepare("SELECT v FROM t ORDER BY id").pluck().all(), ["before"], "the reader sees the locked state");
+    assert.ok(!out.includes("committed"), "the writer still waits while the lock is held");
+    // Copying (a refresh that turns out to need whole tables) keeps the state; the lock goes with the last in-place reader.
+    assert.equal(source.inTransaction, true, "the source connection holds the lock");
+    const copy = snapshot.copy(reader)!;
+    assert.equal(reader.open, false, "the in-place reader was closed");
+    assert.equal(source.inTransaction, false, "and the lock let go");
+    assert.match(snapshot.method, /then copied/);
+    assert.notEqual(snapshot.path, path);
+    assert.deepEqual(copy.prepare("SELECT v FROM t ORDER BY id").pluck().all(), ["before"], "the copy holds the locked state");
+    for (let i = 0; !out.includes("committed"); i++) {
+      if (i > 500) throw new Error("the writer never committed after the lock went");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(snapshot.ms >= 200, `the lock was held ${snapshot.ms} ms`);
+    assert.deepEqual(copy.prepare("SELECT v FROM t ORDER BY id").pluck().all(), ["before"], "the copy is not the live file");
+    snapshot.dispose();
+    assert.equal(copy.open, false, "dispose closed the reader of the copy");
+  } finally {
+    child.kill();
+    source.close();
+  }
+  const after = new Database(path, { readonly: true });
+  assert.deepEqual(after.prepare("SELECT v FROM t ORDER BY id").pluck().all(), ["before", "after"]);
+  after.close();
+});

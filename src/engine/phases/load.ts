@@ -30,6 +30,14 @@ const WORKER_MIN_ROWS = 20_000;
  */
 const DIGEST_WORKER_MIN_ROWS = 200_000;
 
+/**
+ * A refresh reading the source in place (source.ts) keeps the app's writers
+ * waiting while it reads. Re-copying more than this share of a table's rows
+ * takes longer than copying the file (1M rows of ~380 bytes: a 31k-row re-copy
+ * ~0.2 s, the 380 MB file ~0.25 s), so the file is copied then and the lock let go.
+ */
+const IN_PLACE_MAX_SHARE = 32;
+
 /** Writers recorded before a sync compacts them to the xids its rows carry (reloadTables). */
 const MAX_RECORDED_WRITERS = 32;
 
@@ -46,8 +54,9 @@ export async function load(ctx: LoadContext): Promise<void> {
   // on its own, and a worker would only add its memory. Beyond one worker per
   // core, tables wait for a free worker: more would convert no faster, and each
   // is a V8 heap (~45 MB busy; --jobs 4 on 2 cores peaked at 396 MB RSS).
+  // They start with the first whole copy: a refresh that only syncs ranges never needs them.
   const big = [...reloads, ...singles].filter((t) => t.rows >= WORKER_MIN_ROWS).length;
-  if (ctx.jobs > 1 && big >= 2) ctx.readers = new ReadWorkers(ctx.snapshot.path, CHUNK, Math.min(ctx.jobs, os.availableParallelism()));
+  if (ctx.jobs > 1 && big >= 2) ctx.readerThreads = Math.min(ctx.jobs, os.availableParallelism());
   const analyses: Promise<unknown>[] = [];
   const analyze = (tables: TablePlan[]) => {
     const done = admin.query(`ANALYZE ${tables.map((t) => qualified(plan.targetSchema, t.target)).join(", ")}`);
@@ -68,6 +77,8 @@ export async function load(ctx: LoadContext): Promise<void> {
   // tables go one at a time in dependency order; in create mode they are
   // added afterwards and tables load in parallel.
   const jobs = plan.schemaMode === "existing" ? 1 : ctx.jobs;
+  // A refresh that reads the source in place copies it before reading whole tables (source.ts).
+  if (singles.length) ctx.snapshot.copy();
   await pool(singles, jobs, async (t) => {
     await loadTable(ctx, t, actions.get(t.target) === "replaced");
     analyze([t]);
@@ -152,7 +163,11 @@ async function reloadTables(ctx: LoadContext, tables: TablePlan[]): Promise<void
   const { plan } = ctx;
   const schema = plan.targetSchema;
   const records = await loadRecords(ctx.admin, schema);
-  await inTransaction(ctx.url, ctx.snapshot, async (client, db) => {
+  await inTransaction(ctx.url, ctx.snapshot, async (client, opened) => {
+    // Read in place (source.ts) until a table must be read whole or a sync re-copies much of one: then from a
+    // copy (whose reader the snapshot closes).
+    let db = opened;
+    const readWhole = () => (db = ctx.snapshot.copy(db)!);
     const decisions = new Map<string, ReturnType<typeof deltaDecision>>();
     for (const t of tables) {
       const rec = records.get(t.target);
@@ -192,9 +207,12 @@ async function reloadTables(ctx: LoadContext, tables: TablePlan[]): Promise<void
       let ranges: LoadEntry["ranges"];
       if ("width" in decision) {
         ctx.progress(t.target, "copy", 0, t.rows);
-        // A sync by content records what it proved, so that the next refresh goes by record.
+        // A sync by content reads every row: from a copy. It records what it proved, so that the next refresh goes by record.
+        if (!decision.recorded) readWhole();
         const recording = decision.recorded ? undefined : recordRanges(ctx, t, db);
-        const sync = await syncTable(client, schema, t, db, decision, (n) => ctx.progress(t.target, "copy", n, t.rows));
+        const sync = await syncTable(client, schema, t, db, decision, (n) => ctx.progress(t.target, "copy", n, t.rows), (rows) =>
+          rows > t.rows / IN_PLACE_MAX_SHARE ? readWhole() : db,
+        );
         loaded = {
           rows: sync.copiedRows,
           parts: [],
@@ -218,6 +236,7 @@ async function reloadTables(ctx: LoadContext, tables: TablePlan[]): Promise<void
         await record(ctx, client, t, sync.sourceRows, undefined, ranges);
       } else {
         // Every reloaded table shares one transaction: text, which never needs a second attempt.
+        readWhole();
         const copied = await copy(ctx, client, t, db, false);
         const keys = recreate.has(t.target) ? addKeys(ctx, client, t, copied.rows) : resetSequences(ctx, client, t);
         const recording = recordRanges(ctx, t, db);
@@ -236,6 +255,7 @@ async function reloadTables(ctx: LoadContext, tables: TablePlan[]): Promise<void
 /** Binary (copy-text.ts) only into tables pgshift creates: their column types are the ones C writes. */
 function copy(ctx: LoadContext, client: pg.Client, t: TablePlan, db: ReturnType<LoadContext["snapshot"]["open"]>, binary: boolean) {
   ctx.progress(t.target, "copy", 0, t.rows);
+  if (ctx.readerThreads && !ctx.readers) ctx.readers = new ReadWorkers(ctx.snapshot.path, CHUNK, ctx.readerThreads);
   const readers = ctx.readers;
   const chunks = readers && ((format: CopyFormat) => readers.chunks(t, format));
   return copyTable(client, ctx.plan.targetSchema, t, tableReader(db, t), (n) => ctx.progress(t.target, "copy", n, t.rows), chunks, ctx.jobs, binary);
