@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import Database from "better-sqlite3";
 import { sqliteFile } from "../../helpers/sqlite";
 import { planFrom } from "../../../src/engine/plan";
+import { loadExtension } from "../../../src/engine/native";
 import { countNumericDates, parseNumericDateCounts } from "../../../src/engine/numeric-dates";
 import { rangeDigestsExtension, sqliteRangeScan } from "../../../src/engine/range-digests";
 
@@ -106,7 +107,7 @@ test("each count sits exactly on the query's bounds: the values either side of e
   const path = sqliteFile((db) => db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v)"));
   const db = new Database(path);
   try {
-    db.loadExtension(extension(), "sqlite3_rangedigests_init");
+    loadExtension(db, { path: extension(), entry: "sqlite3_rangedigests_init" });
     const one: unknown[] = [];
     for (const b of BOUNDS) for (const x of [b, -b]) one.push(x, nextDouble(x, 1), nextDouble(x, -1));
     for (const b of INT_BOUNDS) for (const x of [b, -b]) one.push(x, x + 1n, x - 1n);
