@@ -41,11 +41,12 @@ export interface NumericDateCounts {
 /** The C aggregate's int64 fields, in its BLOB's order (native/numeric-dates.h): the query's column order. */
 const FIELDS = ["n", "reals", "julian", "julian_reals", "zeros", "s", "ms", "us", "s_ok", "ms_ok", "us_ok"] as const;
 
-/** pgshift_numeric_dates(value)'s BLOB, read. */
-export function parseNumericDateCounts(blob: Uint8Array): NumericDateCounts {
-  if (blob.byteLength !== FIELDS.length * 8) throw new Error(`pgshift_numeric_dates returned ${blob.byteLength} bytes, not ${FIELDS.length * 8}`);
+/** pgshift_numeric_dates(col1, …, colN)'s BLOB, read: N counts (an empty BLOB, from no rows: N of nothing). */
+export function parseNumericDateCounts(blob: Uint8Array, columns: number): NumericDateCounts[] {
+  const size = FIELDS.length * 8;
+  if (blob.byteLength !== 0 && blob.byteLength !== columns * size) throw new Error(`pgshift_numeric_dates returned ${blob.byteLength} bytes for ${columns} columns, not ${columns * size}`);
   const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
-  return Object.fromEntries(FIELDS.map((f, i) => [f, Number(view.getBigInt64(8 * i, true))])) as unknown as NumericDateCounts;
+  return Array.from({ length: columns }, (_, c) => Object.fromEntries(FIELDS.map((f, i) => [f, blob.byteLength ? Number(view.getBigInt64(c * size + 8 * i, true)) : 0])) as unknown as NumericDateCounts);
 }
 
 /** Two parts of a table counted apart (a refresh hashes a big table in two halves), as one. */

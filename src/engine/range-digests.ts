@@ -36,7 +36,7 @@ export function rangeDigestsExtension(): { path: string } | { unavailable: strin
 
 /**
  * The aggregate over a table: one BLOB of (range, rows, digest) int64 triples;
- * then, in the same scan, one BLOB of counts per column of `dateColumns`
+ * then, in the same scan, the counts of the `dateColumns` in one BLOB
  * (pgshift_numeric_dates, native/numeric-dates.h).
  */
 export function rangeDigestsSql(t: TablePlan, keyColumn: string, width: bigint, keys?: KeySpan, dateColumns: string[] = []): string {
@@ -45,7 +45,7 @@ export function rangeDigestsSql(t: TablePlan, keyColumn: string, width: bigint, 
   // Bounds are bigints, written as digits.
   // The upper part is "not below", so a NULL or text key lands in it and the extension refuses it, never skipped.
   const where = keys?.below !== undefined ? ` WHERE ${k} < ${keys.below}` : keys?.notBelow !== undefined ? ` WHERE (${k} < ${keys.notBelow}) IS NOT TRUE` : "";
-  const dates = dateColumns.map((c) => `, pgshift_numeric_dates(${quoteSqlite(c)})`).join("");
+  const dates = dateColumns.length ? `, pgshift_numeric_dates(${dateColumns.map(quoteSqlite).join(", ")})` : "";
   return `SELECT pgshift_range_digests(${width}, ${k}, ${args})${dates} FROM ${quoteSqlite(t.source)}${where}`;
 }
 
@@ -106,7 +106,7 @@ function sqliteRangeDigestBlob(db: Database.Database, t: TablePlan, keyColumn: s
   return scanBlobs(db, t, keyColumn, width, extension, keys, [])[0]!;
 }
 
-/** The digests' BLOB, then one BLOB of counts per date column. */
+/** The digests' BLOB, then (with date columns) the BLOB of their counts. */
 function scanBlobs(db: Database.Database, t: TablePlan, keyColumn: string, width: bigint, extension: string, keys: KeySpan | undefined, dateColumns: string[]): Buffer[] {
   loadExtension(db, { path: extension, entry: ENTRY });
   return db.prepare(rangeDigestsSql(t, keyColumn, width, keys, dateColumns)).raw(true).get() as Buffer[];
@@ -173,10 +173,13 @@ export async function sqliteRangeDigestsSplit(db: Database.Database, t: TablePla
  */
 export async function sqliteRangeScan(db: Database.Database, t: TablePlan, keyColumn: string, width: bigint, extension: string, how: { split: boolean; dateColumns: string[] }): Promise<RangeScan> {
   const { dateColumns } = how;
-  const scanned = (parts: Uint8Array[][]): RangeScan => ({
-    digests: parseDigests(Buffer.concat(parts.map((p) => p[0]!))),
-    dates: new Map(dateColumns.map((c, i) => [c, parts.map((p) => parseNumericDateCounts(p[i + 1]!)).reduce(addNumericDateCounts)])),
-  });
+  const scanned = (parts: Uint8Array[][]): RangeScan => {
+    const counts = dateColumns.length ? parts.map((p) => parseNumericDateCounts(p[1]!, dateColumns.length)) : [];
+    return {
+      digests: parseDigests(Buffer.concat(parts.map((p) => p[0]!))),
+      dates: new Map(dateColumns.map((c, i) => [c, counts.map((part) => part[i]!).reduce(addNumericDateCounts)])),
+    };
+  };
   const whole = () => scanned([scanBlobs(db, t, keyColumn, width, extension, undefined, dateColumns)]);
   if (!how.split) return whole();
   const k = quoteSqlite(keyColumn);

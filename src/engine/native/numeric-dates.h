@@ -1,8 +1,11 @@
 /*
- * pgshift_numeric_dates(value): an aggregate counting the numbers of one
- * date/time column by the reading each fits, exactly as sql/sqlite/numeric-dates.sql
- * counts them, as a BLOB of 11 little-endian int64 in that query's column
- * order: n, reals, julian, julian_reals, zeros, s, ms, us, s_ok, ms_ok, us_ok.
+ * pgshift_numeric_dates(col1, col2, ...): an aggregate counting the numbers
+ * of date/time columns by the reading each fits, exactly as
+ * sql/sqlite/numeric-dates.sql counts them, as a BLOB of 11 little-endian
+ * int64 per column in that query's column order: n, reals, julian,
+ * julian_reals, zeros, s, ms, us, s_ok, ms_ok, us_ok. Over no rows, an empty
+ * BLOB: nothing counted. Several columns in one call, not one call each: the
+ * call per row is most of the cost (2 columns of 1M rows: 26 ms as two calls).
  *
  * Why C: a refresh already reads every row once for its range digests
  * (range-digests.c); counting in the same scan saves the query's own full scan
@@ -66,28 +69,37 @@ static inline void nd_count(NumericDates *c, sqlite3_value *v) {
   c->us_ok += nd_between_ints(r, -2208988800000000LL, 253402300799999999LL);
 }
 
+typedef struct {
+  int cols;
+  NumericDates c[];
+} NdState;
+
 static void nd_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  (void)argc;
-  NumericDates *c = (NumericDates *)sqlite3_aggregate_context(ctx, sizeof(NumericDates));
-  if (!c) {
+  if (argc < 1) {
+    sqlite3_result_error(ctx, "pgshift_numeric_dates: name at least one column", -1);
+    return;
+  }
+  /* Sized on the first row; every row of one call has the same columns. */
+  NdState *s = (NdState *)sqlite3_aggregate_context(ctx, (int)(sizeof(NdState) + (size_t)argc * sizeof(NumericDates)));
+  if (!s) {
     sqlite3_result_error_nomem(ctx);
     return;
   }
-  nd_count(c, argv[0]);
+  s->cols = argc;
+  for (int i = 0; i < argc; i++) nd_count(&s->c[i], argv[i]);
 }
 
 static void nd_final(sqlite3_context *ctx) {
-  NumericDates *c = (NumericDates *)sqlite3_aggregate_context(ctx, 0);
-  NumericDates none;
-  if (!c) {
-    memset(&none, 0, sizeof none);
-    c = &none;
+  NdState *s = (NdState *)sqlite3_aggregate_context(ctx, 0);
+  if (!s) {
+    sqlite3_result_zeroblob(ctx, 0);
+    return;
   }
-  /* x86-64 and arm64 are little-endian: the struct is the wire format. */
-  sqlite3_result_blob(ctx, c, (int)sizeof(NumericDates), SQLITE_TRANSIENT);
+  /* x86-64 and arm64 are little-endian: the structs are the wire format. */
+  sqlite3_result_blob(ctx, s->c, (int)((size_t)s->cols * sizeof(NumericDates)), SQLITE_TRANSIENT);
 }
 
 static int nd_register(sqlite3 *db) {
-  return sqlite3_create_function(db, "pgshift_numeric_dates", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, 0, 0, nd_step, nd_final);
+  return sqlite3_create_function(db, "pgshift_numeric_dates", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, 0, 0, nd_step, nd_final);
 }
 #endif

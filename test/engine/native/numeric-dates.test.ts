@@ -116,14 +116,14 @@ test("each count sits exactly on the query's bounds: the values either side of e
       if (typeof v === "bigint" && (v > 2n ** 63n - 1n || v < -(2n ** 63n))) continue;
       db.exec("DELETE FROM t");
       db.prepare("INSERT INTO t VALUES (1, ?)").run(v);
-      const c = parseNumericDateCounts(db.prepare("SELECT pgshift_numeric_dates(v) FROM t").pluck().get() as Buffer);
+      const [c] = parseNumericDateCounts(db.prepare("SELECT pgshift_numeric_dates(v) FROM t").pluck().get() as Buffer, 1);
       assert.deepEqual({ ...c }, { ...countNumericDates(db, "t", "v") }, `value ${String(v)} (${typeof v})`);
     }
-    // No rows, and only text: nothing counted.
+    // No rows: nothing counted, for every column named.
     db.exec("DELETE FROM t");
-    const zero = parseNumericDateCounts(db.prepare("SELECT pgshift_numeric_dates(v) FROM t").pluck().get() as Buffer);
-    assert.deepEqual({ ...zero }, { ...countNumericDates(db, "t", "v") });
-    assert.equal(zero.n, 0);
+    const none = parseNumericDateCounts(db.prepare("SELECT pgshift_numeric_dates(v, id) FROM t").pluck().get() as Buffer, 2);
+    assert.deepEqual(none.map((c) => ({ ...c })), [{ ...countNumericDates(db, "t", "v") }, { ...countNumericDates(db, "t", "id") }]);
+    assert.equal(none[0]!.n, 0);
   } finally {
     db.close();
   }
