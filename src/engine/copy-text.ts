@@ -8,6 +8,7 @@ import type Database from "better-sqlite3";
 import type { CastKind } from "./column-types";
 import { quoteSqlite } from "./identifiers";
 import { buildExtension, loadExtension, type Built } from "./native";
+import { assertNumericDatesSettled } from "./numeric-dates";
 import type { TablePlan } from "./plan";
 
 const EXTENSION = { name: "copy-text", entry: "sqlite3_copytext_init", disableEnv: "PGSHIFT_NATIVE_COPY" };
@@ -38,6 +39,7 @@ const TOKENS: Partial<Record<CastKind, string>> = {
 
 /** The spec for a table's columns, or undefined when some column's kind is not written in C. */
 export function copyTextSpec(t: TablePlan): string | undefined {
+  assertNumericDatesSettled(t);
   const tokens: string[] = [];
   for (const c of t.columns) {
     const token = TOKENS[c.cast.kind];

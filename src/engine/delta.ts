@@ -24,7 +24,8 @@ import { CHUNK, copyTable, type CopyProgress, type CopyResult } from "./copy";
 import { qualified, quoteIdent, quoteSqlite } from "./identifiers";
 import type { RecordedRanges } from "./pg-catalog";
 import type { ColumnPlan, TablePlan } from "./plan";
-import { parseDigests, rangeDigestsExtension, sqliteRangeDigests, sqliteRangeDigestsSplit, totalRows, type RawDigests } from "./range-digests";
+import { pendingNumericDates, settleNumericDates } from "./numeric-dates";
+import { parseDigests, rangeDigestsExtension, sqliteRangeScan, totalRows, type RawDigests } from "./range-digests";
 import { jsChunks, tableReader, type KeyRanges, type TableReader } from "./source";
 import { sqlFile } from "./sql-files";
 import { inKeyOrder, targetLines, verifyByDigest, type TableVerification } from "./verify";
@@ -356,6 +357,8 @@ export interface SyncResult {
  * Brings one table level with the snapshot, inside the caller's transaction:
  * find the differing ranges, delete them, copy them again. The table is locked
  * against writers first, so the ranges found level stay level until commit.
+ * Date columns whose reading for numbers is still pending (a refresh's plan)
+ * are decided first: counted in the digest scan, or by query.
  */
 export async function syncTable(
   client: pg.Client,
@@ -383,7 +386,9 @@ export async function syncTable(
     const theirs = writerCounts(client, table, key.target, width, recorded.writers, before);
     theirs.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
     try {
-      digests = t.rows >= SPLIT_MIN_ROWS ? await sqliteRangeDigestsSplit(db, t, key.source, width, recorded.extension) : sqliteRangeDigests(db, t, key.source, width, recorded.extension);
+      const scan = await sqliteRangeScan(db, t, key.source, width, recorded.extension, { split: t.rows >= SPLIT_MIN_ROWS, dateColumns: pendingNumericDates(t) });
+      settleNumericDates(db, t, scan.dates);
+      digests = scan.digests;
     } finally {
       await theirs.catch(() => {});
     }
@@ -397,6 +402,7 @@ export async function syncTable(
     theirs.catch(() => {});
     let ours: RangeDigests;
     try {
+      settleNumericDates(db, t);
       ours = sourceDigests(tableReader(db, t), t.columns.indexOf(key), width);
     } finally {
       await theirs.catch(() => {});

@@ -43,12 +43,13 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
   let ctx: LoadContext | undefined;
   const admin = await session(options.target);
   try {
-    // A refresh reads the source in place (source.ts), so the plan is made inside its lock, from the same state.
+    // A refresh reads the source in place (source.ts), so the plan is made inside its lock, from the same state,
+    // and counts date columns' numbers in the scan its delta sync makes anyway (delta.ts), not here.
     let plan: MigrationPlan | undefined;
-    if (!options.refresh) plan = await planFrom(src, options);
+    if (!options.refresh) plan = await planFrom(src, options, { numericDates: "scan" });
     const { snapshot, fingerprint } = await snapshotWithFingerprint(src, options.source, options.refresh === true);
     try {
-      plan ??= await planFrom(src, options);
+      plan ??= await planFrom(src, options, { numericDates: "defer" });
     } catch (err) {
       snapshot.dispose();
       throw err;

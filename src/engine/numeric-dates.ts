@@ -10,6 +10,7 @@ import { hasDateNumbers, type ColumnCast } from "./column-types";
 import { NUMERIC_DATE_UNITS, type NumericDateUnit } from "./convert";
 import { ValueConversionError } from "./errors";
 import { quoteSqlite } from "./identifiers";
+import type { TablePlan } from "./plan";
 import { sqlFile } from "./sql-files";
 
 const query = sqlFile("sqlite", "numeric-dates");
@@ -21,7 +22,8 @@ const BUCKET: Record<Exclude<NumericDateUnit, "julian">, string> = {
   "epoch-us": "abs(CAST(pgshift_value AS REAL)) >= 1e14 AND abs(CAST(pgshift_value AS REAL)) < 1e17",
 };
 
-interface Counts {
+/** How one column's numbers fit each reading: numeric-dates.sql's columns, or the C aggregate's (native/numeric-dates.h). */
+export interface NumericDateCounts {
   n: number;
   reals: number;
   zeros: number;
@@ -34,6 +36,22 @@ interface Counts {
   s_ok: number;
   ms_ok: number;
   us_ok: number;
+}
+
+/** The C aggregate's int64 fields, in its BLOB's order (native/numeric-dates.h): the query's column order. */
+const FIELDS = ["n", "reals", "julian", "julian_reals", "zeros", "s", "ms", "us", "s_ok", "ms_ok", "us_ok"] as const;
+
+/** pgshift_numeric_dates(col1, …, colN)'s BLOB, read: N counts (an empty BLOB, from no rows: N of nothing). */
+export function parseNumericDateCounts(blob: Uint8Array, columns: number): NumericDateCounts[] {
+  const size = FIELDS.length * 8;
+  if (blob.byteLength !== 0 && blob.byteLength !== columns * size) throw new Error(`pgshift_numeric_dates returned ${blob.byteLength} bytes for ${columns} columns, not ${columns * size}`);
+  const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
+  return Array.from({ length: columns }, (_, c) => Object.fromEntries(FIELDS.map((f, i) => [f, blob.byteLength ? Number(view.getBigInt64(c * size + 8 * i, true)) : 0])) as unknown as NumericDateCounts);
+}
+
+/** Two parts of a table counted apart (a refresh hashes a big table in two halves), as one. */
+export function addNumericDateCounts(a: NumericDateCounts, b: NumericDateCounts): NumericDateCounts {
+  return Object.fromEntries(FIELDS.map((f) => [f, a[f] + b[f]])) as unknown as NumericDateCounts;
 }
 
 export interface NumericDateDecision {
@@ -49,8 +67,22 @@ export interface NumericDateDecision {
  */
 export function decideNumericDates(db: Database.Database, table: string, column: string, cast: ColumnCast, key: string[]): NumericDateDecision {
   if (!hasDateNumbers(cast.kind)) return { cast };
+  return decideFromCounts(db, table, column, cast, key, countNumericDates(db, table, column));
+}
+
+/** numeric-dates.sql over one column: a full scan of the table. */
+export function countNumericDates(db: Database.Database, table: string, column: string): NumericDateCounts {
+  return db.prepare(query.replaceAll("%COL%", quoteSqlite(column)).replaceAll("%TABLE%", quoteSqlite(table))).get() as NumericDateCounts;
+}
+
+/**
+ * The decision from a column's counts, however they were made (the query, or
+ * the C aggregate in a refresh's digest scan). `db` is read only to name the
+ * row that does not fit when the units mix.
+ */
+export function decideFromCounts(db: Database.Database, table: string, column: string, cast: ColumnCast, key: string[], c: NumericDateCounts): NumericDateDecision {
+  if (!hasDateNumbers(cast.kind)) return { cast };
   const col = quoteSqlite(column);
-  const c = db.prepare(query.replaceAll("%COL%", col).replaceAll("%TABLE%", quoteSqlite(table))).get() as Counts;
   if (c.n === 0) return { cast };
   const inRange = (unit: NumericDateUnit) => (unit === "julian" ? c.julian : unit === "epoch-s" ? c.s_ok : unit === "epoch-ms" ? c.ms_ok : c.us_ok);
   const describe = (unit: NumericDateUnit, how: string) => {
@@ -106,4 +138,39 @@ export function decideNumericDates(db: Database.Database, table: string, column:
     `the column's numbers mix units (${counts.join(", ")}), so no single reading gives the dates the app meant`,
     `Fix the rows, or choose the reading with --cast ${table}.${column}=${cast.pgType}:epoch-s|epoch-ms|epoch-us|julian (values that land outside 1900–9999 in it are still refused).`,
   );
+}
+
+/** The date columns of a table whose reading for numbers was left to the copy (planFrom's numericDates: "defer"). */
+export function pendingNumericDates(t: TablePlan): string[] {
+  return t.columns.filter((c) => c.numericDatesPending).map((c) => c.source);
+}
+
+/**
+ * Decides the pending columns of a table, as plan time would have: the cast
+ * gains its reading and the table its notes, at the place plan time puts them.
+ * From `counts` (per source column, made by the C aggregate in a refresh's
+ * digest scan) where given, else by numeric-dates.sql. Throws
+ * ValueConversionError, naming a row, for mixed units: before any row of the
+ * table is converted, so the caller's transaction writes nothing.
+ */
+export function settleNumericDates(db: Database.Database, t: TablePlan, counts?: ReadonlyMap<string, NumericDateCounts>): void {
+  let inserted = 0;
+  for (const c of t.columns) {
+    const pending = c.numericDatesPending;
+    if (!pending) continue;
+    const decided = decideFromCounts(db, t.source, c.source, c.cast, t.sourceKey, counts?.get(c.source) ?? countNumericDates(db, t.source, c.source));
+    c.cast = decided.cast;
+    delete c.numericDatesPending;
+    if (decided.note) t.notes.splice(pending.noteAt + inserted++, 0, decided.note);
+  }
+}
+
+/** The safety net before converting a table's rows: a pending column would be read in a unit nobody decided. */
+export function assertNumericDatesSettled(t: TablePlan): void {
+  const pending = pendingNumericDates(t);
+  if (pending.length)
+    throw new Error(
+      `internal error: table "${t.source}" is being converted while the unit of the numbers in ${pending.map((c) => `"${c}"`).join(", ")} is undecided ` +
+        "(settleNumericDates was not called on this path). Nothing of the table was written; please report this.",
+    );
 }

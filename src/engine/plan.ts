@@ -44,6 +44,12 @@ export interface ColumnPlan {
   /** translated default expression, or null */
   default: string | null;
   identity: boolean;
+  /**
+   * Planned with numericDates "defer": the reading of this date column's
+   * numbers is decided when the copy reads the table (numeric-dates.ts
+   * settleNumericDates), its note then going in at `noteAt` of the table's notes.
+   */
+  numericDatesPending?: { noteAt: number };
 }
 
 export interface ForeignKeyPlan {
@@ -125,7 +131,17 @@ export async function planMigration(options: MigrationOptions): Promise<Migratio
   }
 }
 
-export async function planFrom(db: Database.Database, options: MigrationOptions): Promise<MigrationPlan> {
+export interface PlanHow {
+  /**
+   * "scan" (the default): every date/time column's numbers are counted now, so
+   * the plan shows their reading. "defer": columns without an explicit reading
+   * (--cast …:unit) are left pending (ColumnPlan.numericDatesPending), for a
+   * refresh to count in the scan it makes anyway (delta.ts).
+   */
+  numericDates?: "scan" | "defer";
+}
+
+export async function planFrom(db: Database.Database, options: MigrationOptions, how: PlanHow = {}): Promise<MigrationPlan> {
   // Options can come from anywhere (the CLI, the stack, a program calling the engine): a bad one is a usage error.
   checkOptions(options);
   const mode = options.schema ?? DEFAULTS.schema;
@@ -169,7 +185,7 @@ export async function planFrom(db: Database.Database, options: MigrationOptions)
       return false;
     });
   }
-  const plans = tables.map((t) => planTable(db, t, identifiers, overrides, existing, mode));
+  const plans = tables.map((t) => planTable(db, t, identifiers, overrides, existing, mode, how.numericDates === "defer"));
   return {
     source: options.source,
     schemaMode: mode,
@@ -201,6 +217,7 @@ function planTable(
   overrides: Record<string, string>,
   existing: Map<string, TargetColumn[]> | null,
   mode: SchemaMode,
+  deferDates: boolean,
 ): TablePlan {
   const target = targetName(t.name, identifiers);
   const tn = (c: string) => targetName(c, identifiers);
@@ -248,9 +265,13 @@ function planTable(
       }
       cast = { ...makeCast("text", "collate nocase"), pgType: "citext" };
     }
-    const decided = decideNumericDates(db, t.name, c.name, cast, t.primaryKey);
-    cast = decided.cast;
-    if (decided.note) notes.push(decided.note);
+    const deferred = deferDates && hasDateNumbers(cast.kind) && !cast.numbers;
+    const noteAt = notes.length;
+    if (!deferred) {
+      const decided = decideNumericDates(db, t.name, c.name, cast, t.primaryKey);
+      cast = decided.cast;
+      if (decided.note) notes.push(decided.note);
+    }
     const identity = mode === "create" && t.rowidAlias === c.name;
     if (identity && cast.kind !== "bigint" && cast.kind !== "integer") cast = castFor("INTEGER");
     const def = mode === "existing" ? null : translateDefault(c.defaultSql, cast);
@@ -264,6 +285,7 @@ function planTable(
       notNull: c.notNull || t.primaryKey.includes(c.name),
       default: def,
       identity,
+      ...(deferred && hasDateNumbers(cast.kind) ? { numericDatesPending: { noteAt } } : {}),
     });
   }
   const exprColumns = columns.map((c) => ({ source: c.source, target: c.target, kind: c.cast.kind }));

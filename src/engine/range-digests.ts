@@ -10,6 +10,7 @@ import { Worker } from "node:worker_threads";
 import type Database from "better-sqlite3";
 import { quoteSqlite } from "./identifiers";
 import { buildExtension, loadExtension } from "./native";
+import { addNumericDateCounts, parseNumericDateCounts, type NumericDateCounts } from "./numeric-dates";
 import type { TablePlan } from "./plan";
 
 /**
@@ -33,14 +34,19 @@ export function rangeDigestsExtension(): { path: string } | { unavailable: strin
   return buildExtension(EXTENSION);
 }
 
-/** The aggregate over a table: one BLOB of (range, rows, digest) int64 triples. */
-export function rangeDigestsSql(t: TablePlan, keyColumn: string, width: bigint, keys?: KeySpan): string {
+/**
+ * The aggregate over a table: one BLOB of (range, rows, digest) int64 triples;
+ * then, in the same scan, the counts of the `dateColumns` in one BLOB
+ * (pgshift_numeric_dates, native/numeric-dates.h).
+ */
+export function rangeDigestsSql(t: TablePlan, keyColumn: string, width: bigint, keys?: KeySpan, dateColumns: string[] = []): string {
   const args = t.columns.map((c) => quoteSqlite(c.source)).join(", ");
   const k = quoteSqlite(keyColumn);
   // Bounds are bigints, written as digits.
   // The upper part is "not below", so a NULL or text key lands in it and the extension refuses it, never skipped.
   const where = keys?.below !== undefined ? ` WHERE ${k} < ${keys.below}` : keys?.notBelow !== undefined ? ` WHERE (${k} < ${keys.notBelow}) IS NOT TRUE` : "";
-  return `SELECT pgshift_range_digests(${width}, ${k}, ${args}) FROM ${quoteSqlite(t.source)}${where}`;
+  const dates = dateColumns.length ? `, pgshift_numeric_dates(${dateColumns.map(quoteSqlite).join(", ")})` : "";
+  return `SELECT pgshift_range_digests(${width}, ${k}, ${args})${dates} FROM ${quoteSqlite(t.source)}${where}`;
 }
 
 /** Half a table by key: the rows below a key, or every other row. */
@@ -97,8 +103,13 @@ export function sqliteRangeDigests(db: Database.Database, t: TablePlan, keyColum
 }
 
 function sqliteRangeDigestBlob(db: Database.Database, t: TablePlan, keyColumn: string, width: bigint, extension: string, keys?: KeySpan): Buffer {
+  return scanBlobs(db, t, keyColumn, width, extension, keys, [])[0]!;
+}
+
+/** The digests' BLOB, then (with date columns) the BLOB of their counts. */
+function scanBlobs(db: Database.Database, t: TablePlan, keyColumn: string, width: bigint, extension: string, keys: KeySpan | undefined, dateColumns: string[]): Buffer[] {
   loadExtension(db, { path: extension, entry: ENTRY });
-  return db.prepare(rangeDigestsSql(t, keyColumn, width, keys)).pluck().get() as Buffer;
+  return db.prepare(rangeDigestsSql(t, keyColumn, width, keys, dateColumns)).raw(true).get() as Buffer[];
 }
 
 // Plain JavaScript (no TypeScript loader in a fresh worker), evaluated as the worker's source.
@@ -109,9 +120,8 @@ let db;
 try {
   db = new Database(w.path, { readonly: true, fileMustExist: true });
   db.loadExtension(w.extension, w.entry);
-  const blob = db.prepare(w.sql).pluck().get();
-  const copy = new Uint8Array(blob);
-  parentPort.postMessage(copy, [copy.buffer]);
+  const blobs = db.prepare(w.sql).raw(true).get().map((b) => new Uint8Array(b));
+  parentPort.postMessage(blobs, blobs.map((b) => b.buffer));
 } catch (err) {
   // SQLite's error class does not survive the trip between threads: its message and code do.
   parentPort.postMessage({ message: String(err && err.message), code: err && err.code });
@@ -122,22 +132,29 @@ try {
 
 /** The same, on another thread, from the snapshot file: a load records them while its main thread copies. */
 export async function rangeDigestsInWorker(snapshotPath: string, t: TablePlan, keyColumn: string, width: bigint, extension: string, keys?: KeySpan): Promise<RawDigests> {
-  return parseDigests(await blobInWorker(snapshotPath, t, keyColumn, width, extension, keys));
+  return parseDigests((await blobsInWorker(snapshotPath, t, keyColumn, width, extension, keys, []))[0]!);
 }
 
-function blobInWorker(snapshotPath: string, t: TablePlan, keyColumn: string, width: bigint, extension: string, keys?: KeySpan): Promise<Uint8Array> {
+function blobsInWorker(snapshotPath: string, t: TablePlan, keyColumn: string, width: bigint, extension: string, keys: KeySpan | undefined, dateColumns: string[]): Promise<Uint8Array[]> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(IN_WORKER, {
       eval: true,
-      workerData: { module: require.resolve("better-sqlite3"), path: snapshotPath, extension, entry: ENTRY, sql: rangeDigestsSql(t, keyColumn, width, keys) },
+      workerData: { module: require.resolve("better-sqlite3"), path: snapshotPath, extension, entry: ENTRY, sql: rangeDigestsSql(t, keyColumn, width, keys, dateColumns) },
     });
-    worker.once("message", (m: Uint8Array | { message: string; code?: string }) => {
-      if (m instanceof Uint8Array) resolve(m);
+    worker.once("message", (m: Uint8Array[] | { message: string; code?: string }) => {
+      if (Array.isArray(m)) resolve(m);
       else reject(Object.assign(new Error(m.message), { code: m.code }));
     });
     worker.once("error", reject);
     worker.once("exit", (code) => code !== 0 && reject(new Error(`Hashing table "${t.source}"'s key ranges stopped with exit code ${code}.`)));
   });
+}
+
+/** A refresh's one scan of a table: its range digests, and the counts of its pending date columns (numeric-dates.ts). */
+export interface RangeScan {
+  digests: RawDigests;
+  /** per source column named in `dateColumns` */
+  dates: Map<string, NumericDateCounts>;
 }
 
 /**
@@ -146,13 +163,31 @@ function blobInWorker(snapshotPath: string, t: TablePlan, keyColumn: string, wid
  * PostgreSQL's side is one cheap scan on the other core.
  */
 export async function sqliteRangeDigestsSplit(db: Database.Database, t: TablePlan, keyColumn: string, width: bigint, extension: string): Promise<RawDigests> {
+  return (await sqliteRangeScan(db, t, keyColumn, width, extension, { split: true, dateColumns: [] })).digests;
+}
+
+/**
+ * SQLite's digests of a table, with the counts of `dateColumns` from the same
+ * scan; `split`: in two halves at once, as sqliteRangeDigestsSplit (each half's
+ * counts added up).
+ */
+export async function sqliteRangeScan(db: Database.Database, t: TablePlan, keyColumn: string, width: bigint, extension: string, how: { split: boolean; dateColumns: string[] }): Promise<RangeScan> {
+  const { dateColumns } = how;
+  const scanned = (parts: Uint8Array[][]): RangeScan => {
+    const counts = dateColumns.length ? parts.map((p) => parseNumericDateCounts(p[1]!, dateColumns.length)) : [];
+    return {
+      digests: parseDigests(Buffer.concat(parts.map((p) => p[0]!))),
+      dates: new Map(dateColumns.map((c, i) => [c, counts.map((part) => part[i]!).reduce(addNumericDateCounts)])),
+    };
+  };
+  const whole = () => scanned([scanBlobs(db, t, keyColumn, width, extension, undefined, dateColumns)]);
+  if (!how.split) return whole();
   const k = quoteSqlite(keyColumn);
   const s = db.prepare(`SELECT min(${k}) AS lo, max(${k}) AS hi FROM ${quoteSqlite(t.source)}`).safeIntegers(true).get() as { lo: unknown; hi: unknown };
-  if (typeof s.lo !== "bigint" || typeof s.hi !== "bigint" || s.hi - s.lo < 2n) return sqliteRangeDigests(db, t, keyColumn, width, extension);
+  if (typeof s.lo !== "bigint" || typeof s.hi !== "bigint" || s.hi - s.lo < 2n) return whole();
   const mid = s.lo + (s.hi - s.lo) / 2n;
-  const upper = blobInWorker(db.name, t, keyColumn, width, extension, { notBelow: mid });
+  const upper = blobsInWorker(db.name, t, keyColumn, width, extension, { notBelow: mid }, dateColumns);
   upper.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
-  const lower = sqliteRangeDigestBlob(db, t, keyColumn, width, extension, { below: mid });
-  const other = await upper;
-  return parseDigests(Buffer.concat([lower, other]));
+  const lower = scanBlobs(db, t, keyColumn, width, extension, { below: mid }, dateColumns);
+  return scanned([lower, await upper]);
 }

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import * as errors from "./errors";
 import type { CopyFormat } from "./copy";
 import { NotBinary } from "./copy-text";
+import { assertNumericDatesSettled } from "./numeric-dates";
 import type { TablePlan } from "./plan";
 
 export type ToWorker = { type: "table"; id: number; path: string; table: TablePlan; size: number; window: number; format: CopyFormat } | { type: "credit"; id: number };
@@ -67,6 +68,7 @@ export class ReadWorkers {
 
   /** The table's rows as COPY text (or binary tuples: copy-text.ts), converted in a worker thread; errors arrive as the engine's own error classes. */
   async *chunks(table: TablePlan, format: CopyFormat = "text"): AsyncGenerator<Chunk> {
+    assertNumericDatesSettled(table); // here too: the worker's own check would arrive as a message, later
     const worker = await this.acquire();
     const id = this.next++;
     const queue: FromWorker[] = [];

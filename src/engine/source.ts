@@ -10,6 +10,7 @@ import { nativeChunks, type Chunk } from "./copy-text";
 import { InvalidUtf8Suspect, Reject, decodeUtf8Strict, type Converter } from "./convert";
 import { ValueConversionError } from "./errors";
 import { quoteSqlite } from "./identifiers";
+import { assertNumericDatesSettled } from "./numeric-dates";
 import type { TablePlan } from "./plan";
 
 export interface Snapshot {
@@ -217,6 +218,7 @@ export interface TableReader {
 export type KeyRanges = [bigint, bigint][];
 
 export function tableReader(db: Database.Database, t: TablePlan, ranges?: KeyRanges): TableReader {
+  assertNumericDatesSettled(t);
   const cols = t.columns;
   // Integers beyond 2^53 would lose digits as JavaScript numbers; SQLite hands
   // those few over as text instead.

@@ -1,11 +1,19 @@
 // Numbers in date/time columns: the unit is decided per column from the data
 // (or by --cast), every reading is range-checked, mixed units are refused with
-// a row named — against real SQLite files and a real PostgreSQL 16.
+// a row named — against real SQLite files and a real PostgreSQL 16. A refresh
+// plans without counting and decides each date column in the scan it makes
+// anyway (or by query), exactly as the plan would have.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import Database from "better-sqlite3";
 import { startPostgres, type TestPostgres } from "../helpers/postgres";
 import { sqliteFile } from "../helpers/sqlite";
-import { formatPlan, migrate, planMigration, ValueConversionError, UsageError } from "../../src/engine";
+import { formatPlan, migrate, planMigration, ValueConversionError, UsageError, type MigrationReport } from "../../src/engine";
+import { copyTextSpec } from "../../src/engine/copy-text";
+import { settleNumericDates } from "../../src/engine/numeric-dates";
+import { planFrom } from "../../src/engine/plan";
+import { DISABLE_ENV, rangeDigestsExtension, sqliteRangeScan } from "../../src/engine/range-digests";
+import { tableReader } from "../../src/engine/source";
 
 let pg: TestPostgres;
 before(async () => (pg = await startPostgres()));
@@ -163,4 +171,149 @@ test("--schema existing: the app's own timestamptz column takes a reading for nu
   assert.equal(r.ok, true, JSON.stringify(r.tables));
   const [row] = await pg.query<{ at: string }>("SELECT at::text FROM ev WHERE id = 1", [], dbName(url));
   assert.equal(row!.at, "2023-11-14 22:13:21.234+00");
+});
+
+/** A table whose notes come from several columns, in order: dates, a default that is not kept, NOCASE, dates again. */
+const notedDb = () =>
+  sqliteFile((db) => {
+    db.exec(`CREATE TABLE ev (id INTEGER PRIMARY KEY, at DATETIME, odd TEXT DEFAULT (random()), name TEXT COLLATE NOCASE, day DATE, txt DATETIME);
+             CREATE TABLE plain (id INTEGER PRIMARY KEY, v TEXT)`);
+    const ins = db.prepare("INSERT INTO ev (id, at, name, day, txt) VALUES (?, ?, ?, ?, ?)");
+    for (let i = 1; i <= 40; i++) ins.run(i, BASE_MS + i, `n${i}`, i % 2 ? 1_699_920_000 + 86400 * i : "2023-11-15", "2023-11-15 08:00:00");
+  });
+
+test("planned for a refresh, date columns are left pending; decided later (by query or from the C counts) the plan is the one planned at once", async () => {
+  const src = notedDb();
+  const db = new Database(src, { readonly: true });
+  try {
+    const now = await planFrom(db, { source: src });
+    assert.ok(!JSON.stringify(now).includes("numericDatesPending"), "a plan without --refresh leaves nothing pending");
+    assert.match(formatPlan(now), /at: numbers read as epoch milliseconds \(all 40 values in range\)/);
+    const later = await planFrom(db, { source: src }, { numericDates: "defer" });
+    const ev = later.tables.find((t) => t.source === "ev")!;
+    assert.deepEqual(ev.columns.filter((c) => c.numericDatesPending).map((c) => c.source), ["at", "day", "txt"]);
+    assert.equal(ev.columns.find((c) => c.source === "at")!.cast.numbers, undefined);
+    assert.ok(!ev.notes.some((n) => /numbers read as/.test(n)), "no note before the data is counted");
+    // Converting a pending table is a bug on some path, never a silent epoch-seconds reading.
+    assert.throws(() => tableReader(db, ev), /internal error: table "ev" .*"at", "day", "txt"/);
+    assert.throws(() => copyTextSpec(ev), /internal error/);
+    settleNumericDates(db, ev);
+    assert.deepEqual(later, now, "by query");
+    const e = rangeDigestsExtension();
+    assert.ok("path" in e);
+    const fromC = await planFrom(db, { source: src }, { numericDates: "defer" });
+    const t = fromC.tables.find((x) => x.source === "ev")!;
+    const scan = await sqliteRangeScan(db, t, "id", 8n, e.path, { split: true, dateColumns: ["at", "day", "txt"] });
+    settleNumericDates(db, t, scan.dates);
+    assert.deepEqual(fromC, now, "from the C counts");
+    // An explicit reading is not the data's to decide: planned at once, even for a refresh (its note counts values in range).
+    const cast = await planFrom(db, { source: src, casts: { "ev.at": "timestamp:epoch-ms" } }, { numericDates: "defer" });
+    const at = cast.tables[0]!.columns.find((c) => c.source === "at")!;
+    assert.equal(at.numericDatesPending, undefined);
+    assert.match(cast.tables[0]!.notes.join("\n"), /at: numbers read as epoch milliseconds \(--cast; all 40 values in range\)/);
+  } finally {
+    db.close();
+  }
+});
+
+/** A chat app's table with text dates only at the first load. */
+const textDatesDb = () =>
+  sqliteFile((db) => {
+    db.exec("CREATE TABLE msg (id INTEGER PRIMARY KEY, at DATETIME, edited DATETIME, body TEXT)");
+    const ins = db.prepare("INSERT INTO msg VALUES (?, ?, ?, ?)");
+    db.transaction(() => {
+      for (let i = 1; i <= 500; i++) ins.run(i, `2024-01-01 00:00:${String(i % 60).padStart(2, "0")}`, null, `m${i}`);
+    })();
+  });
+
+const edit = (src: string, sql: string) => {
+  const w = new Database(src);
+  w.exec(sql);
+  w.close();
+};
+
+const iso = (ms: number) => new Date(ms).toISOString().replace("T", " ").replace(/\.?0*Z$/, "");
+
+async function refreshIntroducingMilliseconds(env?: "off"): Promise<MigrationReport> {
+  const src = textDatesDb();
+  const url = await pg.createDatabase();
+  assert.equal((await migrate({ source: src, target: url })).ok, true);
+  // The app switched to Date.now(): changed rows hold milliseconds where the load saw only text; a new table too.
+  edit(
+    src,
+    `UPDATE msg SET edited = ${BASE_MS} + id * 1001 WHERE id % 50 = 0;
+     INSERT INTO msg VALUES (501, ${BASE_MS + 501}, NULL, 'new');
+     CREATE TABLE ev (id INTEGER PRIMARY KEY, at DATETIME); INSERT INTO ev VALUES (1, ${BASE_MS + 7}), (2, '2024-01-01 00:00:00');`,
+  );
+  const before = process.env[DISABLE_ENV];
+  if (env) process.env[DISABLE_ENV] = env;
+  let r: MigrationReport;
+  try {
+    r = await migrate({ source: src, target: url, refresh: true });
+  } finally {
+    if (before === undefined) delete process.env[DISABLE_ENV];
+    else process.env[DISABLE_ENV] = before;
+  }
+  assert.equal(r.ok, true, JSON.stringify(r.tables));
+  const rows = await pg.query<{ id: number; at: string; edited: string | null }>("SELECT id::int AS id, at::text, edited::text FROM msg WHERE id IN (1, 50, 500, 501) ORDER BY id", [], dbName(url));
+  assert.deepEqual(rows, [
+    { id: 1, at: "2024-01-01 00:00:01", edited: null },
+    { id: 50, at: "2024-01-01 00:00:50", edited: iso(BASE_MS + 50 * 1001) },
+    { id: 500, at: "2024-01-01 00:00:20", edited: iso(BASE_MS + 500 * 1001) },
+    { id: 501, at: iso(BASE_MS + 501), edited: null },
+  ]);
+  const ev = await pg.query<{ at: string }>("SELECT at::text FROM ev ORDER BY id", [], dbName(url));
+  assert.deepEqual(ev.map((x) => x.at), [iso(BASE_MS + 7), "2024-01-01 00:00:00"], "a table loaded for the first time in a refresh");
+  return r;
+}
+
+test("a refresh whose changed rows bring epoch milliseconds into a column that held only text reads them as milliseconds (counted in the digest scan)", async () => {
+  const r = await refreshIntroducingMilliseconds();
+  const msg = r.tables.find((t) => t.source === "msg")!;
+  assert.equal(msg.action, "synced");
+  assert.match(msg.refresh ?? "", /synced by recorded digests/);
+  assert.equal(r.tables.find((t) => t.source === "ev")!.action, "loaded");
+});
+
+test("without the C extension the refresh decides the same by query (sync by content)", async () => {
+  const r = await refreshIntroducingMilliseconds("off");
+  assert.match(r.tables.find((t) => t.source === "msg")!.refresh ?? "", /synced by content digests/);
+});
+
+test("a table a refresh reloads whole (its columns changed) decides its date columns first, by query", async () => {
+  const src = textDatesDb();
+  const url = await pg.createDatabase();
+  assert.equal((await migrate({ source: src, target: url })).ok, true);
+  edit(src, `ALTER TABLE msg ADD COLUMN extra TEXT; UPDATE msg SET edited = ${BASE_MS} + id WHERE id = 9`);
+  const r = await migrate({ source: src, target: url, refresh: true });
+  assert.equal(r.ok, true, JSON.stringify(r.tables));
+  assert.match(r.tables[0]!.refresh ?? "", /reloaded whole: its columns or keys changed/);
+  const [row] = await pg.query<{ edited: string }>("SELECT edited::text FROM msg WHERE id = 9", [], dbName(url));
+  assert.equal(row!.edited, iso(BASE_MS + 9));
+});
+
+test("a refresh whose changed rows mix units fails naming table, key and column, and leaves PostgreSQL as it was", async () => {
+  const src = textDatesDb();
+  const url = await pg.createDatabase();
+  assert.equal((await migrate({ source: src, target: url })).ok, true);
+  const dump = async () => ({
+    msg: (await pg.query<{ r: string }>("SELECT m::text AS r FROM msg m ORDER BY id", [], dbName(url))).map((x) => x.r),
+    loads: (await pg.query<{ r: string }>("SELECT l::text AS r FROM pgshift.loads l ORDER BY target_table", [], dbName(url))).map((x) => x.r),
+    tables: (await pg.query<{ t: string }>("SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1", [], dbName(url))).map((x) => x.t),
+  });
+  const was = await dump();
+  edit(
+    src,
+    `UPDATE msg SET edited = ${BASE_MS} + id WHERE id IN (100, 200, 300);
+     UPDATE msg SET edited = 1700000400 WHERE id = 250;
+     UPDATE msg SET body = 'changed' WHERE id = 7;
+     CREATE TABLE ev (id INTEGER PRIMARY KEY, at DATETIME); INSERT INTO ev VALUES (1, ${BASE_MS});`,
+  );
+  await assert.rejects(migrate({ source: src, target: url, refresh: true }), (e: unknown) => {
+    assert.ok(e instanceof ValueConversionError, String(e));
+    assert.deepEqual([e.table, e.column, e.key, e.value], ["msg", "edited", { id: 250 }, 1700000400]);
+    assert.match(e.message, /mix units \(1 look like epoch seconds, 3 look like epoch milliseconds\)/);
+    return true;
+  });
+  assert.deepEqual(await dump(), was, "nothing written: not the synced table, not its record, not the new table");
 });

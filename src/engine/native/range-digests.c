@@ -16,12 +16,16 @@
  * The hash is MurmurHash3's 64-bit mixing over 8-byte words; it finds
  * accidental changes (a collision needs two rows of one range to change so that
  * their hashes still sum the same: about 2^-64), not adversarial ones.
+ *
+ * The extension also holds pgshift_numeric_dates (numeric-dates.h): a refresh
+ * counts a date column's numbers in the same scan as its digests.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "sqlite3ext.h"
 SQLITE_EXTENSION_INIT1
+#include "numeric-dates.h"
 
 typedef struct {
   int64_t range;
@@ -158,5 +162,6 @@ __declspec(dllexport)
 int sqlite3_rangedigests_init(sqlite3 *db, char **err, const sqlite3_api_routines *api) {
   (void)err;
   SQLITE_EXTENSION_INIT2(api);
-  return sqlite3_create_function(db, "pgshift_range_digests", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, 0, 0, step, final);
+  int rc = sqlite3_create_function(db, "pgshift_range_digests", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, 0, 0, step, final);
+  return rc == SQLITE_OK ? nd_register(db) : rc;
 }

@@ -14,6 +14,7 @@ import { chunkDigestsSql, deltaDecision, deltaKeyColumn, layoutOf, rangeWidth, s
 import { rangeDigestsExtension, rangeDigestsInWorker, serializeDigests, sqliteRangeDigests, type RawDigests } from "../range-digests";
 import type { Loaded } from "../load-context";
 import type { TablePlan } from "../plan";
+import { settleNumericDates } from "../numeric-dates";
 import { ReadWorkers } from "../read-workers";
 import { createTableSql } from "../schema";
 import { tableReader } from "../source";
@@ -48,6 +49,9 @@ export async function load(ctx: LoadContext): Promise<void> {
   const reloads = ordered.filter((t) => actions.get(t.target) === "reloaded");
   const singles = ordered.filter((t) => ["load", "replaced"].includes(actions.get(t.target)!));
   for (const t of ordered.filter((t) => ["kept", "bookkeeping"].includes(actions.get(t.target)!))) ctx.progress(t.target, "keep", t.rows, t.rows);
+  // A refresh plans without counting date columns' numbers (plan.ts numericDates "defer"): tables it does not
+  // sync are decided here, by query, before anything is written, so mixed units still refuse the whole run.
+  settleAll(ctx, ordered.filter((t) => actions.get(t.target) !== "reloaded"));
 
   // Read workers pay off when several big tables load at once (each converts on
   // its own core); for one big table the main thread keeps up with PostgreSQL
@@ -176,6 +180,11 @@ async function reloadTables(ctx: LoadContext, tables: TablePlan[]): Promise<void
         rec?.schema_mode === plan.schemaMode ? deltaDecision(db, t, rec.layout, await recordedRanges(client, schema, t.target)) : { reason: "the schema mode changed", layoutChanged: true },
       );
     }
+    // A table synced by its record counts its date columns in its digest scan (delta.ts); the others by query, now.
+    for (const t of tables) {
+      const d = decisions.get(t.target)!;
+      if (!("width" in d && d.recorded)) settleNumericDates(db, t);
+    }
     const whole = tables.filter((t) => "reason" in decisions.get(t.target)!);
     const synced = tables.filter((t) => "width" in decisions.get(t.target)!);
     const qualifiedNames = (ts: TablePlan[]) => ts.map((t) => qualified(schema, t.target));
@@ -250,6 +259,18 @@ async function reloadTables(ctx: LoadContext, tables: TablePlan[]): Promise<void
     for (const fk of deferred) await client.query(`ALTER TABLE ${fk.tbl} ALTER CONSTRAINT ${quoteIdent(fk.name)} NOT DEFERRABLE INITIALLY IMMEDIATE`);
     for (const fk of restore) await client.query(`ALTER TABLE ${fk.tbl} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.def}`);
   });
+}
+
+/** Decides the pending date columns of `tables` (numeric-dates.ts) on a reader of the snapshot. */
+function settleAll(ctx: LoadContext, tables: TablePlan[]): void {
+  const pending = tables.filter((t) => t.columns.some((c) => c.numericDatesPending));
+  if (pending.length === 0) return;
+  const db = ctx.snapshot.open();
+  try {
+    for (const t of pending) settleNumericDates(db, t);
+  } finally {
+    db.close();
+  }
 }
 
 /** Binary (copy-text.ts) only into tables pgshift creates: their column types are the ones C writes. */

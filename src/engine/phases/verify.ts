@@ -6,6 +6,7 @@
 import { quoteSqlite } from "../identifiers";
 import { verifyByRanges } from "../delta";
 import { pool, session, type LoadContext, type TableReport } from "../load-context";
+import { settleNumericDates } from "../numeric-dates";
 import { forgetRanges } from "../pg-catalog";
 import type { TablePlan } from "../plan";
 import { tableReader } from "../source";
@@ -56,6 +57,7 @@ export async function verifyTables(ctx: LoadContext, tables: TablePlan[]): Promi
       ctx.progress(t.target, "verify", 0, t.rows);
       const copied = sent.get(t.target);
       const proven = copied?.sync ? await verifyByRanges(client, plan.targetSchema, t, copied.sync) : undefined;
+      if (!proven) settleNumericDates(db, t); // a no-op once the load decided them
       results.set(t.target, proven ?? (await verifyTable(client, plan.targetSchema, t, tableReader(db, t))));
       ctx.progress(t.target, "done", t.rows, t.rows);
     } finally {
@@ -75,6 +77,7 @@ export async function compareBookkeeping(ctx: LoadContext, t: TablePlan): Promis
   const db = ctx.snapshot.open();
   const client = await session(ctx.url);
   try {
+    settleNumericDates(db, t);
     const v = await verifyTable(client, ctx.plan.targetSchema, t, tableReader(db, t));
     const show = (d: RowDifference) => `${Object.entries(d.key).map(([k, x]) => `${k}=${x}`).join(", ") || "a row"} ${d.problem === "missing in PostgreSQL" ? "only in SQLite" : d.problem === "extra in PostgreSQL" ? "only in PostgreSQL" : "differs"}`;
     const warnings = v.match
