@@ -152,7 +152,7 @@ test("a changed source is copied exactly once; a failure mid-copy fails the upda
   const [afterRows] = await pgs.query<{ n: string; d: string }>("SELECT count(*) AS n, count(DISTINCT id) AS d FROM messages", [], db);
   assert.equal(Number(afterRows!.n), 502);
   assert.equal(Number(afterRows!.d), 502);
-  // The re-copy before cutover synced: only the key ranges holding the two new messages were copied again.
+  // The re-copy before cutover synced: only the two new messages were copied (their key ranges compared row by row).
   const outputs = JSON.parse((await run(["stack", "output", "--json", "--show-secrets"])).stdout) as Record<string, unknown>;
   const messages = (outputs.migrationReport as { tables: { source: string; action: string; copiedRows: number }[] }).tables.find((t) => t.source === "messages")!;
   assert.equal(messages.action, "synced");

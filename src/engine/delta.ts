@@ -367,8 +367,12 @@ export async function syncTable(
   db: Database.Database,
   decision: { width: bigint; recorded?: RecordedRanges & { extension: string } },
   onProgress?: CopyProgress,
-  /** the reader for a re-copy of about that many rows (a refresh reading the source in place may copy it first, source.ts) */
-  recopying?: (rows: number) => Database.Database,
+  hooks: {
+    /** the reader for a re-copy of about that many rows (a refresh reading the source in place may copy it first, source.ts) */
+    recopying?: (rows: number) => Database.Database;
+    /** SQLite's side has been hashed: the table's long scan is done */
+    scanned?: () => void;
+  } = {},
 ): Promise<SyncResult> {
   const table = qualified(schema, t.target);
   const key = deltaKeyColumn(t)!;
@@ -387,6 +391,7 @@ export async function syncTable(
     theirs.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
     try {
       const scan = await sqliteRangeScan(db, t, key.source, width, recorded.extension, { split: t.rows >= SPLIT_MIN_ROWS, dateColumns: pendingNumericDates(t) });
+      hooks.scanned?.();
       settleNumericDates(db, t, scan.dates);
       digests = scan.digests;
     } finally {
@@ -418,7 +423,7 @@ export async function syncTable(
   let sent: CopyResult | undefined;
   let copiedRanges = ranges;
   if (ranges.length > 0) {
-    const reader = recopying?.(recopyRows) ?? db;
+    const reader = hooks.recopying?.(recopyRows) ?? db;
     const rowWise = recopyRows <= ROW_DIFF_MAX_ROWS ? await rowsThatDiffer(client, schema, t, tableReader(reader, t, ranges), ranges, recorded?.writers) : undefined;
     if (rowWise) {
       if (rowWise.stale.length) deletedRows = (await client.query(`DELETE FROM ${table} WHERE ${quoteIdent(key.target)} = ANY ($1::bigint[])`, [rowWise.stale])).rowCount ?? 0;

@@ -9,7 +9,7 @@ import { redact } from "./connection";
 import { fingerprintSqlite } from "./fingerprint";
 import { session, type LoadContext, type MigrateOptions, type ProgressEvent, type TableReport } from "./load-context";
 import { DEFAULTS, checkOptions } from "./options";
-import { recordedLoadOptions, tablesIn } from "./pg-catalog";
+import { recordedLoadOptions, settleFingerprint, tablesIn } from "./pg-catalog";
 import { openSource, planFrom, type MigrationOptions, type MigrationPlan } from "./plan";
 import { takeSnapshot, type Snapshot } from "./source";
 import { decide } from "./phases/decide";
@@ -41,6 +41,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
   checkOptions(options); // before connecting: a bad option is the caller's to fix, whatever the server says
   const src = openSource(options.source);
   let ctx: LoadContext | undefined;
+  let hashed: SourceFingerprint | undefined;
   const admin = await session(options.target);
   try {
     // A refresh reads the source in place (source.ts), so the plan is made inside its lock, from the same state,
@@ -48,6 +49,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
     let plan: MigrationPlan | undefined;
     if (!options.refresh) plan = await planFrom(src, options, { numericDates: "scan" });
     const { snapshot, fingerprint } = await snapshotWithFingerprint(src, options.source, options.refresh === true);
+    hashed = fingerprint;
     try {
       plan ??= await planFrom(src, options, { numericDates: "defer" });
     } catch (err) {
@@ -61,9 +63,12 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
     const verified = options.verify ?? DEFAULTS.verify;
     const verifyStarted = Date.now();
     const tables = await verify(ctx, verified);
-    return report(ctx, tables, verified, started, verified ? Date.now() - verifyStarted : undefined, await ctx.fingerprint);
+    const verifyMs = verified ? Date.now() - verifyStarted : undefined;
+    const hash = await ctx.fingerprint();
+    if (ctx.fingerprintPlaceholder) await settleFingerprint(admin, plan.targetSchema, ctx.fingerprintPlaceholder, hash);
+    return report(ctx, tables, verified, started, verifyMs, hash);
   } finally {
-    await ctx?.fingerprint.catch(() => {}); // the hashing thread is done before the source closes
+    await hashed?.started()?.catch(() => {}); // the hashing thread is done before the source closes
     await ctx?.readers?.close();
     ctx?.snapshot.dispose();
     src.close();
@@ -77,12 +82,12 @@ export async function verifyMigration(given: MigrationOptions & { target: string
   checkOptions(given);
   const src = openSource(given.source);
   let snapshot: Snapshot | undefined;
-  let fingerprinting: Promise<string> | undefined;
+  let fingerprinting: SourceFingerprint | undefined;
   let admin: Awaited<ReturnType<typeof session>> | undefined;
   try {
     const options = { ...given, ...(await recordedOptions(given.target, given)) };
     const plan = await planFrom(src, { ...options, schema: options.schema ?? DEFAULTS.schema });
-    let fingerprint: Promise<string>;
+    let fingerprint: SourceFingerprint;
     ({ snapshot, fingerprint } = await snapshotWithFingerprint(src, options.source));
     fingerprinting = fingerprint;
     const verifyStarted = Date.now();
@@ -98,9 +103,9 @@ export async function verifyMigration(given: MigrationOptions & { target: string
     for (const { method, ...v } of verifications.values()) results.push({ ...v, action: "kept", verifiedBy: method });
     const order = new Map(plan.loadOrder.map((n, i) => [n, i]));
     results.sort((a, b) => (order.get(a.target) ?? 0) - (order.get(b.target) ?? 0));
-    return report(ctx, results, true, started, Date.now() - verifyStarted, await fingerprint);
+    return report(ctx, results, true, started, Date.now() - verifyStarted, await fingerprint());
   } finally {
-    await fingerprinting?.catch(() => {});
+    await fingerprinting?.started()?.catch(() => {});
     src.close();
     snapshot?.dispose();
     await admin?.end().catch(() => {});
@@ -111,7 +116,7 @@ function context(
   options: MigrationOptions & { target: string; jobs?: number; onProgress?: (e: ProgressEvent) => void },
   plan: MigrationPlan,
   snapshot: Snapshot,
-  fingerprint: Promise<string>,
+  fingerprint: () => Promise<string>,
   admin: LoadContext["admin"],
 ): LoadContext {
   const byTarget = new Map(plan.tables.map((t) => [t.target, t]));
@@ -135,7 +140,7 @@ function context(
  * thread while the snapshot is copied and after: a refresh needs it only when
  * it records its loads, so it does not wait for it.
  */
-async function snapshotWithFingerprint(src: ReturnType<typeof openSource>, path: string, inPlace = false): Promise<{ snapshot: Snapshot; fingerprint: Promise<string> }> {
+async function snapshotWithFingerprint(src: ReturnType<typeof openSource>, path: string, inPlace = false): Promise<{ snapshot: Snapshot; fingerprint: SourceFingerprint }> {
   // data_version moves when any other connection commits: if it moved while the
   // file was hashed and copied, the hash may hold writes the snapshot does not,
   // and a later run with that same hash must not keep these tables.
@@ -143,16 +148,24 @@ async function snapshotWithFingerprint(src: ReturnType<typeof openSource>, path:
   const before = version();
   let released!: () => void;
   const unlocked = new Promise<void>((resolve) => (released = resolve));
-  // In place the file is hashed under the lock; otherwise while it is copied.
+  let hashing: Promise<string> | undefined;
+  const hash = () => {
+    if (!hashing) {
+      hashing = fingerprintSqlite(path, unlocked).then((h) => (version() === before ? h : `${h}:written-during-snapshot`));
+      hashing.catch(() => {}); // awaited by whoever needs it
+    }
+    return hashing;
+  };
+  // A copy is hashed while it is made. In place, the lock holds the file still for as long as the run reads it,
+  // and the hash waits to be asked for (a refresh asks once its long scans are done: 2 cores).
   const locksInPlace = inPlace && src.pragma("journal_mode", { simple: true }) !== "wal";
-  let hashing = locksInPlace ? undefined : fingerprintSqlite(path, unlocked);
-  hashing?.catch(() => {}); // awaited below; no unhandled rejection while the snapshot is taken
+  if (!locksInPlace) hash();
   const snapshot = await takeSnapshot(src, { inPlace, onRelease: released });
-  hashing ??= fingerprintSqlite(path, unlocked);
-  const fingerprint = hashing.then((hash) => (version() === before ? hash : `${hash}:written-during-snapshot`));
-  fingerprint.catch(() => {}); // awaited by whoever needs it
-  return { snapshot, fingerprint };
+  return { snapshot, fingerprint: Object.assign(hash, { started: () => hashing }) };
 }
+
+/** The source's fingerprint: hashed when first asked for (started() says whether it was). */
+type SourceFingerprint = (() => Promise<string>) & { started: () => Promise<string> | undefined };
 
 /**
  * How the tables were loaded, from pgshift.loads: `pgshift verify` without

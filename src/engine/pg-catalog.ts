@@ -145,6 +145,11 @@ export async function recordedRanges(client: pg.Client, schema: string, table: s
   return r && { width: BigInt(r.width), digests: Buffer.from(r.digests, "base64"), writers: r.writers, age: BigInt(r.age) };
 }
 
+/** The fingerprint in place of the placeholder a refresh recorded (settle-fingerprint.sql). */
+export async function settleFingerprint(client: pg.Client, schema: string, placeholder: string, fingerprint: string): Promise<void> {
+  await client.query(sql("settle-fingerprint"), [schema, placeholder, fingerprint]);
+}
+
 /** After a failed verification: the next refresh compares full contents. */
 export async function forgetRanges(client: pg.Client, schema: string, table: string): Promise<void> {
   await client.query(sql("forget-ranges"), [schema, table]);

@@ -11,6 +11,7 @@ import { sqliteFile } from "../helpers/sqlite";
 import { migrate, type MigrationReport } from "../../src/engine";
 import { differingRanges, keyRanges, rangeOf } from "../../src/engine/delta";
 import { DISABLE_ENV } from "../../src/engine/range-digests";
+import { fingerprintSqlite } from "../../src/engine/fingerprint";
 
 let pg: TestPostgres;
 before(async () => {
@@ -104,8 +105,10 @@ test("inserts, updates, deletes and keys moved between ranges re-copy only the c
   const posts = table(r, "posts");
   assert.equal(posts.action, "synced");
   assert.equal(posts.verifiedBy, "range digests");
-  assert.ok(posts.copiedRows! > 0 && posts.copiedRows! < ROWS / 5, `re-copied ${posts.copiedRows} of ${ROWS} rows: ${posts.refresh}`);
-  assert.match(posts.refresh!, /synced by recorded digests: \d+ of \d+ key ranges differed/);
+  // Within the differing ranges only the rows that differ are written: 3 updated, 1 inserted, 2 moved keys in
+  // (100000, and 20 taking 2500's row); deleted: those 3 and 20's old row, 21, 2200, and the moved-away 700 and 2500.
+  assert.match(posts.refresh!, /synced by recorded digests: \d+ of \d+ key ranges differed; 8 rows deleted, 6 copied again/);
+  assert.equal(posts.copiedRows, 6);
   assert.equal(table(r, "users").action, "synced");
   assert.equal(table(r, "tags").action, "reloaded", "a text key: reloaded whole");
   assert.match(table(r, "tags").refresh!, /not a single integer column/);
@@ -311,4 +314,20 @@ test("without the SQLite extension a refresh compares full contents; what it pro
   await refreshAfter(source, url, db, "UPDATE posts SET body = 'first change' WHERE id = 10; DELETE FROM posts WHERE id = 11;",
     "UPDATE posts SET body = 'by the app' WHERE id = 1500", /synced by content digests: 2 of/);
   await refreshAfter(source, url, db, "UPDATE posts SET body = 'second change' WHERE id = 2500", "DELETE FROM posts WHERE id = 600", /synced by recorded digests: 2 of/);
+});
+
+test("a refresh records the file's fingerprint once it is hashed: a plain run then keeps every table; a run stopped before that asks for --refresh", async () => {
+  const { source, url, db } = await loaded();
+  editSqlite(source, "UPDATE posts SET body = 'edited' WHERE id = 42");
+  const r = await migrate({ source, target: url, refresh: true });
+  assert.equal(r.ok, true);
+  const expected = await fingerprintSqlite(source);
+  assert.equal(r.fingerprint, expected);
+  const recorded = await pg.query<{ f: string }>("SELECT DISTINCT source_fingerprint AS f FROM pgshift.loads", [], db);
+  assert.deepEqual(recorded, [{ f: expected }], "every table's record holds the file's fingerprint, no placeholder");
+  const plain = await migrate({ source, target: url });
+  assert.ok(plain.tables.every((t) => t.action === "kept"), JSON.stringify(plain.tables.map((t) => t.action)));
+  // What a refresh stopped between its commit and the hash leaves behind: never taken for any file's state.
+  await pg.query("UPDATE pgshift.loads SET source_fingerprint = 'pending:stopped' WHERE target_table = 'posts'", [], db);
+  await assert.rejects(migrate({ source, target: url }), /--refresh/);
 });

@@ -9,7 +9,7 @@ import { ensureLoadsTable, hasRows, loadRecords, tablesIn } from "../pg-catalog"
 export async function decide(ctx: LoadContext, options: { refresh?: boolean; overwrite?: boolean }): Promise<Map<string, Decision>> {
   const { admin, plan } = ctx;
   // --refresh copies whatever the fingerprint: it is not waited for here.
-  const fingerprint = options.refresh ? undefined : await ctx.fingerprint;
+  const fingerprint = options.refresh ? undefined : await ctx.fingerprint();
   const schema = plan.targetSchema;
   await ensureLoadsTable(admin);
   const records = await loadRecords(admin, schema);

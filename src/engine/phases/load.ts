@@ -2,6 +2,7 @@
 // its keys (keys.ts), and its record in pgshift.loads, committed together; a
 // refresh reloads every changed table in one transaction instead. Each table is
 // analyzed as soon as it is committed, while the next ones load.
+import { randomUUID } from "node:crypto";
 import os from "node:os";
 import type pg from "pg";
 import { CHUNK, copyTable, type CopyFormat } from "../copy";
@@ -209,6 +210,11 @@ async function reloadTables(ctx: LoadContext, tables: TablePlan[]): Promise<void
     }
     const restore = dropped.filter((fk) => ![...recreate].some((target) => [qualified(schema, target), quoteIdent(target), target].includes(fk.tbl)));
     const truncate = whole.filter((t) => !recreate.has(t.target));
+    // Records are written last, in the same transaction, with a placeholder for the source's fingerprint: it is
+    // hashed on another thread once the longest scan is done, and set after the commit (migrate.ts).
+    const recordsToWrite: (() => Promise<void>)[] = [];
+    const placeholder = (ctx.fingerprintPlaceholder = `pending:${randomUUID()}`);
+    const longest = synced.reduce<TablePlan | undefined>((a, b) => (a && a.rows >= b.rows ? a : b), undefined);
     if (truncate.length) await client.query(`TRUNCATE ${qualifiedNames(truncate).join(", ")}`);
     for (const t of tables) {
       const decision = decisions.get(t.target)!;
@@ -219,9 +225,11 @@ async function reloadTables(ctx: LoadContext, tables: TablePlan[]): Promise<void
         // A sync by content reads every row: from a copy. It records what it proved, so that the next refresh goes by record.
         if (!decision.recorded) readWhole();
         const recording = decision.recorded ? undefined : recordRanges(ctx, t, db);
-        const sync = await syncTable(client, schema, t, db, decision, (n) => ctx.progress(t.target, "copy", n, t.rows), (rows) =>
-          rows > t.rows / IN_PLACE_MAX_SHARE ? readWhole() : db,
-        );
+        const sync = await syncTable(client, schema, t, db, decision, (n) => ctx.progress(t.target, "copy", n, t.rows), {
+          recopying: (rows) => (rows > t.rows / IN_PLACE_MAX_SHARE ? readWhole() : db),
+          // The source's fingerprint is hashed once the longest scan is done, not alongside it (2 cores).
+          scanned: () => void (t === longest ? ctx.fingerprint() : undefined),
+        });
         loaded = {
           rows: sync.copiedRows,
           parts: [],
@@ -242,7 +250,7 @@ async function reloadTables(ctx: LoadContext, tables: TablePlan[]): Promise<void
           const writers = recorded && (await tableWriters(client, schema, t));
           if (recorded && writers) ranges = { width: recorded.width, digests: serializeDigests(recorded.digests), writers: writers.length ? writers : "this" };
         }
-        await record(ctx, client, t, sync.sourceRows, undefined, ranges);
+        recordsToWrite.push(() => record(ctx, client, t, sync.sourceRows, undefined, ranges, placeholder));
       } else {
         // Every reloaded table shares one transaction: text, which never needs a second attempt.
         readWhole();
@@ -250,11 +258,13 @@ async function reloadTables(ctx: LoadContext, tables: TablePlan[]): Promise<void
         const keys = recreate.has(t.target) ? addKeys(ctx, client, t, copied.rows) : resetSequences(ctx, client, t);
         const recording = recordRanges(ctx, t, db);
         loaded = { ...copied, warnings: await keys, refresh: `reloaded whole: ${decision.reason}` };
-        await record(ctx, client, t, loaded.rows, await recording);
+        const recorded = await recording;
+        recordsToWrite.push(() => record(ctx, client, t, copied.rows, recorded, undefined, placeholder));
       }
       ctx.sent.set(t.target, loaded);
     }
     // The deferred checks run now, on the changed rows only; then the keys are as they were.
+    for (const write of recordsToWrite) await write();
     for (const fk of deferred) await client.query(`SET CONSTRAINTS ${fk.nsp}.${quoteIdent(fk.name)} IMMEDIATE`);
     for (const fk of deferred) await client.query(`ALTER TABLE ${fk.tbl} ALTER CONSTRAINT ${quoteIdent(fk.name)} NOT DEFERRABLE INITIALLY IMMEDIATE`);
     for (const fk of restore) await client.query(`ALTER TABLE ${fk.tbl} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.def}`);
@@ -282,7 +292,7 @@ function copy(ctx: LoadContext, client: pg.Client, t: TablePlan, db: ReturnType<
   return copyTable(client, ctx.plan.targetSchema, t, tableReader(db, t), (n) => ctx.progress(t.target, "copy", n, t.rows), chunks, ctx.jobs, binary);
 }
 
-async function record(ctx: LoadContext, client: pg.Client, t: TablePlan, rows: number, recording: Recording, ranges?: LoadEntry["ranges"]): Promise<void> {
+async function record(ctx: LoadContext, client: pg.Client, t: TablePlan, rows: number, recording: Recording, ranges?: LoadEntry["ranges"], fingerprint?: string): Promise<void> {
   const { plan } = ctx;
   // The overrides that applied to this table, so `pgshift verify` compares the same way.
   const casts = Object.fromEntries(Object.entries(plan.casts).filter(([k]) => k.slice(0, k.lastIndexOf(".")) === t.source));
@@ -290,7 +300,7 @@ async function record(ctx: LoadContext, client: pg.Client, t: TablePlan, rows: n
     targetSchema: plan.targetSchema,
     targetTable: t.target,
     sourceTable: t.source,
-    fingerprint: await ctx.fingerprint,
+    fingerprint: fingerprint ?? (await ctx.fingerprint()),
     schemaMode: plan.schemaMode,
     rows,
     identifiers: plan.identifiers,
