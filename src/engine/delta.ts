@@ -286,27 +286,36 @@ async function rowsThatDiffer(client: pg.Client, schema: string, t: TablePlan, r
   const stale: string[] = [];
   const fresh: string[] = [];
   const keys: KeyRanges = [];
+  const ourKeys = ours.map((line) => fieldOf(line, k));
+  const theirKeys = theirs.map((line) => fieldOf(line, k));
   let i = 0;
   let j = 0;
   // Keys are integers in COPY text; a key held twice (no unique key in PostgreSQL) goes as a group.
   while (i < ours.length || j < theirs.length) {
-    const a = i < ours.length ? BigInt(fieldOf(ours[i]!, k)) : undefined;
-    const b = j < theirs.length ? BigInt(fieldOf(theirs[j]!, k)) : undefined;
-    const id = a === undefined ? b! : b === undefined ? a : a < b ? a : b;
+    const id = i === ours.length ? theirKeys[j]! : j === theirs.length ? ourKeys[i]! : compareIntegers(ourKeys[i]!, theirKeys[j]!) <= 0 ? ourKeys[i]! : theirKeys[j]!;
     const from = i;
-    while (i < ours.length && BigInt(fieldOf(ours[i]!, k)) === id) i++;
+    while (i < ours.length && ourKeys[i] === id) i++;
     const at = j;
-    while (j < theirs.length && BigInt(fieldOf(theirs[j]!, k)) === id) j++;
+    while (j < theirs.length && theirKeys[j] === id) j++;
     const same = i - from === j - at && ours.slice(from, i).every((line, n) => line === theirs[at + n] && !foreign.has(at + n));
     if (same) continue;
-    if (j > at) stale.push(id.toString());
+    if (j > at) stale.push(id);
     if (i === from) continue;
     fresh.push(...ours.slice(from, i));
+    const key = BigInt(id);
     const last = keys[keys.length - 1];
-    if (last && last[1] + 1n === id) last[1] = id;
-    else keys.push([id, id]);
+    if (last && last[1] + 1n === key) last[1] = key;
+    else keys.push([key, key]);
   }
   return { stale, fresh, keys };
+}
+
+/** Two integers as COPY writes them (no leading zeros), compared by value. */
+function compareIntegers(a: string, b: string): number {
+  const negative = a.charCodeAt(0) === 45;
+  if (negative !== (b.charCodeAt(0) === 45)) return negative ? -1 : 1;
+  const d = a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+  return negative ? -d : d;
 }
 
 /** Field `n` of a COPY text line, as written (an integer key needs no unescaping). */
@@ -370,8 +379,8 @@ export async function syncTable(
   hooks: {
     /** the reader for a re-copy of about that many rows (a refresh reading the source in place may copy it first, source.ts) */
     recopying?: (rows: number) => Database.Database;
-    /** SQLite's side has been hashed: the table's long scan is done */
-    scanned?: () => void;
+    /** SQLite's side has been read: its scan and, for a row-by-row comparison, the differing ranges */
+    read?: () => void;
   } = {},
 ): Promise<SyncResult> {
   const table = qualified(schema, t.target);
@@ -391,7 +400,6 @@ export async function syncTable(
     theirs.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
     try {
       const scan = await sqliteRangeScan(db, t, key.source, width, recorded.extension, { split: t.rows >= SPLIT_MIN_ROWS, dateColumns: pendingNumericDates(t) });
-      hooks.scanned?.();
       settleNumericDates(db, t, scan.dates);
       digests = scan.digests;
     } finally {
@@ -426,6 +434,7 @@ export async function syncTable(
     const reader = hooks.recopying?.(recopyRows) ?? db;
     const rowWise = recopyRows <= ROW_DIFF_MAX_ROWS ? await rowsThatDiffer(client, schema, t, tableReader(reader, t, ranges), ranges, recorded?.writers) : undefined;
     if (rowWise) {
+      hooks.read?.(); // (the re-copy below sends lines already read)
       if (rowWise.stale.length) deletedRows = (await client.query(`DELETE FROM ${table} WHERE ${quoteIdent(key.target)} = ANY ($1::bigint[])`, [rowWise.stale])).rowCount ?? 0;
       copiedRanges = rowWise.keys;
       if (rowWise.fresh.length) {
@@ -440,8 +449,9 @@ export async function syncTable(
       deletedRows = del.rowCount ?? 0;
       sent = await copyTable(client, schema, t, tableReader(reader, t, ranges), onProgress);
       copiedRows = sent.rows;
+      hooks.read?.();
     }
-  }
+  } else hooks.read?.();
 
   return {
     copiedRows,

@@ -141,3 +141,32 @@ test("hashed in two halves at once (a big table on a refresh), the digests are t
     db.close();
   }
 });
+
+test("parseDigests: sorted triples (read as 32-bit words) and unsorted ones give what adding them up by range gives", () => {
+  const reference = (blob: Uint8Array) => {
+    const a = new BigInt64Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength));
+    const sums = new Map<bigint, [bigint, bigint]>();
+    for (let i = 0; i + 2 < a.length; i += 3) {
+      const [rows, digest] = sums.get(a[i]!) ?? [0n, 0n];
+      sums.set(a[i]!, [rows + a[i + 1]!, BigInt.asIntN(64, digest + a[i + 2]!)]);
+    }
+    return [...sums].sort((x, y) => (x[0] < y[0] ? -1 : 1)).map(([id, [rows, digest]]) => [id, rows, digest]);
+  };
+  for (const sorted of [true, false]) {
+    // Ids across the whole int64 range (negative ones, gaps past 2^32), a range two parts share, digests with the top bit set.
+    const ids: bigint[] = [];
+    let id = -(2n ** 63n);
+    for (let i = 0; i < 20_000; i++) ids.push((id += BigInt(1 + (i % 997 === 0 ? 2 ** 40 : i % 3))));
+    ids.splice(10_000, 0, ids[10_000]!);
+    if (!sorted) [ids[5], ids[9]] = [ids[9]!, ids[5]!];
+    const a = new BigInt64Array(ids.length * 3);
+    ids.forEach((x, i) => {
+      a[3 * i] = x;
+      a[3 * i + 1] = BigInt(1 + (i % 9));
+      a[3 * i + 2] = BigInt.asIntN(64, BigInt(i + 1) * 0x9e3779b97f4a7c15n);
+    });
+    const blob = new Uint8Array(a.buffer);
+    const got = parseDigests(Buffer.concat([Buffer.alloc(3), blob]).subarray(3)); // at an odd offset, as a Buffer may be
+    assert.deepEqual([...got.ids].map((x, i) => [x, got.rows[i], got.digests[i]]), reference(blob), sorted ? "sorted" : "unsorted");
+  }
+});
