@@ -72,7 +72,7 @@ export interface LoadContext {
   plan: MigrationPlan;
   /** every table is read from this one moment of the source */
   snapshot: Snapshot;
-  /** SHA-256 of the source file: the source's fingerprint, hashed on another thread; in a refresh reading in place, the hashing starts at the first call */
+  /** the source file's fingerprint (fingerprint.ts), hashed on another thread; in a refresh reading in place, the hashing starts at the first call */
   fingerprint: () => Promise<string>;
   /** what a refresh recorded in place of the fingerprint, replaced once it is hashed (settleFingerprint) */
   fingerprintPlaceholder?: string;

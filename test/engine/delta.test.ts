@@ -331,3 +331,33 @@ test("a refresh records the file's fingerprint once it is hashed: a plain run th
   await pg.query("UPDATE pgshift.loads SET source_fingerprint = 'pending:stopped' WHERE target_table = 'posts'", [], db);
   await assert.rejects(migrate({ source, target: url }), /--refresh/);
 });
+
+test("a refresh reads the file in place while it re-reads little, and copies it (under the same lock) once a sync would re-read more than 1/32 of a table", async () => {
+  const source = sqliteFile((db) => {
+    db.exec("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, n INTEGER)");
+    const ins = db.prepare("INSERT INTO items VALUES (?, ?, ?)");
+    db.transaction(() => {
+      for (let i = 1; i <= 4000; i++) ins.run(i, `item ${i}`, i * 3);
+    })();
+  });
+  const url = await pg.createDatabase();
+  const db = url.split("/").pop()!;
+  assert.equal((await migrate({ source, target: url })).ok, true);
+  editSqlite(source, "UPDATE items SET name = 'few' WHERE id IN (7, 2001)");
+  const few = await migrate({ source, target: url, refresh: true });
+  assert.equal(few.ok, true);
+  assert.equal(few.snapshot!.method, "read in place under a read lock (delete journal)");
+  assert.equal(table(few, "items").copiedRows, 2);
+  editSqlite(source, "UPDATE items SET name = 'many' WHERE id % 20 = 0"); // 200 rows across 200 ranges: ~1,600 rows to re-read
+  const many = await migrate({ source, target: url, refresh: true });
+  assert.equal(many.ok, true);
+  assert.equal(many.snapshot!.method, "read in place under a read lock, then copied (delete journal)");
+  assert.equal(table(many, "items").copiedRows, 200);
+  const rows = await pg.query<{ n: string }>("SELECT count(*) FILTER (WHERE name = 'many') AS n FROM items", [], db);
+  assert.equal(rows[0]!.n, "200");
+  assert.deepEqual(await pg.query("SELECT * FROM items ORDER BY id", [], db), await (async () => {
+    const u = await pg.createDatabase();
+    assert.equal((await migrate({ source, target: u })).ok, true);
+    return pg.query("SELECT * FROM items ORDER BY id", [], u.split("/").pop()!);
+  })());
+});
