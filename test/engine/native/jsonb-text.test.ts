@@ -15,6 +15,7 @@ import { copyTextExtension } from "../../../src/engine/copy-text";
 import { jsonbText } from "../../../src/engine/jsonb-text";
 import { escapeCopy, unescapeCopy } from "../../../src/engine/convert";
 import { startPostgres, type TestPostgres } from "../../helpers/postgres";
+import { seededRandom } from "../../helpers/random";
 
 /** jsonb-text.h's JT_MAX_DEPTH */
 const MAX_DEPTH = 256;
@@ -125,19 +126,9 @@ test("C refuses what jsonbText refuses, and leaves deep nesting to JavaScript", 
   }
 });
 
-/** mulberry32: a seeded PRNG, so a failure names a document that can be replayed. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Random JSON text: nested containers, awkward keys and strings, numbers (`exponents`: some with one). */
 function generator(seed: number, exponents: boolean) {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const int = (n: number) => Math.floor(rand() * n);
   const pick = <T>(xs: readonly T[]) => xs[int(xs.length)]!;
   const ws = () => (rand() < 0.6 ? "" : pick([" ", "  ", "\t", "\n", "\r\n", " \n\t "]));

@@ -12,6 +12,7 @@ import { planFrom } from "../../../src/engine/plan";
 import { loadExtension } from "../../../src/engine/native";
 import { countNumericDates, parseNumericDateCounts } from "../../../src/engine/numeric-dates";
 import { rangeDigestsExtension, sqliteRangeScan } from "../../../src/engine/range-digests";
+import { seededRandom } from "../../helpers/random";
 
 function extension(): string {
   const e = rangeDigestsExtension();
@@ -33,18 +34,6 @@ function nextDouble(x: number, dir: 1 | -1): number {
 // As the query writes them (as doubles they round: the upper bounds are the doubles nearest to these).
 const BOUNDS = [0, 2415020.5, 5373484.5, 1e11, 1e14, 1e17, 2208988800, 2208988800000, 2208988800000000, 2 ** 53, 2 ** 63, ...["253402300799.999999", "253402300799999.999", "253402300799999999"].map(Number)];
 const INT_BOUNDS = [0n, 2415020n, 2415021n, 5373484n, 5373485n, 10n ** 11n, 10n ** 14n, 10n ** 17n, 2208988800n, 253402300799n, 253402300800n, 2208988800000n, 253402300799999n, 253402300800000n, 2208988800000000n, 253402300799999999n, 253402300800000000n, 2n ** 53n, 2n ** 63n - 1n];
-
-/** A deterministic generator (mulberry32): a failing case can be run again. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function values(rnd: () => number, n: number): unknown[] {
   const pick = <T>(xs: T[]) => xs[Math.floor(rnd() * xs.length)]!;
@@ -74,7 +63,7 @@ function values(rnd: () => number, n: number): unknown[] {
 test("the C counts equal numeric-dates.sql's over random columns at every bound, as stored in any affinity", async () => {
   const ext = extension();
   for (const seed of [1, 2, 3, 4, 5]) {
-    const rnd = random(seed);
+    const rnd = seededRandom(seed);
     const path = sqliteFile((db) => {
       db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, raw, at DATETIME, r REAL)");
       const ins = db.prepare("INSERT INTO t VALUES (?, ?, ?, ?)");
