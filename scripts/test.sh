@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test under test/ with node's test runner (TypeScript through tsx),
-# after making sure dependencies and the Pulumi toolchain are in place.
+# after making sure dependencies, the Debian packages the tests use and the
+# Pulumi toolchain are in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci
+# The Debian packages the suite uses (test/setup/system-packages.ts), installed when missing.
+node --import tsx test/setup/system-packages.ts install
 bash toolchain/setup.sh
 # shellcheck source=scripts/env.sh
 source scripts/env.sh

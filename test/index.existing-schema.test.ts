@@ -30,7 +30,7 @@ const takesConfigFile = new Set(["preview", "up", "destroy", "config"]);
 const withStack = (args: string[]) => (args[0] === "stack" && args[1] !== "output" ? args : [...args, "--stack", stack]);
 const run = (args: string[], allowFailure = false) => ws.run(withStack(takesConfigFile.has(args[0]!) ? [...args, "--config-file", configFile] : args), { allowFailure });
 const set = (path: string, value: string, secret = false) => run(["config", "set", ...(secret ? ["--secret"] : ["--path"]), path, value]);
-const appRun = (args: string[], url: string) => runProcess(python, args, { cwd: appDir, env: { ...process.env, DATABASE_URL: url }, label: `python3 ${args[0]}` });
+const appRun = (args: string[], url: string) => runProcess(python, args, { cwd: appDir, env: { ...process.env, DATABASE_URL: url }, label: "python3" });
 
 before(async () => {
   pgs = await startPostgres();

@@ -23,7 +23,7 @@ before(async () => (pg = await startPostgres()));
 after(async () => pg?.stop());
 
 const app = (args: string[], databaseUrl: string) =>
-  runProcess(python, args, { cwd: appDir, env: { ...process.env, DATABASE_URL: databaseUrl }, label: `python3 ${args[0]}` });
+  runProcess(python, args, { cwd: appDir, env: { ...process.env, DATABASE_URL: databaseUrl }, label: "python3" });
 
 /** The app's SQLite database as the app makes it: Alembic to `revision`, then the app's own inserts. */
 async function appSqlite(revision = "head", messages = 200): Promise<string> {
