@@ -3,6 +3,7 @@
 // tables). The queries are the files in sql/sqlite/.
 import type { Database } from "better-sqlite3";
 import { sqlFile } from "./sql-files";
+import { balanced, firstParen, withoutComments } from "./expressions";
 
 const sql = (name: string) => sqlFile("sqlite", name);
 
@@ -167,16 +168,14 @@ function isDescPk(createSql: string, column: string): boolean {
   return new RegExp(`["\`\\[]?${esc}["\`\\]]?\\s+INTEGER\\s+PRIMARY\\s+KEY\\s+DESC`, "i").test(createSql);
 }
 
-function partialWhere(createIndexSql: string): string | null {
-  // The WHERE of CREATE INDEX comes after the closing parenthesis of the column list.
-  let depth = 0;
-  let i = createIndexSql.indexOf("(");
-  for (; i < createIndexSql.length; i++) {
-    const ch = createIndexSql[i];
-    if (ch === "(") depth++;
-    else if (ch === ")" && --depth === 0) break;
-  }
-  const rest = createIndexSql.slice(i + 1);
-  const m = /^\s*WHERE\s+([\s\S]+?)\s*;?\s*$/i.exec(rest);
-  return m ? m[1]! : null;
+function partialWhere(createIndexSql: string): string {
+  // The WHERE of CREATE INDEX comes after the closing parenthesis of the column list
+  // (found outside quoted names: an index or table may be named "(").
+  const sql = withoutComments(createIndexSql);
+  const open = firstParen(sql);
+  const keys = open < 0 ? undefined : balanced(sql, open);
+  const m = keys === undefined ? null : /^\s*WHERE\s+([\s\S]+?)\s*;?\s*$/i.exec(sql.slice(open + keys.length + 2));
+  // Never null for a partial index: one read without its WHERE would refuse rows the app may write.
+  // "?" is no expression pgshift translates, so the plan leaves the index out and says so.
+  return m ? m[1]! : "?";
 }

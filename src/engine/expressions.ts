@@ -3,7 +3,7 @@
 // there — comparisons, AND/OR/NOT, IN lists, IS [NOT] NULL, BETWEEN, LIKE,
 // arithmetic, and a few functions — and refused (for the plan to list)
 // otherwise. Boolean columns compared with 0/1 compare with false/true.
-import { quoteIdent } from "./identifiers";
+import { quoteIdent, quoteLiteral } from "./identifiers";
 
 export interface ExpressionColumn {
   /** the name in SQLite */
@@ -98,6 +98,13 @@ export function translateExpression(sql: string, columns: ExpressionColumn[]): T
   const tokens = tokenize(sql);
   if (!tokens) return { ok: false, reason: "contains syntax pgshift does not translate" };
   const byName = new Map(columns.map((c) => [c.source.toLowerCase(), c]));
+  // Parentheses pair up within the expression: it goes between CHECK ( and ), and must not close them.
+  let depth = 0;
+  for (const tok of tokens) {
+    depth += tok.t === "(" ? 1 : tok.t === ")" ? -1 : 0;
+    if (depth < 0) return { ok: false, reason: "has unbalanced parentheses" };
+  }
+  if (depth !== 0) return { ok: false, reason: "has unbalanced parentheses" };
   const out: string[] = [];
   for (let i = 0; i < tokens.length; i++) {
     const tok = tokens[i]!;
@@ -129,12 +136,22 @@ export function translateExpression(sql: string, columns: ExpressionColumn[]): T
       out.push(tok.v === "==" ? "=" : tok.v);
       continue;
     }
+    if (tok.t === "str") {
+      // Written again from its value: PostgreSQL reads a backslash differently when standard_conforming_strings is off.
+      out.push(quoteLiteral(sqliteString(tok.v)));
+      continue;
+    }
     out.push(tok.v);
   }
   // Spaces between pieces, none inside parentheses or before commas (pieces are whole literals, so none is touched).
   let text = "";
   for (const piece of out) text += text === "" || text.endsWith("(") || piece === ")" || piece === "," ? piece : ` ${piece}`;
   return { ok: true, sql: text };
+}
+
+/** The value of a SQLite string literal ('it''s'). */
+export function sqliteString(literal: string): string {
+  return literal.slice(1, -1).replace(/''/g, "'");
 }
 
 /** After a boolean column: `= 1` becomes `= true`, `IN (0, 1)` becomes `IN (false, true)`. Returns the last token used. */
@@ -211,9 +228,62 @@ export interface TableDefinition {
 
 const unquote = (s: string) => (/^["`[]/.test(s) ? s.slice(1, -1).replace(/""/g, '"') : s);
 
+/**
+ * The SQL with its comments (`-- …` to the end of the line, and block
+ * comments) made spaces, quoted text left alone: SQLite keeps a statement as written,
+ * and a quote in a comment would otherwise shift every quote after it.
+ */
+export function withoutComments(sql: string): string {
+  let out = "";
+  for (let i = 0; i < sql.length; ) {
+    const c = sql[i]!;
+    if (c === "'" || c === '"' || c === "`" || c === "[") {
+      const end = quotedEnd(sql, i);
+      out += sql.slice(i, end);
+      i = end;
+    } else if (c === "-" && sql[i + 1] === "-") {
+      const nl = sql.indexOf("\n", i);
+      i = nl < 0 ? sql.length : nl;
+      out += " ";
+    } else if (c === "/" && sql[i + 1] === "*") {
+      const close = sql.indexOf("*/", i + 2);
+      i = close < 0 ? sql.length : close + 2;
+      out += " ";
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  return out;
+}
+
+/** Where the quoted text that opens at `i` ends (just past its closing quote; a doubled quote stays inside). */
+function quotedEnd(sql: string, i: number): number {
+  const close = sql[i] === "[" ? "]" : sql[i]!;
+  let j = i + 1;
+  for (;;) {
+    const k = sql.indexOf(close, j);
+    if (k < 0) return sql.length;
+    if (close !== "]" && sql[k + 1] === close) j = k + 2;
+    else return k + 1;
+  }
+}
+
+/** The first "(" outside quoted text (a table may be named "("). */
+export function firstParen(sql: string): number {
+  for (let i = 0; i < sql.length; ) {
+    const c = sql[i]!;
+    if (c === "'" || c === '"' || c === "`" || c === "[") i = quotedEnd(sql, i);
+    else if (c === "(") return i;
+    else i++;
+  }
+  return -1;
+}
+
 /** Column definitions and CHECK constraints of a CREATE TABLE statement. */
-export function parseCreateTable(createSql: string): TableDefinition {
-  const open = createSql.indexOf("(");
+export function parseCreateTable(written: string): TableDefinition {
+  const createSql = withoutComments(written);
+  const open = firstParen(createSql);
   const body = open < 0 ? undefined : balanced(createSql, open);
   const def: TableDefinition = { columns: new Map(), checks: [] };
   if (!body) return def;

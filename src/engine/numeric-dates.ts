@@ -9,7 +9,7 @@ import type Database from "better-sqlite3";
 import { hasDateNumbers, type ColumnCast } from "./column-types";
 import { NUMERIC_DATE_UNITS, type NumericDateUnit } from "./convert";
 import { ValueConversionError } from "./errors";
-import { quoteSqlite } from "./identifiers";
+import { fillTemplate, quoteSqlite } from "./identifiers";
 import type { TablePlan } from "./plan";
 import { sqlFile } from "./sql-files";
 
@@ -72,7 +72,7 @@ export function decideNumericDates(db: Database.Database, table: string, column:
 
 /** numeric-dates.sql over one column: a full scan of the table. */
 export function countNumericDates(db: Database.Database, table: string, column: string): NumericDateCounts {
-  return db.prepare(query.replaceAll("%COL%", quoteSqlite(column)).replaceAll("%TABLE%", quoteSqlite(table))).get() as NumericDateCounts;
+  return db.prepare(fillTemplate(query, { COL: column, TABLE: table })).get() as NumericDateCounts;
 }
 
 /**

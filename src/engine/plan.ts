@@ -8,10 +8,10 @@ import { castFor, formatCastRules, parseOverride } from "./cast-rules";
 import { hasDateNumbers, isIntegerKind, isNumberKind, isTextKind, makeCast, type ColumnCast } from "./column-types";
 import { readCatalog, type SkippedObject, type SqliteTable } from "./catalog";
 import { UsageError } from "./errors";
-import { quoteIdent, quoteSqlite, targetName } from "./identifiers";
+import { madeUpName, MAX_NAME_BYTES, quoteIdent, quoteLiteral, quoteSqlite, targetName } from "./identifiers";
 import { DEFAULTS, checkOptions, type IdentifierMode, type SchemaMode } from "./options";
 import { bookkeepingTool } from "./bookkeeping";
-import { balanced, parseCreateTable, splitTopLevel, translateExpression, type ExpressionColumn, type Translation } from "./expressions";
+import { balanced, parseCreateTable, splitTopLevel, sqliteString, translateExpression, withoutComments, type ExpressionColumn, type Translation } from "./expressions";
 import { decideNumericDates } from "./numeric-dates";
 import { readTargetTables, type TargetColumn } from "./pg-catalog";
 
@@ -64,8 +64,13 @@ export interface ForeignKeyPlan {
 export interface IndexPlan {
   name: string;
   unique: boolean;
-  /** the CREATE INDEX / ADD CONSTRAINT statement */
-  sql: string;
+  /**
+   * The CREATE INDEX / ADD CONSTRAINT statement around the table's name:
+   * `${head} <schema.table> ${tail}` (schema.ts). Both hold only quoted names
+   * and translated expressions; the name goes in by concatenation, never by
+   * replacing a placeholder (a name holding one, or $', would rewrite the rest).
+   */
+  sql: { head: string; tail: string };
   kind: "unique constraint" | "index" | "check constraint";
   /**
    * translated from a SQLite expression: if PostgreSQL cannot make sense of it
@@ -83,6 +88,8 @@ export interface TablePlan {
   /** source column names of the key the copy and verify order by; [] = no key */
   sourceKey: string[];
   primaryKey: string[];
+  /** the primary key constraint's name (`<table>_pkey`, cut to fit 63 bytes) */
+  primaryKeyName?: string;
   /** the key is SQLite's rowid (an INTEGER PRIMARY KEY): never NULL, always an integer */
   keyIsRowid?: boolean;
   withoutRowid: boolean;
@@ -161,7 +168,7 @@ export async function planFrom(db: Database.Database, options: MigrationOptions,
     const target = targetName(t.name, identifiers);
     const other = seen.get(target);
     if (other) throw new UsageError(`Tables "${other}" and "${t.name}" would both become "${target}" in PostgreSQL. Use --identifiers preserve.`);
-    if (Buffer.byteLength(target) > 63) throw new UsageError(`Table name "${t.name}" is longer than PostgreSQL's 63-byte limit.`);
+    fitName(target, `Table name ${JSON.stringify(t.name)}`);
     seen.set(target, t.name);
   }
   const overrides = options.casts ?? {};
@@ -185,7 +192,9 @@ export async function planFrom(db: Database.Database, options: MigrationOptions,
       return false;
     });
   }
-  const plans = tables.map((t) => planTable(db, t, identifiers, overrides, existing, mode, how.numericDates === "defer"));
+  // Names pgshift makes up (keys, constraints) never equal one the schema will already hold.
+  const taken = new Set([...tables.map((t) => targetName(t.name, identifiers)), ...tables.flatMap((t) => t.indexes.filter((ix) => ix.origin === "c").map((ix) => targetName(ix.name, identifiers)))]);
+  const plans = tables.map((t) => planTable(db, t, identifiers, overrides, existing, mode, how.numericDates === "defer", taken));
   return {
     source: options.source,
     schemaMode: mode,
@@ -197,6 +206,19 @@ export async function planFrom(db: Database.Database, options: MigrationOptions,
     ...(targetUnknown ? { targetUnknown } : {}),
     casts: overrides,
   };
+}
+
+/**
+ * A name from the SQLite file as PostgreSQL will hold it, or a refusal naming
+ * it: PostgreSQL would silently cut a longer one, so it would not copy exactly
+ * (and two long names could become one).
+ */
+function fitName(name: string, what: string): string {
+  const bytes = Buffer.byteLength(name);
+  if (bytes > MAX_NAME_BYTES) {
+    throw new UsageError(`${what} is ${bytes} bytes long in PostgreSQL; PostgreSQL names hold at most ${MAX_NAME_BYTES} bytes. Rename it in SQLite (or migrate without it: --tables).`);
+  }
+  return name;
 }
 
 function requireTarget(options: MigrationOptions): string {
@@ -218,6 +240,7 @@ function planTable(
   existing: Map<string, TargetColumn[]> | null,
   mode: SchemaMode,
   deferDates: boolean,
+  taken: Set<string>,
 ): TablePlan {
   const target = targetName(t.name, identifiers);
   const tn = (c: string) => targetName(c, identifiers);
@@ -237,6 +260,7 @@ function planTable(
       notes.push(`column "${c.name}" is generated; PostgreSQL computes it, it is not copied`);
       continue;
     }
+    fitName(tn(c.name), `Column name ${JSON.stringify(c.name)} of table ${JSON.stringify(t.name)}`);
     const override = overrides[`${t.name}.${c.name}`];
     let cast: ColumnCast;
     if (override) {
@@ -260,8 +284,8 @@ function planTable(
           "(citext folds all of Unicode; SQLite's NOCASE only folds A–Z)",
       );
       if (cast.kind === "varchar") {
-        const name = `${target}_${tn(c.name)}_length`.slice(0, 63);
-        lengthChecks.push({ name, unique: false, kind: "check constraint", sql: `ALTER TABLE %TABLE% ADD CONSTRAINT ${quoteIdent(name)} CHECK (char_length(${quoteIdent(tn(c.name))}) <= ${cast.length})` });
+        const name = madeUpName(`${target}_${tn(c.name)}`, "_length", taken);
+        lengthChecks.push({ name, unique: false, kind: "check constraint", sql: { head: "ALTER TABLE", tail: `ADD CONSTRAINT ${quoteIdent(name)} CHECK (char_length(${quoteIdent(tn(c.name))}) <= ${cast.length})` } });
       }
       cast = { ...makeCast("text", "collate nocase"), pgType: "citext" };
     }
@@ -290,8 +314,8 @@ function planTable(
   }
   const exprColumns = columns.map((c) => ({ source: c.source, target: c.target, kind: c.cast.kind }));
 
-  const fks: ForeignKeyPlan[] = t.foreignKeys.map((fk, i) => ({
-    name: `${target}_${fk.columns.map(tn).join("_")}_fkey`.slice(0, 63) || `${target}_fk${i}`,
+  const fks: ForeignKeyPlan[] = t.foreignKeys.map((fk) => ({
+    name: madeUpName(`${target}_${fk.columns.map(tn).join("_")}`, "_fkey", taken),
     columns: fk.columns.map(tn),
     refTable: targetName(fk.refTable, identifiers),
     refColumns: fk.refColumns.map(tn),
@@ -332,15 +356,15 @@ function planTable(
     const unnamedUnique = ix.origin === "u" && !cols.includes("lower(");
     if (ix.origin === "u" && !unnamedUnique) notes.push(`UNIQUE (${ix.columns.map((c) => `${c.name} COLLATE NOCASE`).join(", ")}) becomes a unique index on lower(…)`);
     if (unnamedUnique) {
-      const name = `${target}_${ix.columns.map((c) => tn(c.name ?? "")).join("_")}_key`.slice(0, 63);
-      indexes.push({ name, unique: true, kind: "unique constraint", sql: `ALTER TABLE %TABLE% ADD CONSTRAINT ${quoteIdent(name)} UNIQUE (${cols})` });
+      const name = madeUpName(`${target}_${ix.columns.map((c) => tn(c.name ?? "")).join("_")}`, "_key", taken);
+      indexes.push({ name, unique: true, kind: "unique constraint", sql: { head: "ALTER TABLE", tail: `ADD CONSTRAINT ${quoteIdent(name)} UNIQUE (${cols})` } });
     } else {
-      const name = ix.origin === "u" ? `${target}_${ix.columns.map((c) => tn(c.name ?? "")).join("_")}_key`.slice(0, 63) : targetName(ix.name, identifiers);
+      const name = ix.origin === "u" ? madeUpName(`${target}_${ix.columns.map((c) => tn(c.name ?? "")).join("_")}`, "_key", taken) : fitName(targetName(ix.name, identifiers), `Index name ${JSON.stringify(ix.name)} of table ${JSON.stringify(t.name)}`);
       indexes.push({
         name,
         unique: ix.unique,
         kind: "index",
-        sql: `CREATE ${ix.unique ? "UNIQUE " : ""}INDEX ${quoteIdent(name)} ON %TABLE% (${cols})${where}`,
+        sql: { head: `CREATE ${ix.unique ? "UNIQUE " : ""}INDEX ${quoteIdent(name)} ON`, tail: `(${cols})${where}` },
         ...(where || ix.hasExpressions || cols.includes("lower(") ? { translated: ix.sql ?? `UNIQUE (${ix.columns.map((c) => c.name).join(", ")})` } : {}),
       });
     }
@@ -353,8 +377,8 @@ function planTable(
         notes.push(`CHECK (${check.expression}) is not created: it ${x.reason}`);
         return;
       }
-      const name = (check.name ? targetName(check.name, identifiers) : `${target}_${check.column ? tn(check.column) : "row"}_check${i + 1}`).slice(0, 63);
-      indexes.push({ name, unique: false, kind: "check constraint", sql: `ALTER TABLE %TABLE% ADD CONSTRAINT ${quoteIdent(name)} CHECK (${x.sql})`, translated: `CHECK (${check.expression})` });
+      const name = check.name ? fitName(targetName(check.name, identifiers), `CHECK constraint name ${JSON.stringify(check.name)} of table ${JSON.stringify(t.name)}`) : madeUpName(`${target}_${check.column ? tn(check.column) : "row"}`, `_check${i + 1}`, taken);
+      indexes.push({ name, unique: false, kind: "check constraint", sql: { head: "ALTER TABLE", tail: `ADD CONSTRAINT ${quoteIdent(name)} CHECK (${x.sql})` }, translated: `CHECK (${check.expression})` });
     });
   }
   const sourceKey = t.primaryKey.length > 0 ? t.primaryKey : t.withoutRowid ? [] : [];
@@ -372,6 +396,7 @@ function planTable(
     withoutRowid: t.withoutRowid,
     autoincrement: t.autoincrement,
     sequenceFloor: t.sequence,
+    ...(t.primaryKey.length > 0 ? { primaryKeyName: madeUpName(target, "_pkey", taken) } : {}),
     foreignKeys: fks,
     indexes,
     notes,
@@ -476,8 +501,8 @@ export function translateDefault(sqlDefault: string | null, cast: ColumnCast): s
   }
   if (/^'([^']|'')*'$/.test(d)) {
     if (isNumberKind(k) && !/^'\s*[-+]?[\d.]+\s*'$/.test(d)) return null;
-    if (k === "jsonb" && !isJson(d.slice(1, -1).replace(/''/g, "'"))) return null;
-    return d;
+    if (k === "jsonb" && !isJson(sqliteString(d))) return null;
+    return quoteLiteral(sqliteString(d));
   }
   if (/^X'([0-9A-F]{2})*'$/.test(u) && k === "bytea") return `'\\x${u.slice(2, -1).toLowerCase()}'::bytea`;
   return null;
@@ -498,8 +523,10 @@ function isJson(s: string): boolean {
  * lower(…), ASC/DESC kept.
  */
 function indexKeys(createIndexSql: string, exprColumns: ExpressionColumn[], columns: ColumnPlan[]): Translation {
-  const on = /\bON\s+(?:"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|[^\s(]+)\s*\(/i.exec(createIndexSql);
-  const list = on ? balanced(createIndexSql, on.index + on[0].length - 1) : undefined;
+  const sql = withoutComments(createIndexSql);
+  // ON outside quoted names (an index may be named "x ON y ("): skip the names before it.
+  const on = /^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:(?:"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|[^\s(."`[]+)\s*\.\s*)?(?:"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|[^\s(."`[]+)\s+ON\s+(?:"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|[^\s(]+)\s*\(/i.exec(sql);
+  const list = on ? balanced(sql, on.index + on[0].length - 1) : undefined;
   if (!list) return { ok: false, reason: "its CREATE INDEX statement could not be read" };
   const keys: string[] = [];
   for (const item of splitTopLevel(list)) {
@@ -550,7 +577,7 @@ export function formatPlan(plan: MigrationPlan): string {
       out.push(`    ${c.source.padEnd(w)}  ${(c.declaredType || "(none)").padEnd(14)} → ${c.target === c.source ? "" : `"${c.target}" `}${c.targetType}${extras ? "  " + extras : ""}  [${c.cast.rule}]`);
     }
     if (plan.schemaMode === "create") {
-      for (const ix of t.indexes) out.push(`    + ${ix.kind} ${ix.name}${ix.translated ? `: ${ix.sql.replace(/^.*?(CHECK \(|\(|ON %TABLE% )/, "$1").slice(0, 160)}` : ""}`);
+      for (const ix of t.indexes) out.push(`    + ${ix.kind} ${ix.name}${ix.translated ? `: ${(ix.kind === "index" ? `ON ${quoteIdent(t.target)} ${ix.sql.tail}` : ix.sql.tail.slice(ix.sql.tail.indexOf(" CHECK (") + 1)).slice(0, 160)}` : ""}`);
       for (const fk of t.foreignKeys) out.push(`    + foreign key (${fk.columns.join(", ")}) → ${fk.refTable} ON DELETE ${fk.onDelete} ON UPDATE ${fk.onUpdate}`);
       if (t.autoincrement || t.columns.some((c) => c.identity)) out.push(`    + identity sequence set past the highest key${t.sequenceFloor ? ` (SQLite handed out up to ${t.sequenceFloor})` : ""}`);
     }

@@ -3,7 +3,8 @@
 -- milliseconds (< 1e14) and microseconds (< 1e17); then how many of each
 -- reading land in 1900-01-01 .. 9999-12-31. Zero reads as 1970-01-01 in every
 -- epoch unit (and is a common "no date"), so it fits whichever the rest choose. CAST AS REAL: abs() of the
--- smallest 64-bit integer overflows. %COL% and %TABLE% are quoted names.
+-- smallest 64-bit integer overflows. The column's and table's
+-- names are filled in, quoted, by fillTemplate (identifiers.ts).
 SELECT count(*) AS n,
        coalesce(sum(typeof(%COL%) = 'real'), 0) AS reals,
        coalesce(sum(CAST(%COL% AS REAL) BETWEEN 2415020.5 AND 5373484.5), 0) AS julian,
