@@ -66,7 +66,7 @@ const database = new PostgresDatabase(
 );
 
 if (cfg.networkPolicy.enabled) {
-  new DatabaseNetworkPolicy("network-policy", { namespace, namePrefix: cfg.namePrefix, databaseInstance: database.instance, allowFrom: cfg.networkPolicy.allowFrom }, k8sOpts);
+  new DatabaseNetworkPolicy("network-policy", { namespace, namePrefix: cfg.namePrefix, databaseInstance: database.instance, allowFrom: cfg.networkPolicy.allowFrom, dnsCidrs: cfg.networkPolicy.dnsCidrs }, k8sOpts);
 }
 if (cfg.backup.enabled) {
   new BackupCronJob(

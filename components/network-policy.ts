@@ -14,6 +14,8 @@ export interface DatabaseNetworkPolicyArgs {
   databaseInstance: string;
   /** label sets of the pods allowed in: the app's api and worker, plus pgshift's own clients */
   allowFrom: Record<string, string>[];
+  /** DNS servers that are not pods (a node-local cache, the node's resolver), as CIDRs */
+  dnsCidrs?: string[];
 }
 
 /** The pods of pgshift's own that connect: the exporter and the backup job (their components own these labels). */
@@ -33,7 +35,7 @@ export function networkPolicyManifest(args: DatabaseNetworkPolicyArgs): k8s.type
       // DNS only: a compromised database cannot send data anywhere.
       egress: [
         {
-          to: [{ namespaceSelector: {}, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
+          to: [{ namespaceSelector: {}, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }, ...(args.dnsCidrs ?? []).map((cidr) => ({ ipBlock: { cidr } }))],
           ports: [
             { protocol: "UDP", port: 53 },
             { protocol: "TCP", port: 53 },

@@ -61,6 +61,17 @@ export const configSchema = z
         enabled: z.boolean().default(true),
         /** pod label sets allowed to reach 5432 (the seed's api and worker) */
         allowFrom: z.array(labels).default([{ app: "piyasa-api" }, { app: "piyasa-worker" }]),
+        /**
+         * where the database may send DNS queries besides pods labelled k8s-app=kube-dns: the cluster DNS's
+         * address when it is not a pod (NodeLocal DNSCache's 169.254.20.10/32, a resolver on the node)
+         */
+        dnsCidrs: z
+          .array(
+            z.string().refine((c) => /^(\d{1,3})(\.\d{1,3}){3}\/(\d|[12]\d|3[0-2])$/.test(c) && c.split("/")[0]!.split(".").every((o) => Number(o) <= 255), {
+              message: "must be an IPv4 CIDR such as 169.254.20.10/32",
+            }),
+          )
+          .default([]),
       })
       .default({}),
     backup: z

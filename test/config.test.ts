@@ -80,3 +80,12 @@ test("image digests: a well-formed sha256 digest is taken, anything else refused
   assert.equal(cfg.database.drains, "allow");
   assert.throws(() => parseConfig(rawConfig({ "pgshift:namespace": "ns", "pgshift:database": JSON.stringify({ imageDigest: "latest" }) })), /pgshift:database\.imageDigest: an image digest/);
 });
+
+test("networkPolicy.dnsCidrs: none by default, the cluster stack names the node's DNS, a bad CIDR names the key", () => {
+  const base = { "pgshift:namespace": "ns" };
+  assert.deepEqual(parseConfig(rawConfig(base)).networkPolicy.dnsCidrs, []);
+  assert.deepEqual(parseConfig(rawConfig(stackConfig("Pulumi.cluster.yaml"))).networkPolicy.dnsCidrs, ["10.243.255.1/32"]);
+  for (const bad of ["10.0.0.1", "10.0.0.300/32", "10.0.0.0/33", "0.0.0.0/0; rm -rf /"]) {
+    assert.throws(() => parseConfig(rawConfig({ ...base, "pgshift:networkPolicy": JSON.stringify({ dnsCidrs: [bad] }) })), /pgshift:networkPolicy\.dnsCidrs\.0: must be an IPv4 CIDR/, bad);
+  }
+});

@@ -37,3 +37,13 @@ test("the component creates that one NetworkPolicy", async () => {
   assert.deepEqual(manifestOf(np), plain(networkPolicyManifest(args)));
   assert.equal(resources.filter((r) => r.type.startsWith("kubernetes:")).length, 1);
 });
+
+test("a DNS server that is not a pod (node-local cache, the node's resolver) is allowed by address, port 53 only", () => {
+  const np = networkPolicyManifest({ ...args, dnsCidrs: ["169.254.20.10/32", "10.243.255.1/32"] }) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.deepEqual(np.spec.egress[0].to, [
+    { namespaceSelector: {}, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } },
+    { ipBlock: { cidr: "169.254.20.10/32" } },
+    { ipBlock: { cidr: "10.243.255.1/32" } },
+  ]);
+  assert.equal(np.spec.egress.length, 1, "still one rule: the addresses share its DNS ports");
+});
