@@ -76,8 +76,12 @@ for (const [what, corrupt] of [
     assert.equal(pgRestoreList(evidence), 0, "the old check (pg_restore --list) accepts this dump");
     assert.deepEqual(dumpsIn(dir), [], "nothing kept, no .partial left");
     assert.equal(existsSync(join(dir, "latest.dump")), false);
+    // No checksum beside it: refused outright; told to go ahead unverified, pg_restore's full read still catches it.
     const rr = run("restore.sh", { PGDATABASE: "shop" }, [evidence]);
-    assert.equal(rr.status, 1, rr.out);
+    assert.equal(rr.status, 2, rr.out);
+    const ru = run("restore.sh", { PGDATABASE: "shop" }, ["--unverified", evidence]);
+    assert.equal(ru.status, 1, ru.out);
+    assert.match(ru.out, /does not restore/);
   });
 }
 
@@ -310,4 +314,73 @@ test("a stored dump beside another dump's checksum file is quarantined: the dige
   assert.match(r.out, /shop_20251101T020000Z\.dump does not match its checksum/);
   assert.deepEqual(readdirSync(join(dir, "quarantine")).sort(), ["shop_20251101T020000Z.dump", "shop_20251101T020000Z.dump.sha256"]);
   assertLatestVerified(dir, "shop_20251103T020000Z.dump");
+});
+
+// Issue 25 item 5: restore.sh trusted what it should check. Without a .sha256
+// it relied on pg_restore, which passes a changed table of contents (numeric(10,2)
+// became numeric(10,3) and was restored, exit 0); with one, `sha256sum -c`
+// checked whichever file the .sha256 named.
+
+/** A copy of the real dump with numeric(10,2) turned into numeric(10,3) in its table of contents (same length). */
+function tocFlipped(dir: string, name: string): string {
+  const bytes = readFileSync(realDump);
+  const at = bytes.indexOf("numeric(10,2)");
+  assert.ok(at > 0, "the dump's table of contents spells the column type");
+  bytes.write("numeric(10,3)", at);
+  const file = join(dir, name);
+  writeFileSync(file, bytes);
+  assert.equal(pgRestoreList(file), 0, "pg_restore --list accepts the changed dump");
+  return file;
+}
+let scratch = 0;
+/** A new empty database to restore into, and what its orders.amount column became (or null: no table). */
+function target() {
+  const db = `restore_target_${++scratch}`;
+  server.psql("postgres", `CREATE DATABASE ${db}`);
+  return { db, amountType: () => server.psql(db, "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass('public.orders') AND attname = 'amount'").trim() || null };
+}
+const sha256 = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex");
+
+test("restore.sh: a changed dump beside another dump's checksum file is refused (the digest of the file restored is compared)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "pgshift-restore-"));
+  copyFileSync(realDump, join(dir, "shop_20251101T020000Z.dump"));
+  writeFileSync(join(dir, "shop_20251101T020000Z.dump.sha256"), `${sha256(realDump)}  shop_20251101T020000Z.dump\n`);
+  const changed = tocFlipped(dir, "shop_20251102T020000Z.dump");
+  // The intact dump's checksum file put beside the changed one: it names the intact dump.
+  copyFileSync(join(dir, "shop_20251101T020000Z.dump.sha256"), `${changed}.sha256`);
+  const t = target();
+  const r = run("restore.sh", { PGDATABASE: t.db }, [changed]);
+  assert.equal(r.status, 1, r.out);
+  assert.match(r.out, /shop_20251102T020000Z\.dump does not match its stored checksum/);
+  assert.equal(t.amountType(), null, "nothing restored");
+  // Through latest.dump as well: the file behind the link is the one checked.
+  symlinkSync(changed, join(dir, "latest.dump"));
+  assert.equal(run("restore.sh", { PGDATABASE: t.db, BACKUP_DIR: dir }, ["latest"]).status, 1);
+  // Even --unverified does not override a checksum that disagrees.
+  assert.equal(run("restore.sh", { PGDATABASE: t.db }, ["--unverified", changed]).status, 1);
+  assert.equal(t.amountType(), null, "nothing restored");
+  // The intact dump with its own checksum restores.
+  const ok = run("restore.sh", { PGDATABASE: t.db }, [join(dir, "shop_20251101T020000Z.dump")]);
+  assert.equal(ok.status, 0, ok.out);
+  assert.equal(t.amountType(), "numeric(10,2)");
+});
+
+test("restore.sh: a dump without its checksum is refused; --unverified restores it and says so loudly", () => {
+  const dir = mkdtempSync(join(tmpdir(), "pgshift-restore-"));
+  const changed = tocFlipped(dir, "shop_20251102T020000Z.dump");
+  const t = target();
+  const r = run("restore.sh", { PGDATABASE: t.db }, [changed]);
+  assert.equal(r.status, 2, r.out);
+  assert.match(r.out, /no checksum file .*shop_20251102T020000Z\.dump\.sha256/);
+  assert.match(r.out, /--unverified/);
+  assert.equal(t.amountType(), null, "nothing restored");
+
+  const u = run("restore.sh", { PGDATABASE: t.db }, ["--unverified", changed]);
+  assert.equal(u.status, 0, u.out);
+  assert.match(u.out, /UNVERIFIED/);
+  assert.match(u.out, /nothing shows that .*shop_20251102T020000Z\.dump is the dump backup\.sh wrote/);
+  // What --unverified means: the changed table of contents is what got restored.
+  assert.equal(t.amountType(), "numeric(10,3)");
+  assert.equal(run("restore.sh", { PGDATABASE: t.db }, ["--unverified"]).status, 2, "the flag alone is bad usage");
+  assert.equal(run("restore.sh", { PGDATABASE: t.db }, ["--unverifed", changed]).status, 2, "a misspelt flag is bad usage");
 });
