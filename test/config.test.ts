@@ -101,19 +101,20 @@ const refusal = (raw: Record<string, string>): string => {
   assert.fail(`accepted ${JSON.stringify(raw)}`);
 };
 
+/** Names refused as roles and as databases alike, with what the refusal says. */
+const hbaSpecials = (name: string): [string, RegExp][] => [
+  ...["all", "sameuser", "samerole", "samegroup", "replication"].map((k): [string, RegExp] => [k, /pg_hba keyword/]),
+  [`+${name}`, /\+.*members of/],
+  [`@${name}`, /@.*file/],
+  [`pg_${name}`, /pg_.*reserved/],
+];
+
 for (const key of ["owner", "app", "monitor", "backup"] as const) {
   test(`roles.${key}: pg_hba keywords, +/@ names, the superuser and pg_… are refused naming the key`, () => {
     for (const [name, why] of [
-      ["all", /pg_hba keyword/],
-      ["sameuser", /pg_hba keyword/],
-      ["samerole", /pg_hba keyword/],
-      ["samegroup", /pg_hba keyword/],
-      ["replication", /pg_hba keyword/],
-      ["+piyasa_user", /\+.*members of/],
-      ["@piyasa_user", /@.*file/],
+      ...hbaSpecials("piyasa_user"),
       ["postgres", /superuser/],
       ["pg_monitor", /pg_.*reserved/],
-      ["pg_piyasa", /pg_.*reserved/],
       ["public", /reserved/],
     ] as const) {
       const m = refusal(withNames({ [key]: name }));
@@ -125,17 +126,10 @@ for (const key of ["owner", "app", "monitor", "backup"] as const) {
 
 test("database.name: pg_hba keywords, +/@ names, the maintenance databases and pg_… are refused naming the key", () => {
   for (const [name, why] of [
-    ["all", /pg_hba keyword/],
-    ["sameuser", /pg_hba keyword/],
-    ["samerole", /pg_hba keyword/],
-    ["samegroup", /pg_hba keyword/],
-    ["replication", /pg_hba keyword/],
-    ["+piyasa_db", /\+.*members of/],
-    ["@piyasa_db", /@.*file/],
+    ...hbaSpecials("piyasa_db"),
     ["postgres", /maintenance database/],
     ["template0", /template database/],
     ["template1", /template database/],
-    ["pg_piyasa", /pg_.*reserved/],
   ] as const) {
     const m = refusal(withNames({}, name));
     assert.match(m, /pgshift:database\.name: /, `${name}: ${m}`);
