@@ -3,11 +3,38 @@
 // allowed, before anything is created.
 import { z } from "zod";
 import { DEFAULTS, IDENTIFIER_MODES, JOBS, SCHEMA_MODES, castProblem } from "./engine/options";
+import { SUPERUSER } from "../components/defaults";
 
 const quantity = z.string().regex(/^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, "a Kubernetes quantity such as 500m, 512Mi or 10Gi");
 const cron = z.string().regex(/^(\S+\s+){4}\S+$/, "a cron schedule with five fields, e.g. \"0 2 * * *\"");
 const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "a DNS label: lowercase letters, digits and -");
-const roleName = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "lowercase letters, digits and _");
+
+// Names pg_hba.conf reads as something other than a name when unquoted. The
+// rendered file quotes every name (components/pg-hba.ts), and these are refused
+// as well: issue 25's `roles.app: all` let the superuser in from the network.
+const HBA_KEYWORDS = ["all", "sameuser", "samerole", "samegroup", "replication"];
+/** Names CREATE ROLE refuses (PostgreSQL reserves them), caught at preview instead of mid-`up`. */
+const RESERVED_ROLES = ["public", "none", "current_user", "current_role", "session_user"];
+
+/** Why a role or database name cannot be used, or undefined. */
+export function nameProblem(name: string, kind: "role" | "database"): string | undefined {
+  if (HBA_KEYWORDS.includes(name)) return `"${name}" is a pg_hba keyword (${HBA_KEYWORDS.join(", ")}): as a name it would widen who may connect; choose another name`;
+  if (name.startsWith("+")) return `"${name}": a name starting with + means "members of" in pg_hba.conf; choose a name without it`;
+  if (name.startsWith("@")) return `"${name}": a name starting with @ means "the names in this file" in pg_hba.conf; choose a name without it`;
+  if (name.startsWith("pg_")) return `"${name}": names starting with pg_ are reserved for PostgreSQL's own roles (pg_monitor, pg_read_all_data, …); choose another name`;
+  if (kind === "role" && name === SUPERUSER) return `"${name}" is the superuser's name; pgshift's roles must be ordinary roles with names of their own`;
+  if (kind === "role" && RESERVED_ROLES.includes(name)) return `"${name}" is reserved by PostgreSQL (CREATE ROLE refuses it); choose another name`;
+  if (kind === "database" && name === "postgres") return `"postgres" is the maintenance database the superuser and pgshift's role changes use; the owner must not own it: choose another name`;
+  if (kind === "database" && (name === "template0" || name === "template1")) return `"${name}" is a template database every new database is copied from; choose another name`;
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) return "lowercase letters, digits and _, starting with a letter or _, at most 63 characters";
+  return undefined;
+}
+const pgName = (kind: "role" | "database") =>
+  z.string().superRefine((name, ctx) => {
+    const problem = nameProblem(name, kind);
+    if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+  });
+const roleName = pgName("role");
 const labels = z.record(z.string(), z.string());
 const digest = z.string().regex(/^sha256:[0-9a-f]{64}$/, "an image digest: sha256: and 64 lowercase hex digits");
 
@@ -25,7 +52,7 @@ export const configSchema = z
     awaitReadiness: z.boolean().default(true),
     database: z
       .object({
-        name: z.string().regex(/^[a-z_][a-z0-9_]*$/, "lowercase letters, digits and _").default("piyasa_db"),
+        name: pgName("database").default("piyasa_db"),
         image: z.string().default("postgres:16-alpine"),
         /** pin the image (and the backup job's, which uses it) to this digest: sha256:<64 hex> */
         imageDigest: digest.optional(),
@@ -162,6 +189,14 @@ export const configSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    // pg_hba gives each role its own line and the grants tell them apart: one
+    // name for two roles would hand the app the owner's rights (or worse).
+    const seen = new Map<string, string>();
+    for (const [key, name] of Object.entries(c.roles)) {
+      const earlier = seen.get(name);
+      if (earlier) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["roles", key], message: `"${name}" is the same name as roles.${earlier}; the four roles (owner, app, monitor, backup) must have distinct names` });
+      else seen.set(name, key);
+    }
     if (c.renderDir && c.connection.via === "port-forward") {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["connection", "via"], message: "must be \"direct\" when renderDir is set: rendered manifests run no pod to forward to" });
     }

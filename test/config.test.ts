@@ -89,3 +89,70 @@ test("networkPolicy.dnsCidrs: none by default, the cluster stack names the node'
     assert.throws(() => parseConfig(rawConfig({ ...base, "pgshift:networkPolicy": JSON.stringify({ dnsCidrs: [bad] }) })), /pgshift:networkPolicy\.dnsCidrs\.0: must be an IPv4 CIDR/, bad);
   }
 });
+
+// pg_hba reads some names as keywords (all, sameuser, samerole, samegroup,
+// replication), +name as "members of" and @name as "names listed in a file";
+// issue 25 rendered `roles.app: all` as a line that let the superuser in from
+// the network. Such names, the superuser's, PostgreSQL's own (pg_…) and the
+// maintenance databases are refused at preview, each under its own key.
+const withNames = (roles: Record<string, string>, database?: string) => ({
+  "pgshift:namespace": "ns",
+  "pgshift:roles": JSON.stringify(roles),
+  ...(database === undefined ? {} : { "pgshift:database": JSON.stringify({ name: database }) }),
+});
+const refusal = (raw: Record<string, string>): string => {
+  try {
+    parseConfig(rawConfig(raw));
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, String(e));
+    return e.message;
+  }
+  assert.fail(`accepted ${JSON.stringify(raw)}`);
+};
+
+/** Names refused as roles and as databases alike, with what the refusal says. */
+const hbaSpecials = (name: string): [string, RegExp][] => [
+  ...["all", "sameuser", "samerole", "samegroup", "replication"].map((k): [string, RegExp] => [k, /pg_hba keyword/]),
+  [`+${name}`, /\+.*members of/],
+  [`@${name}`, /@.*file/],
+  [`pg_${name}`, /pg_.*reserved/],
+];
+
+for (const key of ["owner", "app", "monitor", "backup"] as const) {
+  test(`roles.${key}: pg_hba keywords, +/@ names, the superuser and pg_… are refused naming the key`, () => {
+    for (const [name, why] of [
+      ...hbaSpecials("piyasa_user"),
+      ["postgres", /superuser/],
+      ["pg_monitor", /pg_.*reserved/],
+      ["public", /reserved/],
+    ] as const) {
+      const m = refusal(withNames({ [key]: name }));
+      assert.match(m, new RegExp(`pgshift:roles\\.${key}: `), `${name}: ${m}`);
+      assert.match(m, why, `${name}: ${m}`);
+    }
+  });
+}
+
+test("database.name: pg_hba keywords, +/@ names, the maintenance databases and pg_… are refused naming the key", () => {
+  for (const [name, why] of [
+    ...hbaSpecials("piyasa_db"),
+    ["postgres", /maintenance database/],
+    ["template0", /template database/],
+    ["template1", /template database/],
+  ] as const) {
+    const m = refusal(withNames({}, name));
+    assert.match(m, /pgshift:database\.name: /, `${name}: ${m}`);
+    assert.match(m, why, `${name}: ${m}`);
+  }
+  assert.equal(parseConfig(rawConfig(withNames({}, "app_db"))).database.name, "app_db");
+});
+
+test("the four roles must be distinct: a repeated name is refused under the later key, naming the earlier", () => {
+  const m = refusal(withNames({ owner: "piyasa", app: "piyasa" }));
+  assert.match(m, /pgshift:roles\.app: .*same name as roles\.owner/);
+  const m2 = refusal(withNames({ monitor: "piyasa_app" }));
+  assert.match(m2, /pgshift:roles\.monitor: .*same name as roles\.app/);
+  const m3 = refusal(withNames({ owner: "x_owner", app: "x_app", monitor: "x_backup", backup: "x_backup" }));
+  assert.match(m3, /pgshift:roles\.backup: .*same name as roles\.monitor/);
+  assert.deepEqual(parseConfig(rawConfig(withNames({ owner: "a", app: "b", monitor: "c", backup: "d" }))).roles, { owner: "a", app: "b", monitor: "c", backup: "d" });
+});

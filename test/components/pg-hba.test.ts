@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { startPostgres, type TestPostgres } from "../helpers/postgres";
-import { pgHba } from "../../components/pg-hba";
+import { pgHba, PgHbaNameError } from "../../components/pg-hba";
 import { grantsProvider } from "../../src/provider/database-grants";
 import { roleProvider } from "../../src/provider/postgres-role";
 
@@ -136,6 +136,86 @@ test("prod: no role connects without TLS, loopback included", async () => {
     for (const via of ["network", "loopback"] as const) {
       assert.match(await attempt(prod, { user, database: db, via, ssl: false }), refused, `${user} via ${via}`);
     }
+  }
+});
+
+// Names pg_hba would read as keywords, rendered by pgHba and loaded into a real
+// server. src/config.ts refuses all of them now; this shows that the file
+// itself holds even so: every name is quoted, so a role named `all` is one role
+// and a database named `all` or `sameuser` is one database (issue 25: unquoted,
+// `roles.app: all` let the superuser in from the network).
+interface KeywordServer {
+  pgs: TestPostgres;
+  dir: string;
+}
+async function serveNames(database: string, hbaRoles: string[], setup: string[]): Promise<KeywordServer> {
+  const dir = mkdtempSync(join(tmpdir(), "pgshift-hba-names-"));
+  chmodSync(dir, 0o755);
+  const file = join(dir, "pg_hba.conf");
+  writeFileSync(file, pgHba({ tls: false, database, roles: hbaRoles }), { mode: 0o644 });
+  // What `@crew` would include if it were read as a file name: the outsider.
+  writeFileSync(join(dir, "crew"), "someone_else\n", { mode: 0o644 });
+  const pgs = await startPostgres({ flags: ["-c", `hba_file=${file}`] });
+  const admin = new pg.Client({ host: "/tmp", port: pgs.port, user: "postgres", password: pgs.password, database: "postgres" });
+  await admin.connect();
+  for (const name of [database, "other_db"]) await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(name)}`);
+  for (const r of hbaRoles) await admin.query(`CREATE ROLE ${admin.escapeIdentifier(r)} LOGIN PASSWORD ${admin.escapeLiteral(rolePassword)}`);
+  for (const sql of setup) await admin.query(sql);
+  await admin.end();
+  return { pgs, dir };
+}
+const asServer = (k: KeywordServer): Server => ({ pgs: k.pgs, dir: k.dir, tls: false });
+
+test("a database and a role named all (and roles named like +group and @file): quoted, they open nothing to anyone else", async () => {
+  // A name as wide as PostgreSQL allows must not run into the next column.
+  const wide = "w".repeat(63);
+  const k = await serveNames("all", ["all", "+crew", "@crew", wide], [
+    `CREATE ROLE someone_else LOGIN PASSWORD '${rolePassword}'`,
+    "CREATE ROLE crew NOLOGIN",
+    "GRANT crew TO someone_else",
+  ]);
+  try {
+    const s = asServer(k);
+    // Unquoted, the role line for `all` was `host all all all scram-sha-256`: anyone, anywhere.
+    for (const database of ["all", "postgres", "other_db", "template1"]) {
+      assert.match(await attempt(s, { user: "postgres", database, via: "network", ssl: false }), refused, `postgres → ${database}`);
+      assert.match(await attempt(s, { user: "someone_else", database, via: "network", ssl: false }), refused, `someone_else → ${database}`);
+    }
+    for (const user of ["all", "+crew", "@crew", wide]) {
+      assert.equal(await attempt(s, { user, database: "all", via: "network", ssl: false }), "ok", `${user} → its own database`);
+      for (const database of ["postgres", "other_db", "template1"]) {
+        assert.match(await attempt(s, { user, database, via: "network", ssl: false }), refused, `${user} → ${database}`);
+      }
+    }
+    // The superuser keeps its socket and loopback.
+    assert.equal(await attempt(s, { user: "postgres", database: "all", via: "loopback", ssl: false }), "ok");
+  } finally {
+    await k.pgs.stop();
+    rmSync(k.dir, { recursive: true, force: true });
+  }
+});
+
+test("a database named sameuser or samerole is that database, not each role's own one", async () => {
+  for (const database of ["sameuser", "samerole", "replication"]) {
+    const k = await serveNames(database, ["piyasa_app"], ["CREATE DATABASE piyasa_app"]);
+    try {
+      const s = asServer(k);
+      // Unquoted, `host sameuser piyasa_app` let the role into a database named like itself (samerole: like any role it is in).
+      for (const other of ["piyasa_app", "postgres", "other_db"]) {
+        assert.match(await attempt(s, { user: "piyasa_app", database: other, via: "network", ssl: false }), refused, `${database}: piyasa_app → ${other}`);
+      }
+      assert.equal(await attempt(s, { user: "piyasa_app", database, via: "network", ssl: false }), "ok", `${database}: the role reaches the database named so`);
+    } finally {
+      await k.pgs.stop();
+      rmSync(k.dir, { recursive: true, force: true });
+    }
+  }
+});
+
+test("names quoting cannot carry are refused, not rendered: a double quote, a line break, a leading / (a regular expression to pg_hba), empty", () => {
+  for (const name of ['a"b', "a\nhost all all all trust", "/^.*$", ""]) {
+    assert.throws(() => pgHba({ tls: false, database: "piyasa_db", roles: [name] }), PgHbaNameError, JSON.stringify(name));
+    assert.throws(() => pgHba({ tls: false, database: name, roles: ["piyasa_app"] }), PgHbaNameError, JSON.stringify(name));
   }
 });
 

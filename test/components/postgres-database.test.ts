@@ -81,7 +81,7 @@ test("prod: protected, retained on delete, PVCs kept; TLS from a generated certi
   assert.match(cm["postgresql.conf"], /^ssl = on$/m);
   // What each line lets through is tested against a real server in test/components/pg-hba.test.ts.
   assert.equal(cm["pg_hba.conf"], pgHba({ tls: true, database: "piyasa_db", roles: base.roles }));
-  assert.match(cm["pg_hba.conf"], /^hostssl\s+piyasa_db\s+piyasa_app\s+all\s+scram-sha-256$/m);
+  assert.match(cm["pg_hba.conf"], /^hostssl\s+"piyasa_db"\s+"piyasa_app"\s+all\s+scram-sha-256$/m);
   assert.doesNotMatch(cm["pg_hba.conf"], /trust|md5|password\s*$/m);
 });
 
@@ -95,7 +95,7 @@ test("dev: no protection, no TLS, plain host lines still scram-sha-256", async (
   assert.equal(resources.filter((r) => r.inputs.type === "kubernetes.io/tls").length, 0);
   const hba = one(resources, "kubernetes:core/v1:ConfigMap").inputs.data["pg_hba.conf"];
   assert.doesNotMatch(hba, /hostssl/);
-  assert.match(hba, /^host\s+piyasa_db\s+piyasa_app\s+all\s+scram-sha-256$/m);
+  assert.match(hba, /^host\s+"piyasa_db"\s+"piyasa_app"\s+all\s+scram-sha-256$/m);
   assert.match(postgresqlConf({ tls: false, maxConnections: 100, sharedBuffers: "128Mi" }), /shared_buffers = 128MB/);
 });
 

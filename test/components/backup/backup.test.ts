@@ -7,7 +7,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, writeFileSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDebianPostgres, type DebianPostgres } from "../../helpers/debian-postgres";
@@ -75,8 +76,12 @@ for (const [what, corrupt] of [
     assert.equal(pgRestoreList(evidence), 0, "the old check (pg_restore --list) accepts this dump");
     assert.deepEqual(dumpsIn(dir), [], "nothing kept, no .partial left");
     assert.equal(existsSync(join(dir, "latest.dump")), false);
+    // No checksum beside it: refused outright; told to go ahead unverified, pg_restore's full read still catches it.
     const rr = run("restore.sh", { PGDATABASE: "shop" }, [evidence]);
-    assert.equal(rr.status, 1, rr.out);
+    assert.equal(rr.status, 2, rr.out);
+    const ru = run("restore.sh", { PGDATABASE: "shop" }, ["--unverified", evidence]);
+    assert.equal(ru.status, 1, ru.out);
+    assert.match(ru.out, /does not restore/);
   });
 }
 
@@ -157,6 +162,9 @@ test("failures exit non-zero: pg_dump failing (1), bad settings (2)", () => {
   assert.equal(run("backup.sh", { PGDATABASE: "", BACKUP_DIR: dir }).status, 2);
   assert.equal(run("backup.sh", { PGDATABASE: "shop", BACKUP_DIR: dir, KEEP_WEEKLY: "four" }).status, 2);
   assert.equal(run("backup.sh", { PGDATABASE: "shop", BACKUP_DIR: dir, BACKUP_TIME: "yesterday" }).status, 2);
+  assert.equal(run("backup.sh", { PGDATABASE: "shop", BACKUP_DIR: dir, BACKUP_TIME: "2025-02-29T02:00:00Z" }).status, 2, "not a real day");
+  assert.equal(run("backup.sh", { PGDATABASE: "dbname=shop host=elsewhere", BACKUP_DIR: dir }).status, 2, "a connection string, not a name");
+  assert.equal(run("backup.sh", { PGDATABASE: "../shop", BACKUP_DIR: dir }).status, 2);
   assert.equal(run("restore.sh", { PGDATABASE: "shop" }).status, 2);
 });
 
@@ -178,4 +186,201 @@ test("large objects: the backup role (pg_read_all_data) cannot read them, so the
   server.psql("postgres", "CREATE DATABASE files_restored");
   assert.equal(run("restore.sh", { PGDATABASE: "files_restored", BACKUP_DIR: dir }, ["latest"]).status, 0);
   assert.equal(server.psql("files_restored", `SELECT convert_from(lo_get(${oid}), 'UTF8')`).trim(), "the contents of a large object");
+});
+
+// Issue 25: rotation sorted whole file names and took the last as the newest.
+// After a database rename it deleted the dumps it had just written and
+// pointed latest.dump at a deleted file (exit 0); stray names (a copy, a name
+// holding a newline) were counted and cost the month's keeper and dumps inside
+// the seven days. Now only <database>_<timestamp>.dump (with its checksum) is
+// considered, keyed on the timestamp, and the dump just written always stays.
+
+/** Runs backup.sh once a day (02:00) from `from` for `days` days; every run must succeed. */
+function daily(dir: string, database: string, from: string, days: number, extra: NodeJS.ProcessEnv = {}) {
+  const path = fakePgDump(`cp "${realDump}" "$f"`);
+  for (let i = 0; i < days; i++) {
+    const at = new Date(new Date(`${from}T02:00:00Z`).getTime() + i * 86400000).toISOString().replace(/\.\d+Z$/, "Z");
+    const r = run("backup.sh", { PGDATABASE: database, BACKUP_DIR: dir, PATH: path, BACKUP_TIME: at, KEEP_DAILY: "7", KEEP_WEEKLY: "4", KEEP_MONTHLY: "3", ...extra });
+    assert.equal(r.status, 0, `${database} ${at}: ${r.out}`);
+    assertLatestVerified(dir, `${database}_${at.replace(/[-:]/g, "")}.dump`);
+  }
+}
+
+/** latest.dump names this dump, which exists and matches its stored checksum. */
+function assertLatestVerified(dir: string, name: string) {
+  assert.equal(readlinkSync(join(dir, "latest.dump")), `dumps/${name}`);
+  const file = join(dir, "dumps", name);
+  assert.ok(existsSync(file), `latest.dump names ${name}, which exists`);
+  const stored = readFileSync(`${file}.sha256`, "utf8").split(" ")[0];
+  assert.equal(createHash("sha256").update(readFileSync(file)).digest("hex"), stored, `${name} matches its checksum`);
+}
+
+const ownDumps = (dir: string, database: string) =>
+  dumpsIn(dir)
+    .filter((f) => new RegExp(`^${database}_\\d{8}T\\d{6}Z\\.dump$`).test(f))
+    .map((f) => f.slice(database.length + 1, database.length + 9));
+
+/** Every file under dumps/ with its bytes, to show that some were never touched. */
+const snapshot = (dir: string, names: string[]) => Object.fromEntries(names.map((n) => [n, readFileSync(join(dir, "dumps", n)).toString("base64")]));
+
+test("after a database rename: the old database's dumps are left alone, the new one's rotate on their own, latest is the dump just written", () => {
+  const dir = mkdtempSync(join(tmpdir(), "pgshift-backups-"));
+  daily(dir, "piyasa_db", "2025-11-01", 20);
+  const before = dumpsIn(dir);
+  const old = snapshot(dir, before);
+  // Renamed: "app_db" sorts before "piyasa_db", which made the old code take a piyasa_db dump for the newest.
+  daily(dir, "app_db", "2025-11-21", 12);
+  assert.deepEqual(snapshot(dir, before), old, "piyasa_db's dumps and checksums untouched");
+  assert.deepEqual(ownDumps(dir, "app_db"), ["20251121", "20251124", "20251126", "20251127", "20251128", "20251129", "20251130", "20251201", "20251202"]);
+  // And back: each database's rotation sees only its own.
+  const appFiles = dumpsIn(dir).filter((f) => f.startsWith("app_db_"));
+  const app = snapshot(dir, appFiles);
+  daily(dir, "piyasa_db", "2025-12-03", 1);
+  assert.deepEqual(snapshot(dir, appFiles), app, "app_db's dumps untouched");
+});
+
+test("stray and hostile names in dumps/ are never touched and never counted", () => {
+  const clean = mkdtempSync(join(tmpdir(), "pgshift-backups-"));
+  const dirty = mkdtempSync(join(tmpdir(), "pgshift-backups-"));
+  mkdirSync(join(dirty, "dumps"));
+  const real = readFileSync(realDump);
+  const sum = createHash("sha256").update(real).digest("hex");
+  // Each stray is a real dump with a checksum file that matches it, so a check of the name's shape is all that tells them apart.
+  const strays = [
+    "my copy of shop_20251101T020000Z.dump",
+    "shop_20251201T010000Z.dump.bak",
+    "shop_20251203T010000Z (1).dump",
+    "x\nshop_20251129T010000Z.dump",
+    "shop_20251130T010000Z.dump\nshop_20251128T010000Z.dump",
+    " shop_20251202T010000Z.dump",
+    "shop_20251202T010000Z.dump ",
+    "shop_old_20251202T010000Z.dump",
+    "shopx_20251202T010000Z.dump",
+    "shop_2025120lT010000Z.dump",
+    "shop_20251302T010000Z.dump", // month 13: the shape, not a time
+    "-rf shop_20251204T010000Z.dump",
+    "shop_*.dump",
+    "shop_20251204T010000Z.dump.sha256.dump",
+  ];
+  for (const name of strays) {
+    writeFileSync(join(dirty, "dumps", name), real);
+    writeFileSync(join(dirty, "dumps", `${name}.sha256`), `${sum}  ${name}\n`);
+  }
+  // A directory and a symlink with a dump's exact name are not dumps either.
+  mkdirSync(join(dirty, "dumps", "shop_20251202T030000Z.dump"));
+  symlinkSync(realDump, join(dirty, "dumps", "shop_20251203T030000Z.dump"));
+  writeFileSync(join(dirty, "dumps", "shop_20251203T030000Z.dump.sha256"), `${sum}  shop_20251203T030000Z.dump\n`);
+  const planted = dumpsIn(dirty);
+  const strayBytes = snapshot(dirty, planted.filter((n) => n !== "shop_20251202T030000Z.dump"));
+
+  daily(clean, "shop", "2025-11-14", 22);
+  daily(dirty, "shop", "2025-11-14", 22);
+  const written = (dir: string) => dumpsIn(dir).filter((f) => !planted.includes(f));
+  assert.deepEqual(written(dirty), written(clean), "the same dumps kept as without the strays");
+  assert.deepEqual(ownDumps(clean, "shop"), ["20251114", "20251117", "20251124", "20251129", "20251130", "20251201", "20251202", "20251203", "20251204", "20251205"]);
+  assert.deepEqual(snapshot(dirty, Object.keys(strayBytes)), strayBytes, "every stray still there, unchanged");
+  assert.ok(statSync(join(dirty, "dumps", "shop_20251202T030000Z.dump")).isDirectory());
+  assert.deepEqual(existsSync(join(dirty, "quarantine")), false, "nothing quarantined");
+});
+
+test("the dump just written stays even when older than the stored ones (a clock set back); latest names it", () => {
+  const dir = mkdtempSync(join(tmpdir(), "pgshift-backups-"));
+  daily(dir, "shop", "2026-03-01", 3);
+  // The clock goes back: each of these runs writes a dump older than the newest stored, and a second one in a day.
+  const path = fakePgDump(`cp "${realDump}" "$f"`);
+  for (const at of ["2025-11-01T02:00:00Z", "2025-11-01T14:00:00Z", "2025-11-01T15:00:00Z"]) {
+    const r = run("backup.sh", { PGDATABASE: "shop", BACKUP_DIR: dir, PATH: path, BACKUP_TIME: at, KEEP_DAILY: "1", KEEP_WEEKLY: "0", KEEP_MONTHLY: "0" });
+    assert.equal(r.status, 0, r.out);
+    assertLatestVerified(dir, `shop_${at.replace(/[-:]/g, "")}.dump`);
+  }
+  assert.deepEqual(
+    dumpsIn(dir).filter((f) => f.endsWith(".dump")),
+    ["shop_20251101T150000Z.dump", "shop_20260303T020000Z.dump"],
+    "the newest by time and the one just written",
+  );
+});
+
+test("a stored dump beside another dump's checksum file is quarantined: the digest of the file itself is compared", () => {
+  const dir = mkdtempSync(join(tmpdir(), "pgshift-backups-"));
+  daily(dir, "shop", "2025-11-01", 2);
+  const a = join(dir, "dumps", "shop_20251101T020000Z.dump");
+  const bytes = readFileSync(a);
+  bytes[200] = bytes[200]! ^ 0xff;
+  writeFileSync(a, bytes);
+  // The damaged dump's checksum file now names the other, intact dump (sha256sum -c would check that one).
+  copyFileSync(join(dir, "dumps", "shop_20251102T020000Z.dump.sha256"), `${a}.sha256`);
+  const r = run("backup.sh", { PGDATABASE: "shop", BACKUP_DIR: dir, PATH: fakePgDump(`cp "${realDump}" "$f"`), BACKUP_TIME: "2025-11-03T02:00:00Z" });
+  assert.equal(r.status, 1, r.out);
+  assert.match(r.out, /shop_20251101T020000Z\.dump does not match its checksum/);
+  assert.deepEqual(readdirSync(join(dir, "quarantine")).sort(), ["shop_20251101T020000Z.dump", "shop_20251101T020000Z.dump.sha256"]);
+  assertLatestVerified(dir, "shop_20251103T020000Z.dump");
+});
+
+// Issue 25 item 5: restore.sh trusted what it should check. Without a .sha256
+// it relied on pg_restore, which passes a changed table of contents (numeric(10,2)
+// became numeric(10,3) and was restored, exit 0); with one, `sha256sum -c`
+// checked whichever file the .sha256 named.
+
+/** A copy of the real dump with numeric(10,2) turned into numeric(10,3) in its table of contents (same length). */
+function tocFlipped(dir: string, name: string): string {
+  const bytes = readFileSync(realDump);
+  const at = bytes.indexOf("numeric(10,2)");
+  assert.ok(at > 0, "the dump's table of contents spells the column type");
+  bytes.write("numeric(10,3)", at);
+  const file = join(dir, name);
+  writeFileSync(file, bytes);
+  assert.equal(pgRestoreList(file), 0, "pg_restore --list accepts the changed dump");
+  return file;
+}
+let scratch = 0;
+/** A new empty database to restore into, and what its orders.amount column became (or null: no table). */
+function target() {
+  const db = `restore_target_${++scratch}`;
+  server.psql("postgres", `CREATE DATABASE ${db}`);
+  return { db, amountType: () => server.psql(db, "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass('public.orders') AND attname = 'amount'").trim() || null };
+}
+const sha256 = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex");
+
+test("restore.sh: a changed dump beside another dump's checksum file is refused (the digest of the file restored is compared)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "pgshift-restore-"));
+  copyFileSync(realDump, join(dir, "shop_20251101T020000Z.dump"));
+  writeFileSync(join(dir, "shop_20251101T020000Z.dump.sha256"), `${sha256(realDump)}  shop_20251101T020000Z.dump\n`);
+  const changed = tocFlipped(dir, "shop_20251102T020000Z.dump");
+  // The intact dump's checksum file put beside the changed one: it names the intact dump.
+  copyFileSync(join(dir, "shop_20251101T020000Z.dump.sha256"), `${changed}.sha256`);
+  const t = target();
+  const r = run("restore.sh", { PGDATABASE: t.db }, [changed]);
+  assert.equal(r.status, 1, r.out);
+  assert.match(r.out, /shop_20251102T020000Z\.dump does not match its stored checksum/);
+  assert.equal(t.amountType(), null, "nothing restored");
+  // Through latest.dump as well: the file behind the link is the one checked.
+  symlinkSync(changed, join(dir, "latest.dump"));
+  assert.equal(run("restore.sh", { PGDATABASE: t.db, BACKUP_DIR: dir }, ["latest"]).status, 1);
+  // Even --unverified does not override a checksum that disagrees.
+  assert.equal(run("restore.sh", { PGDATABASE: t.db }, ["--unverified", changed]).status, 1);
+  assert.equal(t.amountType(), null, "nothing restored");
+  // The intact dump with its own checksum restores.
+  const ok = run("restore.sh", { PGDATABASE: t.db }, [join(dir, "shop_20251101T020000Z.dump")]);
+  assert.equal(ok.status, 0, ok.out);
+  assert.equal(t.amountType(), "numeric(10,2)");
+});
+
+test("restore.sh: a dump without its checksum is refused; --unverified restores it and says so loudly", () => {
+  const dir = mkdtempSync(join(tmpdir(), "pgshift-restore-"));
+  const changed = tocFlipped(dir, "shop_20251102T020000Z.dump");
+  const t = target();
+  const r = run("restore.sh", { PGDATABASE: t.db }, [changed]);
+  assert.equal(r.status, 2, r.out);
+  assert.match(r.out, /no checksum file .*shop_20251102T020000Z\.dump\.sha256/);
+  assert.match(r.out, /--unverified/);
+  assert.equal(t.amountType(), null, "nothing restored");
+
+  const u = run("restore.sh", { PGDATABASE: t.db }, ["--unverified", changed]);
+  assert.equal(u.status, 0, u.out);
+  assert.match(u.out, /UNVERIFIED/);
+  assert.match(u.out, /nothing shows that .*shop_20251102T020000Z\.dump is the dump backup\.sh wrote/);
+  // What --unverified means: the changed table of contents is what got restored.
+  assert.equal(t.amountType(), "numeric(10,3)");
+  assert.equal(run("restore.sh", { PGDATABASE: t.db }, ["--unverified"]).status, 2, "the flag alone is bad usage");
+  assert.equal(run("restore.sh", { PGDATABASE: t.db }, ["--unverifed", changed]).status, 2, "a misspelt flag is bad usage");
 });
