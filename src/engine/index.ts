@@ -6,3 +6,4 @@ export { fingerprintSqlite } from "./fingerprint";
 export { CAST_RULES, formatCastRules, castFor } from "./cast-rules";
 export * from "./errors";
 export { DEFAULTS, SCHEMA_MODES, IDENTIFIER_MODES, JOBS, optionProblems, checkOptions, castProblem, type IdentifierMode, type OptionNames, type OptionProblem } from "./options";
+export { planSyncBack, syncBack, SyncBackRefusal, type SyncBackOptions, type SyncBackPlan, type SyncBackProblem, type SyncBackReport, type SyncBackTable } from "./sync-back";

@@ -183,84 +183,123 @@ export function digestMatch(t: TablePlan, rows: number): TableVerification {
   return { source: t.source, target: t.target, sourceRows: rows, targetRows: rows, match: true, method: "copy digest", differences: [] };
 }
 
+/** One row that is not the same on both sides, as COPY text fields (escaped): SQLite's as pgshift would send it, PostgreSQL's as it prints it. */
+export interface KeyedDifference {
+  problem: RowDifference["problem"];
+  /** the key as SQLite's column names and (unescaped) values */
+  key: Record<string, string>;
+  /** SQLite's row ("missing in PostgreSQL", "values differ") */
+  source?: string[];
+  /** PostgreSQL's row ("extra in PostgreSQL", "values differ") */
+  target?: string[];
+  /** "values differ": the indexes (in t.columns) of the columns whose values differ */
+  columns?: number[];
+}
+
+/**
+ * Both sides merged in key order, every row that differs yielded: missing on
+ * one side, or values that differ in the column type's canonical form (so a
+ * jsonb's key order or a fraction's trailing zeros are not differences).
+ * Verification stops at a few; sync-back (sync-back.ts) writes every one.
+ * Undefined when the table has no key to merge by.
+ */
+export function keyedDifferences(client: pg.Client, schema: string, t: TablePlan, reader: TableReader, counts: { sourceRows: number; targetRows: number }): AsyncGenerator<KeyedDifference> | undefined {
+  const order = keyOrder(t);
+  if (!order) return undefined;
+  return differencesInKeyOrder(client, `${selectAll(schema, t)} ORDER BY ${order.orderBy}`, t, order.keyCols, reader, counts);
+}
+
+async function* differencesInKeyOrder(
+  client: pg.Client,
+  query: string,
+  t: TablePlan,
+  keyCols: number[],
+  reader: TableReader,
+  counts: { sourceRows: number; targetRows: number },
+): AsyncGenerator<KeyedDifference> {
+  const byBytes = keyCols.map((i) => COLUMN_TYPES[t.columns[i]!.cast.kind].order === "bytes");
+  const canonical = t.columns.map((c) => canonicalFor(c.cast));
+  const src = reader.rows()[Symbol.iterator]();
+  let s = src.next();
+  const keyOf = (row: string[]) => Object.fromEntries(keyCols.map((i) => [t.columns[i]!.source, unescapeCopy(row[i]!) ?? "NULL"]));
+  const cmpKey = (a: string[], b: string[]): number => {
+    for (let k = 0; k < keyCols.length; k++) {
+      const i = keyCols[k]!;
+      const x = unescapeCopy(a[i]!) ?? "";
+      const y = unescapeCopy(b[i]!) ?? "";
+      if (byBytes[k]) {
+        const c = Buffer.compare(Buffer.from(x), Buffer.from(y));
+        if (c !== 0) return c;
+      } else {
+        const bx = BigInt(x);
+        const by = BigInt(y);
+        if (bx !== by) return bx < by ? -1 : 1;
+      }
+    }
+    return 0;
+  };
+  try {
+    for await (const line of targetLines(client, query)) {
+      counts.targetRows++;
+      // Fast path: the row came back exactly as it was written.
+      if (!s.done && s.value.join("\t") === line) {
+        counts.sourceRows++;
+        s = src.next();
+        continue;
+      }
+      const trow = line.split("\t");
+      while (!s.done && cmpKey(s.value, trow) < 0) {
+        counts.sourceRows++;
+        yield { key: keyOf(s.value), problem: "missing in PostgreSQL", source: s.value };
+        s = src.next();
+      }
+      if (s.done || cmpKey(s.value, trow) > 0) {
+        yield { key: keyOf(trow), problem: "extra in PostgreSQL", target: trow };
+        continue;
+      }
+      counts.sourceRows++;
+      const srow = s.value;
+      let diffCols: number[] | undefined;
+      for (let i = 0; i < t.columns.length; i++) if (!sameValue(canonical[i]!, srow[i]!, trow[i]!)) (diffCols ??= []).push(i);
+      if (diffCols) yield { key: keyOf(srow), problem: "values differ", source: srow, target: trow, columns: diffCols };
+      s = src.next();
+    }
+    while (!s.done) {
+      counts.sourceRows++;
+      yield { key: keyOf(s.value), problem: "missing in PostgreSQL", source: s.value };
+      s = src.next();
+    }
+  } finally {
+    src.return?.(undefined);
+  }
+}
+
 export async function verifyTable(client: pg.Client, schema: string, t: TablePlan, reader: TableReader): Promise<TableVerification> {
   const order = keyOrder(t);
-  const ordered = order !== undefined;
-  const base = selectAll(schema, t);
   const result: TableVerification = {
     source: t.source,
     target: t.target,
     sourceRows: 0,
     targetRows: 0,
     match: true,
-    method: ordered ? "key order" : "multiset digest",
+    method: order ? "key order" : "multiset digest",
     differences: [],
   };
-  if (order) {
-    const { keyCols, orderBy } = order;
-    const byBytes = keyCols.map((i) => COLUMN_TYPES[t.columns[i]!.cast.kind].order === "bytes");
-    const canonical = t.columns.map((c) => canonicalFor(c.cast));
-    const src = reader.rows()[Symbol.iterator]();
-    let s = src.next();
-    const keyOf = (row: string[]) => Object.fromEntries(keyCols.map((i) => [t.columns[i]!.source, unescapeCopy(row[i]!) ?? "NULL"]));
-    const cmpKey = (a: string[], b: string[]): number => {
-      for (let k = 0; k < keyCols.length; k++) {
-        const i = keyCols[k]!;
-        const x = unescapeCopy(a[i]!) ?? "";
-        const y = unescapeCopy(b[i]!) ?? "";
-        if (byBytes[k]) {
-          const bx = Buffer.from(x);
-          const by = Buffer.from(y);
-          const c = Buffer.compare(bx, by);
-          if (c !== 0) return c;
-        } else {
-          const bx = BigInt(x);
-          const by = BigInt(y);
-          if (bx !== by) return bx < by ? -1 : 1;
-        }
-      }
-      return 0;
-    };
-    const note = (d: RowDifference) => {
+  const keyed = keyedDifferences(client, schema, t, reader, result);
+  if (keyed) {
+    for await (const d of keyed) {
       result.match = false;
-      if (result.differences.length < MAX_DIFFS) result.differences.push(d);
-    };
-    for await (const line of targetLines(client, `${base} ORDER BY ${orderBy}`)) {
-      result.targetRows++;
-      // Fast path: the row came back exactly as it was written.
-      if (!s.done && s.value.join("\t") === line) {
-        result.sourceRows++;
-        s = src.next();
-        continue;
+      if (result.differences.length < MAX_DIFFS) {
+        result.differences.push({
+          key: d.key,
+          problem: d.problem,
+          ...(d.columns ? { columns: d.columns.map((i) => ({ column: t.columns[i]!.source, source: d.source![i]!.slice(0, 80), target: d.target![i]!.slice(0, 80) })) } : {}),
+        });
       }
-      const trow = line.split("\t");
-      while (!s.done && cmpKey(s.value, trow) < 0) {
-        result.sourceRows++;
-        note({ key: keyOf(s.value), problem: "missing in PostgreSQL" });
-        s = src.next();
-      }
-      if (s.done || cmpKey(s.value, trow) > 0) {
-        note({ key: keyOf(trow), problem: "extra in PostgreSQL" });
-        continue;
-      }
-      result.sourceRows++;
-      const srow = s.value;
-      let diffCols: RowDifference["columns"];
-      for (let i = 0; i < t.columns.length; i++) {
-        if (!sameValue(canonical[i]!, srow[i]!, trow[i]!)) {
-          (diffCols ??= []).push({ column: t.columns[i]!.source, source: srow[i]!.slice(0, 80), target: trow[i]!.slice(0, 80) });
-        }
-      }
-      if (diffCols) note({ key: keyOf(srow), problem: "values differ", columns: diffCols });
-      s = src.next();
-    }
-    while (!s.done) {
-      result.sourceRows++;
-      note({ key: keyOf(s.value), problem: "missing in PostgreSQL" });
-      s = src.next();
     }
     return result;
   }
+  const base = selectAll(schema, t);
   // Multiset: the sum of per-row digests over canonical values is independent of order.
   const canonical = t.columns.map((c) => canonicalFor(c.cast));
   const canon = (row: string[]) => row.map((f, i) => canonical[i]!(f)).join("\u0001");

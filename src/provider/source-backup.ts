@@ -1,28 +1,3 @@
-// The seed guide's first step, `cp app.db app.db.backup.$(date +%Y%m%d_%H%M%S)`,
-// done safely: SQLite's online backup API gives a consistent copy even while
-// the app is writing, which `cp` of a WAL-mode database does not.
-import { existsSync, mkdirSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
-
-export function backupFileName(source: string, at: Date = new Date()): string {
-  const p = (n: number) => String(n).padStart(2, "0");
-  const stamp = `${at.getFullYear()}${p(at.getMonth() + 1)}${p(at.getDate())}_${p(at.getHours())}${p(at.getMinutes())}${p(at.getSeconds())}`;
-  return `${basename(source)}.backup.${stamp}`;
-}
-
-/** Copies `source` to `<dir>/<name>.backup.YYYYMMDD_HHMMSS` and returns that path. */
-export async function backupSqlite(source: string, dir: string = dirname(source), at: Date = new Date()): Promise<string> {
-  if (!existsSync(source)) throw new Error(`The SQLite database ${source} does not exist; nothing to back up or migrate.`);
-  mkdirSync(dir, { recursive: true });
-  let target = join(dir, backupFileName(source, at));
-  // Two updates within one second must not overwrite each other's backup.
-  for (let n = 1; existsSync(target); n++) target = join(dir, `${backupFileName(source, at)}.${n}`);
-  const Database = (require("better-sqlite3") as typeof import("better-sqlite3"));
-  const db = new Database(source, { readonly: true, fileMustExist: true });
-  try {
-    await db.backup(target);
-  } finally {
-    db.close();
-  }
-  return target;
-}
+// The SQLite backup before the copy: the engine's (src/engine/sqlite-backup.ts),
+// which sync-back also takes before it writes into the file.
+export { backupFileName, backupSqlite } from "../engine/sqlite-backup";
