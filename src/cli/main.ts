@@ -20,7 +20,10 @@ import {
   migrate,
   planMigration,
   verifyMigration,
+  planSyncBack,
+  syncBack,
   type MigrationReport,
+  type SyncBackReport,
 } from "../engine";
 import { createProgress } from "./progress";
 
@@ -33,6 +36,7 @@ const USAGE = `Usage:
                   [--refresh] [--overwrite] [--no-verify] [--json]
   pgshift verify  --from app.db --to postgres://…  [--schema ${SCHEMA}] [--tables a,b]
                   [--identifiers ${IDENTIFIERS}] [--cast table.column=type …] [--json]
+  pgshift sync-back --from postgres://… --to app.db [--tables a,b] [--backup-dir DIR] [--dry-run] [--json]
 
   --schema     default ${DEFAULTS.schema} for migrate and plan; --identifiers default ${DEFAULTS.identifiers}
   --jobs       tables copied at the same time, ${JOBS.min} to ${JOBS.max} (default ${DEFAULTS.jobs})
@@ -42,6 +46,9 @@ const USAGE = `Usage:
   --refresh    bring tables pgshift loaded earlier from an older version of the SQLite file level:
                tables with an integer key re-copy only the key ranges that changed, others reload whole
   --overwrite  replace target tables pgshift did not load (drop/recreate, or truncate with --schema existing)
+  sync-back    a rollback's copy: the rows inserted, updated or deleted in PostgreSQL since the cutover, written
+               back into the SQLite file in the forms its columns hold, after a backup beside it (or in --backup-dir);
+               --dry-run writes them to a copy, reads them back and says what would change
 Exit codes: 0 success, 1 verification found differences, 2 bad input, usage or connection.`;
 
 /** Wrong flags: one line on stderr (the usage text only for --help), exit code 2. */
@@ -63,12 +70,16 @@ interface Parsed {
   overwrite: boolean;
   verify: boolean;
   json: boolean;
+  /** sync-back */
+  dryRun: boolean;
+  backupDir?: string;
 }
 
 export function parse(argv: string[]): Parsed {
   const [command, ...rest] = argv;
   if (!command || command === "--help" || command === "-h" || command === "help") throw new UsageProblem(USAGE);
-  if (!["plan", "migrate", "verify"].includes(command)) throw new UsageProblem(`Unknown command "${command}"; use plan, migrate or verify.${seeHelp}`);
+  if (!["plan", "migrate", "verify", "sync-back"].includes(command)) throw new UsageProblem(`Unknown command "${command}"; use plan, migrate, verify or sync-back.${seeHelp}`);
+  if (command === "sync-back") return parseSyncBack(rest);
   let values;
   try {
     ({ values } = parseArgs({
@@ -118,7 +129,62 @@ export function parse(argv: string[]): Parsed {
     overwrite: values.overwrite!,
     verify: !values["no-verify"],
     json: values.json!,
+    dryRun: false,
   };
+}
+
+/** sync-back copies the other way: --from is PostgreSQL, --to the SQLite file. */
+function parseSyncBack(rest: string[]): Parsed {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      options: {
+        from: { type: "string" },
+        to: { type: "string" },
+        tables: { type: "string" },
+        "backup-dir": { type: "string" },
+        "dry-run": { type: "boolean", default: false },
+        json: { type: "boolean", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new UsageProblem(`${(err as Error).message.split("\n")[0]}.${seeHelp}`);
+  }
+  if (!values.from || !/^postgres(ql)?:\/\//.test(values.from)) throw new UsageProblem(`sync-back copies from PostgreSQL: --from <postgres URL> is required.${seeHelp}`);
+  if (!values.to) throw new UsageProblem(`sync-back writes into a SQLite file: --to <sqlite file> is required.${seeHelp}`);
+  return {
+    command: "sync-back",
+    from: values.from,
+    to: resolve(values.to),
+    tables: values.tables ? values.tables.split(",").map((s) => s.trim()).filter(Boolean) : undefined,
+    jobs: DEFAULTS.jobs,
+    casts: {},
+    refresh: false,
+    overwrite: false,
+    verify: true,
+    json: values.json!,
+    dryRun: values["dry-run"]!,
+    ...(values["backup-dir"] ? { backupDir: resolve(values["backup-dir"]) } : {}),
+  };
+}
+
+function printSyncBack(r: SyncBackReport, dryRun: boolean, out: NodeJS.WriteStream): void {
+  const w = Math.max(...r.tables.map((t) => t.source.length), 5);
+  for (const t of r.tables) {
+    out.write(`  ${t.match ? "ok  " : "DIFF"} ${t.target.padEnd(w)} → ${t.source}: ${t.inserted} inserted, ${t.updated} updated, ${t.deleted} deleted; ${t.targetRows} rows in PostgreSQL, ${t.sourceRows} in SQLite\n`);
+  }
+  for (const f of r.forms) out.write(`         ${f.table}.${f.column}: written as ${f.form} (${f.why})\n`);
+  for (const s of r.sequences) out.write(`         ${s.table}: sqlite_sequence ${s.from ?? "(none)"} → ${s.to} (PostgreSQL's sequence)\n`);
+  for (const s of r.skipped) out.write(`  skip ${s.table}: ${s.reason}\n`);
+  if (r.backupFile) out.write(`Backup of the SQLite file before writing: ${r.backupFile}\n`);
+  out.write(
+    dryRun
+      ? `Dry run: ${r.rowsChanged} rows would change in SQLite (written to a copy, read back and compared, then discarded); nothing was written.\n`
+      : `Synced back and verified: ${r.rowsChanged} rows changed, ${r.tables.length} tables equal on both sides in ${(r.durationMs / 1000).toFixed(1)}s.\n`,
+  );
 }
 
 function jsonReport(r: MigrationReport) {
@@ -192,6 +258,13 @@ export async function main(argv: string[], stdout: NodeJS.WriteStream = process.
   };
   const progress = createProgress(stderr);
   try {
+    if (args.command === "sync-back") {
+      const options = { from: args.from, to: args.to!, ...(args.tables ? { tables: args.tables } : {}), ...(args.backupDir ? { backupDir: args.backupDir } : {}), onProgress: (line: string) => stderr.write(`${line}\n`) };
+      const report = args.dryRun ? await planSyncBack(options) : await syncBack(options);
+      if (args.json) stdout.write(JSON.stringify({ ...report, dryRun: args.dryRun }, null, 2) + "\n");
+      else printSyncBack(report, args.dryRun, stdout);
+      return report.ok ? EXIT_OK : EXIT_MISMATCH;
+    }
     if (args.command === "plan") {
       const plan = await planMigration(common);
       if (args.json) stdout.write(JSON.stringify(plan, null, 2) + "\n");

@@ -214,3 +214,61 @@ test("the CLI runs from a bundle of src/ built on first use; with PGSHIFT_BUNDLE
   assert.equal(r.status, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout).ok, true);
 });
+
+test("sync-back: PostgreSQL's writes back into the SQLite file (exit 0), --dry-run writes nothing, a value that cannot go back is exit 2, a mismatch exit 1", async () => {
+  const { createHash } = await import("node:crypto");
+  const sha = (p: string) => createHash("sha256").update(readFileSync(p)).digest("hex");
+  const src = sqliteFile((db) => {
+    db.exec("CREATE TABLE items (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, at DATETIME, done BOOLEAN)");
+    for (let i = 1; i <= 20; i++) db.prepare("INSERT INTO items (name, at, done) VALUES (?, ?, ?)").run(`item ${i}`, `2024-01-02T03:04:${String(i).padStart(2, "0")}`, i % 2);
+  });
+  const url = await pg.createDatabase();
+  const db = url.split("/").pop();
+  assert.equal(run(["migrate", "--from", src, "--to", url]).status, 0);
+  await pg.query("INSERT INTO items (name, at, done) VALUES ('new', '2025-01-01 00:00:00', true)", [], db);
+  await pg.query("UPDATE items SET done = NOT done WHERE id = 2", [], db);
+  await pg.query("DELETE FROM items WHERE id = 3", [], db);
+  const before = sha(src);
+
+  const dry = run(["sync-back", "--from", url, "--to", src, "--dry-run", "--json"]);
+  assert.equal(dry.status, 0, dry.stderr);
+  const plan = JSON.parse(dry.stdout);
+  assert.deepEqual([plan.dryRun, plan.rowsChanged, plan.backupFile], [true, 3, null]);
+  assert.deepEqual(plan.tables.map((t: Record<string, unknown>) => [t.source, t.inserted, t.updated, t.deleted]), [["items", 1, 1, 1]]);
+  assert.equal(sha(src), before, "a dry run writes nothing");
+  assert.ok(!dry.stdout.includes(pg.password) && !dry.stderr.includes(pg.password));
+
+  const r = run(["sync-back", "--from", url, "--to", src]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /ok {3}items\s+→ items: 1 inserted, 1 updated, 1 deleted; 20 rows in PostgreSQL, 20 in SQLite/);
+  assert.match(r.stdout, /items\.at: written as text 'YYYY-MM-DDTHH:MM:SS'/);
+  assert.match(r.stdout, /Backup of the SQLite file before writing: .*\.backup\./);
+  assert.match(r.stderr, /items: 3 rows differ/, "progress lines");
+  const sqlite = new Database(src, { readonly: true });
+  assert.deepEqual(sqlite.prepare("SELECT at, done FROM items WHERE id = 21").get(), { at: "2025-01-01T00:00:00", done: 1 });
+  sqlite.close();
+
+  // A value the column's form cannot hold: exit 2, naming table, row and column; the file untouched.
+  await pg.query("UPDATE items SET at = '2025-01-01 00:00:00.25' WHERE id = 5", [], db);
+  const afterSync = sha(src);
+  const refused = run(["sync-back", "--from", url, "--to", src]);
+  assert.equal(refused.status, 2, refused.stderr);
+  assert.match(refused.stderr, /pgshift sync-back failed: .*\n {2}table "items", row id="5", column "at": it has fractions of a second/);
+  assert.equal(sha(src), afterSync);
+
+  // An app trigger that rewrites what is copied back: the sides still differ after writing, exit 1, rolled back.
+  await pg.query("UPDATE items SET at = '2025-01-01 00:00:00' WHERE id = 5", [], db);
+  await pg.query("UPDATE items SET name = 'renamed' WHERE id = 6", [], db);
+  const w = new Database(src);
+  w.exec("CREATE TRIGGER shout AFTER UPDATE OF name ON items BEGIN UPDATE items SET name = upper(NEW.name) WHERE id = NEW.id; END");
+  w.close();
+  const withTrigger = sha(src);
+  const mismatch = run(["sync-back", "--from", url, "--to", src]);
+  assert.equal(mismatch.status, 1, mismatch.stderr);
+  assert.match(mismatch.stderr, /still differ; the SQLite transaction was rolled back/);
+  assert.equal(sha(src), withTrigger);
+
+  const usage = run(["sync-back", "--from", src, "--to", url]);
+  assert.equal(usage.status, 2);
+  assert.match(usage.stderr, /--from <postgres URL> is required/);
+});
