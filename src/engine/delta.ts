@@ -59,7 +59,7 @@ export function deltaKeyColumn(t: TablePlan): ColumnPlan | undefined {
 }
 
 /** Transactions since pgshift's oldest recorded writer beyond which an xid may name another transaction (wraparound at 2^31, with room). */
-const MAX_WRITER_AGE = 2n ** 31n - 2n ** 24n;
+export const MAX_WRITER_AGE = 2n ** 31n - 2n ** 24n;
 
 /** Whether the table's key is SQLite's rowid (a single INTEGER PRIMARY KEY of a rowid table): never NULL, always an integer. */
 export function rowidKey(t: TablePlan): boolean {
@@ -477,7 +477,7 @@ export async function syncTable(
  * range (a CTE that PostgreSQL runs only when it is read), coming back as one string:
  * 125,000 ranges as rows would cost more to receive than to count.
  */
-async function writerCounts(client: pg.Client, table: string, keyColumn: string, width: bigint, writers: string[], recorded: RawDigests): Promise<WriterCounts> {
+export async function writerCounts(client: pg.Client, table: string, keyColumn: string, width: bigint, writers: string[], recorded: RawDigests): Promise<WriterCounts> {
   const r = await client.query<{ untouched: boolean; counts: string | null; foreign: string | null }>({
     text: `WITH totals AS (SELECT count(*) AS n, count(*) FILTER (WHERE NOT (xmin = ANY ($2::xid[]))) AS others FROM ${table}),
                 ranges AS (SELECT ${quoteIdent(keyColumn)}::bigint / $1::bigint AS c, count(*) AS n, bool_or(NOT (xmin = ANY ($2::xid[]))) AS f FROM ${table} GROUP BY 1)

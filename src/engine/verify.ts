@@ -203,10 +203,19 @@ export interface KeyedDifference {
  * Verification stops at a few; sync-back (sync-back.ts) writes every one.
  * Undefined when the table has no key to merge by.
  */
-export function keyedDifferences(client: pg.Client, schema: string, t: TablePlan, reader: TableReader, counts: { sourceRows: number; targetRows: number }): AsyncGenerator<KeyedDifference> | undefined {
+export function keyedDifferences(
+  client: pg.Client,
+  schema: string,
+  t: TablePlan,
+  reader: TableReader,
+  counts: { sourceRows: number; targetRows: number },
+  /** only the rows in these inclusive ranges of an integer key column (the reader reads the same ranges) */
+  only?: { column: string; ranges: KeyRanges },
+): AsyncGenerator<KeyedDifference> | undefined {
   const order = keyOrder(t);
   if (!order) return undefined;
-  return differencesInKeyOrder(client, `${selectAll(schema, t)} ORDER BY ${order.orderBy}`, t, order.keyCols, reader, counts);
+  const query = only ? inKeyOrder(schema, t, only)! : `${selectAll(schema, t)} ORDER BY ${order.orderBy}`;
+  return differencesInKeyOrder(client, query, t, order.keyCols, reader, counts);
 }
 
 async function* differencesInKeyOrder(

@@ -92,6 +92,8 @@ test("sync-back copies PostgreSQL's inserts, updates and deletes into the seed-s
   assert.equal(report.rowsChanged, plan.rowsChanged);
   assert.ok(report.tables.every((t) => t.match && t.sourceRows === t.targetRows));
   assert.ok(lines.some((l) => /messages: .*rows differ/.test(l)), lines.join("\n"));
+  // Only the key ranges that changed since the last sync were read (pgshift.loads' record), not the whole table.
+  assert.ok(lines.some((l) => /^messages: by the record of the last sync, \d+ of \d+ key ranges changed since$/.test(l)), lines.join("\n"));
   // The backup is the file as it was, beside it.
   assert.ok(report.backupFile && existsSync(report.backupFile));
   assert.equal(contents(report.backupFile), rowsBefore);
@@ -239,4 +241,45 @@ test("a value the SQLite column cannot take back refuses before anything is writ
   const r = await syncBack({ from: url, to: file });
   assert.equal(r.rowsChanged, 3); // 4 and 5 updated, 11 inserted
   assert.notEqual(sha(file), before);
+});
+
+test("rows the app wrote to SQLite after the last sync are never overwritten: refused, naming the table and keys", async () => {
+  const file = sqliteFile((db) => {
+    db.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)");
+    for (let i = 1; i <= 200; i++) db.prepare("INSERT INTO notes VALUES (?, ?)").run(i, `note ${i}`);
+  });
+  const url = await pg.createDatabase();
+  assert.equal((await migrate({ source: file, target: url })).ok, true);
+  const db = url.slice(url.lastIndexOf("/") + 1);
+  await pg.query("UPDATE notes SET body = 'from PostgreSQL' WHERE id = 10", [], db);
+  // The app kept writing to SQLite after the final sync (its writers were not stopped).
+  const w = new Database(file);
+  w.prepare("UPDATE notes SET body = 'late SQLite write' WHERE id = 150").run();
+  w.close();
+  const before = sha(file);
+  await assert.rejects(syncBack({ from: url, to: file }), (err: unknown) => {
+    assert.ok(err instanceof SyncBackRefusal, String(err));
+    assert.equal(err.table, "notes");
+    assert.match(err.message, /SQLite's rows with id in \d+–\d+ changed after pgshift last brought PostgreSQL level with the file/);
+    return true;
+  });
+  assert.equal(sha(file), before, "nothing written");
+
+  // Without the record (no C extension) the whole tables are compared: the same rows go back.
+  const w2 = new Database(file);
+  w2.prepare("UPDATE notes SET body = 'note 150' WHERE id = 150").run();
+  w2.close();
+  process.env.PGSHIFT_RANGE_DIGESTS = "off";
+  try {
+    const lines: string[] = [];
+    const r = await syncBack({ from: url, to: file, onProgress: (l) => lines.push(l) });
+    assert.equal(r.rowsChanged, 1);
+    assert.ok(!lines.some((l) => /by the record/.test(l)), lines.join("\n"));
+  } finally {
+    delete process.env.PGSHIFT_RANGE_DIGESTS;
+  }
+  const sqlite = new Database(file, { readonly: true });
+  assert.equal(sqlite.prepare("SELECT body FROM notes WHERE id = 10").pluck().get(), "from PostgreSQL");
+  sqlite.close();
+  assert.equal((await verifyMigration({ source: file, target: url })).ok, true);
 });
