@@ -19,7 +19,7 @@ import type pg from "pg";
 import { unescapeCopy, Reject } from "./convert";
 import { PgshiftError, UsageError, VerificationError, describeKey, truncateValue, EXIT_BAD_INPUT } from "./errors";
 import { fingerprintSqlite } from "./fingerprint";
-import { qualified, quoteSqlite } from "./identifiers";
+import { qualified, quoteIdent, quoteSqlite } from "./identifiers";
 import { session } from "./load-context";
 import { DEFAULTS } from "./options";
 import { recordedLoadOptions, recordedRanges, serialSequence, type RecordedOptions } from "./pg-catalog";
@@ -189,6 +189,8 @@ async function run(opts: SyncBackOptions, write: boolean): Promise<SyncBackRepor
     const work: TableWork[] = [];
     const problems: SyncBackProblem[] = [];
     const formsUsed: SyncBackReport["forms"] = [];
+    await checkColumns(client, schema, tables, problems);
+    if (problems.length) throw new SyncBackRefusal(problems);
     for (const t of tables) {
       say(`${t.source}: comparing with PostgreSQL's "${t.target}"`);
       const w = await compareTable(client, schema, db, t, problems, say);
@@ -284,6 +286,28 @@ async function verifyWritten(client: pg.Client, schema: string, db: Database.Dat
   const targetRows = w.counts.targetRows;
   if (sourceRows !== targetRows && differences.length === 0) differences.push({ key: {}, problem: sourceRows < targetRows ? "extra in PostgreSQL" : "missing in PostgreSQL" });
   return { match: differences.length === 0, sourceRows, targetRows, differences };
+}
+
+/**
+ * PostgreSQL's tables must still have the columns they were loaded with, and
+ * a column added there since (the app's newer migrations) must hold no value:
+ * SQLite has nowhere to keep it.
+ */
+async function checkColumns(client: pg.Client, schema: string, tables: TablePlan[], problems: SyncBackProblem[]): Promise<void> {
+  for (const t of tables) {
+    const present = new Set(
+      (await client.query<{ name: string }>("SELECT attname AS name FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped", [qualified(schema, t.target)])).rows.map((r) => r.name),
+    );
+    const planned = new Set(t.columns.map((c) => c.target));
+    for (const c of t.columns) {
+      if (!present.has(c.target)) problems.push({ table: t.source, column: c.source, reason: `PostgreSQL's table "${t.target}" has no column "${c.target}" any more (dropped after the cutover?), so its values cannot be compared or copied back` });
+    }
+    for (const name of present) {
+      if (planned.has(name)) continue;
+      const used = (await client.query<{ x: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${qualified(schema, t.target)} WHERE ${quoteIdent(name)} IS NOT NULL) AS x`)).rows[0]!.x;
+      if (used) problems.push({ table: t.source, reason: `PostgreSQL's table "${t.target}" has a column "${name}" that the SQLite table lacks (added after the cutover?), and rows hold values in it: SQLite has nowhere to keep them` });
+    }
+  }
 }
 
 /** How the tables were loaded (pgshift.loads): the plan must match the load's, or values compare differently. */
@@ -475,12 +499,19 @@ function apply(db: Database.Database, work: TableWork[], sequences: SequenceBump
   const violationsBefore = foreignKeyViolations(db, work);
   type Step = { table: string; key: Record<string, unknown>; run: () => void };
   const steps: Step[] = [];
+  // One statement per set of columns updated, prepared once.
+  const statements = new Map<string, Database.Statement>();
+  const prepared = (sql: string) => {
+    let stmt = statements.get(sql);
+    if (!stmt) statements.set(sql, (stmt = db.prepare(sql)));
+    return stmt;
+  };
   for (const w of work) {
     const { t } = w;
     const where = t.sourceKey.map((k) => `${quoteSqlite(k)} = ?`).join(" AND ");
     for (const u of w.updates) {
       const sql = `UPDATE ${quoteSqlite(t.source)} SET ${u.columns.map((i) => `${quoteSqlite(t.columns[i]!.source)} = ?`).join(", ")} WHERE ${where}`;
-      steps.push({ table: t.source, key: u.described, run: () => void db.prepare(sql).run(...u.values, ...u.key) });
+      steps.push({ table: t.source, key: u.described, run: () => void prepared(sql).run(...u.values, ...u.key) });
     }
   }
   for (const w of [...work].reverse()) {

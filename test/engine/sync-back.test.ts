@@ -283,3 +283,19 @@ test("rows the app wrote to SQLite after the last sync are never overwritten: re
   sqlite.close();
   assert.equal((await verifyMigration({ source: file, target: url })).ok, true);
 });
+
+test("a column PostgreSQL gained after the cutover refuses only when it holds values; a column it lost refuses", async () => {
+  const file = sqliteFile((db) => {
+    db.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL, tag TEXT)");
+    for (let i = 1; i <= 20; i++) db.prepare("INSERT INTO notes VALUES (?, ?, ?)").run(i, `note ${i}`, null);
+  });
+  const url = await pg.createDatabase();
+  assert.equal((await migrate({ source: file, target: url })).ok, true);
+  const db = url.slice(url.lastIndexOf("/") + 1);
+  await pg.query("ALTER TABLE notes ADD COLUMN priority integer; UPDATE notes SET body = 'changed' WHERE id = 1", [], db);
+  assert.equal((await planSyncBack({ from: url, to: file })).rowsChanged, 1, "an empty new column loses nothing");
+  await pg.query("UPDATE notes SET priority = 3 WHERE id = 2", [], db);
+  await assert.rejects(planSyncBack({ from: url, to: file }), /has a column "priority" that the SQLite table lacks .* rows hold values in it/);
+  await pg.query("ALTER TABLE notes DROP COLUMN priority; ALTER TABLE notes DROP COLUMN tag", [], db);
+  await assert.rejects(planSyncBack({ from: url, to: file }), (err: unknown) => err instanceof SyncBackRefusal && err.column === "tag" && /no column "tag" any more/.test(err.message));
+});
