@@ -1,7 +1,7 @@
 // pgshift plan | migrate | verify. Exit codes: 0 success, 1 verification found
 // differences, 2 bad input, usage or connection. With --json, stdout carries
 // only the report; progress and errors go to stderr.
-import { parseArgs } from "node:util";
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import { resolve } from "node:path";
 import {
   DEFAULTS,
@@ -75,34 +75,33 @@ interface Parsed {
   backupDir?: string;
 }
 
+/** The flags, or one line naming the one that is wrong. */
+function flags<T extends ParseArgsConfig["options"]>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new UsageProblem(`${(err as Error).message.split("\n")[0]}.${seeHelp}`);
+  }
+}
+
 export function parse(argv: string[]): Parsed {
   const [command, ...rest] = argv;
   if (!command || command === "--help" || command === "-h" || command === "help") throw new UsageProblem(USAGE);
   if (!["plan", "migrate", "verify", "sync-back"].includes(command)) throw new UsageProblem(`Unknown command "${command}"; use plan, migrate, verify or sync-back.${seeHelp}`);
   if (command === "sync-back") return parseSyncBack(rest);
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: rest,
-      options: {
-        from: { type: "string" },
-        to: { type: "string" },
-        schema: { type: "string" },
-        tables: { type: "string" },
-        identifiers: { type: "string" },
-        jobs: { type: "string", default: String(DEFAULTS.jobs) },
-        cast: { type: "string", multiple: true },
-        refresh: { type: "boolean", default: false },
-        overwrite: { type: "boolean", default: false },
-        "no-verify": { type: "boolean", default: false },
-        json: { type: "boolean", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new UsageProblem(`${(err as Error).message.split("\n")[0]}.${seeHelp}`);
-  }
+  const values = flags(rest, {
+    from: { type: "string" },
+    to: { type: "string" },
+    schema: { type: "string" },
+    tables: { type: "string" },
+    identifiers: { type: "string" },
+    jobs: { type: "string", default: String(DEFAULTS.jobs) },
+    cast: { type: "string", multiple: true },
+    refresh: { type: "boolean", default: false },
+    overwrite: { type: "boolean", default: false },
+    "no-verify": { type: "boolean", default: false },
+    json: { type: "boolean", default: false },
+  });
   if (!values.from) throw new UsageProblem(`--from <sqlite file> is required.${seeHelp}`);
   if (command !== "plan" && !values.to) throw new UsageProblem(`--to <postgres URL> is required for ${command}.${seeHelp}`);
   const casts: Record<string, string> = {};
@@ -135,24 +134,14 @@ export function parse(argv: string[]): Parsed {
 
 /** sync-back copies the other way: --from is PostgreSQL, --to the SQLite file. */
 function parseSyncBack(rest: string[]): Parsed {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: rest,
-      options: {
-        from: { type: "string" },
-        to: { type: "string" },
-        tables: { type: "string" },
-        "backup-dir": { type: "string" },
-        "dry-run": { type: "boolean", default: false },
-        json: { type: "boolean", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new UsageProblem(`${(err as Error).message.split("\n")[0]}.${seeHelp}`);
-  }
+  const values = flags(rest, {
+    from: { type: "string" },
+    to: { type: "string" },
+    tables: { type: "string" },
+    "backup-dir": { type: "string" },
+    "dry-run": { type: "boolean", default: false },
+    json: { type: "boolean", default: false },
+  });
   if (!values.from || !/^postgres(ql)?:\/\//.test(values.from)) throw new UsageProblem(`sync-back copies from PostgreSQL: --from <postgres URL> is required.${seeHelp}`);
   if (!values.to) throw new UsageProblem(`sync-back writes into a SQLite file: --to <sqlite file> is required.${seeHelp}`);
   return {

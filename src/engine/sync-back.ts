@@ -570,12 +570,21 @@ function constraintProblem(table: string, key: Record<string, unknown>, err: Err
   };
 }
 
-/** SQLite's foreign key violations in the tables written (and those referencing them), as "table\0rowid\0parent". */
+/**
+ * SQLite's foreign key violations where a write can make one: in the tables
+ * written, and in the tables referring to them. As "table\0rowid\0parent".
+ */
 function foreignKeyViolations(db: Database.Database, work: TableWork[]): Set<string> {
   const out = new Set<string>();
-  if (!work.some((w) => w.diffs.length)) return out;
-  for (const row of db.prepare("SELECT * FROM pragma_foreign_key_check").all() as { table: string; rowid: number | null; parent: string }[]) {
-    out.add(`${row.table}\u0000${row.rowid}\u0000${row.parent}`);
+  const written = new Set(work.filter((w) => w.diffs.length).map((w) => w.t.source.toLowerCase()));
+  if (written.size === 0) return out;
+  const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND sql NOT LIKE 'CREATE VIRTUAL%'").pluck().all() as string[];
+  const refersTo = db.prepare(`SELECT "table" FROM pragma_foreign_key_list(?)`).pluck();
+  const check = db.prepare("SELECT * FROM pragma_foreign_key_check(?)");
+  for (const table of tables) {
+    const relevant = written.has(table.toLowerCase()) || (refersTo.all(table) as string[]).some((parent) => written.has(parent.toLowerCase()));
+    if (!relevant) continue;
+    for (const row of check.all(table) as { table: string; rowid: number | null; parent: string }[]) out.add(`${row.table}\u0000${row.rowid}\u0000${row.parent}`);
   }
   return out;
 }

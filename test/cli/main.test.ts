@@ -166,7 +166,7 @@ test("usage problems, a bad --cast among them: exit 2 and one line naming the pr
     [["migrate", "--from", src, "--to", "postgres://u:p@127.0.0.1:1/x", "--jobs", "many"], /--jobs must be a whole number/],
     [["migrate", "--from", src, "--to", "postgres://u:p@127.0.0.1:1/x", "--schema", "replace"], /^pgshift: --schema must be create or existing, not "replace"\.$/],
     [["verify", "--from", src, "--to", "postgres://u:p@127.0.0.1:1/x", "--identifiers", "upcase"], /^pgshift: --identifiers must be downcase or preserve, not "upcase"\.$/],
-    [["frobnicate"], /^pgshift: Unknown command "frobnicate"; use plan, migrate or verify\./],
+    [["frobnicate"], /^pgshift: Unknown command "frobnicate"; use plan, migrate, verify or sync-back\./],
   ];
   for (const [args, message] of cases) {
     const r = run(args);

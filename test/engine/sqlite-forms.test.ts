@@ -59,6 +59,8 @@ test("timestamps go back in the column's layout, zone and fraction digits, and l
   refused(() => back(column("DATE"), ["2024-01-02"], "2025-06-07 08:00:00"), /time of day/);
   refused(() => back(dt, ["2024-01-02 03:04:05"], "infinity"), /no SQLite form/);
   // Fractions of several lengths with trailing zeros: no rule tells how many digits the app writes.
+  refused(() => back(dt, ["2024-01-02 03:04:05.10", "2024-01-02 03:04:05.125"], "2025-06-07 08:09:10.5"), /several lengths \(2, 3 digits\) with trailing zeros/);
+  assert.equal(back(dt, ["2024-01-02 03:04:05.10", "2024-01-02 03:04:05.125"], "2025-06-07 08:09:10").written, "2025-06-07 08:09:10", "a whole second needs no fraction");
   assert.equal(fractionPolicy({ family: familyOf(dt, "2024-01-02 03:04:05.10")!.family, count: 2, lengths: new Set([2, 3]), trailingZero: true }).type, "unknown");
 });
 
