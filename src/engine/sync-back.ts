@@ -128,7 +128,13 @@ interface TableWork {
 
 async function run(opts: SyncBackOptions, write: boolean): Promise<SyncBackReport> {
   const started = Date.now();
-  const say = (line: string) => opts.onProgress?.(line);
+  // Each progress line says how long the step before it took: a rollback's downtime is spent here.
+  let lastLine = Date.now();
+  const say = (line: string) => {
+    const now = Date.now();
+    opts.onProgress?.(`${line} (+${((now - lastLine) / 1000).toFixed(1)}s)`);
+    lastLine = now;
+  };
   if (!opts.from) throw new UsageError("sync-back needs the PostgreSQL URL to copy from (--from).");
   const schema = DEFAULTS.targetSchema;
   // The file's path is checked (and the file opened read-only) before PostgreSQL is asked anything.
@@ -213,8 +219,10 @@ async function run(opts: SyncBackOptions, write: boolean): Promise<SyncBackRepor
     }
 
     const fingerprintBefore = write && rowsChanged + sequences.length > 0 ? await fingerprintSqlite(opts.to, released) : undefined;
+    say(`writing ${rowsChanged} rows`);
     apply(db, work, sequences, problems);
     if (problems.length) throw new SyncBackRefusal(problems);
+    say("written; comparing both sides again");
 
     // Both sides compared again, every row, inside both transactions.
     const results: SyncBackTable[] = [];

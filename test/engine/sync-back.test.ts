@@ -93,7 +93,7 @@ test("sync-back copies PostgreSQL's inserts, updates and deletes into the seed-s
   assert.ok(report.tables.every((t) => t.match && t.sourceRows === t.targetRows));
   assert.ok(lines.some((l) => /messages: .*rows differ/.test(l)), lines.join("\n"));
   // Only the key ranges that changed since the last sync were read (pgshift.loads' record), not the whole table.
-  assert.ok(lines.some((l) => /^messages: by the record of the last sync, \d+ of \d+ key ranges changed since$/.test(l)), lines.join("\n"));
+  assert.ok(lines.some((l) => /^messages: by the record of the last sync, \d+ of \d+ key ranges changed since \(\+\d+\.\ds\)$/.test(l)), lines.join("\n"));
   // The backup is the file as it was, beside it.
   assert.ok(report.backupFile && existsSync(report.backupFile));
   assert.equal(contents(report.backupFile), rowsBefore);
