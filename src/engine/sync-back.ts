@@ -96,7 +96,8 @@ export class SyncBackRefusal extends PgshiftError {
           .map((p) => `  table "${p.table}"${p.key ? `, row ${describeKey(p.key)}` : ""}${p.column ? `, column "${p.column}"` : ""}: ${p.reason}${p.value !== undefined ? `\n    value: ${truncateValue(p.value)}` : ""}`)
           .join("\n") +
         (problems.length > 10 ? `\n  … and ${problems.length - 10} more` : "") +
-        "\n  Change those rows in PostgreSQL so they fit (or roll back with rollback.discardPostgresWrites, leaving them behind), then run sync-back again.",
+        "\n  Change those rows in PostgreSQL so they fit the SQLite file, then run sync-back again; or keep the app on PostgreSQL" +
+          " (through Pulumi, rollback.discardPostgresWrites rolls back without copying, leaving PostgreSQL's writes behind).",
     );
     this.table = problems[0]!.table;
     if (problems[0]!.key) this.key = problems[0]!.key;
