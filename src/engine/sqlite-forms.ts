@@ -46,6 +46,8 @@ export interface ColumnForms {
   families: Map<string, FamilyStats>;
   /** family key of the column's latest value */
   latest?: string;
+  /** the family is the column's affinity's (familyByAffinity): its values were not read */
+  byAffinity?: true;
 }
 
 const BOOL_PAIRS: [string, string][] = [
@@ -169,8 +171,46 @@ function groupingSql(c: ColumnPlan, col: string): string {
   }
 }
 
+/** SQLite's type affinity of a declared type (the rules of "Determination Of Column Affinity"). */
+export function affinityOf(declaredType: string): "integer" | "text" | "blob" | "real" | "numeric" {
+  const t = declaredType.toUpperCase();
+  if (t.includes("INT")) return "integer";
+  if (t.includes("CHAR") || t.includes("CLOB") || t.includes("TEXT")) return "text";
+  if (t.includes("BLOB") || t.trim() === "") return "blob";
+  if (t.includes("REAL") || t.includes("FLOA") || t.includes("DOUB")) return "real";
+  return "numeric";
+}
+
+/**
+ * The family a column's affinity alone decides, with no need to read its
+ * values: whatever the app bound, SQLite stored an integer, real or numeric
+ * text as a number in a number column, and any number as text in a text
+ * column; and so it stores what sync-back binds. (BLOBs keep their class
+ * everywhere; a column of blobs and text in a typeless column is read.)
+ */
+function familyByAffinity(c: ColumnPlan): Family | undefined {
+  const affinity = affinityOf(c.declaredType);
+  const numeric = affinity === "integer" || affinity === "real" || affinity === "numeric";
+  switch (c.cast.kind) {
+    case "bigint":
+    case "integer":
+    case "smallint":
+      return numeric ? { type: "storage", storage: "integer" } : undefined;
+    case "double":
+    case "numeric":
+      return numeric ? { type: "storage", storage: "real" } : undefined;
+    case "text":
+    case "varchar":
+      return affinity === "text" ? { type: "storage", storage: "text" } : undefined;
+    default:
+      return undefined;
+  }
+}
+
 /** Every value of a column, classified: one grouping scan, then the latest value (highest rowid, or key without a rowid). */
 export function readColumnForms(db: Database.Database, t: TablePlan, c: ColumnPlan): ColumnForms {
+  const fixed = familyByAffinity(c);
+  if (fixed) return { column: c, families: new Map([[keyOf(fixed), { family: fixed, count: 0, lengths: new Set([0]), trailingZero: false }]]), byAffinity: true };
   const col = quoteSqlite(c.source);
   const from = quoteSqlite(t.source);
   const groups = db
@@ -283,7 +323,7 @@ function styled(word: string, style: "lower" | "upper" | "title"): string {
 export interface ChosenForm {
   family: Family;
   fraction: FractionPolicy;
-  why: "its old value" | "the column's only form" | "the column's latest value" | "the column has no values: default";
+  why: "its old value" | "the column's only form" | "the column's latest value" | "the column has no values: default" | "the column's type affinity";
 }
 
 /** Which form a value goes back in: an updated row's old value's family, else the column's single or latest family, else the default. */
@@ -294,7 +334,7 @@ export function chooseForm(forms: ColumnForms, oldRaw: unknown): ChosenForm {
   };
   const old = oldRaw === undefined ? undefined : familyOf(forms.column, oldRaw);
   if (old && forms.families.has(old.key) && forms.families.size > 1) return pick(old.key, "its old value");
-  if (forms.families.size === 1) return pick([...forms.families.keys()][0]!, "the column's only form");
+  if (forms.families.size === 1) return pick([...forms.families.keys()][0]!, forms.byAffinity ? "the column's type affinity" : "the column's only form");
   if (forms.latest) return pick(forms.latest, "the column's latest value");
   return { family: defaultFamily(forms.column), fraction: DEFAULT_FRACTION, why: "the column has no values: default" };
 }
