@@ -36,7 +36,6 @@ export type Family =
 
 interface FamilyStats {
   family: Family;
-  count: number;
   lengths: Set<number>;
   trailingZero: boolean;
 }
@@ -146,28 +145,29 @@ const digitShape = (col: string) => {
 };
 
 /**
- * What sets a column's values apart into families, as SQL: the rows are
- * grouped by it in one scan in SQLite's C (a million timestamps in well under
- * a second, where classifying each in JavaScript took seconds a column), and
- * one value of each group is classified (familyOf) for the whole group.
+ * What sets a column's values apart into families, as SQL expressions: their
+ * distinct values are found in one scan in SQLite's C (where classifying each
+ * value in JavaScript took seconds a column at a million rows), and one value
+ * of each is classified (familyOf) for all the values that share it.
  */
-function groupingSql(c: ColumnPlan, col: string): string {
+function groupingSql(c: ColumnPlan, col: string): string[] {
   const text = (e: string) => `CASE WHEN typeof(${col}) = 'text' THEN ${e} END`;
+  const type = `typeof(${col})`;
   switch (c.cast.kind) {
     case "timestamp":
     case "timestamptz":
     case "date":
     case "time":
-      return `typeof(${col}), ${text(digitShape(col))}`;
+      return [type, text(digitShape(col))];
     case "boolean":
-      return `typeof(${col}), ${text(col)}`;
+      return [type, text(col)];
     case "uuid":
-      return `typeof(${col}), ${text(`length(${col})`)}, ${text(`substr(${col}, 1, 1)`)}, ${text(`instr(${col}, '-') > 0`)}, ${text(`${col} GLOB '*[a-f]*'`)}, ${text(`${col} GLOB '*[A-F]*'`)}`;
+      return [type, text(`length(${col})`), text(`substr(${col}, 1, 1)`), text(`instr(${col}, '-') > 0`), text(`${col} GLOB '*[a-f]*'`), text(`${col} GLOB '*[A-F]*'`)];
     case "jsonb":
       // SQLite's json() writes JSON without whitespace: text equal to it is compact. No , or : at all tells nothing.
-      return `typeof(${col}), ${text(`CASE WHEN ${col} NOT GLOB '*[,:]*' THEN 'plain' WHEN json_valid(${col}) AND ${col} = json(${col}) THEN 'compact' ELSE 'spaced' END`)}`;
+      return [type, text(`CASE WHEN ${col} NOT GLOB '*[,:]*' THEN 'plain' WHEN json_valid(${col}) AND ${col} = json(${col}) THEN 'compact' ELSE 'spaced' END`)];
     default:
-      return `typeof(${col})`;
+      return [type];
   }
 }
 
@@ -210,20 +210,21 @@ function familyByAffinity(c: ColumnPlan): Family | undefined {
 /** Every value of a column, classified: one grouping scan, then the latest value (highest rowid, or key without a rowid). */
 export function readColumnForms(db: Database.Database, t: TablePlan, c: ColumnPlan): ColumnForms {
   const fixed = familyByAffinity(c);
-  if (fixed) return { column: c, families: new Map([[keyOf(fixed), { family: fixed, count: 0, lengths: new Set([0]), trailingZero: false }]]), byAffinity: true };
+  if (fixed) return { column: c, families: new Map([[keyOf(fixed), { family: fixed, lengths: new Set([0]), trailingZero: false }]]), byAffinity: true };
   const col = quoteSqlite(c.source);
   const from = quoteSqlite(t.source);
-  const groups = db
-    .prepare(`SELECT count(*) AS n, min(${col}) AS sample FROM ${from} WHERE ${col} IS NOT NULL GROUP BY ${groupingSql(c, col)}`)
-    .safeIntegers(true)
-    .all() as { n: bigint; sample: unknown }[];
+  // DISTINCT keeps only the few distinct keys in its temporary b-tree; GROUP BY would sort every row (and its
+  // sample value) first, spilling a big table to disk. Each key's first row is then its sample.
+  const exprs = groupingSql(c, col);
+  const keys = db.prepare(`SELECT DISTINCT ${exprs.join(", ")} FROM ${from} WHERE ${col} IS NOT NULL`).raw(true).safeIntegers(true).all() as unknown[][];
+  const sampleOf = db.prepare(`SELECT ${col} FROM ${from} WHERE ${col} IS NOT NULL AND ${exprs.map((e) => `(${e}) IS ?`).join(" AND ")} LIMIT 1`).pluck().safeIntegers(true);
+  const groups = keys.map((key) => ({ sample: sampleOf.get(...key) as unknown }));
   const forms: ColumnForms = { column: c, families: new Map() };
   const fractions = new Map<FamilyStats, string[]>();
   for (const g of groups) {
     const f = familyOf(c, g.sample)!;
     let stats = forms.families.get(f.key);
-    if (!stats) forms.families.set(f.key, (stats = { family: f.family, count: 0, lengths: new Set(), trailingZero: false }));
-    stats.count += Number(g.n);
+    if (!stats) forms.families.set(f.key, (stats = { family: f.family, lengths: new Set(), trailingZero: false }));
     stats.lengths.add(f.fraction);
     if (f.fraction > 0 && typeof g.sample === "string") fractions.set(stats, [...(fractions.get(stats) ?? []), g.sample]);
   }
@@ -244,6 +245,7 @@ export function readColumnForms(db: Database.Database, t: TablePlan, c: ColumnPl
 }
 
 const shapeOf = (s: string) => s.replace(/[1-9]/g, "0");
+
 
 /** The fraction policy a family's values show (see FractionPolicy). */
 export function fractionPolicy(stats: FamilyStats): FractionPolicy {
@@ -537,14 +539,12 @@ export function sqliteValue(c: ColumnPlan, form: ChosenForm, v: string | null): 
   }
 }
 
-/** The json-text family a "plain" value (no separators) resolves to: the column's other text style, else PostgreSQL's. */
+/** The json-text family a "plain" value (no separators) resolves to: the column's other text style (the latest value's if it has both), else PostgreSQL's. */
 export function resolveJsonPlain(forms: ColumnForms, chosen: ChosenForm): ChosenForm {
   if (chosen.family.type !== "json-text" || chosen.family.style !== "plain") return chosen;
-  let compact = 0;
-  let spaced = 0;
-  for (const s of forms.families.values()) {
-    if (s.family.type === "json-text" && s.family.style === "compact") compact += s.count;
-    if (s.family.type === "json-text" && s.family.style === "spaced") spaced += s.count;
-  }
-  return { ...chosen, family: { type: "json-text", style: compact > spaced ? "compact" : "spaced" } };
+  const styles = new Set([...forms.families.values()].map((s) => (s.family.type === "json-text" ? s.family.style : undefined)));
+  const latest = forms.latest ? forms.families.get(forms.latest)?.family : undefined;
+  const style =
+    styles.has("compact") && styles.has("spaced") ? (latest?.type === "json-text" && latest.style !== "plain" ? latest.style : "spaced") : styles.has("compact") ? "compact" : "spaced";
+  return { ...chosen, family: { type: "json-text", style } };
 }
