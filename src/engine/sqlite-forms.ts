@@ -207,14 +207,21 @@ function familyByAffinity(c: ColumnPlan): Family | undefined {
   }
 }
 
-/** Every value of a column, classified: one grouping scan, then the latest value (highest rowid, or key without a rowid). */
+/** Values of a column read for its forms: the latest this many (every one in a smaller table). */
+export const FORMS_WINDOW = 100_000;
+
+/** A column's latest values (FORMS_WINDOW), classified: one scan for their distinct layouts, then the latest value (highest rowid, or key without a rowid). */
 export function readColumnForms(db: Database.Database, t: TablePlan, c: ColumnPlan): ColumnForms {
   const fixed = familyByAffinity(c);
   if (fixed) return { column: c, families: new Map([[keyOf(fixed), { family: fixed, lengths: new Set([0]), trailingZero: false }]]), byAffinity: true };
   const col = quoteSqlite(c.source);
-  const from = quoteSqlite(t.source);
+  const order = t.withoutRowid ? t.sourceKey.map((k) => `${quoteSqlite(k)} DESC`).join(", ") : "rowid DESC";
+  // The column's latest values (the whole column in a smaller table): how the app writes it now, read
+  // backwards along the table's b-tree. All of a million rows cost seconds a column (a DISTINCT of each
+  // value's layout), for forms the latest rows show as well; an updated row's own old value is read apart.
+  const from = `(SELECT ${col} FROM ${quoteSqlite(t.source)} WHERE ${col} IS NOT NULL${order ? ` ORDER BY ${order}` : ""} LIMIT ${FORMS_WINDOW})`;
   // DISTINCT keeps only the few distinct keys in its temporary b-tree; GROUP BY would sort every row (and its
-  // sample value) first, spilling a big table to disk. Each key's first row is then its sample.
+  // sample value) first. Each key's first row is then its sample.
   const exprs = groupingSql(c, col);
   const keys = db.prepare(`SELECT DISTINCT ${exprs.join(", ")} FROM ${from} WHERE ${col} IS NOT NULL`).raw(true).safeIntegers(true).all() as unknown[][];
   const sampleOf = db.prepare(`SELECT ${col} FROM ${from} WHERE ${col} IS NOT NULL AND ${exprs.map((e) => `(${e}) IS ?`).join(" AND ")} LIMIT 1`).pluck().safeIntegers(true);
@@ -236,9 +243,8 @@ export function readColumnForms(db: Database.Database, t: TablePlan, c: ColumnPl
     const zero = db.prepare(`SELECT EXISTS (SELECT 1 FROM ${from} WHERE typeof(${col}) = 'text' AND ${digitShape(col)} = ? AND substr(${col}, ?, 1) = '0')`).pluck();
     stats.trailingZero = samples.some((sample) => zero.get(shapeOf(sample), sample.indexOf(".") + (TIME_TEXT.exec(sample)?.[8]?.length ?? 0) + 1));
   }
-  const order = t.withoutRowid ? t.sourceKey.map((k) => `${quoteSqlite(k)} DESC`).join(", ") : "rowid DESC";
   if (order) {
-    const latest = db.prepare(`SELECT ${col} FROM ${from} WHERE ${col} IS NOT NULL ORDER BY ${order} LIMIT 1`).pluck().safeIntegers(true).get();
+    const latest = db.prepare(`SELECT ${col} FROM ${quoteSqlite(t.source)} WHERE ${col} IS NOT NULL ORDER BY ${order} LIMIT 1`).pluck().safeIntegers(true).get();
     if (latest !== undefined) forms.latest = familyOf(c, latest)!.key;
   }
   return forms;
