@@ -488,8 +488,9 @@ async function sequenceBumps(client: pg.Client, schema: string, db: Database.Dat
     if (!t.autoincrement || !key) continue;
     const seq = await serialSequence(client, schema, t.target, key.target);
     if (!seq) continue;
-    const r = (await client.query<{ last: string; called: boolean }>(`SELECT last_value::text AS last, is_called AS called FROM ${seq}`)).rows[0];
-    if (!r || !r.called) continue;
+    // The sequence's name is bound, never pasted: NULL until it has handed out a value.
+    const r = (await client.query<{ last: string | null }>("SELECT pg_sequence_last_value($1::regclass)::text AS last", [seq])).rows[0];
+    if (!r || r.last === null) continue;
     const current = db.prepare("SELECT CAST(seq AS TEXT) FROM sqlite_sequence WHERE name = ?").pluck().get(t.source) as string | undefined;
     if (current !== undefined && BigInt(current) >= BigInt(r.last)) continue;
     bumps.push({ table: t.source, from: current ?? null, to: r.last });

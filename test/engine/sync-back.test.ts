@@ -299,3 +299,33 @@ test("a column PostgreSQL gained after the cutover refuses only when it holds va
   await pg.query("ALTER TABLE notes DROP COLUMN priority; ALTER TABLE notes DROP COLUMN tag", [], db);
   await assert.rejects(planSyncBack({ from: url, to: file }), (err: unknown) => err instanceof SyncBackRefusal && err.column === "tag" && /no column "tag" any more/.test(err.message));
 });
+
+test("hostile table and column names reach SQL only quoted: sync-back through them", async () => {
+  const table = `we"ird $' tbl; DROP TABLE x`;
+  const col = `o'k "at" $&`;
+  const q = (n: string) => `"${n.replace(/"/g, '""')}"`;
+  const file = sqliteFile((db) => {
+    db.exec(`CREATE TABLE ${q(table)} (id INTEGER PRIMARY KEY AUTOINCREMENT, ${q(col)} DATETIME NOT NULL, flag BOOLEAN)`);
+    for (let i = 1; i <= 10; i++) db.prepare(`INSERT INTO ${q(table)} (${q(col)}, flag) VALUES (?, ?)`).run(`2024-01-0${(i % 9) + 1} 10:00:00`, i % 2);
+  });
+  const url = await pg.createDatabase();
+  assert.equal((await migrate({ source: file, target: url })).ok, true);
+  const db = url.slice(url.lastIndexOf("/") + 1);
+  const target = q(table.toLowerCase());
+  await pg.query(`UPDATE ${target} SET ${q(col.toLowerCase())} = '2025-01-01 00:00:00', flag = NOT flag WHERE id = 2`, [], db);
+  await pg.query(`INSERT INTO ${target} (${q(col.toLowerCase())}, flag) VALUES ('2025-02-02 00:00:00', true)`, [], db);
+  await pg.query(`DELETE FROM ${target} WHERE id = 5`, [], db);
+  const r = await syncBack({ from: url, to: file });
+  assert.equal(r.rowsChanged, 3);
+  const sqlite = new Database(file, { readonly: true });
+  try {
+    assert.deepEqual(sqlite.prepare(`SELECT ${q(col)} AS at, flag FROM ${q(table)} WHERE id IN (2, 11) ORDER BY id`).all(), [
+      { at: "2025-01-01 00:00:00", flag: 1 },
+      { at: "2025-02-02 00:00:00", flag: 1 },
+    ]);
+    assert.equal(sqlite.prepare("SELECT seq FROM sqlite_sequence").pluck().get(), 11);
+  } finally {
+    sqlite.close();
+  }
+  assert.equal((await verifyMigration({ source: file, target: url })).ok, true);
+});
