@@ -190,7 +190,13 @@ async function run(opts: SyncBackOptions, write: boolean): Promise<SyncBackRepor
     if (write && tables.length) {
       // The app's writes to PostgreSQL wait until the rows are back in SQLite: none lands in between.
       await client.query("SET LOCAL lock_timeout = '60s'");
-      await client.query(`LOCK TABLE ${tables.map((t) => qualified(schema, t.target)).join(", ")} IN SHARE MODE`);
+      try {
+        await client.query(`LOCK TABLE ${tables.map((t) => qualified(schema, t.target)).join(", ")} IN SHARE MODE`);
+      } catch (err) {
+        throw new UsageError(
+          `PostgreSQL's tables could not be locked against writers within 60 s (${(err as Error).message}): a transaction is still writing or holding them. Stop the app's writers to PostgreSQL, then run sync-back again. Nothing was written.`,
+        );
+      }
     }
 
     const work: TableWork[] = [];
@@ -225,7 +231,7 @@ async function run(opts: SyncBackOptions, write: boolean): Promise<SyncBackRepor
     if (problems.length) throw new SyncBackRefusal(problems);
     say("written; comparing both sides again");
 
-    // Both sides compared again, every row, inside both transactions.
+    // Both sides compared again inside both transactions (verifyWritten), before SQLite commits.
     const results: SyncBackTable[] = [];
     const mismatches: SyncBackProblem[] = [];
     for (const w of work) {
@@ -254,7 +260,12 @@ async function run(opts: SyncBackOptions, write: boolean): Promise<SyncBackRepor
     }
 
     if (write) {
-      db.exec("COMMIT");
+      try {
+        db.exec("COMMIT");
+      } catch (err) {
+        // Rolled back in the finally below: a reader kept the file from being written (rollback-journal mode).
+        throw new UsageError(`${opts.to} could not be committed (${(err as Error).message}): another connection kept reading it. Stop the app, then run sync-back again. Nothing was written.`);
+      }
       if (fingerprintBefore) await updateRecords(client, schema, db, opts.to, released, work.filter((w) => w.diffs.length > 0).map((w) => w.t), fingerprintBefore);
       await client.query("COMMIT");
       pgOpen = false;
