@@ -3,7 +3,9 @@
 // its checksum is stored; flipped bytes and truncation are caught (where
 // `pg_restore --list` alone passes them); calendar retention over a month of
 // runs on a fake clock (BACKUP_TIME), twice a day, with failed days; large
-// objects either come along or fail the job.
+// objects either come along or fail the job; rotation after a database rename,
+// among stray and hostile file names and with the clock set back; restore.sh
+// refusing a changed dump beside another dump's checksum, or without one.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
