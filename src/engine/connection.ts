@@ -24,10 +24,32 @@ export function libpqSsl(url: string): string {
   return url + "&uselibpqcompat=true";
 }
 
+/**
+ * Settings the engine's sessions take in the startup packet, where they
+ * outrank whatever the database's owner set with ALTER DATABASE/ROLE … SET and
+ * are in force before the first statement. search_path: only the catalog
+ * (and temporary objects last), so no function, operator, view or type in
+ * "public" or a "$user" schema can stand in for the catalog's when a superuser
+ * runs pgshift — every name the engine writes is schema-qualified anyway.
+ * standard_conforming_strings: a backslash in a literal is a backslash.
+ */
+export const ENGINE_SESSION_SETTINGS: Readonly<Record<string, string>> = {
+  search_path: "pg_catalog,pg_temp",
+  standard_conforming_strings: "on",
+};
+
+/** The URL with the engine's session settings added to its startup options (after any it had, so they win). */
+export function pinnedUrl(url: string): string {
+  const u = new URL(libpqSsl(url));
+  const pinned = Object.entries(ENGINE_SESSION_SETTINGS).map(([k, v]) => `-c ${k}=${v}`);
+  u.searchParams.set("options", [u.searchParams.get("options"), ...pinned].filter(Boolean).join(" "));
+  return u.toString();
+}
+
 export async function connect(url: string): Promise<pg.Client> {
   let client: pg.Client;
   try {
-    client = new pg.Client({ connectionString: libpqSsl(url), application_name: "pgshift" });
+    client = new pg.Client({ connectionString: pinnedUrl(url), application_name: "pgshift" });
   } catch (err) {
     throw new ConnectionError(`Invalid PostgreSQL URL ${redact(url)}: ${(err as Error).message}`);
   }
@@ -41,6 +63,17 @@ export async function connect(url: string): Promise<pg.Client> {
     throw new ConnectionError(
       `Cannot connect to PostgreSQL at ${redact(url)}: ${e.message}${e.code ? ` (${e.code})` : ""}.\n` +
         "Check that the server is running and reachable (kubectl port-forward?), and the user and password.",
+    );
+  }
+  // A pooler or server that dropped the startup options would leave the session trusting the database's settings.
+  const { rows } = await client.query<{ search_path: string; scs: string }>(
+    "SELECT pg_catalog.current_setting('search_path') AS search_path, pg_catalog.current_setting('standard_conforming_strings') AS scs",
+  );
+  if (rows[0]?.search_path.replace(/\s/g, "") !== ENGINE_SESSION_SETTINGS.search_path || rows[0]?.scs !== "on") {
+    await client.end().catch(() => {});
+    throw new ConnectionError(
+      `PostgreSQL at ${redact(url)} did not take pgshift's session settings (search_path is "${rows[0]?.search_path}", standard_conforming_strings ${rows[0]?.scs}).\n` +
+        "pgshift pins them in the startup packet (options=-c search_path=pg_catalog,pg_temp); connect directly, or through a pooler that passes startup options.",
     );
   }
   return client;

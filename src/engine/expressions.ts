@@ -11,6 +11,8 @@ export interface ExpressionColumn {
   /** the name in PostgreSQL */
   target: string;
   kind: string;
+  /** COLLATE NOCASE, become citext: compared case-insensitively */
+  nocase?: boolean;
 }
 
 export type Translation = { ok: true; sql: string } | { ok: false; reason: string };
@@ -105,6 +107,7 @@ export function translateExpression(sql: string, columns: ExpressionColumn[]): T
     if (depth < 0) return { ok: false, reason: "has unbalanced parentheses" };
   }
   if (depth !== 0) return { ok: false, reason: "has unbalanced parentheses" };
+  const lowered = nocaseComparisons(tokens, byName);
   const out: string[] = [];
   for (let i = 0; i < tokens.length; i++) {
     const tok = tokens[i]!;
@@ -128,7 +131,7 @@ export function translateExpression(sql: string, columns: ExpressionColumn[]): T
     if (tok.t === "id" || tok.t === "qid") {
       const col = byName.get(tok.v.toLowerCase());
       if (!col) return { ok: false, reason: `refers to "${tok.v}", which is not a column of the table` };
-      out.push(quoteIdent(col.target));
+      out.push(lowered.has(i) ? `pg_catalog.lower(${quoteIdent(col.target)}::pg_catalog.text)` : quoteIdent(col.target));
       if (col.kind === "boolean") i = booleanComparison(tokens, i, out);
       continue;
     }
@@ -138,7 +141,7 @@ export function translateExpression(sql: string, columns: ExpressionColumn[]): T
     }
     if (tok.t === "str") {
       // Written again from its value: PostgreSQL reads a backslash differently when standard_conforming_strings is off.
-      out.push(quoteLiteral(sqliteString(tok.v)));
+      out.push(lowered.has(i) ? `pg_catalog.lower(${quoteLiteral(sqliteString(tok.v))})` : quoteLiteral(sqliteString(tok.v)));
       continue;
     }
     out.push(tok.v);
@@ -147,6 +150,47 @@ export function translateExpression(sql: string, columns: ExpressionColumn[]): T
   let text = "";
   for (const piece of out) text += text === "" || text.endsWith("(") || piece === ")" || piece === "," ? piece : ` ${piece}`;
   return { ok: true, sql: text };
+}
+
+const COMPARISONS = new Set(["=", "==", "!=", "<>", "<", ">", "<=", ">="]);
+
+/**
+ * Tokens to compare as lower(…) text: a NOCASE (citext) column compared with
+ * strings (=, <>, <…, IN, BETWEEN), and those strings. SQLite compares them
+ * ignoring case; citext's own operators would too, but they live outside the
+ * engine's search_path (pg_catalog only), where the column reads as text.
+ */
+function nocaseComparisons(tokens: Token[], byName: Map<string, ExpressionColumn>): Set<number> {
+  const out = new Set<number>();
+  const isNocase = (t: Token | undefined) => (t?.t === "id" || t?.t === "qid") && byName.get(t.v.toLowerCase())?.nocase === true;
+  const word = (t: Token | undefined, w: string) => t?.t === "id" && t.v.toUpperCase() === w;
+  const str = (j: number) => {
+    if (tokens[j]?.t === "str") out.add(j);
+  };
+  tokens.forEach((tok, i) => {
+    if (!isNocase(tok)) return;
+    const before = tokens[i - 1];
+    const after = tokens[i + 1];
+    if (after?.t === "op" && COMPARISONS.has(after.v) && tokens[i + 2]?.t === "str") {
+      out.add(i);
+      str(i + 2);
+    }
+    if (before?.t === "op" && COMPARISONS.has(before.v) && tokens[i - 2]?.t === "str") {
+      out.add(i);
+      str(i - 2);
+    }
+    const j = word(after, "NOT") ? i + 2 : i + 1;
+    if (word(tokens[j], "IN") && tokens[j + 1]?.t === "(") {
+      out.add(i);
+      for (let k = j + 2; k < tokens.length && tokens[k]!.t !== ")"; k++) str(k);
+    }
+    if (word(tokens[j], "BETWEEN")) {
+      out.add(i);
+      str(j + 1);
+      str(j + 3);
+    }
+  });
+  return out;
 }
 
 /** The value of a SQLite string literal ('it''s'). */

@@ -6,6 +6,7 @@
 import type pg from "pg";
 import { castForPgType, type ColumnCast } from "./column-types";
 import { connect } from "./connection";
+import { UsageError } from "./errors";
 import { qualified } from "./identifiers";
 import type { IdentifierMode, SchemaMode } from "./options";
 import { sqlFile } from "./sql-files";
@@ -28,13 +29,15 @@ export async function readTargetTables(url: string, schema: string): Promise<Map
       table_name: string;
       column_name: string;
       data_type: string;
+      type_prefix: string;
       not_null: boolean;
       has_sequence: boolean;
     }[];
     const tables = new Map<string, TargetColumn[]>();
     for (const r of rows) {
       const list = tables.get(r.table_name) ?? [];
-      list.push({ name: r.column_name, dataType: r.data_type, notNull: r.not_null, hasSequence: r.has_sequence, cast: castForPgType(r.data_type, "target column") });
+      const dataType = r.data_type.startsWith(r.type_prefix) ? r.data_type.slice(r.type_prefix.length) : r.data_type;
+      list.push({ name: r.column_name, dataType, notNull: r.not_null, hasSequence: r.has_sequence, cast: castForPgType(dataType, "target column") });
       tables.set(r.table_name, list);
     }
     return tables;
@@ -55,6 +58,9 @@ export async function hasRows(client: pg.Client, schema: string, table: string):
 export interface ForeignKeyDefinition {
   /** the referencing table, as a (qualified when needed) regclass name */
   tbl: string;
+  /** the referencing table's schema and name, unquoted */
+  rel_schema: string;
+  rel_name: string;
   /** the constraint's schema, quoted when needed (SET CONSTRAINTS takes schema.name) */
   nsp: string;
   name: string;
@@ -88,8 +94,27 @@ export interface LoadRecord {
   layout: string | null;
 }
 
+/**
+ * Refuses a superuser session a pgshift schema that a role without superuser
+ * owns, or holds anything such a role owns: pgshift reads and writes
+ * pgshift.loads and calls its functions there, so a view, trigger or function
+ * the owner put in (or made before pgshift did) would run with the superuser's
+ * rights. Run as that role instead (docs/security.md).
+ */
+export async function checkPgshiftSchemaOwners(client: pg.Client): Promise<void> {
+  const row = (await client.query<{ session_super: boolean; others: string[] }>(sql("pgshift-schema-owners"))).rows[0]!;
+  if (row.session_super && row.others.length > 0) {
+    throw new UsageError(
+      `The schema "pgshift" (pgshift's record of its loads) holds objects owned by ${row.others.map((r) => `"${r}"`).join(", ")}, which ${row.others.length > 1 ? "are" : "is"} not a superuser, ` +
+        "and pgshift is connected as a superuser: it would run that role's views, triggers or functions with superuser rights. Nothing was changed.\n" +
+        `  Run pgshift as ${row.others.length === 1 ? `"${row.others[0]}"` : "the database's owner"} (the role the app's migrations use), not as a superuser; see docs/security.md.`,
+    );
+  }
+}
+
 /** Creates (or upgrades) pgshift.loads. */
 export async function ensureLoadsTable(client: pg.Client): Promise<void> {
+  await checkPgshiftSchemaOwners(client);
   await client.query(sql("loads"));
 }
 
@@ -164,6 +189,7 @@ export interface RecordedOptions {
 
 /** How each table in `schema` was loaded; [] when pgshift.loads is missing or predates these columns. Read only. */
 export async function recordedLoadOptions(client: pg.Client, schema: string): Promise<RecordedOptions[]> {
+  await checkPgshiftSchemaOwners(client);
   if ((await client.query(sql("recorded-options-present"))).rowCount !== 2) return [];
   return (await client.query<RecordedOptions>(sql("recorded-options"), [schema])).rows;
 }

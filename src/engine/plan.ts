@@ -312,7 +312,7 @@ function planTable(
       ...(deferred && hasDateNumbers(cast.kind) ? { numericDatesPending: { noteAt } } : {}),
     });
   }
-  const exprColumns = columns.map((c) => ({ source: c.source, target: c.target, kind: c.cast.kind }));
+  const exprColumns = columns.map((c) => ({ source: c.source, target: c.target, kind: c.cast.kind, ...(c.cast.pgType === "citext" ? { nocase: true } : {}) }));
 
   const fks: ForeignKeyPlan[] = t.foreignKeys.map((fk) => ({
     name: madeUpName(`${target}_${fk.columns.map(tn).join("_")}`, "_fkey", taken),

@@ -5,9 +5,13 @@
 import { madeUpName, qualified, quoteIdent } from "./identifiers";
 import type { ForeignKeyPlan, TablePlan } from "./plan";
 
-export function createTableSql(schema: string, t: TablePlan): string {
+/**
+ * `types`: how to write a type the catalog does not hold (an extension's, e.g.
+ * citext → "public".citext): the engine's search_path is only pg_catalog.
+ */
+export function createTableSql(schema: string, t: TablePlan, types: Record<string, string> = {}): string {
   const cols = t.columns.map(
-    (c) => `  ${quoteIdent(c.target)} ${c.targetType}${c.notNull ? " NOT NULL" : ""}${c.default && !c.identity ? ` DEFAULT ${c.default}` : ""}`,
+    (c) => `  ${quoteIdent(c.target)} ${types[c.targetType] ?? c.targetType}${c.notNull ? " NOT NULL" : ""}${c.default && !c.identity ? ` DEFAULT ${c.default}` : ""}`,
   );
   return `CREATE TABLE ${qualified(schema, t.target)} (\n${cols.join(",\n")}\n)`;
 }

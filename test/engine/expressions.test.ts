@@ -114,6 +114,37 @@ test("CHECK constraints, partial and expression unique indexes and COLLATE NOCAS
   assert.deepEqual(lookups.pg!.map(String), ["1", "1", "1"]);
 });
 
+test("CHECKs and partial-index WHEREs comparing a COLLATE NOCASE column with strings ignore case in PostgreSQL too (citext's operators are outside the engine's search_path)", async () => {
+  const src = sqliteFile((db) =>
+    db.exec(`
+      CREATE TABLE tags (
+        id INTEGER PRIMARY KEY,
+        kind TEXT COLLATE NOCASE CHECK (kind IN ('red', 'blue') OR 'x' = kind OR kind BETWEEN 'm' AND 'n'),
+        label TEXT COLLATE NOCASE CHECK (label <> 'forbidden'),
+        live INTEGER
+      );
+      CREATE UNIQUE INDEX ux_live_red ON tags (live) WHERE kind = 'red';
+      INSERT INTO tags VALUES (1, 'RED', 'a', 1), (2, 'X', 'b', 2), (3, 'Mo', 'c', 3);`),
+  );
+  const url = await pgs.createDatabase();
+  const r = await migrate({ source: src, target: url });
+  assert.equal(r.ok, true, JSON.stringify(r.tables));
+  assert.equal(r.tables[0]!.warnings, undefined);
+  const attempts: [string, unknown[]][] = [
+    ["INSERT INTO tags VALUES (10, ?, 'z', 10)", ["Blue"]],
+    ["INSERT INTO tags VALUES (11, ?, 'z', 11)", ["green"]],
+    ["INSERT INTO tags VALUES (12, 'blue', ?, 12)", ["FORBIDDEN"]],
+    ["INSERT INTO tags VALUES (13, ?, 'z', 1)", ["rEd"]], // the partial unique index: a red row with live = 1 exists
+    ["INSERT INTO tags VALUES (14, ?, 'z', 1)", ["blue"]],
+  ];
+  const outcome: Record<string, boolean[]> = { sqlite: [], pg: [] };
+  await bothSides(src, url, async (side, exec) => {
+    for (const [sql, params] of attempts) outcome[side]!.push(!((await exec(sql, params)) instanceof Error));
+  });
+  assert.deepEqual(outcome.sqlite, [true, false, false, false, true]);
+  assert.deepEqual(outcome.pg, outcome.sqlite, "the same INSERTs succeed on both sides");
+});
+
 test("a translated expression PostgreSQL cannot type is left out with a warning, not a failed table", async () => {
   const src = sqliteFile((db) => db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, at DATETIME CHECK (at > 0)); INSERT INTO t VALUES (1, '2025-01-01 00:00:00')"));
   const r = await migrate({ source: src, target: await pgs.createDatabase() });

@@ -118,7 +118,7 @@ async function loadTableAs(ctx: LoadContext, t: TablePlan, replace: boolean, bin
     await client.query("SET LOCAL synchronous_commit = off");
     if (plan.schemaMode === "create") {
       if (replace) await client.query(`DROP TABLE ${qualified(schema, t.target)} CASCADE`);
-      await client.query(createTableSql(schema, t));
+      await createTable(client, schema, t);
     } else if (replace) {
       await client.query(`TRUNCATE ${qualified(schema, t.target)}`);
     }
@@ -207,9 +207,9 @@ async function reloadTables(ctx: LoadContext, tables: TablePlan[]): Promise<void
     const recreate = new Set(plan.schemaMode === "create" ? whole.filter((t) => (decisions.get(t.target) as { layoutChanged?: boolean }).layoutChanged).map((t) => t.target) : []);
     for (const t of whole.filter((x) => recreate.has(x.target))) {
       await client.query(`DROP TABLE ${qualified(schema, t.target)}`);
-      await client.query(createTableSql(schema, t));
+      await createTable(client, schema, t);
     }
-    const restore = dropped.filter((fk) => ![...recreate].some((target) => [qualified(schema, target), quoteIdent(target), target].includes(fk.tbl)));
+    const restore = dropped.filter((fk) => !(fk.rel_schema === schema && recreate.has(fk.rel_name)));
     const truncate = whole.filter((t) => !recreate.has(t.target));
     // Records are written last, in the same transaction, with a placeholder for the source's fingerprint: it is
     // hashed on another thread once the longest scan is done, and set after the commit (migrate.ts).
@@ -311,6 +311,20 @@ async function record(ctx: LoadContext, client: pg.Client, t: TablePlan, rows: n
   });
 }
 
+/** The citext type, qualified by the schema its extension lives in (null when it is not installed). */
+async function citextType(client: pg.Client): Promise<string | null> {
+  const { rows } = await client.query<{ s: string }>(
+    "SELECT n.nspname AS s FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace WHERE e.extname OPERATOR(pg_catalog.=) 'citext'",
+  );
+  return rows[0] ? `${quoteIdent(rows[0].s)}.citext` : null;
+}
+
+/** CREATE TABLE for `t`, its citext columns' type qualified. */
+async function createTable(client: pg.Client, schema: string, t: TablePlan): Promise<void> {
+  const citext = t.columns.some((c) => c.targetType === "citext") ? await citextType(client) : null;
+  await client.query(createTableSql(schema, t, citext ? { citext } : {}));
+}
+
 /** COLLATE NOCASE columns become citext (plan.ts): the extension must exist before their tables are created. */
 async function ensureCitext(ctx: LoadContext): Promise<void> {
   const { plan, actions } = ctx;
@@ -320,7 +334,8 @@ async function ensureCitext(ctx: LoadContext): Promise<void> {
     .flatMap((t) => t.columns.filter((c) => c.cast.pgType === "citext").map((c) => `${t.source}.${c.source}`));
   if (columns.length === 0) return;
   try {
-    await ctx.admin.query("CREATE EXTENSION IF NOT EXISTS citext");
+    // Into the target schema when missing: the engine's search_path is only the catalog, so the type is written qualified.
+    await ctx.admin.query(`CREATE EXTENSION IF NOT EXISTS citext SCHEMA ${quoteIdent(plan.targetSchema)}`);
   } catch (err) {
     throw new LoadError(
       columns[0]!.split(".")[0]!,

@@ -12,8 +12,8 @@ CREATE OR REPLACE FUNCTION pgshift.copy_field(v text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT CASE WHEN v IS NULL THEN '\N'
     -- chr(), not E'\v': PostgreSQL's escape strings know no \v (E'\v' is a plain v).
-    ELSE replace(replace(replace(replace(replace(replace(replace(v,
-      '\', '\\'), chr(10), '\n'), chr(13), '\r'), chr(9), '\t'), chr(8), '\b'), chr(12), '\f'), chr(11), '\v')
+    ELSE pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(v,
+      '\', '\\'), pg_catalog.chr(10), '\n'), pg_catalog.chr(13), '\r'), pg_catalog.chr(9), '\t'), pg_catalog.chr(8), '\b'), pg_catalog.chr(12), '\f'), pg_catalog.chr(11), '\v')
   END
 $$;
 
@@ -25,7 +25,7 @@ $$;
 DROP FUNCTION IF EXISTS pgshift.chunk_digests(regclass, text[], text, bigint);
 CREATE OR REPLACE FUNCTION pgshift.chunk_digests(tbl regclass, cols text[], key_col text, width bigint, ids bigint[] DEFAULT NULL)
 RETURNS TABLE (chunk bigint, n bigint, digest text)
-LANGUAGE plpgsql STABLE AS $fn$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   line text;
 BEGIN

@@ -1,2 +1,2 @@
 -- Tables in one schema, whoever made them.
-SELECT tablename FROM pg_tables WHERE schemaname = $1;
+SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname OPERATOR(pg_catalog.=) $1;
