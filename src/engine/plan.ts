@@ -11,6 +11,7 @@ import { UsageError } from "./errors";
 import { madeUpName, MAX_NAME_BYTES, quoteIdent, quoteLiteral, quoteSqlite, targetName } from "./identifiers";
 import { DEFAULTS, checkOptions, type IdentifierMode, type SchemaMode } from "./options";
 import { bookkeepingTool } from "./bookkeeping";
+import { fkAction } from "./schema";
 import { balanced, parseCreateTable, splitTopLevel, sqliteString, translateExpression, withoutComments, type ExpressionColumn, type Translation } from "./expressions";
 import { decideNumericDates } from "./numeric-dates";
 import { readTargetTables, type TargetColumn } from "./pg-catalog";
@@ -319,8 +320,8 @@ function planTable(
     columns: fk.columns.map(tn),
     refTable: targetName(fk.refTable, identifiers),
     refColumns: fk.refColumns.map(tn),
-    onUpdate: fk.onUpdate,
-    onDelete: fk.onDelete,
+    onUpdate: fkAction(fk.onUpdate, t.name),
+    onDelete: fkAction(fk.onDelete, t.name),
   }));
   const indexes: IndexPlan[] = [];
   for (const ix of t.indexes) {

@@ -3,6 +3,7 @@
 // identity sequence in the same transaction, and foreign keys once every table
 // is loaded.
 import { madeUpName, qualified, quoteIdent } from "./identifiers";
+import { UsageError } from "./errors";
 import type { ForeignKeyPlan, TablePlan } from "./plan";
 
 /**
@@ -59,12 +60,19 @@ export function resetSequenceSql(schema: string, t: TablePlan, column: string): 
   };
 }
 
+// What SQLite's pragma_foreign_key_list reports; anything else (a hand-made catalog) is not pasted into SQL.
+const FK_ACTIONS = new Set(["NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT"]);
+export const fkAction = (a: string, table: string): string => {
+  if (!FK_ACTIONS.has(a)) throw new UsageError(`A foreign key of table ${JSON.stringify(table)} has the action ${JSON.stringify(a)}, which is not one SQLite knows.`);
+  return a;
+};
+
 export function foreignKeySql(schema: string, table: string, fk: ForeignKeyPlan): string {
   const refCols = fk.refColumns.length ? ` (${fk.refColumns.map(quoteIdent).join(", ")})` : "";
   return (
     `ALTER TABLE ${qualified(schema, table)} ADD CONSTRAINT ${quoteIdent(fk.name)} ` +
     `FOREIGN KEY (${fk.columns.map(quoteIdent).join(", ")}) REFERENCES ${qualified(schema, fk.refTable)}${refCols} ` +
-    `ON DELETE ${fk.onDelete} ON UPDATE ${fk.onUpdate}`
+    `ON DELETE ${fkAction(fk.onDelete, table)} ON UPDATE ${fkAction(fk.onUpdate, table)}`
   );
 }
 

@@ -32,9 +32,9 @@ const SIZE = { length: 12, scale: 2 };
 
 test("every kind's DDL type reads back from PostgreSQL as that kind, and its --cast name parses to it", async () => {
   const columns = KINDS.map((k, i) => `c${i} ${makeCast(k, "test", SIZE).pgType}`).join(", ");
-  await query(`CREATE TABLE kinds (${columns})`);
+  await query(`CREATE TABLE public.kinds (${columns})`);
   const rows = await query<{ attnum: number; t: string }>(
-    "SELECT attnum, format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'kinds'::regclass AND attnum > 0 ORDER BY attnum",
+    "SELECT attnum, format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'public.kinds'::regclass AND attnum > 0 ORDER BY attnum",
   );
   assert.equal(rows.length, KINDS.length);
   for (const [i, k] of KINDS.entries()) {
@@ -74,11 +74,11 @@ test("the canonical form makes what was sent and what PostgreSQL printed back th
     const canonical = canonicalFor(cast);
     const sent = SAMPLES[k].map((v) => convert(v));
     // The way the copy and verify go: COPY FROM STDIN with the converter's fields, COPY TO STDOUT in the same order.
-    await query(`CREATE TABLE sample${n} (n int, v ${cast.pgType})`);
-    const copy = client.query(copyFrom(`COPY sample${n} (n, v) FROM STDIN`));
+    await query(`CREATE TABLE public.sample${n} (n int, v ${cast.pgType})`);
+    const copy = client.query(copyFrom(`COPY public.sample${n} (n, v) FROM STDIN`));
     await pipeline(Readable.from([sent.map((f, i) => `${i}\t${f}\n`).join("")]), copy);
     let text = "";
-    for await (const chunk of client.query(copyTo(`COPY (SELECT v FROM sample${n} ORDER BY n) TO STDOUT`)) as AsyncIterable<Buffer>) text += chunk.toString("utf8");
+    for await (const chunk of client.query(copyTo(`COPY (SELECT v FROM public.sample${n} ORDER BY n) TO STDOUT`)) as AsyncIterable<Buffer>) text += chunk.toString("utf8");
     const printed = text.split("\n").slice(0, -1);
     assert.equal(printed.length, sent.length);
     for (const [i, v] of SAMPLES[k].entries()) {

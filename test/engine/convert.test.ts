@@ -202,7 +202,7 @@ test("a failure on pgshift's side of the copy is not reported as PostgreSQL refu
   const plan = await planMigration({ source: src });
   const client = await session(url);
   try {
-    await client.query("CREATE TABLE t (id bigint, v text)");
+    await client.query("CREATE TABLE public.t (id bigint, v text)");
     const reader = { rows: () => [][Symbol.iterator](), keyOfRow: () => undefined, *chunks() { yield { data: Buffer.from("1\ta\n"), rows: 1 }; throw new Error("disk I/O error"); } };
     await assert.rejects(copyTable(client, "public", plan.tables[0]!, reader as never), (e: unknown) => {
       assert.ok(e instanceof LoadError);

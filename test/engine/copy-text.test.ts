@@ -218,7 +218,7 @@ test("a table converted in C loads into PostgreSQL 16 and reads back byte for by
 /** The table as PostgreSQL prints it in COPY text, in key order: what the text path would have sent, if the binary values are right. */
 async function textOf(client: Awaited<ReturnType<typeof session>>, t: TablePlan): Promise<string> {
   const cols = t.columns.map((c) => `"${c.target}"`).join(", ");
-  const stream = client.query(copyTo(`COPY (SELECT ${cols} FROM "${t.target}" ORDER BY "${t.columns[0]!.target}") TO STDOUT`));
+  const stream = client.query(copyTo(`COPY (SELECT ${cols} FROM public."${t.target}" ORDER BY "${t.columns[0]!.target}") TO STDOUT`));
   const parts: Buffer[] = [];
   for await (const chunk of stream as AsyncIterable<Buffer>) parts.push(chunk);
   return Buffer.concat(parts).toString("utf8");

@@ -8,7 +8,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, chmodSync } from "node:fs";
+import { existsSync, mkdtempSync, chmodSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import Database from "better-sqlite3";
@@ -258,4 +258,17 @@ test("templates are filled in one pass that never expands $ patterns; made-up na
   const b = madeUpName("é".repeat(41), "_pkey", taken);
   assert.equal(a, "é".repeat(29) + "_pkey"); // 58 + 5 bytes: never half a character
   assert.ok(a.endsWith("_pkey") && b.endsWith("_pkey1") && a !== b);
+});
+
+test("docs/engine.md's rule holds in src/: no %PLACEHOLDER% is filled by replace(), only by fillTemplate", () => {
+  const src = resolve(__dirname, "..", "..", "src");
+  const files = (readdirSync(src, { recursive: true }) as string[]).filter((f) => f.endsWith(".ts"));
+  assert.ok(files.length > 50);
+  const offenders = files.flatMap((f) =>
+    readFileSync(join(src, f), "utf8")
+      .split("\n")
+      .map((line, i) => [`${f}:${i + 1}`, line] as const)
+      .filter(([, line]) => /\.replace(All)?\([^)]*%[A-Z_]+%/.test(line)),
+  );
+  assert.deepEqual(offenders, []);
 });

@@ -59,7 +59,7 @@ test("a big table's digest is split at integer keys into consecutive parts, each
     assert.equal(sent.parts[0]!.rows + sent.parts[1]!.rows, ROWS);
     assert.ok(sent.parts[0]!.rows >= MIN_PART_ROWS && sent.parts[1]!.rows >= MIN_PART_ROWS, JSON.stringify(sent.parts));
     const first = Number(sent.parts[1]!.from);
-    const [below] = await client.query<{ n: string }>(`SELECT count(*) AS n FROM m WHERE id < ${first}`).then((r) => r.rows);
+    const [below] = await client.query<{ n: string }>(`SELECT count(*) AS n FROM public.m WHERE id < ${first}`).then((r) => r.rows);
     assert.equal(Number(below!.n), sent.parts[0]!.rows, "the second part starts at the key of the row after the first part's last");
     assert.deepEqual(await allParts(client, t, sent), [true, true]);
   } finally {
@@ -74,10 +74,10 @@ test("binary tuples are split at the same kind of key and each part reads back i
     assert.equal(sent.parts.length, 2);
     assert.equal(sent.parts[0]!.rows + sent.parts[1]!.rows, ROWS);
     const first = Number(sent.parts[1]!.from);
-    const [below] = await client.query<{ n: string }>(`SELECT count(*) AS n FROM m WHERE id < ${first}`).then((r) => r.rows);
+    const [below] = await client.query<{ n: string }>(`SELECT count(*) AS n FROM public.m WHERE id < ${first}`).then((r) => r.rows);
     assert.equal(Number(below!.n), sent.parts[0]!.rows, "the second part starts at the first binary tuple's key");
     assert.deepEqual(await allParts(client, t, sent), [true, true]);
-    await client.query(`UPDATE m SET n = n + 1 WHERE id = ${first + 3}`);
+    await client.query(`UPDATE public.m SET n = n + 1 WHERE id = ${first + 3}`);
     assert.deepEqual(await allParts(client, t, sent), [true, false]);
   } finally {
     await client.end();
@@ -99,16 +99,16 @@ test("a changed, an extra, a missing row or a NULL key in any part fails that pa
   const { sent, t, client } = await load(2);
   try {
     // No key or NOT NULL in the way: PostgreSQL holding such rows must still be caught.
-    await client.query("ALTER TABLE m DROP CONSTRAINT IF EXISTS m_pkey, ALTER COLUMN id DROP IDENTITY IF EXISTS, ALTER COLUMN id DROP NOT NULL");
+    await client.query("ALTER TABLE public.m DROP CONSTRAINT IF EXISTS m_pkey, ALTER COLUMN id DROP IDENTITY IF EXISTS, ALTER COLUMN id DROP NOT NULL");
     const from = Number(sent.parts[1]!.from);
     const cases: [string, string, boolean[]][] = [
-      ["a value changed in the second part", `UPDATE m SET body = body || '!' WHERE id = ${from + 30}`, [true, false]],
-      ["a value changed in the first part", `UPDATE m SET n = n + 1 WHERE id = 300`, [false, true]],
-      ["an extra row between two keys of the first part", `INSERT INTO m VALUES (301, 'x', 1)`, [false, true]],
-      ["an extra row past the last key", `INSERT INTO m VALUES (${ROWS * 3 + 1}, 'x', 1)`, [true, false]],
-      ["a row whose key is NULL", `INSERT INTO m VALUES (NULL, 'x', 1)`, [true, false]],
-      ["the first row of the second part missing", `DELETE FROM m WHERE id = ${from}`, [true, false]],
-      ["the first part's last row moved into the second", `UPDATE m SET id = ${from + 1} WHERE id = ${from - 3}`, [false, false]],
+      ["a value changed in the second part", `UPDATE public.m SET body = body || '!' WHERE id = ${from + 30}`, [true, false]],
+      ["a value changed in the first part", `UPDATE public.m SET n = n + 1 WHERE id = 300`, [false, true]],
+      ["an extra row between two keys of the first part", `INSERT INTO public.m VALUES (301, 'x', 1)`, [false, true]],
+      ["an extra row past the last key", `INSERT INTO public.m VALUES (${ROWS * 3 + 1}, 'x', 1)`, [true, false]],
+      ["a row whose key is NULL", `INSERT INTO public.m VALUES (NULL, 'x', 1)`, [true, false]],
+      ["the first row of the second part missing", `DELETE FROM public.m WHERE id = ${from}`, [true, false]],
+      ["the first part's last row moved into the second", `UPDATE public.m SET id = ${from + 1} WHERE id = ${from - 3}`, [false, false]],
     ];
     for (const [what, change, expected] of cases) {
       await client.query("BEGIN");

@@ -58,6 +58,9 @@ static int buf_reserve(Buf *b, size_t extra) {
 }
 
 static inline void buf_put(Buf *b, const void *s, size_t n) {
+  /* An empty value: SQLite hands out a NULL pointer for it, and memcpy(NULL, …, 0)
+   * (or NULL + 0 on a buffer not yet allocated) is undefined behaviour. */
+  if (n == 0) return;
   if (buf_reserve(b, n)) return;
   memcpy(b->p + b->len, s, n);
   b->len += n;
@@ -85,6 +88,8 @@ typedef struct {
 } State;
 
 static int parse_spec(State *s, const char *spec, int ncols) {
+  /* A NULL spec (SQL NULL, or text SQLite could not allocate) is a bad spec, not a crash. */
+  if (!spec) return -2;
   s->cols = (Column *)sqlite3_malloc64(sizeof(Column) * (size_t)(ncols > 0 ? ncols : 1));
   if (!s->cols) return -1;
   s->ncols = ncols;
@@ -805,8 +810,8 @@ int sqlite3_copytext_init(sqlite3 *db, char **err, const sqlite3_api_routines *a
   (void)err;
   SQLITE_EXTENSION_INIT2(api);
   init_pow10();
-  int rc = sqlite3_create_function(db, "pgshift_copy_text", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, 0, 0, step, final);
-  if (rc == SQLITE_OK) rc = sqlite3_create_function(db, "pgshift_copy_binary", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, 0, 0, step_binary, final);
-  if (rc == SQLITE_OK) rc = sqlite3_create_function(db, "pgshift_copy_field", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, 0, field, 0, 0);
+  int rc = sqlite3_create_function(db, "pgshift_copy_text", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, 0, 0, step, final);
+  if (rc == SQLITE_OK) rc = sqlite3_create_function(db, "pgshift_copy_binary", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, 0, 0, step_binary, final);
+  if (rc == SQLITE_OK) rc = sqlite3_create_function(db, "pgshift_copy_field", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, 0, field, 0, 0);
   return rc;
 }

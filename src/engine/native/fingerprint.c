@@ -95,5 +95,5 @@ __declspec(dllexport)
 int sqlite3_fingerprint_init(sqlite3 *db, char **err, const sqlite3_api_routines *api) {
   (void)err;
   SQLITE_EXTENSION_INIT2(api);
-  return sqlite3_create_function(db, "pgshift_fingerprint", -1, SQLITE_UTF8, 0, fingerprint, 0, 0);
+  return sqlite3_create_function(db, "pgshift_fingerprint", -1, SQLITE_UTF8 | SQLITE_DIRECTONLY, 0, fingerprint, 0, 0);
 }

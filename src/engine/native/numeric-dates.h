@@ -100,6 +100,6 @@ static void nd_final(sqlite3_context *ctx) {
 }
 
 static int nd_register(sqlite3 *db) {
-  return sqlite3_create_function(db, "pgshift_numeric_dates", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, 0, 0, nd_step, nd_final);
+  return sqlite3_create_function(db, "pgshift_numeric_dates", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, 0, 0, nd_step, nd_final);
 }
 #endif

@@ -142,6 +142,6 @@ __declspec(dllexport)
 int sqlite3_rangedigests_init(sqlite3 *db, char **err, const sqlite3_api_routines *api) {
   (void)err;
   SQLITE_EXTENSION_INIT2(api);
-  int rc = sqlite3_create_function(db, "pgshift_range_digests", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, 0, 0, step, final);
+  int rc = sqlite3_create_function(db, "pgshift_range_digests", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, 0, 0, step, final);
   return rc == SQLITE_OK ? nd_register(db) : rc;
 }
