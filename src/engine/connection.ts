@@ -38,18 +38,35 @@ export const ENGINE_SESSION_SETTINGS: Readonly<Record<string, string>> = {
   standard_conforming_strings: "on",
 };
 
+const PINNED = Object.entries(ENGINE_SESSION_SETTINGS)
+  .map(([k, v]) => `-c ${k}=${v}`)
+  .join(" ");
+
 /** The URL with the engine's session settings added to its startup options (after any it had, so they win). */
 export function pinnedUrl(url: string): string {
   const u = new URL(libpqSsl(url));
-  const pinned = Object.entries(ENGINE_SESSION_SETTINGS).map(([k, v]) => `-c ${k}=${v}`);
-  u.searchParams.set("options", [u.searchParams.get("options"), ...pinned].filter(Boolean).join(" "));
+  u.searchParams.set("options", [u.searchParams.get("options"), PINNED].filter(Boolean).join(" "));
   return u.toString();
+}
+
+/**
+ * The client's settings: the pinned options in the URL, or — for a URL only
+ * pg's own parser reads (`postgresql://user@/db?host=/run/postgresql`) — in
+ * the config, which such a URL's own `options` would override (then the
+ * check after connecting refuses the session).
+ */
+function clientConfig(url: string): pg.ClientConfig {
+  try {
+    return { connectionString: pinnedUrl(url), application_name: "pgshift" };
+  } catch {
+    return { connectionString: libpqSsl(url), options: PINNED, application_name: "pgshift" };
+  }
 }
 
 export async function connect(url: string): Promise<pg.Client> {
   let client: pg.Client;
   try {
-    client = new pg.Client({ connectionString: pinnedUrl(url), application_name: "pgshift" });
+    client = new pg.Client(clientConfig(url));
   } catch (err) {
     throw new ConnectionError(`Invalid PostgreSQL URL ${redact(url)}: ${(err as Error).message}`);
   }

@@ -162,5 +162,14 @@ test("the session's search_path and standard_conforming_strings are pinned in th
     await c.end();
   }
   assert.match(new URL(pinnedUrl("postgres://u@h/d?sslmode=require")).searchParams.get("options")!, /^-c search_path=pg_catalog,pg_temp -c standard_conforming_strings=on$/);
+  // A URL only pg's parser reads (no host before the path; libpq's socket form): pinned through the config.
+  const hostless = `postgres://postgres:${encodeURIComponent(pgs.password)}@/${db}?host=127.0.0.1&port=${pgs.port}`;
+  assert.throws(() => new URL(hostless));
+  const h = await connect(hostless);
+  try {
+    assert.deepEqual((await h.query("SELECT pg_catalog.current_setting('search_path') AS p")).rows, [{ p: "pg_catalog,pg_temp" }]);
+  } finally {
+    await h.end();
+  }
   assert.equal(await isSuper(), false);
 });
