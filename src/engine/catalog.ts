@@ -79,6 +79,9 @@ export function readCatalog(db: Database): SqliteCatalog {
   const virtual = new Set(
     objects.filter((o) => o.type === "table" && /^\s*CREATE\s+VIRTUAL\s+TABLE/i.test(o.sql ?? "")).map((o) => o.name),
   );
+  // Only SQLite knows which tables a virtual table's module owns: a name test
+  // (docs_…) would also take the app's own docs_archive beside an fts5 table docs.
+  const kinds = new Map((db.prepare(sql("table-kinds")).all() as { name: string; type: string }[]).map((k) => [k.name, k.type]));
   const tables: SqliteTable[] = [];
   const skipped: SkippedObject[] = [];
   for (const o of objects) {
@@ -88,8 +91,9 @@ export function readCatalog(db: Database): SqliteCatalog {
       skipped.push({ name: o.name, kind: "trigger", reason: "SQLite triggers do not translate to PostgreSQL; rewrite it as a PL/pgSQL trigger if the app needs it" });
     } else if (o.type === "table" && virtual.has(o.name)) {
       skipped.push({ name: o.name, kind: "virtual table", reason: `virtual table (${/USING\s+(\w+)/i.exec(o.sql ?? "")?.[1] ?? "module"}) is not copied; use PostgreSQL full-text search (tsvector) instead` });
-    } else if (o.type === "table" && [...virtual].some((v) => o.name.startsWith(v + "_"))) {
-      skipped.push({ name: o.name, kind: "shadow table", reason: "internal storage of a virtual table" });
+    } else if (o.type === "table" && kinds.get(o.name) === "shadow") {
+      const owner = [...virtual].filter((v) => o.name.startsWith(v + "_")).sort((a, b) => b.length - a.length)[0];
+      skipped.push({ name: o.name, kind: "shadow table", reason: `internal storage of ${owner ? `virtual table ${owner}` : "a virtual table"} (SQLite marks it as its module's shadow table)` });
     } else if (o.type === "table") {
       tables.push(readTable(db, o.name, o.sql ?? ""));
     }

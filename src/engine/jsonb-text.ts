@@ -1,5 +1,5 @@
 // JSON text in the exact form PostgreSQL prints a jsonb value: keys sorted
-// (shorter first, then bytewise) with the last of duplicate keys kept, ", " and
+// (shorter first, then bytewise) a duplicate key refused (jsonb would keep only the last), ", " and
 // ": " between items, strings re-escaped the way jsonb_out does, numbers as
 // numeric_out prints them. Writing this form makes a jsonb column read back
 // byte for byte as it was written, which is what lets verification compare
@@ -164,13 +164,17 @@ function array(): string {
   }
 }
 
-/** jsonb orders keys by UTF-8 length, then bytes, and keeps the last value of a duplicate key. */
+/**
+ * jsonb orders keys by UTF-8 length, then bytes. It would keep only the last
+ * value of a duplicate key, silently: such an object is refused instead (the
+ * column can be cast to json, which keeps the text as written).
+ */
 function sortedPairs(keys: string[], values: string[]): string {
   const n = keys.length;
   if (n === 1) return quote(keys[0]!) + ": " + values[0];
   if (n === 2 && isAscii(keys[0]!) && isAscii(keys[1]!)) {
     const [a, b] = keys as [string, string];
-    if (a === b) return quote(a) + ": " + values[1];
+    if (a === b) throw duplicateKey(a);
     const first = a.length - b.length || (a < b ? -1 : 1);
     return first < 0 ? quote(a) + ": " + values[0] + ", " + quote(b) + ": " + values[1] : quote(b) + ": " + values[1] + ", " + quote(a) + ": " + values[0];
   }
@@ -213,7 +217,9 @@ function sameKeys(a: string[], b: string[]): boolean {
   return true;
 }
 
-/** Indexes of `keys` in jsonb's order, a duplicate key's last occurrence only. */
+const duplicateKey = (key: string) => new JsonTextError(`the object has the key ${quote(key).slice(0, 60)} twice; jsonb would keep only the last value`, 0);
+
+/** Indexes of `keys` in jsonb's order; a duplicate key is refused. */
 function keyOrder(keys: string[]): number[] {
   const n = keys.length;
   const idx = Array.from({ length: n }, (_, k) => k);
@@ -230,7 +236,7 @@ function keyOrder(keys: string[]): number[] {
   const order: number[] = [];
   let prev: string | undefined;
   for (const k of idx) {
-    if (keys[k] === prev) continue;
+    if (prev !== undefined && keys[k] === prev) throw duplicateKey(prev);
     prev = keys[k];
     order.push(k);
   }

@@ -52,6 +52,22 @@ export interface ColumnPlan {
   numericDatesPending?: { noteAt: number };
 }
 
+/**
+ * A SQLite generated column (VIRTUAL or STORED) made a PostgreSQL
+ * `GENERATED ALWAYS AS (…) STORED` column: not copied (PostgreSQL computes
+ * it), compared with SQLite's values by verification.
+ */
+export interface GeneratedColumnPlan {
+  source: string;
+  target: string;
+  declaredType: string;
+  cast: ColumnCast;
+  /** the expression, translated for PostgreSQL and cast to the column's type */
+  expression: string;
+  /** the SQLite expression it came from */
+  sqlite: string;
+}
+
 export interface ForeignKeyPlan {
   name: string;
   columns: string[];
@@ -85,6 +101,8 @@ export interface TablePlan {
   target: string;
   rows: number;
   columns: ColumnPlan[];
+  /** generated columns PostgreSQL computes (absent: none) */
+  generated?: GeneratedColumnPlan[];
   /** source column names of the key the copy and verify order by; [] = no key */
   sourceKey: string[];
   primaryKey: string[];
@@ -255,13 +273,16 @@ function planTable(
   const definition = parseCreateTable(t.createSql);
   const columns: ColumnPlan[] = [];
   const lengthChecks: IndexPlan[] = [];
+  const generatedCols: typeof t.columns = [];
   for (const c of t.columns) {
-    if (c.generated) {
-      notes.push(`column "${c.name}" is generated; PostgreSQL computes it, it is not copied`);
+    const override = overrides[`${t.name}.${c.name}`];
+    if (c.generated && !override) {
+      if (mode === "existing") notes.push(`column "${c.name}" is generated in SQLite: not copied, the app's PostgreSQL table computes it or leaves it out`);
+      else generatedCols.push(c);
       continue;
     }
     fitName(tn(c.name), `Column name ${JSON.stringify(c.name)} of table ${JSON.stringify(t.name)}`);
-    const override = overrides[`${t.name}.${c.name}`];
+    if (c.generated) notes.push(`column "${c.name}" is generated in SQLite; --cast makes it a plain column holding SQLite's computed values`);
     let cast: ColumnCast;
     if (override) {
       try {
@@ -313,6 +334,9 @@ function planTable(
     });
   }
   const exprColumns = columns.map((c) => ({ source: c.source, target: c.target, kind: c.cast.kind }));
+  const generated = generatedCols.map((c) =>
+    planGenerated(t.name, c.name, c.declaredType, definition.columns.get(c.name) ?? "", exprColumns, fitName(tn(c.name), `Column name ${JSON.stringify(c.name)} of table ${JSON.stringify(t.name)}`)),
+  );
 
   const fks: ForeignKeyPlan[] = t.foreignKeys.map((fk) => ({
     name: madeUpName(`${target}_${fk.columns.map(tn).join("_")}`, "_fkey", taken),
@@ -390,6 +414,7 @@ function planTable(
     target,
     rows,
     columns,
+    ...(generated.length ? { generated } : {}),
     sourceKey,
     ...(t.rowidAlias !== null && sourceKey.length === 1 && sourceKey[0] === t.rowidAlias ? { keyIsRowid: true } : {}),
     primaryKey: t.primaryKey.map(tn),
@@ -402,6 +427,26 @@ function planTable(
     notes,
     ...(tool ? { bookkeeping: tool } : {}),
   };
+}
+
+/**
+ * A generated column as PostgreSQL's `GENERATED ALWAYS AS (…) STORED`, when
+ * its expression means the same there (the translator of CHECK constraints);
+ * otherwise refused before anything is written, with the ways out.
+ */
+function planGenerated(table: string, column: string, declaredType: string, definition: string, exprColumns: ExpressionColumn[], target: string): GeneratedColumnPlan {
+  const as = /\bAS\s*\(/i.exec(definition);
+  const sqlite = as ? balanced(definition, as.index + as[0].length - 1)?.trim() : undefined;
+  const cast = castFor(declaredType);
+  const x = sqlite === undefined ? ({ ok: false, reason: "could not be read from the CREATE TABLE statement" } as const) : translateExpression(sqlite, exprColumns);
+  if (!x.ok) {
+    throw new UsageError(
+      `Table "${table}", generated column "${column}": its expression (${sqlite ?? definition}) ${x.reason}, so PostgreSQL cannot compute it the same way. ` +
+        `Copy SQLite's computed values into a plain column with --cast ${table}.${column}=${cast.pgType === "citext" ? "text" : cast.pgType.replace(/\(.*$/, "")}, ` +
+        `or leave the table out with --tables.`,
+    );
+  }
+  return { source: column, target, declaredType, cast, expression: `CAST((${x.sql}) AS ${cast.pgType})`, sqlite: sqlite! };
 }
 
 const UTC_NOW = "(CURRENT_TIMESTAMP AT TIME ZONE 'UTC')";
@@ -496,12 +541,12 @@ export function translateDefault(sqlDefault: string | null, cast: ColumnCast): s
   }
   if (u === "TRUE" || u === "FALSE") return isIntegerKind(k) ? (u === "TRUE" ? "1" : "0") : null;
   if (/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(d)) {
-    if (isTextKind(k) || k === "jsonb") return `'${d}'`;
+    if (isTextKind(k) || k === "jsonb" || k === "json") return `'${d}'`;
     return d;
   }
   if (/^'([^']|'')*'$/.test(d)) {
     if (isNumberKind(k) && !/^'\s*[-+]?[\d.]+\s*'$/.test(d)) return null;
-    if (k === "jsonb" && !isJson(sqliteString(d))) return null;
+    if ((k === "jsonb" || k === "json") && !isJson(sqliteString(d))) return null;
     return quoteLiteral(sqliteString(d));
   }
   if (/^X'([0-9A-F]{2})*'$/.test(u) && k === "bytea") return `'\\x${u.slice(2, -1).toLowerCase()}'::bytea`;
@@ -576,6 +621,7 @@ export function formatPlan(plan: MigrationPlan): string {
       const extras = [c.notNull ? "NOT NULL" : "", c.identity ? "identity" : "", c.default ? `DEFAULT ${c.default}` : ""].filter(Boolean).join(" ");
       out.push(`    ${c.source.padEnd(w)}  ${(c.declaredType || "(none)").padEnd(14)} → ${c.target === c.source ? "" : `"${c.target}" `}${c.targetType}${extras ? "  " + extras : ""}  [${c.cast.rule}]`);
     }
+    for (const g of t.generated ?? []) out.push(`    ${g.source.padEnd(w)}  ${(g.declaredType || "(none)").padEnd(14)} → ${g.target === g.source ? "" : `"${g.target}" `}${g.cast.pgType} GENERATED ALWAYS AS (${g.expression}) STORED  [generated: ${g.sqlite}]`);
     if (plan.schemaMode === "create") {
       for (const ix of t.indexes) out.push(`    + ${ix.kind} ${ix.name}${ix.translated ? `: ${(ix.kind === "index" ? `ON ${quoteIdent(t.target)} ${ix.sql.tail}` : ix.sql.tail.slice(ix.sql.tail.indexOf(" CHECK (") + 1)).slice(0, 160)}` : ""}`);
       for (const fk of t.foreignKeys) out.push(`    + foreign key (${fk.columns.join(", ")}) → ${fk.refTable} ON DELETE ${fk.onDelete} ON UPDATE ${fk.onUpdate}`);

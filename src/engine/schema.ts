@@ -9,6 +9,8 @@ export function createTableSql(schema: string, t: TablePlan): string {
   const cols = t.columns.map(
     (c) => `  ${quoteIdent(c.target)} ${c.targetType}${c.notNull ? " NOT NULL" : ""}${c.default && !c.identity ? ` DEFAULT ${c.default}` : ""}`,
   );
+  // PostgreSQL computes these; the COPY names only the other columns.
+  for (const g of t.generated ?? []) cols.push(`  ${quoteIdent(g.target)} ${g.cast.pgType} GENERATED ALWAYS AS (${g.expression}) STORED`);
   return `CREATE TABLE ${qualified(schema, t.target)} (\n${cols.join(",\n")}\n)`;
 }
 

@@ -5,9 +5,9 @@ import Database from "better-sqlite3";
 import { closeSync, copyFileSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { converterFor, isIntegerKind } from "./column-types";
+import { converterFor, isIntegerKind, isTextKind } from "./column-types";
 import { nativeChunks, type Chunk } from "./copy-text";
-import { InvalidUtf8Suspect, Reject, decodeUtf8Strict, type Converter } from "./convert";
+import { InvalidUtf8Suspect, Reject, decodeUtf8Strict, realText, type Converter } from "./convert";
 import { ValueConversionError } from "./errors";
 import { quoteSqlite } from "./identifiers";
 import { assertNumericDatesSettled } from "./numeric-dates";
@@ -225,6 +225,9 @@ export function tableReader(db: Database.Database, t: TablePlan, ranges?: KeyRan
   const selectList = cols
     .map((c) => {
       const q = quoteSqlite(c.source);
+      // A REAL in a text column of a column without TEXT affinity (untyped, or cast to text):
+      // better-sqlite3 hands 2.0 over as the number 2, and SQLite's own text of it drops −0.0's sign.
+      if (isTextKind(c.cast.kind) && !TEXT_AFFINITY.test(c.declaredType)) return `CASE WHEN typeof(${q}) = 'real' THEN ${realTextFunction(db)}(${q}) ELSE ${q} END`;
       return isIntegerKind(c.cast.kind)
         ? // not abs(): abs(-9223372036854775808) overflows and SQLite stops the query
           `CASE WHEN typeof(${q}) = 'integer' AND ${q} NOT BETWEEN -${MAX_SAFE} AND ${MAX_SAFE} THEN CAST(${q} AS TEXT) ELSE ${q} END`
@@ -317,6 +320,18 @@ export function tableReader(db: Database.Database, t: TablePlan, ranges?: KeyRan
       return row ? keyOf(row) : undefined;
     },
   };
+}
+
+/** SQLite's rule for TEXT affinity: such a column turns every number written into it into text. */
+const TEXT_AFFINITY = /CHAR|CLOB|TEXT/i;
+const withRealText = new WeakSet<Database.Database>();
+/** pgshift_real_text(x): a REAL as text that still reads as a REAL (convert.ts realText), on this connection. */
+function realTextFunction(db: Database.Database): string {
+  if (!withRealText.has(db)) {
+    db.function("pgshift_real_text", { deterministic: true }, (x: unknown) => (typeof x === "number" ? realText(x) : (x as string)));
+    withRealText.add(db);
+  }
+  return "pgshift_real_text";
 }
 
 /** Lines joined into chunks of about `size` characters, as UTF-8. */
