@@ -434,6 +434,8 @@ export const jsonConverter: Converter = (v, trusted) => {
   try {
     text = jsonbText(v);
   } catch (e) {
+    // A stack overflow is the document's depth, not pgshift's failure: name its row like any refusal.
+    if (e instanceof RangeError) throw new Reject("JSON nested too deeply to convert", "Fix the row, or override the column's cast to text to keep it as text.");
     if (!(e instanceof JsonTextError)) throw e;
     throw new Reject(`not valid JSON for jsonb (${e.message})`, "Fix the row, or override the column's cast to text to keep it as text.");
   }

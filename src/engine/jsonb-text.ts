@@ -23,11 +23,20 @@ const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?/y;
 // cost more than the parsing itself at millions of values (tsx names each one).
 let src = "";
 let i = 0;
+let depth = 0;
+
+/**
+ * Deeper documents are refused (naming the row) rather than parsed: the parser
+ * recurses, and 100,000 levels would overflow the stack with no row named.
+ * No app writes JSON this deep; PostgreSQL's own parser stops near here too.
+ */
+export const MAX_JSON_DEPTH = 2000;
 
 /** Returns the jsonb text form of `text`, or throws JsonTextError. */
 export function jsonbText(text: string): string {
   src = text;
   i = 0;
+  depth = 0;
   const result = value();
   skip();
   if (i < src.length) fail("unexpected text after the JSON value");
@@ -106,8 +115,12 @@ function hex4(at: number): number {
 function value(): string {
   skip();
   const c = src.charCodeAt(i);
-  if (c === 0x7b) return object();
-  if (c === 0x5b) return array();
+  if (c === 0x7b || c === 0x5b) {
+    if (++depth > MAX_JSON_DEPTH) throw new JsonTextError(`arrays and objects are nested more than ${MAX_JSON_DEPTH} levels deep`, i);
+    const nested = c === 0x7b ? object() : array();
+    depth--;
+    return nested;
+  }
   if (c === 0x22) return quote(string());
   if (src.startsWith("true", i)) return (i += 4), "true";
   if (src.startsWith("false", i)) return (i += 5), "false";

@@ -3,12 +3,13 @@
 // foreign keys, load order — and what is not copied and why. Making a plan
 // reads SQLite and, in `existing` mode, the target's catalog; it writes nothing.
 import Database from "better-sqlite3";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { castFor, formatCastRules, parseOverride } from "./cast-rules";
 import { hasDateNumbers, isIntegerKind, isNumberKind, isTextKind, makeCast, type ColumnCast } from "./column-types";
 import { readCatalog, type SkippedObject, type SqliteTable } from "./catalog";
 import { UsageError } from "./errors";
 import { madeUpName, MAX_NAME_BYTES, quoteIdent, quoteLiteral, quoteSqlite, targetName } from "./identifiers";
+import { checkNames } from "./name-checks";
 import { DEFAULTS, checkOptions, type IdentifierMode, type SchemaMode } from "./options";
 import { bookkeepingTool } from "./bookkeeping";
 import { balanced, parseCreateTable, splitTopLevel, sqliteString, translateExpression, withoutComments, type ExpressionColumn, type Translation } from "./expressions";
@@ -30,6 +31,8 @@ export interface MigrationOptions {
   targetSchema?: string;
   /** per-column cast overrides: { "table.column": "text" } */
   casts?: Record<string, string>;
+  /** a source without tables is planned (and migrates nothing) instead of refused: --allow-empty */
+  allowEmpty?: boolean;
   /** existing mode without `target`: plan from the cast rules instead of failing (pulumi preview) */
   allowUnknownTarget?: boolean;
 }
@@ -88,6 +91,8 @@ export interface IndexPlan {
    */
   sql: { head: string; tail: string };
   kind: "unique constraint" | "index" | "check constraint";
+  /** the SQLite index it came from */
+  source?: string;
   /**
    * translated from a SQLite expression: if PostgreSQL cannot make sense of it
    * (a type mismatch pgshift could not see), it is left out with a warning
@@ -138,6 +143,13 @@ export interface MigrationPlan {
 
 export function openSource(path: string): Database.Database {
   if (!existsSync(path)) throw new UsageError(`The SQLite database ${path} does not exist. Check the --from path.`);
+  if (statSync(path).isDirectory()) {
+    const candidates = readdirSync(path).filter((f) => /\.(db|sqlite3?|db3)$/i.test(f));
+    throw new UsageError(
+      `--from ${path} is a directory, not a SQLite database file. Give the file itself` +
+        (candidates.length ? `; this directory holds ${candidates.slice(0, 5).map((f) => `${path.replace(/\/$/, "")}/${f}`).join(", ")}.` : "."),
+    );
+  }
   try {
     const db = new Database(path, { readonly: true, fileMustExist: true });
     db.prepare("SELECT count(*) FROM sqlite_schema").get();
@@ -173,6 +185,19 @@ export async function planFrom(db: Database.Database, options: MigrationOptions,
   const identifiers = options.identifiers ?? DEFAULTS.identifiers;
   const targetSchema = options.targetSchema ?? DEFAULTS.targetSchema;
   const catalog = readCatalog(db);
+  if (catalog.tables.length === 0 && !options.allowEmpty) {
+    // SQLite makes an empty database of any path it opens for writing: a mistyped path in the app's config leaves one.
+    let size: number | undefined;
+    try {
+      size = statSync(options.source).size;
+    } catch {
+      size = undefined;
+    }
+    throw new UsageError(
+      `${options.source} holds no tables${size === 0 ? " (it is an empty, 0-byte file)" : catalog.skipped.length ? ` (only ${catalog.skipped.map((s) => `${s.kind} ${s.name}`).join(", ")}, which are not copied)` : ""}, so there is nothing to migrate. ` +
+        "Check the --from path (the app's real database may be elsewhere); pass --allow-empty if an empty database is what you mean to migrate.",
+    );
+  }
   let tables = catalog.tables;
   if (options.tables && options.tables.length > 0) {
     const known = new Map(tables.map((t) => [t.name, t]));
@@ -213,6 +238,7 @@ export async function planFrom(db: Database.Database, options: MigrationOptions,
   // Names pgshift makes up (keys, constraints) never equal one the schema will already hold.
   const taken = new Set([...tables.map((t) => targetName(t.name, identifiers)), ...tables.flatMap((t) => t.indexes.filter((ix) => ix.origin === "c").map((ix) => targetName(ix.name, identifiers)))]);
   const plans = tables.map((t) => planTable(db, t, identifiers, overrides, existing, mode, how.numericDates === "defer", taken));
+  checkNames(plans, identifiers, mode === "create");
   return {
     source: options.source,
     schemaMode: mode,
@@ -297,6 +323,9 @@ function planTable(
       const tc = targetCols.get(tn(c.name));
       if (!tc) throw new UsageError(`--schema existing: column "${c.name}" of table "${t.name}" has no column "${tn(c.name)}" in PostgreSQL table "${target}".`);
       cast = tc.cast;
+    } else if (t.strict && /^\s*ANY\s*$/i.test(c.declaredType)) {
+      // ANY in a STRICT table has no affinity: values of every kind, as written (an untyped column's rule).
+      cast = { ...castFor(""), rule: "any (STRICT table)" };
     } else cast = castFor(c.declaredType);
     if (mode === "create" && !override && isTextKind(cast.kind) && /\bCOLLATE\s+NOCASE\b/i.test(definition.columns.get(c.name) ?? "")) {
       // citext keeps what NOCASE gives the app: = , UNIQUE, ORDER BY and LIKE ignore case.
@@ -386,6 +415,7 @@ function planTable(
       const name = ix.origin === "u" ? madeUpName(`${target}_${ix.columns.map((c) => tn(c.name ?? "")).join("_")}`, "_key", taken) : fitName(targetName(ix.name, identifiers), `Index name ${JSON.stringify(ix.name)} of table ${JSON.stringify(t.name)}`);
       indexes.push({
         name,
+        source: ix.name,
         unique: ix.unique,
         kind: "index",
         sql: { head: `CREATE ${ix.unique ? "UNIQUE " : ""}INDEX ${quoteIdent(name)} ON`, tail: `(${cols})${where}` },

@@ -67,10 +67,12 @@ export function foreignKeySql(schema: string, table: string, fk: ForeignKeyPlan)
 }
 
 /** Rows whose foreign key points nowhere (SQLite leaves FK enforcement off by default). */
-export function orphanSql(schema: string, table: string, fk: ForeignKeyPlan, parentKey: string[]): string {
+/** Rows whose foreign key points nowhere: their own key (`childKey`, to name the row) and the foreign key's columns. */
+export function orphanSql(schema: string, table: string, fk: ForeignKeyPlan, parentKey: string[], childKey: string[] = []): string {
   const refCols = fk.refColumns.length ? fk.refColumns : parentKey;
   const join = fk.columns.map((c, i) => `p.${quoteIdent(refCols[i]!)} = c.${quoteIdent(c)}`).join(" AND ");
   const notNull = fk.columns.map((c) => `c.${quoteIdent(c)} IS NOT NULL`).join(" AND ");
-  return `SELECT ${fk.columns.map((c) => `c.${quoteIdent(c)}`).join(", ")} FROM ${qualified(schema, table)} c
+  const shown = [...childKey, ...fk.columns.filter((c) => !childKey.includes(c))];
+  return `SELECT ${shown.map((c) => `c.${quoteIdent(c)}`).join(", ")} FROM ${qualified(schema, table)} c
            WHERE ${notNull} AND NOT EXISTS (SELECT 1 FROM ${qualified(schema, fk.refTable)} p WHERE ${join}) LIMIT 3`;
 }

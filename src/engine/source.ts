@@ -251,9 +251,23 @@ export function tableReader(db: Database.Database, t: TablePlan, ranges?: KeyRan
     lookup ??= new Database(db.name, { readonly: true, fileMustExist: true });
     const key = keyOf(row);
     const where = Object.keys(key).map((k) => `${k === "rowid" && keyless ? "rowid" : quoteSqlite(k)} = ?`).join(" AND ");
-    const r = lookup.prepare(`SELECT CAST(${quoteSqlite(cols[col]!.source)} AS BLOB) AS b FROM ${from} WHERE ${where}`).get(...Object.values(key)) as { b: Buffer };
-    return r.b;
+    const r = lookup.prepare(`SELECT CAST(${quoteSqlite(cols[col]!.source)} AS BLOB) AS b FROM ${from} WHERE ${where}`).get(...Object.values(key)) as { b: Buffer } | undefined;
+    if (r) return r.b;
+    // The key itself is not valid UTF-8: better-sqlite3 handed it over with U+FFFD, which matches no row.
+    // Rare (an error is about to be reported): find the row by its keys' bytes.
+    const keyCols = Object.keys(key).map((k) => (k === "rowid" && keyless ? "rowid" : quoteSqlite(k)));
+    const scan = lookup.prepare(`SELECT ${keyCols.map((k) => `CAST(${k} AS BLOB)`).join(", ")}, CAST(${quoteSqlite(cols[col]!.source)} AS BLOB) FROM ${from}`).raw(true);
+    const wanted = Object.values(key).map(String);
+    for (const row of scan.iterate() as IterableIterator<(Buffer | null)[]>) {
+      if (wanted.every((w, i) => (row[i] === null ? "null" : row[i]!.toString("utf8")) === w)) {
+        lastBrokenKey = Object.fromEntries(Object.keys(key).map((k, i) => [k, row[i] === null || validUtf8(row[i]!) ? row[i]?.toString("utf8") : row[i]]));
+        return row[row.length - 1] as Buffer;
+      }
+    }
+    throw new Error(`internal error: row ${JSON.stringify(key)} of "${t.source}" was read but cannot be found again`);
   };
+  /** The key of the last row found by its bytes: shown as bytes (x'61ff62') where it is not valid UTF-8. */
+  let lastBrokenKey: Record<string, unknown> | undefined;
 
   /** One field, with the slow paths: a U+FFFD re-read as bytes, a refusal turned into an error naming the row. */
   const convert = (row: unknown[], i: number): string => {
@@ -261,14 +275,22 @@ export function tableReader(db: Database.Database, t: TablePlan, ranges?: KeyRan
       return converters[i]!(row[i]);
     } catch (first) {
       let err = first;
+      let bytes: Buffer | undefined;
       if (err instanceof InvalidUtf8Suspect) {
         try {
-          return converters[i]!(decodeUtf8Strict(rawBytes(row, i)), true);
+          bytes = rawBytes(row, i);
+          return converters[i]!(decodeUtf8Strict(bytes), true);
         } catch (inner) {
           err = inner;
         }
       }
-      if (err instanceof Reject) throw new ValueConversionError(t.source, cols[i]!.source, keyOf(row), row[i], err.reason, err.hint);
+      if (err instanceof Reject) {
+        const broken = lastBrokenKey;
+        lastBrokenKey = undefined;
+        // Invalid UTF-8 is shown as its bytes, not as the U+FFFD better-sqlite3 put in its place.
+        const shown = bytes && !validUtf8(bytes) ? bytes : row[i];
+        throw new ValueConversionError(t.source, cols[i]!.source, broken ?? keyOf(row), shown, err.reason, err.hint);
+      }
       throw err;
     }
   };
@@ -320,6 +342,16 @@ export function tableReader(db: Database.Database, t: TablePlan, ranges?: KeyRan
       return row ? keyOf(row) : undefined;
     },
   };
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+function validUtf8(b: Buffer): boolean {
+  try {
+    strictUtf8.decode(b);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** SQLite's rule for TEXT affinity: such a column turns every number written into it into text. */

@@ -164,3 +164,104 @@ test("YYYYMMDD integers in a date/time column are refused as ambiguous, and read
   const [first] = await pg.query<{ at: string }>("SELECT at::text AS at FROM events WHERE id = 1", [], dbName(url2));
   assert.equal(first!.at, "1970-08-23 06:15:01");
 });
+
+// ---- refusals that name what they refuse ----
+
+/** A plan refusal: a NameProblemsError before anything is written, bystander tables included. */
+async function refusedInPlan(source: string, options: Record<string, unknown> = {}): Promise<string> {
+  const err = await refusedWithNothingWritten(source, options);
+  assert.ok(err instanceof UsageError, `a usage error (exit 2), not ${err.name}: ${err.message}`);
+  return err.message;
+}
+
+test("columns named xmin and ctid are refused in the plan, naming table and columns", async () => {
+  const msg = await refusedInPlan(hostileFile("systemColumnNames"));
+  assert.match(msg, /nothing was written/);
+  assert.match(msg, /table "versions", column "xmin": "xmin" is a PostgreSQL system column/);
+  assert.match(msg, /table "versions", column "ctid"/);
+  assert.match(msg, /rename/);
+});
+
+test("an empty column name is refused in the plan, naming the table", async () => {
+  const msg = await refusedInPlan(hostileFile("emptyColumnName"));
+  assert.match(msg, /table "blank": a column has an empty name/);
+});
+
+test("two column names equal in their first 63 bytes are refused in the plan", async () => {
+  const msg = await refusedInPlan(hostileFile("longColumnNames"));
+  // PostgreSQL would cut both to the same 63 bytes: each name longer than that is refused, by name.
+  assert.match(msg, /Column name "c{63}_one" of table "wide" is 67 bytes long in PostgreSQL; PostgreSQL names hold at most 63 bytes\. Rename it/);
+});
+
+test("two index names equal in their first 63 bytes are refused in the plan, with the right hint", async () => {
+  const msg = await refusedInPlan(hostileFile("longIndexNames"));
+  assert.match(msg, /Index name "ix_x+_a" of table "tagged" is 65 bytes long in PostgreSQL; PostgreSQL names hold at most 63 bytes\. Rename it/);
+  assert.doesNotMatch(msg, /enforce/);
+});
+
+test("names fold as PostgreSQL folds unquoted names (A–Z only): Ä and ä stay two columns", async () => {
+  const url = await pg.createDatabase();
+  const report = await migrate({ source: hostileFile("unicodeCaseColumns"), target: url });
+  assert.equal(report.ok, true);
+  const cols = await pg.query<{ c: string }>("SELECT column_name AS c FROM information_schema.columns WHERE table_name = 'umlauts' ORDER BY ordinal_position", [], dbName(url));
+  assert.deepEqual(cols.map((c) => c.c), ["id", "Ä", "ä"]);
+});
+
+test("a non-ASCII name keeps its non-ASCII letters, so the app's unquoted SQL finds it in PostgreSQL", async () => {
+  const url = await pg.createDatabase();
+  const report = await migrate({ source: hostileFile("nonAsciiNames"), target: url });
+  assert.equal(report.ok, true);
+  assert.equal(report.tables[0]!.target, "ÇaĞri");
+  // Unquoted, as the app writes it: PostgreSQL folds A–Z and nothing else.
+  const rows = await pg.query<{ İsİm: string; durum: string }>("SELECT İSİM, Durum FROM ÇAĞRI", [], dbName(url));
+  assert.deepEqual(rows.map((r) => Object.values(r)), [["x", "açık"]]);
+});
+
+test("invalid UTF-8 in a text primary key is refused naming the row by its bytes", async () => {
+  await bothPaths(async () => {
+    const err = await refusedWithNothingWritten(hostileFile("invalidUtf8Key"), {}, "codes");
+    assert.ok(err instanceof ValueConversionError, `${err.name}: ${err.message}`);
+    assert.equal(err.table, "codes");
+    assert.equal(err.column, "code");
+    assert.deepEqual(err.key, { code: Buffer.from([0x61, 0xff, 0x62]) });
+    assert.match(err.message, /row code=x'61ff62'/);
+    assert.match(err.message, /not valid UTF-8/);
+  });
+});
+
+test("100,000-deep JSON is refused naming row and column, not a stack overflow", async () => {
+  await bothPaths(async () => {
+    const err = await refusedWithNothingWritten(hostileFile("deepJson"), {}, "docs");
+    assert.ok(err instanceof ValueConversionError, `${err.name}: ${err.message}`);
+    assert.equal(err.table, "docs");
+    assert.equal(err.column, "body");
+    assert.deepEqual(err.key, { id: 7 });
+    assert.match(err.message, /nested more than 2000 levels deep/);
+  });
+});
+
+test("an orphaned foreign key names the row by its key, and what it points at", async () => {
+  const url = await pg.createDatabase();
+  const err = await migrate({ source: hostileFile("orphanForeignKey"), target: url }).then(
+    () => assert.fail("expected a refusal"),
+    (e: Error) => e,
+  );
+  assert.match(err.message, /Rows of "messages" pointing at no row of "bots": row id=11: bot_id=99\./);
+});
+
+test("2^63 in a REAL in an INTEGER column is refused with all its digits", async () => {
+  const err = await refusedWithNothingWritten(hostileFile("realTwoToThe63"), {}, "counters");
+  assert.ok(err instanceof ValueConversionError, `${err.name}: ${err.message}`);
+  assert.match(err.message, /the REAL 9223372036854775808 is out of range for bigint/);
+  assert.doesNotMatch(err.message, /9223372036854776000/);
+});
+
+test("a STRICT table's ANY column keeps text, integers and reals as an untyped column does", async () => {
+  await bothPaths(async () => {
+    const url = await pg.createDatabase();
+    const report = await migrate({ source: hostileFile("strictAny"), target: url });
+    assert.equal(report.ok, true, JSON.stringify(report.tables));
+    const rows = await pg.query<{ v: string }>("SELECT v FROM kv ORDER BY k", [], dbName(url));
+    assert.deepEqual(rows.map((r) => r.v), ["text", "1", "2.5"]);
+  });
+});
