@@ -46,6 +46,7 @@ const USAGE = `Usage:
   --refresh    bring tables pgshift loaded earlier from an older version of the SQLite file level:
                tables with an integer key re-copy only the key ranges that changed, others reload whole
   --overwrite  replace target tables pgshift did not load (drop/recreate, or truncate with --schema existing)
+  --allow-empty  a SQLite database without tables is not refused (exit 2 otherwise: usually a wrong --from path)
   sync-back    a rollback's copy: the rows inserted, updated or deleted in PostgreSQL since the cutover, written
                back into the SQLite file in the forms its columns hold, after a backup beside it (or in --backup-dir);
                --dry-run writes them to a copy, reads them back and says what would change
@@ -70,6 +71,7 @@ interface Parsed {
   overwrite: boolean;
   verify: boolean;
   json: boolean;
+  allowEmpty: boolean;
   /** sync-back */
   dryRun: boolean;
   backupDir?: string;
@@ -101,6 +103,7 @@ export function parse(argv: string[]): Parsed {
     overwrite: { type: "boolean", default: false },
     "no-verify": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
+    "allow-empty": { type: "boolean", default: false },
   });
   if (!values.from) throw new UsageProblem(`--from <sqlite file> is required.${seeHelp}`);
   if (command !== "plan" && !values.to) throw new UsageProblem(`--to <postgres URL> is required for ${command}.${seeHelp}`);
@@ -129,6 +132,7 @@ export function parse(argv: string[]): Parsed {
     verify: !values["no-verify"],
     json: values.json!,
     dryRun: false,
+    allowEmpty: values["allow-empty"]!,
   };
 }
 
@@ -156,6 +160,7 @@ function parseSyncBack(rest: string[]): Parsed {
     verify: true,
     json: values.json!,
     dryRun: values["dry-run"]!,
+    allowEmpty: false,
     ...(values["backup-dir"] ? { backupDir: resolve(values["backup-dir"]) } : {}),
   };
 }
@@ -244,6 +249,7 @@ export async function main(argv: string[], stdout: NodeJS.WriteStream = process.
     tables: args.tables,
     identifiers: args.identifiers,
     casts: args.casts,
+    allowEmpty: args.allowEmpty,
   };
   const progress = createProgress(stderr);
   try {

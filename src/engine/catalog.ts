@@ -49,6 +49,8 @@ export interface SqliteTable {
   rowidAlias: string | null;
   autoincrement: boolean;
   withoutRowid: boolean;
+  /** STRICT: declared types are enforced, and ANY means any value, kept as written (no affinity) */
+  strict: boolean;
   foreignKeys: SqliteForeignKey[];
   indexes: SqliteIndex[];
   /** highest AUTOINCREMENT value ever used (sqlite_sequence), as decimal text: it can exceed 2^53 */
@@ -79,6 +81,11 @@ export function readCatalog(db: Database): SqliteCatalog {
   const virtual = new Set(
     objects.filter((o) => o.type === "table" && /^\s*CREATE\s+VIRTUAL\s+TABLE/i.test(o.sql ?? "")).map((o) => o.name),
   );
+  // Only SQLite knows which tables a virtual table's module owns: a name test
+  // (docs_…) would also take the app's own docs_archive beside an fts5 table docs.
+  const listed = db.prepare(sql("table-kinds")).all() as { name: string; type: string; strict: number }[];
+  const kinds = new Map(listed.map((k) => [k.name, k.type]));
+  const strict = new Set(listed.filter((k) => k.strict === 1).map((k) => k.name));
   const tables: SqliteTable[] = [];
   const skipped: SkippedObject[] = [];
   for (const o of objects) {
@@ -88,16 +95,17 @@ export function readCatalog(db: Database): SqliteCatalog {
       skipped.push({ name: o.name, kind: "trigger", reason: "SQLite triggers do not translate to PostgreSQL; rewrite it as a PL/pgSQL trigger if the app needs it" });
     } else if (o.type === "table" && virtual.has(o.name)) {
       skipped.push({ name: o.name, kind: "virtual table", reason: `virtual table (${/USING\s+(\w+)/i.exec(o.sql ?? "")?.[1] ?? "module"}) is not copied; use PostgreSQL full-text search (tsvector) instead` });
-    } else if (o.type === "table" && [...virtual].some((v) => o.name.startsWith(v + "_"))) {
-      skipped.push({ name: o.name, kind: "shadow table", reason: "internal storage of a virtual table" });
+    } else if (o.type === "table" && kinds.get(o.name) === "shadow") {
+      const owner = [...virtual].filter((v) => o.name.startsWith(v + "_")).sort((a, b) => b.length - a.length)[0];
+      skipped.push({ name: o.name, kind: "shadow table", reason: `internal storage of ${owner ? `virtual table ${owner}` : "a virtual table"} (SQLite marks it as its module's shadow table)` });
     } else if (o.type === "table") {
-      tables.push(readTable(db, o.name, o.sql ?? ""));
+      tables.push(readTable(db, o.name, o.sql ?? "", strict.has(o.name)));
     }
   }
   return { tables, skipped };
 }
 
-function readTable(db: Database, name: string, createSql: string): SqliteTable {
+function readTable(db: Database, name: string, createSql: string, strict: boolean): SqliteTable {
   const cols = db.prepare(sql("columns")).all(name) as {
     name: string;
     type: string;
@@ -159,7 +167,7 @@ function readTable(db: Database, name: string, createSql: string): SqliteTable {
     const row = db.prepare(sql("sequence")).safeIntegers(true).get(name) as { seq: bigint | number | string } | undefined;
     sequence = row ? String(row.seq) : "0";
   }
-  return { name, columns, primaryKey, rowidAlias, autoincrement, withoutRowid, foreignKeys: [...byId.values()], indexes, sequence, createSql };
+  return { name, columns, primaryKey, rowidAlias, autoincrement, withoutRowid, strict, foreignKeys: [...byId.values()], indexes, sequence, createSql };
 }
 
 /** `INTEGER PRIMARY KEY DESC` is not a rowid alias (a SQLite quirk). */

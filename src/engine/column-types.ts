@@ -11,6 +11,7 @@ import {
   doubleConverter,
   integerConverter,
   jsonConverter,
+  jsonTextConverter,
   numericConverter,
   textConverter,
   timeConverter,
@@ -168,9 +169,16 @@ const TYPES = {
     converter: () => timeConverter,
     canonical: canonicalTime,
   },
+  json: {
+    ddl: fixed("json"),
+    // json keeps its text as written: compared as text.
+    isPgType: (t) => t === "json",
+    castName: "json",
+    converter: () => jsonTextConverter,
+  },
   jsonb: {
     ddl: fixed("jsonb"),
-    isPgType: (t) => t === "json" || t === "jsonb",
+    isPgType: (t) => t === "jsonb",
     castName: "jsonb",
     converter: () => jsonConverter,
     // jsonb prints keys in its own order; object key order is not part of the value.

@@ -1,6 +1,7 @@
 // Connecting to PostgreSQL, with errors that say which server and why — never
 // the password.
 import pg from "pg";
+import { askForPassword } from "./client-config";
 import { ConnectionError } from "./errors";
 
 export function redact(url: string): string {
@@ -67,6 +68,7 @@ export async function connect(url: string): Promise<pg.Client> {
   let client: pg.Client;
   try {
     client = new pg.Client(clientConfig(url));
+    askForPassword(client, url);
   } catch (err) {
     throw new ConnectionError(`Invalid PostgreSQL URL ${redact(url)}: ${(err as Error).message}`);
   }
@@ -76,6 +78,9 @@ export async function connect(url: string): Promise<pg.Client> {
   try {
     await client.connect();
   } catch (err) {
+    // The server still waits for the login (up to its authentication_timeout, a minute): close the socket, so the run ends now.
+    (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+    if (err instanceof ConnectionError) throw err; // it says what to do already (client-config.ts)
     const e = err as Error & { code?: string };
     throw new ConnectionError(
       `Cannot connect to PostgreSQL at ${redact(url)}: ${e.message}${e.code ? ` (${e.code})` : ""}.\n` +

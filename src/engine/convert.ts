@@ -12,13 +12,14 @@ import { JsonTextError, jsonbText, numericText } from "./jsonb-text";
  * How numbers in a date/time column are read: unix epoch seconds, milliseconds
  * (JavaScript's Date.now()), microseconds, or SQLite julian day numbers.
  */
-export type NumericDateUnit = "epoch-s" | "epoch-ms" | "epoch-us" | "julian";
+export type NumericDateUnit = "epoch-s" | "epoch-ms" | "epoch-us" | "julian" | "yyyymmdd";
 
 export const NUMERIC_DATE_UNITS: Record<NumericDateUnit, string> = {
   "epoch-s": "epoch seconds",
   "epoch-ms": "epoch milliseconds",
   "epoch-us": "epoch microseconds",
   julian: "julian day numbers",
+  yyyymmdd: "YYYYMMDD dates (20240101 is 2024-01-01)",
 };
 
 /** Thrown by a converter; the copy loop adds table, key and column. */
@@ -71,6 +72,17 @@ export function float8Text(v: number): string {
   return `${mantissa}e${exp[0] === "-" ? "-" : "+"}${exp.slice(1).padStart(2, "0")}`;
 }
 
+/**
+ * A REAL in a text column, so that it still reads as one: the shortest digits
+ * that give the same double, `.0` on a whole number (2.0 stays "2.0", not the
+ * integer's "2"), the sign of −0.0 kept ("-0.0").
+ */
+export function realText(v: number): string {
+  if (!Number.isFinite(v)) return Number.isNaN(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity";
+  const t = float8Text(v);
+  return /[.e]/.test(t) ? t : t + ".0";
+}
+
 /** Whether decimal `text` is exactly halfway between integer-valued double `v` and a neighbour. */
 function onRoundingBoundary(v: number, text: string): boolean {
   const m = /^(-?)(\d)(?:\.(\d+))?e([-+]\d+)$/.exec(text);
@@ -105,7 +117,8 @@ export function integerConverter(kind: string, lo: bigint, hi: bigint): Converte
     if (typeof v === "number") {
       if (Number.isInteger(v)) {
         if (Number.isSafeInteger(v) ? v < loN || v > hiN : BigInt(v) < lo || BigInt(v) > hi) {
-          throw new Reject(`${v} is out of range for ${kind}`);
+          // A REAL beyond 2^53 printed with all its digits (2^63 is 9223372036854775808, not …776000).
+          throw new Reject(`${Number.isSafeInteger(v) ? v : `the REAL ${BigInt(v)}`} is out of range for ${kind}`);
         }
         return Number.isSafeInteger(v) ? String(v) : BigInt(v).toString();
       }
@@ -278,9 +291,23 @@ const MAX_MS = 253402300799999;
 // SQLite's julianday() of the unix epoch, in milliseconds (SQLite itself rounds julian days to ms).
 const JULIAN_EPOCH_MS = 210866760000000;
 
+/** 20240101 as "2024-01-01 00:00:00": an integer whose digits are a date from 1900 to 9999. */
+function yyyymmddToTimestamp(v: number): string {
+  const y = Math.floor(v / 10000);
+  const mo = Math.floor(v / 100) % 100;
+  const d = v % 100;
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  const dim = mo === 2 && leap ? 29 : (DAYS[mo - 1] ?? 0);
+  if (!Number.isInteger(v) || y < 1900 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > dim) {
+    throw new Reject(`${v} is not a YYYYMMDD date from 1900 to 9999`, "Fix the row, or choose another reading with --cast table.column=timestamp:epoch-s|epoch-ms|epoch-us|julian.");
+  }
+  return `${pad(y, 4)}-${pad(mo)}-${pad(d)} 00:00:00`;
+}
+
 /** A number in a date/time column, read in the column's unit (numeric-dates.ts decided it). */
 function numberToTimestamp(v: number, unit: NumericDateUnit): string {
   if (!Number.isFinite(v)) throw new Reject(`${v} is not a date`);
+  if (unit === "yyyymmdd") return yyyymmddToTimestamp(v);
   let ms: number;
   let micros = "";
   if (unit === "epoch-s") ms = v * 1000;
@@ -373,6 +400,27 @@ export const timeConverter: Converter = (v) => {
   return `${m[1]}:${m[2]}:${m[3] ?? "00"}${frac ? "." + frac : ""}`;
 };
 
+/**
+ * PostgreSQL json: the text exactly as written (duplicate keys, spacing and
+ * key order kept), checked to be JSON; numbers SQLite stored natively as their digits.
+ */
+export const jsonTextConverter: Converter = (v, trusted) => {
+  if (v === null) return NULL_FIELD;
+  if (typeof v === "number") {
+    if (!Number.isFinite(v)) throw new Reject(`${v} is not a JSON number`);
+    return String(v);
+  }
+  if (typeof v === "bigint") return v.toString();
+  if (typeof v !== "string") throw new Reject("a blob in a JSON column");
+  checkText(v, trusted);
+  try {
+    JSON.parse(v);
+  } catch (e) {
+    throw new Reject(`not valid JSON (${(e as Error).message})`, "Fix the row, or override the column's cast to text to keep it as text.");
+  }
+  return escapeCopy(v);
+};
+
 export const jsonConverter: Converter = (v, trusted) => {
   if (v === null) return NULL_FIELD;
   if (typeof v === "number") {
@@ -386,17 +434,25 @@ export const jsonConverter: Converter = (v, trusted) => {
   try {
     text = jsonbText(v);
   } catch (e) {
+    // A stack overflow is the document's depth, not pgshift's failure: name its row like any refusal.
+    if (e instanceof RangeError) throw new Reject("JSON nested too deeply to convert", "Fix the row, or override the column's cast to text to keep it as text.");
     if (!(e instanceof JsonTextError)) throw e;
     throw new Reject(`not valid JSON for jsonb (${e.message})`, "Fix the row, or override the column's cast to text to keep it as text.");
   }
   return escapeCopy(text);
 };
 
+// Text in a BLOB column is its UTF-8 bytes (the stated rule: the bytes the
+// app wrote); a number has no bytes of its own, and the digits of its text
+// would pass for data the app never wrote, so it is refused.
 export const byteaConverter: Converter = (v) => {
   if (v === null) return NULL_FIELD;
   if (Buffer.isBuffer(v)) return "\\\\x" + v.toString("hex");
   if (typeof v === "string") return "\\\\x" + Buffer.from(v, "utf8").toString("hex");
-  return "\\\\x" + Buffer.from(String(v), "utf8").toString("hex");
+  throw new Reject(
+    `a number (${typeof v === "number" ? float8Text(v) : String(v)}) in a BLOB column, which holds bytes`,
+    "Fix the row (store its bytes), or override the column's cast to text, numeric or double precision if the column holds numbers.",
+  );
 };
 
 const UUID_TEXT = /^\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\}?$/;

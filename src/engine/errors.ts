@@ -36,6 +36,8 @@ export function truncateValue(value: unknown, max = 80): string {
   if (value === null || value === undefined) s = "NULL";
   else if (Buffer.isBuffer(value)) s = `x'${value.subarray(0, 40).toString("hex")}${value.length > 40 ? "…" : ""}' (${value.length} bytes)`;
   else if (typeof value === "string") s = JSON.stringify(value);
+  // A whole REAL beyond 2^53 with every digit: 2^63 is 9223372036854775808, not JavaScript's 9223372036854776000.
+  else if (typeof value === "number" && Number.isInteger(value) && !Number.isSafeInteger(value)) s = BigInt(value).toString();
   else s = String(value);
   return s.length > max ? s.slice(0, max) + `… (${s.length} chars)` : s;
 }

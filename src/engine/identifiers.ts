@@ -20,8 +20,21 @@ export type { IdentifierMode };
 export const MAX_NAME_BYTES = 63;
 
 export function targetName(name: string, mode: IdentifierMode): string {
-  return mode === "downcase" ? name.toLowerCase() : name;
+  return mode === "downcase" ? foldCase(name) : name;
 }
+
+/**
+ * PostgreSQL's folding of an unquoted name in a UTF-8 database: A–Z only
+ * (downcase_identifier), so the app's unquoted SQL finds the table.
+ * JavaScript's toLowerCase would fold ÇAĞRI to çağri, which PostgreSQL
+ * never looks for (it looks for ÇaĞri).
+ */
+export function foldCase(name: string): string {
+  return name.replace(/[A-Z]+/g, (s) => s.toLowerCase());
+}
+
+/** Names PostgreSQL gives every table's own columns: a column of the same name cannot be created. */
+export const SYSTEM_COLUMNS = new Set(["tableoid", "xmin", "cmin", "xmax", "cmax", "ctid"]);
 
 export function quoteIdent(name: string): string {
   // NUL cannot be sent to PostgreSQL at all; everything else is safe between double quotes.

@@ -1,5 +1,5 @@
 // JSON text in the exact form PostgreSQL prints a jsonb value: keys sorted
-// (shorter first, then bytewise) with the last of duplicate keys kept, ", " and
+// (shorter first, then bytewise) a duplicate key refused (jsonb would keep only the last), ", " and
 // ": " between items, strings re-escaped the way jsonb_out does, numbers as
 // numeric_out prints them. Writing this form makes a jsonb column read back
 // byte for byte as it was written, which is what lets verification compare
@@ -23,11 +23,20 @@ const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?/y;
 // cost more than the parsing itself at millions of values (tsx names each one).
 let src = "";
 let i = 0;
+let depth = 0;
+
+/**
+ * Deeper documents are refused (naming the row) rather than parsed: the parser
+ * recurses, and 100,000 levels would overflow the stack with no row named.
+ * No app writes JSON this deep; PostgreSQL's own parser stops near here too.
+ */
+export const MAX_JSON_DEPTH = 2000;
 
 /** Returns the jsonb text form of `text`, or throws JsonTextError. */
 export function jsonbText(text: string): string {
   src = text;
   i = 0;
+  depth = 0;
   const result = value();
   skip();
   if (i < src.length) fail("unexpected text after the JSON value");
@@ -106,8 +115,12 @@ function hex4(at: number): number {
 function value(): string {
   skip();
   const c = src.charCodeAt(i);
-  if (c === 0x7b) return object();
-  if (c === 0x5b) return array();
+  if (c === 0x7b || c === 0x5b) {
+    if (++depth > MAX_JSON_DEPTH) throw new JsonTextError(`arrays and objects are nested more than ${MAX_JSON_DEPTH} levels deep`, i);
+    const nested = c === 0x7b ? object() : array();
+    depth--;
+    return nested;
+  }
   if (c === 0x22) return quote(string());
   if (src.startsWith("true", i)) return (i += 4), "true";
   if (src.startsWith("false", i)) return (i += 5), "false";
@@ -164,13 +177,17 @@ function array(): string {
   }
 }
 
-/** jsonb orders keys by UTF-8 length, then bytes, and keeps the last value of a duplicate key. */
+/**
+ * jsonb orders keys by UTF-8 length, then bytes. It would keep only the last
+ * value of a duplicate key, silently: such an object is refused instead (the
+ * column can be cast to json, which keeps the text as written).
+ */
 function sortedPairs(keys: string[], values: string[]): string {
   const n = keys.length;
   if (n === 1) return quote(keys[0]!) + ": " + values[0];
   if (n === 2 && isAscii(keys[0]!) && isAscii(keys[1]!)) {
     const [a, b] = keys as [string, string];
-    if (a === b) return quote(a) + ": " + values[1];
+    if (a === b) throw duplicateKey(a);
     const first = a.length - b.length || (a < b ? -1 : 1);
     return first < 0 ? quote(a) + ": " + values[0] + ", " + quote(b) + ": " + values[1] : quote(b) + ": " + values[1] + ", " + quote(a) + ": " + values[0];
   }
@@ -213,7 +230,9 @@ function sameKeys(a: string[], b: string[]): boolean {
   return true;
 }
 
-/** Indexes of `keys` in jsonb's order, a duplicate key's last occurrence only. */
+const duplicateKey = (key: string) => new JsonTextError(`the object has the key ${quote(key).slice(0, 60)} twice; jsonb would keep only the last value`, 0);
+
+/** Indexes of `keys` in jsonb's order; a duplicate key is refused. */
 function keyOrder(keys: string[]): number[] {
   const n = keys.length;
   const idx = Array.from({ length: n }, (_, k) => k);
@@ -230,7 +249,7 @@ function keyOrder(keys: string[]): number[] {
   const order: number[] = [];
   let prev: string | undefined;
   for (const k of idx) {
-    if (keys[k] === prev) continue;
+    if (prev !== undefined && keys[k] === prev) throw duplicateKey(prev);
     prev = keys[k];
     order.push(k);
   }

@@ -16,7 +16,7 @@ import { sqlFile } from "./sql-files";
 const query = sqlFile("sqlite", "numeric-dates");
 
 /** Where a unit's magnitude bucket lies, as SQL over `pgshift_value` (mirrors numeric-dates.sql). */
-const BUCKET: Record<Exclude<NumericDateUnit, "julian">, string> = {
+const BUCKET: Record<Exclude<NumericDateUnit, "julian" | "yyyymmdd">, string> = {
   "epoch-s": "abs(CAST(pgshift_value AS REAL)) < 1e11 OR pgshift_value = 0",
   "epoch-ms": "abs(CAST(pgshift_value AS REAL)) >= 1e11 AND abs(CAST(pgshift_value AS REAL)) < 1e14",
   "epoch-us": "abs(CAST(pgshift_value AS REAL)) >= 1e14 AND abs(CAST(pgshift_value AS REAL)) < 1e17",
@@ -84,7 +84,8 @@ export function decideFromCounts(db: Database.Database, table: string, column: s
   if (!hasDateNumbers(cast.kind)) return { cast };
   const col = quoteSqlite(column);
   if (c.n === 0) return { cast };
-  const inRange = (unit: NumericDateUnit) => (unit === "julian" ? c.julian : unit === "epoch-s" ? c.s_ok : unit === "epoch-ms" ? c.ms_ok : c.us_ok);
+  const inRange = (unit: NumericDateUnit) =>
+    unit === "julian" ? c.julian : unit === "epoch-s" ? c.s_ok : unit === "epoch-ms" ? c.ms_ok : unit === "epoch-us" ? c.us_ok : yyyymmdd(db, table, column, key).n;
   const describe = (unit: NumericDateUnit, how: string) => {
     const ok = inRange(unit);
     const range = ok === c.n ? `all ${c.n} values in range` : `${c.n - ok} of ${c.n} values outside 1900–9999: the copy refuses them`;
@@ -111,12 +112,27 @@ export function decideFromCounts(db: Database.Database, table: string, column: s
       `Fix the rows, or choose the reading with --cast ${table}.${column}=${cast.pgType}:epoch-s|epoch-ms|epoch-us|julian (values that land outside 1900–9999 in it are still refused).`,
     );
   }
-  const buckets: [Exclude<NumericDateUnit, "julian">, number][] = [
+  const buckets: [Exclude<NumericDateUnit, "julian" | "yyyymmdd">, number][] = [
     ["epoch-s", c.s],
     ["epoch-ms", c.ms],
     ["epoch-us", c.us],
   ];
   const whole = buckets.find(([, k]) => k + c.zeros === c.n);
+  if (whole?.[0] === "epoch-s") {
+    // 20240101 is a date to most people and 1970-08-23 as epoch seconds: the data cannot say which the app meant.
+    const ymd = yyyymmdd(db, table, column, key);
+    if (ymd.n > 0) {
+      const keyNames = key.length ? key : ["rowid"];
+      throw new ValueConversionError(
+        table,
+        column,
+        Object.fromEntries(keyNames.map((k, i) => [k, ymd.first![i]])),
+        ymd.first![ymd.first!.length - 1],
+        `${ymd.n} of the column's ${c.n} numbers read both as a date written YYYYMMDD and as epoch seconds (this one: ${ymdText(ymd.first![ymd.first!.length - 1])} or ${new Date(Number(ymd.first![ymd.first!.length - 1]) * 1000).toISOString().replace("T", " ").slice(0, 19)}), so the data alone cannot say which the app meant`,
+        `Choose the reading: --cast ${table}.${column}=${cast.pgType}:yyyymmdd for dates written as digits, or --cast ${table}.${column}=${cast.pgType}:epoch-s for unix time.`,
+      );
+    }
+  }
   if (whole) return { cast: { ...cast, numbers: whole[0] }, note: describe(whole[0], "") };
   // Mixed (or beyond microseconds): name a row that does not fit the majority.
   const [major] = [...buckets].sort((a, b) => b[1] - a[1])[0]!;
@@ -138,6 +154,24 @@ export function decideFromCounts(db: Database.Database, table: string, column: s
     `the column's numbers mix units (${counts.join(", ")}), so no single reading gives the dates the app meant`,
     `Fix the rows, or choose the reading with --cast ${table}.${column}=${cast.pgType}:epoch-s|epoch-ms|epoch-us|julian (values that land outside 1900–9999 in it are still refused).`,
   );
+}
+
+/**
+ * The integers of a date/time column that are also dates written YYYYMMDD
+ * (1900-01-01 to 9999-12-31, a real month and day): how many, and the first
+ * (its key, then the value). A scan, made only when the numbers would read as epoch seconds.
+ */
+const ymdText = (v: unknown) => String(v).replace(/^(\d{4})(\d{2})(\d{2})$/, "$1-$2-$3");
+
+function yyyymmdd(db: Database.Database, table: string, column: string, key: string[]): { n: number; first?: unknown[] } {
+  const col = quoteSqlite(column);
+  const keyCols = key.length ? key.map(quoteSqlite).join(", ") : "rowid";
+  const digits = `printf('%04d-%02d-%02d', ${col} / 10000, ${col} / 100 % 100, ${col} % 100)`;
+  const where = `typeof(${col}) = 'integer' AND ${col} BETWEEN 19000101 AND 99991231 AND date(${digits}) = ${digits}`;
+  const from = quoteSqlite(table);
+  const n = Number((db.prepare(`SELECT count(*) AS n FROM ${from} WHERE ${where}`).get() as { n: number }).n);
+  if (n === 0) return { n };
+  return { n, first: db.prepare(`SELECT ${keyCols}, ${col} FROM ${from} WHERE ${where} LIMIT 1`).raw(true).get() as unknown[] };
 }
 
 /** The date columns of a table whose reading for numbers was left to the copy (planFrom's numericDates: "defer"). */

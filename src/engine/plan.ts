@@ -3,12 +3,13 @@
 // foreign keys, load order — and what is not copied and why. Making a plan
 // reads SQLite and, in `existing` mode, the target's catalog; it writes nothing.
 import Database from "better-sqlite3";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { castFor, formatCastRules, parseOverride } from "./cast-rules";
 import { hasDateNumbers, isIntegerKind, isNumberKind, isTextKind, makeCast, type ColumnCast } from "./column-types";
 import { readCatalog, type SkippedObject, type SqliteTable } from "./catalog";
 import { UsageError } from "./errors";
 import { madeUpName, MAX_NAME_BYTES, quoteIdent, quoteLiteral, quoteSqlite, targetName } from "./identifiers";
+import { checkNames } from "./name-checks";
 import { DEFAULTS, checkOptions, type IdentifierMode, type SchemaMode } from "./options";
 import { bookkeepingTool } from "./bookkeeping";
 import { fkAction } from "./schema";
@@ -31,6 +32,8 @@ export interface MigrationOptions {
   targetSchema?: string;
   /** per-column cast overrides: { "table.column": "text" } */
   casts?: Record<string, string>;
+  /** a source without tables is planned (and migrates nothing) instead of refused: --allow-empty */
+  allowEmpty?: boolean;
   /** existing mode without `target`: plan from the cast rules instead of failing (pulumi preview) */
   allowUnknownTarget?: boolean;
 }
@@ -53,6 +56,22 @@ export interface ColumnPlan {
   numericDatesPending?: { noteAt: number };
 }
 
+/**
+ * A SQLite generated column (VIRTUAL or STORED) made a PostgreSQL
+ * `GENERATED ALWAYS AS (…) STORED` column: not copied (PostgreSQL computes
+ * it), compared with SQLite's values by verification.
+ */
+export interface GeneratedColumnPlan {
+  source: string;
+  target: string;
+  declaredType: string;
+  cast: ColumnCast;
+  /** the expression, translated for PostgreSQL and cast to the column's type */
+  expression: string;
+  /** the SQLite expression it came from */
+  sqlite: string;
+}
+
 export interface ForeignKeyPlan {
   name: string;
   columns: string[];
@@ -73,6 +92,8 @@ export interface IndexPlan {
    */
   sql: { head: string; tail: string };
   kind: "unique constraint" | "index" | "check constraint";
+  /** the SQLite index it came from */
+  source?: string;
   /**
    * translated from a SQLite expression: if PostgreSQL cannot make sense of it
    * (a type mismatch pgshift could not see), it is left out with a warning
@@ -86,6 +107,8 @@ export interface TablePlan {
   target: string;
   rows: number;
   columns: ColumnPlan[];
+  /** generated columns PostgreSQL computes (absent: none) */
+  generated?: GeneratedColumnPlan[];
   /** source column names of the key the copy and verify order by; [] = no key */
   sourceKey: string[];
   primaryKey: string[];
@@ -121,6 +144,13 @@ export interface MigrationPlan {
 
 export function openSource(path: string): Database.Database {
   if (!existsSync(path)) throw new UsageError(`The SQLite database ${path} does not exist. Check the --from path.`);
+  if (statSync(path).isDirectory()) {
+    const candidates = readdirSync(path).filter((f) => /\.(db|sqlite3?|db3)$/i.test(f));
+    throw new UsageError(
+      `--from ${path} is a directory, not a SQLite database file. Give the file itself` +
+        (candidates.length ? `; this directory holds ${candidates.slice(0, 5).map((f) => `${path.replace(/\/$/, "")}/${f}`).join(", ")}.` : "."),
+    );
+  }
   try {
     const db = new Database(path, { readonly: true, fileMustExist: true });
     db.prepare("SELECT count(*) FROM sqlite_schema").get();
@@ -156,6 +186,19 @@ export async function planFrom(db: Database.Database, options: MigrationOptions,
   const identifiers = options.identifiers ?? DEFAULTS.identifiers;
   const targetSchema = options.targetSchema ?? DEFAULTS.targetSchema;
   const catalog = readCatalog(db);
+  if (catalog.tables.length === 0 && !options.allowEmpty) {
+    // SQLite makes an empty database of any path it opens for writing: a mistyped path in the app's config leaves one.
+    let size: number | undefined;
+    try {
+      size = statSync(options.source).size;
+    } catch {
+      size = undefined;
+    }
+    throw new UsageError(
+      `${options.source} holds no tables${size === 0 ? " (it is an empty, 0-byte file)" : catalog.skipped.length ? ` (only ${catalog.skipped.map((s) => `${s.kind} ${s.name}`).join(", ")}, which are not copied)` : ""}, so there is nothing to migrate. ` +
+        "Check the --from path (the app's real database may be elsewhere); pass --allow-empty if an empty database is what you mean to migrate.",
+    );
+  }
   let tables = catalog.tables;
   if (options.tables && options.tables.length > 0) {
     const known = new Map(tables.map((t) => [t.name, t]));
@@ -196,6 +239,7 @@ export async function planFrom(db: Database.Database, options: MigrationOptions,
   // Names pgshift makes up (keys, constraints) never equal one the schema will already hold.
   const taken = new Set([...tables.map((t) => targetName(t.name, identifiers)), ...tables.flatMap((t) => t.indexes.filter((ix) => ix.origin === "c").map((ix) => targetName(ix.name, identifiers)))]);
   const plans = tables.map((t) => planTable(db, t, identifiers, overrides, existing, mode, how.numericDates === "defer", taken));
+  checkNames(plans, identifiers, mode === "create");
   return {
     source: options.source,
     schemaMode: mode,
@@ -256,13 +300,16 @@ function planTable(
   const definition = parseCreateTable(t.createSql);
   const columns: ColumnPlan[] = [];
   const lengthChecks: IndexPlan[] = [];
+  const generatedCols: typeof t.columns = [];
   for (const c of t.columns) {
-    if (c.generated) {
-      notes.push(`column "${c.name}" is generated; PostgreSQL computes it, it is not copied`);
+    const override = overrides[`${t.name}.${c.name}`];
+    if (c.generated && !override) {
+      if (mode === "existing") notes.push(`column "${c.name}" is generated in SQLite: not copied, the app's PostgreSQL table computes it or leaves it out`);
+      else generatedCols.push(c);
       continue;
     }
     fitName(tn(c.name), `Column name ${JSON.stringify(c.name)} of table ${JSON.stringify(t.name)}`);
-    const override = overrides[`${t.name}.${c.name}`];
+    if (c.generated) notes.push(`column "${c.name}" is generated in SQLite; --cast makes it a plain column holding SQLite's computed values`);
     let cast: ColumnCast;
     if (override) {
       try {
@@ -277,6 +324,9 @@ function planTable(
       const tc = targetCols.get(tn(c.name));
       if (!tc) throw new UsageError(`--schema existing: column "${c.name}" of table "${t.name}" has no column "${tn(c.name)}" in PostgreSQL table "${target}".`);
       cast = tc.cast;
+    } else if (t.strict && /^\s*ANY\s*$/i.test(c.declaredType)) {
+      // ANY in a STRICT table has no affinity: values of every kind, as written (an untyped column's rule).
+      cast = { ...castFor(""), rule: "any (STRICT table)" };
     } else cast = castFor(c.declaredType);
     if (mode === "create" && !override && isTextKind(cast.kind) && /\bCOLLATE\s+NOCASE\b/i.test(definition.columns.get(c.name) ?? "")) {
       // citext keeps what NOCASE gives the app: = , UNIQUE, ORDER BY and LIKE ignore case.
@@ -314,6 +364,9 @@ function planTable(
     });
   }
   const exprColumns = columns.map((c) => ({ source: c.source, target: c.target, kind: c.cast.kind, ...(c.cast.pgType === "citext" ? { nocase: true } : {}) }));
+  const generated = generatedCols.map((c) =>
+    planGenerated(t.name, c.name, c.declaredType, definition.columns.get(c.name) ?? "", exprColumns, fitName(tn(c.name), `Column name ${JSON.stringify(c.name)} of table ${JSON.stringify(t.name)}`)),
+  );
 
   const fks: ForeignKeyPlan[] = t.foreignKeys.map((fk) => ({
     name: madeUpName(`${target}_${fk.columns.map(tn).join("_")}`, "_fkey", taken),
@@ -363,6 +416,7 @@ function planTable(
       const name = ix.origin === "u" ? madeUpName(`${target}_${ix.columns.map((c) => tn(c.name ?? "")).join("_")}`, "_key", taken) : fitName(targetName(ix.name, identifiers), `Index name ${JSON.stringify(ix.name)} of table ${JSON.stringify(t.name)}`);
       indexes.push({
         name,
+        source: ix.name,
         unique: ix.unique,
         kind: "index",
         sql: { head: `CREATE ${ix.unique ? "UNIQUE " : ""}INDEX ${quoteIdent(name)} ON`, tail: `(${cols})${where}` },
@@ -391,6 +445,7 @@ function planTable(
     target,
     rows,
     columns,
+    ...(generated.length ? { generated } : {}),
     sourceKey,
     ...(t.rowidAlias !== null && sourceKey.length === 1 && sourceKey[0] === t.rowidAlias ? { keyIsRowid: true } : {}),
     primaryKey: t.primaryKey.map(tn),
@@ -403,6 +458,26 @@ function planTable(
     notes,
     ...(tool ? { bookkeeping: tool } : {}),
   };
+}
+
+/**
+ * A generated column as PostgreSQL's `GENERATED ALWAYS AS (…) STORED`, when
+ * its expression means the same there (the translator of CHECK constraints);
+ * otherwise refused before anything is written, with the ways out.
+ */
+function planGenerated(table: string, column: string, declaredType: string, definition: string, exprColumns: ExpressionColumn[], target: string): GeneratedColumnPlan {
+  const as = /\bAS\s*\(/i.exec(definition);
+  const sqlite = as ? balanced(definition, as.index + as[0].length - 1)?.trim() : undefined;
+  const cast = castFor(declaredType);
+  const x = sqlite === undefined ? ({ ok: false, reason: "could not be read from the CREATE TABLE statement" } as const) : translateExpression(sqlite, exprColumns);
+  if (!x.ok) {
+    throw new UsageError(
+      `Table "${table}", generated column "${column}": its expression (${sqlite ?? definition}) ${x.reason}, so PostgreSQL cannot compute it the same way. ` +
+        `Copy SQLite's computed values into a plain column with --cast ${table}.${column}=${cast.pgType === "citext" ? "text" : cast.pgType.replace(/\(.*$/, "")}, ` +
+        `or leave the table out with --tables.`,
+    );
+  }
+  return { source: column, target, declaredType, cast, expression: `CAST((${x.sql}) AS ${cast.pgType})`, sqlite: sqlite! };
 }
 
 const UTC_NOW = "(CURRENT_TIMESTAMP AT TIME ZONE 'UTC')";
@@ -497,12 +572,12 @@ export function translateDefault(sqlDefault: string | null, cast: ColumnCast): s
   }
   if (u === "TRUE" || u === "FALSE") return isIntegerKind(k) ? (u === "TRUE" ? "1" : "0") : null;
   if (/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(d)) {
-    if (isTextKind(k) || k === "jsonb") return `'${d}'`;
+    if (isTextKind(k) || k === "jsonb" || k === "json") return `'${d}'`;
     return d;
   }
   if (/^'([^']|'')*'$/.test(d)) {
     if (isNumberKind(k) && !/^'\s*[-+]?[\d.]+\s*'$/.test(d)) return null;
-    if (k === "jsonb" && !isJson(sqliteString(d))) return null;
+    if ((k === "jsonb" || k === "json") && !isJson(sqliteString(d))) return null;
     return quoteLiteral(sqliteString(d));
   }
   if (/^X'([0-9A-F]{2})*'$/.test(u) && k === "bytea") return `'\\x${u.slice(2, -1).toLowerCase()}'::bytea`;
@@ -577,6 +652,7 @@ export function formatPlan(plan: MigrationPlan): string {
       const extras = [c.notNull ? "NOT NULL" : "", c.identity ? "identity" : "", c.default ? `DEFAULT ${c.default}` : ""].filter(Boolean).join(" ");
       out.push(`    ${c.source.padEnd(w)}  ${(c.declaredType || "(none)").padEnd(14)} → ${c.target === c.source ? "" : `"${c.target}" `}${c.targetType}${extras ? "  " + extras : ""}  [${c.cast.rule}]`);
     }
+    for (const g of t.generated ?? []) out.push(`    ${g.source.padEnd(w)}  ${(g.declaredType || "(none)").padEnd(14)} → ${g.target === g.source ? "" : `"${g.target}" `}${g.cast.pgType} GENERATED ALWAYS AS (${g.expression}) STORED  [generated: ${g.sqlite}]`);
     if (plan.schemaMode === "create") {
       for (const ix of t.indexes) out.push(`    + ${ix.kind} ${ix.name}${ix.translated ? `: ${(ix.kind === "index" ? `ON ${quoteIdent(t.target)} ${ix.sql.tail}` : ix.sql.tail.slice(ix.sql.tail.indexOf(" CHECK (") + 1)).slice(0, 160)}` : ""}`);
       for (const fk of t.foreignKeys) out.push(`    + foreign key (${fk.columns.join(", ")}) → ${fk.refTable} ON DELETE ${fk.onDelete} ON UPDATE ${fk.onUpdate}`);

@@ -14,6 +14,8 @@ export function createTableSql(schema: string, t: TablePlan, types: Record<strin
   const cols = t.columns.map(
     (c) => `  ${quoteIdent(c.target)} ${types[c.targetType] ?? c.targetType}${c.notNull ? " NOT NULL" : ""}${c.default && !c.identity ? ` DEFAULT ${c.default}` : ""}`,
   );
+  // PostgreSQL computes these; the COPY names only the other columns.
+  for (const g of t.generated ?? []) cols.push(`  ${quoteIdent(g.target)} ${g.cast.pgType} GENERATED ALWAYS AS (${g.expression}) STORED`);
   return `CREATE TABLE ${qualified(schema, t.target)} (\n${cols.join(",\n")}\n)`;
 }
 
@@ -77,10 +79,12 @@ export function foreignKeySql(schema: string, table: string, fk: ForeignKeyPlan)
 }
 
 /** Rows whose foreign key points nowhere (SQLite leaves FK enforcement off by default). */
-export function orphanSql(schema: string, table: string, fk: ForeignKeyPlan, parentKey: string[]): string {
+/** Rows whose foreign key points nowhere: their own key (`childKey`, to name the row) and the foreign key's columns. */
+export function orphanSql(schema: string, table: string, fk: ForeignKeyPlan, parentKey: string[], childKey: string[] = []): string {
   const refCols = fk.refColumns.length ? fk.refColumns : parentKey;
   const join = fk.columns.map((c, i) => `p.${quoteIdent(refCols[i]!)} = c.${quoteIdent(c)}`).join(" AND ");
   const notNull = fk.columns.map((c) => `c.${quoteIdent(c)} IS NOT NULL`).join(" AND ");
-  return `SELECT ${fk.columns.map((c) => `c.${quoteIdent(c)}`).join(", ")} FROM ${qualified(schema, table)} c
+  const shown = [...childKey, ...fk.columns.filter((c) => !childKey.includes(c))];
+  return `SELECT ${shown.map((c) => `c.${quoteIdent(c)}`).join(", ")} FROM ${qualified(schema, table)} c
            WHERE ${notNull} AND NOT EXISTS (SELECT 1 FROM ${qualified(schema, fk.refTable)} p WHERE ${join}) LIMIT 3`;
 }

@@ -2,12 +2,12 @@
 // database, and for each table the SELECT and per-column converters that turn
 // its rows into COPY text fields in key order.
 import Database from "better-sqlite3";
-import { closeSync, copyFileSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs";
+import { closeSync, copyFileSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { converterFor, isIntegerKind } from "./column-types";
+import { converterFor, isIntegerKind, isTextKind } from "./column-types";
 import { nativeChunks, type Chunk } from "./copy-text";
-import { InvalidUtf8Suspect, Reject, decodeUtf8Strict, type Converter } from "./convert";
+import { InvalidUtf8Suspect, Reject, decodeUtf8Strict, realText, type Converter } from "./convert";
 import { ValueConversionError } from "./errors";
 import { quoteSqlite } from "./identifiers";
 import { assertNumericDatesSettled } from "./numeric-dates";
@@ -61,7 +61,9 @@ const ALL_PAGES = 0x7fffffff;
  */
 export async function takeSnapshot(source: Database.Database, options: { inPlace?: boolean; onRelease?: () => void } = {}): Promise<Snapshot> {
   const journal = String(source.pragma("journal_mode", { simple: true }));
-  if (options.inPlace && journal !== "wal" && source.name !== ":memory:") return snapshotInPlace(source, journal, options.onRelease ?? (() => {}));
+  if (options.inPlace && journal !== "wal" && source.name !== ":memory:" && statSync(source.name).size <= IN_PLACE_MAX_BYTES) {
+    return snapshotInPlace(source, journal, options.onRelease ?? (() => {}));
+  }
   const dir = mkdtempSync(join(tmpdir(), "pgshift-snapshot-"));
   const path = join(dir, "snapshot.db");
   const started = Date.now();
@@ -106,6 +108,16 @@ export async function takeSnapshot(source: Database.Database, options: { inPlace
     dispose: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
+
+/**
+ * Read in place, a refresh holds the app's writers for as long as it reads —
+ * its whole plan, digest scan and sync: 3 s at 400,000 rows, growing with the
+ * table. A copy holds them only for the copy (~30 ms for 30 MB, ~0.25 s for
+ * 380 MB). So only a file this small, whose reading is short however the
+ * refresh goes, is read in place; a bigger one is copied under the lock and
+ * let go at once.
+ */
+export const IN_PLACE_MAX_BYTES = 4 << 20;
 
 function snapshotInPlace(source: Database.Database, journal: string, onRelease: () => void): Snapshot {
   const started = Date.now();
@@ -225,6 +237,9 @@ export function tableReader(db: Database.Database, t: TablePlan, ranges?: KeyRan
   const selectList = cols
     .map((c) => {
       const q = quoteSqlite(c.source);
+      // A REAL in a text column of a column without TEXT affinity (untyped, or cast to text):
+      // better-sqlite3 hands 2.0 over as the number 2, and SQLite's own text of it drops −0.0's sign.
+      if (isTextKind(c.cast.kind) && !TEXT_AFFINITY.test(c.declaredType)) return `CASE WHEN typeof(${q}) = 'real' THEN ${realTextFunction(db)}(${q}) ELSE ${q} END`;
       return isIntegerKind(c.cast.kind)
         ? // not abs(): abs(-9223372036854775808) overflows and SQLite stops the query
           `CASE WHEN typeof(${q}) = 'integer' AND ${q} NOT BETWEEN -${MAX_SAFE} AND ${MAX_SAFE} THEN CAST(${q} AS TEXT) ELSE ${q} END`
@@ -248,9 +263,23 @@ export function tableReader(db: Database.Database, t: TablePlan, ranges?: KeyRan
     lookup ??= new Database(db.name, { readonly: true, fileMustExist: true });
     const key = keyOf(row);
     const where = Object.keys(key).map((k) => `${k === "rowid" && keyless ? "rowid" : quoteSqlite(k)} = ?`).join(" AND ");
-    const r = lookup.prepare(`SELECT CAST(${quoteSqlite(cols[col]!.source)} AS BLOB) AS b FROM ${from} WHERE ${where}`).get(...Object.values(key)) as { b: Buffer };
-    return r.b;
+    const r = lookup.prepare(`SELECT CAST(${quoteSqlite(cols[col]!.source)} AS BLOB) AS b FROM ${from} WHERE ${where}`).get(...Object.values(key)) as { b: Buffer } | undefined;
+    if (r) return r.b;
+    // The key itself is not valid UTF-8: better-sqlite3 handed it over with U+FFFD, which matches no row.
+    // Rare (an error is about to be reported): find the row by its keys' bytes.
+    const keyCols = Object.keys(key).map((k) => (k === "rowid" && keyless ? "rowid" : quoteSqlite(k)));
+    const scan = lookup.prepare(`SELECT ${keyCols.map((k) => `CAST(${k} AS BLOB)`).join(", ")}, CAST(${quoteSqlite(cols[col]!.source)} AS BLOB) FROM ${from}`).raw(true);
+    const wanted = Object.values(key).map(String);
+    for (const row of scan.iterate() as IterableIterator<(Buffer | null)[]>) {
+      if (wanted.every((w, i) => (row[i] === null ? "null" : row[i]!.toString("utf8")) === w)) {
+        lastBrokenKey = Object.fromEntries(Object.keys(key).map((k, i) => [k, row[i] === null || validUtf8(row[i]!) ? row[i]?.toString("utf8") : row[i]]));
+        return row[row.length - 1] as Buffer;
+      }
+    }
+    throw new Error(`internal error: row ${JSON.stringify(key)} of "${t.source}" was read but cannot be found again`);
   };
+  /** The key of the last row found by its bytes: shown as bytes (x'61ff62') where it is not valid UTF-8. */
+  let lastBrokenKey: Record<string, unknown> | undefined;
 
   /** One field, with the slow paths: a U+FFFD re-read as bytes, a refusal turned into an error naming the row. */
   const convert = (row: unknown[], i: number): string => {
@@ -258,14 +287,22 @@ export function tableReader(db: Database.Database, t: TablePlan, ranges?: KeyRan
       return converters[i]!(row[i]);
     } catch (first) {
       let err = first;
+      let bytes: Buffer | undefined;
       if (err instanceof InvalidUtf8Suspect) {
         try {
-          return converters[i]!(decodeUtf8Strict(rawBytes(row, i)), true);
+          bytes = rawBytes(row, i);
+          return converters[i]!(decodeUtf8Strict(bytes), true);
         } catch (inner) {
           err = inner;
         }
       }
-      if (err instanceof Reject) throw new ValueConversionError(t.source, cols[i]!.source, keyOf(row), row[i], err.reason, err.hint);
+      if (err instanceof Reject) {
+        const broken = lastBrokenKey;
+        lastBrokenKey = undefined;
+        // Invalid UTF-8 is shown as its bytes, not as the U+FFFD better-sqlite3 put in its place.
+        const shown = bytes && !validUtf8(bytes) ? bytes : row[i];
+        throw new ValueConversionError(t.source, cols[i]!.source, broken ?? keyOf(row), shown, err.reason, err.hint);
+      }
       throw err;
     }
   };
@@ -317,6 +354,28 @@ export function tableReader(db: Database.Database, t: TablePlan, ranges?: KeyRan
       return row ? keyOf(row) : undefined;
     },
   };
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+function validUtf8(b: Buffer): boolean {
+  try {
+    strictUtf8.decode(b);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** SQLite's rule for TEXT affinity: such a column turns every number written into it into text. */
+const TEXT_AFFINITY = /CHAR|CLOB|TEXT/i;
+const withRealText = new WeakSet<Database.Database>();
+/** pgshift_real_text(x): a REAL as text that still reads as a REAL (convert.ts realText), on this connection. */
+function realTextFunction(db: Database.Database): string {
+  if (!withRealText.has(db)) {
+    db.function("pgshift_real_text", { deterministic: true }, (x: unknown) => (typeof x === "number" ? realText(x) : (x as string)));
+    withRealText.add(db);
+  }
+  return "pgshift_real_text";
 }
 
 /** Lines joined into chunks of about `size` characters, as UTF-8. */

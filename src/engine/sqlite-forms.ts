@@ -437,6 +437,12 @@ function timeNumber(f: Extract<Family, { type: "time-number" }>, t: PgMoment): n
       if (f.storage === "integer" && !Number.isInteger(days)) throw new Reject("it is not a whole julian day, and the column's values are integer julian days");
       return days;
     }
+    case "yyyymmdd": {
+      // --cast …:yyyymmdd: the day as the digits the app wrote (20240101), at midnight only.
+      if (t.h || t.mi || t.s || t.us) throw new Reject("it has a time of day, and the column's values are YYYYMMDD dates");
+      const day = t.y * 10000 + t.mo * 100 + t.d;
+      return f.storage === "integer" ? BigInt(day) : day;
+    }
   }
 }
 

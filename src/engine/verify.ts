@@ -328,3 +328,21 @@ export async function verifyTable(client: pg.Client, schema: string, t: TablePla
   if (!result.match) result.differences.push({ key: {}, problem: "values differ" });
   return result;
 }
+
+/**
+ * The generated columns PostgreSQL computed, against SQLite's values of them,
+ * by key: the COPY sent none of them, so the copy digest proves nothing about
+ * them. Differences are named like any other (an expression whose meaning
+ * differs on some value: SQLite's upper() folds only A–Z, PostgreSQL's all letters).
+ */
+export function generatedColumnsPlan(t: TablePlan): TablePlan | undefined {
+  if (!t.generated?.length) return undefined;
+  const key = t.columns.filter((c) => t.sourceKey.includes(c.source));
+  const generated = t.generated.map((g) => ({ source: g.source, target: g.target, declaredType: g.declaredType, cast: g.cast, targetType: g.cast.pgType, notNull: false, default: null, identity: false }));
+  return { ...t, columns: [...key, ...generated], generated: [], indexes: [], foreignKeys: [] };
+}
+
+/** Two verifications of one table (its copied columns, its generated ones) as one. */
+export function mergeVerifications(a: TableVerification, b: TableVerification): TableVerification {
+  return { ...a, match: a.match && b.match, differences: [...a.differences, ...b.differences].slice(0, MAX_DIFFS) };
+}

@@ -62,6 +62,7 @@ const SAMPLES: Record<CastKind, unknown[]> = {
   timestamptz: ["2024-06-01 08:30", "1999-12-31T23:59:59.999999-05:00"],
   date: ["2024-02-29", 1704067200],
   time: ["08:30", "23:59:59.500"],
+  json: ['{"a":1,"a":2}', ' [1, 2.50 ] ', 3, "3.0"],
   jsonb: ['{"b": 1, "a": [1, 2.50, {"z": null, "y": true}]}', "3.0", '"x"'],
   bytea: [Buffer.from([0, 1, 255]), "text as bytes"],
   uuid: ["A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", Buffer.alloc(16, 0xab), "{a0eebc999c0b4ef8bb6d6bb9bd380a11}"],

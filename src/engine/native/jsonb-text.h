@@ -25,7 +25,7 @@ typedef struct {
   const unsigned char *key; /* the decoded key, set when its object closes */
   size_t koff, klen;        /* the decoded key: at in + koff, or at keys + koff if scratch */
   size_t start, end;        /* the member's `"key": value` in out */
-  size_t idx;               /* position in its object: of duplicate keys the last is kept */
+  size_t idx;               /* position in its object (a duplicate key is left to JavaScript, which refuses it) */
   int scratch;
 } JtMember;
 
@@ -273,13 +273,15 @@ static int jt_order(Jt *p, JtMember *m, size_t count) {
   } else {
     qsort(m, count, sizeof(JtMember), jt_cmp);
   }
+  /* A duplicate key: jsonb would keep only the last value; JavaScript refuses it, naming the row. */
+  for (size_t a = 1; a < count; a++)
+    if (jt_same_key(&m[a - 1], &m[a])) return -1;
   Buf *o = p->out;
   size_t size = o->len - from;
   /* The sorted text is never longer than the unsorted: it is built past the end, then moved back. */
   if (buf_reserve(o, size)) return -1;
   unsigned char *dst = o->p + o->len, *w = dst;
   for (size_t a = 0; a < count; a++) {
-    if (a > 0 && jt_same_key(&m[a - 1], &m[a])) continue;
     if (w != dst) {
       memcpy(w, ", ", 2);
       w += 2;

@@ -47,6 +47,16 @@ async function runDdl(client: pg.Client, t: TablePlan, ddl: DdlStatement, warnin
         err,
       );
     }
+    if (e.code === "42P07" || e.code === "42710") {
+      // A name already taken: the plan refuses the clashes it can see (name-checks.ts); this is one it could not (an object the app made).
+      throw new LoadError(
+        t.source,
+        `Creating a key or index on "${t.target}" failed: ${e.message}\n  statement: ${sql}\n` +
+          "  The table's load was rolled back. The name is already taken in the schema (PostgreSQL keeps the first 63 bytes of a name, and tables, indexes and keys share one namespace): " +
+          "drop or rename the other object, or rename the index in a copy of the SQLite file, and run again.",
+        err,
+      );
+    }
     throw new LoadError(
       t.source,
       `Creating a key or index on "${t.target}" failed: ${e.message}${e.detail ? ` (${e.detail})` : ""}\n  statement: ${sql}\n` +

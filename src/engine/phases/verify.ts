@@ -11,7 +11,7 @@ import { forgetRanges } from "../pg-catalog";
 import type { TablePlan } from "../plan";
 import { tableReader } from "../source";
 import type { CopyResult } from "../copy";
-import { digestMatch, verifyPart, verifyTable, type RowDifference, type TableVerification } from "../verify";
+import { digestMatch, generatedColumnsPlan, mergeVerifications, verifyPart, verifyTable, type RowDifference, type TableVerification } from "../verify";
 
 export async function verifyTables(ctx: LoadContext, tables: TablePlan[]): Promise<Map<string, TableVerification>> {
   const { plan, snapshot, sent } = ctx;
@@ -60,6 +60,18 @@ export async function verifyTables(ctx: LoadContext, tables: TablePlan[]): Promi
       if (!proven) settleNumericDates(db, t); // a no-op once the load decided them
       results.set(t.target, proven ?? (await verifyTable(client, plan.targetSchema, t, tableReader(db, t))));
       ctx.progress(t.target, "done", t.rows, t.rows);
+    } finally {
+      db.close();
+      await client.end();
+    }
+  });
+  await pool(tables.filter((t) => generatedColumnsPlan(t)), ctx.jobs, async (t) => {
+    const g = generatedColumnsPlan(t)!;
+    const db = snapshot.open();
+    const client = await session(ctx.url);
+    try {
+      const v = await verifyTable(client, plan.targetSchema, g, tableReader(db, g));
+      results.set(t.target, mergeVerifications(results.get(t.target)!, v));
     } finally {
       db.close();
       await client.end();
