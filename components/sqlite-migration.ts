@@ -100,10 +100,12 @@ export class SqliteMigration extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    // After cutover the app writes to PostgreSQL; a newer SQLite file is not
-    // copied, and the person running `up` should hear about it.
-    pulumi.all([migration.migratedFingerprint, fingerprint, migration.everCutover]).apply(([copied, current, everCutover]) => {
-      if ((args.cutover || everCutover) && copied && copied !== current) {
+    // While cut over the app writes to PostgreSQL; a SQLite file that still
+    // changes (something else writes to it) is not copied, and the person
+    // running `up` should hear about it. The cutover update itself copies the
+    // file first, so this is only said of changes made after the switch.
+    pulumi.all([migration.migratedFingerprint, fingerprint]).apply(([copied, current]) => {
+      if (args.cutover && copied && copied !== current) {
         pulumi.log.warn(
           `${source} changed after cutover. It was NOT copied: the app has written to PostgreSQL since. ` +
             "To copy it anyway (after a rollback), set a new runId: pulumi config set pgshift:migration.runId <anything-new>.",

@@ -160,9 +160,17 @@ test("a changed source is copied exactly once; a failure mid-copy fails the upda
   await run(["up", "--yes", "--skip-preview", "--expect-no-changes"]);
 });
 
-test("cutover points DATABASE_URL at PostgreSQL; rolling back restores SQLite; history shows it", async () => {
+test("cutover brings PostgreSQL level and points DATABASE_URL at it; rolling back restores SQLite; history shows it", async () => {
+  // The app keeps writing to SQLite between the last up and the cutover up.
+  const app = new Database(source);
+  const insert = app.prepare("INSERT INTO messages (bot_id, chat_id, text) VALUES (1, 1, ?)");
+  for (let i = 0; i < 25; i++) insert.run(`before the cutover up ${i}`);
+  app.close();
   await set("pgshift:cutover", "true");
-  await run(["up", "--yes", "--skip-preview"]);
+  const cut = await run(["up", "--yes", "--skip-preview"]);
+  assert.doesNotMatch(cut.stdout + cut.stderr, /NOT copied/);
+  const [level] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM messages WHERE text LIKE 'before the cutover up %'", [], db);
+  assert.equal(Number(level!.n), 25, "the 25 rows written before the cutover up are in PostgreSQL");
   assert.match(appSecret().DATABASE_URL!, /^postgresql\+psycopg:\/\/piyasa_app:[^@]+@local-postgres\.piyasa-chatbot-local\.svc\.cluster\.local:5432\/piyasa_db$/);
   assert.match(appSecret().DATABASE_URL_ASYNC!, /^postgresql\+asyncpg:\/\//);
   // After cutover the app owns the data: a changed SQLite file is not copied.
@@ -172,18 +180,18 @@ test("cutover points DATABASE_URL at PostgreSQL; rolling back restores SQLite; h
   const up = await run(["up", "--yes", "--skip-preview"]);
   assert.match(up.stdout + up.stderr, /changed after cutover\. It was NOT copied/);
   const [n] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], db);
-  assert.equal(Number(n!.n), 502);
+  assert.equal(Number(n!.n), 527);
 
   await set("pgshift:cutover", "false");
   await run(["up", "--yes", "--skip-preview"]);
   assert.equal(appSecret().DATABASE_URL, "sqlite:///./app.db");
   const [kept] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], db);
-  assert.equal(Number(kept!.n), 502, "a rollback does not overwrite what the app wrote to PostgreSQL");
+  assert.equal(Number(kept!.n), 527, "a rollback does not overwrite what the app wrote to PostgreSQL");
   // Copying SQLite again after a rollback takes an explicit new runId.
   await set("pgshift:migration.runId", "after-rollback-1");
   await run(["up", "--yes", "--skip-preview"]);
   const [recopied] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], db);
-  assert.equal(Number(recopied!.n), 503);
+  assert.equal(Number(recopied!.n), 528);
   const history = JSON.parse((await run(["stack", "history", "--json"])).stdout) as { kind: string; result: string }[];
   assert.ok(history.filter((h) => h.kind === "update").length >= 6, JSON.stringify(history.map((h) => h.kind)));
 });
@@ -207,5 +215,5 @@ test("no password in state or output; destroy leaves the data", async () => {
   }
   await run(["destroy", "--yes", "--skip-preview"]);
   const [n] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], db);
-  assert.equal(Number(n!.n), 503, "destroy never drops data");
+  assert.equal(Number(n!.n), 528, "destroy never drops data");
 });

@@ -80,7 +80,18 @@ export async function check(_olds: MigrationInputs, news: MigrationInputs): Prom
 export function copyReasons(olds: MigrationOutputs, news: MigrationInputs): string[] {
   const reasons: string[] = [];
   if ((olds.runId ?? "") !== news.runId) reasons.push(`runId changed to "${news.runId}": copying again as asked`);
-  // Once the app has written to PostgreSQL (cutover, even if rolled back since),
+  // The cutover update itself: until the switch the app writes to SQLite, so
+  // PostgreSQL is brought level with the file first (a refresh), or the rows
+  // written since the last copy would be left behind in SQLite. (A second
+  // cutover after a rollback is not: PostgreSQL may hold writes the rollback
+  // did not copy back, and a refresh would delete them.)
+  if (news.cutover && !olds.cutover && !olds.everCutover) {
+    if (reasons.length === 0 && olds.migratedFingerprint !== news.sourceFingerprint) {
+      reasons.push("cutover: bringing PostgreSQL level with the SQLite file before the app is switched");
+    }
+    return reasons;
+  }
+  // Once the app has written to PostgreSQL (cut over, or rolled back since),
   // only an explicit runId may overwrite it with the SQLite data.
   if (news.cutover || olds.everCutover) return reasons;
   if (olds.migratedFingerprint !== news.sourceFingerprint) reasons.push("the SQLite source changed since the last copy");

@@ -54,7 +54,10 @@ test("copyReasons: what makes an update copy again, and what never does after cu
     ["table selection", {}, { tables: ["bots"] }, [/table selection changed/]],
     ["casts", {}, { casts: { "bots.name": "text" } }, [/column casts changed/]],
     ["only jobs (how, not what)", {}, { jobs: 4 }, []],
-    ["file changed at cutover", {}, { sourceFingerprint: "fp2", cutover: true }, []],
+    ["file changed before the cutover update", {}, { sourceFingerprint: "fp2", cutover: true }, [/cutover: bringing PostgreSQL level/]],
+    ["cutover, file unchanged since the last copy", {}, { cutover: true }, []],
+    ["file changed while cut over", { cutover: true, everCutover: true }, { sourceFingerprint: "fp2", cutover: true }, []],
+    ["a second cutover after a rollback", { everCutover: true }, { sourceFingerprint: "fp2", cutover: true }, []],
     ["file changed after a rollback", { everCutover: true }, { sourceFingerprint: "fp2" }, []],
     ["a new runId after cutover", { everCutover: true }, { runId: "again", sourceFingerprint: "fp2" }, [/runId changed to "again"/]],
   ];
@@ -137,4 +140,23 @@ test("create copies and verifies; an update with a new runId copies again; both 
   assert.notEqual(again.outs!.backupFile, outs.backupFile, "a backup per copy");
   const [n] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM bots", [], target.split("/").pop());
   assert.equal(Number(n!.n), 4);
+});
+
+test("the cutover update brings PostgreSQL level with the SQLite file before the switch: 25 rows written since the last copy arrive", async () => {
+  const file = sqliteFile((db) => db.exec("CREATE TABLE messages (id INTEGER PRIMARY KEY, text TEXT NOT NULL); INSERT INTO messages (text) VALUES ('one'), ('two');"));
+  const url = await pgs.createDatabase();
+  const news = inputs({ source: file, targetUrl: url, sourceFingerprint: "fp-before" });
+  const created = await create(news);
+  // The app keeps writing to SQLite until it is switched.
+  const db = new Database(file);
+  const insert = db.prepare("INSERT INTO messages (text) VALUES (?)");
+  for (let i = 0; i < 25; i++) insert.run(`written after the last up ${i}`);
+  db.close();
+  const cut = (await update(created.id, created.outs as MigrationOutputs, { ...news, cutover: true, sourceFingerprint: "fp-at-cutover" })).outs as MigrationOutputs;
+  const [n] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], url.split("/").pop());
+  assert.equal(Number(n!.n), 27, "every row the app wrote to SQLite before the switch is in PostgreSQL");
+  assert.match(cut.status, /^copied and verified 1 tables, 27 rows \(cutover: bringing PostgreSQL level/);
+  assert.equal(cut.migratedFingerprint, "fp-at-cutover");
+  assert.equal(cut.everCutover, true);
+  assert.equal(cut.report.tables[0]!.copiedRows! >= 25, true, `re-copied ${cut.report.tables[0]!.copiedRows}`);
 });
