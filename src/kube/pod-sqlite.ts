@@ -106,6 +106,17 @@ export async function fetchPodSqlite(
   kc.loadFromString(kubeconfig);
   if (context) kc.setCurrentContext(context);
   const { pod, container } = await findPod(kc, namespace, source.workload);
+  const bytes = await snapshotInPod(kc, namespace, pod, container, source.path, localPath);
+  return { pod, bytes };
+}
+
+/**
+ * Takes the snapshot of `path` inside `pod` (the app's, or the reader pod the
+ * cutover starts once the app is stopped) into `localPath`, checked sound.
+ */
+export async function snapshotInPod(kc: k8s.KubeConfig, namespace: string, pod: string, container: string, path: string, localPath: string): Promise<number> {
+  const k = client();
+  const source = { path };
   mkdirSync(dirname(localPath), { recursive: true });
   const partial = `${localPath}.partial`;
   const out = createWriteStream(partial);
@@ -157,7 +168,7 @@ export async function fetchPodSqlite(
       db.close();
     }
     renameSync(partial, localPath);
-    return { pod, bytes };
+    return bytes;
   } catch (e) {
     rmSync(partial, { force: true });
     if (e instanceof PodSourceError) throw e;

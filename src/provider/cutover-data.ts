@@ -1,0 +1,89 @@
+// The data side of the cutover steps (cutover-steps.ts) over the engine: the
+// final delta sync SQLite → PostgreSQL (what `migrate --refresh` does), and the
+// copy back PostgreSQL → SQLite (src/engine/sync-back.ts) for a rollback.
+import { migrate, verifyMigration } from "../engine";
+import type { IdentifierMode, SchemaMode } from "../engine/options";
+import type { DataSide, SyncResult } from "./cutover-steps";
+import { registerTsx } from "./handler";
+import { reachDatabase, type TunnelTarget } from "./tunnel";
+
+export interface DataSettings {
+  /** the SQLite file the app uses (for pod: sources, the local copy the snapshots are written to) */
+  sqlitePath: string;
+  targetUrl: string;
+  tunnel?: TunnelTarget | null;
+  schema: SchemaMode;
+  tables: string[];
+  identifiers: IdentifierMode;
+  casts: Record<string, string>;
+  jobs: number;
+  backupDir: string;
+}
+
+/** The sync-back engine's interface (src/engine/sync-back.ts). */
+interface SyncBackTable {
+  source: string;
+  target: string;
+  inserted: number;
+  updated: number;
+  deleted: number;
+  sourceRows: number;
+  targetRows: number;
+  match: boolean;
+}
+interface SyncBackModule {
+  planSyncBack(opts: { from: string; to: string; tables?: string[]; backupDir?: string }): Promise<unknown>;
+  syncBack(opts: { from: string; to: string; tables?: string[]; backupDir?: string }): Promise<{ ok: boolean; tables: SyncBackTable[]; backupFile: string; rowsChanged: number }>;
+}
+
+function loadSyncBack(): SyncBackModule {
+  registerTsx();
+  try {
+    return require("../engine/sync-back") as SyncBackModule;
+  } catch (e) {
+    throw new Error(`This pgshift has no sync-back engine (src/engine/sync-back.ts: ${(e as Error).message}); a rollback cannot copy PostgreSQL's writes back. Nothing was stopped.`);
+  }
+}
+
+async function withDatabase<T>(s: DataSettings, f: (url: string) => Promise<T>): Promise<T> {
+  const reach = await reachDatabase(s.targetUrl, s.tunnel);
+  try {
+    return await f(reach.url);
+  } finally {
+    await reach.close();
+  }
+}
+
+export function engineData(s: DataSettings, takeSnapshot: () => Promise<string>, storeSqlite?: (path: string) => Promise<void>): DataSide {
+  const tables = s.tables.length ? s.tables : undefined;
+  return {
+    finalSnapshot: takeSnapshot,
+    async syncForward(snapshot: string): Promise<SyncResult> {
+      const report = await withDatabase(s, (url) =>
+        migrate({ source: snapshot, target: url, schema: s.schema, tables, identifiers: s.identifiers, casts: s.casts, jobs: s.jobs, refresh: true }),
+      );
+      const t = report.tables.map((r) => ({ source: r.source, target: r.target, changed: r.copiedRows ?? 0, match: r.match }));
+      return { ok: report.ok, rowsChanged: t.reduce((n, x) => n + x.changed, 0), tables: t };
+    },
+    async planBack(): Promise<void> {
+      await withDatabase(s, (url) => loadSyncBack().planSyncBack({ from: url, to: s.sqlitePath, tables, backupDir: s.backupDir || undefined }));
+    },
+    async syncBack(): Promise<SyncResult> {
+      const r = await withDatabase(s, (url) => loadSyncBack().syncBack({ from: url, to: s.sqlitePath, tables, backupDir: s.backupDir || undefined }));
+      if (storeSqlite && r.ok) await storeSqlite(s.sqlitePath);
+      return {
+        ok: r.ok,
+        rowsChanged: r.rowsChanged,
+        backupFile: r.backupFile,
+        tables: r.tables.map((t) => ({ source: t.source, target: t.target, changed: t.inserted + t.updated + t.deleted, match: t.match })),
+      };
+    },
+    async differingRows() {
+      const report = await withDatabase(s, (url) => verifyMigration({ source: s.sqlitePath, target: url, schema: s.schema, tables, identifiers: s.identifiers, casts: s.casts, jobs: s.jobs }));
+      const bad = report.tables.filter((t) => !t.match);
+      // verify lists at most a few differing rows per table; the row counts bound the rest from below.
+      const rows = bad.reduce((n, t) => n + Math.max(t.differences.length, Math.abs(t.targetRows - t.sourceRows)), 0);
+      return { rows, atLeast: bad.some((t) => t.differences.length >= 5), tables: bad.map((t) => t.source) };
+    },
+  };
+}

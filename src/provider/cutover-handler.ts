@@ -1,0 +1,198 @@
+// What the Cutover resource does at each step of `pulumi up`: when
+// `cutover` flips, the ordered steps of cutover-steps.ts over the cluster
+// (app-workloads.ts, reader-pod.ts) and the engine (cutover-data.ts).
+// Loaded at run time by the dynamic provider (cutover.ts).
+import type * as pulumi from "@pulumi/pulumi";
+import { isAbsolute } from "node:path";
+import { AppWorkloads, type HealthCheck, type KubeAccess, type Workload } from "../kube/app-workloads";
+import { fetchPodSqlite, parsePodSource } from "../kube/pod-sqlite";
+import { snapshotThroughReader } from "../kube/reader-pod";
+import { engineData, type DataSettings } from "./cutover-data";
+import { cutOver, rollBack, workloadKey, type AppSide, type Backend, type DataSide, type StepsResult } from "./cutover-steps";
+
+export interface CutoverInputs {
+  cutover: boolean;
+  /** the cluster the app runs in (secret); null: manifests are only rendered, there is no app to drive */
+  kube: KubeAccess | null;
+  workloads: Workload[];
+  secretName: string;
+  /** the app Secret's keys while it uses SQLite */
+  sqliteData: Record<string, string>;
+  /** …and while it uses PostgreSQL (secret: the app role's password is in the URLs) */
+  postgresData: Record<string, string>;
+  /** this resource writes the app Secret's URLs (the Pulumi-managed Secret then leaves them alone) */
+  manageSecret: boolean;
+  /** migration.source as configured: an absolute path, or pod:<workload>/<path> */
+  source: string;
+  /** the SQLite file the data steps read and write: the source itself, or where pod snapshots go */
+  data: DataSettings;
+  healthCheck: HealthCheck | null;
+  timeoutSeconds: number;
+  discardPostgresWrites: boolean;
+  /** image of the reader pod for a pod: source's final snapshot ("" = the app's own image) */
+  readerImage: string;
+}
+
+export interface CutoverOutputs extends CutoverInputs {
+  /** what the app uses now */
+  backend: Backend;
+  /** the workloads' replicas before the last switch stopped them */
+  replicas: Record<string, number>;
+  status: string;
+  /** writers stopped → app Ready (and healthy) at the last switch */
+  writeDowntimeSeconds: number;
+  /** rows the last switch copied (SQLite → PostgreSQL at cutover, back at a rollback) */
+  rowsSynced: number;
+  switchedAt: string;
+  steps: string[];
+}
+
+const desired = (i: CutoverInputs): Backend => (i.cutover ? "postgresql" : "sqlite");
+
+export async function check(_olds: CutoverInputs, news: CutoverInputs): Promise<pulumi.dynamic.CheckResult> {
+  const failures: pulumi.dynamic.CheckFailure[] = [];
+  const pod = parsePodSource(news.source);
+  if (!pod && !isAbsolute(news.source)) failures.push({ property: "source", reason: `the SQLite path must be absolute, got "${news.source}"` });
+  if (pod && !news.kube) failures.push({ property: "source", reason: `${news.source} needs the cluster the app runs in; manifests are only rendered here` });
+  if (news.healthCheck && !news.kube) failures.push({ property: "healthCheck", reason: "cutover.healthCheck needs the cluster the app runs in; manifests are only rendered here" });
+  if (!(news.timeoutSeconds > 0)) failures.push({ property: "timeoutSeconds", reason: `must be a positive number of seconds, got ${news.timeoutSeconds}` });
+  return { inputs: news, failures };
+}
+
+const json = (v: unknown) => JSON.stringify(v ?? null);
+
+export async function diff(_id: string, olds: CutoverOutputs, news: CutoverInputs): Promise<pulumi.dynamic.DiffResult> {
+  // The cluster connection and the tunnel are how to get there, not what to do.
+  const what = (i: CutoverInputs) => ({ ...i, kube: null, data: { ...i.data, tunnel: null } });
+  const changed = olds.backend !== desired(news) || json(what(olds)) !== json(what(news));
+  return { changes: changed, replaces: [], deleteBeforeReplace: false };
+}
+
+/** The app on the cluster (or, for rendered manifests, nothing to drive: no workloads, the Secret rendered by Pulumi). */
+export function clusterApp(i: CutoverInputs): AppSide & { workloads: Workload[] } {
+  if (!i.kube) {
+    return {
+      workloads: [],
+      replicas: async () => 0,
+      scale: async () => undefined,
+      waitStopped: async () => undefined,
+      waitReady: async () => undefined,
+      switchTo: async () => undefined,
+      probe: async () => {
+        throw new Error("no cluster to run the health check in");
+      },
+    };
+  }
+  const kube = i.kube;
+  const w = new AppWorkloads(kube);
+  return {
+    workloads: i.workloads,
+    replicas: (x) => w.replicas(x),
+    scale: (x, n) => w.scale(x, n),
+    waitStopped: (x, ms) => w.waitStopped(x, ms),
+    waitReady: (x, n, ms) => w.waitReady(x, n, ms),
+    switchTo: async (b) => {
+      if (i.manageSecret) await w.writeSecret(i.secretName, b === "postgresql" ? i.postgresData : i.sqliteData);
+    },
+    probe: (check) => w.probe(check, kube),
+  };
+}
+
+/** Where the data steps read the app's SQLite database once its writers are gone. */
+export function sqliteData(i: CutoverInputs, timeoutMs: number, note: (s: string) => void): DataSide {
+  const pod = parsePodSource(i.source);
+  if (!pod) return engineData(i.data, async () => i.data.sqlitePath);
+  const kube = i.kube!;
+  const stopped = i.workloads.find((w) => w.name === pod.workload);
+  return engineData(
+    i.data,
+    async () => {
+      if (stopped) {
+        const got = await snapshotThroughReader(kube, stopped, pod, i.data.sqlitePath, { image: i.readerImage || undefined, timeoutMs });
+        note(`snapshot through reader pod ${got.pod} (${got.bytes} bytes)`);
+      } else {
+        // Not one of app.workloads: it was not stopped, so this snapshot may miss its very last writes.
+        const got = await fetchPodSqlite(kube.kubeconfig, kube.context, kube.namespace, pod, i.data.sqlitePath);
+        note(`snapshot in the running pod ${got.pod}: ${pod.workload} is not in app.workloads, so it kept writing`);
+      }
+      return i.data.sqlitePath;
+    },
+    async () => {
+      throw new Error(
+        `Copying PostgreSQL's writes back into ${i.source} (a file inside the app's volume) is not supported yet. ` +
+          "Either copy them yourself (`pgshift sync-back --from <url> --to <snapshot>`, then put the file in the volume), " +
+          "or set pgshift:rollback.discardPostgresWrites true to roll back without them.",
+      );
+    },
+  );
+}
+
+/** Runs the steps from the resource's last backend to the one asked for. */
+export async function switchApp(i: CutoverInputs, from: Backend, deps: { app?: AppSide & { workloads: Workload[] }; data?: DataSide; log?: (s: string) => void } = {}): Promise<StepsResult> {
+  const timeoutMs = i.timeoutSeconds * 1000;
+  const notes: string[] = [];
+  const app = deps.app ?? clusterApp(i);
+  const data = deps.data ?? sqliteData(i, timeoutMs, (s) => notes.push(s));
+  const o = { workloads: app.workloads, healthCheck: i.healthCheck, timeoutMs, log: deps.log };
+  const to = desired(i);
+  if (to === from) throw new Error(`internal: nothing to switch (${from})`);
+  const r = to === "postgresql" ? await cutOver(app, data, o) : await rollBack(app, data, { ...o, discardPostgresWrites: i.discardPostgresWrites });
+  return { ...r, steps: [...notes, ...r.steps] };
+}
+
+function outputs(i: CutoverInputs, r: StepsResult): CutoverOutputs {
+  const what = r.backend === "postgresql" ? "cut over to PostgreSQL" : "rolled back to SQLite";
+  return {
+    ...i,
+    backend: r.backend,
+    replicas: r.replicas,
+    status: `${what}: ${r.steps.join("; ")}`,
+    writeDowntimeSeconds: Math.round(r.writeDowntimeMs / 100) / 10,
+    rowsSynced: r.rowsSynced,
+    switchedAt: new Date().toISOString(),
+    steps: r.steps,
+  };
+}
+
+function unchanged(i: CutoverInputs, olds: Partial<CutoverOutputs>, backend: Backend, status: string): CutoverOutputs {
+  return {
+    ...i,
+    backend,
+    replicas: olds.replicas ?? {},
+    status,
+    writeDowntimeSeconds: olds.writeDowntimeSeconds ?? 0,
+    rowsSynced: olds.rowsSynced ?? 0,
+    switchedAt: olds.switchedAt ?? "",
+    steps: olds.steps ?? [],
+  };
+}
+
+/** The backend the app's Secret names on the cluster, if this resource writes it. */
+async function liveBackend(i: CutoverInputs): Promise<Backend | undefined> {
+  if (!i.kube || !i.manageSecret) return undefined;
+  const data = await new AppWorkloads(i.kube).secretData(i.secretName);
+  const url = data?.DATABASE_URL;
+  if (!url) return undefined;
+  return url.startsWith("postgresql") ? "postgresql" : "sqlite";
+}
+
+export async function create(inputs: CutoverInputs): Promise<pulumi.dynamic.CreateResult> {
+  const id = `${inputs.kube?.namespace ?? "rendered"}/${inputs.secretName}`;
+  // A stack that cut over before this resource existed: the app already uses PostgreSQL; adopt, do not sync over its writes.
+  // Otherwise the Secret was just created for SQLite, or was switched by the AppCutover of an older pgshift.
+  const live = (await liveBackend(inputs)) ?? "sqlite";
+  if (live === desired(inputs)) return { id, outs: unchanged(inputs, {}, live, `the app uses ${live === "postgresql" ? "PostgreSQL" : "SQLite"}`) };
+  return { id, outs: outputs(inputs, await switchApp(inputs, live)) };
+}
+
+export async function update(_id: string, olds: CutoverOutputs, news: CutoverInputs): Promise<pulumi.dynamic.UpdateResult> {
+  const to = desired(news);
+  if (olds.backend === to) {
+    // Same backend: only the URLs may have changed (a new app password); the app sees them at its next restart.
+    if (news.manageSecret && json(olds.postgresData) !== json(news.postgresData) && to === "postgresql") await clusterApp(news).switchTo(to);
+    return { outs: unchanged(news, olds, to, olds.status) };
+  }
+  return { outs: outputs(news, await switchApp(news, olds.backend)) };
+}
+
+export { workloadKey };

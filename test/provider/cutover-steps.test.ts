@@ -1,0 +1,226 @@
+// The cutover's ordered steps over the real engine (a SQLite file, embedded
+// PostgreSQL 16) and a stand-in for the app on the cluster that writes a row
+// every few milliseconds to whichever database its Secret named when its pods
+// started, logging each acknowledged id, and stops writing only when scaled to 0.
+// (The same steps against real pods: test/stacks-cluster.test.ts.)
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import Database from "better-sqlite3";
+import pg from "pg";
+import { startPostgres, type TestPostgres } from "../helpers/postgres";
+import { sqliteFile } from "../helpers/sqlite";
+import { migrate } from "../../src/engine";
+import { engineData } from "../../src/provider/cutover-data";
+import { CutoverError, cutOver, describeSteps, rollBack, type AppSide, type Backend, type DataSide } from "../../src/provider/cutover-steps";
+import type { HealthCheck, Workload } from "../../src/kube/app-workloads";
+
+let pgs: TestPostgres;
+before(async () => {
+  pgs = await startPostgres();
+});
+after(async () => pgs?.stop());
+
+const api: Workload = { kind: "Deployment", name: "api" };
+const worker: Workload = { kind: "StatefulSet", name: "worker" };
+
+/** The app: while it has replicas, one writer inserts a row every `everyMs` into the backend its pods started with. */
+class StandInApp implements AppSide {
+  secret: Backend = "sqlite";
+  replicasOf: Record<string, number> = { "Deployment/api": 2, "StatefulSet/worker": 1 };
+  acknowledged: { id: number; on: Backend }[] = [];
+  calls: string[] = [];
+  health = 200;
+  private running: Backend | undefined;
+  private loop: Promise<void> | undefined;
+  private next = 1_000_000;
+
+  constructor(
+    private readonly sqlitePath: string,
+    private readonly pgUrl: string,
+    private readonly everyMs = 5,
+  ) {}
+
+  start(): void {
+    if (this.running) return;
+    const on = (this.running = this.secret);
+    this.loop = (async () => {
+      const lite = on === "sqlite" ? new Database(this.sqlitePath) : undefined;
+      const client = on === "postgresql" ? new pg.Client({ connectionString: this.pgUrl }) : undefined;
+      await client?.connect();
+      try {
+        while (this.running === on) {
+          const id = this.next++;
+          if (lite) lite.prepare("INSERT INTO events (id, note) VALUES (?, ?)").run(id, `written on ${on}`);
+          else await client!.query("INSERT INTO events (id, note) VALUES ($1, $2)", [id, `written on ${on}`]);
+          this.acknowledged.push({ id, on });
+          await new Promise((r) => setTimeout(r, this.everyMs));
+        }
+      } finally {
+        lite?.close();
+        await client?.end();
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.running = undefined;
+    await this.loop;
+  }
+
+  private total(): number {
+    return Object.values(this.replicasOf).reduce((a, b) => a + b, 0);
+  }
+  async replicas(w: Workload) {
+    return this.replicasOf[`${w.kind}/${w.name}`] ?? 0;
+  }
+  async scale(w: Workload, n: number) {
+    this.calls.push(`scale ${w.name} ${n}`);
+    this.replicasOf[`${w.kind}/${w.name}`] = n;
+    if (this.total() === 0) await this.stop();
+  }
+  async waitStopped(w: Workload) {
+    this.calls.push(`stopped ${w.name}`);
+    assert.equal(this.running, undefined, "a writer still runs after every workload was scaled to 0");
+  }
+  async waitReady(w: Workload) {
+    this.calls.push(`ready ${w.name}`);
+    if (this.total() > 0) this.start();
+  }
+  async switchTo(b: Backend) {
+    this.calls.push(`secret ${b}`);
+    this.secret = b;
+  }
+  async probe(_check: HealthCheck) {
+    this.calls.push("probe");
+    return this.health;
+  }
+}
+
+async function setUp(rows = 200) {
+  const file = sqliteFile((db) => {
+    db.exec("CREATE TABLE events (id INTEGER PRIMARY KEY, note TEXT NOT NULL)");
+    const ins = db.prepare("INSERT INTO events (id, note) VALUES (?, ?)");
+    for (let i = 1; i <= rows; i++) ins.run(i, `seed ${i}`);
+  });
+  const url = await pgs.createDatabase();
+  await migrate({ source: file, target: url, schema: "create" });
+  const data = engineData(
+    { sqlitePath: file, targetUrl: url, tunnel: null, schema: "create", tables: [], identifiers: "downcase", casts: {}, jobs: 2, backupDir: "" },
+    async () => file,
+  );
+  return { file, url, data, db: url.split("/").pop()! };
+}
+
+const pgIds = async (db: string) => (await pgs.query<{ id: string }>("SELECT id FROM events ORDER BY id", [], db)).map((r) => Number(r.id));
+const sqliteIds = (file: string) => {
+  const d = new Database(file, { readonly: true });
+  try {
+    return (d.prepare("SELECT id FROM events ORDER BY id").all() as { id: number }[]).map((r) => r.id);
+  } finally {
+    d.close();
+  }
+};
+/** Waits until the app has acknowledged `n` more rows on `on` (a busy machine writes slower than every few ms). */
+async function writes(app: StandInApp, on: Backend, n: number): Promise<void> {
+  const until = Date.now() + 30_000;
+  const start = app.acknowledged.filter((a) => a.on === on).length;
+  while (app.acknowledged.filter((a) => a.on === on).length < start + n) {
+    assert.ok(Date.now() < until, `the app wrote fewer than ${n} rows to ${on} in 30 s`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const exactlyOnce = (ids: number[], acknowledged: number[], where: string) => {
+  assert.equal(new Set(ids).size, ids.length, `${where}: an id twice`);
+  const have = new Set(ids);
+  const missing = acknowledged.filter((id) => !have.has(id));
+  assert.deepEqual(missing, [], `${where}: acknowledged rows missing`);
+};
+
+test("cutover while the app writes: every row acknowledged on SQLite is in PostgreSQL once, the app then writes there; downtime and rows reported", async () => {
+  const { file, url, data, db } = await setUp();
+  const app = new StandInApp(file, url);
+  app.start();
+  let r;
+  try {
+    await writes(app, "sqlite", 20);
+    r = await cutOver(app, data, { workloads: [api, worker], healthCheck: { service: "api", port: 80, path: "/healthz" }, timeoutMs: 10_000 });
+    await writes(app, "postgresql", 20);
+  } finally {
+    await app.stop();
+  }
+  const onSqlite = app.acknowledged.filter((a) => a.on === "sqlite").map((a) => a.id);
+  const onPg = app.acknowledged.filter((a) => a.on === "postgresql").map((a) => a.id);
+  assert.ok(onSqlite.length > 5 && onPg.length > 5, `the app wrote on both sides (${onSqlite.length}, ${onPg.length})`);
+  exactlyOnce(await pgIds(db), [...onSqlite, ...onPg], "PostgreSQL");
+  assert.equal((await pgIds(db)).length, 200 + app.acknowledged.length);
+  // In order: stop both, then the Secret, then start both and check health.
+  assert.deepEqual(app.calls, ["scale api 0", "scale worker 0", "stopped api", "stopped worker", "secret postgresql", "scale api 2", "scale worker 1", "ready api", "ready worker", "probe"]);
+  assert.deepEqual(r.replicas, { "Deployment/api": 2, "StatefulSet/worker": 1 });
+  assert.equal(r.backend, "postgresql");
+  assert.equal(r.rowsSynced >= onSqlite.length, true, `synced ${r.rowsSynced} rows, the app wrote ${onSqlite.length} to SQLite`);
+  assert.ok(r.writeDowntimeMs > 0 && r.writeDowntimeMs < 10_000, `downtime ${r.writeDowntimeMs} ms`);
+  assert.match(r.steps.join("; "), /^stopped Deployment\/api \(2\), StatefulSet\/worker \(1\); final snapshot .*; synced \d+ rows to PostgreSQL \(events: \d+\), verified; the app's Secret points at PostgreSQL; started .*, Ready; health check \/healthz: 200; write downtime \d+\.\d s$/);
+});
+
+test("a sync that fails verification never switches: the app starts again on SQLite and nothing is lost", async () => {
+  const { file, url, data } = await setUp(10);
+  const app = new StandInApp(file, url);
+  app.replicasOf = { "Deployment/api": 2 };
+  app.start();
+  const failing: DataSide = { ...data, syncForward: async () => ({ ok: false, rowsChanged: 3, tables: [{ source: "events", target: "events", changed: 3, match: false }] }) };
+  let failure: unknown;
+  try {
+    await writes(app, "sqlite", 5);
+    await cutOver(app, failing, { workloads: [api], timeoutMs: 5000 }).catch((e: unknown) => (failure = e));
+    await writes(app, "sqlite", 5);
+  } finally {
+    await app.stop();
+  }
+  assert.ok(failure instanceof CutoverError, String(failure));
+  assert.match(failure.message, /^Cutover stopped before the switch: verification found differences after the final sync in events\. The app was started again on SQLite \(stopped Deployment\/api \(2\); final snapshot [^;]+; started Deployment\/api \(2\), Ready\); nothing was lost\./);
+  assert.equal(app.secret, "sqlite");
+  assert.ok(!app.calls.includes("secret postgresql"));
+  assert.deepEqual(app.calls.slice(-2), ["scale api 2", "ready api"]);
+  exactlyOnce(sqliteIds(file), app.acknowledged.map((a) => a.id), "SQLite");
+});
+
+test("a rollback whose data cannot go back refuses before any workload is stopped", async () => {
+  const { file, url, data } = await setUp(5);
+  const app = new StandInApp(file, url);
+  app.secret = "postgresql";
+  const refusing: DataSide = {
+    ...data,
+    planBack: async () => {
+      throw new Error('table "events", row id=7, column "note": a value SQLite\'s column cannot hold');
+    },
+  };
+  await assert.rejects(rollBack(app, refusing, { workloads: [api, worker], timeoutMs: 5000, discardPostgresWrites: false }), /row id=7, column "note"/);
+  assert.deepEqual(app.calls, [], "nothing was scaled or switched");
+});
+
+test("a discarding rollback copies nothing back and says how many rows it leaves behind", async () => {
+  const { file, url, data, db } = await setUp(5);
+  await pgs.query("INSERT INTO events (id, note) VALUES (100, 'pg only'), (101, 'pg only')", [], db);
+  const app = new StandInApp(file, url);
+  app.replicasOf = { "Deployment/api": 1 };
+  app.secret = "postgresql";
+  const r = await rollBack(app, data, { workloads: [api], timeoutMs: 5000, discardPostgresWrites: true });
+  await app.stop();
+  assert.equal(r.backend, "sqlite");
+  assert.equal(r.rowsSynced, 0);
+  assert.deepEqual(r.leftBehind, { rows: 2, atLeast: false, tables: ["events"] });
+  assert.match(r.steps.join("; "), /rollback\.discardPostgresWrites: 2 rows PostgreSQL took are left behind \(events\)/);
+  const restarted = app.acknowledged.map((a) => a.id);
+  assert.ok(app.acknowledged.every((a) => a.on === "sqlite"), "restarted on SQLite");
+  assert.deepEqual(sqliteIds(file), [1, 2, 3, 4, 5, ...restarted], "nothing copied back into SQLite");
+  assert.equal(app.secret, "sqlite");
+});
+
+test("describeSteps: what preview prints for each direction, with workloads and replica counts", () => {
+  const cut = describeSteps("postgresql", [api, worker], { "Deployment/api": 2, "StatefulSet/worker": 1 }, { source: "/data/app.db", timeoutMs: 120_000, healthCheck: { service: "api", port: 8000, path: "/healthz" } });
+  assert.match(cut[0]!, /^1\. stop the writers: scale Deployment\/api \(2 → 0\), StatefulSet\/worker \(1 → 0\)/);
+  assert.match(cut[4]!, /scale back Deployment\/api → 2, StatefulSet\/worker → 1; wait Ready; GET \/healthz on Service api:8000 until 2xx \(within 120 s\)/);
+  const back = describeSteps("sqlite", [api], { "Deployment/api": 3 }, { source: "/data/app.db", timeoutMs: 60_000, discardPostgresWrites: true });
+  assert.match(back[0]!, /nothing is copied back/);
+});
