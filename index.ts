@@ -3,7 +3,7 @@
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { AppCutover } from "./components/app-cutover";
 import { BackupCronJob } from "./components/backup-cronjob";
 import { DatabaseRoles } from "./components/database-roles";
@@ -13,13 +13,14 @@ import { PostgresExporter } from "./components/postgres-exporter";
 import { DatabaseSecrets } from "./components/secrets";
 import { POD_SECURITY_LABELS, pinnedImage } from "./components/defaults";
 import { SqliteMigration } from "./components/sqlite-migration";
-import { parseConfig, rawConfig } from "./src/config";
+import { cutoverSettings, parseConfig, rawConfig } from "./src/config";
 import { resolveKubeconfig } from "./src/kube/kubeconfig";
 import type { TunnelTarget } from "./src/kube/port-forward";
 
 const runWithTunnelScript = join(__dirname, "src", "kube", "run-with-tunnel.ts");
 
 const cfg = parseConfig(rawConfig(pulumi.runtime.allConfig()));
+const cutoverCfg = cutoverSettings(cfg);
 const secretConfig = new pulumi.Config("pgshift");
 const databaseImage = pinnedImage(cfg.database.image, cfg.database.imageDigest);
 
@@ -156,7 +157,7 @@ if (cfg.migration.source) {
       kube: { kubeconfig, context: kubeConfig.get("context"), namespace: cfg.namespace },
       targetUrl: ownerUrl,
       tunnel,
-      cutover: cfg.cutover,
+      cutover: cutoverCfg.enabled,
     },
     { dependsOn: schemaCommand ? [roles, schemaCommand] : [roles] },
   );
@@ -168,7 +169,7 @@ const cutover = new AppCutover(
     namespace,
     databaseInstance: database.instance,
     secretName: cfg.app.secretName,
-    cutover: cfg.cutover,
+    cutover: cutoverCfg.enabled,
     sqliteUrl: cfg.app.sqliteUrl,
     host: database.serviceHost,
     database: cfg.database.name,
@@ -178,6 +179,30 @@ const cutover = new AppCutover(
     caCert: database.caCert,
     caCertPath: cfg.app.caCertPath,
     workloads: cfg.app.workloads,
+    // The ordered switch: stop the app, bring the data level (either way), switch, restart, check.
+    steps: migration
+      ? {
+          kube: cfg.renderDir ? undefined : pulumi.secret({ kubeconfig: kubeconfig(), context: kubeConfig.get("context") ?? "", namespace: cfg.namespace }),
+          source: migration.source,
+          data: pulumi.secret(
+            pulumi.all([ownerUrl, tunnel ?? pulumi.output(null)]).apply(([targetUrl, t]) => ({
+              sqlitePath: migration!.sqlitePath,
+              targetUrl,
+              tunnel: t,
+              schema: cfg.migration.schema,
+              tables: cfg.migration.tables,
+              identifiers: cfg.migration.identifiers,
+              casts: cfg.migration.casts,
+              jobs: cfg.migration.jobs,
+              backupDir: cfg.migration.backupDir ? resolve(cfg.migration.backupDir) : "",
+            })),
+          ),
+          healthCheck: cutoverCfg.healthCheck,
+          timeoutSeconds: cutoverCfg.timeoutSeconds,
+          discardPostgresWrites: cfg.rollback.discardPostgresWrites,
+          readerImage: cutoverCfg.readerImage,
+        }
+      : undefined,
   },
   { ...k8sOpts, dependsOn: migration ? [migration] : [] },
 );
@@ -188,6 +213,9 @@ export const appRole = cfg.roles.app;
 export const ownerRole = cfg.roles.owner;
 export const appPassword = secrets.passwords.app;
 export const appBackend = cutover.backend;
+export const cutoverStatus = cutover.status;
+export const writeDowntimeSeconds = cutover.writeDowntimeSeconds;
+export const rowsSynced = cutover.rowsSynced;
 export const migrationPlan = migration?.plan;
 export const migrationReport = migration?.report;
 export const migrationStatus = migration?.status;

@@ -43,6 +43,10 @@ export class SqliteMigration extends pulumi.ComponentResource {
   public readonly report: pulumi.Output<unknown>;
   public readonly status: pulumi.Output<string>;
   public readonly backupFile: pulumi.Output<string>;
+  /** migration.source as given, resolved: an absolute path, or the pod: spec */
+  public readonly source: string;
+  /** the local SQLite file the data is read from: the source itself, or where pod snapshots are written */
+  public readonly sqlitePath: string;
 
   constructor(name: string, args: SqliteMigrationArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pgshift:index:SqliteMigration", name, {}, opts);
@@ -52,6 +56,8 @@ export class SqliteMigration extends pulumi.ComponentResource {
     // A pod: source is snapshotted into the project (in preview too: the plan
     // needs the tables); a local path is used as it is.
     const source = inPod ? resolve(".pgshift", "pod-snapshots", pulumi.getStack(), `${inPod.workload}-${basename(inPod.path)}`) : resolve(args.source);
+    this.source = inPod ? args.source : source;
+    this.sqlitePath = source;
     const sourceReady: Promise<string> = inPod
       ? (async () => {
           if (!args.kube) throw new Error(`migration.source ${args.source} needs a Kubernetes connection to the app's pod.`);

@@ -36,6 +36,8 @@ const pgName = (kind: "role" | "database") =>
   });
 const roleName = pgName("role");
 const labels = z.record(z.string(), z.string());
+/** how long the app may take to stop, to start, and to pass its health check at a switch, unless cutover.timeout says */
+export const CUTOVER_TIMEOUT_SECONDS = 300;
 const digest = z.string().regex(/^sha256:[0-9a-f]{64}$/, "an image digest: sha256: and 64 lowercase hex digits");
 
 export const configSchema = z
@@ -184,8 +186,40 @@ export const configSchema = z
         workloads: z.array(z.object({ kind: z.enum(["Deployment", "StatefulSet"]), name: z.string().min(1) })).default([]),
       })
       .default({}),
-    /** true: the app's DATABASE_URL points at PostgreSQL; false again rolls back to SQLite */
-    cutover: z.boolean().default(false),
+    /**
+     * true: the app moves to PostgreSQL (stop app.workloads, final sync, switch, restart, health check);
+     * false again rolls back to SQLite, copying PostgreSQL's writes back. Or an object:
+     * { enabled, healthCheck: { service, port, path }, timeout (seconds), readerImage }
+     */
+    cutover: z.preprocess(
+      // `pgshift:cutover true` stays the short form of { enabled: true }.
+      (v) => (v === undefined ? { enabled: false } : typeof v === "boolean" ? { enabled: v } : v),
+      z
+        .object({
+          enabled: z.boolean(),
+          /** GET http://<a Ready pod of service>:<port><path> must answer 2xx after the switch, like the seed's /healthz */
+          healthCheck: z
+            .object({
+              service: dnsLabel,
+              port: z.union([z.number().int().min(1).max(65535), z.string().regex(/^[a-z0-9-]{1,15}$/, "a port name")]),
+              path: z.string().regex(/^\/\S*$/, "an absolute HTTP path such as /healthz"),
+            })
+            .strict()
+            .optional(),
+          /** seconds the app may take to stop, to be Ready again, and to pass the health check (each) */
+          timeout: z.number().int().min(10).max(3600).default(CUTOVER_TIMEOUT_SECONDS),
+          /** image of the short-lived pod that reads a pod: source's file once the app is stopped (default: the app's own image) */
+          readerImage: z.string().min(1).optional(),
+        })
+        .strict(),
+    ),
+    rollback: z
+      .object({
+        /** roll back without copying PostgreSQL's writes back into SQLite (the update says how many rows it leaves behind) */
+        discardPostgresWrites: z.boolean().default(false),
+      })
+      .strict()
+      .default({}),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -203,6 +237,19 @@ export const configSchema = z
   });
 
 export type StackConfig = z.infer<typeof configSchema>;
+
+export interface CutoverSettings {
+  enabled: boolean;
+  healthCheck?: { service: string; port: number | string; path: string };
+  timeoutSeconds: number;
+  readerImage?: string;
+}
+
+/** pgshift:cutover as a plain true/false, or with its options. */
+export function cutoverSettings(c: StackConfig): CutoverSettings {
+  const x = c.cutover;
+  return { enabled: x.enabled, timeoutSeconds: x.timeout, ...(x.healthCheck ? { healthCheck: x.healthCheck } : {}), ...(x.readerImage ? { readerImage: x.readerImage } : {}) };
+}
 
 export class ConfigError extends Error {}
 

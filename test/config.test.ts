@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import jsYaml from "js-yaml";
-import { ConfigError, parseConfig, rawConfig } from "../src/config";
+import { CUTOVER_TIMEOUT_SECONDS, ConfigError, cutoverSettings, parseConfig, rawConfig } from "../src/config";
 
 /** The stack files' pgshift: keys, as `pulumi config` would hand them to the program (JSON for objects). */
 function stackConfig(file: string): Record<string, string> {
@@ -155,4 +155,22 @@ test("the four roles must be distinct: a repeated name is refused under the late
   const m3 = refusal(withNames({ owner: "x_owner", app: "x_app", monitor: "x_backup", backup: "x_backup" }));
   assert.match(m3, /pgshift:roles\.backup: .*same name as roles\.monitor/);
   assert.deepEqual(parseConfig(rawConfig(withNames({ owner: "a", app: "b", monitor: "c", backup: "d" }))).roles, { owner: "a", app: "b", monitor: "c", backup: "d" });
+});
+
+test("cutover: true/false, or with a health check, timeout and reader image; rollback.discardPostgresWrites; bad values name the key", () => {
+  const base = { namespace: "ns" };
+  assert.deepEqual(cutoverSettings(parseConfig({ ...base, cutover: true })), { enabled: true, timeoutSeconds: CUTOVER_TIMEOUT_SECONDS });
+  assert.deepEqual(cutoverSettings(parseConfig({ ...base })), { enabled: false, timeoutSeconds: CUTOVER_TIMEOUT_SECONDS });
+  const full = parseConfig({ ...base, cutover: { enabled: true, healthCheck: { service: "dev-api", port: 8000, path: "/healthz" }, timeout: 90, readerImage: "busybox" } });
+  assert.deepEqual(cutoverSettings(full), { enabled: true, healthCheck: { service: "dev-api", port: 8000, path: "/healthz" }, timeoutSeconds: 90, readerImage: "busybox" });
+  assert.equal(parseConfig({ ...base }).rollback.discardPostgresWrites, false);
+  assert.equal(parseConfig({ ...base, rollback: { discardPostgresWrites: true } }).rollback.discardPostgresWrites, true);
+  const bad: [Record<string, unknown>, RegExp][] = [
+    [{ cutover: { enabled: true, healthCheck: { service: "api", port: 80, path: "healthz" } } }, /pgshift:cutover\.healthCheck\.path: an absolute HTTP path/],
+    [{ cutover: { enabled: true, timeout: 1 } }, /pgshift:cutover\.timeout: Number must be greater than or equal to 10/],
+    [{ cutover: "soon" }, /pgshift:cutover: Expected object/],
+    [{ rollback: { discardPostgresWrite: true } }, /pgshift:rollback: .*discardPostgresWrite/],
+    [{ rollback: { discardPostgresWrites: "yes" } }, /pgshift:rollback\.discardPostgresWrites: Expected boolean/],
+  ];
+  for (const [raw, re] of bad) assert.throws(() => parseConfig({ ...base, ...raw }), (e: Error) => e instanceof ConfigError && re.test(e.message), JSON.stringify(raw));
 });

@@ -59,11 +59,29 @@ export async function check(_olds: CutoverInputs, news: CutoverInputs): Promise<
   return { inputs: news, failures };
 }
 
-const json = (v: unknown) => JSON.stringify(v ?? null);
+/** JSON with keys sorted: state comes back from the engine with its keys in another order. */
+export function json(v: unknown): string {
+  const sorted = (x: unknown): unknown =>
+    Array.isArray(x) ? x.map(sorted) : x && typeof x === "object" ? Object.fromEntries(Object.keys(x).sort().map((k) => [k, sorted((x as Record<string, unknown>)[k])])) : x;
+  return JSON.stringify(sorted(v ?? null));
+}
 
 export async function diff(_id: string, olds: CutoverOutputs, news: CutoverInputs): Promise<pulumi.dynamic.DiffResult> {
   // The cluster connection and the tunnel are how to get there, not what to do.
-  const what = (i: CutoverInputs) => ({ ...i, kube: null, data: { ...i.data, tunnel: null } });
+  const what = (i: CutoverInputs) => [
+    i.cutover,
+    i.workloads,
+    i.secretName,
+    i.sqliteData,
+    i.postgresData,
+    i.manageSecret,
+    i.source,
+    { ...i.data, tunnel: null },
+    i.healthCheck,
+    i.timeoutSeconds,
+    i.discardPostgresWrites,
+    i.readerImage,
+  ];
   const changed = olds.backend !== desired(news) || json(what(olds)) !== json(what(news));
   return { changes: changed, replaces: [], deleteBeforeReplace: false };
 }
@@ -180,7 +198,10 @@ export async function create(inputs: CutoverInputs): Promise<pulumi.dynamic.Crea
   const id = `${inputs.kube?.namespace ?? "rendered"}/${inputs.secretName}`;
   // A stack that cut over before this resource existed: the app already uses PostgreSQL; adopt, do not sync over its writes.
   // Otherwise the Secret was just created for SQLite, or was switched by the AppCutover of an older pgshift.
-  const live = (await liveBackend(inputs)) ?? "sqlite";
+  // Not writing the Secret, there is nothing to read: created together with the
+  // migration (which just copied everything), or added to a stack cut over
+  // before this resource existed, whose PostgreSQL a sync must not overwrite.
+  const live = (await liveBackend(inputs)) ?? desired(inputs);
   if (live === desired(inputs)) return { id, outs: unchanged(inputs, {}, live, `the app uses ${live === "postgresql" ? "PostgreSQL" : "SQLite"}`) };
   return { id, outs: outputs(inputs, await switchApp(inputs, live)) };
 }

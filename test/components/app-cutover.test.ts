@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { captureResources, one, settle } from "../helpers/mocks";
+import { captureOptions, captureResources, one, settle } from "../helpers/mocks";
 import { AppCutover, RESTART_ANNOTATION, appCutoverManifests, databaseUrls } from "../../components/app-cutover";
 
 const base = {
@@ -79,4 +79,51 @@ test("the restart patches keep their resource names (app-<workload>-restart) and
   assert.deepEqual(m.restarts[0]!.patch.spec, { template: { metadata: { annotations: { "pgshift.io/database": "postgresql" } } } });
   assert.equal(m.secret.metadata.name, "piyasa-secrets");
   assert.equal(m.secret.metadata.labels["app.kubernetes.io/instance"], "postgres");
+});
+
+test("with a cluster and workloads the Cutover resource switches: the Secret keeps the SQLite URLs (its data left to Cutover), nothing is patched", async () => {
+  const resources = captureResources();
+  const steps = {
+    kube: { kubeconfig: "not a kubeconfig", context: "", namespace: "piyasa-chatbot-dev" },
+    source: "/data/app.db",
+    data: { sqlitePath: "/data/app.db", targetUrl: "postgresql://piyasa_user:owner-pw@db:5432/piyasa_db", tunnel: null, schema: "create" as const, tables: [], identifiers: "downcase" as const, casts: {}, jobs: 2, backupDir: "" },
+    healthCheck: { service: "dev-api", port: 8000, path: "/healthz" },
+    timeoutSeconds: 120,
+    discardPostgresWrites: false,
+  };
+  new AppCutover("app", { ...base, cutover: true, steps }, { transformations: [captureOptions] });
+  await settle();
+  const secret = one(resources, "kubernetes:core/v1:Secret");
+  assert.equal(secret.inputs.stringData.DATABASE_URL, "sqlite:///./app.db", "the PostgreSQL URL is never in the Secret's Pulumi inputs");
+  assert.deepEqual(secret.opts.ignoreChanges, ["stringData", "data"]);
+  assert.equal(resources.filter((r) => /Patch$/.test(r.type)).length, 0);
+  const cut = one(resources, "pulumi-nodejs:dynamic:Resource", "app").inputs;
+  assert.equal(cut.cutover, true);
+  assert.equal(cut.manageSecret, true);
+  assert.deepEqual(cut.workloads, base.workloads);
+  assert.equal(cut.postgresData.DATABASE_URL, "postgresql+psycopg://piyasa_app:p%40ss%2Fword@dev-postgres.piyasa-chatbot-dev.svc.cluster.local:5432/piyasa_db");
+  assert.deepEqual(cut.sqliteData, { DATABASE_URL: "sqlite:///./app.db", DATABASE_URL_ASYNC: "sqlite+aiosqlite:///./app.db" });
+  assert.deepEqual(cut.healthCheck, steps.healthCheck);
+  assert.equal(cut.timeoutSeconds, 120);
+  const cutOpts = one(resources, "pulumi-nodejs:dynamic:Resource", "app").opts;
+  assert.deepEqual([...(cutOpts.additionalSecretOutputs ?? [])].sort(), ["data", "kube", "postgresData"]);
+});
+
+test("rendered manifests (no cluster): the Secret is rendered for the backend asked for, after Cutover moved the data", async () => {
+  const resources = captureResources();
+  const steps = {
+    source: "/data/app.db",
+    data: { sqlitePath: "/data/app.db", targetUrl: "postgresql://u:p@db:5432/piyasa_db", tunnel: null, schema: "create" as const, tables: [], identifiers: "downcase" as const, casts: {}, jobs: 2, backupDir: "" },
+    timeoutSeconds: 300,
+    discardPostgresWrites: false,
+  };
+  new AppCutover("app", { ...base, cutover: true, steps }, { transformations: [captureOptions] });
+  await settle();
+  const secret = one(resources, "kubernetes:core/v1:Secret");
+  assert.match(secret.inputs.stringData.DATABASE_URL, /^postgresql\+psycopg:/);
+  assert.equal(secret.opts.ignoreChanges, undefined);
+  const cut = one(resources, "pulumi-nodejs:dynamic:Resource", "app").inputs;
+  assert.equal(cut.manageSecret, false);
+  assert.deepEqual(cut.workloads, []);
+  assert.equal(resources.filter((r) => /Patch$/.test(r.type)).length, 2);
 });
