@@ -54,8 +54,21 @@ async function withDatabase<T>(s: DataSettings, f: (url: string) => Promise<T>):
   }
 }
 
-export function engineData(s: DataSettings, takeSnapshot: () => Promise<string>, storeSqlite?: (path: string) => Promise<void>): DataSide {
+/**
+ * `cannotWriteBack`: why PostgreSQL's writes cannot be put back into the app's
+ * SQLite file (a pod: source's file lives in the app's volume); a rollback then
+ * refuses before anything is stopped, and a failed cutover puts the app back
+ * only if PostgreSQL took no writes meanwhile.
+ */
+export function engineData(s: DataSettings, takeSnapshot: () => Promise<string>, cannotWriteBack?: string): DataSide {
   const tables = s.tables.length ? s.tables : undefined;
+  const differingRows = async () => {
+    const report = await withDatabase(s, (url) => verifyMigration({ source: s.sqlitePath, target: url, schema: s.schema, tables, identifiers: s.identifiers, casts: s.casts, jobs: s.jobs }));
+    const bad = report.tables.filter((t) => !t.match);
+    // verify lists at most a few differing rows per table; the row counts bound the rest from below.
+    const rows = bad.reduce((n, t) => n + Math.max(t.differences.length, Math.abs(t.targetRows - t.sourceRows)), 0);
+    return { rows, atLeast: bad.some((t) => t.differences.length >= 5), tables: bad.map((t) => t.source) };
+  };
   return {
     finalSnapshot: takeSnapshot,
     async syncForward(snapshot: string): Promise<SyncResult> {
@@ -66,11 +79,16 @@ export function engineData(s: DataSettings, takeSnapshot: () => Promise<string>,
       return { ok: report.ok, rowsChanged: t.reduce((n, x) => n + x.changed, 0), tables: t };
     },
     async planBack(): Promise<void> {
+      if (cannotWriteBack) throw new Error(cannotWriteBack);
       await withDatabase(s, (url) => loadSyncBack().planSyncBack({ from: url, to: s.sqlitePath, tables, backupDir: s.backupDir || undefined }));
     },
     async syncBack(): Promise<SyncResult> {
+      if (cannotWriteBack) {
+        const d = await differingRows();
+        if (d.rows > 0) throw new Error(`PostgreSQL took ${d.atLeast ? "at least " : ""}${d.rows} rows the app's SQLite file lacks (${d.tables.join(", ")}). ${cannotWriteBack}`);
+        return { ok: true, rowsChanged: 0, tables: [] };
+      }
       const r = await withDatabase(s, (url) => loadSyncBack().syncBack({ from: url, to: s.sqlitePath, tables, backupDir: s.backupDir || undefined }));
-      if (storeSqlite && r.ok) await storeSqlite(s.sqlitePath);
       return {
         ok: r.ok,
         rowsChanged: r.rowsChanged,
@@ -78,12 +96,6 @@ export function engineData(s: DataSettings, takeSnapshot: () => Promise<string>,
         tables: r.tables.map((t) => ({ source: t.source, target: t.target, changed: t.inserted + t.updated + t.deleted, match: t.match })),
       };
     },
-    async differingRows() {
-      const report = await withDatabase(s, (url) => verifyMigration({ source: s.sqlitePath, target: url, schema: s.schema, tables, identifiers: s.identifiers, casts: s.casts, jobs: s.jobs }));
-      const bad = report.tables.filter((t) => !t.match);
-      // verify lists at most a few differing rows per table; the row counts bound the rest from below.
-      const rows = bad.reduce((n, t) => n + Math.max(t.differences.length, Math.abs(t.targetRows - t.sourceRows)), 0);
-      return { rows, atLeast: bad.some((t) => t.differences.length >= 5), tables: bad.map((t) => t.source) };
-    },
+    differingRows,
   };
 }

@@ -135,13 +135,9 @@ export function sqliteData(i: CutoverInputs, timeoutMs: number, note: (s: string
       }
       return i.data.sqlitePath;
     },
-    async () => {
-      throw new Error(
-        `Copying PostgreSQL's writes back into ${i.source} (a file inside the app's volume) is not supported yet. ` +
-          "Either copy them yourself (`pgshift sync-back --from <url> --to <snapshot>`, then put the file in the volume), " +
-          "or set pgshift:rollback.discardPostgresWrites true to roll back without them.",
-      );
-    },
+    `Copying PostgreSQL's writes back into ${i.source} (a file inside the app's volume) is not supported yet. ` +
+      "Either copy them yourself (`pgshift sync-back --from <url> --to <snapshot>`, then put the file in the volume), " +
+      "or set pgshift:rollback.discardPostgresWrites true to roll back without them.",
   );
 }
 

@@ -224,3 +224,16 @@ test("describeSteps: what preview prints for each direction, with workloads and 
   const back = describeSteps("sqlite", [api], { "Deployment/api": 3 }, { source: "/data/app.db", timeoutMs: 60_000, discardPostgresWrites: true });
   assert.match(back[0]!, /nothing is copied back/);
 });
+
+test("a file that cannot be written back (a pod: source): a rollback refuses before stopping; a failed cutover's put-back goes ahead only if PostgreSQL took nothing", async () => {
+  const { file, url, db } = await setUp(5);
+  const settings = { sqlitePath: file, targetUrl: url, tunnel: null, schema: "create" as const, tables: [], identifiers: "downcase" as const, casts: {}, jobs: 2, backupDir: "" };
+  const data = engineData(settings, async () => file, "Copying PostgreSQL's writes back into pod:api/data/app.db is not supported yet.");
+  const app = new StandInApp(file, url);
+  app.secret = "postgresql";
+  await assert.rejects(rollBack(app, data, { workloads: [api], timeoutMs: 5000, discardPostgresWrites: false }), /pod:api\/data\/app\.db is not supported yet/);
+  assert.deepEqual(app.calls, []);
+  assert.deepEqual(await data.syncBack(), { ok: true, rowsChanged: 0, tables: [] }, "nothing to put back");
+  await pgs.query("INSERT INTO events (id, note) VALUES (50, 'taken by PostgreSQL')", [], db);
+  await assert.rejects(data.syncBack(), /PostgreSQL took 1 rows the app's SQLite file lacks \(events\)\. Copying PostgreSQL's writes back/);
+});
