@@ -181,13 +181,25 @@ test("cutover brings PostgreSQL level and points DATABASE_URL at it; rolling bac
   assert.match(up.stdout + up.stderr, /changed after cutover\. It was NOT copied/);
   const [n] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], db);
   assert.equal(Number(n!.n), 527);
+  // The app writes to PostgreSQL now.
+  const outputs = JSON.parse((await run(["stack", "output", "--json", "--show-secrets"])).stdout) as Record<string, unknown>;
+  await asRole("piyasa_app", outputs.appPassword as string, "INSERT INTO messages (bot_id, chat_id, text) VALUES (1, 1, 'written on PostgreSQL'); UPDATE messages SET text = 'edited on PostgreSQL' WHERE text = 'before the cutover up 0'");
 
+  // The rollback copies PostgreSQL's writes back into the SQLite file (backed up first): both sides equal.
   await set("pgshift:cutover", "false");
-  await run(["up", "--yes", "--skip-preview"]);
+  const back = await run(["up", "--yes", "--skip-preview"]);
   assert.equal(appSecret().DATABASE_URL, "sqlite:///./app.db");
   const [kept] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], db);
-  assert.equal(Number(kept!.n), 527, "a rollback does not overwrite what the app wrote to PostgreSQL");
-  // Copying SQLite again after a rollback takes an explicit new runId.
+  assert.equal(Number(kept!.n), 528, "a rollback does not overwrite what the app wrote to PostgreSQL");
+  const lite = new Database(source, { readonly: true });
+  const texts = (lite.prepare("SELECT text FROM messages ORDER BY id").all() as { text: string }[]).map((r) => r.text);
+  lite.close();
+  assert.ok(texts.includes("written on PostgreSQL") && texts.includes("edited on PostgreSQL"), "PostgreSQL's insert and update are in SQLite");
+  assert.ok(!texts.includes("after cutover"), "SQLite equals PostgreSQL: the row written to the file while cut over is gone (it is in the backup)");
+  assert.equal(texts.length, 528);
+  const status = JSON.parse((await run(["stack", "output", "--json"])).stdout).cutoverStatus as string;
+  assert.match(status, /^rolled back to SQLite: copied \d+ rows back to SQLite \(messages: \d+.*\), verified; SQLite backed up to /, back.stdout);
+  // Copying SQLite again after a rollback takes an explicit new runId; the two sides are already equal.
   await set("pgshift:migration.runId", "after-rollback-1");
   await run(["up", "--yes", "--skip-preview"]);
   const [recopied] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], db);
