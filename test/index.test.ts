@@ -185,8 +185,17 @@ test("cutover brings PostgreSQL level and points DATABASE_URL at it; rolling bac
   const outputs = JSON.parse((await run(["stack", "output", "--json", "--show-secrets"])).stdout) as Record<string, unknown>;
   await asRole("piyasa_app", outputs.appPassword as string, "INSERT INTO messages (bot_id, chat_id, text) VALUES (1, 1, 'written on PostgreSQL'); UPDATE messages SET text = 'edited on PostgreSQL' WHERE text = 'before the cutover up 0'");
 
-  // The rollback copies PostgreSQL's writes back into the SQLite file (backed up first): both sides equal.
+  // A SQLite file written to while cut over cannot take PostgreSQL's rows back without losing that write: the
+  // rollback refuses before anything is switched.
   await set("pgshift:cutover", "false");
+  const refused = await run(["up", "--yes", "--skip-preview"], true);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stdout + refused.stderr, /changed after pgshift last brought PostgreSQL level with the file/);
+  assert.match(appSecret().DATABASE_URL!, /^postgresql\+psycopg:/, "still on PostgreSQL");
+  const undo = new Database(source);
+  undo.prepare("DELETE FROM messages WHERE text = 'after cutover'").run();
+  undo.close();
+  // The rollback copies PostgreSQL's writes back into the SQLite file (backed up first): both sides equal.
   const back = await run(["up", "--yes", "--skip-preview"]);
   assert.equal(appSecret().DATABASE_URL, "sqlite:///./app.db");
   const [kept] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], db);
@@ -195,7 +204,6 @@ test("cutover brings PostgreSQL level and points DATABASE_URL at it; rolling bac
   const texts = (lite.prepare("SELECT text FROM messages ORDER BY id").all() as { text: string }[]).map((r) => r.text);
   lite.close();
   assert.ok(texts.includes("written on PostgreSQL") && texts.includes("edited on PostgreSQL"), "PostgreSQL's insert and update are in SQLite");
-  assert.ok(!texts.includes("after cutover"), "SQLite equals PostgreSQL: the row written to the file while cut over is gone (it is in the backup)");
   assert.equal(texts.length, 528);
   const status = JSON.parse((await run(["stack", "output", "--json"])).stdout).cutoverStatus as string;
   assert.match(status, /^rolled back to SQLite: copied \d+ rows back to SQLite \(messages: \d+.*\), verified; SQLite backed up to /, back.stdout);
