@@ -32,8 +32,8 @@ interface SyncBackTable {
   match: boolean;
 }
 interface SyncBackModule {
-  planSyncBack(opts: { from: string; to: string; tables?: string[]; backupDir?: string }): Promise<unknown>;
-  syncBack(opts: { from: string; to: string; tables?: string[]; backupDir?: string }): Promise<{ ok: boolean; tables: SyncBackTable[]; backupFile: string; rowsChanged: number }>;
+  planSyncBack(opts: { from: string; to: string; tables?: string[]; backupDir?: string }): Promise<{ rowsChanged: number; tables: SyncBackTable[] }>;
+  syncBack(opts: { from: string; to: string; tables?: string[]; backupDir?: string }): Promise<{ ok: boolean; tables: SyncBackTable[]; backupFile: string | null; rowsChanged: number }>;
 }
 
 function loadSyncBack(): SyncBackModule {
@@ -63,6 +63,14 @@ async function withDatabase<T>(s: DataSettings, f: (url: string) => Promise<T>):
 export function engineData(s: DataSettings, takeSnapshot: () => Promise<string>, cannotWriteBack?: string): DataSide {
   const tables = s.tables.length ? s.tables : undefined;
   const differingRows = async () => {
+    // Exactly what a sync-back would write, when it could; else what verification sees.
+    try {
+      const plan = await withDatabase(s, (url) => loadSyncBack().planSyncBack({ from: url, to: s.sqlitePath, tables }));
+      const changed = plan.tables.filter((t) => t.inserted + t.updated + t.deleted > 0);
+      return { rows: plan.rowsChanged, atLeast: false, tables: changed.map((t) => t.source) };
+    } catch {
+      // A value that cannot go back, or no sync-back engine: count the differences instead.
+    }
     const report = await withDatabase(s, (url) => verifyMigration({ source: s.sqlitePath, target: url, schema: s.schema, tables, identifiers: s.identifiers, casts: s.casts, jobs: s.jobs }));
     const bad = report.tables.filter((t) => !t.match);
     // verify lists at most a few differing rows per table; the row counts bound the rest from below.
@@ -92,7 +100,7 @@ export function engineData(s: DataSettings, takeSnapshot: () => Promise<string>,
       return {
         ok: r.ok,
         rowsChanged: r.rowsChanged,
-        backupFile: r.backupFile,
+        ...(r.backupFile ? { backupFile: r.backupFile } : {}),
         tables: r.tables.map((t) => ({ source: t.source, target: t.target, changed: t.inserted + t.updated + t.deleted, match: t.match })),
       };
     },
