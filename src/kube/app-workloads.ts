@@ -156,6 +156,29 @@ export class AppWorkloads {
     }
   }
 
+  /** An annotation of the app's Secret (undefined: absent). */
+  async secretAnnotation(name: string, key: string): Promise<string | undefined> {
+    const s = await this.core().readNamespacedSecret({ name, namespace: this.namespace });
+    return s.metadata?.annotations?.[key];
+  }
+
+  /** Sets (or, with null, removes) an annotation of the app's Secret. */
+  async annotateSecret(name: string, key: string, value: string | null): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const s = await this.core().readNamespacedSecret({ name, namespace: this.namespace });
+        const annotations = { ...(s.metadata?.annotations ?? {}) };
+        if (value === null) delete annotations[key];
+        else annotations[key] = value;
+        await this.core().replaceNamespacedSecret({ name, namespace: this.namespace, body: { ...s, metadata: { ...s.metadata, annotations } } });
+        return;
+      } catch (e) {
+        if ((e as { code?: number }).code === 409 && attempt < 5) continue;
+        throw new AppWorkloadError(`Cannot annotate the app's Secret ${this.namespace}/${name}: ${(e as Error).message}`);
+      }
+    }
+  }
+
   /** One GET of the health check through a port-forward to a Ready pod behind the Service; resolves to the HTTP status. */
   async probe(check: HealthCheck, access: KubeAccess, timeoutMs = 3000): Promise<number> {
     const svc = await this.core().readNamespacedService({ name: check.service, namespace: this.namespace });

@@ -141,16 +141,50 @@ export function sqliteData(i: CutoverInputs, timeoutMs: number, note: (s: string
   );
 }
 
+/**
+ * Where the replica counts are kept while the app is stopped: an annotation of
+ * the app's Secret, written before anything is scaled and removed once the app
+ * runs again, so an update interrupted in between (Ctrl-C, a lost connection)
+ * is followed by one that restores them instead of reading 0.
+ */
+export const REPLICAS_ANNOTATION = "pgshift.io/replicas-before-switch";
+
+async function replicaRecord(i: CutoverInputs) {
+  if (!i.kube || !i.manageSecret || i.workloads.length === 0) return undefined;
+  const w = new AppWorkloads(i.kube);
+  const raw = await w.secretAnnotation(i.secretName, REPLICAS_ANNOTATION);
+  let recorded: Record<string, number> | undefined;
+  try {
+    recorded = raw ? (JSON.parse(raw) as Record<string, number>) : undefined;
+  } catch {
+    recorded = undefined;
+  }
+  return {
+    recorded,
+    onRecorded: (r: Record<string, number>) => w.annotateSecret(i.secretName, REPLICAS_ANNOTATION, JSON.stringify(r)),
+    done: () => w.annotateSecret(i.secretName, REPLICAS_ANNOTATION, null),
+  };
+}
+
 /** Runs the steps from the resource's last backend to the one asked for. */
 export async function switchApp(i: CutoverInputs, from: Backend, deps: { app?: AppSide & { workloads: Workload[] }; data?: DataSide; log?: (s: string) => void } = {}): Promise<StepsResult> {
   const timeoutMs = i.timeoutSeconds * 1000;
   const notes: string[] = [];
   const app = deps.app ?? clusterApp(i);
   const data = deps.data ?? sqliteData(i, timeoutMs, (s) => notes.push(s));
-  const o = { workloads: app.workloads, healthCheck: i.healthCheck, timeoutMs, log: deps.log };
+  const record = deps.app ? undefined : await replicaRecord(i);
+  const o = { workloads: app.workloads, healthCheck: i.healthCheck, timeoutMs, log: deps.log, recorded: record?.recorded, onRecorded: record?.onRecorded };
   const to = desired(i);
   if (to === from) throw new Error(`internal: nothing to switch (${from})`);
-  const r = to === "postgresql" ? await cutOver(app, data, o) : await rollBack(app, data, { ...o, discardPostgresWrites: i.discardPostgresWrites });
+  let r: StepsResult;
+  try {
+    r = to === "postgresql" ? await cutOver(app, data, o) : await rollBack(app, data, { ...o, discardPostgresWrites: i.discardPostgresWrites });
+  } catch (e) {
+    // Put back (or stopped before anything was scaled): the app runs with its replicas again.
+    if (!/putting the app back failed too/.test((e as Error).message)) await record?.done().catch(() => undefined);
+    throw e;
+  }
+  await record?.done();
   return { ...r, steps: [...notes, ...r.steps] };
 }
 

@@ -237,3 +237,22 @@ test("a file that cannot be written back (a pod: source): a rollback refuses bef
   await pgs.query("INSERT INTO events (id, note) VALUES (50, 'taken by PostgreSQL')", [], db);
   await assert.rejects(data.syncBack(), /PostgreSQL took 1 rows the app's SQLite file lacks \(events\)\. Copying PostgreSQL's writes back/);
 });
+
+test("after an interrupted update left the app at 0 replicas, the recorded counts are restored, and recorded before anything is scaled", async () => {
+  const { file, url, data } = await setUp(5);
+  const app = new StandInApp(file, url);
+  app.replicasOf = { "Deployment/api": 0, "StatefulSet/worker": 1 };
+  const recordedAt: string[] = [];
+  const r = await cutOver(app, data, {
+    workloads: [api, worker],
+    timeoutMs: 5000,
+    recorded: { "Deployment/api": 3, "StatefulSet/worker": 1 },
+    onRecorded: (x) => {
+      recordedAt.push(`${JSON.stringify(x)} after ${app.calls.length} calls`);
+    },
+  });
+  await app.stop();
+  assert.deepEqual(r.replicas, { "Deployment/api": 3, "StatefulSet/worker": 1 });
+  assert.deepEqual(app.replicasOf, { "Deployment/api": 3, "StatefulSet/worker": 1 });
+  assert.deepEqual(recordedAt, ['{"Deployment/api":3,"StatefulSet/worker":1} after 0 calls']);
+});
