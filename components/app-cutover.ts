@@ -13,10 +13,8 @@
 // pod-template annotation; Cutover then only moves the data, before the Secret.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { HealthCheck, KubeAccess } from "../src/kube/app-workloads";
 import { AppWorkloads } from "../src/kube/app-workloads";
-import { Cutover } from "../src/provider/cutover";
-import type { DataSettings } from "../src/provider/cutover-data";
+import { Cutover, type CutoverArgs } from "../src/provider/cutover";
 import { describeSteps, workloadKey } from "../src/provider/cutover-steps";
 import { POSTGRES_PORT, recommendedLabels } from "./defaults";
 
@@ -40,17 +38,8 @@ export interface AppCutoverArgs {
   steps?: AppCutoverSteps;
 }
 
-export interface AppCutoverSteps {
-  /** the cluster the app runs in; omitted when manifests are only rendered */
-  kube?: pulumi.Input<KubeAccess>;
-  /** migration.source: an absolute path or pod:<workload>/<path> */
-  source: string;
-  data: pulumi.Input<DataSettings>;
-  healthCheck?: HealthCheck;
-  timeoutSeconds: number;
-  discardPostgresWrites: boolean;
-  readerImage?: string;
-}
+/** What the Cutover resource needs beyond the Secret: the cluster (omitted when manifests are only rendered), the data, the checks. */
+export type AppCutoverSteps = Pick<CutoverArgs, "kube" | "source" | "data" | "healthCheck" | "timeoutSeconds" | "discardPostgresWrites" | "readerImage">;
 
 export const RESTART_ANNOTATION = "pgshift.io/database";
 
