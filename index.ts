@@ -201,6 +201,8 @@ const cutover = new AppCutover(
           timeoutSeconds: cutoverCfg.timeoutSeconds,
           discardPostgresWrites: cfg.rollback.discardPostgresWrites,
           readerImage: cutoverCfg.readerImage,
+          sourceFingerprint: migration.fingerprint,
+          migratedFingerprint: migration.migratedFingerprint,
         }
       : undefined,
   },

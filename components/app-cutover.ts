@@ -39,7 +39,11 @@ export interface AppCutoverArgs {
 }
 
 /** What the Cutover resource needs beyond the Secret: the cluster (omitted when manifests are only rendered), the data, the checks. */
-export type AppCutoverSteps = Pick<CutoverArgs, "kube" | "source" | "data" | "healthCheck" | "timeoutSeconds" | "discardPostgresWrites" | "readerImage">;
+export type AppCutoverSteps = Pick<CutoverArgs, "kube" | "source" | "data" | "healthCheck" | "timeoutSeconds" | "discardPostgresWrites" | "readerImage"> & {
+  /** the SQLite file's fingerprint now, and when the DataMigration last copied it: to warn of a file changed while cut over */
+  sourceFingerprint?: pulumi.Input<string>;
+  migratedFingerprint?: pulumi.Input<string>;
+};
 
 export const RESTART_ANNOTATION = "pgshift.io/database";
 
@@ -148,10 +152,11 @@ export class AppCutover extends pulumi.ComponentResource {
         },
         { ...parent, dependsOn: deps },
       );
+    let moved: Cutover | undefined;
     if (m.driven) {
       // The Secret's URLs are Cutover's from creation on.
       const secret = new k8s.core.v1.Secret(`${name}-secret`, m.secret, { ...parent, ignoreChanges: ["stringData", "data"] });
-      const switched = cutover([secret]);
+      const switched = (moved = cutover([secret]));
       this.backend = switched.backend;
       this.status = switched.status;
       this.writeDowntimeSeconds = switched.writeDowntimeSeconds;
@@ -159,7 +164,7 @@ export class AppCutover extends pulumi.ComponentResource {
       announceSteps(this, args, steps!);
     } else {
       // Data first (cutover: PostgreSQL level; rollback: PostgreSQL's writes back), then the Secret.
-      const moved = steps ? cutover([]) : undefined;
+      moved = steps ? cutover([]) : undefined;
       const secret = new k8s.core.v1.Secret(`${name}-secret`, m.secret, { ...parent, dependsOn: moved ? [moved] : [] });
       for (const r of m.restarts) {
         // After the Secret: pods restarted before it is written would start with the old DATABASE_URL
@@ -173,8 +178,28 @@ export class AppCutover extends pulumi.ComponentResource {
       this.writeDowntimeSeconds = moved?.writeDowntimeSeconds ?? pulumi.output(0);
       this.rowsSynced = moved?.rowsSynced ?? pulumi.output(0);
     }
+    if (steps?.sourceFingerprint && moved) warnIfWrittenWhileCutOver(this, args, steps, moved);
     this.registerOutputs({ backend: this.backend, status: this.status, writeDowntimeSeconds: this.writeDowntimeSeconds, rowsSynced: this.rowsSynced });
   }
+}
+
+/**
+ * While cut over the app writes to PostgreSQL; a SQLite file that still
+ * changes (something else writes to it) is not copied, and the person running
+ * `up` should hear about it. Changes the cutover's own final sync copied are not
+ * news: the file is compared with what that sync left, too.
+ */
+function warnIfWrittenWhileCutOver(parent: pulumi.Resource, args: AppCutoverArgs, steps: AppCutoverSteps, moved: Cutover): void {
+  if (!args.cutover) return;
+  pulumi.all([steps.sourceFingerprint, steps.migratedFingerprint, moved.finalFingerprint]).apply(([current, copied, final]) => {
+    if (!current || current === copied || current === final) return;
+    pulumi.log.warn(
+      `${steps.source} changed after cutover. It was NOT copied: the app has written to PostgreSQL since. ` +
+        "A rollback (cutover false) refuses until the file is as the cutover left it (its backup is beside it); " +
+        "to overwrite PostgreSQL with it instead, set a new runId: pulumi config set pgshift:migration.runId <anything-new>.",
+      parent,
+    );
+  });
 }
 
 /**

@@ -43,6 +43,9 @@ export class SqliteMigration extends pulumi.ComponentResource {
   public readonly report: pulumi.Output<unknown>;
   public readonly status: pulumi.Output<string>;
   public readonly backupFile: pulumi.Output<string>;
+  /** the SQLite file's fingerprint now, and when DataMigration last copied it */
+  public readonly fingerprint: pulumi.Output<string>;
+  public readonly migratedFingerprint: pulumi.Output<string>;
   /** migration.source as given, resolved: an absolute path, or the pod: spec */
   public readonly source: string;
   /** the local SQLite file the data is read from: the source itself, or where pod snapshots are written */
@@ -106,20 +109,8 @@ export class SqliteMigration extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    // While cut over the app writes to PostgreSQL; a SQLite file that still
-    // changes (something else writes to it) is not copied, and the person
-    // running `up` should hear about it. The cutover update itself copies the
-    // file first, so this is only said of changes made after the switch.
-    pulumi.all([migration.migratedFingerprint, fingerprint]).apply(([copied, current]) => {
-      if (args.cutover && copied && copied !== current) {
-        pulumi.log.warn(
-          `${source} changed after cutover. It was NOT copied: the app has written to PostgreSQL since. ` +
-            "To copy it anyway (after a rollback), set a new runId: pulumi config set pgshift:migration.runId <anything-new>.",
-          this,
-        );
-      }
-    });
-
+    this.fingerprint = pulumi.output(fingerprint);
+    this.migratedFingerprint = migration.migratedFingerprint;
     this.report = migration.report;
     this.status = migration.status;
     this.backupFile = migration.backupFile;

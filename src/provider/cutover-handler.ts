@@ -4,6 +4,7 @@
 // Loaded at run time by the dynamic provider (cutover.ts).
 import type * as pulumi from "@pulumi/pulumi";
 import { isAbsolute } from "node:path";
+import { fingerprintSqlite } from "../engine";
 import { AppWorkloads, type HealthCheck, type KubeAccess, type Workload } from "../kube/app-workloads";
 import { fetchPodSqlite, parsePodSource } from "../kube/pod-sqlite";
 import { snapshotThroughReader } from "../kube/reader-pod";
@@ -45,6 +46,8 @@ export interface CutoverOutputs extends CutoverInputs {
   rowsSynced: number;
   switchedAt: string;
   steps: string[];
+  /** fingerprint of the SQLite file as the last cutover's final sync left it ("" before any) */
+  finalFingerprint: string;
 }
 
 const desired = (i: CutoverInputs): Backend => (i.cutover ? "postgresql" : "sqlite");
@@ -188,7 +191,7 @@ export async function switchApp(i: CutoverInputs, from: Backend, deps: { app?: A
   return { ...r, steps: [...notes, ...r.steps] };
 }
 
-function outputs(i: CutoverInputs, r: StepsResult): CutoverOutputs {
+async function outputs(i: CutoverInputs, r: StepsResult): Promise<CutoverOutputs> {
   const what = r.backend === "postgresql" ? "cut over to PostgreSQL" : "rolled back to SQLite";
   return {
     ...i,
@@ -199,6 +202,8 @@ function outputs(i: CutoverInputs, r: StepsResult): CutoverOutputs {
     rowsSynced: r.rowsSynced,
     switchedAt: new Date().toISOString(),
     steps: r.steps,
+    // The app has left the file: later changes to it are someone else's (the warning in AppCutover).
+    finalFingerprint: r.backend === "postgresql" ? await fingerprintSqlite(i.data.sqlitePath) : "",
   };
 }
 
@@ -212,6 +217,7 @@ function unchanged(i: CutoverInputs, olds: Partial<CutoverOutputs>, backend: Bac
     rowsSynced: olds.rowsSynced ?? 0,
     switchedAt: olds.switchedAt ?? "",
     steps: olds.steps ?? [],
+    finalFingerprint: olds.finalFingerprint ?? "",
   };
 }
 
@@ -233,7 +239,7 @@ export async function create(inputs: CutoverInputs): Promise<pulumi.dynamic.Crea
   // before this resource existed, whose PostgreSQL a sync must not overwrite.
   const live = (await liveBackend(inputs)) ?? desired(inputs);
   if (live === desired(inputs)) return { id, outs: unchanged(inputs, {}, live, `the app uses ${live === "postgresql" ? "PostgreSQL" : "SQLite"}`) };
-  return { id, outs: outputs(inputs, await switchApp(inputs, live)) };
+  return { id, outs: await outputs(inputs, await switchApp(inputs, live)) };
 }
 
 export async function update(_id: string, olds: CutoverOutputs, news: CutoverInputs): Promise<pulumi.dynamic.UpdateResult> {
@@ -243,7 +249,7 @@ export async function update(_id: string, olds: CutoverOutputs, news: CutoverInp
     if (news.manageSecret && json(olds.postgresData) !== json(news.postgresData) && to === "postgresql") await clusterApp(news).switchTo(to);
     return { outs: unchanged(news, olds, to, olds.status) };
   }
-  return { outs: outputs(news, await switchApp(news, olds.backend)) };
+  return { outs: await outputs(news, await switchApp(news, olds.backend)) };
 }
 
 export { workloadKey };

@@ -53,6 +53,7 @@ export class Cutover extends pulumi.dynamic.Resource {
   declare public readonly rowsSynced: pulumi.Output<number>;
   declare public readonly replicas: pulumi.Output<Record<string, number>>;
   declare public readonly steps: pulumi.Output<string[]>;
+  declare public readonly finalFingerprint: pulumi.Output<string>;
 
   constructor(name: string, args: CutoverArgs, opts?: pulumi.CustomResourceOptions) {
     super(
@@ -79,6 +80,7 @@ export class Cutover extends pulumi.dynamic.Resource {
         replicas: undefined,
         steps: undefined,
         switchedAt: undefined,
+        finalFingerprint: undefined,
       },
       { ...opts, additionalSecretOutputs: ["kube", "postgresData", "data"] },
     );

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import Database from "better-sqlite3";
 import { startPostgres, type TestPostgres } from "../helpers/postgres";
 import { sqliteFile } from "../helpers/sqlite";
-import { migrate } from "../../src/engine";
+import { fingerprintSqlite, migrate } from "../../src/engine";
 import { check, create, diff, update, type CutoverInputs, type CutoverOutputs } from "../../src/provider/cutover-handler";
 
 let pgs: TestPostgres;
@@ -41,6 +41,7 @@ const outputs = (o: Partial<CutoverOutputs> = {}): CutoverOutputs => ({
   rowsSynced: 0,
   switchedAt: "",
   steps: [],
+  finalFingerprint: "",
   ...o,
 });
 
@@ -89,6 +90,7 @@ test("without a cluster: create adopts what is asked for; cutover brings Postgre
   db.close();
   const cut = (await update(created.id, outs, inputs({ source: file, data, cutover: true }))).outs as CutoverOutputs;
   assert.equal(cut.backend, "postgresql");
+  assert.equal(cut.finalFingerprint, await fingerprintSqlite(file), "what the final sync left, so a later change to the file is noticed");
   assert.equal(cut.rowsSynced >= 3, true, `synced ${cut.rowsSynced}`);
   assert.match(cut.status, /^cut over to PostgreSQL: final snapshot .*; synced \d+ rows to PostgreSQL \(notes: \d+\), verified; the app's Secret points at PostgreSQL; write downtime 0\.0 s$/);
   const rows = await pgs.query<{ id: string; body: string }>("SELECT id, body FROM notes ORDER BY id", [], url.split("/").pop());
@@ -97,6 +99,7 @@ test("without a cluster: create adopts what is asked for; cutover brings Postgre
   await pgs.query("INSERT INTO notes (id, body) VALUES (6, 'from the app')", [], url.split("/").pop());
   const again = (await update(created.id, cut, inputs({ source: file, data, cutover: true, timeoutSeconds: 60 }))).outs as CutoverOutputs;
   assert.equal(again.status, cut.status);
+  assert.equal(again.finalFingerprint, cut.finalFingerprint);
   const [n] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM notes", [], url.split("/").pop());
   assert.equal(Number(n!.n), 5);
   // A discarding rollback copies nothing and says what it leaves behind.
