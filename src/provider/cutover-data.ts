@@ -1,10 +1,9 @@
 // The data side of the cutover steps (cutover-steps.ts) over the engine: the
 // final delta sync SQLite → PostgreSQL (what `migrate --refresh` does), and the
 // copy back PostgreSQL → SQLite (src/engine/sync-back.ts) for a rollback.
-import { migrate, verifyMigration } from "../engine";
+import { migrate, planSyncBack, syncBack, verifyMigration } from "../engine";
 import type { IdentifierMode, SchemaMode } from "../engine/options";
 import type { DataSide, SyncResult } from "./cutover-steps";
-import { registerTsx } from "./handler";
 import { reachDatabase, type TunnelTarget } from "./tunnel";
 
 export interface DataSettings {
@@ -18,31 +17,6 @@ export interface DataSettings {
   casts: Record<string, string>;
   jobs: number;
   backupDir: string;
-}
-
-/** The sync-back engine's interface (src/engine/sync-back.ts). */
-interface SyncBackTable {
-  source: string;
-  target: string;
-  inserted: number;
-  updated: number;
-  deleted: number;
-  sourceRows: number;
-  targetRows: number;
-  match: boolean;
-}
-interface SyncBackModule {
-  planSyncBack(opts: { from: string; to: string; tables?: string[]; backupDir?: string }): Promise<{ rowsChanged: number; tables: SyncBackTable[] }>;
-  syncBack(opts: { from: string; to: string; tables?: string[]; backupDir?: string }): Promise<{ ok: boolean; tables: SyncBackTable[]; backupFile: string | null; rowsChanged: number }>;
-}
-
-function loadSyncBack(): SyncBackModule {
-  registerTsx();
-  try {
-    return require("../engine/sync-back") as SyncBackModule;
-  } catch (e) {
-    throw new Error(`This pgshift has no sync-back engine (src/engine/sync-back.ts: ${(e as Error).message}); a rollback cannot copy PostgreSQL's writes back. Nothing was stopped.`);
-  }
 }
 
 async function withDatabase<T>(s: DataSettings, f: (url: string) => Promise<T>): Promise<T> {
@@ -65,11 +39,11 @@ export function engineData(s: DataSettings, takeSnapshot: () => Promise<string>,
   const differingRows = async () => {
     // Exactly what a sync-back would write, when it could; else what verification sees.
     try {
-      const plan = await withDatabase(s, (url) => loadSyncBack().planSyncBack({ from: url, to: s.sqlitePath, tables }));
+      const plan = await withDatabase(s, (url) => planSyncBack({ from: url, to: s.sqlitePath, tables }));
       const changed = plan.tables.filter((t) => t.inserted + t.updated + t.deleted > 0);
       return { rows: plan.rowsChanged, atLeast: false, tables: changed.map((t) => t.source) };
     } catch {
-      // A value that cannot go back, or no sync-back engine: count the differences instead.
+      // A value that cannot go back: count the differences instead.
     }
     const report = await withDatabase(s, (url) => verifyMigration({ source: s.sqlitePath, target: url, schema: s.schema, tables, identifiers: s.identifiers, casts: s.casts, jobs: s.jobs }));
     const bad = report.tables.filter((t) => !t.match);
@@ -88,7 +62,7 @@ export function engineData(s: DataSettings, takeSnapshot: () => Promise<string>,
     },
     async planBack(): Promise<void> {
       if (cannotWriteBack) throw new Error(cannotWriteBack);
-      await withDatabase(s, (url) => loadSyncBack().planSyncBack({ from: url, to: s.sqlitePath, tables, backupDir: s.backupDir || undefined }));
+      await withDatabase(s, (url) => planSyncBack({ from: url, to: s.sqlitePath, tables, backupDir: s.backupDir || undefined }));
     },
     async syncBack(): Promise<SyncResult> {
       if (cannotWriteBack) {
@@ -96,7 +70,7 @@ export function engineData(s: DataSettings, takeSnapshot: () => Promise<string>,
         if (d.rows > 0) throw new Error(`PostgreSQL took ${d.atLeast ? "at least " : ""}${d.rows} rows the app's SQLite file lacks (${d.tables.join(", ")}). ${cannotWriteBack}`);
         return { ok: true, rowsChanged: 0, tables: [] };
       }
-      const r = await withDatabase(s, (url) => loadSyncBack().syncBack({ from: url, to: s.sqlitePath, tables, backupDir: s.backupDir || undefined }));
+      const r = await withDatabase(s, (url) => syncBack({ from: url, to: s.sqlitePath, tables, backupDir: s.backupDir || undefined }));
       return {
         ok: r.ok,
         rowsChanged: r.rowsChanged,

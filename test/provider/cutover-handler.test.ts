@@ -76,7 +76,7 @@ test("diff: a switch when cutover flips or what it does changes; never for how t
   }
 });
 
-test("without a cluster: create adopts what is asked for; cutover brings PostgreSQL level with the file; an update without a switch touches nothing", async () => {
+test("without a cluster: create adopts what is asked for; cutover brings PostgreSQL level with the file; an update without a switch touches nothing; a rollback copies back, or says what it discards", async () => {
   const file = sqliteFile((db) => db.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL); INSERT INTO notes (body) VALUES ('a'), ('b'), ('c');"));
   const url = await pgs.createDatabase();
   await migrate({ source: file, target: url, schema: "create" });
@@ -102,10 +102,21 @@ test("without a cluster: create adopts what is asked for; cutover brings Postgre
   assert.equal(again.finalFingerprint, cut.finalFingerprint);
   const [n] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM notes", [], url.split("/").pop());
   assert.equal(Number(n!.n), 5);
-  // A discarding rollback copies nothing and says what it leaves behind.
-  const back = (await update(created.id, again, inputs({ source: file, data, cutover: false, discardPostgresWrites: true }))).outs as CutoverOutputs;
+  // The rollback copies PostgreSQL's write back into the file (backed up first).
+  const back = (await update(created.id, again, inputs({ source: file, data, cutover: false }))).outs as CutoverOutputs;
   assert.equal(back.backend, "sqlite");
-  assert.match(back.status, /^rolled back to SQLite: rollback\.discardPostgresWrites: 1 rows PostgreSQL took are left behind \(notes\)/);
+  assert.equal(back.rowsSynced, 1);
+  assert.match(back.status, /^rolled back to SQLite: copied 1 rows back to SQLite \(notes: 1\), verified; SQLite backed up to \S+\.backup\.\d{8}_\d{6}; the app's Secret points at SQLite; write downtime 0\.0 s$/);
+  const lite = new Database(file, { readonly: true });
+  assert.equal(lite.prepare("SELECT body FROM notes WHERE id = 6").pluck().get(), "from the app");
+  lite.close();
+  // Once more over, and a discarding rollback: nothing copied, and it says what it leaves behind.
+  const over = (await update(created.id, back, inputs({ source: file, data, cutover: true }))).outs as CutoverOutputs;
+  assert.equal(over.rowsSynced, 0, "both sides were equal after the rollback");
+  await pgs.query("INSERT INTO notes (id, body) VALUES (7, 'left behind')", [], url.split("/").pop());
+  const dropped = (await update(created.id, over, inputs({ source: file, data, cutover: false, discardPostgresWrites: true }))).outs as CutoverOutputs;
+  assert.equal(dropped.backend, "sqlite");
+  assert.match(dropped.status, /^rolled back to SQLite: rollback\.discardPostgresWrites: 1 rows PostgreSQL took are left behind \(notes\)/);
 });
 
 test("diff: the same inputs with their keys in another order (as state comes back) are no change", async () => {

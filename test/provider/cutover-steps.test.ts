@@ -27,7 +27,9 @@ const worker: Workload = { kind: "StatefulSet", name: "worker" };
 class StandInApp implements AppSide {
   secret: Backend = "sqlite";
   replicasOf: Record<string, number> = { "Deployment/api": 2, "StatefulSet/worker": 1 };
-  acknowledged: { id: number; on: Backend }[] = [];
+  acknowledged: { id: number; on: Backend; run: number }[] = [];
+  /** how many times the app was started: each start reads the Secret once, like a pod's environment */
+  runs = 0;
   calls: string[] = [];
   health = 200;
   private running: Backend | undefined;
@@ -43,6 +45,7 @@ class StandInApp implements AppSide {
   start(): void {
     if (this.running) return;
     const on = (this.running = this.secret);
+    const run = ++this.runs;
     this.loop = (async () => {
       const lite = on === "sqlite" ? new Database(this.sqlitePath) : undefined;
       const client = on === "postgresql" ? new pg.Client({ connectionString: this.pgUrl }) : undefined;
@@ -52,7 +55,7 @@ class StandInApp implements AppSide {
           const id = this.next++;
           if (lite) lite.prepare("INSERT INTO events (id, note) VALUES (?, ?)").run(id, `written on ${on}`);
           else await client!.query("INSERT INTO events (id, note) VALUES ($1, $2)", [id, `written on ${on}`]);
-          this.acknowledged.push({ id, on });
+          this.acknowledged.push({ id, on, run });
           await new Promise((r) => setTimeout(r, this.everyMs));
         }
       } finally {
@@ -255,4 +258,66 @@ test("after an interrupted update left the app at 0 replicas, the recorded count
   assert.deepEqual(r.replicas, { "Deployment/api": 3, "StatefulSet/worker": 1 });
   assert.deepEqual(app.replicasOf, { "Deployment/api": 3, "StatefulSet/worker": 1 });
   assert.deepEqual(recordedAt, ['{"Deployment/api":3,"StatefulSet/worker":1} after 0 calls']);
+});
+
+test("a health check that never passes puts the app back on SQLite with what it wrote to PostgreSQL meanwhile: nothing lost", async () => {
+  const { file, url, data, db } = await setUp();
+  const app = new StandInApp(file, url);
+  app.health = 503;
+  app.start();
+  let failure: unknown;
+  try {
+    await writes(app, "sqlite", 20);
+    await cutOver(app, data, { workloads: [api, worker], healthCheck: { service: "api", port: 80, path: "/healthz" }, timeoutMs: 1500 }).catch((e: unknown) => (failure = e));
+    await writes(app, "sqlite", 10);
+  } finally {
+    await app.stop();
+  }
+  assert.ok(failure instanceof CutoverError, String(failure));
+  assert.match(failure.message, /^Cutover failed: health check GET \/healthz on Service api:80 did not answer 2xx within 2 s \(last: HTTP 503\)\. Put back: stopped .*; copied \d+ rows PostgreSQL took back to SQLite \(SQLite backed up to [^)]+\); the app's Secret points at SQLite again; started .*\. The app runs on SQLite; nothing was lost\.$/);
+  assert.equal(app.secret, "sqlite");
+  assert.deepEqual(app.replicasOf, { "Deployment/api": 2, "StatefulSet/worker": 1 }, "replicas restored");
+  const onPg = app.acknowledged.filter((a) => a.on === "postgresql");
+  assert.ok(onPg.length > 0, "the app wrote to PostgreSQL while the health check failed");
+  exactlyOnce(sqliteIds(file), app.acknowledged.map((a) => a.id), "SQLite");
+  // PostgreSQL holds everything but what the app wrote to SQLite after it was put back.
+  const after = new Set(app.acknowledged.filter((a) => a.run === 3).map((a) => a.id));
+  assert.deepEqual(sqliteIds(file).filter((id) => !after.has(id)), await pgIds(db));
+});
+
+test("cutover then rollback while the app writes: every acknowledged row is on the side the app uses next, exactly once, and both sides are equal at the rollback", async () => {
+  const { file, url, data, db } = await setUp();
+  const app = new StandInApp(file, url);
+  app.start();
+  let back;
+  try {
+    await writes(app, "sqlite", 20);
+    await cutOver(app, data, { workloads: [api, worker], timeoutMs: 10_000 });
+    await writes(app, "postgresql", 20);
+    back = await rollBack(app, data, { workloads: [api, worker], timeoutMs: 10_000, discardPostgresWrites: false });
+    await writes(app, "sqlite", 10);
+  } finally {
+    await app.stop();
+  }
+  assert.equal(back.backend, "sqlite");
+  assert.equal(app.secret, "sqlite");
+  assert.ok(back.rowsSynced >= 20, `copied back ${back.rowsSynced}`);
+  assert.match(back.backupFile ?? "", /\.backup\.\d{8}_\d{6}/);
+  assert.match(back.steps.join("; "), /^stopped .*; copied \d+ rows back to SQLite \(events: \d+\), verified; SQLite backed up to .*; the app's Secret points at SQLite; started .*, Ready; write downtime \d+\.\d s$/);
+  exactlyOnce(sqliteIds(file), app.acknowledged.map((a) => a.id), "SQLite");
+  const last = new Set(app.acknowledged.filter((a) => a.run === 3).map((a) => a.id));
+  assert.deepEqual(sqliteIds(file).filter((id) => !last.has(id)), await pgIds(db), "SQLite equals PostgreSQL as it was at the rollback");
+});
+
+test("the real refusal: a PostgreSQL value the SQLite column cannot hold stops the rollback before any workload is stopped, naming table, key and column", async () => {
+  const { file, url, data, db } = await setUp(5);
+  await pgs.query("ALTER TABLE events ALTER COLUMN note DROP NOT NULL", [], db).catch(() => undefined);
+  await pgs.query("INSERT INTO events (id, note) VALUES (6, NULL)", [], db);
+  const app = new StandInApp(file, url);
+  app.secret = "postgresql";
+  await assert.rejects(rollBack(app, data, { workloads: [api, worker], timeoutMs: 5000, discardPostgresWrites: false }), (e: Error) => {
+    assert.match(e.message, /table "events", row id="?6"?, column "note"/);
+    return true;
+  });
+  assert.deepEqual(app.calls, [], "nothing was scaled or switched");
 });
