@@ -189,13 +189,15 @@ export async function update(_id: string, olds: MigrationOutputs, news: Migratio
       ...news,
       migratedFingerprint: olds.migratedFingerprint,
       everCutover,
-      status: sourceMoved
-        ? "after cutover: the SQLite file changed but was NOT copied, since the app has written to PostgreSQL (set runId to copy it anyway)"
-        : news.cutover
-          ? "cutover: the app uses PostgreSQL; nothing copied"
-          : everCutover
-            ? "rolled back to SQLite: PostgreSQL keeps its data; nothing copied (set runId to copy SQLite again)"
-            : olds.status,
+      // The switch itself, with its final sync or its copy back, is the Cutover resource's (cutoverStatus).
+      status:
+        sourceMoved && news.cutover
+          ? "after cutover: the SQLite file changed since this resource's last copy and was NOT copied by it, since the app writes to PostgreSQL (the cutover's final sync is in cutoverStatus; set runId to overwrite PostgreSQL with the file)"
+          : news.cutover
+            ? "cutover: the app uses PostgreSQL; nothing copied here (the final sync is in cutoverStatus)"
+            : everCutover
+              ? "rolled back to SQLite: nothing copied from SQLite (the rollback's copy of PostgreSQL's writes is in cutoverStatus; set runId to copy SQLite over PostgreSQL)"
+              : olds.status,
     },
   };
 }

@@ -108,9 +108,9 @@ test("update without a reason to copy: the status says why nothing was copied, P
   const nowhere = { targetUrl: "postgresql://u:p@127.0.0.1:1/none" };
   const cases: [string, Partial<MigrationOutputs>, Partial<MigrationInputs>, RegExp, boolean][] = [
     ["nothing changed", {}, {}, /^copied and verified 1 tables, 3 rows$/, false],
-    ["cutover", {}, { cutover: true }, /^cutover: the app uses PostgreSQL; nothing copied$/, true],
-    ["rolled back", { everCutover: true, cutover: true }, { cutover: false }, /^rolled back to SQLite: PostgreSQL keeps its data; nothing copied/, true],
-    ["file changed after cutover", { everCutover: true, cutover: true }, { cutover: true, sourceFingerprint: "fp2" }, /SQLite file changed but was NOT copied/, true],
+    ["cutover", {}, { cutover: true }, /^cutover: the app uses PostgreSQL; nothing copied here \(the final sync is in cutoverStatus\)$/, true],
+    ["rolled back", { everCutover: true, cutover: true }, { cutover: false }, /^rolled back to SQLite: nothing copied from SQLite/, true],
+    ["file changed after cutover", { everCutover: true, cutover: true }, { cutover: true, sourceFingerprint: "fp2" }, /SQLite file changed since this resource.s last copy and was NOT copied/, true],
   ];
   for (const [what, olds, news, status, everCutover] of cases) {
     const r = await update("id", outputs({ ...nowhere, ...olds }), inputs({ ...nowhere, ...news }));
