@@ -6,13 +6,13 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import Database from "better-sqlite3";
-import pg from "pg";
 import { startPostgres, type TestPostgres } from "../helpers/postgres";
 import { sqliteFile } from "../helpers/sqlite";
 import { migrate } from "../../src/engine";
 import { engineData } from "../../src/provider/cutover-data";
-import { CutoverError, cutOver, describeSteps, rollBack, type AppSide, type Backend, type DataSide } from "../../src/provider/cutover-steps";
-import type { HealthCheck, Workload } from "../../src/kube/app-workloads";
+import { CutoverError, cutOver, describeSteps, rollBack, type Backend, type DataSide } from "../../src/provider/cutover-steps";
+import type { Workload } from "../../src/kube/app-workloads";
+import { StandInApp } from "../helpers/stand-in-app";
 
 let pgs: TestPostgres;
 before(async () => {
@@ -22,82 +22,6 @@ after(async () => pgs?.stop());
 
 const api: Workload = { kind: "Deployment", name: "api" };
 const worker: Workload = { kind: "StatefulSet", name: "worker" };
-
-/** The app: while it has replicas, one writer inserts a row every `everyMs` into the backend its pods started with. */
-class StandInApp implements AppSide {
-  secret: Backend = "sqlite";
-  replicasOf: Record<string, number> = { "Deployment/api": 2, "StatefulSet/worker": 1 };
-  acknowledged: { id: number; on: Backend; run: number }[] = [];
-  /** how many times the app was started: each start reads the Secret once, like a pod's environment */
-  runs = 0;
-  calls: string[] = [];
-  health = 200;
-  private running: Backend | undefined;
-  private loop: Promise<void> | undefined;
-  private next = 1_000_000;
-
-  constructor(
-    private readonly sqlitePath: string,
-    private readonly pgUrl: string,
-    private readonly everyMs = 5,
-  ) {}
-
-  start(): void {
-    if (this.running) return;
-    const on = (this.running = this.secret);
-    const run = ++this.runs;
-    this.loop = (async () => {
-      const lite = on === "sqlite" ? new Database(this.sqlitePath) : undefined;
-      const client = on === "postgresql" ? new pg.Client({ connectionString: this.pgUrl }) : undefined;
-      await client?.connect();
-      try {
-        while (this.running === on) {
-          const id = this.next++;
-          if (lite) lite.prepare("INSERT INTO events (id, note) VALUES (?, ?)").run(id, `written on ${on}`);
-          else await client!.query("INSERT INTO events (id, note) VALUES ($1, $2)", [id, `written on ${on}`]);
-          this.acknowledged.push({ id, on, run });
-          await new Promise((r) => setTimeout(r, this.everyMs));
-        }
-      } finally {
-        lite?.close();
-        await client?.end();
-      }
-    })();
-  }
-
-  async stop(): Promise<void> {
-    this.running = undefined;
-    await this.loop;
-  }
-
-  private total(): number {
-    return Object.values(this.replicasOf).reduce((a, b) => a + b, 0);
-  }
-  async replicas(w: Workload) {
-    return this.replicasOf[`${w.kind}/${w.name}`] ?? 0;
-  }
-  async scale(w: Workload, n: number) {
-    this.calls.push(`scale ${w.name} ${n}`);
-    this.replicasOf[`${w.kind}/${w.name}`] = n;
-    if (this.total() === 0) await this.stop();
-  }
-  async waitStopped(w: Workload) {
-    this.calls.push(`stopped ${w.name}`);
-    assert.equal(this.running, undefined, "a writer still runs after every workload was scaled to 0");
-  }
-  async waitReady(w: Workload) {
-    this.calls.push(`ready ${w.name}`);
-    if (this.total() > 0) this.start();
-  }
-  async switchTo(b: Backend) {
-    this.calls.push(`secret ${b}`);
-    this.secret = b;
-  }
-  async probe(_check: HealthCheck) {
-    this.calls.push("probe");
-    return this.health;
-  }
-}
 
 async function setUp(rows = 200) {
   const file = sqliteFile((db) => {
