@@ -144,9 +144,14 @@ export class DatabaseRoles extends pulumi.ComponentResource {
       schema === "public" ? undefined : new postgresql.Schema(`${name}-schema`, { name: schema, database: db, owner: owner.name }, { ...inDb, retainOnDelete: true });
     const inSchema = { ...res, dependsOn: [pin, database, ...(schemaResource ? [schemaResource] : [])] };
 
+    // A grant or default privilege leaving the state never revokes: the plugin
+    // replaces a grant by creating the new one (revoke and grant, one
+    // transaction) and then deleting the old, whose revoke would take back what
+    // the new one just gave.
+    const keep = { retainOnDelete: true };
     const grants: pulumi.CustomResource[] = [];
     const grant = (suffix: string, grantArgs: postgresql.GrantArgs, grantOpts: pulumi.CustomResourceOptions) => {
-      const g = new postgresql.Grant(`${name}-${suffix}`, grantArgs, grantOpts);
+      const g = new postgresql.Grant(`${name}-${suffix}`, grantArgs, { ...grantOpts, ...keep });
       grants.push(g);
       return g;
     };
@@ -174,7 +179,7 @@ export class DatabaseRoles extends pulumi.ComponentResource {
         new postgresql.DefaultPrivileges(
           `${name}-app-default-${suffix}`,
           { database: db, schema, owner: owner.name, role: app.name, objectType, privileges: [...privileges] },
-          inSchema,
+          { ...inSchema, ...keep },
         ),
       );
     }
