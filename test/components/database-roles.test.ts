@@ -107,10 +107,10 @@ test("up creates the database, roles, grants and default privileges as @pulumi/p
 
   const state = JSON.parse((await ws.run(["stack", "export", "--stack", stack])).stdout) as { deployment: { resources: { type: string; urn: string }[] } };
   const count = (type: string) => state.deployment.resources.filter((r) => r.type === type).length;
-  assert.equal(count("postgresql:index:Role"), 4);
-  assert.equal(count("postgresql:index:Database"), 1);
-  assert.equal(count("postgresql:index:Grant"), 10);
-  assert.equal(count("postgresql:index:DefaultPrivileges"), 2);
+  assert.equal(count("postgresql:index/role:Role"), 4);
+  assert.equal(count("postgresql:index/database:Database"), 1);
+  assert.equal(count("postgresql:index/grant:Grant"), 10);
+  assert.equal(count("postgresql:index/defaultPrivileges:DefaultPrivileges"), 2);
   assert.equal(count("pulumi:providers:postgresql"), 1);
   // The one dynamic resource left: the admin role's session settings.
   assert.deepEqual(

@@ -105,7 +105,7 @@ test("an update from the previous code's state takes the roles over; the app rea
   assert.ok(rounds > 20, `the loop ran (${rounds} rounds)`);
 
   const types = await typesInState();
-  for (const r of roles) assert.ok(types.includes(`postgresql:index:Role roles-${r}`), types.join("\n"));
+  for (const r of roles) assert.ok(types.includes(`postgresql:index/role:Role roles-${r}`), types.join("\n"));
   assert.deepEqual(
     types.filter((t) => t.startsWith("pulumi-nodejs:dynamic:Resource")),
     ["pulumi-nodejs:dynamic:Resource roles-admin-session"],
