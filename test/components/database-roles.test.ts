@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { rmSync } from "node:fs";
 import pg from "pg";
 import { logCaughtUp, startPostgres, type TestPostgres } from "../helpers/postgres";
+import { appLoop } from "../helpers/roles";
 import { pulumiWorkspace, repoRoot, type PulumiWorkspace } from "../helpers/pulumi";
 import { scramVerifier, stableSalt } from "../../src/provider/admin-session";
 
@@ -109,7 +110,8 @@ test("up creates the database, roles, grants and default privileges as @pulumi/p
   const count = (type: string) => state.deployment.resources.filter((r) => r.type === type).length;
   assert.equal(count("postgresql:index/role:Role"), 4);
   assert.equal(count("postgresql:index/database:Database"), 1);
-  assert.equal(count("postgresql:index/grant:Grant"), 10);
+  // PUBLIC on postgres, template1, the database and the schema; connect and usage for app, monitor, backup; the app's tables and sequences.
+  assert.equal(count("postgresql:index/grant:Grant"), 12);
   assert.equal(count("postgresql:index/defaultPrivileges:DefaultPrivileges"), 2);
   assert.equal(count("pulumi:providers:postgresql"), 1);
   // The one dynamic resource left: the admin role's session settings.
@@ -175,23 +177,8 @@ test("a second up, a preview and a refresh find nothing to change: no grant drif
 
 test("the app keeps reading and writing while an update re-grants its tables and after the owner adds a table", async () => {
   const app = await connect(names.app, current.app);
-  const failures: string[] = [];
-  let rounds = 0;
-  let stop = false;
-  const loop = (async () => {
-    while (!stop) {
-      try {
-        await app.query("INSERT INTO public.messages (body) VALUES ('loop')");
-        await app.query("UPDATE public.messages SET body = 'loop2' WHERE body = 'loop'");
-        await app.query("SELECT count(*) FROM public.messages");
-        await app.query("DELETE FROM public.messages WHERE body = 'loop2'");
-        rounds++;
-      } catch (e) {
-        failures.push((e as Error).message);
-      }
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  })();
+  const loop = appLoop(app, "public.messages");
+  let result = { rounds: 0, failures: ["not stopped"] };
   try {
     const urn = (await pulumi(["stack", "export"])).output.match(/"urn":\s*"([^"]*::roles-app-tables)"/)?.[1];
     assert.ok(urn, "the app's table grant is in the state");
@@ -204,12 +191,11 @@ test("the app keeps reading and writing while an update re-grants its tables and
     assert.equal(again.code, 0, again.output);
     await app.query("SELECT * FROM public.settings");
   } finally {
-    stop = true;
-    await loop;
+    result = await loop.stop();
     await app.end();
   }
-  assert.deepEqual(failures, [], "the app's statements all succeeded");
-  assert.ok(rounds > 20, `the loop ran (${rounds} rounds)`);
+  assert.deepEqual(result.failures, [], "the app's statements all succeeded");
+  assert.ok(result.rounds > 20, `the loop ran (${result.rounds} rounds)`);
 });
 
 test("the owner's traps do not make it superuser through the next updates (password rotation, a refresh, a re-grant)", async () => {

@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { startPostgres, type TestPostgres } from "../helpers/postgres";
+import { appLoop } from "../helpers/roles";
 import { pulumiWorkspace, repoRoot, type PulumiWorkspace } from "../helpers/pulumi";
 
 const git = (args: string[], cwd = repoRoot) => execFileSync("git", args, { cwd, encoding: "utf8" }).trim();
@@ -72,37 +73,20 @@ test("an update from the previous code's state takes the roles over; the app rea
   await owner.end();
 
   const app = await connect("app");
-  const failures: string[] = [];
-  let rounds = 0;
-  let stop = false;
-  const loop = (async () => {
-    while (!stop) {
-      try {
-        await app.query("INSERT INTO public.messages (body) VALUES ('loop')");
-        await app.query("SELECT count(*) FROM public.messages");
-        await app.query("UPDATE public.messages SET body = 'loop2' WHERE body = 'loop'");
-        await app.query("DELETE FROM public.messages WHERE body = 'loop2'");
-        // A new login as well: the role keeps LOGIN and its password.
-        if (rounds % 10 === 0) await (await connect("app")).end();
-        rounds++;
-      } catch (e) {
-        failures.push((e as Error).message);
-      }
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  })();
+  // A new login every tenth round as well: the role keeps LOGIN and its password.
+  const loop = appLoop(app, "public.messages", async () => (await connect("app")).end());
+  let result = { rounds: 0, failures: ["not stopped"] };
   try {
     git(["checkout", "-q", newCommit], clone);
     const upgraded = await ws.run(["up", "--yes", "--skip-preview", "--stack", stack], { allowFailure: true });
     assert.equal(upgraded.code, 0, upgraded.stdout + upgraded.stderr);
     assert.match(upgraded.stdout, /4 imported|imported/);
   } finally {
-    stop = true;
-    await loop;
+    result = await loop.stop();
     await app.end();
   }
-  assert.deepEqual(failures, [], "the app's statements all succeeded through the update");
-  assert.ok(rounds > 20, `the loop ran (${rounds} rounds)`);
+  assert.deepEqual(result.failures, [], "the app's statements all succeeded through the update");
+  assert.ok(result.rounds > 20, `the loop ran (${result.rounds} rounds)`);
 
   const types = await typesInState();
   for (const r of roles) assert.ok(types.includes(`postgresql:index/role:Role roles-${r}`), types.join("\n"));

@@ -52,3 +52,36 @@ export async function applyPrivilegeModel(adminUrl: string, model: PrivilegeMode
     await c.end();
   }
 }
+
+/**
+ * The app at work: INSERT, UPDATE, SELECT, DELETE on `table` in a loop on
+ * `client` (and, every tenth round, `reconnect()`: a fresh login) until
+ * stopped; every failure is kept with its message.
+ */
+export function appLoop(client: pg.Client, table: string, reconnect?: () => Promise<void>): { stop(): Promise<{ rounds: number; failures: string[] }> } {
+  const failures: string[] = [];
+  let rounds = 0;
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        await client.query(`INSERT INTO ${table} (body) VALUES ('loop')`);
+        await client.query(`UPDATE ${table} SET body = 'loop2' WHERE body = 'loop'`);
+        await client.query(`SELECT count(*) FROM ${table}`);
+        await client.query(`DELETE FROM ${table} WHERE body = 'loop2'`);
+        if (reconnect && rounds % 10 === 0) await reconnect();
+        rounds++;
+      } catch (e) {
+        failures.push((e as Error).message);
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return { rounds, failures };
+    },
+  };
+}
