@@ -149,9 +149,17 @@ export class DatabaseRoles extends pulumi.ComponentResource {
     // transaction) and then deleting the old, whose revoke would take back what
     // the new one just gave.
     const keep = { retainOnDelete: true };
+    // One at a time: grants to different roles on the same database or schema
+    // rewrite the same ACL, and run in parallel they fail with "tuple
+    // concurrently updated" (seen here: the plugin locks per role only).
     const grants: pulumi.CustomResource[] = [];
+    const serial = (o: pulumi.CustomResourceOptions): pulumi.CustomResourceOptions => ({
+      ...o,
+      ...keep,
+      dependsOn: [...((o.dependsOn as pulumi.Resource[] | undefined) ?? []), ...grants.slice(-1)],
+    });
     const grant = (suffix: string, grantArgs: postgresql.GrantArgs, grantOpts: pulumi.CustomResourceOptions) => {
-      const g = new postgresql.Grant(`${name}-${suffix}`, grantArgs, { ...grantOpts, ...keep });
+      const g = new postgresql.Grant(`${name}-${suffix}`, grantArgs, serial(grantOpts));
       grants.push(g);
       return g;
     };
@@ -179,7 +187,7 @@ export class DatabaseRoles extends pulumi.ComponentResource {
         new postgresql.DefaultPrivileges(
           `${name}-app-default-${suffix}`,
           { database: db, schema, owner: owner.name, role: app.name, objectType, privileges: [...privileges] },
-          { ...inSchema, ...keep },
+          serial(inSchema),
         ),
       );
     }
