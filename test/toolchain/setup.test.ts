@@ -61,7 +61,7 @@ test("preview changes nothing; up creates everything, from the project's plugins
   const preview = await ws.run(["preview", "--diff"]);
   assert.match(preview.stdout, /\+ .*kubernetes:core\/v1:ConfigMap/);
   assert.match(preview.stdout, /\+ .*command:local:Command/);
-  assert.match(preview.stdout, /\+ .*postgresql:index:Role/);
+  assert.match(preview.stdout, /\+ .*postgresql:index\/role:Role/);
   assert.equal(existsSync(join(outDir, "command-ran")), false, "preview must not run the command");
   const rolesBefore = await pg.query("SELECT 1 FROM pg_roles WHERE rolname = 'smoke_role'");
   assert.equal(rolesBefore.length, 0, "preview must not create the role");
