@@ -16,9 +16,14 @@ import { SqliteMigration } from "./components/sqlite-migration";
 import { cutoverSettings, parseConfig, rawConfig } from "./src/config";
 import { resolveKubeconfig } from "./src/kube/kubeconfig";
 import type { TunnelTarget } from "./src/kube/port-forward";
+import { updateTunnelEndpoint } from "./src/kube/update-tunnel";
+import { existingRoles, settled } from "./src/provider/existing-roles";
 
 const runWithTunnelScript = join(__dirname, "src", "kube", "run-with-tunnel.ts");
 
+// Async: which roles already exist decides, before they are declared, which
+// the postgresql provider takes over instead of creating (DatabaseRoles).
+export = (async () => {
 const cfg = parseConfig(rawConfig(pulumi.runtime.allConfig()));
 const cutoverCfg = cutoverSettings(cfg);
 const secretConfig = new pulumi.Config("pgshift");
@@ -116,12 +121,33 @@ const tunnel: pulumi.Output<TunnelTarget> | undefined = viaTunnel
   : undefined;
 const url = (role: string, password: pulumi.Input<string>) =>
   pulumi.secret(pulumi.interpolate`postgresql://${role}:${pulumi.output(password).apply(encodeURIComponent)}@${dbHost}:${dbPort}/${cfg.database.name}?sslmode=${conn.sslmode}`);
+// The postgresql provider's way in: the port-forward this update keeps open
+// (src/kube/update-tunnel.ts), or the server itself.
+const adminEndpoint = tunnel
+  ? updateTunnelEndpoint(tunnel, `${pulumi.getProject()}/${pulumi.getStack()}/${process.cwd()}`)
+  : pulumi.output({ host: conn.host, port: conn.port });
+const roleNames = [cfg.roles.owner, cfg.roles.app, cfg.roles.monitor, cfg.roles.backup];
+// Unknown (a preview before the database exists): none.
+const existing = await settled(
+  pulumi.all([adminEndpoint, secrets.passwords.superuser]).apply(([e, password]) =>
+    existingRoles({ host: e.host, port: e.port, user: "postgres", password, database: cfg.database.name, sslmode: conn.sslmode }, roleNames),
+  ),
+  [],
+);
 let migration: SqliteMigration | undefined;
 const roles = new DatabaseRoles(
   "roles",
   {
     adminUrl: url("postgres", secrets.passwords.superuser),
     tunnel,
+    admin: {
+      host: adminEndpoint.host,
+      port: adminEndpoint.port,
+      username: "postgres",
+      password: secrets.passwords.superuser,
+      sslmode: conn.sslmode,
+    },
+    existingRoles: existing,
     database: cfg.database.name,
     owner: { name: cfg.roles.owner, password: secrets.passwords.owner },
     app: { name: cfg.roles.app, password: secrets.passwords.app },
@@ -209,17 +235,20 @@ const cutover = new AppCutover(
   { ...k8sOpts, dependsOn: migration ? [migration] : [] },
 );
 
-export const namespaceName = namespace;
-export const databaseService = database.serviceHost;
-export const appRole = cfg.roles.app;
-export const ownerRole = cfg.roles.owner;
-export const appPassword = secrets.passwords.app;
-export const appBackend = cutover.backend;
-export const cutoverStatus = cutover.status;
-export const writeDowntimeSeconds = cutover.writeDowntimeSeconds;
-export const rowsSynced = cutover.rowsSynced;
-export const migrationPlan = migration?.plan;
-export const migrationReport = migration?.report;
-export const migrationStatus = migration?.status;
-export const sqliteBackup = migration?.backupFile;
-export const manifestsDir = cfg.renderDir;
+return {
+  namespaceName: namespace,
+  databaseService: database.serviceHost,
+  appRole: cfg.roles.app,
+  ownerRole: cfg.roles.owner,
+  appPassword: secrets.passwords.app,
+  appBackend: cutover.backend,
+  cutoverStatus: cutover.status,
+  writeDowntimeSeconds: cutover.writeDowntimeSeconds,
+  rowsSynced: cutover.rowsSynced,
+  migrationPlan: migration?.plan,
+  migrationReport: migration?.report,
+  migrationStatus: migration?.status,
+  sqliteBackup: migration?.backupFile,
+  manifestsDir: cfg.renderDir,
+};
+})();

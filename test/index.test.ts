@@ -103,7 +103,7 @@ test("up: roles with exactly the seed's privileges, data copied and verified, ma
   const src = new Database(source, { readonly: true });
   for (const t of report.tables) {
     const n = (src.prepare(`SELECT count(*) AS n FROM "${t.source}"`).get() as { n: number }).n;
-    const [row] = await pgs.query<{ n: string }>(`SELECT count(*) AS n FROM "${t.source}"`, [], db);
+    const [row] = await pgs.query<{ n: string }>(`SELECT count(*) AS n FROM public."${t.source}"`, [], db);
     assert.equal(Number(row!.n), n, t.source);
   }
   src.close();
@@ -113,7 +113,7 @@ test("up: roles with exactly the seed's privileges, data copied and verified, ma
   // The app role can read and write every table, including one the owner creates later.
   await asRole("piyasa_app", appPassword, "INSERT INTO settings (key, value) VALUES ('new_key', '1'); UPDATE settings SET value = '2' WHERE key = 'new_key'; SELECT count(*) FROM messages; DELETE FROM settings WHERE key = 'new_key'");
   await asRole("piyasa_app", appPassword, "INSERT INTO bots (name) VALUES ('sequence works')");
-  await pgs.query("SET ROLE piyasa_user; CREATE TABLE later_table (id bigserial PRIMARY KEY, note text); RESET ROLE;", [], db);
+  await pgs.query("SET ROLE piyasa_user; CREATE TABLE public.later_table (id bigserial PRIMARY KEY, note text); RESET ROLE;", [], db);
   await asRole("piyasa_app", appPassword, "INSERT INTO later_table (note) VALUES ('x'); SELECT * FROM later_table; UPDATE later_table SET note = 'y'; DELETE FROM later_table");
   // …and nothing else.
   for (const sql of ["CREATE TABLE evil (id int)", "DROP TABLE settings", "ALTER TABLE settings ADD COLUMN x int", "TRUNCATE settings", "SELECT * FROM pgshift.loads"]) {
@@ -143,13 +143,13 @@ test("a changed source is copied exactly once; a failure mid-copy fails the upda
   const failed = await run(["up", "--yes", "--skip-preview"], true);
   assert.notEqual(failed.code, 0);
   assert.match(failed.stdout + failed.stderr, /table "messages", row id=\d+, column "created_at": an impossible date/);
-  const [before] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], db);
+  const [before] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM public.messages", [], db);
   assert.equal(Number(before!.n), 500, "the failed update left the old data untouched");
   const fix = new Database(source);
   fix.prepare("UPDATE messages SET created_at = '2025-02-28 23:00:00' WHERE text = 'bozuk tarih'").run();
   fix.close();
   await run(["up", "--yes", "--skip-preview"]);
-  const [afterRows] = await pgs.query<{ n: string; d: string }>("SELECT count(*) AS n, count(DISTINCT id) AS d FROM messages", [], db);
+  const [afterRows] = await pgs.query<{ n: string; d: string }>("SELECT count(*) AS n, count(DISTINCT id) AS d FROM public.messages", [], db);
   assert.equal(Number(afterRows!.n), 502);
   assert.equal(Number(afterRows!.d), 502);
   // The re-copy before cutover synced: only the two new messages were copied (their key ranges compared row by row).
@@ -169,7 +169,7 @@ test("cutover brings PostgreSQL level and points DATABASE_URL at it; rolling bac
   await set("pgshift:cutover", "true");
   const cut = await run(["up", "--yes", "--skip-preview"]);
   assert.doesNotMatch(cut.stdout + cut.stderr, /NOT copied/);
-  const [level] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM messages WHERE text LIKE 'before the cutover up %'", [], db);
+  const [level] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM public.messages WHERE text LIKE 'before the cutover up %'", [], db);
   assert.equal(Number(level!.n), 25, "the 25 rows written before the cutover up are in PostgreSQL");
   assert.match(appSecret().DATABASE_URL!, /^postgresql\+psycopg:\/\/piyasa_app:[^@]+@local-postgres\.piyasa-chatbot-local\.svc\.cluster\.local:5432\/piyasa_db$/);
   assert.match(appSecret().DATABASE_URL_ASYNC!, /^postgresql\+asyncpg:\/\//);
@@ -179,7 +179,7 @@ test("cutover brings PostgreSQL level and points DATABASE_URL at it; rolling bac
   w.close();
   const up = await run(["up", "--yes", "--skip-preview"]);
   assert.match(up.stdout + up.stderr, /changed after cutover\. It was NOT copied/);
-  const [n] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], db);
+  const [n] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM public.messages", [], db);
   assert.equal(Number(n!.n), 527);
   // The app writes to PostgreSQL now.
   const outputs = JSON.parse((await run(["stack", "output", "--json", "--show-secrets"])).stdout) as Record<string, unknown>;
@@ -198,10 +198,10 @@ test("cutover brings PostgreSQL level and points DATABASE_URL at it; rolling bac
   // The rollback copies PostgreSQL's writes back into the SQLite file (backed up first): both sides equal.
   const back = await run(["up", "--yes", "--skip-preview"]);
   assert.equal(appSecret().DATABASE_URL, "sqlite:///./app.db");
-  const [kept] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], db);
+  const [kept] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM public.messages", [], db);
   assert.equal(Number(kept!.n), 528, "a rollback does not overwrite what the app wrote to PostgreSQL");
   const lite = new Database(source, { readonly: true });
-  const texts = (lite.prepare("SELECT text FROM messages ORDER BY id").all() as { text: string }[]).map((r) => r.text);
+  const texts = (lite.prepare("SELECT text FROM public.messages ORDER BY id").all() as { text: string }[]).map((r) => r.text);
   lite.close();
   assert.ok(texts.includes("written on PostgreSQL") && texts.includes("edited on PostgreSQL"), "PostgreSQL's insert and update are in SQLite");
   assert.equal(texts.length, 528);
@@ -210,7 +210,7 @@ test("cutover brings PostgreSQL level and points DATABASE_URL at it; rolling bac
   // Copying SQLite again after a rollback takes an explicit new runId; the two sides are already equal.
   await set("pgshift:migration.runId", "after-rollback-1");
   await run(["up", "--yes", "--skip-preview"]);
-  const [recopied] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], db);
+  const [recopied] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM public.messages", [], db);
   assert.equal(Number(recopied!.n), 528);
   const history = JSON.parse((await run(["stack", "history", "--json"])).stdout) as { kind: string; result: string }[];
   assert.ok(history.filter((h) => h.kind === "update").length >= 6, JSON.stringify(history.map((h) => h.kind)));
@@ -234,6 +234,6 @@ test("no password in state or output; destroy leaves the data", async () => {
     assert.ok(!logs.includes(s), "password in the output of preview/up");
   }
   await run(["destroy", "--yes", "--skip-preview"]);
-  const [n] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], db);
+  const [n] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM public.messages", [], db);
   assert.equal(Number(n!.n), 528, "destroy never drops data");
 });

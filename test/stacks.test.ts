@@ -160,7 +160,7 @@ describe("dev stack on a real API server", () => {
     await cluster.waitFor("the StatefulSet controller to create data-dev-postgres-0", () => cluster.get("pvc", "data-dev-postgres-0", ns));
     const api = (await cluster.get<K8sObject>("deployment", "dev-api", ns))!;
     assert.equal(api.spec!.template.metadata.annotations["pgshift.io/database"], "sqlite", "the app's workloads carry the backend annotation");
-    const [n] = await env.pgs.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], "piyasa_db");
+    const [n] = await env.pgs.query<{ n: string }>("SELECT count(*) AS n FROM public.messages", [], "piyasa_db");
     assert.equal(Number(n!.n), 300);
   });
 
@@ -211,7 +211,7 @@ describe("dev stack on a real API server", () => {
     }
     assert.ok(await cluster.get("pvc", "data-dev-postgres-0", ns), "the data claim outlives the StatefulSet");
     assert.ok(await cluster.get("deployment", "dev-api", ns), "the app's own Deployment is not pgshift's to delete");
-    const [n] = await env.pgs.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], "piyasa_db");
+    const [n] = await env.pgs.query<{ n: string }>("SELECT count(*) AS n FROM public.messages", [], "piyasa_db");
     assert.equal(Number(n!.n), 300, "destroy never drops data");
   });
 });
@@ -223,7 +223,7 @@ describe("prod stack on a real API server", () => {
 
   test("up: every object accepted, TLS on, the data volume retained", async () => {
     await env.stack.run(["up", "--yes", "--skip-preview"]);
-    const [copied] = await env.pgs.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], "piyasa_db");
+    const [copied] = await env.pgs.query<{ n: string }>("SELECT count(*) AS n FROM public.messages", [], "piyasa_db");
     assert.equal(Number(copied!.n), 300, "roles and the copy went over TLS with sslmode=require");
     await assertAllReadable(await env.stack.objects());
     const sts = (await cluster.get<K8sObject>("statefulset", "postgres", ns))!;

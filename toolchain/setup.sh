@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Puts the Pulumi engine pgshift runs on — the CLI, the Node.js language host
-# and the kubernetes and command resource plugins — in the git-ignored
-# .toolchain/, where scripts/env.sh finds it.
+# and the kubernetes, command and postgresql resource plugins — in the
+# git-ignored .toolchain/, where scripts/env.sh finds it.
 #
 # With a Pulumi v3 CLI on PATH that is at least as new as the @pulumi/pulumi SDK
 # in node_modules (the SDK asks the engine for features by name; an older engine
@@ -11,7 +11,9 @@
 # that fails is the pinned plugin built from Go modules.
 #
 # Without a usable CLI (the offline path) everything is built from the Go module
-# proxy at the versions pinned in toolchain/*/go.mod. Each Go build prints one
+# proxy at the versions pinned in toolchain/*/go.mod, and the postgresql plugin
+# from its source tarball (below) unless a plugin cache or `pulumi plugin install`
+# has it. Each Go build prints one
 # line with its time; its full output goes to .toolchain/logs/<piece>.log.
 # Plugins are linked into the project's own PULUMI_HOME, so the engine never
 # tries to download one at run time. Idempotent: a second run takes a second or two.
@@ -21,13 +23,18 @@
 #
 #   PGSHIFT_BUILD_FROM_GO=never       never build a plugin from Go: report the
 #                                     command that installs it instead
+#   PGSHIFT_POSTGRESQL_PLUGIN_SRC=<f> the source tarball the postgresql plugin is
+#                                     built from when it cannot be installed
+#                                     (default: ../shared/vendor/pulumi-postgresql-
+#                                     3.18.0-src.tar.gz beside the checkout, if there)
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
 # The single source of truth for versions: each must match toolchain/*/go.mod
-# and package.json (@pulumi/pulumi, @pulumi/kubernetes, @pulumi/command).
+# and package.json (@pulumi/pulumi, @pulumi/kubernetes, @pulumi/command,
+# @pulumi/postgresql: the npm SDK's version is the plugin version it loads).
 PULUMI_VERSION=v3.274.1
 # The Node.js language host is its own Go module with no release tags; the newest
 # pseudo-version the proxy serves is 3 commits after v3.163.0 and does not compile
@@ -36,9 +43,18 @@ PULUMI_VERSION=v3.274.1
 LANGUAGE_HOST_VERSION=v3.163.0
 KUBERNETES_VERSION=4.25.0
 COMMAND_VERSION=0.9.2
+POSTGRESQL_VERSION=3.18.0
 # The kubernetes provider module is replaced by an unpacked copy (see below), so
 # go.sum cannot vouch for it: its hash is pinned here instead.
 KUBERNETES_MODULE_SUM="h1:j2bphCf7c2YhnBrhwht2f3TNRRgcMImltUlAgzxr9H4="
+# Neither github.com/pulumi/pulumi-postgresql nor the terraform provider it wraps
+# has a version on the Go module proxy, so the postgresql plugin is built from a
+# source tarball (pulumi-postgresql v3.18.0's provider/ and patches/, and the
+# terraform-provider-postgresql commit it pins): PGSHIFT_POSTGRESQL_PLUGIN_SRC, or
+# the shared copy next to the checkout. Its sha256 is pinned as the kubernetes
+# module's hash is; every other module comes from the proxy and go.sum.
+POSTGRESQL_SRC_SHA256=d0a6a550d4adbe97933a9a1b8f65eb41765cfe3d6623f069d84afb612575a87a
+POSTGRESQL_SRC_DEFAULT="$root/../shared/vendor/pulumi-postgresql-$POSTGRESQL_VERSION-src.tar.gz"
 
 tc="$root/.toolchain"
 bin="$tc/bin"
@@ -134,11 +150,12 @@ EOF
 }
 
 # One line per piece: what is built, where its full output goes, how long it took.
-go_build() { # <module dir> <output> <ldflags> <package>
-  local name log t0
+go_build() { # <module dir under toolchain/, or an absolute path> <output> <ldflags> <package>
+  local name log t0 dir="$1"
+  [ "${dir#/}" != "$dir" ] || dir="$root/toolchain/$1"
   name="$(basename "$2")" log="$logs/$(basename "$2").log" t0=$(date +%s)
   printf '[setup] building %s (log: %s) ... ' "$name" "$log" >&2
-  if (cd "$root/toolchain/$1" && GOFLAGS=-mod=readonly go build -v -trimpath -ldflags "-s -w $3" -o "$2" "$4") >>"$log" 2>&1; then
+  if (cd "$dir" && GOFLAGS=-mod=readonly go build -v -trimpath -ldflags "-s -w $3" -o "$2" "$4") >>"$log" 2>&1; then
     printf 'done in %ss\n' "$(( $(date +%s) - t0 ))" >&2
   else
     printf 'failed after %ss; last lines of the log:\n' "$(( $(date +%s) - t0 ))" >&2
@@ -206,11 +223,63 @@ build_kubernetes_plugin() {
   echo "$KUBERNETES_VERSION" >"$tc/plugins/pulumi-resource-kubernetes.version"
 }
 
+# The source tarball of the postgresql plugin: PGSHIFT_POSTGRESQL_PLUGIN_SRC, else
+# the shared copy beside the checkout when there is one; prints nothing if neither.
+postgresql_plugin_src() {
+  if [ -n "${PGSHIFT_POSTGRESQL_PLUGIN_SRC:-}" ]; then
+    printf '%s\n' "$PGSHIFT_POSTGRESQL_PLUGIN_SRC"
+  elif [ -f "$POSTGRESQL_SRC_DEFAULT" ]; then
+    printf '%s\n' "$(cd "$(dirname "$POSTGRESQL_SRC_DEFAULT")" && pwd)/$(basename "$POSTGRESQL_SRC_DEFAULT")"
+  fi
+}
+
+build_postgresql_plugin() {
+  stamp_ok "$tc/plugins/pulumi-resource-postgresql" "$POSTGRESQL_VERSION" && return 0
+  mkdir -p "$tc/plugins"
+  local log="$logs/pulumi-resource-postgresql.log" tarball sum src="$tc/src/postgresql-provider" p
+  : >"$log"
+  tarball="$(postgresql_plugin_src)"
+  if [ -z "$tarball" ]; then
+    say "no source for the postgresql plugin: set PGSHIFT_POSTGRESQL_PLUGIN_SRC to pulumi-postgresql-$POSTGRESQL_VERSION-src.tar.gz (pulumi-postgresql v$POSTGRESQL_VERSION's provider/ and patches/ with the terraform-provider-postgresql commit it pins)"
+    return 1
+  fi
+  if [ ! -f "$tarball" ]; then
+    say "PGSHIFT_POSTGRESQL_PLUGIN_SRC is $tarball, which is not a file"
+    return 1
+  fi
+  sum="$(sha256sum "$tarball" | cut -d' ' -f1)"
+  if [ "$sum" != "$POSTGRESQL_SRC_SHA256" ]; then
+    say "$tarball has sha256 $sum, expected $POSTGRESQL_SRC_SHA256 (pulumi-postgresql v$POSTGRESQL_VERSION): refusing to build it"
+    return 1
+  fi
+  # As pulumi-postgresql's own Makefile does: Pulumi's patches on the upstream
+  # provider (its module path), then the schema the binary embeds, then the build
+  # (provider/go.mod replaces the upstream module with ../upstream).
+  if [ ! -f "$src/provider/cmd/pulumi-resource-postgresql/schema-embed.json" ] || [ "$(cat "$src/.source-sha256" 2>/dev/null)" != "$sum" ]; then
+    say "unpacking $tarball, patching it and generating its schema (log: $log)"
+    command -v patch >/dev/null 2>&1 || { say "building the postgresql plugin needs \`patch\` (to apply Pulumi's patches/): install it and run this again"; return 1; }
+    rm -rf "$src" && mkdir -p "$src"
+    tar -xzf "$tarball" -C "$src" --strip-components=1 >>"$log" 2>&1 || { say "unpacking $tarball failed (log: $log)"; return 1; }
+    for p in "$src"/patches/*.patch; do
+      [ -f "$p" ] || continue
+      (cd "$src/upstream" && patch -p1 <"$p") >>"$log" 2>&1 || { say "applying $(basename "$p") failed (log: $log)"; return 1; }
+    done
+    (cd "$src/provider/cmd/pulumi-resource-postgresql" && VERSION="$POSTGRESQL_VERSION" GOFLAGS=-mod=readonly go run generate.go) >>"$log" 2>&1 || {
+      say "generating the postgresql provider's schema failed; last lines of $log:"; tail -n 15 "$log" >&2; return 1; }
+    echo "$sum" >"$src/.source-sha256"
+  fi
+  go_build "$src/provider" "$tc/plugins/pulumi-resource-postgresql" \
+    "-X github.com/pulumi/pulumi-postgresql/provider/v3/pkg/version.Version=$POSTGRESQL_VERSION" \
+    ./cmd/pulumi-resource-postgresql || return 1
+  echo "$POSTGRESQL_VERSION" >"$tc/plugins/pulumi-resource-postgresql.version"
+}
+
 # How long a cold build takes on two cores, measured on a fresh clone: the whole
 # engine 1093 s, of which the kubernetes plugin 762 s.
 build_estimate() {
   case "$1" in
     kubernetes) echo "about 13 minutes" ;;
+    postgresql) echo "up to 40 minutes (measured: 38 minutes at load 25)" ;;
     *) echo "a few minutes" ;;
   esac
 }
@@ -241,9 +310,15 @@ provide_plugin() { # <name> <version>
     why="$why; building from Go is switched off (PGSHIFT_BUILD_FROM_GO=never)"
   elif ! find_go; then
     why="$why; Go is not installed to build it"
+  elif [ "$name" = postgresql ] && [ -z "$(postgresql_plugin_src)" ]; then
+    why="$why; there is no source tarball to build it from (PGSHIFT_POSTGRESQL_PLUGIN_SRC is not set and $POSTGRESQL_SRC_DEFAULT does not exist)"
   else
     say "plugin $name $version is not in your plugin cache and pulumi plugin install failed ($why):"
-    say "building it from Go modules instead, $(build_estimate "$name") on two cores when Go's caches are cold"
+    if [ "$name" = postgresql ]; then
+      say "building it from the source tarball $(postgresql_plugin_src) and Go modules instead, $(build_estimate "$name") on two cores when Go's caches are cold"
+    else
+      say "building it from Go modules instead, $(build_estimate "$name") on two cores when Go's caches are cold"
+    fi
     if "build_${name}_plugin"; then
       install_plugin "$name" "$version" "$tc/plugins/pulumi-resource-$name"
       return 0
@@ -301,6 +376,7 @@ if [ "${#user[@]}" -eq 3 ]; then
   echo "${user[0]}" >"$bin/pulumi.source"
   provide_plugin kubernetes "$KUBERNETES_VERSION" || exit 1
   provide_plugin command "$COMMAND_VERSION" || exit 1
+  provide_plugin postgresql "$POSTGRESQL_VERSION" || exit 1
 else
   # The offline path: no usable Pulumi on PATH, so build the pinned engine.
   forget_user_pulumi
@@ -315,6 +391,10 @@ else
   build_kubernetes_plugin || { say "building the kubernetes plugin failed: see $logs/pulumi-resource-kubernetes.log"; exit 1; }
   install_plugin kubernetes "$KUBERNETES_VERSION" "$tc/plugins/pulumi-resource-kubernetes"
   install_plugin command "$COMMAND_VERSION" "$tc/plugins/pulumi-resource-command"
+  # No Go module serves the postgresql plugin: the same order as with the user's
+  # CLI (plugin cache, `pulumi plugin install` with the CLI just built, then the
+  # source tarball), so a machine that can download it never builds it.
+  provide_plugin postgresql "$POSTGRESQL_VERSION" || exit 1
 fi
 
 # Extra toolchain pieces (the test Kubernetes API server) live in their own script.
@@ -322,4 +402,4 @@ if [ -f "$root/toolchain/setup-kube.sh" ] && [ "${PGSHIFT_SKIP_KUBE:-}" != 1 ]; 
   bash "$root/toolchain/setup-kube.sh"
 fi
 
-say "toolchain ready in $(( $(date +%s) - started ))s: pulumi $("$bin/pulumi" version) with kubernetes $KUBERNETES_VERSION and command $COMMAND_VERSION (PULUMI_HOME=$PULUMI_HOME)"
+say "toolchain ready in $(( $(date +%s) - started ))s: pulumi $("$bin/pulumi" version) with kubernetes $KUBERNETES_VERSION, command $COMMAND_VERSION and postgresql $POSTGRESQL_VERSION (PULUMI_HOME=$PULUMI_HOME)"

@@ -119,12 +119,12 @@ interface Ws {
 }
 
 /**
- * Opens 127.0.0.1:<free port> → <pod>:<port>. Each TCP connection gets its
+ * Opens 127.0.0.1:<free port, or localPort> → <pod>:<port>. Each TCP connection gets its
  * own port-forward stream; when either side ends, the other is closed, so a
  * dropped tunnel surfaces as a broken PostgreSQL connection (the load's
  * transaction rolls back) instead of a hang.
  */
-export async function openTunnel(target: TunnelTarget, opts: { readyTimeoutMs?: number } = {}): Promise<Tunnel> {
+export async function openTunnel(target: TunnelTarget, opts: { readyTimeoutMs?: number; localPort?: number } = {}): Promise<Tunnel> {
   const kc = loadConfig(target);
   await waitReady(kc, target, opts.readyTimeoutMs ?? 300_000);
   const forward = new (client().PortForward)(kc, true);
@@ -167,7 +167,7 @@ export async function openTunnel(target: TunnelTarget, opts: { readyTimeoutMs?: 
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
+    server.listen(opts.localPort ?? 0, "127.0.0.1", () => resolve());
   });
   const { port } = server.address() as AddressInfo;
   return {

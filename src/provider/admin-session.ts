@@ -119,3 +119,14 @@ export function scramVerifier(password: string, opts: { salt?: Buffer; iteration
   const serverKey = createHmac("sha256", salted).update("Server Key").digest();
   return `SCRAM-SHA-256$${iterations}:${salt.toString("base64")}$${storedKey.toString("base64")}:${serverKey.toString("base64")}`;
 }
+
+/**
+ * A 16-byte salt for `role`'s verifier, derived from the password (HMAC keyed
+ * with it), so the same password gives the same verifier on every run — the
+ * postgresql plugin compares its `password` input with what it stored — and a
+ * new password a new salt. Derived, not random, only because the input must be
+ * stable; it reveals no more than the verifier does.
+ */
+export function stableSalt(role: string, password: string): Buffer {
+  return createHmac("sha256", password).update(`pgshift SCRAM salt for role ${role}`).digest().subarray(0, 16);
+}

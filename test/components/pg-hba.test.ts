@@ -13,8 +13,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { startPostgres, type TestPostgres } from "../helpers/postgres";
 import { pgHba, PgHbaNameError } from "../../components/pg-hba";
-import { grantsProvider } from "../../src/provider/database-grants";
-import { roleProvider } from "../../src/provider/postgres-role";
+import { applyPrivilegeModel } from "../helpers/roles";
 
 const db = "piyasa_db";
 const roles = ["piyasa_user", "piyasa_app", "piyasa_monitor", "piyasa_backup"];
@@ -75,9 +74,7 @@ async function serve(tls: boolean): Promise<Server> {
   await admin.query("CREATE DATABASE other_db");
   await admin.end();
   const adminUrl = `postgres://postgres:${encodeURIComponent(pgs.password)}@127.0.0.1:${pgs.port}/${db}${tls ? "?sslmode=require" : ""}`;
-  for (const r of roles) await roleProvider.create!({ adminUrl, name: r, password: rolePassword, memberOf: [], connectionLimit: -1 });
-  await roleProvider.create!({ adminUrl, name: "someone_else", password: rolePassword, memberOf: [], connectionLimit: -1 });
-  await grantsProvider.create!({ adminUrl, database: db, schema: "public", owner: "piyasa_user", app: "piyasa_app", connectOnly: ["piyasa_monitor", "piyasa_backup"] });
+  await applyPrivilegeModel(adminUrl, { database: db, schema: "public", owner: "piyasa_user", app: "piyasa_app", connectOnly: ["piyasa_monitor", "piyasa_backup"] }, rolePassword, ["someone_else"]);
   return s;
 }
 

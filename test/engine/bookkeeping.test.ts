@@ -12,7 +12,7 @@ import { startPostgres, type TestPostgres } from "../helpers/postgres";
 import { runProcess } from "../helpers/process";
 import { sqliteFile } from "../helpers/sqlite";
 import { formatPlan, migrate, planMigration, verifyMigration, TargetConflictError } from "../../src/engine";
-import { grantStatements } from "../../src/provider/database-grants";
+import { grantStatements } from "../helpers/roles";
 
 const appDir = resolve(__dirname, "..", "fixtures", "alembic-app");
 // Debian's interpreter, which has python3-alembic, -sqlalchemy and -psycopg2.

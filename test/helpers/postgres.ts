@@ -65,7 +65,15 @@ function tlsFlags(base: string, certificate?: { cert: string; key: string }): st
  */
 export async function logCaughtUp(pgs: TestPostgres, log: () => string, timeoutMs = 10_000): Promise<void> {
   const marker = `log-caught-up-${randomBytes(8).toString("hex")}`;
-  await pgs.query(`SELECT '${marker}'`);
+  // Logged even when the superuser's own role settings turn statement logging
+  // off (AdminRolePin): startup options outrank role settings.
+  const c = new pg.Client({ connectionString: pgs.url(), options: "-c log_statement=all" });
+  await c.connect();
+  try {
+    await c.query(`SELECT '${marker}'`);
+  } finally {
+    await c.end();
+  }
   const deadline = Date.now() + timeoutMs;
   while (!log().includes(marker)) {
     if (Date.now() > deadline) throw new Error(`the server's log did not show ${marker} within ${timeoutMs} ms (is log_statement=all set?)`);

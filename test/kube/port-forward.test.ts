@@ -12,6 +12,9 @@ import { join } from "node:path";
 import yaml from "js-yaml";
 import { startTestCluster, type TestCluster } from "../helpers/kube";
 import { openTunnel, TunnelError, withTunnel } from "../../src/kube/port-forward";
+import { openUpdateTunnel, tunnelPorts } from "../../src/kube/update-tunnel";
+import { spawn } from "node:child_process";
+import { createServer } from "node:net";
 
 let cluster: TestCluster;
 let kubeconfig: string;
@@ -128,6 +131,45 @@ test("a kubeconfig the API server refuses, or a context it does not have, fails 
     openTunnel({ kubeconfig, context: "no-such-context", namespace: ns, pod: "echo", port: 5432 }),
     /The kubeconfig has no context "no-such-context"/,
   );
+});
+
+// The postgresql provider's tunnel (src/kube/update-tunnel.ts): a process of
+// its own, on the same port every time for the same stack, that outlives the
+// program and ends with the process it watches (the language host).
+test("the update's tunnel: the stack's own port, open until the watched process ends; a taken port moves it to the next", async () => {
+  const key = `test/${process.pid}/update-tunnel`;
+  const watched = spawn("sleep", ["600"], { stdio: "ignore" });
+  try {
+    const first = await openUpdateTunnel({ kubeconfig, namespace: ns, pod: "echo", port: 5432 }, key, { watchPid: watched.pid! });
+    assert.equal(first.port, tunnelPorts(key)[0], "the first port derived from the stack");
+    assert.deepEqual(tunnelPorts(key), tunnelPorts(key), "derived, not random");
+    assert.equal(await exchange(first.port, "through the update's tunnel"), "through the update's tunnel");
+    // A second tunnel for the same stack while the first still runs: the next port.
+    const second = await openUpdateTunnel({ kubeconfig, namespace: ns, pod: "echo", port: 5432 }, key, { watchPid: watched.pid! });
+    assert.equal(second.port, tunnelPorts(key)[1]);
+    assert.equal(await exchange(second.port, "second"), "second");
+    watched.kill();
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const closed = await exchange(first.port, "gone?").then(() => false, () => true);
+      if (closed) break;
+      assert.ok(Date.now() < deadline, "the tunnel process did not end within 10 s of the watched process");
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await assert.rejects(exchange(second.port, "gone?"), /ECONNREFUSED/);
+  } finally {
+    watched.kill();
+  }
+  // Every port of the stack taken: a clear error, not a hang.
+  const blockers = await Promise.all(
+    tunnelPorts(key).map((p) => new Promise<ReturnType<typeof createServer>>((resolve) => { const srv = createServer(); srv.once("error", () => resolve(srv)); srv.listen(p, "127.0.0.1", () => resolve(srv)); })),
+  );
+  try {
+    await assert.rejects(openUpdateTunnel({ kubeconfig, namespace: ns, pod: "echo", port: 5432 }, key), /every local port tried for the port-forward is in use/);
+  } finally {
+    for (const b of blockers) b.close();
+  }
+  await assert.rejects(openUpdateTunnel({ kubeconfig, namespace: ns, pod: "no-such-pod", port: 5432 }, key, { readyTimeoutMs: 0 }), /no-such-pod .*did not become Ready/);
 });
 
 test("when the pod goes away mid-connection, the connection closes instead of hanging", async () => {

@@ -24,6 +24,8 @@ function cloneEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   // Only the clone's own toolchain and state may be used.
   for (const k of ["PULUMI_HOME", "PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE"]) delete env[k];
+  // The clone is not beside ../shared: point setup at the postgresql plugin's source as .ci/run does.
+  env.PGSHIFT_POSTGRESQL_PLUGIN_SRC ??= join(repoRoot, "..", "shared", "vendor", "pulumi-postgresql-3.18.0-src.tar.gz");
   return env;
 }
 

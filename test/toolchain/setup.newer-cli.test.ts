@@ -68,7 +68,7 @@ before(() => {
   for (const f of ["pulumi", "pulumi-language-nodejs"]) copyFileSync(join(cache, f), join(userBin, f));
   execFileSync("chmod", ["+x", join(userBin, "pulumi"), join(userBin, "pulumi-language-nodejs")]);
   // Plugins the user installed earlier: the ones this repository's engine runs.
-  for (const [name, version] of [["kubernetes", "4.25.0"], ["command", "0.9.2"]] as const) {
+  for (const [name, version] of [["kubernetes", "4.25.0"], ["command", "0.9.2"], ["postgresql", "3.18.0"]] as const) {
     const from = realpathSync(join(projectPulumiHome, "plugins", `resource-${name}-v${version}`, `pulumi-resource-${name}`));
     mkdirSync(join(userPlugin(name, version), ".."), { recursive: true });
     copyFileSync(from, userPlugin(name, version));

@@ -1,6 +1,7 @@
 // The engine built by toolchain/setup.sh runs a real preview/up/history/destroy
-// cycle of a tiny program that uses the kubernetes and command plugins and a
-// dynamic provider talking to a real PostgreSQL 16 — with no download attempted.
+// cycle of a tiny program that uses the kubernetes, command and postgresql
+// plugins and a dynamic provider talking to a real PostgreSQL 16 — with no
+// download attempted.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -23,6 +24,8 @@ before(async () => {
   await ws.run(["config", "set", "outDir", outDir]);
   await ws.run(["config", "set", "roleName", "smoke_role"]);
   await ws.run(["config", "set", "--secret", "databaseUrl", pg.url()]);
+  await ws.run(["config", "set", "pgPort", String(pg.port)]);
+  await ws.run(["config", "set", "--secret", "pgPassword", pg.password]);
 });
 
 after(async () => {
@@ -40,6 +43,7 @@ test("the pinned CLI and plugins are the ones the engine uses", () => {
   const found = plugins.map((p) => `${p.kind}/${p.name}@${p.version}`).sort();
   assert.ok(found.includes("resource/kubernetes@4.25.0"), found.join(", "));
   assert.ok(found.includes("resource/command@0.9.2"), found.join(", "));
+  assert.ok(found.includes("resource/postgresql@3.18.0"), found.join(", "));
   // The npm SDKs tell the engine which plugin version to load: they must agree.
   const sdk = (name: string) =>
     JSON.parse(readFileSync(join(repoRoot, "node_modules", "@pulumi", name, "package.json"), "utf8")) as {
@@ -49,6 +53,7 @@ test("the pinned CLI and plugins are the ones the engine uses", () => {
   const pluginVersion = (name: string) => (sdk(name).pulumi?.version ?? sdk(name).version).replace(/^v/, "");
   assert.equal(pluginVersion("kubernetes"), "4.25.0");
   assert.equal(pluginVersion("command"), "0.9.2");
+  assert.equal(pluginVersion("postgresql"), "3.18.0");
   assert.equal(sdk("pulumi").version, "3.163.0");
 });
 
@@ -56,13 +61,14 @@ test("preview changes nothing; up creates everything, from the project's plugins
   const preview = await ws.run(["preview", "--diff"]);
   assert.match(preview.stdout, /\+ .*kubernetes:core\/v1:ConfigMap/);
   assert.match(preview.stdout, /\+ .*command:local:Command/);
+  assert.match(preview.stdout, /\+ .*postgresql:index\/role:Role/);
   assert.equal(existsSync(join(outDir, "command-ran")), false, "preview must not run the command");
   const rolesBefore = await pg.query("SELECT 1 FROM pg_roles WHERE rolname = 'smoke_role'");
   assert.equal(rolesBefore.length, 0, "preview must not create the role");
 
   const up = await ws.run(["up", "--yes", "--skip-preview", "-v=9", "--logtostderr", "--logflow"]);
   // The engine resolves each plugin from PULUMI_HOME and never tries to acquire one.
-  for (const name of ["kubernetes", "command"]) {
+  for (const name of ["kubernetes", "command", "postgresql"]) {
     const loaded = new RegExp(`${projectPulumiHome.replace(/[/.]/g, "\\$&")}/plugins/resource-${name}-v[0-9.]+/pulumi-resource-${name}`);
     assert.match(up.stderr, loaded, `plugin ${name} not loaded from the project's PULUMI_HOME`);
   }
@@ -73,6 +79,8 @@ test("preview changes nothing; up creates everything, from the project's plugins
   assert.ok(manifests.some((f) => f.endsWith(".yaml") && readFileSync(join(outDir, "manifests", f), "utf8").includes("hello: world")), manifests.join(", "));
   const roles = await pg.query("SELECT 1 FROM pg_roles WHERE rolname = 'smoke_role'");
   assert.equal(roles.length, 1, "the dynamic provider must have created the role");
+  const pgRoles = await pg.query<{ rolcanlogin: boolean }>("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'smoke_pg_role'");
+  assert.deepEqual(pgRoles, [{ rolcanlogin: false }], "the postgresql plugin must have created its role");
 });
 
 test("a second up changes nothing, and history lists both updates", async () => {
@@ -103,7 +111,7 @@ test("the database URL is a secret: ciphertext in state, never printed", async (
 test("destroy removes what up created", async () => {
   await ws.run(["destroy", "--yes", "--skip-preview"]);
   assert.equal(existsSync(join(outDir, "command-ran")), false);
-  const roles = await pg.query("SELECT 1 FROM pg_roles WHERE rolname = 'smoke_role'");
+  const roles = await pg.query("SELECT 1 FROM pg_roles WHERE rolname IN ('smoke_role', 'smoke_pg_role')");
   assert.equal(roles.length, 0);
   const left = existsSync(join(outDir, "manifests")) ? readdirSync(join(outDir, "manifests"), { recursive: true }).map(String).filter((f) => f.endsWith(".yaml")) : [];
   assert.deepEqual(left, []);

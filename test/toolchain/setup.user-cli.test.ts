@@ -20,6 +20,19 @@ const pinned = (name: string) => new RegExp(`^${name}=(\\S+)$`, "m").exec(setupS
 const cliVersion = pinned("PULUMI_VERSION") ?? "";
 const hostVersion = pinned("LANGUAGE_HOST_VERSION") ?? cliVersion;
 
+// The plugins setup provides, at the versions it pins.
+const pluginVersions: Record<string, string> = {
+  kubernetes: pinned("KUBERNETES_VERSION") ?? "",
+  command: pinned("COMMAND_VERSION") ?? "",
+  postgresql: pinned("POSTGRESQL_VERSION") ?? "",
+};
+
+// The postgresql plugin's source tarball (pulumi-postgresql v3.18.0 and the
+// terraform provider it pins), as .ci/run finds it: the stand-in go does not
+// compile it, but setup unpacks it, checks its hash and applies its patches for real.
+const postgresqlSrc =
+  process.env.PGSHIFT_POSTGRESQL_PLUGIN_SRC ?? join(repoRoot, "..", "shared", "vendor", `pulumi-postgresql-${pluginVersions.postgresql}-src.tar.gz`);
+
 const sdkVersion = (JSON.parse(readFileSync(join(repoRoot, "node_modules", "@pulumi", "pulumi", "package.json"), "utf8")) as { version: string }).version;
 
 function script(path: string, body: string): void {
@@ -71,14 +84,15 @@ esac`,
     if (opts.langHost !== false) script(join(installBin, "pulumi-language-nodejs"), `[ "$1" = -h ] && exit 0; exit 2`);
   }
   for (const name of opts.cached ?? []) {
-    const version = name === "kubernetes" ? "4.25.0" : "0.9.2";
+    const version = pluginVersions[name];
     script(join(home, ".pulumi", "plugins", `resource-${name}-v${version}`, `pulumi-resource-${name}`), "exit 0");
   }
   script(
     join(goBin, "go"),
-    `echo "go $*" >>${calls}
+    `echo "go $* [in $PWD]" >>${calls}
 for i in $(seq 40); do echo "go: downloading example.com/module$i v1.0.$i" >&2; done
 ${opts.goFails ? 'echo "compile error: something broke" >&2; exit 1' : ""}
+[ "$1 $2" = "run generate.go" ] && printf '{"version":"%s"}' "$VERSION" >schema-embed.json
 out=""; while [ $# -gt 0 ]; do [ "$1" = -o ] && out="$2"; shift; done
 [ -n "$out" ] && { printf '#!/bin/sh\\necho v3.163.0\\n' >"$out"; chmod +x "$out"; }
 exit 0`,
@@ -109,16 +123,18 @@ const plugin = (s: Sandbox, name: string, version: string) =>
   join(s.root, ".toolchain", "pulumi-home", "plugins", `resource-${name}-v${version}`, `pulumi-resource-${name}`);
 
 test("a newer v3 CLI with its language host and cached plugins is used as it is: nothing built, nothing downloaded", () => {
-  const s = sandbox({ cli: "v3.274.1", cached: ["kubernetes", "command"] });
+  const s = sandbox({ cli: "v3.274.1", cached: ["kubernetes", "command", "postgresql"] });
   const r = s.run();
   assert.equal(r.status, 0, r.stderr);
   assert.equal(realpathSync(bin(s, "pulumi")), join(s.installBin, "pulumi"));
   assert.equal(realpathSync(bin(s, "pulumi-language-nodejs")), join(s.installBin, "pulumi-language-nodejs"));
   assert.equal(readlinkSync(plugin(s, "kubernetes", "4.25.0")), join(s.home, ".pulumi", "plugins", "resource-kubernetes-v4.25.0", "pulumi-resource-kubernetes"));
   assert.equal(readlinkSync(plugin(s, "command", "0.9.2")), join(s.home, ".pulumi", "plugins", "resource-command-v0.9.2", "pulumi-resource-command"));
+  assert.equal(readlinkSync(plugin(s, "postgresql", "3.18.0")), join(s.home, ".pulumi", "plugins", "resource-postgresql-v3.18.0", "pulumi-resource-postgresql"));
+  assert.match(r.stderr, /plugin postgresql 3\.18\.0: from your plugin cache/);
   assert.deepEqual(s.callLog().filter((c) => !c.startsWith("pulumi version")), [], "no build and no plugin install");
   assert.match(r.stderr, new RegExp(`using the Pulumi v3\\.274\\.1 installed at ${join(s.installBin, "pulumi")}`));
-  assert.match(r.stderr, /toolchain ready in \d+s: pulumi v3\.274\.1/);
+  assert.match(r.stderr, /toolchain ready in \d+s: pulumi v3\.274\.1 with kubernetes 4\.25\.0, command 0\.9\.2 and postgresql 3\.18\.0/);
 
   // A second run says nothing new and changes nothing.
   const again = s.run();
@@ -160,7 +176,7 @@ test("when the install fails, the pinned plugin is built from Go, saying why and
 });
 
 test("a pinned build is set aside while the user's CLI is linked, and comes back without a rebuild when that CLI goes", () => {
-  const s = sandbox({ cli: "v3.274.1", cached: ["kubernetes", "command"] });
+  const s = sandbox({ cli: "v3.274.1", cached: ["kubernetes", "command", "postgresql"] });
   const tc = join(s.root, ".toolchain");
   script(join(tc, "bin", "pulumi"), `echo ${cliVersion}`);
   writeFileSync(join(tc, "bin", "pulumi.version"), `${cliVersion}\n`);
@@ -179,6 +195,90 @@ test("a pinned build is set aside while the user's CLI is linked, and comes back
   assert.match(back.stderr, new RegExp(`toolchain ready in \\d+s: pulumi ${cliVersion.replace(/\./g, "\\.")}`));
   assert.equal(readFileSync(bin(s, "pulumi"), "utf8"), `#!/usr/bin/env bash\necho ${cliVersion}\n`, "the pinned build, not a link");
   assert.equal(s.callLog().some((c) => c.startsWith("go ")), false, "nothing rebuilt");
+});
+
+// The postgresql plugin: no Go module serves it, so after the user's cache and
+// `pulumi plugin install` it is built from a source tarball, or setup stops.
+test("the postgresql plugin, not in the user's cache, is installed by the user's CLI, not built", () => {
+  const s = sandbox({ cli: "v3.274.1", cached: ["kubernetes", "command"], pluginInstallWorks: true });
+  const r = s.run({ PGSHIFT_POSTGRESQL_PLUGIN_SRC: postgresqlSrc });
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(s.callLog().includes("pulumi plugin install resource postgresql 3.18.0 --non-interactive"), s.callLog().join("\n"));
+  assert.equal(s.callLog().some((c) => c.startsWith("go ")), false, "nothing built");
+  assert.match(r.stderr, /plugin postgresql 3\.18\.0: installed by pulumi plugin install in \d+s/);
+  assert.equal(existsSync(join(s.root, ".toolchain", "src", "postgresql-provider")), false, "the tarball is not even unpacked");
+});
+
+function assertBuiltFromTarball(s: Sandbox, r: { status: number | null; stderr: string }): void {
+  assert.equal(r.status, 0, r.stderr);
+  const src = join(s.root, ".toolchain", "src", "postgresql-provider");
+  const logs = join(s.root, ".toolchain", "logs");
+  assert.match(r.stderr, /plugin postgresql 3\.18\.0 is not in your plugin cache and pulumi plugin install failed \(.*failed all 5 attempts\)/);
+  assert.match(r.stderr, new RegExp(`building it from the source tarball ${postgresqlSrc.replace(/[.]/g, "\\.")} and Go modules instead, up to 40 minutes`));
+  // Pulumi's patch (the upstream module's import path) applied to the unpacked upstream provider.
+  assert.match(readFileSync(join(src, "upstream", "go.mod"), "utf8"), /^module github\.com\/cyrilgdn\/terraform-provider-postgresql$/m);
+  // The schema generated by the provider's own generate.go, with the plugin's version, then the build.
+  assert.ok(s.callLog().includes(`go run generate.go [in ${join(src, "provider", "cmd", "pulumi-resource-postgresql")}]`), s.callLog().join("\n"));
+  assert.equal(readFileSync(join(src, "provider", "cmd", "pulumi-resource-postgresql", "schema-embed.json"), "utf8"), '{"version":"3.18.0"}');
+  const build = s.callLog().find((c) => c.startsWith("go build") && c.includes("pulumi-resource-postgresql"));
+  assert.ok(build, s.callLog().join("\n"));
+  assert.match(build, /-X github\.com\/pulumi\/pulumi-postgresql\/provider\/v3\/pkg\/version\.Version=3\.18\.0/);
+  assert.ok(build.endsWith(`./cmd/pulumi-resource-postgresql [in ${join(src, "provider")}]`), build);
+  assert.match(r.stderr, new RegExp(`^\\[setup\\] building pulumi-resource-postgresql \\(log: ${logs}/pulumi-resource-postgresql\\.log\\) \\.\\.\\. done in \\d+s$`, "m"));
+  assert.match(readFileSync(join(logs, "pulumi-resource-postgresql.log"), "utf8"), /go: downloading example\.com\/module40/);
+  assert.equal(realpathSync(plugin(s, "postgresql", "3.18.0")), join(s.root, ".toolchain", "plugins", "pulumi-resource-postgresql"));
+}
+
+test("when the install fails, the postgresql plugin is built from the source tarball: hash checked, patched, schema generated, one line with its time", () => {
+  assert.ok(existsSync(postgresqlSrc), `the postgresql plugin's source tarball is missing at ${postgresqlSrc}: set PGSHIFT_POSTGRESQL_PLUGIN_SRC`);
+  const s = sandbox({ cli: "v3.274.1", cached: ["kubernetes", "command"] });
+  const r = s.run({ PGSHIFT_POSTGRESQL_PLUGIN_SRC: postgresqlSrc });
+  assertBuiltFromTarball(s, r);
+
+  // A second run reuses the build: no install attempt, nothing built.
+  const calls = s.callLog().length;
+  const again = s.run({ PGSHIFT_POSTGRESQL_PLUGIN_SRC: postgresqlSrc });
+  assert.equal(again.status, 0, again.stderr);
+  assert.deepEqual(s.callLog().slice(calls).filter((c) => !c.startsWith("pulumi version")), []);
+});
+
+test("without a CLI (the offline path), the postgresql plugin is built from the tarball once the pinned CLI cannot install it", () => {
+  assert.ok(existsSync(postgresqlSrc), `the postgresql plugin's source tarball is missing at ${postgresqlSrc}: set PGSHIFT_POSTGRESQL_PLUGIN_SRC`);
+  const s = sandbox({});
+  // The kubernetes plugin as an earlier run left it (the stand-in go cannot produce its module).
+  const tc = join(s.root, ".toolchain");
+  script(join(tc, "plugins", "pulumi-resource-kubernetes"), "exit 0");
+  writeFileSync(join(tc, "plugins", "pulumi-resource-kubernetes.version"), "4.25.0\n");
+  // The CLI the stand-in go "builds" installs no plugin (as offline).
+  const r = s.run({ PGSHIFT_POSTGRESQL_PLUGIN_SRC: postgresqlSrc });
+  assert.equal(r.status, 0, r.stderr);
+  const logs = join(tc, "logs");
+  assert.match(r.stderr, /plugin postgresql 3\.18\.0 is not in your plugin cache and pulumi plugin install failed/);
+  assert.match(r.stderr, new RegExp(`^\\[setup\\] building pulumi-resource-postgresql \\(log: ${logs}/pulumi-resource-postgresql\\.log\\) \\.\\.\\. done in \\d+s$`, "m"));
+  assert.ok(s.callLog().some((c) => c.startsWith("go build") && c.endsWith(`./cmd/pulumi-resource-postgresql [in ${join(tc, "src", "postgresql-provider", "provider")}]`)), s.callLog().join("\n"));
+  assert.equal(realpathSync(plugin(s, "postgresql", "3.18.0")), join(tc, "plugins", "pulumi-resource-postgresql"));
+  assert.match(r.stderr, /toolchain ready in \d+s: .* and postgresql 3\.18\.0/);
+});
+
+test("a postgresql source tarball with another hash is refused, and setup stops with the install command", () => {
+  const s = sandbox({ cli: "v3.274.1", cached: ["kubernetes", "command"] });
+  const fake = join(s.root, "..", "pulumi-postgresql-3.18.0-src.tar.gz");
+  writeFileSync(fake, "not the source");
+  const r = s.run({ PGSHIFT_POSTGRESQL_PLUGIN_SRC: fake });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`${fake.replace(/[.]/g, "\\.")} has sha256 [0-9a-f]{64}, expected [0-9a-f]{64} \\(pulumi-postgresql v3\\.18\\.0\\): refusing to build it`));
+  assert.equal(s.callLog().some((c) => c.startsWith("go ")), false, "nothing built");
+  assert.match(r.stderr, /Install it with:\n\[setup\] +pulumi plugin install resource postgresql 3\.18\.0\n/);
+  assert.equal(existsSync(plugin(s, "postgresql", "3.18.0")), false);
+});
+
+test("with no source tarball and no download, setup stops naming the install command and PGSHIFT_POSTGRESQL_PLUGIN_SRC", () => {
+  const s = sandbox({ cli: "v3.274.1", cached: ["kubernetes", "command"] });
+  const r = s.run();
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /The Pulumi plugin postgresql 3\.18\.0 is missing and could not be installed: .*failed all 5 attempts.*no source tarball to build it from \(PGSHIFT_POSTGRESQL_PLUGIN_SRC is not set and .*pulumi-postgresql-3\.18\.0-src\.tar\.gz does not exist\)/);
+  assert.match(r.stderr, /Install it with:\n\[setup\] +pulumi plugin install resource postgresql 3\.18\.0\n/);
+  assert.equal(s.callLog().some((c) => c.startsWith("go ")), false);
 });
 
 for (const [cli, why] of [
