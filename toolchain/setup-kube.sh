@@ -18,6 +18,7 @@ cd "$root"
 KUBE_VERSION=v1.34.2
 ETCD_VERSION=v3.6.16
 COREDNS_VERSION=v1.14.7 # must match toolchain/coredns/go.mod
+KUBE_ROUTER_VERSION=v2.1.0 # must match toolchain/kube-router/go.mod
 
 bin="$root/.toolchain/bin"
 force=false
@@ -65,18 +66,20 @@ build kube kubelet "$KUBE_VERSION" k8s.io/kubernetes/cmd/kubelet "$kube_ldflags"
 build kube kube-proxy "$KUBE_VERSION" k8s.io/kubernetes/cmd/kube-proxy "$kube_ldflags"
 # Cluster DNS (*.svc.cluster.local), with only the plugins it needs (toolchain/coredns/main.go).
 build coredns coredns "$COREDNS_VERSION" .
+# NetworkPolicy enforcement on the node: kube-router's firewall (toolchain/kube-router/go.mod).
+build kube-router kube-router "$KUBE_ROUTER_VERSION" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router "-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION"
 
 # The container runtime comes from Debian: containerd, runc and the CNI plugins.
 # Running pods needs root (network namespaces, mounts, iptables); without it the
 # node tests fail saying so, and the rest of the suite runs as usual.
-if ! command -v containerd >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1 || [ ! -x /usr/lib/cni/bridge ]; then
+if ! command -v containerd >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1 || [ ! -x /usr/lib/cni/bridge ] || [ ! -x /usr/sbin/ipset ]; then
   if [ "$(id -u)" != 0 ]; then
-    say "containerd, runc and containernetworking-plugins are missing and this is not root: install them"
-    say "(apt-get install containerd runc containernetworking-plugins) to run the test cluster's node."
+    say "containerd, runc, containernetworking-plugins or ipset are missing and this is not root: install them"
+    say "(apt-get install containerd runc containernetworking-plugins ipset) to run the test cluster's node."
   else
-    say "installing containerd, runc and containernetworking-plugins from Debian"
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd runc containernetworking-plugins iptables iproute2; } >/dev/null
+    say "installing containerd, runc, containernetworking-plugins and ipset from Debian"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd runc containernetworking-plugins iptables iproute2 ipset; } >/dev/null
   fi
 fi
-say "test cluster binaries ready: etcd $ETCD_VERSION, Kubernetes $KUBE_VERSION (apiserver, controller-manager, scheduler, kubelet, kube-proxy, kubectl), CoreDNS $COREDNS_VERSION"
+say "test cluster binaries ready: etcd $ETCD_VERSION, Kubernetes $KUBE_VERSION (apiserver, controller-manager, scheduler, kubelet, kube-proxy, kubectl), CoreDNS $COREDNS_VERSION, kube-router $KUBE_ROUTER_VERSION"
 bash "$root/toolchain/images/build.sh" # the node's images (pause, app, postgres, exporter): toolchain/images/

@@ -1,6 +1,6 @@
 #!/bin/sh
 # pgshift's database backup, run by the BackupCronJob (and by hand: it needs
-# pg_dump, pg_restore, sha256sum, awk and the libpq environment PGHOST, PGPORT,
+# pg_isready, pg_dump, pg_restore, sha256sum, awk and the libpq environment PGHOST, PGPORT,
 # PGDATABASE, PGUSER, PGPASSWORD).
 #
 # Each run writes one custom-format dump to $BACKUP_DIR/dumps/. A dump counts
@@ -109,6 +109,18 @@ for stale in "$dumps"/.*; do
 done
 work=$(mktemp -d "${TMPDIR:-/tmp}/pgshift-backup.XXXXXX")
 trap 'rm -f -- "$partial" "$partial.err" "$partial.sha256"; rm -rf -- "$work"' EXIT
+
+# A Job's pod can be refused for its first second or two: the NetworkPolicy
+# engine allows a new pod's address only once it has seen the pod (kube-router
+# on the local node: docs/test-cluster.md), and the database may be restarting.
+# Wait for it, bounded, rather than fail the night's dump on the first packet.
+attempts=0
+until pg_isready -q -t 3; do
+  attempts=$((attempts + 1))
+  [ "$attempts" -lt "${BACKUP_CONNECT_ATTEMPTS:-30}" ] || fail "the database at ${PGHOST:-the local socket}:${PGPORT:-5432} did not accept connections after $attempts tries (2 s apart); nothing was changed"
+  sleep 2
+done
+[ "$attempts" = 0 ] || log "the database accepted connections after $attempts refused tries"
 
 log "$NOW: dumping $PGDATABASE from ${PGHOST:-the local socket} as ${PGUSER:-(default user)}"
 if ! pg_dump --format=custom --compress=6 --no-password --file="$partial" 2>"$partial.err"; then

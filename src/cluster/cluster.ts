@@ -30,6 +30,7 @@ export interface ClusterState {
   kubeletHealthzPort?: number;
   coreDnsReadyPort?: number;
   kubeProxyHealthzPort?: number;
+  kubeRouterHealthPort?: number;
   startedAt: string;
 }
 
@@ -61,7 +62,7 @@ const hostFile = (dir: string) => join(dir, "host-before.json");
 export const kubeconfigPath = (dir: string) => join(dir, "kubeconfig");
 
 /** The order daemons start in; stopCluster stops them in reverse. */
-const ORDER = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd", "kubelet", "kube-proxy", "coredns", "provisioner"];
+const ORDER = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd", "kubelet", "kube-proxy", "kube-router", "coredns", "provisioner"];
 
 export function readState(dir: string): ClusterState | undefined {
   return existsSync(stateFile(dir)) ? (JSON.parse(readFileSync(stateFile(dir), "utf8")) as ClusterState) : undefined;
@@ -94,7 +95,7 @@ export function nodePrerequisites(): string[] {
   const bins = missingBinaries([...CONTROL_PLANE_BINARIES, ...NODE_BINARIES]);
   if (bins.length) problems.push(`${bins.join(", ")} not built in ${toolchainBin}: run \`bash toolchain/setup.sh\`.`);
   const tools = NODE_HOST_TOOLS.filter((t) => !existsSync(t));
-  if (tools.length) problems.push(`${tools.join(", ")} missing: install Debian's containerd, runc and containernetworking-plugins (\`apt-get install containerd runc containernetworking-plugins\`; toolchain/setup.sh does it as root).`);
+  if (tools.length) problems.push(`${tools.join(", ")} missing: install Debian's containerd, runc, containernetworking-plugins and ipset (\`apt-get install containerd runc containernetworking-plugins ipset\`; toolchain/setup.sh does it as root).`);
   if (!existsSync(imageManifest)) problems.push(`no local images (${imageManifest}): run \`bash toolchain/images/build.sh\` (toolchain/setup.sh does it).`);
   return problems;
 }
@@ -273,11 +274,14 @@ async function startNode(dir: string, state: ClusterState, kubeconfig: string, a
   log(`creating the node's network: ${NODE.link} (${NODE.ip}), pods on ${NODE.bridge} (${NODE.podCidr})`);
   host.createNodeLink(NODE.link, NODE.peer, NODE.ip);
   // Pods may reach each other, the node and Services (DNAT happens before
-  // FORWARD), and nothing else: no traffic leaves the machine.
-  execFileSync("iptables", ["-N", "PGSHIFT-EGRESS"]);
-  for (const dst of [NODE.podCidr, `${NODE.ip}/32`]) execFileSync("iptables", ["-A", "PGSHIFT-EGRESS", "-d", dst, "-j", "RETURN"]);
-  execFileSync("iptables", ["-A", "PGSHIFT-EGRESS", "-j", "DROP"]);
-  execFileSync("iptables", ["-I", "FORWARD", "-s", NODE.podCidr, "-j", "PGSHIFT-EGRESS"]);
+  // FORWARD), and nothing else: no traffic leaves the machine. In mangle, which
+  // runs before filter: kube-router's filter FORWARD chain ACCEPTs what the
+  // NetworkPolicies allow and keeps its jump first, so a filter rule would
+  // never see pod traffic.
+  execFileSync("iptables", ["-t", "mangle", "-N", "PGSHIFT-EGRESS"]);
+  for (const dst of [NODE.podCidr, `${NODE.ip}/32`]) execFileSync("iptables", ["-t", "mangle", "-A", "PGSHIFT-EGRESS", "-d", dst, "-j", "RETURN"]);
+  execFileSync("iptables", ["-t", "mangle", "-A", "PGSHIFT-EGRESS", "-j", "DROP"]);
+  execFileSync("iptables", ["-t", "mangle", "-I", "FORWARD", "-s", NODE.podCidr, "-j", "PGSHIFT-EGRESS"]);
 
   for (const d of [p.containerdRoot, p.containerdState, p.cniConfDir, p.cniIpamDir, p.kubeletRoot, p.volumes]) mkdirSync(d, { recursive: true });
   writeFileSync(p.containerdConfig, containerdConfig(p));
@@ -346,8 +350,28 @@ async function startNode(dir: string, state: ClusterState, kubeconfig: string, a
     120_000,
   );
   step("kubelet");
+  // The NetworkPolicy engine: kube-router's firewall only (no BGP router, no
+  // service proxy — kube-proxy does that). It programs per-pod chains and
+  // ipsets from the policies, pods and namespaces it watches (docs/test-cluster.md).
+  // It looks its node up once at start, so only after the kubelet registered it.
+  state.kubeRouterHealthPort = await freePort();
+  log("starting kube-router (NetworkPolicy enforcement)");
+  startDaemon(dir, "kube-router", bin("kube-router"), [
+    `--kubeconfig=${kubeconfig}`,
+    "--run-firewall=true",
+    "--run-router=false",
+    "--run-service-proxy=false",
+    "--enable-cni=false",
+    `--hostname-override=${NODE.name}`,
+    `--service-cluster-ip-range=${NODE.serviceCidr}`,
+    `--health-port=${state.kubeRouterHealthPort}`,
+    "--metrics-port=0",
+    "--v=1",
+  ]);
+
   await waitFor(dir, "CoreDNS to be ready", async () => (await fetch(`http://127.0.0.1:${state.coreDnsReadyPort}/ready`).catch(() => undefined))?.status === 200);
   await waitFor(dir, "kube-proxy to be healthy", async () => (await fetch(`http://127.0.0.1:${state.kubeProxyHealthzPort}/healthz`).catch(() => undefined))?.status === 200);
+  await waitFor(dir, "kube-router to be healthy", async () => (await fetch(`http://127.0.0.1:${state.kubeRouterHealthPort}/healthz`).catch(() => undefined))?.status === 200);
   step("dns-proxy");
 }
 
@@ -381,7 +405,7 @@ export async function stopCluster(dir: string, opts: { keepDir?: boolean } = {})
     for (const d of daemons.filter((x) => names.includes(x.name))) await stopDaemon(dir, d);
   };
   // Nothing may restart a pod while they are removed.
-  await stopNamed(["provisioner", "coredns", "kube-proxy", "kubelet", "kube-scheduler", "kube-controller-manager"]);
+  await stopNamed(["provisioner", "coredns", "kube-router", "kube-proxy", "kubelet", "kube-scheduler", "kube-controller-manager"]);
   const before = host.loadHostState(hostFile(dir));
   const isNode = state?.node ?? existsSync(hostFile(dir));
   if (isNode) {
@@ -403,6 +427,7 @@ export async function stopCluster(dir: string, opts: { keepDir?: boolean } = {})
     host.removeFootprint(before?.paths, dir, "pgshift");
     if (before) {
       host.restoreIptables(before.iptables);
+      host.destroyIpsets(before.ipsets ?? []);
       host.restoreSysctls(before.sysctls);
     }
   }

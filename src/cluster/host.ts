@@ -1,6 +1,7 @@
 // What the node changes on the machine, read and undone here: network
 // interfaces, network namespaces, mounts, iptables chains, kubelet cgroups and
-// the kernel settings the kubelet and the CNI bridge write. `up` records the
+// the kernel settings the kubelet and the CNI bridge write, and the ipsets of
+// the policy engine. `up` records the
 // machine as it was (host-before.json); `down` removes what is new and puts
 // the kernel settings back, so nothing outlives the cluster.
 import { execFileSync } from "node:child_process";
@@ -49,6 +50,8 @@ export interface HostState {
   cgroups: string[];
   /** which FOOTPRINT_PATHS exist */
   paths: string[];
+  /** ipset names (kube-router's policy engine keeps its pod and namespace sets there); absent in records made before it */
+  ipsets?: string[];
 }
 
 function sh(file: string, args: string[], allowFailure = false): string {
@@ -99,6 +102,21 @@ export function iptablesRules(): Record<string, string[]> {
   return out;
 }
 
+/** ipset names; none when the ipset tool is missing (nothing can have made one then). */
+export function ipsets(): string[] {
+  return sh("ipset", ["list", "-n"], true)
+    .split("\n")
+    .filter(Boolean)
+    .sort();
+}
+
+/** Destroys the ipsets that were not there before; run after restoreIptables (a set a rule still uses cannot go). */
+export function destroyIpsets(before: string[]): void {
+  const fresh = ipsets().filter((n) => !before.includes(n));
+  for (const n of fresh) sh("ipset", ["flush", n], true);
+  for (const n of fresh) sh("ipset", ["destroy", n], true);
+}
+
 export function readSysctls(): Record<string, string> {
   const out: Record<string, string> = {};
   for (const k of TOUCHED_SYSCTLS) {
@@ -132,7 +150,16 @@ export function podCgroups(): string[] {
 }
 
 export function hostState(): HostState {
-  return { links: links(), netns: netns(), mounts: mounts(), iptables: iptablesRules(), sysctls: readSysctls(), cgroups: podCgroups().sort(), paths: FOOTPRINT_PATHS.filter((p) => existsSync(p)) };
+  return {
+    links: links(),
+    netns: netns(),
+    mounts: mounts(),
+    iptables: iptablesRules(),
+    sysctls: readSysctls(),
+    cgroups: podCgroups().sort(),
+    paths: FOOTPRINT_PATHS.filter((p) => existsSync(p)),
+    ipsets: ipsets(),
+  };
 }
 
 export function saveHostState(file: string): HostState {
@@ -165,6 +192,7 @@ export function diffHostState(before: HostState, after: HostState, ownDir?: stri
   set("mount", before.mounts, after.mounts);
   set("cgroup", before.cgroups, after.cgroups);
   set("path", before.paths ?? [], after.paths);
+  set("ipset", before.ipsets ?? [], after.ipsets ?? []);
   for (const k of new Set([...Object.keys(before.iptables), ...Object.keys(after.iptables)])) set(`iptables(${k})`, before.iptables[k] ?? [], after.iptables[k] ?? []);
   for (const [k, v] of Object.entries(before.sysctls)) if (after.sysctls[k] !== v) lines.push(`~ sysctl ${k} ${v} -> ${after.sysctls[k]}`);
   return lines;

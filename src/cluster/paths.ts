@@ -11,9 +11,18 @@ export const imageManifest = process.env.PGSHIFT_IMAGES_MANIFEST ?? join(repoRoo
 export const userClusterDir = join(repoRoot, ".cluster");
 
 export const CONTROL_PLANE_BINARIES = ["etcd", "kube-apiserver", "kube-controller-manager", "kubectl"] as const;
-export const NODE_BINARIES = ["kube-scheduler", "kubelet", "kube-proxy", "coredns"] as const;
-/** from Debian's containerd, runc and containernetworking-plugins */
-export const NODE_HOST_TOOLS = ["/usr/bin/containerd", "/usr/bin/containerd-shim-runc-v2", "/usr/bin/ctr", "/usr/sbin/runc", "/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/loopback"] as const;
+export const NODE_BINARIES = ["kube-scheduler", "kubelet", "kube-proxy", "coredns", "kube-router"] as const;
+/** from Debian's containerd, runc, containernetworking-plugins and ipset (kube-router keeps its pod sets in ipsets) */
+export const NODE_HOST_TOOLS = [
+  "/usr/bin/containerd",
+  "/usr/bin/containerd-shim-runc-v2",
+  "/usr/bin/ctr",
+  "/usr/sbin/runc",
+  "/usr/lib/cni/bridge",
+  "/usr/lib/cni/host-local",
+  "/usr/lib/cni/loopback",
+  "/usr/sbin/ipset",
+] as const;
 
 export function missingBinaries(names: readonly string[]): string[] {
   return names.filter((b) => !existsSync(join(toolchainBin, b)));

@@ -37,6 +37,7 @@ export const SYSTEM_PACKAGES: readonly SystemPackage[] = [
   { name: "iptables", why: "the test cluster's egress rule, kube-proxy and the kubelet", programs: ["iptables", "ip6tables"] },
   { name: "containerd", why: "the test cluster's container runtime", programs: ["containerd", "ctr", "containerd-shim-runc-v2"] },
   { name: "runc", why: "containerd's OCI runtime on the test node", programs: ["runc"] },
+  { name: "ipset", why: "kube-router, the test node's NetworkPolicy engine, keeps pod and namespace sets in ipsets", programs: ["ipset"] },
   { name: "containernetworking-plugins", why: "the test node's pod network (bridge, host-local, loopback, portmap)" },
   { name: "busybox-static", why: "the app and pause images (toolchain/images/recipes.ts)" },
   { name: "dash", why: "the images' /bin/sh" },

@@ -155,6 +155,14 @@ test("a stored dump that changed on disk fails the next run and is quarantined; 
   assert.match(rr.out, /does not match its stored checksum/);
 });
 
+test("a database that does not accept connections is waited for, bounded, then the run fails naming it (1), nothing written", () => {
+  const dir = mkdtempSync(join(tmpdir(), "pgshift-backups-"));
+  const r = run("backup.sh", { PGDATABASE: "shop", BACKUP_DIR: dir, PGPORT: "1", BACKUP_CONNECT_ATTEMPTS: "2" });
+  assert.equal(r.status, 1, r.out);
+  assert.match(r.out, /did not accept connections after 2 tries \(2 s apart\); nothing was changed/);
+  assert.deepEqual(dumpsIn(dir), []);
+});
+
 test("failures exit non-zero: pg_dump failing (1), bad settings (2)", () => {
   const dir = mkdtempSync(join(tmpdir(), "pgshift-backups-"));
   const r = run("backup.sh", { PGDATABASE: "no_such_db", BACKUP_DIR: dir });
