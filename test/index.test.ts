@@ -201,7 +201,7 @@ test("cutover brings PostgreSQL level and points DATABASE_URL at it; rolling bac
   const [kept] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM public.messages", [], db);
   assert.equal(Number(kept!.n), 528, "a rollback does not overwrite what the app wrote to PostgreSQL");
   const lite = new Database(source, { readonly: true });
-  const texts = (lite.prepare("SELECT text FROM public.messages ORDER BY id").all() as { text: string }[]).map((r) => r.text);
+  const texts = (lite.prepare("SELECT text FROM messages ORDER BY id").all() as { text: string }[]).map((r) => r.text);
   lite.close();
   assert.ok(texts.includes("written on PostgreSQL") && texts.includes("edited on PostgreSQL"), "PostgreSQL's insert and update are in SQLite");
   assert.equal(texts.length, 528);

@@ -73,7 +73,7 @@ describe("cluster stack on a node", () => {
     await pulumi(["up", "--yes", "--skip-preview"]);
     console.log(`pulumi up (cluster stack, readiness waits on) took ${((Date.now() - t0) / 1000).toFixed(1)}s`);
     assert.ok(ready(await cluster.get<Pod>("pod", dbPod, ns)), "the database pod is Ready");
-    assert.equal(await psql("SELECT count(*) FROM messages"), String(MESSAGES), "the copy went through the program's own port-forward");
+    assert.equal(await psql("SELECT count(*) FROM public.messages"), String(MESSAGES), "the copy went through the program's own port-forward");
     assert.match(await psql("SHOW server_version"), /^15\./, "Debian's PostgreSQL 15 (the local image)");
   });
 
@@ -91,7 +91,7 @@ describe("cluster stack on a node", () => {
 
   test("deleting the pod brings it back with the data intact", async () => {
     const old = (await cluster.get<Pod>("pod", dbPod, ns))!;
-    await psql("CREATE TABLE survives (x int); INSERT INTO survives VALUES (42)");
+    await psql("CREATE TABLE public.survives (x int); INSERT INTO public.survives VALUES (42)");
     await cluster.kubectl(["delete", "pod", "-n", ns, dbPod, "--wait=true"]);
     const back = await cluster.waitFor(
       "the database pod to come back Ready",
@@ -102,8 +102,8 @@ describe("cluster stack on a node", () => {
       180_000,
     );
     assert.notEqual(back.metadata.uid, old.metadata.uid, "a new pod");
-    assert.equal(await psql("SELECT x FROM survives"), "42");
-    assert.equal(await psql("SELECT count(*) FROM messages"), String(MESSAGES));
+    assert.equal(await psql("SELECT x FROM public.survives"), "42");
+    assert.equal(await psql("SELECT count(*) FROM public.messages"), String(MESSAGES));
   });
 
   test("a Job from the backup CronJob writes a dump on the backup volume that pg_restore reads, with every table's data", async () => {

@@ -149,12 +149,15 @@ test("the update's tunnel: the stack's own port, open until the watched process 
     assert.equal(second.port, tunnelPorts(key)[1]);
     assert.equal(await exchange(second.port, "second"), "second");
     watched.kill();
+    // Each tunnel process notices on its own: both must end, in either order.
     const deadline = Date.now() + 10_000;
-    for (;;) {
-      const closed = await exchange(first.port, "gone?").then(() => false, () => true);
-      if (closed) break;
-      assert.ok(Date.now() < deadline, "the tunnel process did not end within 10 s of the watched process");
-      await new Promise((r) => setTimeout(r, 200));
+    for (const port of [first.port, second.port]) {
+      for (;;) {
+        const closed = await exchange(port, "gone?").then(() => false, () => true);
+        if (closed) break;
+        assert.ok(Date.now() < deadline, `the tunnel process on port ${port} did not end within 10 s of the watched process`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
     }
     await assert.rejects(exchange(second.port, "gone?"), /ECONNREFUSED/);
   } finally {

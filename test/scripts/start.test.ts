@@ -57,7 +57,7 @@ test("npm start on a fresh clone runs the whole local job; a second run is a no-
   try {
     for (const t of ["bots", "chats", "messages", "settings", "bot_stances", "bot_holdings", "api_users"]) {
       const n = (src.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n;
-      const r = await client.query(`SELECT count(*)::int AS n FROM ${t}`);
+      const r = await client.query(`SELECT count(*)::int AS n FROM public.${t}`);
       assert.equal(r.rows[0].n, n, t);
     }
   } finally {
