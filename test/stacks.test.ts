@@ -158,8 +158,10 @@ describe("dev stack on a real API server", () => {
     assert.deepEqual(sts.spec!.persistentVolumeClaimRetentionPolicy, { whenDeleted: "Delete", whenScaled: "Retain" });
     // The controller manager acts on what was applied: the StatefulSet's data claim exists.
     await cluster.waitFor("the StatefulSet controller to create data-dev-postgres-0", () => cluster.get("pvc", "data-dev-postgres-0", ns));
-    const api = (await cluster.get<K8sObject>("deployment", "dev-api", ns))!;
-    assert.equal(api.spec!.template.metadata.annotations["pgshift.io/database"], "sqlite", "the app's workloads carry the backend annotation");
+    // The Cutover resource drives the app's workloads on a cluster (scales them; no restart annotation): before
+    // cutover the app's Secret points at SQLite.
+    const secret = (await cluster.get<{ data: Record<string, string> }>("secret", "piyasa-secrets", ns))!;
+    assert.match(Buffer.from(secret.data.DATABASE_URL!, "base64").toString(), /^sqlite:/, "the app's Secret points at SQLite before cutover");
     const [n] = await env.pgs.query<{ n: string }>("SELECT count(*) AS n FROM public.messages", [], "piyasa_db");
     assert.equal(Number(n!.n), 300);
   });
