@@ -107,7 +107,10 @@ for stale in "$dumps"/.*; do
       rm -f -- "$stale" && log "removed $stale, left by an interrupted run" ;;
   esac
 done
-work=$(mktemp -d "${TMPDIR:-/tmp}/pgshift-backup.XXXXXX")
+# Scratch space on the backup volume: the Job's root file system (and /tmp) may be read-only.
+work="$dumps/.pgshift-backup.$$"
+rm -rf -- "$work"
+mkdir -m 700 -- "$work"
 trap 'rm -f -- "$partial" "$partial.err" "$partial.sha256"; rm -rf -- "$work"' EXIT
 
 # A Job's pod can be refused for its first second or two: the NetworkPolicy

@@ -80,7 +80,7 @@ test("npm start on a fresh clone runs the whole local job; a second run is a no-
   const check = new pg.Client({ host: "127.0.0.1", port, user: "postgres", password, database: dbName });
   await check.connect();
   try {
-    assert.equal((await check.query("SELECT count(*)::int AS n FROM messages")).rows[0].n, 42);
+    assert.equal((await check.query("SELECT count(*)::int AS n FROM public.messages")).rows[0].n, 42);
   } finally {
     await check.end();
   }
