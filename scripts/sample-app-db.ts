@@ -7,21 +7,10 @@
 //   npx tsx scripts/sample-app-db.ts <path> [--messages N]
 import Database from "better-sqlite3";
 import { existsSync } from "node:fs";
+import { seededRandom } from "./seeded-random";
 
 export interface SampleOptions {
   messages?: number;
-}
-
-/** A small deterministic PRNG (mulberry32), so the sample is the same on every machine. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const SCHEMA = `
@@ -105,7 +94,7 @@ function timestamp(base: number, offsetSeconds: number, rand: () => number): str
 
 export function createSampleAppDb(path: string, opts: SampleOptions = {}): { tables: Record<string, number> } {
   if (existsSync(path)) throw new Error(`${path} already exists; not overwriting it`);
-  const rand = rng(20251104);
+  const rand = seededRandom(20251104);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
   const base = Date.UTC(2025, 9, 1, 8, 0, 0);
   const db = new Database(path);

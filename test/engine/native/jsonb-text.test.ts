@@ -15,7 +15,7 @@ import { copyTextExtension } from "../../../src/engine/copy-text";
 import { jsonbText } from "../../../src/engine/jsonb-text";
 import { escapeCopy, unescapeCopy } from "../../../src/engine/convert";
 import { startPostgres, type TestPostgres } from "../../helpers/postgres";
-import { seededRandom } from "../../helpers/random";
+import { seededRandom } from "../../../scripts/seeded-random";
 
 /** jsonb-text.h's JT_MAX_DEPTH */
 const MAX_DEPTH = 256;

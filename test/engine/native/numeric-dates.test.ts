@@ -12,7 +12,7 @@ import { planFrom } from "../../../src/engine/plan";
 import { loadExtension } from "../../../src/engine/native";
 import { countNumericDates, parseNumericDateCounts } from "../../../src/engine/numeric-dates";
 import { rangeDigestsExtension, sqliteRangeScan } from "../../../src/engine/range-digests";
-import { seededRandom } from "../../helpers/random";
+import { seededRandom } from "../../../scripts/seeded-random";
 
 function extension(): string {
   const e = rangeDigestsExtension();

@@ -1,5 +1,6 @@
-// A seeded generator (mulberry32) for tests that draw random inputs: a failing
-// case names its seed and can be run again.
+// A seeded generator (mulberry32): the sample app database is the same on every
+// machine, and a test that draws random inputs names its seed so a failing case
+// can be run again. The one copy: scripts and tests both import it from here.
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
