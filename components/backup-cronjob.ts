@@ -36,15 +36,8 @@ export function backupSelector(databaseInstance: string): Record<string, string>
   return { "app.kubernetes.io/component": "backup", "app.kubernetes.io/instance": databaseInstance };
 }
 
-/** How the CronJob refers to the objects it uses; by default their names, the component passes their outputs. */
-export interface BackupRefs {
-  scriptsConfigMapName?: pulumi.Input<string>;
-  claimName?: pulumi.Input<string>;
-  serviceAccountName?: pulumi.Input<string>;
-}
-
 /** The backup's objects as plain manifests. */
-export function backupManifests(args: BackupCronJobArgs, refs: BackupRefs = {}) {
+export function backupManifests(args: BackupCronJobArgs) {
   const labels = { ...recommendedLabels("postgres-backup", "backup", args.databaseInstance), ...backupSelector(args.databaseInstance) };
   const name = databaseChildName(args.namePrefix, "backup");
   const meta = (suffix: string) => ({ name: `${name}${suffix}`, namespace: args.namespace, labels });
@@ -84,7 +77,7 @@ export function backupManifests(args: BackupCronJobArgs, refs: BackupRefs = {}) 
             metadata: { labels },
             spec: {
               restartPolicy: "Never",
-              serviceAccountName: refs.serviceAccountName ?? name,
+              serviceAccountName: serviceAccount.metadata.name,
               automountServiceAccountToken: false,
               securityContext: { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, fsGroup: 999, seccompProfile: { type: "RuntimeDefault" } },
               containers: [
@@ -104,8 +97,8 @@ export function backupManifests(args: BackupCronJobArgs, refs: BackupRefs = {}) 
                 },
               ],
               volumes: [
-                { name: "backups", persistentVolumeClaim: { claimName: refs.claimName ?? name } },
-                { name: "scripts", configMap: { name: refs.scriptsConfigMapName ?? `${name}-scripts`, defaultMode: 0o555 } },
+                { name: "backups", persistentVolumeClaim: { claimName: claim.metadata.name } },
+                { name: "scripts", configMap: { name: scripts.metadata.name, defaultMode: 0o555 } },
                 ...(args.caSecretName ? [caVolume(args.caSecretName)] : []),
               ],
             },
@@ -123,12 +116,12 @@ export class BackupCronJob extends pulumi.ComponentResource {
   constructor(name: string, args: BackupCronJobArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pgshift:index:BackupCronJob", name, {}, opts);
     const parent = { parent: this };
-    const draft = backupManifests(args);
-    const scripts = new k8s.core.v1.ConfigMap(`${name}-scripts`, draft.scripts, parent);
-    const pvc = new k8s.core.v1.PersistentVolumeClaim(`${name}-pvc`, draft.claim, { ...parent, protect: args.protect, retainOnDelete: args.protect });
-    const serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-serviceaccount`, draft.serviceAccount, parent);
-    const m = backupManifests(args, { scriptsConfigMapName: scripts.metadata.name, claimName: pvc.metadata.name, serviceAccountName: serviceAccount.metadata.name });
-    const cron = new k8s.batch.v1.CronJob(`${name}-cronjob`, m.cronJob, parent);
+    const m = backupManifests(args);
+    const scripts = new k8s.core.v1.ConfigMap(`${name}-scripts`, m.scripts, parent);
+    const pvc = new k8s.core.v1.PersistentVolumeClaim(`${name}-pvc`, m.claim, { ...parent, protect: args.protect, retainOnDelete: args.protect });
+    const serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-serviceaccount`, m.serviceAccount, parent);
+    // The job's pods use all three by name: created first.
+    const cron = new k8s.batch.v1.CronJob(`${name}-cronjob`, m.cronJob, { ...parent, dependsOn: [scripts, pvc, serviceAccount] });
     this.cronJobName = cron.metadata.name;
     this.registerOutputs({ cronJobName: this.cronJobName });
   }

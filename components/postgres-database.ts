@@ -71,30 +71,21 @@ export function postgresqlConf(args: Pick<PostgresDatabaseArgs, "maxConnections"
   ].join("\n");
 }
 
-/** How the StatefulSet refers to the other objects; by default their names, the component passes their outputs. */
-export interface PostgresDatabaseRefs {
-  configMapName?: pulumi.Input<string>;
-  headlessServiceName?: pulumi.Input<string>;
-  serviceAccountName?: pulumi.Input<string>;
-  /** the kubernetes.io/tls Secret, when TLS is on */
-  tlsSecretName?: pulumi.Input<string>;
-}
-
 /**
  * Every object of the database but the generated certificate, as plain
  * manifests: what the component creates, testable without Pulumi. `instance`
  * is the component's name; the pod labels carry it.
  */
-export function postgresDatabaseManifests(instance: string, args: PostgresDatabaseArgs, refs: PostgresDatabaseRefs = {}) {
+export function postgresDatabaseManifests(instance: string, args: PostgresDatabaseArgs) {
   const base = databaseObjectName(args.namePrefix);
-  const configMapName = refs.configMapName ?? databaseChildName(args.namePrefix, "config");
+  const configMapName = databaseChildName(args.namePrefix, "config");
   const selector = databaseSelector(instance);
   const labels = { ...recommendedLabels("postgresql", "database", instance), ...selector, "app.kubernetes.io/version": "16" };
   const meta = (n: string) => ({ name: n, namespace: args.namespace, labels });
-  const tlsSecretName = refs.tlsSecretName ?? (args.tls ? (args.tlsSecret ?? databaseChildName(args.namePrefix, "tls")) : undefined);
+  const tlsSecretName = args.tls ? (args.tlsSecret ?? databaseChildName(args.namePrefix, "tls")) : undefined;
 
   const configMap = {
-    metadata: meta(databaseChildName(args.namePrefix, "config")),
+    metadata: meta(configMapName),
     data: {
       "postgresql.conf": postgresqlConf(args),
       "pg_hba.conf": pgHba({ tls: args.tls, database: args.database, roles: args.roles }),
@@ -102,8 +93,9 @@ export function postgresDatabaseManifests(instance: string, args: PostgresDataba
       "entrypoint.sh": entrypointWrapper(),
     },
   };
+  const headlessServiceName = databaseChildName(args.namePrefix, "headless");
   const headlessService: k8s.types.input.core.v1.Service = {
-    metadata: meta(databaseChildName(args.namePrefix, "headless")),
+    metadata: meta(headlessServiceName),
     spec: { clusterIP: "None", selector, ports: [{ name: "postgresql", port: POSTGRES_PORT, targetPort: "postgresql" }], publishNotReadyAddresses: true },
   };
   const service: k8s.types.input.core.v1.Service = {
@@ -151,7 +143,7 @@ export function postgresDatabaseManifests(instance: string, args: PostgresDataba
   const statefulSet = {
     metadata: meta(base),
     spec: {
-      serviceName: refs.headlessServiceName ?? databaseChildName(args.namePrefix, "headless"),
+      serviceName: headlessServiceName,
       replicas: 1,
       selector: { matchLabels: selector },
       // A delete of the StatefulSet keeps the data volume in prod (or where asked); a scale-down always does.
@@ -167,7 +159,7 @@ export function postgresDatabaseManifests(instance: string, args: PostgresDataba
             fsGroupChangePolicy: "OnRootMismatch",
             seccompProfile: { type: "RuntimeDefault" },
           },
-          serviceAccountName: refs.serviceAccountName ?? base,
+          serviceAccountName: base,
           automountServiceAccountToken: false,
           terminationGracePeriodSeconds: 60,
           containers: [
@@ -256,37 +248,31 @@ export class PostgresDatabase extends pulumi.ComponentResource {
   constructor(name: string, args: PostgresDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pgshift:index:PostgresDatabase", name, {}, opts);
     const parent = { parent: this };
-    // Built twice: the StatefulSet's second build refers to the other objects by their outputs, so Pulumi
-    // creates them first (a pod whose ConfigMap is missing does not start).
-    const draft = postgresDatabaseManifests(name, args);
-    const config = new k8s.core.v1.ConfigMap(`${name}-config`, draft.configMap, parent);
+    const m = postgresDatabaseManifests(name, args);
+    const config = new k8s.core.v1.ConfigMap(`${name}-config`, m.configMap, parent);
 
-    let tlsSecretName: pulumi.Input<string> | undefined;
+    // The generated certificate's Secret; an existing one (args.tlsSecret) is only referred to by name.
+    let tlsSecret: k8s.core.v1.Secret | undefined;
     let caCert: pulumi.Output<string> | undefined;
-    if (args.tls) {
-      if (args.tlsSecret) tlsSecretName = args.tlsSecret;
-      else {
-        const cert = new ServerCertificate(`${name}-tls`, certificateNames(args.namePrefix, args.namespace), parent);
-        caCert = cert.caCert;
-        tlsSecretName = new k8s.core.v1.Secret(`${name}-tls`, draft.tlsSecret(cert), parent).metadata.name;
-      }
+    if (args.tls && !args.tlsSecret) {
+      const cert = new ServerCertificate(`${name}-tls`, certificateNames(args.namePrefix, args.namespace), parent);
+      caCert = cert.caCert;
+      tlsSecret = new k8s.core.v1.Secret(`${name}-tls`, m.tlsSecret(cert), parent);
     }
 
-    const headless = new k8s.core.v1.Service(`${name}-headless`, draft.headlessService, parent);
-    const service = new k8s.core.v1.Service(`${name}-service`, draft.service, parent);
-    const serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-serviceaccount`, draft.serviceAccount, parent);
-    const m = postgresDatabaseManifests(name, args, {
-      configMapName: config.metadata.name,
-      headlessServiceName: headless.metadata.name,
-      serviceAccountName: serviceAccount.metadata.name,
-      tlsSecretName,
-    });
-    const statefulSet = new k8s.apps.v1.StatefulSet(`${name}-statefulset`, m.statefulSet, { ...parent, protect: args.protect, retainOnDelete: args.protect });
+    const headless = new k8s.core.v1.Service(`${name}-headless`, m.headlessService, parent);
+    const service = new k8s.core.v1.Service(`${name}-service`, m.service, parent);
+    const serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-serviceaccount`, m.serviceAccount, parent);
+    // The manifests name the objects the pod uses; dependsOn has them created first (a pod whose ConfigMap
+    // or ServiceAccount is missing does not start).
+    const podNeeds = [config, headless, serviceAccount, ...(tlsSecret ? [tlsSecret] : [])];
+    const statefulSet = new k8s.apps.v1.StatefulSet(`${name}-statefulset`, m.statefulSet, { ...parent, dependsOn: podNeeds, protect: args.protect, retainOnDelete: args.protect });
     new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, m.podDisruptionBudget, parent);
 
     this.instance = name;
     this.caCert = caCert;
-    this.tlsSecretName = tlsSecretName ? pulumi.output(tlsSecretName) : undefined;
+    // An output of the Secret when generated: who mounts its ca.crt waits for it.
+    this.tlsSecretName = tlsSecret ? tlsSecret.metadata.name : args.tls && args.tlsSecret ? pulumi.output(args.tlsSecret) : undefined;
     this.serviceName = service.metadata.name;
     this.serviceHost = databaseServiceHost(args.namePrefix, args.namespace);
     this.statefulSetName = statefulSet.metadata.name;

@@ -23,8 +23,8 @@ export function exporterSelector(databaseInstance: string): Record<string, strin
   return { "app.kubernetes.io/component": "metrics", "app.kubernetes.io/instance": databaseInstance };
 }
 
-/** The exporter's objects as plain manifests; `serviceAccountName` is how the Deployment refers to its account. */
-export function exporterManifests(args: PostgresExporterArgs, refs: { serviceAccountName?: pulumi.Input<string> } = {}) {
+/** The exporter's objects as plain manifests. */
+export function exporterManifests(args: PostgresExporterArgs) {
   const labels = { ...recommendedLabels("postgres-exporter", "metrics", args.databaseInstance), ...exporterSelector(args.databaseInstance) };
   const annotations = { "prometheus.io/scrape": "true", "prometheus.io/port": String(EXPORTER_PORT), "prometheus.io/path": "/metrics" };
   const metadata = { name: databaseChildName(args.namePrefix, "exporter"), namespace: args.namespace, labels };
@@ -38,7 +38,7 @@ export function exporterManifests(args: PostgresExporterArgs, refs: { serviceAcc
       template: {
         metadata: { labels, annotations },
         spec: {
-          serviceAccountName: refs.serviceAccountName ?? metadata.name,
+          serviceAccountName: metadata.name,
           automountServiceAccountToken: false,
           securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } },
           ...(args.caSecretName ? { volumes: [caVolume(args.caSecretName)] } : {}),
@@ -78,10 +78,10 @@ export class PostgresExporter extends pulumi.ComponentResource {
   constructor(name: string, args: PostgresExporterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pgshift:index:PostgresExporter", name, {}, opts);
     const parent = { parent: this };
-    const draft = exporterManifests(args);
-    const serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-serviceaccount`, draft.serviceAccount, parent);
-    const m = exporterManifests(args, { serviceAccountName: serviceAccount.metadata.name });
-    new k8s.apps.v1.Deployment(`${name}-deployment`, m.deployment, parent);
+    const m = exporterManifests(args);
+    const serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-serviceaccount`, m.serviceAccount, parent);
+    // Its pods run as the account: created first.
+    new k8s.apps.v1.Deployment(`${name}-deployment`, m.deployment, { ...parent, dependsOn: [serviceAccount] });
     new k8s.core.v1.Service(`${name}-service`, m.service, parent);
     if (m.serviceMonitor) new k8s.apiextensions.CustomResource(`${name}-servicemonitor`, m.serviceMonitor, parent);
     this.registerOutputs({});

@@ -129,7 +129,7 @@ test("the component creates those manifests, the StatefulSet referring to its Co
   const resources = captureResources();
   new PostgresDatabase("postgres", { ...base, namePrefix: "dev-" });
   await settle();
-  const m = postgresDatabaseManifests("postgres", { ...base, namePrefix: "dev-" }, { tlsSecretName: "dev-postgres-tls" });
+  const m = postgresDatabaseManifests("postgres", { ...base, namePrefix: "dev-" });
   assert.deepEqual(manifestOf(one(resources, "kubernetes:apps/v1:StatefulSet", "postgres-statefulset")), plain(m.statefulSet));
   assert.deepEqual(manifestOf(one(resources, "kubernetes:core/v1:ConfigMap", "postgres-config")), plain(m.configMap));
   assert.deepEqual(manifestOf(one(resources, "kubernetes:core/v1:Service", "postgres-service")), plain(m.service));
