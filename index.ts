@@ -10,6 +10,7 @@ import { DatabaseRoles } from "./components/database-roles";
 import { DatabaseNetworkPolicy } from "./components/network-policy";
 import { PostgresDatabase } from "./components/postgres-database";
 import { PostgresExporter } from "./components/postgres-exporter";
+import { renderSecretsWithoutValues } from "./components/rendered-secrets";
 import { DatabaseSecrets } from "./components/secrets";
 import { POD_SECURITY_LABELS, pinnedImage } from "./components/defaults";
 import { SqliteMigration } from "./components/sqlite-migration";
@@ -44,6 +45,8 @@ if (cfg.database.protect) {
   // is refused before anything is touched.
   pulumi.runtime.registerStackTransformation((r) => ({ props: r.props, opts: pulumi.mergeOptions(r.opts, { protect: true }) }));
 }
+
+if (cfg.renderDir) pulumi.runtime.registerStackTransformation(renderSecretsWithoutValues);
 
 const provider = new k8s.Provider("kubernetes", cfg.renderDir ? { renderYamlToDirectory: cfg.renderDir } : {});
 const k8sOpts = { provider };

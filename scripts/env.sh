@@ -1,16 +1,13 @@
-# Sourced by every script that runs Pulumi: the engine toolchain/setup.sh put
-# in .toolchain/bin (the user's own CLI, linked, or the pinned build), plugins
-# and state inside the project, so a user's own ~/.pulumi is never written and
-# the engine never downloads a plugin while it runs (setup.sh installs them).
+# Sourced by scripts that run Pulumi (test.sh) and by hand before running tests:
+# the project's Pulumi environment (engine and plugins from .toolchain/, state in
+# .pulumi-state/, the generated passphrase) exactly as scripts/pulumi-env.ts says
+# it, the one place `npm start`, `npm run pulumi` and the tests also take it from.
 _pgshift_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export PGSHIFT_ROOT="$_pgshift_root"
-export PULUMI_HOME="${PGSHIFT_PULUMI_HOME:-$_pgshift_root/.toolchain/pulumi-home}"
-export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$_pgshift_root/.pulumi-state}"
-export PULUMI_SKIP_UPDATE_CHECK=true
-export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
-export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
-export PULUMI_SKIP_CONFIRMATIONS=true
-export PULUMI_DIY_BACKEND_NO_LEGACY_WARNING=true
-export PULUMI_CONFIG_PASSPHRASE_FILE="${PULUMI_CONFIG_PASSPHRASE_FILE:-$_pgshift_root/.pulumi-state/passphrase}"
-export PATH="$_pgshift_root/.toolchain/bin:$_pgshift_root/node_modules/.bin:$PATH"
-unset _pgshift_root
+if _pgshift_env="$(cd "$_pgshift_root" && node --import tsx scripts/pulumi-env.ts --shell)"; then
+  eval "$_pgshift_env"
+  unset _pgshift_root _pgshift_env
+else
+  echo "scripts/env.sh: could not read the Pulumi environment from scripts/pulumi-env.ts (are the dependencies installed? npm ci)" >&2
+  unset _pgshift_root _pgshift_env
+  return 1 2>/dev/null || exit 1
+fi

@@ -5,42 +5,24 @@
 //   npm start [-- --sqlite path/to/app.db]
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { basename, join, resolve } from "node:path";
 import pg from "pg";
 import { createSampleAppDb } from "./sample-app-db";
 import { start as startPostgres } from "./local-postgres";
-import { moveEncryptionSalt } from "./stack-file";
+import { LOCAL_STACK, adoptLocalStackSalt, localStackArgs, localStackConfig, localStackTemplate, projectRoot as root, pulumiBinary, pulumiEnv } from "./pulumi-env";
 
-const root = resolve(__dirname, "..");
 const localDir = join(root, ".local");
-const stateDir = join(root, ".pulumi-state");
-const configFile = join(localDir, "Pulumi.local.yaml");
 const say = (m: string) => process.stderr.write(`[start] ${m}\n`);
+const env = pulumiEnv();
 
-function pulumiEnv(): NodeJS.ProcessEnv {
-  const passphraseFile = join(stateDir, "passphrase");
-  if (!existsSync(passphraseFile)) {
-    mkdirSync(stateDir, { recursive: true });
-    // Generated once: losing it would make the stack's secrets unreadable.
-    writeFileSync(passphraseFile, randomBytes(32).toString("base64url"), { mode: 0o600 });
-  }
-  return {
-    ...process.env,
-    PULUMI_HOME: join(root, ".toolchain", "pulumi-home"),
-    PULUMI_BACKEND_URL: `file://${stateDir}`,
-    PULUMI_CONFIG_PASSPHRASE_FILE: passphraseFile,
-    PULUMI_SKIP_UPDATE_CHECK: "true",
-    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-    PULUMI_DIY_BACKEND_NO_LEGACY_WARNING: "true",
-    PATH: `${join(root, ".toolchain", "bin")}:${join(root, "node_modules", ".bin")}:${process.env.PATH ?? ""}`,
-  };
-}
+/** A Pulumi command on the local stack, with its settings as `npm run pulumi -- <args> --stack local` would pass them. */
+const onLocalStack = (args: string[]) => [...localStackArgs([...args, "--stack", LOCAL_STACK]), "--non-interactive"];
 
 function pulumi(args: string[], opts: { quiet?: boolean; allowFailure?: boolean; input?: string } = {}): { code: number; stdout: string } {
-  const r = spawnSync(join(root, ".toolchain", "bin", "pulumi"), [...args, "--non-interactive"], {
+  const r = spawnSync(pulumiBinary, onLocalStack(args), {
     cwd: root,
-    env: pulumiEnv(),
+    env,
     encoding: "utf8",
     input: opts.input,
     stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", opts.quiet ? "pipe" : "inherit"],
@@ -57,7 +39,7 @@ function pulumi(args: string[], opts: { quiet?: boolean; allowFailure?: boolean;
 /** Streams a long pulumi command to the terminal as it runs. */
 function pulumiLive(args: string[]): Promise<void> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(join(root, ".toolchain", "bin", "pulumi"), [...args, "--non-interactive"], { cwd: root, env: pulumiEnv(), stdio: ["ignore", "inherit", "inherit"] });
+    const child = spawn(pulumiBinary, onLocalStack(args), { cwd: root, env, stdio: ["ignore", "inherit", "inherit"] });
     child.on("close", (code) => (code === 0 ? resolvePromise() : reject(new Error(`pulumi ${args[0]} failed (exit ${code}); see above`))));
   });
 }
@@ -112,17 +94,16 @@ async function main(): Promise<void> {
 
   say("phase 3/5: the local stack");
   // The committed Pulumi.local.yaml stays as it is; this machine's port,
-  // password and source go into a copy under .local/.
-  const committed = join(root, "Pulumi.local.yaml");
-  const template = readFileSync(committed, "utf8");
-  if (pulumi(["stack", "select", "local"], { quiet: true, allowFailure: true }).code !== 0) {
-    pulumi(["stack", "init", "local", "--secrets-provider", "passphrase"], { quiet: true });
-    moveEncryptionSalt(committed, configFile, template, template);
-    say("created stack local (state in .pulumi-state/)");
+  // password and source go into a copy under .local/ (scripts/pulumi-env.ts).
+  const template = readFileSync(localStackTemplate, "utf8");
+  if (pulumi(["stack", "select"], { quiet: true, allowFailure: true }).code !== 0) {
+    pulumi(["stack", "init", "--secrets-provider", "passphrase"], { quiet: true });
+    adoptLocalStackSalt(template);
+    say(`created stack local (state in ${env.PULUMI_BACKEND_URL})`);
   }
-  if (!existsSync(configFile)) writeFileSync(configFile, template);
-  const set = (args: string[], input?: string) => pulumi(["config", "set", "--config-file", configFile, ...args], { quiet: true, input });
-  const current = readFileSync(configFile, "utf8");
+  if (!existsSync(localStackConfig)) writeFileSync(localStackConfig, template);
+  const set = (args: string[], input?: string) => pulumi(["config", "set", ...args], { quiet: true, input });
+  const current = readFileSync(localStackConfig, "utf8");
   set(["--path", "pgshift:connection.via", "direct"]);
   set(["--path", "pgshift:connection.host", info.host]);
   set(["--path", "pgshift:connection.port", String(info.port)]);
@@ -133,12 +114,12 @@ async function main(): Promise<void> {
 
   say("phase 4/5: pulumi preview");
   // Pulumi's compact preview (the resource tree and the migration plan), not every property.
-  const preview = pulumi(["preview", "--config-file", configFile], { quiet: false });
+  const preview = pulumi(["preview"], { quiet: false });
   process.stdout.write(preview.stdout);
   const noChanges = !/\d+ to (create|update|replace|delete)/.test(preview.stdout);
 
   say("phase 5/5: pulumi up");
-  await pulumiLive(["up", "--yes", "--skip-preview", "--config-file", configFile]);
+  await pulumiLive(["up", "--yes", "--skip-preview"]);
 
   const out = JSON.parse(pulumi(["stack", "output", "--json"], { quiet: true }).stdout) as {
     migrationReport?: { ok: boolean; tables: { source: string; target: string; sourceRows: number; targetRows: number; match: boolean }[] };

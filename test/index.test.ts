@@ -46,16 +46,19 @@ async function asRole(role: string, password: string, sql: string): Promise<pg.Q
   }
 }
 
-/** The app's Secret as rendered into the manifests directory, decoded. */
-function appSecret(): Record<string, string> {
+/** The app's Secret as rendered into the manifests directory. */
+function appSecret(): string {
   const yaml = readdirSync(join(work, "manifests"), { recursive: true })
     .map(String)
     .filter((f) => f.endsWith(".yaml"))
     .map((f) => readFileSync(join(work, "manifests", f), "utf8"))
     .find((y) => /kind: Secret/.test(y) && /name: piyasa-secrets/.test(y));
   assert.ok(yaml, "the app's Secret was rendered");
-  return Object.fromEntries([...yaml.matchAll(/^ {2}(DATABASE_URL\w*): (\S+)$/gm)].map((m) => [m[1]!, Buffer.from(m[2]!, "base64").toString("utf8")]));
+  return yaml;
 }
+
+/** What the app's Secret points it at: a rendered Secret holds no values (components/rendered-secrets.ts), the stack says. */
+const appBackend = async () => JSON.parse((await run(["stack", "output", "--json"])).stdout).appBackend as string;
 
 before(async () => {
   pgs = await startPostgres();
@@ -127,7 +130,10 @@ test("up: roles with exactly the seed's privileges, data copied and verified, ma
   const manifests = readdirSync(join(work, "manifests"), { recursive: true }).map(String).filter((f) => f.endsWith(".yaml"));
   const all = manifests.map((f) => readFileSync(join(work, "manifests", f), "utf8")).join("\n---\n");
   for (const kind of ["StatefulSet", "NetworkPolicy", "CronJob", "Deployment", "PodDisruptionBudget", "ConfigMap"]) assert.match(all, new RegExp(`kind: ${kind}`), kind);
-  assert.equal(appSecret().DATABASE_URL, "sqlite:///./app.db", "before cutover the app still uses SQLite");
+  assert.equal(await appBackend(), "sqlite", "before cutover the app still uses SQLite");
+  // Rendered with the names of its keys, not the URLs (after cutover they hold the app's password).
+  assert.match(appSecret(), /pgshift\.io\/keys-not-rendered: DATABASE_URL,DATABASE_URL_ASYNC/);
+  assert.doesNotMatch(appSecret(), /^(data|stringData):/m);
 });
 
 test("a second up changes nothing", async () => {
@@ -171,8 +177,7 @@ test("cutover brings PostgreSQL level and points DATABASE_URL at it; rolling bac
   assert.doesNotMatch(cut.stdout + cut.stderr, /NOT copied/);
   const [level] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM public.messages WHERE text LIKE 'before the cutover up %'", [], db);
   assert.equal(Number(level!.n), 25, "the 25 rows written before the cutover up are in PostgreSQL");
-  assert.match(appSecret().DATABASE_URL!, /^postgresql\+psycopg:\/\/piyasa_app:[^@]+@local-postgres\.piyasa-chatbot-local\.svc\.cluster\.local:5432\/piyasa_db$/);
-  assert.match(appSecret().DATABASE_URL_ASYNC!, /^postgresql\+asyncpg:\/\//);
+  assert.equal(await appBackend(), "postgresql");
   // After cutover the app owns the data: a changed SQLite file is not copied.
   const w = new Database(source);
   w.prepare("INSERT INTO messages (bot_id, chat_id, text) VALUES (1, 1, 'after cutover')").run();
@@ -191,13 +196,13 @@ test("cutover brings PostgreSQL level and points DATABASE_URL at it; rolling bac
   const refused = await run(["up", "--yes", "--skip-preview"], true);
   assert.notEqual(refused.code, 0);
   assert.match(refused.stdout + refused.stderr, /changed after pgshift last brought PostgreSQL level with the file/);
-  assert.match(appSecret().DATABASE_URL!, /^postgresql\+psycopg:/, "still on PostgreSQL");
+  assert.equal(await appBackend(), "postgresql", "still on PostgreSQL");
   const undo = new Database(source);
   undo.prepare("DELETE FROM messages WHERE text = 'after cutover'").run();
   undo.close();
   // The rollback copies PostgreSQL's writes back into the SQLite file (backed up first): both sides equal.
   const back = await run(["up", "--yes", "--skip-preview"]);
-  assert.equal(appSecret().DATABASE_URL, "sqlite:///./app.db");
+  assert.equal(await appBackend(), "sqlite");
   const [kept] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM public.messages", [], db);
   assert.equal(Number(kept!.n), 528, "a rollback does not overwrite what the app wrote to PostgreSQL");
   const lite = new Database(source, { readonly: true });
