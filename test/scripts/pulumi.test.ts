@@ -32,7 +32,7 @@ const ok = (r: ReturnType<typeof run>) => {
   assert.equal(r.status, 0, (r.stderr ?? "").slice(-4000) + (r.stdout ?? "").slice(-4000));
   return r.stdout;
 };
-const gitStatus = () => execFileSync("git", ["status", "--porcelain"], { cwd: clone, encoding: "utf8" }).trim();
+const gitStatus = () => execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: clone, encoding: "utf8" }).trim();
 
 function renderedFiles(): string[] {
   const dir = join(clone, "out");
@@ -48,9 +48,9 @@ test("after npm start, `npm run pulumi` on the local stack uses the same setting
 
   // The issue's failure: with the committed file, this preview replaced the superuser Secret and pointed at port 5432.
   ok(pulumi("preview", "--stack", "local", "--expect-no-changes"));
-  assert.equal(ok(pulumi("config", "get", "pgshift:connection.port", "--stack", "local")).trim(), port);
+  assert.equal(ok(pulumi("config", "get", "--path", "pgshift:connection.port", "--stack", "local")).trim(), port);
   // npm start selected the stack: a command naming none acts on it the same way.
-  assert.equal(ok(pulumi("config", "get", "pgshift:connection.port")).trim(), port);
+  assert.equal(ok(pulumi("config", "get", "--path", "pgshift:connection.port")).trim(), port);
   assert.equal(gitStatus(), "", "the committed files are untouched");
 
   // No rendered file holds a password, as text or as Kubernetes' base64.
