@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startPostgres, type TestPostgres } from "./helpers/postgres";
-import { pulumiWorkspace, repoRoot, type PulumiWorkspace } from "./helpers/pulumi";
+import { pulumiWorkspace, repoRoot, withConfigFile, type PulumiWorkspace } from "./helpers/pulumi";
 import { runProcess } from "./helpers/process";
 import { moveEncryptionSalt } from "../scripts/stack-file";
 
@@ -25,10 +25,9 @@ let work: string;
 let source: string;
 let configFile: string;
 
-const takesConfigFile = new Set(["preview", "up", "destroy", "config"]);
 // The stack is named on every command: the selected stack lives in PULUMI_HOME, which other runs share.
 const withStack = (args: string[]) => (args[0] === "stack" && args[1] !== "output" ? args : [...args, "--stack", stack]);
-const run = (args: string[], allowFailure = false) => ws.run(withStack(takesConfigFile.has(args[0]!) ? [...args, "--config-file", configFile] : args), { allowFailure });
+const run = (args: string[], allowFailure = false) => ws.run(withStack(withConfigFile(args, configFile)), { allowFailure });
 const set = (path: string, value: string, secret = false) => run(["config", "set", ...(secret ? ["--secret"] : ["--path"]), path, value]);
 const appRun = (args: string[], url: string) => runProcess(python, args, { cwd: appDir, env: { ...process.env, DATABASE_URL: url }, label: "python3" });
 

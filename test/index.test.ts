@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { startPostgres, type TestPostgres } from "./helpers/postgres";
-import { pulumiWorkspace, repoRoot, type PulumiWorkspace } from "./helpers/pulumi";
+import { pulumiWorkspace, repoRoot, withConfigFile, type PulumiWorkspace } from "./helpers/pulumi";
 import { createSampleAppDb } from "../scripts/sample-app-db";
 import { moveEncryptionSalt } from "../scripts/stack-file";
 
@@ -23,14 +23,12 @@ let source: string;
 let configFile: string;
 const db = "piyasa_db";
 
-// Only these commands take the machine-specific config file.
-const takesConfigFile = new Set(["preview", "up", "destroy", "refresh", "config"]);
 const stack = "itest";
 // The stack is named on every command: the selected stack lives in PULUMI_HOME, which other runs share.
 const withStack = (args: string[]) => (args[0] === "stack" && args[1] !== "output" ? args : [...args, "--stack", stack]);
 let logs = "";
 const run = async (args: string[], allowFailure = false) => {
-  const r = await ws.run(withStack(takesConfigFile.has(args[0]!) ? [...args, "--config-file", configFile] : args), { allowFailure });
+  const r = await ws.run(withStack(withConfigFile(args, configFile)), { allowFailure });
   if (args[0] !== "stack") logs += r.stdout + r.stderr;
   return r;
 };

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import yaml from "js-yaml";
 import pg from "pg";
-import { pulumiWorkspace, repoRoot, type PulumiRun, type PulumiWorkspace } from "./helpers/pulumi";
+import { pulumiWorkspace, readsSettings, repoRoot, type PulumiRun, type PulumiWorkspace } from "./helpers/pulumi";
 import { startTestCluster, type TestCluster } from "./helpers/kube";
 import { createSampleAppDb } from "../scripts/sample-app-db";
 import { moveEncryptionSalt } from "../scripts/stack-file";
@@ -29,7 +29,7 @@ let ws: PulumiWorkspace;
 
 const pulumi = (args: string[], allowFailure = false): Promise<PulumiRun> =>
   ws.run(
-    ["preview", "up", "destroy", "config"].includes(args[0]!) ? [...args, "--config-file", configFile, "--stack", "oneup"] : args[0] === "stack" ? [...args, "--stack", "oneup"] : args,
+    readsSettings(args) ? [...args, "--config-file", configFile, "--stack", "oneup"] : args[0] === "stack" ? [...args, "--stack", "oneup"] : args,
     { allowFailure },
   );
 const set = (path: string, value: string) => pulumi(["config", "set", "--path", path, value]);

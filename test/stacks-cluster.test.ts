@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pulumiWorkspace, repoRoot, type PulumiRun } from "./helpers/pulumi";
+import { pulumiWorkspace, readsSettings, repoRoot, type PulumiRun } from "./helpers/pulumi";
 import { startTestCluster, type TestCluster } from "./helpers/kube";
 import { createSampleAppDb } from "../scripts/sample-app-db";
 import { moveEncryptionSalt } from "../scripts/stack-file";
@@ -35,7 +35,7 @@ interface Pod {
 }
 
 const pulumi = (args: string[], allowFailure = false): Promise<PulumiRun> =>
-  ws.run(["preview", "up", "destroy", "config"].includes(args[0]!) ? [...args, "--config-file", configFile, "--stack", "cluster"] : args, { allowFailure });
+  ws.run(readsSettings(args) ? [...args, "--config-file", configFile, "--stack", "cluster"] : args, { allowFailure });
 const set = (path: string, value: string) => pulumi(["config", "set", "--path", path, value]);
 const exec = async (pod: string, script: string, container?: string) =>
   (await cluster.kubectl(["exec", "-n", ns, pod, ...(container ? ["-c", container] : []), "--", "sh", "-c", script])).stdout.trim();

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startPostgres, type TestPostgres } from "./helpers/postgres";
-import { pulumiWorkspace, repoRoot, type PulumiWorkspace, type PulumiRun } from "./helpers/pulumi";
+import { pulumiWorkspace, readsSettings, repoRoot, type PulumiWorkspace, type PulumiRun } from "./helpers/pulumi";
 import { startTestCluster, type TestCluster } from "./helpers/kube";
 import { createSampleAppDb } from "../scripts/sample-app-db";
 import { moveEncryptionSalt } from "../scripts/stack-file";
@@ -76,7 +76,7 @@ async function openStack(name: "dev" | "prod", pgs: TestPostgres, extra: Record<
   createSampleAppDb(source, { messages: 300 });
   // The stack is named on every command: the selected stack lives in PULUMI_HOME, which other runs share.
   const run = (args: string[], allowFailure = false): Promise<PulumiRun> =>
-    ws.run([...(["preview", "up", "destroy", "config"].includes(args[0]!) ? [...args, "--config-file", configFile] : args), "--stack", name], { allowFailure });
+    ws.run([...(readsSettings(args) ? [...args, "--config-file", configFile] : args), "--stack", name], { allowFailure });
   const set = (path: string, value: string) => run(["config", "set", "--path", path, value]);
   await set("pgshift:awaitReadiness", "false");
   // No kubelet runs the database pod here: roles and the copy go to a local server.

@@ -5,10 +5,11 @@
 import { mkdtempSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { projectRoot, pulumiBinary, pulumiEnv, pulumiHome, toolchainBin } from "../../scripts/pulumi-env";
+import { projectRoot, pulumiBinary, pulumiEnv, pulumiHome, readsSettings, toolchainBin, withConfigFile } from "../../scripts/pulumi-env";
 import { runProcess, type ProcessRun } from "./process";
 
-export { toolchainBin };
+// Which commands take a stack's settings file: the same rule `npm run pulumi` follows.
+export { readsSettings, toolchainBin, withConfigFile };
 export const repoRoot = projectRoot;
 export const projectPulumiHome = pulumiHome();
 
