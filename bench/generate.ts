@@ -204,7 +204,7 @@ export function generateWalCopy(source: string, path: string): void {
 const LONG_WORDS = [...WORDS, "müşteri", "sipariş", "teşekkürler", "görüşürüz", "ğüşıöç", "🙏", "😂", "👍🏽", "❤️", "🇹🇷", "naïve", "日本語", "ελληνικά"];
 
 /** Rows of each table of the chat-bot case at scale 1. */
-export const CHAT_ROWS = { users: 40_000, chats: 40_000, messages: 250_000, settings: 40_000, audit: 120_000 };
+export const CHAT_ROWS = { users: 40_000, chats: 40_000, messages: 150_000, settings: 40_000, audit: 60_000 };
 
 /**
  * The RSS case: a chat bot's database across several tables — long messages
