@@ -173,3 +173,89 @@ export function generateWideDb(path: string, rows: number, log: (m: string) => v
   db.close();
   renameSync(tmp, path);
 }
+
+/** The same change set's JSON-only cousin: `changes` rows whose `meta` alone was edited, spread over the table. */
+export function generateJsonChangedDb(source: string, path: string, changes: number): void {
+  if (existsSync(path)) return;
+  const tmp = `${path}.partial`;
+  copyFileSync(source, tmp);
+  const db = new Database(tmp);
+  const rand = random(11);
+  const max = Number((db.prepare("SELECT max(id) AS m FROM messages").get() as { m: number }).m);
+  const update = db.prepare("UPDATE messages SET meta = json_set(coalesce(meta, '{}'), '$.reviewed', json('true'), '$.score', ?) WHERE id = ?");
+  db.transaction(() => {
+    for (let i = 0; i < changes; i++) update.run(Math.round(rand() * 1000) / 1000, 1 + Math.floor(rand() * max));
+  })();
+  db.close();
+  renameSync(tmp, path);
+}
+
+/** A copy of `source` switched to WAL mode: what an app that set `journal_mode = WAL` leaves on disk. */
+export function generateWalCopy(source: string, path: string): void {
+  if (existsSync(path)) return;
+  const tmp = `${path}.partial`;
+  copyFileSync(source, tmp);
+  const db = new Database(tmp);
+  db.pragma("journal_mode = WAL");
+  db.close();
+  renameSync(tmp, path);
+}
+
+const LONG_WORDS = [...WORDS, "müşteri", "sipariş", "teşekkürler", "görüşürüz", "ğüşıöç", "🙏", "😂", "👍🏽", "❤️", "🇹🇷", "naïve", "日本語", "ελληνικά"];
+
+/** Rows of each table of the chat-bot case at scale 1. */
+export const CHAT_ROWS = { users: 40_000, chats: 40_000, messages: 150_000, settings: 40_000, audit: 60_000 };
+
+/**
+ * The RSS case: a chat bot's database across several tables — long messages
+ * (200–2,000 characters of Turkish text with emoji), JSON settings per user,
+ * BLOB audit rows of 0.5–6 KB — where big rows make every batch of rows big.
+ */
+export function generateChatDb(path: string, scale: number, log: (m: string) => void = () => {}): void {
+  if (existsSync(path)) return;
+  const tmp = `${path}.partial`;
+  const db = new Database(tmp);
+  db.pragma("journal_mode = OFF");
+  db.pragma("synchronous = OFF");
+  db.exec(`
+    CREATE TABLE users (id INTEGER PRIMARY KEY, handle TEXT NOT NULL, display_name TEXT, created_at DATETIME NOT NULL);
+    CREATE TABLE chats (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id), title TEXT, started_at DATETIME NOT NULL);
+    CREATE TABLE chat_messages (id INTEGER PRIMARY KEY, chat_id INTEGER NOT NULL REFERENCES chats(id), role TEXT NOT NULL, body TEXT NOT NULL, tokens INTEGER, sent_at DATETIME NOT NULL);
+    CREATE TABLE user_settings (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id), settings JSON NOT NULL);
+    CREATE TABLE audit_log (id INTEGER PRIMARY KEY, user_id INTEGER, action TEXT NOT NULL, payload BLOB, at DATETIME NOT NULL);`);
+  const rand = random(2024);
+  const n = (k: keyof typeof CHAT_ROWS) => Math.max(10, Math.round(CHAT_ROWS[k] * scale));
+  const text = (min: number, max: number) => {
+    const len = min + Math.floor(rand() * (max - min));
+    let s = "";
+    while (s.length < len) s += LONG_WORDS[Math.floor(rand() * LONG_WORDS.length)] + (rand() < 0.05 ? "\n" : " ");
+    return s.trimEnd();
+  };
+  const base = Date.UTC(2025, 2, 1);
+  const fill = (name: string, count: number, row: (i: number) => unknown[]) => {
+    const ins = db.prepare(`INSERT INTO ${name} VALUES (${row(0).map(() => "?").join(", ")})`);
+    for (let start = 0; start < count; start += 10_000) {
+      db.transaction(() => {
+        for (let i = start; i < Math.min(count, start + 10_000); i++) ins.run(...row(i));
+      })();
+      log(`[bench] generated ${Math.min(count, start + 10_000)}/${count} ${name}`);
+    }
+  };
+  const users = n("users");
+  const chats = n("chats");
+  fill("users", users, (i) => [i + 1, `kullanici_${i + 1}`, rand() < 0.8 ? text(5, 30) : null, stamp(base + i * 60_000, Math.floor(rand() * 1e6))]);
+  fill("chats", chats, (i) => [i + 1, 1 + Math.floor(rand() * users), rand() < 0.5 ? text(10, 60) : null, stamp(base + i * 30_000, Math.floor(rand() * 1e6))]);
+  fill("chat_messages", n("messages"), (i) => [i + 1, 1 + Math.floor(rand() * chats), i % 2 ? "assistant" : "user", text(200, 2000), rand() < 0.7 ? Math.floor(rand() * 4000) : null, stamp(base + i * 1000, Math.floor(rand() * 1e6))]);
+  fill("user_settings", n("settings"), (i) => [
+    i + 1,
+    1 + (i % users),
+    JSON.stringify({ dil: LANGS[i % 3], bildirimler: rand() < 0.5, tema: rand() < 0.5 ? "koyu" : "açık", kısayollar: Array.from({ length: Math.floor(rand() * 8) }, () => text(3, 20)), model: { ad: "gpt", sıcaklık: Math.round(rand() * 100) / 100 } }),
+  ]);
+  fill("audit_log", n("audit"), (i) => {
+    const blob = Buffer.alloc(512 + Math.floor(rand() * 5632));
+    for (let b = 0; b + 4 <= blob.length; b += 4) blob.writeUInt32LE(Math.floor(rand() * 0xffffffff) >>> 0, b);
+    return [i + 1, rand() < 0.9 ? 1 + Math.floor(rand() * users) : null, ["login", "export", "upload", "delete"][i % 4], i % 17 === 0 ? null : blob, stamp(base + i * 2000, Math.floor(rand() * 1e6))];
+  });
+  db.close();
+  renameSync(tmp, path);
+}

@@ -26,7 +26,7 @@ import type { RecordedRanges } from "./pg-catalog";
 import type { ColumnPlan, TablePlan } from "./plan";
 import { pendingNumericDates, settleNumericDates } from "./numeric-dates";
 import { parseDigests, rangeDigestsExtension, sqliteRangeScan, totalRows, type RawDigests } from "./range-digests";
-import { jsChunks, tableReader, type KeyRanges, type TableReader } from "./source";
+import { jsChunks, readableByWorkers, tableReader, type KeyRanges, type TableReader } from "./source";
 import { sqlFile } from "./sql-files";
 import { inKeyOrder, targetLines, verifyByDigest, type TableVerification } from "./verify";
 
@@ -378,7 +378,7 @@ export async function syncTable(
   onProgress?: CopyProgress,
   hooks: {
     /** the reader for a re-copy of about that many rows (a refresh reading the source in place may copy it first, source.ts) */
-    recopying?: (rows: number) => Database.Database;
+    recopying?: (rows: number) => Database.Database | Promise<Database.Database>;
     /** SQLite's side has been read: its scan and, for a row-by-row comparison, the differing ranges */
     read?: () => void;
   } = {},
@@ -399,7 +399,7 @@ export async function syncTable(
     const theirs = writerCounts(client, table, key.target, width, recorded.writers, before);
     theirs.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
     try {
-      const scan = await sqliteRangeScan(db, t, key.source, width, recorded.extension, { split: t.rows >= SPLIT_MIN_ROWS, dateColumns: pendingNumericDates(t) });
+      const scan = await sqliteRangeScan(db, t, key.source, width, recorded.extension, { split: t.rows >= SPLIT_MIN_ROWS && readableByWorkers(db), dateColumns: pendingNumericDates(t) });
       settleNumericDates(db, t, scan.dates);
       digests = scan.digests;
     } finally {
@@ -431,7 +431,7 @@ export async function syncTable(
   let sent: CopyResult | undefined;
   let copiedRanges = ranges;
   if (ranges.length > 0) {
-    const reader = hooks.recopying?.(recopyRows) ?? db;
+    const reader = (await hooks.recopying?.(recopyRows)) ?? db;
     const rowWise = recopyRows <= ROW_DIFF_MAX_ROWS ? await rowsThatDiffer(client, schema, t, tableReader(reader, t, ranges), ranges, recorded?.writers) : undefined;
     if (rowWise) {
       hooks.read?.(); // (the re-copy below sends lines already read)

@@ -5,6 +5,7 @@
 // Every table's rows, keys and its record in pgshift.loads commit together, so
 // a crash at any point leaves each table either fully loaded or untouched, and
 // a re-run finishes the job with exactly one copy of every row.
+import Database from "better-sqlite3";
 import { redact } from "./connection";
 import { fingerprintSqlite } from "./fingerprint";
 import { session, type LoadContext, type MigrateOptions, type ProgressEvent, type TableReport } from "./load-context";
@@ -144,22 +145,25 @@ async function snapshotWithFingerprint(src: ReturnType<typeof openSource>, path:
   // data_version moves when any other connection commits: if it moved while the
   // file was hashed and copied, the hash may hold writes the snapshot does not,
   // and a later run with that same hash must not keep these tables.
-  const version = () => Number(src.pragma("data_version", { simple: true }));
+  // A WAL source read in place keeps a read transaction open on `src`, where data_version stands still: another connection asks.
+  const probe = inPlace && src.pragma("journal_mode", { simple: true }) === "wal" ? new Database(path, { readonly: true, fileMustExist: true }) : undefined;
+  const version = () => Number((probe ?? src).pragma("data_version", { simple: true }));
   const before = version();
   let released!: () => void;
   const unlocked = new Promise<void>((resolve) => (released = resolve));
   let hashing: Promise<string> | undefined;
   const hash = () => {
     if (!hashing) {
-      hashing = fingerprintSqlite(path, unlocked).then((h) => (version() === before ? h : `${h}:written-during-snapshot`));
+      hashing = fingerprintSqlite(path, unlocked).then((h) => (version() === before ? h : `${h}:written-during-snapshot`)).finally(() => probe?.close());
       hashing.catch(() => {}); // awaited by whoever needs it
     }
     return hashing;
   };
-  // A copy is hashed while it is made. In place, the lock holds the file still for as long as the run reads it,
-  // and the hash waits to be asked for (a refresh asks once its long scans are done: 2 cores).
-  const locksInPlace = inPlace && src.pragma("journal_mode", { simple: true }) !== "wal";
-  if (!locksInPlace) hash();
+  // A copy is hashed while it is made. In place, the lock holds the file still for as long as the run reads it
+  // (in WAL mode the probe above tells whether it moved), and the hash waits to be asked for (a refresh asks once
+  // its long scans are done: 2 cores).
+  if (!inPlace) hash();
+  else if (probe) void unlocked.then(() => void (hashing ?? probe.close()));
   const snapshot = await takeSnapshot(src, { inPlace, onRelease: released });
   return { snapshot, fingerprint: Object.assign(hash, { started: () => hashing }) };
 }

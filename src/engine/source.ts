@@ -24,13 +24,15 @@ export interface Snapshot {
   readonly method: string;
   /** the source itself is being read, under a read lock held until the copy or dispose */
   readonly inPlace: boolean;
+  /** the app's writers wait while this snapshot is read (rollback-journal mode, in place): read little, or copy */
+  readonly holdsWriters: boolean;
   open(): Database.Database;
   /**
    * In place: copies the file now (the same state: the lock is still held),
    * closes `db` (an in-place reader) and returns a reader of the copy; the lock
    * goes as soon as no in-place reader is left. Otherwise returns `db` as it is.
    */
-  copy(db?: Database.Database): Database.Database | undefined;
+  copy(db?: Database.Database): Promise<Database.Database | undefined>;
   dispose(): void;
 }
 
@@ -54,13 +56,18 @@ const ALL_PAGES = 0x7fffffff;
  *   copies the file then, under the same lock, and lets go.
  * - Rollback-journal mode otherwise: the file is copied whole inside a read
  *   transaction; a plain file copy is ~4x faster than SQLite's backup API.
- * - WAL mode, where writers do not wait for readers: SQLite's online backup API
- *   in a single step.
+ * - WAL mode, `inPlace` (a refresh): nothing is copied either. The source's
+ *   connection keeps a read transaction open, which pins its state while the
+ *   app's writers carry on (they append to the log; checkpoints stop short of
+ *   it). Other connections would see later commits, so every reader is that
+ *   same connection (snapshotWalInPlace), and worker threads get a copy.
+ * - WAL mode otherwise: SQLite's online backup API in a single step.
  * `onRelease` runs once the source is no longer locked (fingerprint.ts keeps
  * its descriptors open until then: closing one would drop the lock).
  */
 export async function takeSnapshot(source: Database.Database, options: { inPlace?: boolean; onRelease?: () => void } = {}): Promise<Snapshot> {
   const journal = String(source.pragma("journal_mode", { simple: true }));
+  if (options.inPlace && journal === "wal" && source.name !== ":memory:") return snapshotWalInPlace(source, options.onRelease ?? (() => {}));
   if (options.inPlace && journal !== "wal" && source.name !== ":memory:" && statSync(source.name).size <= IN_PLACE_MAX_BYTES) {
     return snapshotInPlace(source, journal, options.onRelease ?? (() => {}));
   }
@@ -103,8 +110,9 @@ export async function takeSnapshot(source: Database.Database, options: { inPlace
     ms,
     method,
     inPlace: false,
+    holdsWriters: false,
     open: () => new Database(path, { readonly: true, fileMustExist: true }),
-    copy: (db) => db,
+    copy: async (db) => db,
     dispose: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
@@ -181,8 +189,11 @@ function snapshotInPlace(source: Database.Database, journal: string, onRelease: 
     get inPlace() {
       return !copied;
     },
+    get holdsWriters() {
+      return !copied;
+    },
     open: openReader,
-    copy(db) {
+    async copy(db) {
       copyFile();
       if (db && readers.delete(db)) {
         db.close();
@@ -209,6 +220,94 @@ function copyFromDescriptor(fd: number, path: string): void {
   } finally {
     closeSync(out);
   }
+}
+
+/** Readers that are a pinned WAL snapshot's own connection: another thread opening the file would see later commits. */
+const pinnedViews = new WeakSet<Database.Database>();
+
+/** Whether a worker thread opening `db`'s file reads the same state as `db` (not so for a WAL snapshot read in place). */
+export function readableByWorkers(db: Database.Database): boolean {
+  return !pinnedViews.has(db);
+}
+
+/**
+ * WAL mode, read in place: the source's connection holds one read transaction
+ * from here to the copy or dispose, and every reader handed out is that same
+ * connection (a view whose close() leaves it open). The app's writers never
+ * wait for it. A refresh that re-reads a few ranges reads nothing else; one that
+ * needs a file (worker threads, a whole table) gets it from SQLite's backup API
+ * run inside the same read transaction, so the copy holds the same state.
+ */
+function snapshotWalInPlace(source: Database.Database, onRelease: () => void): Snapshot {
+  const started = Date.now();
+  source.exec("BEGIN");
+  try {
+    source.prepare("SELECT count(*) FROM sqlite_schema").get(); // starts the read transaction: the state is fixed here
+  } catch (err) {
+    source.exec("COMMIT");
+    onRelease();
+    throw err;
+  }
+  const takenAt = new Date().toISOString();
+  const ms = Date.now() - started;
+  let copied: { dir: string; path: string } | undefined;
+  // Once copied the transaction is gone and the connection would read the live file: the view refuses.
+  const prepare = (sql: string) => {
+    if (copied) throw new Error("This reader of a WAL-mode source read in place was replaced by a reader of its copy: read from that.");
+    return source.prepare.call(view, sql);
+  };
+  const view = Object.create(source, { close: { value: () => view }, prepare: { value: prepare } }) as Database.Database;
+  pinnedViews.add(view);
+  const ofCopy: Database.Database[] = [];
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    if (source.open && source.inTransaction) source.exec("COMMIT");
+    onRelease();
+  };
+  const openCopy = () => {
+    const db = new Database(copied!.path, { readonly: true, fileMustExist: true });
+    ofCopy.push(db);
+    return db;
+  };
+  return {
+    get path(): string {
+      if (!copied) throw new Error("A WAL-mode source read in place has no file holding its snapshot until copy(): another connection would read later commits.");
+      return copied.path;
+    },
+    takenAt,
+    ms,
+    get method() {
+      return `read in place under a read transaction${copied ? ", then copied with the backup API" : ""} (wal journal)`;
+    },
+    get inPlace() {
+      return !copied;
+    },
+    holdsWriters: false,
+    open: () => (copied ? openCopy() : view),
+    async copy(db) {
+      if (!copied) {
+        const dir = mkdtempSync(join(tmpdir(), "pgshift-snapshot-"));
+        const path = join(dir, "snapshot.db");
+        try {
+          // Inside the read transaction held above: the backup reads that same state, in one step.
+          await source.backup(path, { progress: () => ALL_PAGES });
+        } catch (err) {
+          rmSync(dir, { recursive: true, force: true });
+          throw err;
+        }
+        copied = { dir, path };
+        release();
+      }
+      return db === view ? openCopy() : db;
+    },
+    dispose() {
+      release();
+      for (const db of ofCopy) if (db.open) db.close();
+      if (copied) rmSync(copied.dir, { recursive: true, force: true });
+    },
+  };
 }
 
 const MAX_SAFE = "9007199254740991";

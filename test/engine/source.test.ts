@@ -111,7 +111,13 @@ test("delete mode: a refresh of a file too big to read in place copies it under 
   assert.equal((await migrate({ source: path, target: url })).ok, true);
   const writer = startWriter(path);
   try {
-    await new Promise((r) => setTimeout(r, 300));
+    // The writer is busy before the refresh starts (node takes a while to start on a loaded machine).
+    const peek = new Database(path, { readonly: true });
+    for (let i = 0; Number(peek.prepare("SELECT n FROM counter").pluck().get()) < 20; i++) {
+      if (i > 1500) throw new Error("the writer never started committing");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    peek.close();
     const report = await migrate({ source: path, target: url, refresh: true });
     const stats = await writer.stats();
     assert.equal(report.ok, true, JSON.stringify(report.tables));
@@ -163,7 +169,7 @@ test("in place: a reader opened while another process waits to commit joins the 
     assert.ok(!out.includes("committed"), "the writer still waits while the lock is held");
     // Copying (a refresh that turns out to need whole tables) keeps the state; the lock goes with the last in-place reader.
     assert.equal(source.inTransaction, true, "the source connection holds the lock");
-    const copy = snapshot.copy(reader)!;
+    const copy = (await snapshot.copy(reader))!;
     assert.equal(reader.open, false, "the in-place reader was closed");
     assert.equal(source.inTransaction, false, "and the lock let go");
     assert.match(snapshot.method, /then copied/);
@@ -184,4 +190,114 @@ test("in place: a reader opened while another process waits to commit joins the 
   const after = new Database(path, { readonly: true });
   assert.deepEqual(after.prepare("SELECT v FROM t ORDER BY id").pluck().all(), ["before", "after"]);
   after.close();
+});
+
+test("WAL mode, in place: the snapshot pins one state in a read transaction; the app commits meanwhile without waiting; readers and the copy hold the pinned state", async () => {
+  const path = join(mkdtempSync(join(tmpdir(), "pgshift-walinplace-")), "app.db");
+  const setup = new Database(path);
+  setup.pragma("journal_mode = wal");
+  setup.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES ('before');");
+  setup.close();
+  const source = new Database(path, { readonly: true });
+  const snapshot = await takeSnapshot(source, { inPlace: true });
+  try {
+    assert.equal(snapshot.inPlace, true, "nothing copied: a WAL reader does not hold the app's writers");
+    assert.match(snapshot.method, /^read in place under a read transaction \(wal journal\)$/);
+    const reader = snapshot.open();
+    // Another process commits while the snapshot is held: in WAL mode it does not wait.
+    const script = `
+      const Database = require(${JSON.stringify(resolve(__dirname, "..", "..", "node_modules", "better-sqlite3"))});
+      const db = new Database(${JSON.stringify(path)}, { timeout: 0 });
+      db.prepare("INSERT INTO t (v) VALUES ('after')").run(); db.close(); process.stdout.write("committed");`;
+    const written = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    written.stdout!.on("data", (d) => (out += d));
+    const code = await new Promise((r) => written.once("exit", r));
+    assert.equal(code, 0, "the writer committed at once (busy timeout 0)");
+    assert.equal(out, "committed");
+    assert.deepEqual(reader.prepare("SELECT v FROM t ORDER BY id").pluck().all(), ["before"], "a reader sees the pinned state");
+    const second = snapshot.open();
+    assert.deepEqual(second.prepare("SELECT v FROM t ORDER BY id").pluck().all(), ["before"], "so does one opened after the commit");
+    second.close();
+    assert.equal(source.open, true, "closing a reader leaves the pinned connection open");
+    assert.throws(() => snapshot.path, /until copy\(\)/, "no file another thread could open holds this state yet");
+    const copy = (await snapshot.copy(reader))!;
+    assert.match(snapshot.method, /then copied/);
+    assert.equal(snapshot.inPlace, false);
+    assert.deepEqual(copy.prepare("SELECT v FROM t ORDER BY id").pluck().all(), ["before"], "the copy holds the pinned state, not the live file");
+    assert.deepEqual(new Database(snapshot.path, { readonly: true }).prepare("SELECT v FROM t ORDER BY id").pluck().all(), ["before"]);
+    assert.throws(() => reader.prepare("SELECT 1"), /replaced by a reader of its copy/, "the old reader would now read the live file: it refuses");
+    assert.equal(source.inTransaction, false, "the read transaction is let go once copied");
+  } finally {
+    snapshot.dispose();
+    source.close();
+  }
+  const after = new Database(path, { readonly: true });
+  assert.deepEqual(after.prepare("SELECT v FROM t ORDER BY id").pluck().all(), ["before", "after"]);
+  after.close();
+});
+
+test("WAL mode: a refresh reads the file in place while the app keeps writing, also into the table it hashes in halves; the result is one state, and the next refresh catches up exactly", async () => {
+  const path = appDb("wal");
+  const url = await pg.createDatabase();
+  assert.equal((await migrate({ source: path, target: url })).ok, true);
+  // Each commit adds an event, bumps the counter and bumps `n` of one row in the upper half of `big`
+  // (the half a split digest scan would hash on another thread), all in one transaction.
+  const script = `
+    const Database = require(${JSON.stringify(resolve(__dirname, "..", "..", "node_modules", "better-sqlite3"))});
+    const db = new Database(${JSON.stringify(path)}, { timeout: 30000 });
+    const add = db.transaction(() => {
+      db.prepare("INSERT INTO events (at) VALUES (datetime('now'))").run();
+      db.prepare("UPDATE counter SET n = n + 1 WHERE id = 1").run();
+      db.prepare("UPDATE big SET n = n + 1 WHERE id = ${ROWS} - (SELECT n FROM counter) % 5000").run();
+    });
+    let commits = 0, maxWaitMs = 0, stop = false;
+    process.on("message", () => (stop = true));
+    const tick = () => {
+      if (stop) { process.send({ commits, maxWaitMs }); db.close(); return; }
+      const t = Date.now(); add(); maxWaitMs = Math.max(maxWaitMs, Date.now() - t); commits++;
+      setTimeout(tick, 5);
+    };
+    tick();`;
+  const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const stats = () => new Promise<{ commits: number; maxWaitMs: number }>((res) => (child.once("message", (m) => res(m as { commits: number; maxWaitMs: number })), child.send("stop")));
+  const db = url.split("/").pop();
+  const state = async () => {
+    const [s] = await pg.query<{ n: string; events: string; maxid: string; bumped: string }>(
+      `SELECT (SELECT n FROM counter) AS n, (SELECT count(*) FROM events) AS events, (SELECT coalesce(max(id), 0) FROM events) AS maxid,
+              (SELECT sum(n) - ${(7 * ROWS * (ROWS + 1)) / 2} FROM big) AS bumped`,
+      [],
+      db,
+    );
+    return s!;
+  };
+  try {
+    // The writer is busy before the refresh starts (node takes a while to start on a loaded machine).
+    const peek = new Database(path, { readonly: true });
+    for (let i = 0; Number(peek.prepare("SELECT n FROM counter").pluck().get()) < 20; i++) {
+      if (i > 1500) throw new Error("the writer never started committing");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    peek.close();
+    const report = await migrate({ source: path, target: url, refresh: true });
+    const written = await stats();
+    assert.equal(report.ok, true, JSON.stringify(report.tables));
+    assert.equal(report.snapshot!.method, "read in place under a read transaction (wal journal)", JSON.stringify(report.tables));
+    const s = await state();
+    assert.ok(Number(s.n) > 0 && written.commits > Number(s.n), `the writer committed before and after the refresh's state (${s.n} of ${written.commits})`);
+    assert.equal(s.events, s.n, "the events and the counter come from the same moment");
+    assert.equal(s.maxid, s.n, "no event from before that moment is missing");
+    assert.equal(s.bumped, s.n, "big's rows come from that same moment too, both halves");
+    assert.ok(written.maxWaitMs <= 1000, `the writer never waited for the refresh: longest commit ${written.maxWaitMs} ms`);
+    // The file was hashed while the app wrote (the pinned connection's data_version stands still: another one is asked).
+    assert.match(report.fingerprint, /:written-during-snapshot$/);
+    // The record of this refresh describes the state it copied: the next one finds every later commit.
+    const again = await migrate({ source: path, target: url, refresh: true });
+    assert.equal(again.ok, true);
+    const f = await state();
+    assert.deepEqual([Number(f.n), Number(f.events), Number(f.bumped)], [written.commits, written.commits, written.commits], "after the writer stopped, a refresh holds every commit");
+    console.log(`[wal refresh, ${ROWS} rows] refresh ${report.durationMs} ms (${report.snapshot!.method}, ${report.snapshot!.ms} ms), writer: ${written.commits} commits, longest commit ${written.maxWaitMs} ms`);
+  } finally {
+    child.kill();
+  }
 });

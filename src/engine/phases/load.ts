@@ -83,7 +83,7 @@ export async function load(ctx: LoadContext): Promise<void> {
   // added afterwards and tables load in parallel.
   const jobs = plan.schemaMode === "existing" ? 1 : ctx.jobs;
   // A refresh that reads the source in place copies it before reading whole tables (source.ts).
-  if (singles.length) ctx.snapshot.copy();
+  if (singles.length) await ctx.snapshot.copy();
   await pool(singles, jobs, async (t) => {
     await loadTable(ctx, t, actions.get(t.target) === "replaced");
     analyze([t]);
@@ -176,7 +176,7 @@ async function reloadTables(ctx: LoadContext, tables: TablePlan[]): Promise<void
     // Read in place (source.ts) until a table must be read whole or a sync re-copies much of one: then from a
     // copy (whose reader the snapshot closes).
     let db = opened;
-    const readWhole = () => (db = ctx.snapshot.copy(db)!);
+    const readWhole = async () => (db = (await ctx.snapshot.copy(db))!);
     const decisions = new Map<string, ReturnType<typeof deltaDecision>>();
     tables.forEach((t, i) => {
       const rec = records.get(t.target);
@@ -224,10 +224,10 @@ async function reloadTables(ctx: LoadContext, tables: TablePlan[]): Promise<void
       if ("width" in decision) {
         ctx.progress(t.target, "copy", 0, t.rows);
         // A sync by content reads every row: from a copy. It records what it proved, so that the next refresh goes by record.
-        if (!decision.recorded) readWhole();
+        if (!decision.recorded) await readWhole();
         const recording = decision.recorded ? undefined : recordRanges(ctx, t, db);
         const sync = await syncTable(client, schema, t, db, decision, (n) => ctx.progress(t.target, "copy", n, t.rows), {
-          recopying: (rows) => (rows > t.rows / IN_PLACE_MAX_SHARE ? readWhole() : db),
+          recopying: (rows) => (ctx.snapshot.holdsWriters && rows > t.rows / IN_PLACE_MAX_SHARE ? readWhole() : db),
           // The source's fingerprint is hashed once the longest table is read, not alongside (2 cores).
           read: () => void (t === longest ? ctx.fingerprint() : undefined),
         });
@@ -254,7 +254,7 @@ async function reloadTables(ctx: LoadContext, tables: TablePlan[]): Promise<void
         recordsToWrite.push(() => record(ctx, client, t, sync.sourceRows, undefined, ranges, placeholder));
       } else {
         // Every reloaded table shares one transaction: text, which never needs a second attempt.
-        readWhole();
+        await readWhole();
         const copied = await copy(ctx, client, t, db, false);
         const keys = recreate.has(t.target) ? addKeys(ctx, client, t, copied.rows) : resetSequences(ctx, client, t);
         const recording = recordRanges(ctx, t, db);
