@@ -170,6 +170,9 @@ export const recipes: ImageRecipe[] = [
       if (!existsSync(manager)) throw new ImageBuildError(CNPG_OPERATOR_IMAGE, `${manager} is missing: build it with \`bash toolchain/cnpg/build.sh\` (toolchain/setup-kube.sh does it)`);
       base(fs);
       fs.copy(manager, "/manager", 0o755);
+      // The operator lists the architectures it can run instances on from /operator/manager_<arch> (upstream's image
+      // ships one per architecture); without it every reconcile fails with "invalid architecture: amd64".
+      fs.symlink("/operator/manager_amd64", "/manager");
     },
     config: { Entrypoint: ["/manager"], Env: [`PATH=${PATH}`], User: "10001:10001", WorkingDir: "/" },
   },
