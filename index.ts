@@ -9,6 +9,7 @@ import { BackupCronJob } from "./components/backup-cronjob";
 import { DatabaseRoles } from "./components/database-roles";
 import { DatabaseNetworkPolicy } from "./components/network-policy";
 import { PostgresDatabase } from "./components/postgres-database";
+import { CnpgDatabase } from "./components/cnpg-cluster";
 import { PostgresExporter } from "./components/postgres-exporter";
 import { renderSecretsWithoutValues } from "./components/rendered-secrets";
 import { DatabaseSecrets } from "./components/secrets";
@@ -16,6 +17,7 @@ import { POD_SECURITY_LABELS, pinnedImage } from "./components/defaults";
 import { SqliteMigration } from "./components/sqlite-migration";
 import { cutoverSettings, parseConfig, rawConfig } from "./src/config";
 import { resolveKubeconfig } from "./src/kube/kubeconfig";
+import { checkCloudNativePg } from "./src/kube/operator-check";
 import type { TunnelTarget } from "./src/kube/port-forward";
 import { updateTunnelEndpoint } from "./src/kube/update-tunnel";
 import { existingRoles, settled } from "./src/provider/existing-roles";
@@ -54,28 +56,50 @@ const namespace = cfg.createNamespace
   ? new k8s.core.v1.Namespace("namespace", { metadata: { name: cfg.namespace, labels: POD_SECURITY_LABELS } }, k8sOpts).metadata.name
   : pulumi.output(cfg.namespace);
 
+const kubeConfig = new pulumi.Config("kubernetes");
+const kubeconfig = () => resolveKubeconfig(kubeConfig.get("kubeconfig")).contents;
+const cnpg = cfg.database.engine === "cloudnative-pg";
+// The Cluster kind exists only where the operator is installed: say so before declaring anything.
+if (cnpg && !cfg.renderDir) await checkCloudNativePg(kubeconfig(), kubeConfig.get("context"));
+
 const secrets = new DatabaseSecrets(
   "secrets",
-  { namespace, namePrefix: cfg.namePrefix, database: cfg.database.name, roles: cfg.roles, tls: cfg.database.tls, superuserPassword: secretConfig.getSecret("adminPassword") },
-  k8sOpts,
-);
-
-const database = new PostgresDatabase(
-  "postgres",
   {
-    ...cfg.database,
-    image: databaseImage,
     namespace,
     namePrefix: cfg.namePrefix,
     database: cfg.database.name,
-    superuserSecretName: secrets.superuserSecretName,
-    roles: Object.values(cfg.roles),
+    roles: cfg.roles,
+    tls: cfg.database.tls,
+    superuserPassword: secretConfig.getSecret("adminPassword"),
+    ...(cnpg ? { engine: cfg.database.engine } : {}),
   },
   k8sOpts,
 );
 
+const databaseArgs = {
+  ...cfg.database,
+  image: databaseImage,
+  namespace,
+  namePrefix: cfg.namePrefix,
+  database: cfg.database.name,
+  superuserSecretName: secrets.superuserSecretName,
+  roles: Object.values(cfg.roles),
+};
+const database = cnpg ? new CnpgDatabase("postgres", { ...databaseArgs, owner: cfg.roles.owner }, k8sOpts) : new PostgresDatabase("postgres", databaseArgs, k8sOpts);
+
 if (cfg.networkPolicy.enabled) {
-  new DatabaseNetworkPolicy("network-policy", { namespace, namePrefix: cfg.namePrefix, databaseInstance: database.instance, allowFrom: cfg.networkPolicy.allowFrom, dnsCidrs: cfg.networkPolicy.dnsCidrs }, k8sOpts);
+  new DatabaseNetworkPolicy(
+    "network-policy",
+    {
+      namespace,
+      namePrefix: cfg.namePrefix,
+      databaseInstance: database.instance,
+      allowFrom: cfg.networkPolicy.allowFrom,
+      dnsCidrs: cfg.networkPolicy.dnsCidrs,
+      ...(database instanceof CnpgDatabase ? { cloudnativePg: { clusterName: database.clusterName, apiServerCidrs: cfg.networkPolicy.apiServerCidrs } } : {}),
+    },
+    k8sOpts,
+  );
 }
 if (cfg.backup.enabled) {
   new BackupCronJob(
@@ -115,11 +139,17 @@ const conn = cfg.connection;
 const viaTunnel = conn.via === "port-forward";
 const dbHost = viaTunnel ? database.serviceHost : conn.host;
 const dbPort = viaTunnel ? 5432 : conn.port;
-const kubeConfig = new pulumi.Config("kubernetes");
-const kubeconfig = () => resolveKubeconfig(kubeConfig.get("kubeconfig")).contents;
 const tunnel: pulumi.Output<TunnelTarget> | undefined = viaTunnel
   ? pulumi.secret(
-      pulumi.all([database.podName, namespace]).apply(([pod, ns]) => ({ kubeconfig: kubeconfig(), context: kubeConfig.get("context") ?? "", namespace: ns, pod, port: 5432 })),
+      pulumi.all([database.podName, namespace]).apply(([pod, ns]) => ({
+        kubeconfig: kubeconfig(),
+        context: kubeConfig.get("context") ?? "",
+        namespace: ns,
+        pod,
+        // CloudNativePG's primary moves at a failover: the tunnel finds the current one when it opens.
+        ...(database instanceof CnpgDatabase ? { selector: database.primarySelector } : {}),
+        port: 5432,
+      })),
     )
   : undefined;
 const url = (role: string, password: pulumi.Input<string>) =>

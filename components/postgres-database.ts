@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ServerCertificate } from "../src/provider/generated-secret";
-import { databaseChildName, databaseObjectName, databaseServiceHost } from "./names";
+import { databaseChildName, databaseObjectName, databaseServiceHost, databaseServiceName, type DatabaseEngine } from "./names";
 import { pgHba } from "./pg-hba";
 import {
   DATA_MOUNT,
@@ -225,10 +225,10 @@ export function postgresDatabaseManifests(instance: string, args: PostgresDataba
 }
 
 /** The names the server certificate is valid for: the Service's, short and fully qualified. */
-export function certificateNames(namePrefix: string, namespace: pulumi.Input<string>) {
-  const base = databaseObjectName(namePrefix);
+export function certificateNames(namePrefix: string, namespace: pulumi.Input<string>, engine: DatabaseEngine = "statefulset") {
+  const base = databaseServiceName(namePrefix, engine);
   const host = pulumi.interpolate`${base}.${namespace}.svc`;
-  return { commonName: host, dnsNames: [host, databaseServiceHost(namePrefix, namespace), base] };
+  return { commonName: host, dnsNames: [host, databaseServiceHost(namePrefix, namespace, engine), base] };
 }
 
 export class PostgresDatabase extends pulumi.ComponentResource {

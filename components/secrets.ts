@@ -5,7 +5,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { GeneratedPassword } from "../src/provider/generated-secret";
 import { CA_FILE, POSTGRES_PORT, SUPERUSER, recommendedLabels } from "./defaults";
-import { databaseChildName, databaseServiceHost } from "./names";
+import { databaseChildName, databaseServiceHost, type DatabaseEngine } from "./names";
 
 export interface DatabaseSecretsArgs {
   namespace: pulumi.Input<string>;
@@ -15,6 +15,8 @@ export interface DatabaseSecretsArgs {
   tls: boolean;
   /** the local stack's server has its own superuser password */
   superuserPassword?: pulumi.Input<string>;
+  /** cloudnative-pg: clients go to the Cluster's read-write Service, and the superuser Secret carries the keys CloudNativePG reads */
+  engine?: DatabaseEngine;
 }
 
 export type RoleKey = "superuser" | "owner" | "app" | "monitor" | "backup";
@@ -26,7 +28,7 @@ export type RoleKey = "superuser" | "owner" | "app" | "monitor" | "backup";
  */
 export function databaseSecretManifests(instance: string, args: DatabaseSecretsArgs, passwords: Record<RoleKey, pulumi.Input<string>>) {
   const labels = recommendedLabels("postgresql", "credentials", instance);
-  const host = databaseServiceHost(args.namePrefix, args.namespace);
+  const host = databaseServiceHost(args.namePrefix, args.namespace, args.engine);
   const secret = (suffix: string, stringData: Record<string, pulumi.Input<string>>) => ({
     metadata: { name: databaseChildName(args.namePrefix, suffix), namespace: args.namespace, labels },
     type: "Opaque",
@@ -35,7 +37,12 @@ export function databaseSecretManifests(instance: string, args: DatabaseSecretsA
   // pgshift's own pods verify the server against the CA (ca.crt of the TLS Secret, mounted at CA_FILE).
   const ssl = args.tls ? `verify-full&sslrootcert=${CA_FILE}` : "disable";
   return {
-    superuser: secret("superuser", { POSTGRES_USER: SUPERUSER, POSTGRES_PASSWORD: passwords.superuser }),
+    superuser: secret("superuser", {
+      POSTGRES_USER: SUPERUSER,
+      POSTGRES_PASSWORD: passwords.superuser,
+      // CloudNativePG's spec.superuserSecret: the same credentials under the basic-auth key names.
+      ...(args.engine === "cloudnative-pg" ? { username: SUPERUSER, password: passwords.superuser } : {}),
+    }),
     // No Secret holds the owner's password: no workload logs in as the owner,
     // so it stays in the stack's state (encrypted) only. The app's password
     // reaches the cluster in the app's own Secret at cutover (AppCutover).

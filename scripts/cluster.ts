@@ -4,6 +4,8 @@
 // stops every process `up` started and removes everything it made.
 //
 //   --dir <path>   the cluster's directory (default .cluster/ in the project)
+//   --cnpg         also install CloudNativePG's operator (toolchain/cnpg/), for
+//                  stacks with pgshift:database.engine cloudnative-pg
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -15,7 +17,7 @@ import { createSampleAppDb } from "./sample-app-db";
 import { apiClient } from "../src/cluster/api";
 import { NODE } from "../src/cluster/node-config";
 
-const USAGE = "usage: npm run cluster -- up | down | status [--dir <path>]";
+const USAGE = "usage: npm run cluster -- up [--cnpg] | down | status [--dir <path>]";
 
 async function healthy(dir: string): Promise<boolean> {
   const s = clusterStatus(dir);
@@ -25,17 +27,19 @@ async function healthy(dir: string): Promise<boolean> {
   return node.status === 200 && !!node.body.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
 }
 
-async function up(dir: string): Promise<void> {
-  if (await healthy(dir)) {
+async function up(dir: string, cloudnativePg: boolean): Promise<void> {
+  if ((await healthy(dir)) && (!cloudnativePg || readState(dir)?.cloudnativePg)) {
     console.error(`[cluster] already running (${dir})`);
   } else {
     if (readState(dir)) {
-      console.error(`[cluster] a cluster in ${dir} is not healthy: removing it and starting again`);
+      const why = (await healthy(dir)) ? "runs without CloudNativePG" : "is not healthy";
+      console.error(`[cluster] a cluster in ${dir} ${why}: removing it and starting again`);
       await stopCluster(dir);
     }
     const t0 = Date.now();
-    const c = await startCluster({ dir, node: true, days: 365, log: (m) => console.error(`[cluster] ${m}`) });
+    const c = await startCluster({ dir, node: true, days: 365, cloudnativePg, log: (m) => console.error(`[cluster] ${m}`) });
     console.error(`[cluster] up in ${((Date.now() - t0) / 1000).toFixed(1)}s: API server ${c.server}, node ${NODE.name} (${NODE.ip}), default StorageClass ${NODE.storageClass}`);
+    if (cloudnativePg) console.error("[cluster] CloudNativePG 1.28.0 runs in cnpg-system: stacks with pgshift:database.engine cloudnative-pg can use it");
     console.error("[cluster] stop it with: npm run cluster -- down");
   }
   // The app pgshift migrates, as it would already run: the Pulumi.cluster.yaml stack's starting point.
@@ -80,7 +84,7 @@ async function main(): Promise<void> {
   const dir = at >= 0 ? args[at + 1] : userClusterDir;
   const cmd = args.find((a, i) => !a.startsWith("--") && (at < 0 || i !== at + 1));
   if (!dir) throw new ClusterError(USAGE);
-  if (cmd === "up") await up(dir);
+  if (cmd === "up") await up(dir, args.includes("--cnpg"));
   else if (cmd === "down") await down(dir);
   else if (cmd === "status") await status(dir);
   else {

@@ -38,6 +38,14 @@ const roleName = pgName("role");
 const labels = z.record(z.string(), z.string());
 /** how long the app may take to stop, to start, and to pass its health check at a switch, unless cutover.timeout says */
 export const CUTOVER_TIMEOUT_SECONDS = 300;
+const ipv4Cidr = (example: string) =>
+  z.string().refine((c) => /^(\d{1,3})(\.\d{1,3}){3}\/(\d|[12]\d|3[0-2])$/.test(c) && c.split("/")[0]!.split(".").every((o) => Number(o) <= 255), {
+    message: `must be an IPv4 CIDR such as ${example}`,
+  });
+export const DATABASE_ENGINES = ["statefulset", "cloudnative-pg"] as const;
+export type DatabaseEngine = (typeof DATABASE_ENGINES)[number];
+/** CloudNativePG's PostgreSQL images run postgres as uid 26 and carry what its instance manager calls. */
+export const DEFAULT_IMAGES: Record<DatabaseEngine, string> = { statefulset: "postgres:16-alpine", "cloudnative-pg": "ghcr.io/cloudnative-pg/postgresql:16" };
 const digest = z.string().regex(/^sha256:[0-9a-f]{64}$/, "an image digest: sha256: and 64 lowercase hex digits");
 
 export const configSchema = z
@@ -54,8 +62,16 @@ export const configSchema = z
     awaitReadiness: z.boolean().default(true),
     database: z
       .object({
+        /**
+         * statefulset (default): one PostgreSQL pod pgshift manages itself. cloudnative-pg: a CloudNativePG
+         * `Cluster` (primary + synchronous replicas, automatic failover); the operator must be installed (docs/deploy.md).
+         */
+        engine: z.enum(DATABASE_ENGINES).default("statefulset"),
+        /** PostgreSQL instances with cloudnative-pg (one primary, the rest replicas); the statefulset engine runs one */
+        instances: z.number().int().min(1).max(9).optional(),
         name: pgName("database").default("piyasa_db"),
-        image: z.string().default("postgres:16-alpine"),
+        /** default: postgres:16-alpine for the statefulset engine, CloudNativePG's own image for cloudnative-pg */
+        image: z.string().min(1).optional(),
         /** pin the image (and the backup job's, which uses it) to this digest: sha256:<64 hex> */
         imageDigest: digest.optional(),
         /** memory-backed /dev/shm for parallel queries; default in components/defaults.ts */
@@ -76,7 +92,8 @@ export const configSchema = z
         maxConnections: z.number().int().min(10).max(5000).default(100),
         sharedBuffers: quantity.default("128Mi"),
       })
-      .default({}),
+      .default({})
+      .transform((d) => ({ ...d, image: d.image ?? DEFAULT_IMAGES[d.engine], instances: d.instances ?? (d.engine === "cloudnative-pg" ? 3 : 1) })),
     roles: z
       .object({
         owner: roleName.default("piyasa_user"),
@@ -94,13 +111,12 @@ export const configSchema = z
          * where the database may send DNS queries besides pods labelled k8s-app=kube-dns: the cluster DNS's
          * address when it is not a pod (NodeLocal DNSCache's 169.254.20.10/32, a resolver on the node)
          */
-        dnsCidrs: z
-          .array(
-            z.string().refine((c) => /^(\d{1,3})(\.\d{1,3}){3}\/(\d|[12]\d|3[0-2])$/.test(c) && c.split("/")[0]!.split(".").every((o) => Number(o) <= 255), {
-              message: "must be an IPv4 CIDR such as 169.254.20.10/32",
-            }),
-          )
-          .default([]),
+        dnsCidrs: z.array(ipv4Cidr("169.254.20.10/32")).default([]),
+        /**
+         * with database.engine cloudnative-pg: the Kubernetes API server's addresses (`kubectl get endpoints kubernetes`),
+         * which CloudNativePG's instance managers watch from the database pods
+         */
+        apiServerCidrs: z.array(ipv4Cidr("172.20.0.10/32")).default([]),
       })
       .default({}),
     backup: z
@@ -230,6 +246,25 @@ export const configSchema = z
       const earlier = seen.get(name);
       if (earlier) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["roles", key], message: `"${name}" is the same name as roles.${earlier}; the four roles (owner, app, monitor, backup) must have distinct names` });
       else seen.set(name, key);
+    }
+    const d = c.database;
+    if (d.engine === "statefulset" && d.instances !== 1) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["database", "instances"], message: `the statefulset engine runs one PostgreSQL instance; for ${d.instances} (a primary with replicas and failover) set database.engine to cloudnative-pg` });
+    }
+    if (d.engine === "cloudnative-pg") {
+      if (d.instances < 2) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["database", "instances"], message: "cloudnative-pg needs at least 2 instances: every commit waits for one synchronous standby, so it survives the primary's loss (3 is the default)" });
+      }
+      if (d.drains === "block") {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["database", "drains"], message: "\"block\" is for the single StatefulSet pod; CloudNativePG moves the primary away from a drained node itself (remove the key)" });
+      }
+      if (c.networkPolicy.enabled && c.networkPolicy.apiServerCidrs.length === 0) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ["networkPolicy", "apiServerCidrs"],
+          message: "with database.engine cloudnative-pg the database pods must reach the Kubernetes API (its instance manager watches the Cluster): set the API server's addresses (`kubectl get endpoints kubernetes -n default`), or networkPolicy.enabled false",
+        });
+      }
     }
     if (c.renderDir && c.connection.via === "port-forward") {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["connection", "via"], message: "must be \"direct\" when renderDir is set: rendered manifests run no pod to forward to" });

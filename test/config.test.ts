@@ -174,3 +174,37 @@ test("cutover: true/false, or with a health check, timeout and reader image; rol
   ];
   for (const [raw, re] of bad) assert.throws(() => parseConfig({ ...base, ...raw }), (e: Error) => e instanceof ConfigError && re.test(e.message), JSON.stringify(raw));
 });
+
+test("database.engine: statefulset by default (one instance); cloudnative-pg defaults to 3 instances and CloudNativePG's image", () => {
+  const dev = parseConfig(rawConfig(stackConfig("Pulumi.dev.yaml")));
+  assert.equal(dev.database.engine, "statefulset");
+  assert.equal(dev.database.instances, 1);
+  const ha = parseConfig({ namespace: "ns", database: { engine: "cloudnative-pg" }, networkPolicy: { apiServerCidrs: ["10.0.0.1/32"] } });
+  assert.equal(ha.database.engine, "cloudnative-pg");
+  assert.equal(ha.database.instances, 3);
+  assert.equal(ha.database.image, "ghcr.io/cloudnative-pg/postgresql:16");
+  assert.equal(parseConfig({ namespace: "ns", database: { engine: "cloudnative-pg", instances: 5, image: "my/pg:16" }, networkPolicy: { enabled: false } }).database.instances, 5);
+  const stack = parseConfig(rawConfig(stackConfig("Pulumi.cluster-ha.yaml")));
+  assert.equal(stack.database.engine, "cloudnative-pg");
+  assert.equal(stack.database.instances, 3);
+  assert.equal(stack.database.image, "pgshift.local/cnpg-postgres:15");
+  assert.deepEqual(stack.networkPolicy.apiServerCidrs, ["10.243.255.1/32"]);
+});
+
+test("database.engine: an unknown engine, replicas without CloudNativePG, one CloudNativePG instance and a missing API address name their keys", () => {
+  const fails = (raw: Record<string, unknown>, ...patterns: RegExp[]) =>
+    assert.throws(
+      () => parseConfig({ namespace: "ns", ...raw }),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        for (const p of patterns) assert.match((e as Error).message, p);
+        return true;
+      },
+    );
+  fails({ database: { engine: "patroni" } }, /pgshift:database\.engine: .*'statefulset' \| 'cloudnative-pg'/);
+  fails({ database: { instances: 3 } }, /pgshift:database\.instances: the statefulset engine runs one PostgreSQL instance; .*cloudnative-pg/);
+  fails({ database: { engine: "cloudnative-pg", instances: 1 }, networkPolicy: { enabled: false } }, /pgshift:database\.instances: cloudnative-pg needs at least 2 instances/);
+  fails({ database: { engine: "cloudnative-pg" } }, /pgshift:networkPolicy\.apiServerCidrs: with database\.engine cloudnative-pg the database pods must reach the Kubernetes API/);
+  fails({ database: { engine: "cloudnative-pg", drains: "block" }, networkPolicy: { enabled: false } }, /pgshift:database\.drains: "block" is for the single StatefulSet pod/);
+  fails({ networkPolicy: { apiServerCidrs: ["10.0.0.300/32"] } }, /pgshift:networkPolicy\.apiServerCidrs\.0: must be an IPv4 CIDR/);
+});

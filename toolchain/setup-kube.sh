@@ -82,4 +82,6 @@ if ! command -v containerd >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1 
   fi
 fi
 say "test cluster binaries ready: etcd $ETCD_VERSION, Kubernetes $KUBE_VERSION (apiserver, controller-manager, scheduler, kubelet, kube-proxy, kubectl), CoreDNS $COREDNS_VERSION, kube-router $KUBE_ROUTER_VERSION"
+# CloudNativePG's manager and operator manifests (toolchain/cnpg/): before the images, the operator's image carries it.
+bash "$root/toolchain/cnpg/build.sh"
 bash "$root/toolchain/images/build.sh" # the node's images (pause, app, postgres, exporter): toolchain/images/

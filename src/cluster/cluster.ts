@@ -16,6 +16,7 @@ import * as host from "./host";
 import { NODE, containerdConfig, cniConflist, corefile, kubeProxyConfig, kubeletConfig, nodePaths, resolvConf, storageClassManifest } from "./node-config";
 import { CONTROL_PLANE_BINARIES, NODE_BINARIES, NODE_HOST_TOOLS, imageManifest, missingBinaries, repoRoot, toolchainBin } from "./paths";
 import { freePort } from "./ports";
+import { CNPG_IMAGES, cnpgPrerequisites, installCloudNativePg } from "./cnpg";
 
 /** One node per machine: kube-proxy and the kubelet own machine-wide iptables chains. */
 export const NODE_LOCK = "/run/pgshift-node.lock";
@@ -31,6 +32,8 @@ export interface ClusterState {
   coreDnsReadyPort?: number;
   kubeProxyHealthzPort?: number;
   kubeRouterHealthPort?: number;
+  /** CloudNativePG's operator is installed (src/cluster/cnpg.ts) */
+  cloudnativePg?: boolean;
   startedAt: string;
 }
 
@@ -53,6 +56,8 @@ export interface StartOptions {
   days?: number;
   /** how long to wait for another node on this machine to stop (default: do not wait) */
   waitForNodeMs?: number;
+  /** install CloudNativePG's CRDs and, with a node, its operator (toolchain/cnpg/) */
+  cloudnativePg?: boolean;
   log?: (m: string) => void;
 }
 
@@ -62,7 +67,7 @@ const hostFile = (dir: string) => join(dir, "host-before.json");
 export const kubeconfigPath = (dir: string) => join(dir, "kubeconfig");
 
 /** The order daemons start in; stopCluster stops them in reverse. */
-const ORDER = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd", "kubelet", "kube-proxy", "kube-router", "coredns", "provisioner"];
+const ORDER = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "api-relay", "containerd", "kubelet", "kube-proxy", "kube-router", "coredns", "provisioner"];
 
 export function readState(dir: string): ClusterState | undefined {
   return existsSync(stateFile(dir)) ? (JSON.parse(readFileSync(stateFile(dir), "utf8")) as ClusterState) : undefined;
@@ -172,13 +177,25 @@ export async function startCluster(opts: StartOptions): Promise<Cluster> {
     const problems = nodePrerequisites();
     if (problems.length) throw new ClusterError(`A node cannot run here:\n- ${problems.join("\n- ")}`);
   }
+  if (opts.cloudnativePg) {
+    const problems = cnpgPrerequisites(node);
+    if (problems.length) throw new ClusterError(`CloudNativePG cannot be installed:\n- ${problems.join("\n- ")}`);
+  }
   mkdirSync(dir, { recursive: true });
   if (node) {
     await takeNodeLock(dir, log, opts.waitForNodeMs ?? 0);
     host.saveHostState(hostFile(dir));
     step("node-lock");
   }
-  const state: ClusterState = { dir, node, apiPort: await freePort(), etcdPort: await freePort(), peerPort: await freePort(), startedAt: new Date().toISOString() };
+  const state: ClusterState = {
+    dir,
+    node,
+    apiPort: await freePort(),
+    etcdPort: await freePort(),
+    peerPort: await freePort(),
+    ...(opts.cloudnativePg ? { cloudnativePg: true } : {}),
+    startedAt: new Date().toISOString(),
+  };
   writeFileSync(stateFile(dir), JSON.stringify(state, null, 1));
   try {
     return await startIn(dir, state, opts, log, timings, step);
@@ -217,7 +234,9 @@ async function startIn(dir: string, state: ClusterState, opts: StartOptions, log
   startDaemon(dir, "kube-apiserver", bin("kube-apiserver"), [
     `--etcd-servers=${etcdUrl}`,
     "--bind-address=127.0.0.1",
-    "--advertise-address=127.0.0.1",
+    // Pods that watch the API (CloudNativePG's operator and instance managers) reach it through the relay on
+    // the node's address: the `kubernetes` Service's endpoint is the advertised address.
+    `--advertise-address=${state.node && state.cloudnativePg ? NODE.ip : "127.0.0.1"}`,
     `--secure-port=${state.apiPort}`,
     `--cert-dir=${join(dir, "apiserver-certs")}`,
     "--tls-cert-file=apiserver.crt",
@@ -260,6 +279,10 @@ async function startIn(dir: string, state: ClusterState, opts: StartOptions, log
   // The service-account controller creating "default" shows the controller manager is running.
   await waitFor(dir, "kube-controller-manager to create the default ServiceAccount", async () => (await api.call("GET", "/api/v1/namespaces/default/serviceaccounts/default")).status === 200);
   step("controller-manager");
+  if (state.cloudnativePg) {
+    await installCloudNativePg({ kubeconfig, api, node: state.node, log, waitFor: (what, check, ms) => waitFor(dir, what, check, ms) });
+    step("cloudnative-pg");
+  }
   writeFileSync(stateFile(dir), JSON.stringify(state, null, 1));
   return { dir, kubeconfig, server, state, api, timings };
 }
@@ -273,6 +296,10 @@ async function startNode(dir: string, state: ClusterState, kubeconfig: string, a
 
   log(`creating the node's network: ${NODE.link} (${NODE.ip}), pods on ${NODE.bridge} (${NODE.podCidr})`);
   host.createNodeLink(NODE.link, NODE.peer, NODE.ip);
+  if (state.cloudnativePg) {
+    log(`starting the API relay (${NODE.ip}:${state.apiPort} → 127.0.0.1:${state.apiPort}) for pods that watch the API`);
+    startDaemon(dir, "api-relay", process.execPath, ["--import", "tsx", join(repoRoot, "src", "cluster", "api-relay.ts"), NODE.ip, String(state.apiPort)], undefined, repoRoot);
+  }
   // Pods may reach each other, the node and Services (DNAT happens before
   // FORWARD), and nothing else: no traffic leaves the machine. In mangle, which
   // runs before filter: kube-router's filter FORWARD chain ACCEPTs what the
@@ -299,7 +326,8 @@ async function startNode(dir: string, state: ClusterState, kubeconfig: string, a
     }
   });
   step("containerd");
-  for (const [ref, tar] of Object.entries(imgs)) {
+  // CloudNativePG's images are large and only its clusters use them.
+  for (const [ref, tar] of Object.entries(imgs).filter(([r]) => state.cloudnativePg || !CNPG_IMAGES.includes(r))) {
     log(`importing ${ref}`);
     try {
       ctr(["images", "import", "--no-unpack=false", tar]);
@@ -405,7 +433,7 @@ export async function stopCluster(dir: string, opts: { keepDir?: boolean } = {})
     for (const d of daemons.filter((x) => names.includes(x.name))) await stopDaemon(dir, d);
   };
   // Nothing may restart a pod while they are removed.
-  await stopNamed(["provisioner", "coredns", "kube-router", "kube-proxy", "kubelet", "kube-scheduler", "kube-controller-manager"]);
+  await stopNamed(["provisioner", "coredns", "kube-router", "kube-proxy", "kubelet", "api-relay", "kube-scheduler", "kube-controller-manager"]);
   const before = host.loadHostState(hostFile(dir));
   const isNode = state?.node ?? existsSync(hostFile(dir));
   if (isNode) {

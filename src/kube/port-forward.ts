@@ -15,7 +15,13 @@ export interface TunnelTarget {
   /** context to use; empty: the kubeconfig's current context */
   context?: string;
   namespace: string;
+  /** the pod; with `selector`, only what error messages call it (e.g. "the primary of cluster-postgres") */
   pod: string;
+  /**
+   * a label selector chosen when the tunnel opens: the Ready pod it matches. CloudNativePG's primary
+   * (`cnpg.io/cluster=<name>,cnpg.io/instanceRole=primary`) moves at a failover, so no name fits every update.
+   */
+  selector?: string;
   /** port inside the pod */
   port: number;
 }
@@ -86,6 +92,31 @@ interface PodStatus {
   status?: { phase?: string; conditions?: { type: string; status: string }[] };
 }
 
+/** Waits for a Ready pod matching target.selector (one pod: a primary) and returns its name. */
+async function readyPodBySelector(kc: k8s.KubeConfig, t: TunnelTarget & { selector: string }, timeoutMs: number): Promise<string> {
+  const api = kc.makeApiClient(client().CoreV1Api);
+  const deadline = Date.now() + timeoutMs;
+  let last = "no pod matches";
+  for (;;) {
+    try {
+      const list = (await api.listNamespacedPod({ namespace: t.namespace, labelSelector: t.selector })) as { items: (PodStatus & { metadata?: { name?: string; deletionTimestamp?: unknown } })[] };
+      const ready = list.items.filter((p) => !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
+      if (ready.length === 1 && ready[0]!.metadata?.name) return ready[0]!.metadata.name;
+      last = ready.length > 1 ? `${ready.length} Ready pods match (${ready.map((p) => p.metadata?.name).join(", ")}), expected one` : `${list.items.length} pod(s) match, none Ready`;
+    } catch (e) {
+      throw explain(kc, t, e);
+    }
+    if (Date.now() > deadline) {
+      throw new TunnelError(
+        `No single Ready pod in ${t.namespace} matched ${t.selector} (${t.pod}) within ${Math.round(timeoutMs / 1000)} s: ${last}. ` +
+          `See \`kubectl get pods -n ${t.namespace} -l ${t.selector}\` and the operator's status of the cluster.`,
+        t,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
 /** Waits until the pod reports Ready: nothing may touch PostgreSQL before then. */
 async function waitReady(kc: k8s.KubeConfig, t: TunnelTarget, timeoutMs: number): Promise<void> {
   const api = kc.makeApiClient(client().CoreV1Api);
@@ -124,8 +155,9 @@ interface Ws {
  * dropped tunnel surfaces as a broken PostgreSQL connection (the load's
  * transaction rolls back) instead of a hang.
  */
-export async function openTunnel(target: TunnelTarget, opts: { readyTimeoutMs?: number; localPort?: number } = {}): Promise<Tunnel> {
-  const kc = loadConfig(target);
+export async function openTunnel(given: TunnelTarget, opts: { readyTimeoutMs?: number; localPort?: number } = {}): Promise<Tunnel> {
+  const kc = loadConfig(given);
+  const target = given.selector ? { ...given, pod: await readyPodBySelector(kc, { ...given, selector: given.selector }, opts.readyTimeoutMs ?? 300_000) } : given;
   await waitReady(kc, target, opts.readyTimeoutMs ?? 300_000);
   const forward = new (client().PortForward)(kc, true);
   const sockets = new Set<Socket>();

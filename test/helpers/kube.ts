@@ -43,7 +43,7 @@ function downSync(dir: string): void {
   spawnSync(process.execPath, ["--import", "tsx", join(repoRoot, "scripts", "cluster.ts"), "down", "--dir", dir], { cwd: repoRoot, stdio: "ignore" });
 }
 
-export async function startTestCluster(opts: { node?: boolean } = {}): Promise<TestCluster> {
+export async function startTestCluster(opts: { node?: boolean; cloudnativePg?: boolean } = {}): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), "pgshift-kube-"));
   // Node runs no exit handler on a signal: without these, an interrupted test run would leave the daemons running.
   const onExit = () => downSync(dir);
@@ -62,7 +62,13 @@ export async function startTestCluster(opts: { node?: boolean } = {}): Promise<T
   let c: Cluster;
   try {
     // Another test file's (or engineer's) node may be running: queue behind it rather than fail.
-    c = await startCluster({ dir, node: !!opts.node, waitForNodeMs: 20 * 60_000, log: (m) => m.startsWith("waiting") && console.error(`[cluster] ${m}`) });
+    c = await startCluster({
+      dir,
+      node: !!opts.node,
+      ...(opts.cloudnativePg ? { cloudnativePg: true } : {}),
+      waitForNodeMs: 20 * 60_000,
+      log: (m) => m.startsWith("waiting") && console.error(`[cluster] ${m}`),
+    });
   } catch (e) {
     unhook();
     rmSync(dir, { recursive: true, force: true });

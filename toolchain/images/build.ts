@@ -66,6 +66,7 @@ export function inputsKey(recipe: ImageRecipe, ctx: BuildContext, dpkgStatus = "
     .sort();
   for (const f of sources) h.update(`${f.slice(ctx.repoRoot.length)}\0`).update(readFileSync(f));
   for (const tool of ["pause", "setuid"]) h.update(readFileSync(join(ctx.toolsDir, tool)));
+  for (const f of recipe.inputs?.(ctx) ?? []) h.update(`${f}\0`).update(existsSync(f) ? readFileSync(f) : Buffer.alloc(0));
   h.update(existsSync(dpkgStatus) ? readFileSync(dpkgStatus) : Buffer.alloc(0));
   return h.digest("hex");
 }

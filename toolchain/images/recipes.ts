@@ -3,10 +3,10 @@
 // registry is reachable here, so nothing is pulled; build.ts turns each recipe
 // into an OCI layout tarball.
 import { execFileSync } from "node:child_process";
-import { readFileSync, readdirSync, realpathSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { ImageConfig } from "./oci";
-import { Rootfs } from "./rootfs";
+import { ImageBuildError, Rootfs } from "./rootfs";
 
 export interface BuildContext {
   repoRoot: string;
@@ -18,6 +18,8 @@ export interface ImageRecipe {
   ref: string;
   /** Debian packages the image is made from (build.sh installs missing ones) */
   packages: string[];
+  /** files outside toolchain/images the image is made from, part of build.ts's inputs key */
+  inputs?: (ctx: BuildContext) => string[];
   assemble(fs: Rootfs, ctx: BuildContext): void;
   config: ImageConfig;
 }
@@ -28,10 +30,18 @@ const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 // The official images' users: postgres is 999 in the Debian-based postgres
 // image (70 in the alpine one), nobody is 65534 everywhere.
-const PASSWD = ["root:x:0:0:root:/root:/bin/sh", "postgres:x:999:999:PostgreSQL:/var/lib/postgresql:/bin/sh", "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin", ""].join("\n");
-const GROUP = ["root:x:0:", "postgres:x:999:", "nogroup:x:65534:", ""].join("\n");
+// CloudNativePG runs PostgreSQL as uid/gid 26 (its own images' postgres user, spec.postgresUID's default).
+const POSTGRES_IDS = { official: 999, cloudnativePg: 26 };
+const passwd = (pg: number) => ["root:x:0:0:root:/root:/bin/sh", `postgres:x:${pg}:${pg}:PostgreSQL:/var/lib/postgresql:/bin/sh`, "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin", ""].join("\n");
+const group = (pg: number) => ["root:x:0:", `postgres:x:${pg}:`, "nogroup:x:65534:", ""].join("\n");
 
-function base(fs: Rootfs): void {
+/** CloudNativePG's manager (toolchain/cnpg/build.sh): the operator's image carries it as /manager. */
+export const cnpgManagerBinary = (ctx: BuildContext) => join(ctx.repoRoot, ".toolchain", "bin", "cnpg-manager");
+/** The images only a node with CloudNativePG imports (src/cluster/cnpg.ts). */
+export const CNPG_OPERATOR_IMAGE = "pgshift.local/cloudnative-pg:1.28.0";
+export const CNPG_POSTGRES_IMAGE = `pgshift.local/cnpg-postgres:${POSTGRES_MAJOR}`;
+
+function base(fs: Rootfs, postgresId = POSTGRES_IDS.official): void {
   // /lib and /lib64 as on this machine (symlinks into /usr on Debian 12), so
   // the paths ldd reports resolve the same way inside the image. /bin is a
   // directory of its own: busybox's commands there, Debian's in /usr/bin, as
@@ -39,8 +49,8 @@ function base(fs: Rootfs): void {
   for (const p of ["/lib", "/lib64"]) fs.fromHost(p);
   for (const p of ["/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"]) fs.dir(p);
   fs.dir("/etc");
-  fs.file("/etc/passwd", PASSWD);
-  fs.file("/etc/group", GROUP);
+  fs.file("/etc/passwd", passwd(postgresId));
+  fs.file("/etc/group", group(postgresId));
   fs.file("/etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files dns\n");
   fs.dir("/tmp", 0o1777);
   fs.dir("/root", 0o700);
@@ -56,6 +66,35 @@ function busybox(fs: Rootfs, except: string[] = []): void {
     .map((s) => s.trim())
     .filter((s) => /^[A-Za-z0-9_.[-]+$/.test(s) && s !== "busybox" && !except.includes(s));
   for (const applet of applets) if (!fs.has(`/bin/${applet}`)) fs.symlink(`/bin/${applet}`, "busybox");
+}
+
+/** Debian's PostgreSQL with every server program on PATH; the data, socket and home directories owned by `postgresId`. */
+function postgresFiles(fs: Rootfs, ctx: BuildContext, postgresId: number): void {
+  base(fs, postgresId);
+  // The JIT provider drags in LLVM (over 100 MB); without it PostgreSQL turns JIT off, as documented.
+  const noJit = (p: string) => /\/llvmjit[^/]*$|\/lib\/bitcode(\/|$)/.test(p);
+  fs.fromHost(PG_BIN, { recursive: true });
+  // On the PATH the manifests set (IMAGE_PATH in components/defaults.ts), as in the alpine image;
+  // PostgreSQL resolves the link to find its share and lib directories.
+  for (const tool of readdirSync(PG_BIN).sort()) fs.symlink(`/usr/local/bin/${tool}`, `${PG_BIN}/${tool}`);
+  fs.fromHost(`/usr/lib/postgresql/${POSTGRES_MAJOR}/lib`, { recursive: true, exclude: noJit });
+  const share = `/usr/share/postgresql/${POSTGRES_MAJOR}`;
+  fs.fromHost(share, { recursive: true, exclude: (p) => /\/man(\/|$)/.test(p) || p === `${share}/postgresql.conf.sample` });
+  // As in the official image: a new cluster listens on every address (the pod's network is the boundary).
+  const sample = readFileSync(`${share}/postgresql.conf.sample`, "utf8");
+  fs.file(`${share}/postgresql.conf.sample`, sample.replace(/^#?listen_addresses\s*=\s*\S+/m, "listen_addresses = '*'"));
+  fs.fromHost("/usr/share/zoneinfo", { recursive: true });
+  fs.fromHost("/usr/lib/locale/C.utf8", { recursive: true });
+  fs.fromHost("/usr/lib/x86_64-linux-gnu/libnss_wrapper.so");
+  busybox(fs);
+  fs.file("/usr/local/bin/docker-entrypoint.sh", readFileSync(join(ctx.repoRoot, "toolchain/images/postgres/docker-entrypoint.sh")), 0o755);
+  fs.copy(join(ctx.toolsDir, "setuid"), "/usr/local/bin/setuid", 0o755);
+  fs.dir("/docker-entrypoint-initdb.d");
+  // World-writable like the official image's, so any uid the pod picks can use them.
+  fs.dir("/var/run/postgresql", 0o3777, { uid: postgresId, gid: postgresId });
+  fs.dir("/var/lib/postgresql", 0o755, { uid: postgresId, gid: postgresId });
+  fs.dir("/var/lib/postgresql/data", 0o1777, { uid: postgresId, gid: postgresId });
+  fs.addSharedLibraries();
 }
 
 export const recipes: ImageRecipe[] = [
@@ -96,30 +135,7 @@ export const recipes: ImageRecipe[] = [
     ref: `pgshift.local/postgres:${POSTGRES_MAJOR}`,
     packages: ["busybox-static", `postgresql-${POSTGRES_MAJOR}`, "libnss-wrapper"],
     assemble(fs, ctx) {
-      base(fs);
-      // The JIT provider drags in LLVM (over 100 MB); without it PostgreSQL turns JIT off, as documented.
-      const noJit = (p: string) => /\/llvmjit[^/]*$|\/lib\/bitcode(\/|$)/.test(p);
-      fs.fromHost(PG_BIN, { recursive: true });
-      // On the PATH the manifests set (IMAGE_PATH in components/defaults.ts), as in the alpine image;
-      // PostgreSQL resolves the link to find its share and lib directories.
-      for (const tool of readdirSync(PG_BIN).sort()) fs.symlink(`/usr/local/bin/${tool}`, `${PG_BIN}/${tool}`);
-      fs.fromHost(`/usr/lib/postgresql/${POSTGRES_MAJOR}/lib`, { recursive: true, exclude: noJit });
-      const share = `/usr/share/postgresql/${POSTGRES_MAJOR}`;
-      fs.fromHost(share, { recursive: true, exclude: (p) => /\/man(\/|$)/.test(p) || p === `${share}/postgresql.conf.sample` });
-      // As in the official image: a new cluster listens on every address (the pod's network is the boundary).
-      const sample = readFileSync(`${share}/postgresql.conf.sample`, "utf8");
-      fs.file(`${share}/postgresql.conf.sample`, sample.replace(/^#?listen_addresses\s*=\s*\S+/m, "listen_addresses = '*'"));
-      fs.fromHost("/usr/share/zoneinfo", { recursive: true });
-      fs.fromHost("/usr/lib/locale/C.utf8", { recursive: true });
-      fs.fromHost("/usr/lib/x86_64-linux-gnu/libnss_wrapper.so");
-      busybox(fs);
-      fs.file("/usr/local/bin/docker-entrypoint.sh", readFileSync(join(ctx.repoRoot, "toolchain/images/postgres/docker-entrypoint.sh")), 0o755);
-      fs.copy(join(ctx.toolsDir, "setuid"), "/usr/local/bin/setuid", 0o755);
-      fs.dir("/docker-entrypoint-initdb.d");
-      // World-writable like the official image's, so any uid the pod picks can use them.
-      fs.dir("/var/run/postgresql", 0o3777, { uid: 999, gid: 999 });
-      fs.dir("/var/lib/postgresql", 0o755, { uid: 999, gid: 999 });
-      fs.dir("/var/lib/postgresql/data", 0o1777, { uid: 999, gid: 999 });
+      postgresFiles(fs, ctx, POSTGRES_IDS.official);
       fs.addSharedLibraries();
     },
     config: {
@@ -142,5 +158,39 @@ export const recipes: ImageRecipe[] = [
       fs.addSharedLibraries();
     },
     config: { Entrypoint: ["/bin/postgres_exporter"], Env: [`PATH=${PATH}`], User: "65534:65534", ExposedPorts: { "9187/tcp": {} }, WorkingDir: "/" },
+  },
+  {
+    // CloudNativePG's operator, laid out like upstream's image: /manager, uid 10001. The same binary is the
+    // instance manager: each PostgreSQL pod's bootstrap-controller init container copies it from here.
+    ref: CNPG_OPERATOR_IMAGE,
+    packages: [],
+    inputs: (ctx) => [cnpgManagerBinary(ctx)],
+    assemble(fs, ctx) {
+      const manager = cnpgManagerBinary(ctx);
+      if (!existsSync(manager)) throw new ImageBuildError(CNPG_OPERATOR_IMAGE, `${manager} is missing: build it with \`bash toolchain/cnpg/build.sh\` (toolchain/setup-kube.sh does it)`);
+      base(fs);
+      fs.copy(manager, "/manager", 0o755);
+      // The operator lists the architectures it can run instances on from /operator/manager_<arch> (upstream's image
+      // ships one per architecture); without it every reconcile fails with "invalid architecture: amd64".
+      fs.symlink("/operator/manager_amd64", "/manager");
+    },
+    config: { Entrypoint: ["/manager"], Env: [`PATH=${PATH}`], User: "10001:10001", WorkingDir: "/" },
+  },
+  {
+    // The PostgreSQL image a CloudNativePG Cluster runs (its imageName): the same Debian PostgreSQL 15 with
+    // initdb, pg_ctl, postgres, pg_basebackup, pg_rewind, pg_controldata, pg_isready, psql… on PATH, and
+    // postgres as uid/gid 26 as in CloudNativePG's own images. The instance manager is not in it: the
+    // operator copies its own into each pod. The tag is the major version, which CloudNativePG reads.
+    ref: CNPG_POSTGRES_IMAGE,
+    packages: ["busybox-static", `postgresql-${POSTGRES_MAJOR}`, "libnss-wrapper"],
+    assemble(fs, ctx) {
+      postgresFiles(fs, ctx, POSTGRES_IDS.cloudnativePg);
+    },
+    config: {
+      Env: [`PATH=${PATH}:${PG_BIN}`, `PG_MAJOR=${POSTGRES_MAJOR}`, "LANG=C.UTF-8"],
+      User: `${POSTGRES_IDS.cloudnativePg}:${POSTGRES_IDS.cloudnativePg}`,
+      ExposedPorts: { "5432/tcp": {} },
+      StopSignal: "SIGINT",
+    },
   },
 ];

@@ -1,4 +1,4 @@
-// toolchain/images: build.sh makes the four images as OCI layout tarballs
+// toolchain/images: build.sh makes the six images as OCI layout tarballs
 // (cold, then warm with nothing rewritten), importImages loads them into a
 // containerd the test starts, and a container runs from each: the pause
 // sandbox, the busybox app with sqlite3, the exporter against the database
@@ -22,7 +22,15 @@ import { freePort } from "../../helpers/postgres";
 import { runProcess } from "../../helpers/process";
 import { repoRoot } from "../../helpers/pulumi";
 
-const REFS = ["pgshift.local/pause:3.10", "pgshift.local/app:busybox", "pgshift.local/postgres:15", "pgshift.local/postgres-exporter:debian"];
+const REFS = [
+  "pgshift.local/pause:3.10",
+  "pgshift.local/app:busybox",
+  "pgshift.local/postgres:15",
+  "pgshift.local/postgres-exporter:debian",
+  // CloudNativePG's operator (the manager toolchain/cnpg/build.sh built) and the PostgreSQL image its Clusters run
+  "pgshift.local/cloudnative-pg:1.28.0",
+  "pgshift.local/cnpg-postgres:15",
+];
 const PSQL = "/usr/lib/postgresql/15/bin/psql";
 
 let work: string;
@@ -209,6 +217,33 @@ describe("containers", () => {
   test("the exporter image reports its version", async () => {
     const r = await ctrd.run("pgshift.local/postgres-exporter:debian", "exporter-version", ["--read-only"], ["/bin/postgres_exporter", "--version"]);
     assert.match(r.stdout + r.stderr, /postgres_exporter, version 0\.11\.1/);
+  });
+
+  test("the CloudNativePG operator image runs its manager as uid 10001, and its bootstrap copies the manager out", async () => {
+    const version = await ctrd.run("pgshift.local/cloudnative-pg:1.28.0", "cnpg-version", ["--read-only"], ["/manager", "version"]);
+    assert.match(version.stdout + version.stderr, /Version:1\.28\.0/);
+    // What each PostgreSQL pod's bootstrap-controller init container runs: the manager copies itself into the
+    // shared volume, as the image's user. (The image has no shell, like upstream's.)
+    const controller = join(work, "controller");
+    mkdirSync(controller);
+    chmodSync(controller, 0o777);
+    const mount = ["--mount", `type=bind,src=${controller},dst=/controller,options=rbind:rw`];
+    await ctrd.run("pgshift.local/cloudnative-pg:1.28.0", "cnpg-bootstrap", ["--read-only", ...mount], ["/manager", "bootstrap", "/controller/manager"]);
+    const copied = statSync(join(controller, "manager"));
+    assert.equal(`${copied.uid}:${copied.gid}`, "10001:10001");
+    assert.ok(copied.mode & 0o100, "the copy is executable");
+    assert.ok(readFileSync(join(controller, "manager")).equals(readFileSync(join(repoRoot, ".toolchain/bin/cnpg-manager"))), "the copy is the manager toolchain/cnpg/build.sh built");
+  });
+
+  test("the CloudNativePG PostgreSQL image: postgres is uid 26, and what the instance manager calls is on PATH", async () => {
+    const tools = ["initdb", "pg_ctl", "postgres", "pg_basebackup", "pg_rewind", "pg_controldata", "pg_isready", "psql", "pg_dump", "pg_restore"];
+    const script = ["set -e", "id -un", "id -u", ...tools.map((t) => `command -v ${t}`), "postgres --version", "pg_controldata --version"].join("\n");
+    const r = await ctrd.run("pgshift.local/cnpg-postgres:15", "cnpg-pg", ["--read-only"], ["/bin/sh", "-c", script]);
+    const lines = r.stdout.trim().split("\n");
+    assert.deepEqual(lines.slice(0, 2), ["postgres", "26"]);
+    assert.deepEqual(lines.slice(2, 2 + tools.length), tools.map((t) => `/usr/local/bin/${t}`));
+    assert.match(r.stdout, /postgres \(PostgreSQL\) 15\./);
+    assert.match(r.stdout, /pg_controldata \(PostgreSQL\) 15\./);
   });
 });
 
