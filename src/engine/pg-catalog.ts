@@ -182,6 +182,7 @@ export async function forgetRanges(client: pg.Client, schema: string, table: str
 
 export interface RecordedOptions {
   source_table: string;
+  target_table: string;
   schema_mode: SchemaMode;
   identifiers: IdentifierMode;
   casts: Record<string, string>;

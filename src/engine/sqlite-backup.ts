@@ -22,7 +22,11 @@ export async function backupSqlite(source: string, dir: string = dirname(source)
   for (let n = 1; existsSync(target); n++) target = join(dir, `${backupFileName(source, at)}.${n}`);
   const db = new Database(source, { readonly: true, fileMustExist: true });
   try {
-    await db.backup(target);
+    // In one step, not the default 100 pages at a time: SQLite restarts an online backup whenever another
+    // connection writes the source between two steps, so under an app writing every 20 ms a 1M-row file never
+    // finished (measured on the node: 55 of 177 MB after 11 minutes). One step holds a read lock for the copy:
+    // a writer waits that long (its busy timeout), in WAL mode not at all.
+    await db.backup(target, { progress: ({ totalPages }) => Math.max(totalPages, 1) * 2 });
   } finally {
     db.close();
   }

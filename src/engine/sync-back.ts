@@ -203,6 +203,8 @@ async function run(opts: SyncBackOptions, write: boolean): Promise<SyncBackRepor
     const problems: SyncBackProblem[] = [];
     const formsUsed: SyncBackReport["forms"] = [];
     await checkColumns(client, schema, tables, problems);
+    // With --tables the person chose what goes back; otherwise every table PostgreSQL holds must have a place in the file.
+    if (!opts.tables?.length) await checkPostgresOnlyTables(client, schema, new Set([...plan.tables.map((t) => t.target), ...recorded.map((r) => r.target_table)]), problems, skipped);
     if (problems.length) throw new SyncBackRefusal(problems);
     for (const t of tables) {
       say(`${t.source}: comparing with PostgreSQL's "${t.target}"`);
@@ -306,6 +308,34 @@ async function verifyWritten(client: pg.Client, schema: string, db: Database.Dat
   const targetRows = w.counts.targetRows;
   if (sourceRows !== targetRows && differences.length === 0) differences.push({ key: {}, problem: sourceRows < targetRows ? "extra in PostgreSQL" : "missing in PostgreSQL" });
   return { match: differences.length === 0, sourceRows, targetRows, differences };
+}
+
+/**
+ * Tables that exist only in PostgreSQL (created after the cutover, by the
+ * app's newer migrations or by hand) have no table in the SQLite file to go
+ * back to: one holding rows refuses, since rolling back would leave them
+ * behind; an empty one loses nothing and is listed as skipped.
+ */
+async function checkPostgresOnlyTables(client: pg.Client, schema: string, known: Set<string>, problems: SyncBackProblem[], skipped: SyncBackReport["skipped"]): Promise<void> {
+  const present = (
+    await client.query<{ name: string }>(
+      "SELECT c.relname AS name FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace" +
+        " WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::pg_catalog.\"char\"[]) AND NOT c.relispartition ORDER BY c.relname",
+      [schema],
+    )
+  ).rows.map((r) => r.name);
+  for (const name of present) {
+    if (known.has(name)) continue;
+    const used = (await client.query<{ x: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${qualified(schema, name)}) AS x`)).rows[0]!.x;
+    if (used) {
+      problems.push({
+        table: name,
+        reason: `PostgreSQL's table "${schema}.${name}" has no table in the SQLite file (created after the cutover?) and holds rows: rolling back would leave them behind. Create the table in the SQLite file (the app's migrations for SQLite) so pgshift can copy it back, or move its rows elsewhere`,
+      });
+    } else {
+      skipped.push({ table: name, reason: `exists only in PostgreSQL ("${schema}.${name}") and is empty: nothing to copy back` });
+    }
+  }
 }
 
 /**

@@ -329,3 +329,26 @@ test("hostile table and column names reach SQL only quoted: sync-back through th
   }
   assert.equal((await verifyMigration({ source: file, target: url })).ok, true);
 });
+
+test("a table that exists only in PostgreSQL refuses the sync-back, naming it, while it holds rows; empty, it is listed as skipped", async () => {
+  const { file, url } = await migratedSample(50);
+  const db = url.slice(url.lastIndexOf("/") + 1);
+  await pg.query("CREATE TABLE public.audit_log (id bigint PRIMARY KEY, what text NOT NULL)", [], db);
+  await pg.query("UPDATE messages SET text = 'after cutover' WHERE id = 1", [], db);
+  const empty = await planSyncBack({ from: url, to: file });
+  assert.equal(empty.rowsChanged, 1);
+  assert.ok(empty.skipped.some((s) => s.table === "audit_log" && /only in PostgreSQL/.test(s.reason)), JSON.stringify(empty.skipped));
+  await pg.query("INSERT INTO public.audit_log VALUES (1, 'created after the cutover')", [], db);
+  const before = sha(file);
+  for (const run of [planSyncBack, syncBack]) {
+    await assert.rejects(run({ from: url, to: file }), (err: unknown) => {
+      assert.ok(err instanceof SyncBackRefusal, String(err));
+      assert.equal(err.table, "audit_log");
+      assert.match(err.message, /"public\.audit_log" has no table in the SQLite file .* holds rows/);
+      return true;
+    });
+  }
+  assert.equal(sha(file), before, "nothing was written");
+  // With --tables the person chose what goes back: the other table is not theirs to refuse.
+  assert.equal((await syncBack({ from: url, to: file, tables: ["messages"] })).rowsChanged, 1);
+});

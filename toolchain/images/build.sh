@@ -18,7 +18,7 @@ say() { printf '[images] %s\n' "$*" >&2; }
 command -v go >/dev/null 2>&1 || export PATH="$PATH:/usr/local/go/bin"
 
 # Everything in the images comes from these Debian packages on this machine.
-packages=(busybox-static dash sqlite3 netcat-openbsd postgresql-15 libnss-wrapper prometheus-postgres-exporter)
+packages=(busybox-static dash sqlite3 netcat-openbsd postgresql-15 postgresql-client-15 libnss-wrapper prometheus-postgres-exporter)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -109,14 +109,18 @@ export const recipes: ImageRecipe[] = [
     config: { Entrypoint: ["/pause"], Env: [`PATH=${PATH}`], User: "65535:65535", WorkingDir: "/" },
   },
   {
-    // Stands in for the app's api/worker: a shell, env, wget, nc (OpenBSD's, with -z), and the
+    // Stands in for the app's api/worker: a shell, env, wget, nc (OpenBSD's, with -z), the
     // sqlite3 CLI (Debian's sqlite3 with its libraries) to snapshot a SQLite
-    // file inside the pod.
+    // file inside the pod, and psql (Debian's PostgreSQL 15 client with libpq) so the
+    // stand-in can write to whichever database its DATABASE_URL names (src/cluster/sample-app.ts).
     ref: "pgshift.local/app:busybox",
-    packages: ["busybox-static", "sqlite3", "netcat-openbsd", "dash"],
+    packages: ["busybox-static", "sqlite3", "netcat-openbsd", "dash", `postgresql-client-${POSTGRES_MAJOR}`],
     assemble(fs) {
       base(fs);
       fs.fromHost(realpathSync("/usr/bin/sqlite3"));
+      // The real binary, not Debian's /usr/bin/psql (a Perl wrapper choosing among installed versions).
+      fs.fromHost(`${PG_BIN}/psql`);
+      fs.symlink("/usr/local/bin/psql", `${PG_BIN}/psql`);
       // busybox's nc has no -z; a port check (`nc -z -w 5 host 5432`) needs OpenBSD's. Debian's
       // busybox-static shell runs its own applets ahead of PATH, so /bin/sh is dash, which uses PATH.
       fs.copy(realpathSync("/bin/nc.openbsd"), "/usr/bin/nc", 0o755);
