@@ -20,8 +20,6 @@ export interface ProgressEvent {
 
 export interface MigrateOptions extends MigrationOptions {
   target: string;
-  /** tables copied at the same time (options.ts DEFAULTS.jobs) */
-  jobs?: number;
   /** reload tables pgshift loaded earlier from a different version of the source */
   refresh?: boolean;
   /** replace target tables pgshift did not load (create: drop and recreate; existing: truncate) */

@@ -8,7 +8,7 @@
 import { redact } from "./connection";
 import { fingerprintSqlite } from "./fingerprint";
 import { session, type LoadContext, type MigrateOptions, type ProgressEvent, type TableReport } from "./load-context";
-import { DEFAULTS, checkOptions } from "./options";
+import { DEFAULTS, checkOptions, withDefaults } from "./options";
 import { recordedLoadOptions, settleFingerprint, tablesIn } from "./pg-catalog";
 import { openSource, planFrom, type MigrationOptions, type MigrationPlan } from "./plan";
 import { takeSnapshot, type Snapshot } from "./source";
@@ -36,9 +36,10 @@ export interface MigrationReport {
   verifyMs?: number;
 }
 
-export async function migrate(options: MigrateOptions): Promise<MigrationReport> {
+export async function migrate(given: MigrateOptions): Promise<MigrationReport> {
   const started = Date.now();
-  checkOptions(options); // before connecting: a bad option is the caller's to fix, whatever the server says
+  checkOptions(given); // before connecting: a bad option is the caller's to fix, whatever the server says
+  const options = { ...given, ...withDefaults(given) };
   const src = openSource(options.source);
   let ctx: LoadContext | undefined;
   let hashed: SourceFingerprint | undefined;
@@ -77,7 +78,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
 }
 
 /** `pgshift verify`: compare without copying (the seed guide's --verify-only). */
-export async function verifyMigration(given: MigrationOptions & { target: string; jobs?: number; onProgress?: (e: ProgressEvent) => void }): Promise<MigrationReport> {
+export async function verifyMigration(given: MigrationOptions & { target: string; onProgress?: (e: ProgressEvent) => void }): Promise<MigrationReport> {
   const started = Date.now();
   checkOptions(given);
   const src = openSource(given.source);
@@ -85,8 +86,10 @@ export async function verifyMigration(given: MigrationOptions & { target: string
   let fingerprinting: SourceFingerprint | undefined;
   let admin: Awaited<ReturnType<typeof session>> | undefined;
   try {
-    const options = { ...given, ...(await recordedOptions(given.target, given)) };
-    const plan = await planFrom(src, { ...options, schema: options.schema ?? DEFAULTS.schema });
+    // Unless given, the settings the tables were loaded with; else the defaults.
+    const recorded = { ...given, ...(await recordedOptions(given.target, given)) };
+    const options = { ...recorded, ...withDefaults(recorded) };
+    const plan = await planFrom(src, options);
     let fingerprint: SourceFingerprint;
     ({ snapshot, fingerprint } = await snapshotWithFingerprint(src, options.source));
     fingerprinting = fingerprint;
@@ -113,7 +116,7 @@ export async function verifyMigration(given: MigrationOptions & { target: string
 }
 
 function context(
-  options: MigrationOptions & { target: string; jobs?: number; onProgress?: (e: ProgressEvent) => void },
+  options: MigrationOptions & { target: string; jobs: number; onProgress?: (e: ProgressEvent) => void },
   plan: MigrationPlan,
   snapshot: Snapshot,
   fingerprint: () => Promise<string>,
@@ -127,7 +130,7 @@ function context(
     snapshot,
     fingerprint,
     admin,
-    jobs: options.jobs ?? DEFAULTS.jobs,
+    jobs: options.jobs,
     progress: (table, phase, rows, total) => options.onProgress?.({ table, phase, rows, total }),
     ordered: plan.loadOrder.map((n) => byTarget.get(n)!),
     actions: new Map(),
@@ -182,7 +185,7 @@ async function recordedOptions(url: string, options: MigrationOptions): Promise<
       ...options,
       identifiers: options.identifiers ?? one(selected.map((r) => r.identifiers)),
       schema: options.schema ?? one(selected.map((r) => r.schema_mode)),
-      casts: { ...Object.assign({}, ...selected.map((r) => r.casts)), ...(options.casts ?? {}) },
+      casts: { ...Object.assign({}, ...selected.map((r) => r.casts)), ...options.casts },
     };
   } finally {
     await client.end().catch(() => {});

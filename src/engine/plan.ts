@@ -10,7 +10,7 @@ import { readCatalog, type SkippedObject, type SqliteTable } from "./catalog";
 import { UsageError } from "./errors";
 import { madeUpName, MAX_NAME_BYTES, quoteIdent, quoteLiteral, quoteSqlite, targetName } from "./identifiers";
 import { checkNames } from "./name-checks";
-import { DEFAULTS, checkOptions, type IdentifierMode, type SchemaMode } from "./options";
+import { DEFAULTS, checkOptions, withDefaults, type IdentifierMode, type MigrationSettings, type SchemaMode } from "./options";
 import { bookkeepingTool } from "./bookkeeping";
 import { fkAction } from "./schema";
 import { balanced, parseCreateTable, splitTopLevel, sqliteString, translateExpression, withoutComments, type ExpressionColumn, type Translation } from "./expressions";
@@ -19,19 +19,14 @@ import { readTargetTables, type TargetColumn } from "./pg-catalog";
 
 export type { SchemaMode };
 
-export interface MigrationOptions {
+/** The settings (options.ts; absent ones take their defaults there), and what a run is given besides. */
+export interface MigrationOptions extends Partial<MigrationSettings> {
   /** path of the SQLite database */
   source: string;
   /** PostgreSQL connection string (needed by migrate/verify, and by plan in existing mode) */
   target?: string;
-  schema?: SchemaMode;
-  /** source table names to migrate (default: all) */
-  tables?: string[];
-  identifiers?: IdentifierMode;
   /** PostgreSQL schema to load into (DEFAULTS.targetSchema) */
   targetSchema?: string;
-  /** per-column cast overrides: { "table.column": "text" } */
-  casts?: Record<string, string>;
   /** a source without tables is planned (and migrates nothing) instead of refused: --allow-empty */
   allowEmpty?: boolean;
   /** existing mode without `target`: plan from the cast rules instead of failing (pulumi preview) */
@@ -182,8 +177,8 @@ export interface PlanHow {
 export async function planFrom(db: Database.Database, options: MigrationOptions, how: PlanHow = {}): Promise<MigrationPlan> {
   // Options can come from anywhere (the CLI, the stack, a program calling the engine): a bad one is a usage error.
   checkOptions(options);
-  const mode = options.schema ?? DEFAULTS.schema;
-  const identifiers = options.identifiers ?? DEFAULTS.identifiers;
+  const settings = withDefaults(options);
+  const { schema: mode, identifiers } = settings;
   const targetSchema = options.targetSchema ?? DEFAULTS.targetSchema;
   const catalog = readCatalog(db);
   if (catalog.tables.length === 0 && !options.allowEmpty) {
@@ -200,12 +195,12 @@ export async function planFrom(db: Database.Database, options: MigrationOptions,
     );
   }
   let tables = catalog.tables;
-  if (options.tables && options.tables.length > 0) {
+  if (settings.tables.length > 0) {
     const known = new Map(tables.map((t) => [t.name, t]));
-    for (const name of options.tables) {
+    for (const name of settings.tables) {
       if (!known.has(name)) throw new UsageError(`--tables names "${name}", which is not a table in ${options.source}. Tables: ${[...known.keys()].join(", ")}`);
     }
-    tables = options.tables.map((n) => known.get(n)!);
+    tables = settings.tables.map((n) => known.get(n)!);
   }
   const seen = new Map<string, string>();
   for (const t of tables) {
@@ -215,7 +210,7 @@ export async function planFrom(db: Database.Database, options: MigrationOptions,
     fitName(target, `Table name ${JSON.stringify(t.name)}`);
     seen.set(target, t.name);
   }
-  const overrides = options.casts ?? {};
+  const overrides = settings.casts;
   for (const key of Object.keys(overrides)) {
     const [tbl, col] = splitColumnRef(key);
     const t = tables.find((x) => x.name === tbl);

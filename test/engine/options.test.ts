@@ -10,6 +10,7 @@ import { join, relative } from "node:path";
 import { parse } from "../../src/cli/main";
 import { ConfigError, parseConfig } from "../../src/config";
 import { DEFAULTS, EXIT_BAD_INPUT, exitCodeFor, migrate, planMigration, UsageError, verifyMigration } from "../../src/engine";
+import { settingsIn, SETTING_NAMES } from "../../src/engine/options";
 import { check } from "../../src/provider/data-migration-handler";
 import { sqliteFile } from "../helpers/sqlite";
 
@@ -72,7 +73,8 @@ for (const bad of BAD) {
 
 test("the CLI, the stack and the engine take the same defaults", async () => {
   const cli = parse(["migrate", "--from", src, "--to", nowhere]);
-  assert.equal(cli.jobs, DEFAULTS.jobs);
+  // The CLI passes on only what was given: the engine applies the defaults once.
+  assert.deepEqual(settingsIn(cli), {});
   assert.equal(cli.schema, undefined, "left to the engine (verify reads what the migration recorded)");
   const stack = parseConfig({ namespace: "ns" }).migration;
   assert.equal(stack.schema, DEFAULTS.schema);
@@ -84,24 +86,44 @@ test("the CLI, the stack and the engine take the same defaults", async () => {
   assert.equal(plan.targetSchema, DEFAULTS.targetSchema);
 });
 
-test("the choices are listed once: no second list of schema or identifiers modes, nor the jobs default, outside src/engine/options.ts", () => {
+/** Every .ts file of the program (src, components, bin, index.ts): path relative to the root, and its lines. */
+function programFiles(): { path: string; lines: string[] }[] {
   const root = join(__dirname, "..", "..");
-  const lists = /["'](create|existing)["']\s*(,|\|)\s*["'](create|existing)["']|["'](downcase|preserve)["']\s*(,|\|)\s*["'](downcase|preserve)["']|\.max\(64\)|jobs\s*(\?\?|:)\s*2\b/;
-  const found: string[] = [];
+  const files: { path: string; lines: string[] }[] = [];
   const walk = (dir: string, deep: boolean) => {
     for (const name of readdirSync(dir)) {
       const path = join(dir, name);
       if (statSync(path).isDirectory()) {
         if (deep) walk(path, deep);
-      }
-      else if (name.endsWith(".ts") && !path.endsWith(join("engine", "options.ts"))) {
-        readFileSync(path, "utf8")
-          .split("\n")
-          .forEach((line, i) => lists.test(line) && found.push(`${relative(root, path)}:${i + 1}: ${line.trim()}`));
-      }
+      } else if (name.endsWith(".ts")) files.push({ path: relative(root, path), lines: readFileSync(path, "utf8").split("\n") });
     }
   };
   for (const dir of ["src", "components", "bin"]) walk(join(root, dir), true);
   walk(root, false); // index.ts
-  assert.deepEqual(found, []);
+  return files;
+}
+
+/** Lines matching `pattern` in the files `where` picks, as path:line: text. */
+function linesMatching(pattern: RegExp, where: (path: string) => boolean): string[] {
+  return programFiles()
+    .filter((f) => where(f.path))
+    .flatMap((f) => f.lines.flatMap((line, i) => (pattern.test(line) ? [`${f.path}:${i + 1}: ${line.trim()}`] : [])));
+}
+
+const OPTIONS = join("src", "engine", "options.ts");
+
+test("the choices are listed once: no second list of schema or identifiers modes, nor the jobs default, outside src/engine/options.ts", () => {
+  const lists = /["'](create|existing)["']\s*(,|\|)\s*["'](create|existing)["']|["'](downcase|preserve)["']\s*(,|\|)\s*["'](downcase|preserve)["']|\.max\(64\)|jobs\s*(\?\?|:)\s*2\b/;
+  assert.deepEqual(linesMatching(lists, (p) => p !== OPTIONS), []);
+});
+
+test("each setting has one source: declared only in MigrationSettings, defaulted only by options.ts", () => {
+  const settings = SETTING_NAMES.join("|");
+  // Outside the engine, no layer declares a setting's type: the stack, the component, the resource, its handler,
+  // the cutover's data side and the CLI take MigrationSettings (or a Partial of it), and declare no member of their own.
+  const declared = new RegExp(`^\\s*(readonly\\s+)?(${settings})\\??:\\s*(pulumi\\.Input<)?(SchemaMode|IdentifierMode|number|string\\[\\]|Record<string|z\\.)`);
+  assert.deepEqual(linesMatching(declared, (p) => !p.startsWith(join("src", "engine"))), []);
+  // Nowhere but options.ts gives a setting its default (withDefaults, once per entry point).
+  const defaulted = new RegExp(`\\?\\?\\s*DEFAULTS\\.(${settings})\\b|\\b(${settings})\\s*:\\s*DEFAULTS\\.|\\b(${SETTING_NAMES.filter((k) => k !== "tables").join("|")})\\s*\\?\\?\\s*(\\[\\]|\\{\\}|["'](create|downcase)|\\d)`);
+  assert.deepEqual(linesMatching(defaulted, (p) => p !== OPTIONS), []);
 });
