@@ -20,15 +20,15 @@
 import { createHash } from "node:crypto";
 import type Database from "better-sqlite3";
 import type pg from "pg";
-import { CHUNK, copyTable, type CopyProgress, type CopyResult } from "./copy";
+import { CHUNK, copyTable, type CopyProgress, type CopyResult } from "./postgres/copy";
 import { qualified, quoteIdent, quoteSqlite } from "./identifiers";
-import type { RecordedRanges } from "./pg-catalog";
+import type { RecordedRanges } from "./postgres/catalog";
 import type { ColumnPlan, TablePlan } from "./plan";
-import { pendingNumericDates, settleNumericDates } from "./numeric-dates";
-import { parseDigests, rangeDigestsExtension, sqliteRangeScan, totalRows, type RawDigests } from "./range-digests";
-import { jsChunks, tableReader, type KeyRanges, type TableReader } from "./source";
+import { pendingNumericDates, settleNumericDates } from "./sqlite/numeric-dates";
+import { parseDigests, rangeDigestsExtension, sqliteRangeScan, totalRows, type RawDigests } from "./sqlite/range-digests";
+import { jsChunks, tableReader, type KeyRanges, type TableReader } from "./sqlite/source";
 import { sqlFile } from "./sql-files";
-import { inKeyOrder, targetLines, verifyByDigest, type TableVerification } from "./verify";
+import { inKeyOrder, targetLines, verifyByDigest, type TableVerification } from "./compare";
 
 export const chunkDigestsSql = sqlFile("postgres", "chunk-digests");
 

@@ -5,19 +5,21 @@
 // Every table's rows, keys and its record in pgshift.loads commit together, so
 // a crash at any point leaves each table either fully loaded or untouched, and
 // a re-run finishes the job with exactly one copy of every row.
-import { redact } from "./connection";
-import { fingerprintSqlite } from "./fingerprint";
-import { session, type LoadContext, type MigrateOptions, type ProgressEvent, type TableReport } from "./load-context";
+import { redact } from "./postgres/connection";
+import { fingerprintSqlite } from "./sqlite/fingerprint";
+import type { LoadContext, MigrateOptions, ProgressEvent, TableReport } from "./load-context";
+import { session } from "./postgres/connection";
 import { DEFAULTS, checkOptions, withDefaults } from "./options";
-import { recordedLoadOptions, settleFingerprint, tablesIn } from "./pg-catalog";
+import { recordedLoadOptions, settleFingerprint, tablesIn } from "./postgres/catalog";
 import { openSource, planFrom, type MigrationOptions, type MigrationPlan } from "./plan";
-import { takeSnapshot, type Snapshot } from "./source";
+import { takeSnapshot, type Snapshot } from "./sqlite/source";
 import { decide } from "./phases/decide";
 import { addForeignKeys } from "./phases/foreign-keys";
 import { load } from "./phases/load";
 import { compareBookkeeping, verify, verifyTables } from "./phases/verify";
 
-export { session, type MigrateOptions, type ProgressEvent, type TableAction, type TableReport } from "./load-context";
+export { type MigrateOptions, type ProgressEvent, type TableAction, type TableReport } from "./load-context";
+export { session } from "./postgres/connection";
 
 export interface MigrationReport {
   ok: boolean;

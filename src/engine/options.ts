@@ -6,7 +6,7 @@
 // resource and the engine take MigrationSettings or a Partial of it; none keeps
 // its own list. test/engine/options.test.ts checks that none does.
 import { z } from "zod";
-import { parseOverride } from "./cast-rules";
+import { parseOverride } from "./types/cast-rules";
 import { UsageError } from "./errors";
 
 export const SCHEMA_MODES = ["create", "existing"] as const;

@@ -2,18 +2,18 @@
 // and their casts, its foreign keys, its indexes and its CHECK constraints,
 // each refused or noted the way the person running pgshift can act on.
 import type Database from "better-sqlite3";
-import { castFor, parseOverride } from "./cast-rules";
-import { hasDateNumbers, isTextKind, makeCast, type ColumnCast } from "./column-types";
-import type { SqliteTable } from "./catalog";
-import { translateDefault } from "./column-defaults";
+import { castFor, parseOverride } from "./types/cast-rules";
+import { hasDateNumbers, isTextKind, makeCast, type ColumnCast } from "./types/column-types";
+import type { SqliteTable } from "./sqlite/catalog";
+import { translateDefault } from "./types/column-defaults";
 import { UsageError } from "./errors";
-import { balanced, parseCreateTable, splitTopLevel, translateExpression, withoutComments, type ExpressionColumn, type Translation } from "./expressions";
+import { balanced, parseCreateTable, splitTopLevel, translateExpression, withoutComments, type ExpressionColumn, type Translation } from "./types/expressions";
 import { madeUpName, MAX_NAME_BYTES, quoteIdent, quoteSqlite, targetName } from "./identifiers";
-import { decideNumericDates } from "./numeric-dates";
+import { decideNumericDates } from "./sqlite/numeric-dates";
 import type { IdentifierMode, SchemaMode } from "./options";
 import { bookkeepingTool } from "./bookkeeping";
-import { fkAction } from "./schema";
-import type { TargetColumn } from "./pg-catalog";
+import { fkAction } from "./postgres/schema";
+import type { TargetColumn } from "./postgres/catalog";
 import type { ColumnPlan, ForeignKeyPlan, GeneratedColumnPlan, IndexPlan, TablePlan } from "./plan";
 
 /**

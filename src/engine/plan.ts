@@ -4,15 +4,15 @@
 // reads SQLite and, in `existing` mode, the target's catalog; it writes nothing.
 import Database from "better-sqlite3";
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { formatCastRules } from "./cast-rules";
-import type { ColumnCast } from "./column-types";
-import { readCatalog, type SkippedObject } from "./catalog";
+import { formatCastRules } from "./types/cast-rules";
+import type { ColumnCast } from "./types/column-types";
+import { readCatalog, type SkippedObject } from "./sqlite/catalog";
 import { UsageError } from "./errors";
 import { quoteIdent, targetName } from "./identifiers";
 import { checkNames } from "./name-checks";
 import { DEFAULTS, checkOptions, withDefaults, type IdentifierMode, type MigrationSettings, type SchemaMode } from "./options";
 import { bookkeepingTool } from "./bookkeeping";
-import { readTargetTables } from "./pg-catalog";
+import { readTargetTables } from "./postgres/catalog";
 import { fitName, planTable } from "./plan-table";
 
 export type { SchemaMode };

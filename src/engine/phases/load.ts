@@ -4,13 +4,14 @@
 // instead (refresh.ts). Each table is analyzed as soon as it is committed,
 // while the next ones load.
 import os from "node:os";
-import { NotBinary } from "../copy-text";
+import { NotBinary } from "../sqlite/copy-text";
 import { LoadError } from "../errors";
 import { qualified, quoteIdent } from "../identifiers";
-import { inTransaction, pool, type LoadContext } from "../load-context";
+import type { LoadContext } from "../load-context";
+import { inTransaction, pool } from "../postgres/connection";
 import { chunkDigestsSql } from "../delta";
 import type { TablePlan } from "../plan";
-import { settleNumericDates } from "../numeric-dates";
+import { settleNumericDates } from "../sqlite/numeric-dates";
 import { addKeys } from "./keys";
 import { refreshTables } from "./refresh";
 import { copy, createTable, record, recordRanges } from "./table-load";
@@ -58,7 +59,7 @@ export async function load(ctx: LoadContext): Promise<void> {
   // added afterwards and tables load in parallel.
   const jobs = plan.schemaMode === "existing" ? 1 : ctx.jobs;
   // A refresh that reads the source in place copies it before reading whole tables (source.ts).
-  if (singles.length) ctx.snapshot.copy();
+  if (singles.length) ctx.snapshot.materialize();
   await pool(singles, jobs, async (t) => {
     await loadTable(ctx, t, actions.get(t.target) === "replaced");
     analyze([t]);

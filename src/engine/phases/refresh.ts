@@ -9,12 +9,13 @@
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import { qualified, quoteIdent } from "../identifiers";
-import { inTransaction, type Loaded, type LoadContext } from "../load-context";
-import { foreignKeysTouching, loadRecords, recordedRanges, type LoadEntry } from "../pg-catalog";
+import type { Loaded, LoadContext } from "../load-context";
+import { inTransaction } from "../postgres/connection";
+import { foreignKeysTouching, loadRecords, recordedRanges, type LoadEntry } from "../postgres/catalog";
 import { deltaDecision, syncTable, tableWriters } from "../delta";
-import { serializeDigests } from "../range-digests";
+import { serializeDigests } from "../sqlite/range-digests";
 import type { TablePlan } from "../plan";
-import { settleNumericDates } from "../numeric-dates";
+import { settleNumericDates } from "../sqlite/numeric-dates";
 import { addKeys, resetSequences } from "./keys";
 import { copy, createTable, record, recordRanges, type SourceReader } from "./table-load";
 
@@ -79,7 +80,7 @@ export async function refreshTables(ctx: LoadContext, tables: TablePlan[]): Prom
 function readerOf(ctx: LoadContext, opened: SourceReader): { db: SourceReader; readWhole: () => SourceReader } {
   const reader = {
     db: opened,
-    readWhole: () => (reader.db = ctx.snapshot.copy(reader.db)!),
+    readWhole: () => (reader.db = ctx.snapshot.materialize(reader.db)!),
   };
   return reader;
 }

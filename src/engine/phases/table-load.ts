@@ -2,16 +2,16 @@
 // refresh (refresh.ts): CREATE TABLE, the COPY, the range digests delta sync
 // records, and the table's record in pgshift.loads.
 import type pg from "pg";
-import { CHUNK, copyTable, type CopyFormat } from "../copy";
+import { CHUNK, copyTable, type CopyFormat } from "../postgres/copy";
 import { quoteIdent } from "../identifiers";
 import type { LoadContext } from "../load-context";
-import { recordLoad, type LoadEntry } from "../pg-catalog";
+import { recordLoad, type LoadEntry } from "../postgres/catalog";
 import { deltaKeyColumn, layoutOf, rangeWidth } from "../delta";
-import { rangeDigestsExtension, rangeDigestsInWorker, serializeDigests, sqliteRangeDigests, type RawDigests } from "../range-digests";
+import { rangeDigestsExtension, rangeDigestsInWorker, serializeDigests, sqliteRangeDigests, type RawDigests } from "../sqlite/range-digests";
 import type { TablePlan } from "../plan";
-import { ReadWorkers } from "../read-workers";
-import { createTableSql } from "../schema";
-import { tableReader } from "../source";
+import { ReadWorkers } from "../sqlite/read-workers";
+import { createTableSql } from "../postgres/schema";
+import { tableReader } from "../sqlite/source";
 
 /**
  * Below this many rows a table's range digests are computed on the main thread
