@@ -57,17 +57,15 @@ interface Setting<T> {
 
 const oneOf = (values: readonly string[]) => values.slice(0, -1).join(", ") + " or " + values[values.length - 1];
 const show = (v: unknown) => (typeof v === "string" ? `"${v}"` : JSON.stringify(v) ?? String(v));
+const tableNames = (v: unknown, name: string) =>
+  Array.isArray(v) && v.every((t) => typeof t === "string" && t.length > 0) ? [] : [{ message: `${name} must be a list of table names, not ${show(v)}` }];
 const mode = <T extends string>(modes: readonly T[]) => (v: unknown, name: string) =>
   (modes as readonly unknown[]).includes(v) ? [] : [{ message: `${name} must be ${oneOf(modes)}, not ${show(v)}` }];
 
 /** Every setting's default, check and meaning for a re-copy, in one place. */
 export const SETTINGS: { readonly [K in keyof MigrationSettings]: Setting<MigrationSettings[K]> } = {
   schema: { default: () => "create", problems: mode(SCHEMA_MODES), recopy: (v) => `schema mode changed to ${v}` },
-  tables: {
-    default: () => [],
-    problems: (v, name) => (Array.isArray(v) && v.every((t) => typeof t === "string" && t.length > 0) ? [] : [{ message: `${name} must be a list of table names, not ${show(v)}` }]),
-    recopy: () => "the table selection changed",
-  },
+  tables: { default: () => [], problems: (v, name) => tableNames(v, name), recopy: () => "the table selection changed" },
   identifiers: { default: () => "downcase", problems: mode(IDENTIFIER_MODES), recopy: (v) => `identifiers changed to ${v}` },
   jobs: {
     default: () => 2,
@@ -112,11 +110,13 @@ export function settingsIn(o: Partial<MigrationSettings>): Partial<MigrationSett
 }
 
 /** Why data already copied with `olds` must be copied again for `news`; [] when none changed or only how to copy did. */
-export function recopyReasons(olds: Partial<MigrationSettings>, news: MigrationSettings): string[] {
-  const was = withDefaults(olds); // state written before a setting existed holds no value for it
+export function recopyReasons(olds: Partial<MigrationSettings>, news: Partial<MigrationSettings>): string[] {
+  // State written before a setting existed holds no value for it: it reads as the default.
+  const was = withDefaults(olds);
+  const now = withDefaults(news);
   return SETTING_NAMES.flatMap((k) => {
     const recopy = SETTINGS[k].recopy as false | ((v: unknown) => string);
-    return recopy && JSON.stringify(was[k]) !== JSON.stringify(news[k]) ? [recopy(news[k])] : [];
+    return recopy && JSON.stringify(was[k]) !== JSON.stringify(now[k]) ? [recopy(now[k])] : [];
   });
 }
 

@@ -6,8 +6,12 @@ import { withDefaults, type MigrationSettings } from "../engine/options";
 import type { DataSide, SyncResult } from "./cutover-steps";
 import { reachDatabase, type TunnelTarget } from "./tunnel";
 
-/** The engine's settings (src/engine/options.ts) as the stack gave them, and where the data is. */
-export interface DataSettings extends MigrationSettings {
+/**
+ * The engine's settings (src/engine/options.ts) as the stack gave them (a
+ * Partial: state written before a setting existed lacks it; withDefaults fills
+ * it in), and where the data is.
+ */
+export interface DataSettings extends Partial<MigrationSettings> {
   /** the SQLite file the app uses (for pod: sources, the local copy the snapshots are written to) */
   sqlitePath: string;
   targetUrl: string;
@@ -31,7 +35,7 @@ async function withDatabase<T>(s: DataSettings, f: (url: string) => Promise<T>):
  * only if PostgreSQL took no writes meanwhile.
  */
 export function engineData(s: DataSettings, takeSnapshot: () => Promise<string>, cannotWriteBack?: string): DataSide {
-  const tables = s.tables.length ? s.tables : undefined;
+  const tables = s.tables?.length ? s.tables : undefined;
   const differingRows = async () => {
     // Exactly what a sync-back would write, when it could; else what verification sees.
     try {

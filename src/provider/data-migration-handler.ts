@@ -8,8 +8,11 @@ import { optionProblems, recopyReasons, SETTING_KEYS, settingsIn, withDefaults, 
 import { backupSqlite } from "./source-backup";
 import { reachDatabase, type TunnelTarget } from "./tunnel";
 
-/** The engine's settings (src/engine/options.ts, defaults applied by SqliteMigration), and what only this resource needs. */
-export interface MigrationInputs extends MigrationSettings {
+/**
+ * The engine's settings (src/engine/options.ts; SqliteMigration gives every one, state written before a
+ * setting existed lacks it and reads as its default), and what only this resource needs.
+ */
+export interface MigrationInputs extends Partial<MigrationSettings> {
   source: string;
   sourceFingerprint: string;
   targetUrl: string;
