@@ -30,15 +30,16 @@ const SCHEMA = SCHEMA_MODES.join("|");
 const IDENTIFIERS = IDENTIFIER_MODES.join("|");
 const USAGE = `Usage:
   pgshift plan    --from app.db [--to postgres://…] [--schema ${SCHEMA}] [--tables a,b] [--json]
-  pgshift migrate --from app.db --to postgres://…  [--schema ${SCHEMA}] [--tables a,b]
+  pgshift migrate --from app.db --to postgres://…  [--schema ${SCHEMA}] [--tables a,b] [--exclude-tables c,d]
                   [--identifiers ${IDENTIFIERS}] [--jobs N] [--cast table.column=type …]
                   [--refresh] [--overwrite] [--no-verify] [--json]
-  pgshift verify  --from app.db --to postgres://…  [--schema ${SCHEMA}] [--tables a,b]
+  pgshift verify  --from app.db --to postgres://…  [--schema ${SCHEMA}] [--tables a,b] [--exclude-tables c,d]
                   [--identifiers ${IDENTIFIERS}] [--cast table.column=type …] [--json]
   pgshift sync-back --from postgres://… --to app.db [--tables a,b] [--backup-dir DIR] [--dry-run] [--json]
 
   --schema     default ${DEFAULTS.schema} for migrate and plan; --identifiers default ${DEFAULTS.identifiers}
   --jobs       tables copied at the same time, ${JOBS.min} to ${JOBS.max} (default ${DEFAULTS.jobs})
+  --exclude-tables  tables left out (after --tables picks), e.g. a cache or sessions table
   --cast       table.column=type, e.g. settings.value=text or events.at=timestamp:epoch-ms
   verify uses the identifiers mode and casts the migration recorded in pgshift.loads unless given
 
@@ -92,6 +93,7 @@ export function parse(argv: string[]): Parsed {
     to: { type: "string" },
     schema: { type: "string" },
     tables: { type: "string" },
+    "exclude-tables": { type: "string" },
     identifiers: { type: "string" },
     jobs: { type: "string" },
     cast: { type: "string", multiple: true },
@@ -121,6 +123,7 @@ export function parse(argv: string[]): Parsed {
     schema: values.schema as Parsed["schema"],
     tables: values.tables ? values.tables.split(",").map((s) => s.trim()).filter(Boolean) : undefined,
     identifiers: values.identifiers as Parsed["identifiers"],
+    excludeTables: values["exclude-tables"] ? values["exclude-tables"].split(",").map((s) => s.trim()).filter(Boolean) : undefined,
     jobs: jobs as number | undefined,
     ...(values.cast ? { casts } : {}),
     refresh: values.refresh!,

@@ -33,6 +33,8 @@ export interface MigrationSettings {
   schema: SchemaMode;
   /** source table names to migrate; [] is all of them */
   tables: string[];
+  /** source tables left out (a cache, sessions, a log the app can lose): after `tables` picks */
+  excludeTables: string[];
   identifiers: IdentifierMode;
   /** tables copied (and verified) at the same time */
   jobs: number;
@@ -66,6 +68,7 @@ const mode = <T extends string>(modes: readonly T[]) => (v: unknown, name: strin
 export const SETTINGS: { readonly [K in keyof MigrationSettings]: Setting<MigrationSettings[K]> } = {
   schema: { default: () => "create", problems: mode(SCHEMA_MODES), recopy: (v) => `schema mode changed to ${v}` },
   tables: { default: () => [], problems: (v, name) => tableNames(v, name), recopy: () => "the table selection changed" },
+  excludeTables: { default: () => [], problems: (v, name) => tableNames(v, name), recopy: () => "the excluded tables changed" },
   identifiers: { default: () => "downcase", problems: mode(IDENTIFIER_MODES), recopy: (v) => `identifiers changed to ${v}` },
   jobs: {
     default: () => 2,
@@ -147,7 +150,7 @@ export type OptionValues = { [K in keyof MigrationSettings]?: unknown };
 export type OptionNames = Record<keyof MigrationSettings, string>;
 
 /** The engine's own messages name options as the CLI's flags, as its other errors do ("--cast names …"). */
-export const FLAG_NAMES: OptionNames = { schema: "--schema", identifiers: "--identifiers", jobs: "--jobs", casts: "--cast", tables: "--tables" };
+export const FLAG_NAMES: OptionNames = { schema: "--schema", identifiers: "--identifiers", jobs: "--jobs", casts: "--cast", tables: "--tables", excludeTables: "--exclude-tables" };
 
 /** The Pulumi resource's inputs are named as the settings. */
 export const SETTING_KEYS = Object.fromEntries(SETTING_NAMES.map((k) => [k, k])) as OptionNames;

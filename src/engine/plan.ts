@@ -200,6 +200,12 @@ export async function planFrom(db: Database.Database, options: MigrationOptions,
     }
     tables = settings.tables.map((n) => known.get(n)!);
   }
+  for (const name of settings.excludeTables) {
+    if (!catalog.tables.some((t) => t.name === name)) {
+      throw new UsageError(`--exclude-tables names "${name}", which is not a table in ${options.source}. Tables: ${catalog.tables.map((t) => t.name).join(", ")}`);
+    }
+  }
+  tables = tables.filter((t) => !settings.excludeTables.includes(t.name));
   const seen = new Map<string, string>();
   for (const t of tables) {
     const target = targetName(t.name, identifiers);

@@ -11,7 +11,7 @@ import { parse } from "../../src/cli/main";
 import { ConfigError, parseConfig } from "../../src/config";
 import { DEFAULTS, EXIT_BAD_INPUT, exitCodeFor, migrate, planMigration, UsageError, verifyMigration } from "../../src/engine";
 import { settingsIn, SETTING_NAMES } from "../../src/engine/options";
-import { check } from "../../src/provider/data-migration-handler";
+import { check, copyReasons } from "../../src/provider/data-migration-handler";
 import { sqliteFile } from "../helpers/sqlite";
 
 const src = sqliteFile((db) => db.exec("CREATE TABLE events (id INTEGER PRIMARY KEY, at DATETIME); INSERT INTO events VALUES (1, '2024-01-01 00:00:00')"));
@@ -126,4 +126,27 @@ test("each setting has one source: declared only in MigrationSettings, defaulted
   // Nowhere but options.ts gives a setting its default (withDefaults, once per entry point).
   const defaulted = new RegExp(`\\?\\?\\s*DEFAULTS\\.(${settings})\\b|\\b(${settings})\\s*:\\s*DEFAULTS\\.|\\b(${SETTING_NAMES.filter((k) => k !== "tables").join("|")})\\s*\\?\\?\\s*(\\[\\]|\\{\\}|["'](create|downcase)|\\d)`);
   assert.deepEqual(linesMatching(defaulted, (p) => p !== OPTIONS), []);
+});
+
+test("excludeTables, a setting added in options.ts, plan.ts and the CLI alone, reaches every way in", async () => {
+  const two = sqliteFile((db) => db.exec("CREATE TABLE events (id INTEGER PRIMARY KEY); CREATE TABLE sessions (id INTEGER PRIMARY KEY, token TEXT)"));
+  // The engine: the table is left out of the plan; a name that is not a table is a usage error naming it.
+  const plan = await planMigration({ source: two, excludeTables: ["sessions"] });
+  assert.deepEqual(plan.tables.map((t) => t.source), ["events"]);
+  await assert.rejects(planMigration({ source: two, excludeTables: ["sesions"] }), (e) => e instanceof UsageError && /--exclude-tables names "sesions", which is not a table/.test((e as Error).message));
+  // The CLI's flag.
+  assert.deepEqual(parse(["migrate", "--from", two, "--to", nowhere, "--exclude-tables", "sessions, cache"]).excludeTables, ["sessions", "cache"]);
+  // The stack: its default, a value, and a bad one named by its key.
+  assert.deepEqual(parseConfig({ namespace: "ns" }).migration.excludeTables, []);
+  assert.deepEqual(parseConfig({ namespace: "ns", migration: { excludeTables: ["sessions"] } }).migration.excludeTables, ["sessions"]);
+  assert.throws(() => parseConfig({ namespace: "ns", migration: { excludeTables: "sessions" } }), /pgshift:migration\.excludeTables: excludeTables must be a list of table names/);
+  // The Pulumi resource: checked on its property; a change makes it copy again.
+  const inputs = { source: two, sourceFingerprint: "x", targetUrl: nowhere, ...DEFAULTS, cutover: false, runId: "", backupDir: "" };
+  const { failures } = await check(inputs, { ...inputs, excludeTables: [""] as string[] });
+  assert.equal(failures?.[0]?.property, "excludeTables");
+  const olds = { ...inputs, report: { ok: true, tables: [] }, backupFile: "", status: "", migratedFingerprint: "x", copiedAt: "", everCutover: false };
+  assert.deepEqual(copyReasons(olds, { ...inputs, excludeTables: ["sessions"] }), ["the excluded tables changed"]);
+  // State written before the setting existed reads as its default: no copy.
+  const { excludeTables: _, ...before } = olds;
+  assert.deepEqual(copyReasons(before, inputs), []);
 });
