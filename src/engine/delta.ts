@@ -24,6 +24,7 @@ import { CHUNK, copyTable, type CopyProgress, type CopyResult } from "./postgres
 import { qualified, quoteIdent, quoteSqlite } from "./identifiers";
 import type { RecordedRanges } from "./postgres/catalog";
 import type { ColumnPlan, TablePlan } from "./plan";
+import { isIntegerKind } from "./types/column-types";
 import { pendingNumericDates, settleNumericDates } from "./sqlite/numeric-dates";
 import { parseDigests, rangeDigestsExtension, sqliteRangeScan, totalRows, type RawDigests } from "./sqlite/range-digests";
 import { jsChunks, tableReader, type KeyRanges, type TableReader } from "./sqlite/source";
@@ -38,7 +39,6 @@ export const ROWS_PER_RANGE = 8;
 const SPLIT_MIN_ROWS = 200_000;
 /** Most ranges a table is cut into (24 bytes each in pgshift.loads.range_digests). */
 const MAX_RANGES = 1_000_000;
-const INTEGER_KINDS = new Set(["smallint", "integer", "bigint"]);
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
@@ -55,7 +55,7 @@ export function layoutOf(t: TablePlan): string {
 export function deltaKeyColumn(t: TablePlan): ColumnPlan | undefined {
   if (t.sourceKey.length !== 1) return undefined;
   const c = t.columns.find((x) => x.source === t.sourceKey[0]);
-  return c && INTEGER_KINDS.has(c.cast.kind) ? c : undefined;
+  return c && isIntegerKind(c.cast.kind) ? c : undefined;
 }
 
 /** Transactions since pgshift's oldest recorded writer beyond which an xid may name another transaction (wraparound at 2^31, with room). */

@@ -5,7 +5,7 @@
 // JavaScript: such a chunk is converted again by the JavaScript reader, which
 // converts it or names the row and column it refuses.
 import type Database from "better-sqlite3";
-import type { CastKind } from "../types/column-types";
+import { COLUMN_TYPES } from "../types/column-types";
 import { quoteSqlite } from "../identifiers";
 import { buildExtension, loadExtension, type Built } from "./native";
 import { assertNumericDatesSettled } from "./numeric-dates";
@@ -19,30 +19,12 @@ export function copyTextExtension(): Built {
   return buildExtension(EXTENSION);
 }
 
-/** The extension's token for each kind it writes (native/copy-text.c's spec). */
-const TOKENS: Partial<Record<CastKind, string>> = {
-  smallint: "s",
-  integer: "i",
-  bigint: "l",
-  boolean: "b",
-  double: "d",
-  text: "t",
-  varchar: "v",
-  timestamp: "T",
-  timestamptz: "Z",
-  date: "D",
-  time: "H",
-  uuid: "U",
-  jsonb: "j",
-  bytea: "x",
-};
-
 /** The spec for a table's columns, or undefined when some column's kind is not written in C. */
 export function copyTextSpec(t: TablePlan): string | undefined {
   assertNumericDatesSettled(t);
   const tokens: string[] = [];
   for (const c of t.columns) {
-    const token = TOKENS[c.cast.kind];
+    const token = COLUMN_TYPES[c.cast.kind].nativeToken;
     if (token === undefined) return undefined;
     if (token === "v" && c.cast.length === undefined) tokens.push("t");
     else tokens.push(token === "v" ? `v${c.cast.length}` : token);

@@ -1,9 +1,17 @@
 // Every kind of column pgshift writes, in one table: its PostgreSQL type, the
 // converter that writes SQLite values into it (convert.ts), the canonical form
-// verification compares values in, whether keys of it can be merged in order,
-// and the name `--cast` takes for it. The cast rules (cast-rules.ts) and the
-// target's existing column types (pg-catalog.ts) each point at a kind here.
-// Adding a type is one entry in COLUMN_TYPES (see docs/engine.md).
+// verification compares values in, whether keys of it can be merged in order
+// (and whether they are integers: delta sync, sequences), the name `--cast`
+// takes for it, and its token in the C copy. The cast rules (cast-rules.ts) and
+// the target's existing column types (postgres/catalog.ts) each point at a kind
+// here. Adding a type (docs/engine.md "Adding a column type"):
+//   1. its entry in TYPES below, and its converter in convert.ts;
+//   2. a cast rule in cast-rules.ts if SQLite declarations should map to it;
+//   3. its row in docs/engine.md's type table, and its samples in
+//      test/engine/types/column-types.test.ts (checked against PostgreSQL 16);
+//   4. to write it in C as well: `nativeToken`, its text and binary forms in
+//      sqlite/native/copy-text.c, its values in test/engine/sqlite/copy-text.test.ts;
+//   5. what SQLite defaults mean in it, if any: column-defaults.ts.
 import {
   booleanConverter,
   byteaConverter,
@@ -61,6 +69,8 @@ export interface ColumnType {
   text?: true;
   /** numbers in it are dates in some unit (numeric-dates.ts decides which) */
   dateNumbers?: true;
+  /** the C copy's token for it (sqlite/native/copy-text.c's spec); absent: its values are converted in JavaScript */
+  nativeToken?: string;
 }
 
 export interface Size {
@@ -81,6 +91,7 @@ const INT_RANGE = {
   integer: [-2147483648n, 2147483647n],
   bigint: [-9223372036854775808n, 9223372036854775807n],
 } as const;
+const INT_TOKEN = { smallint: "s", integer: "i", bigint: "l" } as const;
 
 function integerType(name: keyof typeof INT_RANGE): ColumnType {
   const [lo, hi] = INT_RANGE[name];
@@ -92,6 +103,7 @@ function integerType(name: keyof typeof INT_RANGE): ColumnType {
     order: "integer",
     integer: true,
     number: true,
+    nativeToken: INT_TOKEN[name],
   };
 }
 
@@ -104,12 +116,14 @@ function timestampType(withZone: boolean): ColumnType {
     converter: (c) => timestampConverter(withZone, c.numbers ?? "epoch-s"),
     canonical: canonicalTime,
     dateNumbers: true,
+    nativeToken: withZone ? "Z" : "T",
   };
 }
 
 // In the order `--cast` lists them.
 const TYPES = {
   text: {
+    nativeToken: "t",
     ddl: fixed("text"),
     // text, enums, domains and anything else take PostgreSQL's own text input: the fallback (pgKind).
     isPgType: (t) => t === "text",
@@ -119,6 +133,7 @@ const TYPES = {
     text: true,
   },
   varchar: {
+    nativeToken: "v",
     ddl: (s) => `varchar(${s.length})`,
     isPgType: (t) => t.startsWith("character varying") || t.startsWith("character(") || t === "character",
     castName: "varchar",
@@ -130,12 +145,14 @@ const TYPES = {
   integer: integerType("integer"),
   smallint: integerType("smallint"),
   boolean: {
+    nativeToken: "b",
     ddl: fixed("boolean"),
     isPgType: (t) => t === "boolean",
     castName: "boolean",
     converter: () => booleanConverter,
   },
   double: {
+    nativeToken: "d",
     ddl: fixed("double precision"),
     isPgType: (t) => t === "double precision" || t === "real",
     castName: "double precision",
@@ -155,6 +172,7 @@ const TYPES = {
   timestamp: timestampType(false),
   timestamptz: timestampType(true),
   date: {
+    nativeToken: "D",
     ddl: fixed("date"),
     isPgType: (t) => t === "date",
     castName: "date",
@@ -163,6 +181,7 @@ const TYPES = {
     dateNumbers: true,
   },
   time: {
+    nativeToken: "H",
     ddl: fixed("time"),
     isPgType: (t) => t.startsWith("time") && !t.startsWith("timestamp"),
     castName: "time",
@@ -177,6 +196,7 @@ const TYPES = {
     converter: () => jsonTextConverter,
   },
   jsonb: {
+    nativeToken: "j",
     ddl: fixed("jsonb"),
     isPgType: (t) => t === "jsonb",
     castName: "jsonb",
@@ -191,12 +211,14 @@ const TYPES = {
     },
   },
   bytea: {
+    nativeToken: "x",
     ddl: fixed("bytea"),
     isPgType: (t) => t === "bytea",
     castName: "bytea",
     converter: () => byteaConverter,
   },
   uuid: {
+    nativeToken: "U",
     ddl: fixed("uuid"),
     isPgType: (t) => t === "uuid",
     castName: "uuid",
