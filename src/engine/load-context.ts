@@ -4,7 +4,7 @@
 // phases and migrate.ts never import each other in a circle.
 import type pg from "pg";
 import type { CopyResult } from "./postgres/copy";
-import type { SyncResult } from "./delta";
+import type { SyncResult } from "./delta-sync";
 import type { MigrationOptions, MigrationPlan, TablePlan } from "./plan";
 import type { ReadWorkers } from "./sqlite/read-workers";
 import type { Snapshot } from "./sqlite/source";

@@ -4,7 +4,7 @@
 // that does not prove it. A migration tool's bookkeeping table (--schema
 // existing) is compared too, but a difference there is a warning.
 import { quoteSqlite } from "../identifiers";
-import { verifyByRanges } from "../delta";
+import { verifyByRanges } from "../delta-sync";
 import type { LoadContext, TableReport } from "../load-context";
 import { pool, session } from "../postgres/connection";
 import { settleNumericDates } from "../sqlite/numeric-dates";
