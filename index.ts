@@ -16,6 +16,7 @@ import { DatabaseSecrets } from "./components/secrets";
 import { POD_SECURITY_LABELS, pinnedImage } from "./components/defaults";
 import { SqliteMigration } from "./components/sqlite-migration";
 import { cutoverSettings, parseConfig, rawConfig } from "./src/config";
+import { withDefaults } from "./src/engine/options";
 import { resolveKubeconfig } from "./src/kube/kubeconfig";
 import { checkCloudNativePg } from "./src/kube/operator-check";
 import type { TunnelTarget } from "./src/kube/port-forward";
@@ -248,11 +249,7 @@ const cutover = new AppCutover(
               sqlitePath: migration!.sqlitePath,
               targetUrl,
               tunnel: t,
-              schema: cfg.migration.schema,
-              tables: cfg.migration.tables,
-              identifiers: cfg.migration.identifiers,
-              casts: cfg.migration.casts,
-              jobs: cfg.migration.jobs,
+              ...withDefaults(cfg.migration),
               backupDir: cfg.migration.backupDir ? resolve(cfg.migration.backupDir) : "",
             })),
           ),

@@ -3,12 +3,14 @@
 // and verifies during `pulumi up`.
 import * as pulumi from "@pulumi/pulumi";
 import { basename, resolve } from "node:path";
-import { DEFAULTS, fingerprintSqlite, formatPlan, planMigration, type IdentifierMode, type SchemaMode } from "../src/engine";
+import { fingerprintSqlite, formatPlan, planMigration } from "../src/engine";
+import { withDefaults, type MigrationSettings } from "../src/engine/options";
 import { fetchPodSqlite, parsePodSource } from "../src/kube/pod-sqlite";
 import { DataMigration } from "../src/provider/data-migration";
 import type { TunnelTarget } from "../src/provider/tunnel";
 
-export interface SqliteMigrationArgs {
+/** The engine's settings (src/engine/options.ts), each defaulted there when absent; and what only Pulumi needs. */
+export interface SqliteMigrationArgs extends Partial<MigrationSettings> {
   /**
    * the app's SQLite database: a local path (relative to the project directory), or
    * pod:<Deployment or StatefulSet name>/<path in the container> to snapshot it inside the app's pod
@@ -20,13 +22,6 @@ export interface SqliteMigrationArgs {
   targetUrl: pulumi.Input<string>;
   /** reach PostgreSQL through this port-forward to the database pod; omitted: targetUrl directly */
   tunnel?: pulumi.Input<TunnelTarget>;
-  /** default DEFAULTS.schema (src/engine/options.ts), like every option below */
-  schema?: SchemaMode;
-  tables?: string[];
-  identifiers?: IdentifierMode;
-  jobs?: number;
-  /** per-column cast overrides, as pgshift's --cast ({ "events.at": "timestamp:epoch-ms" }) */
-  casts?: Record<string, string>;
   cutover?: boolean;
   runId?: string;
   backupDir?: string;
@@ -53,8 +48,8 @@ export class SqliteMigration extends pulumi.ComponentResource {
 
   constructor(name: string, args: SqliteMigrationArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pgshift:index:SqliteMigration", name, {}, opts);
-    const schema = args.schema ?? DEFAULTS.schema;
-    const identifiers = args.identifiers ?? DEFAULTS.identifiers;
+    // The one place this component's settings take their defaults.
+    const settings = withDefaults(args);
     const inPod = parsePodSource(args.source);
     // A pod: source is snapshotted into the project (in preview too: the plan
     // needs the tables); a local path is used as it is.
@@ -73,11 +68,8 @@ export class SqliteMigration extends pulumi.ComponentResource {
     // Reading the SQLite catalog is harmless, so the plan is made in preview
     // and up alike; nothing in PostgreSQL is touched here.
     const planned = sourceReady.then((src) => planMigration({
+        ...settings,
         source: src,
-        schema,
-        identifiers,
-        casts: args.casts ?? {},
-        tables: args.tables?.length ? args.tables : undefined,
         // In existing mode the target's tables come from schemaCommand, which runs
         // after this plan (and not at all in preview): plan from SQLite alone.
         allowUnknownTarget: true,
@@ -97,11 +89,7 @@ export class SqliteMigration extends pulumi.ComponentResource {
         sourceFingerprint: fingerprint,
         targetUrl: args.targetUrl,
         tunnel: args.tunnel,
-        schema,
-        tables: args.tables ?? [],
-        identifiers,
-        jobs: args.jobs ?? DEFAULTS.jobs,
-        casts: args.casts ?? {},
+        ...settings,
         cutover: args.cutover ?? false,
         runId: args.runId ?? "",
         backupDir: args.backupDir ? resolve(args.backupDir) : "",

@@ -2,7 +2,7 @@
 // or missing value stops `pulumi preview` with the key's name and what is
 // allowed, before anything is created.
 import { z } from "zod";
-import { DEFAULTS, IDENTIFIER_MODES, JOBS, SCHEMA_MODES, castProblem } from "./engine/options";
+import { settingsSchema } from "./engine/options";
 import { SUPERUSER } from "../components/defaults";
 
 const quantity = z.string().regex(/^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, "a Kubernetes quantity such as 500m, 512Mi or 10Gi");
@@ -161,25 +161,11 @@ export const configSchema = z
       })
       .strict()
       .default({}),
-    migration: z
-      .object({
+    // The engine's settings (src/engine/options.ts: defaults and checks), and what only the stack needs.
+    migration: settingsSchema
+      .extend({
         /** the app's SQLite database; relative to the project directory */
         source: z.string().min(1).optional(),
-        schema: z.enum(SCHEMA_MODES).default(DEFAULTS.schema),
-        tables: z.array(z.string()).default([]),
-        identifiers: z.enum(IDENTIFIER_MODES).default(DEFAULTS.identifiers),
-        jobs: z.number().int().min(JOBS.min).max(JOBS.max).default(DEFAULTS.jobs),
-        /** per-column cast overrides, as pgshift's --cast: { "events.at": "timestamp:epoch-ms", "settings.value": "text" } */
-        casts: z
-          .record(z.string())
-          .superRefine((casts, ctx) => {
-            // The engine's check, at preview, under the column's own key.
-            for (const [column, spec] of Object.entries(casts)) {
-              const problem = castProblem(column, spec);
-              if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [column], message: problem });
-            }
-          })
-          .default({}),
         /** change to copy again on purpose after cutover (e.g. after a rollback to SQLite) */
         runId: z.string().default(""),
         /** run before the copy in --schema existing mode, with DATABASE_URL for the owner role (e.g. "python -m alembic upgrade head") */

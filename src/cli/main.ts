@@ -10,8 +10,6 @@ import {
   JOBS,
   SCHEMA_MODES,
   optionProblems,
-  type IdentifierMode,
-  type SchemaMode,
   EXIT_MISMATCH,
   EXIT_OK,
   PgshiftError,
@@ -25,21 +23,23 @@ import {
   type MigrationReport,
   type SyncBackReport,
 } from "../engine";
+import { settingsIn, type MigrationSettings } from "../engine/options";
 import { createProgress } from "./progress";
 
 const SCHEMA = SCHEMA_MODES.join("|");
 const IDENTIFIERS = IDENTIFIER_MODES.join("|");
 const USAGE = `Usage:
   pgshift plan    --from app.db [--to postgres://…] [--schema ${SCHEMA}] [--tables a,b] [--json]
-  pgshift migrate --from app.db --to postgres://…  [--schema ${SCHEMA}] [--tables a,b]
+  pgshift migrate --from app.db --to postgres://…  [--schema ${SCHEMA}] [--tables a,b] [--exclude-tables c,d]
                   [--identifiers ${IDENTIFIERS}] [--jobs N] [--cast table.column=type …]
                   [--refresh] [--overwrite] [--no-verify] [--json]
-  pgshift verify  --from app.db --to postgres://…  [--schema ${SCHEMA}] [--tables a,b]
+  pgshift verify  --from app.db --to postgres://…  [--schema ${SCHEMA}] [--tables a,b] [--exclude-tables c,d]
                   [--identifiers ${IDENTIFIERS}] [--cast table.column=type …] [--json]
   pgshift sync-back --from postgres://… --to app.db [--tables a,b] [--backup-dir DIR] [--dry-run] [--json]
 
   --schema     default ${DEFAULTS.schema} for migrate and plan; --identifiers default ${DEFAULTS.identifiers}
   --jobs       tables copied at the same time, ${JOBS.min} to ${JOBS.max} (default ${DEFAULTS.jobs})
+  --exclude-tables  tables left out (after --tables picks), e.g. a cache or sessions table
   --cast       table.column=type, e.g. settings.value=text or events.at=timestamp:epoch-ms
   verify uses the identifiers mode and casts the migration recorded in pgshift.loads unless given
 
@@ -56,17 +56,14 @@ Exit codes: 0 success, 1 verification found differences, 2 bad input, usage or c
 class UsageProblem extends PgshiftError {}
 const seeHelp = " Run `pgshift --help` for usage.";
 
-interface Parsed {
+/**
+ * The settings given as flags (src/engine/options.ts); the engine gives the
+ * others their defaults, or for verify what the migration recorded.
+ */
+interface Parsed extends Partial<MigrationSettings> {
   command: string;
   from: string;
   to?: string;
-  /** undefined: DEFAULTS.schema for migrate; for verify, what the migration recorded */
-  schema?: SchemaMode;
-  tables?: string[];
-  /** undefined: DEFAULTS.identifiers for migrate; for verify, what the migration recorded */
-  identifiers?: IdentifierMode;
-  jobs: number;
-  casts: Record<string, string>;
   refresh: boolean;
   overwrite: boolean;
   verify: boolean;
@@ -96,8 +93,9 @@ export function parse(argv: string[]): Parsed {
     to: { type: "string" },
     schema: { type: "string" },
     tables: { type: "string" },
+    "exclude-tables": { type: "string" },
     identifiers: { type: "string" },
-    jobs: { type: "string", default: String(DEFAULTS.jobs) },
+    jobs: { type: "string" },
     cast: { type: "string", multiple: true },
     refresh: { type: "boolean", default: false },
     overwrite: { type: "boolean", default: false },
@@ -115,7 +113,7 @@ export function parse(argv: string[]): Parsed {
     casts[column] = c.slice(i + 1);
   }
   // --jobs many: the engine's check names the text as given.
-  const jobs = /^\s*\d+\s*$/.test(values.jobs!) ? Number(values.jobs) : values.jobs;
+  const jobs = values.jobs !== undefined && /^\s*\d+\s*$/.test(values.jobs) ? Number(values.jobs) : values.jobs;
   const [problem] = optionProblems({ schema: values.schema, identifiers: values.identifiers, jobs, casts });
   if (problem) throw new UsageProblem(`${problem.message}.`);
   return {
@@ -125,8 +123,9 @@ export function parse(argv: string[]): Parsed {
     schema: values.schema as Parsed["schema"],
     tables: values.tables ? values.tables.split(",").map((s) => s.trim()).filter(Boolean) : undefined,
     identifiers: values.identifiers as Parsed["identifiers"],
-    jobs: jobs as number,
-    casts,
+    excludeTables: values["exclude-tables"] ? values["exclude-tables"].split(",").map((s) => s.trim()).filter(Boolean) : undefined,
+    jobs: jobs as number | undefined,
+    ...(values.cast ? { casts } : {}),
     refresh: values.refresh!,
     overwrite: values.overwrite!,
     verify: !values["no-verify"],
@@ -153,8 +152,6 @@ function parseSyncBack(rest: string[]): Parsed {
     from: values.from,
     to: resolve(values.to),
     tables: values.tables ? values.tables.split(",").map((s) => s.trim()).filter(Boolean) : undefined,
-    jobs: DEFAULTS.jobs,
-    casts: {},
     refresh: false,
     overwrite: false,
     verify: true,
@@ -242,15 +239,7 @@ export async function main(argv: string[], stdout: NodeJS.WriteStream = process.
     stderr.write((err as Error).message === USAGE ? `${USAGE}\n` : `pgshift: ${(err as Error).message}\n`);
     return EXIT_BAD_INPUT;
   }
-  const common = {
-    source: args.from,
-    target: args.to,
-    schema: args.schema,
-    tables: args.tables,
-    identifiers: args.identifiers,
-    casts: args.casts,
-    allowEmpty: args.allowEmpty,
-  };
+  const common = { ...settingsIn(args), source: args.from, target: args.to, allowEmpty: args.allowEmpty };
   const progress = createProgress(stderr);
   try {
     if (args.command === "sync-back") {
@@ -268,8 +257,8 @@ export async function main(argv: string[], stdout: NodeJS.WriteStream = process.
     }
     const report =
       args.command === "migrate"
-        ? await migrate({ ...common, target: args.to!, jobs: args.jobs, refresh: args.refresh, overwrite: args.overwrite, verify: args.verify, onProgress: (e) => progress.update(e) })
-        : await verifyMigration({ ...common, target: args.to!, jobs: args.jobs, onProgress: (e) => progress.update(e) });
+        ? await migrate({ ...common, target: args.to!, refresh: args.refresh, overwrite: args.overwrite, verify: args.verify, onProgress: (e) => progress.update(e) })
+        : await verifyMigration({ ...common, target: args.to!, onProgress: (e) => progress.update(e) });
     progress.stop();
     if (args.json) stdout.write(JSON.stringify(jsonReport(report), null, 2) + "\n");
     else printReport(report, args.json ? stderr : stdout);

@@ -1,15 +1,14 @@
 // What the migration's phases (phases/*.ts) share: one LoadContext per run,
-// built by migrate.ts, read by every phase; plus the connection, transaction
-// and pooling helpers they all use. Types only flow from here outwards, so the
+// built by migrate.ts, read by every phase (their sessions, transactions and
+// pool are postgres/connection.ts). Types only flow from here outwards, so the
 // phases and migrate.ts never import each other in a circle.
 import type pg from "pg";
-import { connect } from "./connection";
-import type { CopyResult } from "./copy";
-import type { SyncResult } from "./delta";
+import type { CopyResult } from "./postgres/copy";
+import type { SyncResult } from "./delta-sync";
 import type { MigrationOptions, MigrationPlan, TablePlan } from "./plan";
-import type { ReadWorkers } from "./read-workers";
-import type { Snapshot } from "./source";
-import type { RowDifference, TableVerification } from "./verify";
+import type { ReadWorkers } from "./sqlite/read-workers";
+import type { Snapshot } from "./sqlite/source";
+import type { RowDifference, TableVerification } from "./compare";
 
 export interface ProgressEvent {
   table: string;
@@ -20,8 +19,6 @@ export interface ProgressEvent {
 
 export interface MigrateOptions extends MigrationOptions {
   target: string;
-  /** tables copied at the same time (options.ts DEFAULTS.jobs) */
-  jobs?: number;
   /** reload tables pgshift loaded earlier from a different version of the source */
   refresh?: boolean;
   /** replace target tables pgshift did not load (create: drop and recreate; existing: truncate) */
@@ -90,48 +87,4 @@ export interface LoadContext {
   /** worker threads converting big tables, when several load at once: how many, and once the first whole table is copied, the workers */
   readerThreads?: number;
   readers?: ReadWorkers;
-}
-
-const SESSION = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 1; SET client_encoding = 'UTF8'";
-
-/** A connection set up so values print the way convert.ts writes them. */
-export async function session(url: string): Promise<pg.Client> {
-  const c = await connect(url);
-  await c.query(SESSION);
-  return c;
-}
-
-/** Runs `work` over `items`, `jobs` at a time; stops taking new items after the first failure, which it rethrows. */
-export async function pool<T>(items: T[], jobs: number, work: (item: T) => Promise<void>): Promise<void> {
-  const queue = [...items];
-  let failure: unknown;
-  const runners = Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, async () => {
-    while (queue.length > 0 && failure === undefined) {
-      const item = queue.shift()!;
-      try {
-        await work(item);
-      } catch (err) {
-        failure ??= err;
-      }
-    }
-  });
-  await Promise.all(runners);
-  if (failure !== undefined) throw failure;
-}
-
-/** Runs `work` in one PostgreSQL transaction with its own snapshot reader; rolls back on any error. */
-export async function inTransaction(url: string, snapshot: Snapshot, work: (client: pg.Client, db: ReturnType<Snapshot["open"]>) => Promise<void>): Promise<void> {
-  const client = await session(url);
-  const db = snapshot.open();
-  try {
-    await client.query("BEGIN");
-    await work(client, db);
-    await client.query("COMMIT");
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw err;
-  } finally {
-    db.close();
-    await client.end().catch(() => {});
-  }
 }

@@ -6,19 +6,21 @@
 // a crash at any point leaves each table either fully loaded or untouched, and
 // a re-run finishes the job with exactly one copy of every row.
 import Database from "better-sqlite3";
-import { redact } from "./connection";
-import { fingerprintSqlite } from "./fingerprint";
-import { session, type LoadContext, type MigrateOptions, type ProgressEvent, type TableReport } from "./load-context";
-import { DEFAULTS, checkOptions } from "./options";
-import { recordedLoadOptions, settleFingerprint, tablesIn } from "./pg-catalog";
+import { redact } from "./postgres/connection";
+import { fingerprintSqlite } from "./sqlite/fingerprint";
+import type { LoadContext, MigrateOptions, ProgressEvent, TableReport } from "./load-context";
+import { session } from "./postgres/connection";
+import { DEFAULTS, checkOptions, withDefaults } from "./options";
+import { recordedLoadOptions, settleFingerprint, tablesIn } from "./postgres/catalog";
 import { openSource, planFrom, type MigrationOptions, type MigrationPlan } from "./plan";
-import { takeSnapshot, type Snapshot } from "./source";
+import { takeSnapshot, type Snapshot } from "./sqlite/source";
 import { decide } from "./phases/decide";
 import { addForeignKeys } from "./phases/foreign-keys";
 import { load } from "./phases/load";
 import { compareBookkeeping, verify, verifyTables } from "./phases/verify";
 
-export { session, type MigrateOptions, type ProgressEvent, type TableAction, type TableReport } from "./load-context";
+export { type MigrateOptions, type ProgressEvent, type TableAction, type TableReport } from "./load-context";
+export { session } from "./postgres/connection";
 
 export interface MigrationReport {
   ok: boolean;
@@ -37,9 +39,10 @@ export interface MigrationReport {
   verifyMs?: number;
 }
 
-export async function migrate(options: MigrateOptions): Promise<MigrationReport> {
+export async function migrate(given: MigrateOptions): Promise<MigrationReport> {
   const started = Date.now();
-  checkOptions(options); // before connecting: a bad option is the caller's to fix, whatever the server says
+  checkOptions(given); // before connecting: a bad option is the caller's to fix, whatever the server says
+  const options = { ...given, ...withDefaults(given) };
   const src = openSource(options.source);
   let ctx: LoadContext | undefined;
   let hashed: SourceFingerprint | undefined;
@@ -78,7 +81,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrationReport>
 }
 
 /** `pgshift verify`: compare without copying (the seed guide's --verify-only). */
-export async function verifyMigration(given: MigrationOptions & { target: string; jobs?: number; onProgress?: (e: ProgressEvent) => void }): Promise<MigrationReport> {
+export async function verifyMigration(given: MigrationOptions & { target: string; onProgress?: (e: ProgressEvent) => void }): Promise<MigrationReport> {
   const started = Date.now();
   checkOptions(given);
   const src = openSource(given.source);
@@ -86,8 +89,10 @@ export async function verifyMigration(given: MigrationOptions & { target: string
   let fingerprinting: SourceFingerprint | undefined;
   let admin: Awaited<ReturnType<typeof session>> | undefined;
   try {
-    const options = { ...given, ...(await recordedOptions(given.target, given)) };
-    const plan = await planFrom(src, { ...options, schema: options.schema ?? DEFAULTS.schema });
+    // Unless given, the settings the tables were loaded with; else the defaults.
+    const recorded = { ...given, ...(await recordedOptions(given.target, given)) };
+    const options = { ...recorded, ...withDefaults(recorded) };
+    const plan = await planFrom(src, options);
     let fingerprint: SourceFingerprint;
     ({ snapshot, fingerprint } = await snapshotWithFingerprint(src, options.source));
     fingerprinting = fingerprint;
@@ -114,7 +119,7 @@ export async function verifyMigration(given: MigrationOptions & { target: string
 }
 
 function context(
-  options: MigrationOptions & { target: string; jobs?: number; onProgress?: (e: ProgressEvent) => void },
+  options: MigrationOptions & { target: string; jobs: number; onProgress?: (e: ProgressEvent) => void },
   plan: MigrationPlan,
   snapshot: Snapshot,
   fingerprint: () => Promise<string>,
@@ -128,7 +133,7 @@ function context(
     snapshot,
     fingerprint,
     admin,
-    jobs: options.jobs ?? DEFAULTS.jobs,
+    jobs: options.jobs,
     progress: (table, phase, rows, total) => options.onProgress?.({ table, phase, rows, total }),
     ordered: plan.loadOrder.map((n) => byTarget.get(n)!),
     actions: new Map(),
@@ -186,7 +191,7 @@ async function recordedOptions(url: string, options: MigrationOptions): Promise<
       ...options,
       identifiers: options.identifiers ?? one(selected.map((r) => r.identifiers)),
       schema: options.schema ?? one(selected.map((r) => r.schema_mode)),
-      casts: { ...Object.assign({}, ...selected.map((r) => r.casts)), ...(options.casts ?? {}) },
+      casts: { ...Object.assign({}, ...selected.map((r) => r.casts)), ...options.casts },
     };
   } finally {
     await client.end().catch(() => {});

@@ -4,34 +4,27 @@
 // reads SQLite and, in `existing` mode, the target's catalog; it writes nothing.
 import Database from "better-sqlite3";
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { castFor, formatCastRules, parseOverride } from "./cast-rules";
-import { hasDateNumbers, isIntegerKind, isNumberKind, isTextKind, makeCast, type ColumnCast } from "./column-types";
-import { readCatalog, type SkippedObject, type SqliteTable } from "./catalog";
+import { formatCastRules } from "./types/cast-rules";
+import type { ColumnCast } from "./types/column-types";
+import { readCatalog, type SkippedObject } from "./sqlite/catalog";
 import { UsageError } from "./errors";
-import { madeUpName, MAX_NAME_BYTES, quoteIdent, quoteLiteral, quoteSqlite, targetName } from "./identifiers";
+import { quoteIdent, targetName } from "./identifiers";
 import { checkNames } from "./name-checks";
-import { DEFAULTS, checkOptions, type IdentifierMode, type SchemaMode } from "./options";
+import { DEFAULTS, checkOptions, withDefaults, type IdentifierMode, type MigrationSettings, type SchemaMode } from "./options";
 import { bookkeepingTool } from "./bookkeeping";
-import { fkAction } from "./schema";
-import { balanced, parseCreateTable, splitTopLevel, sqliteString, translateExpression, withoutComments, type ExpressionColumn, type Translation } from "./expressions";
-import { decideNumericDates } from "./numeric-dates";
-import { readTargetTables, type TargetColumn } from "./pg-catalog";
+import { readTargetTables } from "./postgres/catalog";
+import { fitName, planTable } from "./plan-table";
 
 export type { SchemaMode };
 
-export interface MigrationOptions {
+/** The settings (options.ts; absent ones take their defaults there), and what a run is given besides. */
+export interface MigrationOptions extends Partial<MigrationSettings> {
   /** path of the SQLite database */
   source: string;
   /** PostgreSQL connection string (needed by migrate/verify, and by plan in existing mode) */
   target?: string;
-  schema?: SchemaMode;
-  /** source table names to migrate (default: all) */
-  tables?: string[];
-  identifiers?: IdentifierMode;
   /** PostgreSQL schema to load into (DEFAULTS.targetSchema) */
   targetSchema?: string;
-  /** per-column cast overrides: { "table.column": "text" } */
-  casts?: Record<string, string>;
   /** a source without tables is planned (and migrates nothing) instead of refused: --allow-empty */
   allowEmpty?: boolean;
   /** existing mode without `target`: plan from the cast rules instead of failing (pulumi preview) */
@@ -182,8 +175,8 @@ export interface PlanHow {
 export async function planFrom(db: Database.Database, options: MigrationOptions, how: PlanHow = {}): Promise<MigrationPlan> {
   // Options can come from anywhere (the CLI, the stack, a program calling the engine): a bad one is a usage error.
   checkOptions(options);
-  const mode = options.schema ?? DEFAULTS.schema;
-  const identifiers = options.identifiers ?? DEFAULTS.identifiers;
+  const settings = withDefaults(options);
+  const { schema: mode, identifiers } = settings;
   const targetSchema = options.targetSchema ?? DEFAULTS.targetSchema;
   const catalog = readCatalog(db);
   if (catalog.tables.length === 0 && !options.allowEmpty) {
@@ -200,13 +193,19 @@ export async function planFrom(db: Database.Database, options: MigrationOptions,
     );
   }
   let tables = catalog.tables;
-  if (options.tables && options.tables.length > 0) {
+  if (settings.tables.length > 0) {
     const known = new Map(tables.map((t) => [t.name, t]));
-    for (const name of options.tables) {
+    for (const name of settings.tables) {
       if (!known.has(name)) throw new UsageError(`--tables names "${name}", which is not a table in ${options.source}. Tables: ${[...known.keys()].join(", ")}`);
     }
-    tables = options.tables.map((n) => known.get(n)!);
+    tables = settings.tables.map((n) => known.get(n)!);
   }
+  for (const name of settings.excludeTables) {
+    if (!catalog.tables.some((t) => t.name === name)) {
+      throw new UsageError(`--exclude-tables names "${name}", which is not a table in ${options.source}. Tables: ${catalog.tables.map((t) => t.name).join(", ")}`);
+    }
+  }
+  tables = tables.filter((t) => !settings.excludeTables.includes(t.name));
   const seen = new Map<string, string>();
   for (const t of tables) {
     const target = targetName(t.name, identifiers);
@@ -215,7 +214,7 @@ export async function planFrom(db: Database.Database, options: MigrationOptions,
     fitName(target, `Table name ${JSON.stringify(t.name)}`);
     seen.set(target, t.name);
   }
-  const overrides = options.casts ?? {};
+  const overrides = settings.casts;
   for (const key of Object.keys(overrides)) {
     const [tbl, col] = splitColumnRef(key);
     const t = tables.find((x) => x.name === tbl);
@@ -253,19 +252,6 @@ export async function planFrom(db: Database.Database, options: MigrationOptions,
   };
 }
 
-/**
- * A name from the SQLite file as PostgreSQL will hold it, or a refusal naming
- * it: PostgreSQL would silently cut a longer one, so it would not copy exactly
- * (and two long names could become one).
- */
-function fitName(name: string, what: string): string {
-  const bytes = Buffer.byteLength(name);
-  if (bytes > MAX_NAME_BYTES) {
-    throw new UsageError(`${what} is ${bytes} bytes long in PostgreSQL; PostgreSQL names hold at most ${MAX_NAME_BYTES} bytes. Rename it in SQLite (or migrate without it: --tables).`);
-  }
-  return name;
-}
-
 function requireTarget(options: MigrationOptions): string {
   if (!options.target) throw new UsageError("--schema existing needs --to: the plan reads the existing tables' column types.");
   return options.target;
@@ -275,350 +261,6 @@ function splitColumnRef(ref: string): [string, string] {
   const i = ref.lastIndexOf(".");
   if (i <= 0) throw new UsageError(`--cast "${ref}" must be table.column=type`);
   return [ref.slice(0, i), ref.slice(i + 1)];
-}
-
-function planTable(
-  db: Database.Database,
-  t: SqliteTable,
-  identifiers: IdentifierMode,
-  overrides: Record<string, string>,
-  existing: Map<string, TargetColumn[]> | null,
-  mode: SchemaMode,
-  deferDates: boolean,
-  taken: Set<string>,
-): TablePlan {
-  const target = targetName(t.name, identifiers);
-  const tn = (c: string) => targetName(c, identifiers);
-  const rows = Number((db.prepare(`SELECT count(*) AS n FROM ${quoteSqlite(t.name)}`).get() as { n: number }).n);
-  const notes: string[] = [];
-  let targetCols: Map<string, TargetColumn> | null = null;
-  if (existing) {
-    const cols = existing.get(target);
-    if (!cols) throw new UsageError(`--schema existing: table "${target}" does not exist in PostgreSQL. Run the app's migrations first (e.g. alembic upgrade head), or use --schema create.`);
-    targetCols = new Map(cols.map((c) => [c.name, c]));
-  }
-  const definition = parseCreateTable(t.createSql);
-  const columns: ColumnPlan[] = [];
-  const lengthChecks: IndexPlan[] = [];
-  const generatedCols: typeof t.columns = [];
-  for (const c of t.columns) {
-    const override = overrides[`${t.name}.${c.name}`];
-    if (c.generated && !override) {
-      if (mode === "existing") notes.push(`column "${c.name}" is generated in SQLite: not copied, the app's PostgreSQL table computes it or leaves it out`);
-      else generatedCols.push(c);
-      continue;
-    }
-    fitName(tn(c.name), `Column name ${JSON.stringify(c.name)} of table ${JSON.stringify(t.name)}`);
-    if (c.generated) notes.push(`column "${c.name}" is generated in SQLite; --cast makes it a plain column holding SQLite's computed values`);
-    let cast: ColumnCast;
-    if (override) {
-      try {
-        cast = parseOverride(override);
-      } catch (err) {
-        throw new UsageError(`--cast "${t.name}.${c.name}=${override}": ${(err as Error).message}`);
-      }
-      // In existing mode a reading for numbers (timestamp:epoch-ms) applies to the app's own date column as it is.
-      const tc = targetCols?.get(tn(c.name));
-      if (cast.numbers && tc && hasDateNumbers(tc.cast.kind)) cast = { ...tc.cast, numbers: cast.numbers };
-    } else if (targetCols) {
-      const tc = targetCols.get(tn(c.name));
-      if (!tc) throw new UsageError(`--schema existing: column "${c.name}" of table "${t.name}" has no column "${tn(c.name)}" in PostgreSQL table "${target}".`);
-      cast = tc.cast;
-    } else if (t.strict && /^\s*ANY\s*$/i.test(c.declaredType)) {
-      // ANY in a STRICT table has no affinity: values of every kind, as written (an untyped column's rule).
-      cast = { ...castFor(""), rule: "any (STRICT table)" };
-    } else cast = castFor(c.declaredType);
-    if (mode === "create" && !override && isTextKind(cast.kind) && /\bCOLLATE\s+NOCASE\b/i.test(definition.columns.get(c.name) ?? "")) {
-      // citext keeps what NOCASE gives the app: = , UNIQUE, ORDER BY and LIKE ignore case.
-      notes.push(
-        `${c.name}: COLLATE NOCASE → citext: comparisons, uniqueness, ORDER BY and LIKE stay case-insensitive ` +
-          "(citext folds all of Unicode; SQLite's NOCASE only folds A–Z)",
-      );
-      if (cast.kind === "varchar") {
-        const name = madeUpName(`${target}_${tn(c.name)}`, "_length", taken);
-        lengthChecks.push({ name, unique: false, kind: "check constraint", sql: { head: "ALTER TABLE", tail: `ADD CONSTRAINT ${quoteIdent(name)} CHECK (char_length(${quoteIdent(tn(c.name))}) <= ${cast.length})` } });
-      }
-      cast = { ...makeCast("text", "collate nocase"), pgType: "citext" };
-    }
-    const deferred = deferDates && hasDateNumbers(cast.kind) && !cast.numbers;
-    const noteAt = notes.length;
-    if (!deferred) {
-      const decided = decideNumericDates(db, t.name, c.name, cast, t.primaryKey);
-      cast = decided.cast;
-      if (decided.note) notes.push(decided.note);
-    }
-    const identity = mode === "create" && t.rowidAlias === c.name;
-    if (identity && cast.kind !== "bigint" && cast.kind !== "integer") cast = castFor("INTEGER");
-    const def = mode === "existing" ? null : translateDefault(c.defaultSql, cast);
-    if (c.defaultSql !== null && def === null && mode === "create") notes.push(`default of "${c.name}" (${c.defaultSql}) has no PostgreSQL meaning and is not kept`);
-    columns.push({
-      source: c.name,
-      target: tn(c.name),
-      declaredType: c.declaredType,
-      cast,
-      targetType: cast.pgType,
-      notNull: c.notNull || t.primaryKey.includes(c.name),
-      default: def,
-      identity,
-      ...(deferred && hasDateNumbers(cast.kind) ? { numericDatesPending: { noteAt } } : {}),
-    });
-  }
-  const exprColumns = columns.map((c) => ({ source: c.source, target: c.target, kind: c.cast.kind, ...(c.cast.pgType === "citext" ? { nocase: true } : {}) }));
-  const generated = generatedCols.map((c) =>
-    planGenerated(t.name, c.name, c.declaredType, definition.columns.get(c.name) ?? "", exprColumns, fitName(tn(c.name), `Column name ${JSON.stringify(c.name)} of table ${JSON.stringify(t.name)}`)),
-  );
-
-  const fks: ForeignKeyPlan[] = t.foreignKeys.map((fk) => ({
-    name: madeUpName(`${target}_${fk.columns.map(tn).join("_")}`, "_fkey", taken),
-    columns: fk.columns.map(tn),
-    refTable: targetName(fk.refTable, identifiers),
-    refColumns: fk.refColumns.map(tn),
-    onUpdate: fkAction(fk.onUpdate, t.name),
-    onDelete: fkAction(fk.onDelete, t.name),
-  }));
-  const indexes: IndexPlan[] = [];
-  for (const ix of t.indexes) {
-    if (ix.origin === "pk") continue;
-    let where = "";
-    if (ix.where) {
-      const w = translateExpression(ix.where, exprColumns);
-      if (!w.ok) {
-        // Without its WHERE a unique index would refuse rows the app may write; a plain one is only slower.
-        notes.push(`index "${ix.name}" is not created: its WHERE (${ix.where}) ${w.reason}`);
-        continue;
-      }
-      where = ` WHERE ${w.sql}`;
-    }
-    let cols: string;
-    if (ix.hasExpressions) {
-      const keys = indexKeys(ix.sql ?? "", exprColumns, columns);
-      if (!keys.ok) {
-        notes.push(`index "${ix.name}" is not created: ${keys.reason}`);
-        continue;
-      }
-      cols = keys.sql;
-    } else {
-      // A NOCASE key on a column that is not citext keeps its meaning as lower(column).
-      cols = ix.columns
-        .map((c) => {
-          const col = columns.find((x) => x.source === c.name);
-          const q = quoteIdent(tn(c.name ?? ""));
-          return `${c.collation === "NOCASE" && col?.cast.pgType !== "citext" ? `lower(${q})` : q}${c.descending ? " DESC" : ""}`;
-        })
-        .join(", ");
-    }
-    const unnamedUnique = ix.origin === "u" && !cols.includes("lower(");
-    if (ix.origin === "u" && !unnamedUnique) notes.push(`UNIQUE (${ix.columns.map((c) => `${c.name} COLLATE NOCASE`).join(", ")}) becomes a unique index on lower(…)`);
-    if (unnamedUnique) {
-      const name = madeUpName(`${target}_${ix.columns.map((c) => tn(c.name ?? "")).join("_")}`, "_key", taken);
-      indexes.push({ name, unique: true, kind: "unique constraint", sql: { head: "ALTER TABLE", tail: `ADD CONSTRAINT ${quoteIdent(name)} UNIQUE (${cols})` } });
-    } else {
-      const name = ix.origin === "u" ? madeUpName(`${target}_${ix.columns.map((c) => tn(c.name ?? "")).join("_")}`, "_key", taken) : fitName(targetName(ix.name, identifiers), `Index name ${JSON.stringify(ix.name)} of table ${JSON.stringify(t.name)}`);
-      indexes.push({
-        name,
-        source: ix.name,
-        unique: ix.unique,
-        kind: "index",
-        sql: { head: `CREATE ${ix.unique ? "UNIQUE " : ""}INDEX ${quoteIdent(name)} ON`, tail: `(${cols})${where}` },
-        ...(where || ix.hasExpressions || cols.includes("lower(") ? { translated: ix.sql ?? `UNIQUE (${ix.columns.map((c) => c.name).join(", ")})` } : {}),
-      });
-    }
-  }
-  if (mode === "create") {
-    indexes.push(...lengthChecks);
-    definition.checks.forEach((check, i) => {
-      const x = translateExpression(check.expression, exprColumns);
-      if (!x.ok) {
-        notes.push(`CHECK (${check.expression}) is not created: it ${x.reason}`);
-        return;
-      }
-      const name = check.name ? fitName(targetName(check.name, identifiers), `CHECK constraint name ${JSON.stringify(check.name)} of table ${JSON.stringify(t.name)}`) : madeUpName(`${target}_${check.column ? tn(check.column) : "row"}`, `_check${i + 1}`, taken);
-      indexes.push({ name, unique: false, kind: "check constraint", sql: { head: "ALTER TABLE", tail: `ADD CONSTRAINT ${quoteIdent(name)} CHECK (${x.sql})` }, translated: `CHECK (${check.expression})` });
-    });
-  }
-  const sourceKey = t.primaryKey.length > 0 ? t.primaryKey : t.withoutRowid ? [] : [];
-  const tool = mode === "existing" ? bookkeepingTool(t.name) : undefined;
-  if (tool) notes.push(`${tool}'s migration bookkeeping: rows its migrations wrote in PostgreSQL are kept and compared with SQLite's, never overwritten`);
-  if (sourceKey.length === 0) notes.push("no primary key: verified by a multiset digest of all rows");
-  return {
-    source: t.name,
-    target,
-    rows,
-    columns,
-    ...(generated.length ? { generated } : {}),
-    sourceKey,
-    ...(t.rowidAlias !== null && sourceKey.length === 1 && sourceKey[0] === t.rowidAlias ? { keyIsRowid: true } : {}),
-    primaryKey: t.primaryKey.map(tn),
-    withoutRowid: t.withoutRowid,
-    autoincrement: t.autoincrement,
-    sequenceFloor: t.sequence,
-    ...(t.primaryKey.length > 0 ? { primaryKeyName: madeUpName(target, "_pkey", taken) } : {}),
-    foreignKeys: fks,
-    indexes,
-    notes,
-    ...(tool ? { bookkeeping: tool } : {}),
-  };
-}
-
-/**
- * A generated column as PostgreSQL's `GENERATED ALWAYS AS (…) STORED`, when
- * its expression means the same there (the translator of CHECK constraints);
- * otherwise refused before anything is written, with the ways out.
- */
-function planGenerated(table: string, column: string, declaredType: string, definition: string, exprColumns: ExpressionColumn[], target: string): GeneratedColumnPlan {
-  const as = /\bAS\s*\(/i.exec(definition);
-  const sqlite = as ? balanced(definition, as.index + as[0].length - 1)?.trim() : undefined;
-  const cast = castFor(declaredType);
-  const x = sqlite === undefined ? ({ ok: false, reason: "could not be read from the CREATE TABLE statement" } as const) : translateExpression(sqlite, exprColumns);
-  if (!x.ok) {
-    throw new UsageError(
-      `Table "${table}", generated column "${column}": its expression (${sqlite ?? definition}) ${x.reason}, so PostgreSQL cannot compute it the same way. ` +
-        `Copy SQLite's computed values into a plain column with --cast ${table}.${column}=${cast.pgType === "citext" ? "text" : cast.pgType.replace(/\(.*$/, "")}, ` +
-        `or leave the table out with --tables.`,
-    );
-  }
-  return { source: column, target, declaredType, cast, expression: `CAST((${x.sql}) AS ${cast.pgType})`, sqlite: sqlite! };
-}
-
-const UTC_NOW = "(CURRENT_TIMESTAMP AT TIME ZONE 'UTC')";
-// strftime() conversions → to_char() patterns (SQLite's %f is seconds with milliseconds).
-const STRFTIME: Record<string, string> = { Y: "YYYY", m: "MM", d: "DD", H: "HH24", M: "MI", S: "SS", f: "SS.MS", j: "DDD", "%": "%" };
-
-/** A strftime() format as a to_char() pattern; undefined for conversions with no equivalent. */
-function toCharPattern(format: string): string | undefined {
-  let out = "";
-  for (let i = 0; i < format.length; i++) {
-    const ch = format[i]!;
-    if (ch === "%") {
-      const p = STRFTIME[format[++i] ?? ""];
-      if (!p) return undefined;
-      out += p;
-    } else if (/[A-Za-z]/.test(ch)) out += `"${ch}"`; // letters are pattern codes in to_char unless quoted
-    else if (ch === "'" || ch === '"' || ch === "\\") return undefined;
-    else out += ch;
-  }
-  return out;
-}
-
-/**
- * SQLite defaults that mean the same in PostgreSQL, written for the column's
- * PostgreSQL type (SQLite's 'now' is UTC; so are these); anything else is
- * dropped, and the plan says so.
- */
-export function translateDefault(sqlDefault: string | null, cast: ColumnCast): string | null {
-  if (sqlDefault === null) return null;
-  let d = sqlDefault.trim();
-  while (d.startsWith("(") && d.endsWith(")") && balanced(d, 0) === d.slice(1, -1)) d = d.slice(1, -1).trim();
-  const u = d.toUpperCase().replace(/\s+/g, "");
-  const k = cast.kind;
-  const isText = isTextKind(k);
-  const stamp = (pattern: string) => `to_char(${UTC_NOW}, '${pattern}')`;
-  if (u === "NULL") return null;
-
-  // The current moment, as the column holds it.
-  const nowTimestamp = k === "timestamptz" ? "CURRENT_TIMESTAMP" : k === "timestamp" ? UTC_NOW : undefined;
-  if (u === "CURRENT_TIMESTAMP" || /^DATETIME\('NOW'\)$/.test(u)) {
-    if (nowTimestamp) return nowTimestamp;
-    if (isText) return stamp("YYYY-MM-DD HH24:MI:SS");
-    if (k === "date") return `${UTC_NOW}::date`;
-    return null;
-  }
-  if (u === "CURRENT_DATE" || /^DATE\('NOW'\)$/.test(u)) {
-    if (k === "date") return `${UTC_NOW}::date`;
-    if (nowTimestamp) return `date_trunc('day', ${nowTimestamp})`;
-    if (isText) return stamp("YYYY-MM-DD");
-    return null;
-  }
-  if (u === "CURRENT_TIME" || /^TIME\('NOW'\)$/.test(u)) {
-    if (k === "time") return `${UTC_NOW}::time(0)`;
-    if (isText) return stamp("HH24:MI:SS");
-    return null;
-  }
-  // CAST(strftime('%s','now') AS INTEGER): how hand-written schemas make strftime's text an integer
-  if (/^STRFTIME\('%S','NOW'\)$/.test(u) || /^CAST\(STRFTIME\('%S','NOW'\)ASINT(EGER)?\)$/.test(u) || /^UNIXEPOCH\(('NOW')?\)$/.test(u)) {
-    const epoch = "floor(extract(epoch FROM CURRENT_TIMESTAMP))::bigint";
-    if (isNumberKind(k)) return epoch;
-    if (isText) return `(${epoch})::text`;
-    if (nowTimestamp) return `date_trunc('second', ${nowTimestamp})`; // pgshift reads the numbers as epoch seconds
-    return null;
-  }
-  const strftime = /^strftime\s*\(\s*'((?:[^']|'')*)'\s*,\s*'now'\s*\)$/i.exec(d);
-  if (strftime) {
-    const format = strftime[1]!;
-    if (nowTimestamp && /%Y/.test(format) && /%H/.test(format)) return nowTimestamp;
-    const pattern = toCharPattern(format);
-    if (isText && pattern) return stamp(pattern);
-    return null;
-  }
-  if (/^JULIANDAY\('NOW'\)$/.test(u)) {
-    if (k === "double" || k === "numeric") return "(extract(epoch FROM CURRENT_TIMESTAMP) / 86400.0 + 2440587.5)";
-    if (nowTimestamp) return nowTimestamp; // pgshift reads julian day numbers as timestamps
-    return null;
-  }
-  // 16 random bytes, the usual SQLite stand-in for a UUID; gen_random_uuid() is
-  // as unique (122 random bits: 6 bits carry the UUID version).
-  const random = /^(LOWER\(HEX\(RANDOMBLOB\(16\)\)\)|HEX\(RANDOMBLOB\(16\)\)|RANDOMBLOB\(16\))$/.exec(u);
-  if (random) {
-    const hex = "replace(gen_random_uuid()::text, '-', '')";
-    if (k === "uuid") return "gen_random_uuid()";
-    if (u.startsWith("RANDOMBLOB")) return k === "bytea" ? `decode(${hex}, 'hex')` : null;
-    if (isText) return u.startsWith("LOWER") ? hex : `upper(${hex})`;
-    return null;
-  }
-  if (cast.kind === "boolean") {
-    if (/^(1|TRUE|'1'|'T'|'TRUE'|'Y'|'YES')$/.test(u)) return "true";
-    if (/^(0|FALSE|'0'|'F'|'FALSE'|'N'|'NO')$/.test(u)) return "false";
-    return null;
-  }
-  if (u === "TRUE" || u === "FALSE") return isIntegerKind(k) ? (u === "TRUE" ? "1" : "0") : null;
-  if (/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(d)) {
-    if (isTextKind(k) || k === "jsonb" || k === "json") return `'${d}'`;
-    return d;
-  }
-  if (/^'([^']|'')*'$/.test(d)) {
-    if (isNumberKind(k) && !/^'\s*[-+]?[\d.]+\s*'$/.test(d)) return null;
-    if ((k === "jsonb" || k === "json") && !isJson(sqliteString(d))) return null;
-    return quoteLiteral(sqliteString(d));
-  }
-  if (/^X'([0-9A-F]{2})*'$/.test(u) && k === "bytea") return `'\\x${u.slice(2, -1).toLowerCase()}'::bytea`;
-  return null;
-}
-
-function isJson(s: string): boolean {
-  try {
-    JSON.parse(s);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * The keys of an index over expressions, from its CREATE INDEX statement:
- * each translated, `COLLATE NOCASE` on a column that is not citext becoming
- * lower(…), ASC/DESC kept.
- */
-function indexKeys(createIndexSql: string, exprColumns: ExpressionColumn[], columns: ColumnPlan[]): Translation {
-  const sql = withoutComments(createIndexSql);
-  // ON outside quoted names (an index may be named "x ON y ("): skip the names before it.
-  const on = /^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:(?:"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|[^\s(."`[]+)\s*\.\s*)?(?:"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|[^\s(."`[]+)\s+ON\s+(?:"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|[^\s(]+)\s*\(/i.exec(sql);
-  const list = on ? balanced(sql, on.index + on[0].length - 1) : undefined;
-  if (!list) return { ok: false, reason: "its CREATE INDEX statement could not be read" };
-  const keys: string[] = [];
-  for (const item of splitTopLevel(list)) {
-    const m = /^([\s\S]*?)(\s+COLLATE\s+(\w+))?(\s+(ASC|DESC))?\s*$/i.exec(item)!;
-    const x = translateExpression(m[1]!, exprColumns);
-    if (!x.ok) return { ok: false, reason: `its key ${m[1]} ${x.reason}` };
-    let key = x.sql;
-    const collation = m[3]?.toUpperCase();
-    if (collation === "NOCASE") {
-      const col = columns.find((c) => quoteIdent(c.target) === key);
-      if (!col || col.cast.pgType !== "citext") key = `lower(${key})`;
-    } else if (collation && collation !== "BINARY") return { ok: false, reason: `its key ${item} uses COLLATE ${m[3]}` };
-    keys.push(key + (m[5] ? ` ${m[5].toUpperCase()}` : ""));
-  }
-  // PostgreSQL wants parentheses around an expression that is not a plain column or function call.
-  return { ok: true, sql: keys.map((k) => (/^("(?:[^"]|"")*"|\w+\(.*\))( (ASC|DESC))?$/.test(k) ? k : `(${k.replace(/ (ASC|DESC)$/, "")})${/ (ASC|DESC)$/.exec(k)?.[0] ?? ""}`)).join(", ") };
 }
 
 /** Referenced tables first; self-references and cycles do not block (FKs are added after the data). */

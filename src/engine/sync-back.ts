@@ -16,20 +16,21 @@
 import Database from "better-sqlite3";
 import { dirname } from "node:path";
 import type pg from "pg";
-import { unescapeCopy, Reject } from "./convert";
+import { unescapeCopy, Reject } from "./types/convert";
 import { PgshiftError, UsageError, VerificationError, describeKey, truncateValue, EXIT_BAD_INPUT } from "./errors";
-import { fingerprintSqlite } from "./fingerprint";
+import { fingerprintSqlite } from "./sqlite/fingerprint";
 import { qualified, quoteIdent, quoteSqlite } from "./identifiers";
-import { session } from "./load-context";
+import { session } from "./postgres/connection";
 import { DEFAULTS } from "./options";
-import { recordedLoadOptions, recordedRanges, serialSequence, type RecordedOptions } from "./pg-catalog";
+import { recordedLoadOptions, recordedRanges, serialSequence, type RecordedOptions } from "./postgres/catalog";
 import { openSource, planFrom, type ColumnPlan, type MigrationPlan, type TablePlan } from "./plan";
-import { MAX_WRITER_AGE, changedSinceRecord, deltaKeyColumn, keyRanges, tableWriters, writerCounts } from "./delta";
-import { parseDigests, rangeDigestsExtension, serializeDigests, sqliteRangeDigests, type RawDigests } from "./range-digests";
-import { backupSqlite } from "./sqlite-backup";
-import { chooseForm, describeFamily, readColumnForms, resolveJsonPlain, sqliteValue, type ColumnForms } from "./sqlite-forms";
-import { tableReader, takeSnapshot, type KeyRanges } from "./source";
-import { keyedDifferences, verifyTable, type KeyedDifference, type RowDifference } from "./verify";
+import { MAX_WRITER_AGE, changedSinceRecord, deltaKeyColumn, keyRanges } from "./delta";
+import { tableWriters, writerCounts } from "./delta-sync";
+import { parseDigests, rangeDigestsExtension, serializeDigests, sqliteRangeDigests, type RawDigests } from "./sqlite/range-digests";
+import { backupSqlite } from "./sqlite/backup";
+import { chooseForm, describeFamily, readColumnForms, resolveJsonPlain, sqliteValue, type ColumnForms } from "./sqlite/forms";
+import { tableReader, takeSnapshot, type KeyRanges } from "./sqlite/source";
+import { keyedDifferences, verifyTable, type KeyedDifference, type RowDifference } from "./compare";
 
 export interface SyncBackOptions {
   /** PostgreSQL URL (a role that may read the tables and pgshift.loads; writing back also locks the tables and updates pgshift.loads) */

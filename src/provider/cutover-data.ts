@@ -2,20 +2,20 @@
 // final delta sync SQLite → PostgreSQL (what `migrate --refresh` does), and the
 // copy back PostgreSQL → SQLite (src/engine/sync-back.ts) for a rollback.
 import { migrate, planSyncBack, syncBack, verifyMigration } from "../engine";
-import type { IdentifierMode, SchemaMode } from "../engine/options";
+import { withDefaults, type MigrationSettings } from "../engine/options";
 import type { DataSide, SyncResult } from "./cutover-steps";
 import { reachDatabase, type TunnelTarget } from "./tunnel";
 
-export interface DataSettings {
+/**
+ * The engine's settings (src/engine/options.ts) as the stack gave them (a
+ * Partial: state written before a setting existed lacks it; withDefaults fills
+ * it in), and where the data is.
+ */
+export interface DataSettings extends Partial<MigrationSettings> {
   /** the SQLite file the app uses (for pod: sources, the local copy the snapshots are written to) */
   sqlitePath: string;
   targetUrl: string;
   tunnel?: TunnelTarget | null;
-  schema: SchemaMode;
-  tables: string[];
-  identifiers: IdentifierMode;
-  casts: Record<string, string>;
-  jobs: number;
   backupDir: string;
 }
 
@@ -35,7 +35,7 @@ async function withDatabase<T>(s: DataSettings, f: (url: string) => Promise<T>):
  * only if PostgreSQL took no writes meanwhile.
  */
 export function engineData(s: DataSettings, takeSnapshot: () => Promise<string>, cannotWriteBack?: string): DataSide {
-  const tables = s.tables.length ? s.tables : undefined;
+  const tables = s.tables?.length ? s.tables : undefined;
   const differingRows = async () => {
     // Exactly what a sync-back would write, when it could; else what verification sees.
     try {
@@ -45,7 +45,7 @@ export function engineData(s: DataSettings, takeSnapshot: () => Promise<string>,
     } catch {
       // A value that cannot go back: count the differences instead.
     }
-    const report = await withDatabase(s, (url) => verifyMigration({ source: s.sqlitePath, target: url, schema: s.schema, tables, identifiers: s.identifiers, casts: s.casts, jobs: s.jobs }));
+    const report = await withDatabase(s, (url) => verifyMigration({ ...withDefaults(s), source: s.sqlitePath, target: url }));
     const bad = report.tables.filter((t) => !t.match);
     // verify lists at most a few differing rows per table; the row counts bound the rest from below.
     const rows = bad.reduce((n, t) => n + Math.max(t.differences.length, Math.abs(t.targetRows - t.sourceRows)), 0);
@@ -55,7 +55,7 @@ export function engineData(s: DataSettings, takeSnapshot: () => Promise<string>,
     finalSnapshot: takeSnapshot,
     async syncForward(snapshot: string): Promise<SyncResult> {
       const report = await withDatabase(s, (url) =>
-        migrate({ source: snapshot, target: url, schema: s.schema, tables, identifiers: s.identifiers, casts: s.casts, jobs: s.jobs, refresh: true }),
+        migrate({ ...withDefaults(s), source: snapshot, target: url, refresh: true }),
       );
       const t = report.tables.map((r) => ({ source: r.source, target: r.target, changed: r.copiedRows ?? 0, match: r.match }));
       return { ok: report.ok, rowsChanged: t.reduce((n, x) => n + x.changed, 0), tables: t };

@@ -4,22 +4,20 @@ import type * as pulumi from "@pulumi/pulumi";
 import { existsSync } from "node:fs";
 import { dirname, isAbsolute } from "node:path";
 import { migrate, type MigrationReport } from "../engine";
-import { optionProblems, type IdentifierMode, type SchemaMode } from "../engine/options";
+import { optionProblems, recopyReasons, SETTING_KEYS, settingsIn, withDefaults, type MigrationSettings } from "../engine/options";
 import { backupSqlite } from "./source-backup";
 import { reachDatabase, type TunnelTarget } from "./tunnel";
 
-export interface MigrationInputs {
+/**
+ * The engine's settings (src/engine/options.ts; SqliteMigration gives every one, state written before a
+ * setting existed lacks it and reads as its default), and what only this resource needs.
+ */
+export interface MigrationInputs extends Partial<MigrationSettings> {
   source: string;
   sourceFingerprint: string;
   targetUrl: string;
   /** port-forward to the database pod (null: targetUrl is reachable as is); never part of the diff */
   tunnel?: TunnelTarget | null;
-  schema: SchemaMode;
-  tables: string[];
-  identifiers: IdentifierMode;
-  jobs: number;
-  /** per-column cast overrides ({ "events.at": "timestamp:epoch-ms" }); absent in state written before they existed */
-  casts?: Record<string, string>;
   cutover: boolean;
   runId: string;
   backupDir: string;
@@ -69,8 +67,7 @@ export async function check(_olds: MigrationInputs, news: MigrationInputs): Prom
     failures.push({ property: "source", reason: `the SQLite database ${news.source} does not exist` });
   }
   // The engine's own check, so the stack, the CLI and this resource accept the same options.
-  const inputs = { schema: news.schema, identifiers: news.identifiers, jobs: news.jobs, casts: news.casts, tables: news.tables };
-  for (const p of optionProblems(inputs, { schema: "schema", identifiers: "identifiers", jobs: "jobs", casts: "casts", tables: "tables" })) {
+  for (const p of optionProblems(news, SETTING_KEYS)) {
     failures.push({ property: p.option, reason: p.message });
   }
   return { inputs: news, failures };
@@ -95,10 +92,8 @@ export function copyReasons(olds: MigrationOutputs, news: MigrationInputs): stri
   // only an explicit runId may overwrite it with the SQLite data.
   if (news.cutover || olds.everCutover) return reasons;
   if (olds.migratedFingerprint !== news.sourceFingerprint) reasons.push("the SQLite source changed since the last copy");
-  if (olds.schema !== news.schema) reasons.push(`schema mode changed to ${news.schema}`);
-  if (olds.identifiers !== news.identifiers) reasons.push(`identifiers changed to ${news.identifiers}`);
-  if (JSON.stringify(olds.tables ?? []) !== JSON.stringify(news.tables)) reasons.push("the table selection changed");
-  if (JSON.stringify(olds.casts ?? {}) !== JSON.stringify(news.casts ?? {})) reasons.push("the column casts changed");
+  // A setting that changes what lands in PostgreSQL (options.ts SETTINGS' recopy); state written before a setting existed reads as its default.
+  reasons.push(...recopyReasons(olds, news));
   return reasons;
 }
 
@@ -108,7 +103,7 @@ export async function diff(_id: string, olds: MigrationOutputs, news: MigrationI
     replaces.length > 0 ||
     copyReasons(olds, news).length > 0 ||
     olds.cutover !== news.cutover ||
-    olds.jobs !== news.jobs ||
+    JSON.stringify(withDefaults(olds)) !== JSON.stringify(withDefaults(news)) ||
     olds.backupDir !== news.backupDir ||
     olds.targetUrl !== news.targetUrl;
   // Replacing only moves the copy to a new place; the old data is never deleted.
@@ -122,13 +117,9 @@ async function copy(inputs: MigrationInputs, refresh: boolean, why: string[], ev
   let report: MigrationReport;
   try {
     report = await migrate({
+      ...settingsIn(inputs),
       source: inputs.source,
       target: reach.url,
-      schema: inputs.schema,
-      tables: inputs.tables.length > 0 ? inputs.tables : undefined,
-      identifiers: inputs.identifiers,
-      casts: inputs.casts ?? {},
-      jobs: inputs.jobs,
       refresh,
     });
   } finally {

@@ -2,7 +2,7 @@
 // resource; what it does at each step is data-migration-handler.ts (and through
 // it the engine), loaded at run time (handler.ts).
 import * as pulumi from "@pulumi/pulumi";
-import { DEFAULTS, type IdentifierMode, type SchemaMode } from "../engine/options";
+import type { MigrationSettings } from "../engine/options";
 import type { MigrationInputs, MigrationOutputs } from "./data-migration-handler";
 import { loadHandler } from "./handler";
 import type { TunnelTarget } from "./tunnel";
@@ -29,7 +29,8 @@ export const dataMigrationProvider: pulumi.dynamic.ResourceProvider = {
   async delete() {},
 };
 
-export interface DataMigrationArgs {
+/** The engine's settings (src/engine/options.ts), defaults already applied (SqliteMigration), and what only this resource needs. */
+export type DataMigrationArgs = { [K in keyof MigrationSettings]: pulumi.Input<MigrationSettings[K]> } & {
   /** path of the SQLite database file */
   source: pulumi.Input<string>;
   /** content fingerprint of `source` (engine's fingerprintSqlite), so a changed file is noticed */
@@ -38,19 +39,13 @@ export interface DataMigrationArgs {
   targetUrl: pulumi.Input<string>;
   /** reach PostgreSQL through this port-forward, opened only when data is copied; secret */
   tunnel?: pulumi.Input<TunnelTarget>;
-  schema?: pulumi.Input<SchemaMode>;
-  tables?: pulumi.Input<string[]>;
-  identifiers?: pulumi.Input<IdentifierMode>;
-  jobs?: pulumi.Input<number>;
-  /** per-column cast overrides, as pgshift's --cast */
-  casts?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /** once true, the app writes to PostgreSQL and the source is never copied again */
   cutover?: pulumi.Input<boolean>;
   /** change to copy again on purpose (e.g. after a cutover was rolled back and SQLite took writes) */
   runId?: pulumi.Input<string>;
   /** where the timestamped SQLite backup goes (default: next to the source) */
   backupDir?: pulumi.Input<string>;
-}
+};
 
 export class DataMigration extends pulumi.dynamic.Resource {
   declare public readonly report: pulumi.Output<MigrationOutputs["report"]>;
@@ -65,15 +60,9 @@ export class DataMigration extends pulumi.dynamic.Resource {
       dataMigrationProvider,
       name,
       {
-        source: args.source,
-        sourceFingerprint: args.sourceFingerprint,
+        ...args,
         targetUrl: pulumi.secret(args.targetUrl),
         tunnel: args.tunnel ? pulumi.secret(args.tunnel) : null,
-        schema: args.schema ?? DEFAULTS.schema,
-        tables: args.tables ?? [],
-        identifiers: args.identifiers ?? DEFAULTS.identifiers,
-        jobs: args.jobs ?? DEFAULTS.jobs,
-        casts: args.casts ?? {},
         cutover: args.cutover ?? false,
         runId: args.runId ?? "",
         backupDir: args.backupDir ?? "",

@@ -208,7 +208,7 @@ test("the CLI runs from a bundle of src/ built on first use; with PGSHIFT_BUNDLE
   assert.equal(plain.status, 0, plain.stderr);
   assert.equal(bundled.stdout, plain.stdout, "the plan (its SQL files read from src/engine/sql, numbers in a date column counted) is the same");
   assert.match(bundled.stdout, /epoch milliseconds/);
-  // The bundle's copy path reads its C sources from src/engine/native and its worker from src/engine.
+  // The bundle's copy path reads its C sources from src/engine/sqlite/native and its worker from src/engine.
   const url = await pg.createDatabase();
   const r = run(["migrate", "--from", src, "--to", url, "--json"]);
   assert.equal(r.status, 0, r.stderr);

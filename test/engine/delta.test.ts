@@ -10,8 +10,8 @@ import { startPostgres, type TestPostgres } from "../helpers/postgres";
 import { sqliteFile } from "../helpers/sqlite";
 import { migrate, type MigrationReport } from "../../src/engine";
 import { differingRanges, keyRanges, rangeOf } from "../../src/engine/delta";
-import { DISABLE_ENV } from "../../src/engine/range-digests";
-import { fingerprintSqlite } from "../../src/engine/fingerprint";
+import { DISABLE_ENV } from "../../src/engine/sqlite/range-digests";
+import { fingerprintSqlite } from "../../src/engine/sqlite/fingerprint";
 
 let pg: TestPostgres;
 before(async () => {

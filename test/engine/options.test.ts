@@ -10,7 +10,8 @@ import { join, relative } from "node:path";
 import { parse } from "../../src/cli/main";
 import { ConfigError, parseConfig } from "../../src/config";
 import { DEFAULTS, EXIT_BAD_INPUT, exitCodeFor, migrate, planMigration, UsageError, verifyMigration } from "../../src/engine";
-import { check } from "../../src/provider/data-migration-handler";
+import { settingsIn, SETTING_NAMES } from "../../src/engine/options";
+import { check, copyReasons } from "../../src/provider/data-migration-handler";
 import { sqliteFile } from "../helpers/sqlite";
 
 const src = sqliteFile((db) => db.exec("CREATE TABLE events (id INTEGER PRIMARY KEY, at DATETIME); INSERT INTO events VALUES (1, '2024-01-01 00:00:00')"));
@@ -72,7 +73,8 @@ for (const bad of BAD) {
 
 test("the CLI, the stack and the engine take the same defaults", async () => {
   const cli = parse(["migrate", "--from", src, "--to", nowhere]);
-  assert.equal(cli.jobs, DEFAULTS.jobs);
+  // The CLI passes on only what was given: the engine applies the defaults once.
+  assert.deepEqual(settingsIn(cli), {});
   assert.equal(cli.schema, undefined, "left to the engine (verify reads what the migration recorded)");
   const stack = parseConfig({ namespace: "ns" }).migration;
   assert.equal(stack.schema, DEFAULTS.schema);
@@ -84,24 +86,67 @@ test("the CLI, the stack and the engine take the same defaults", async () => {
   assert.equal(plan.targetSchema, DEFAULTS.targetSchema);
 });
 
-test("the choices are listed once: no second list of schema or identifiers modes, nor the jobs default, outside src/engine/options.ts", () => {
+/** Every .ts file of the program (src, components, bin, index.ts): path relative to the root, and its lines. */
+function programFiles(): { path: string; lines: string[] }[] {
   const root = join(__dirname, "..", "..");
-  const lists = /["'](create|existing)["']\s*(,|\|)\s*["'](create|existing)["']|["'](downcase|preserve)["']\s*(,|\|)\s*["'](downcase|preserve)["']|\.max\(64\)|jobs\s*(\?\?|:)\s*2\b/;
-  const found: string[] = [];
+  const files: { path: string; lines: string[] }[] = [];
   const walk = (dir: string, deep: boolean) => {
     for (const name of readdirSync(dir)) {
       const path = join(dir, name);
       if (statSync(path).isDirectory()) {
         if (deep) walk(path, deep);
-      }
-      else if (name.endsWith(".ts") && !path.endsWith(join("engine", "options.ts"))) {
-        readFileSync(path, "utf8")
-          .split("\n")
-          .forEach((line, i) => lists.test(line) && found.push(`${relative(root, path)}:${i + 1}: ${line.trim()}`));
-      }
+      } else if (name.endsWith(".ts")) files.push({ path: relative(root, path), lines: readFileSync(path, "utf8").split("\n") });
     }
   };
   for (const dir of ["src", "components", "bin"]) walk(join(root, dir), true);
   walk(root, false); // index.ts
-  assert.deepEqual(found, []);
+  return files;
+}
+
+/** Lines matching `pattern` in the files `where` picks, as path:line: text. */
+function linesMatching(pattern: RegExp, where: (path: string) => boolean): string[] {
+  return programFiles()
+    .filter((f) => where(f.path))
+    .flatMap((f) => f.lines.flatMap((line, i) => (pattern.test(line) ? [`${f.path}:${i + 1}: ${line.trim()}`] : [])));
+}
+
+const OPTIONS = join("src", "engine", "options.ts");
+
+test("the choices are listed once: no second list of schema or identifiers modes, nor the jobs default, outside src/engine/options.ts", () => {
+  const lists = /["'](create|existing)["']\s*(,|\|)\s*["'](create|existing)["']|["'](downcase|preserve)["']\s*(,|\|)\s*["'](downcase|preserve)["']|\.max\(64\)|jobs\s*(\?\?|:)\s*2\b/;
+  assert.deepEqual(linesMatching(lists, (p) => p !== OPTIONS), []);
+});
+
+test("each setting has one source: declared only in MigrationSettings, defaulted only by options.ts", () => {
+  const settings = SETTING_NAMES.join("|");
+  // Outside the engine, no layer declares a setting's type: the stack, the component, the resource, its handler,
+  // the cutover's data side and the CLI take MigrationSettings (or a Partial of it), and declare no member of their own.
+  const declared = new RegExp(`^\\s*(readonly\\s+)?(${settings})\\??:\\s*(pulumi\\.Input<)?(SchemaMode|IdentifierMode|number|string\\[\\]|Record<string|z\\.)`);
+  assert.deepEqual(linesMatching(declared, (p) => !p.startsWith(join("src", "engine"))), []);
+  // Nowhere but options.ts gives a setting its default (withDefaults, once per entry point).
+  const defaulted = new RegExp(`\\?\\?\\s*DEFAULTS\\.(${settings})\\b|\\b(${settings})\\s*:\\s*DEFAULTS\\.|\\b(${SETTING_NAMES.filter((k) => k !== "tables").join("|")})\\s*\\?\\?\\s*(\\[\\]|\\{\\}|["'](create|downcase)|\\d)`);
+  assert.deepEqual(linesMatching(defaulted, (p) => p !== OPTIONS), []);
+});
+
+test("excludeTables, a setting added in options.ts, plan.ts and the CLI alone, reaches every way in", async () => {
+  const two = sqliteFile((db) => db.exec("CREATE TABLE events (id INTEGER PRIMARY KEY); CREATE TABLE sessions (id INTEGER PRIMARY KEY, token TEXT)"));
+  // The engine: the table is left out of the plan; a name that is not a table is a usage error naming it.
+  const plan = await planMigration({ source: two, excludeTables: ["sessions"] });
+  assert.deepEqual(plan.tables.map((t) => t.source), ["events"]);
+  await assert.rejects(planMigration({ source: two, excludeTables: ["sesions"] }), (e) => e instanceof UsageError && /--exclude-tables names "sesions", which is not a table/.test((e as Error).message));
+  // The CLI's flag.
+  assert.deepEqual(parse(["migrate", "--from", two, "--to", nowhere, "--exclude-tables", "sessions, cache"]).excludeTables, ["sessions", "cache"]);
+  // The stack: its default, a value, and a bad one named by its key.
+  assert.deepEqual(parseConfig({ namespace: "ns" }).migration.excludeTables, []);
+  assert.deepEqual(parseConfig({ namespace: "ns", migration: { excludeTables: ["sessions"] } }).migration.excludeTables, ["sessions"]);
+  assert.throws(() => parseConfig({ namespace: "ns", migration: { excludeTables: "sessions" } }), /pgshift:migration\.excludeTables: excludeTables must be a list of table names/);
+  // The Pulumi resource: checked on its property; a change makes it copy again.
+  const inputs = { source: two, sourceFingerprint: "x", targetUrl: nowhere, ...DEFAULTS, cutover: false, runId: "", backupDir: "" };
+  const { failures } = await check(inputs, { ...inputs, excludeTables: [""] as string[] });
+  assert.equal(failures?.[0]?.property, "excludeTables");
+  const olds = { ...inputs, report: { ok: true, tables: [] }, backupFile: "", status: "", migratedFingerprint: "x", copiedAt: "", everCutover: false };
+  assert.deepEqual(copyReasons(olds, { ...inputs, excludeTables: ["sessions"] }), ["the excluded tables changed"]);
+  // State written before the setting existed reads as its default: no copy.
+  const { excludeTables: _, ...before } = olds;
+  assert.deepEqual(copyReasons(before, inputs), []);
 });

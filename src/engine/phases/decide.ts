@@ -4,7 +4,7 @@
 // so a refusal leaves the target untouched.
 import { TargetConflictError } from "../errors";
 import type { Decision, LoadContext } from "../load-context";
-import { ensureLoadsTable, hasRows, loadRecords, tablesIn } from "../pg-catalog";
+import { ensureLoadsTable, hasRows, loadRecords, tablesIn } from "../postgres/catalog";
 
 export async function decide(ctx: LoadContext, options: { refresh?: boolean; overwrite?: boolean }): Promise<Map<string, Decision>> {
   const { admin, plan } = ctx;

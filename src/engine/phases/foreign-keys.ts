@@ -4,8 +4,8 @@
 // named when PostgreSQL refuses a key.
 import { LoadError, describeKey } from "../errors";
 import type { LoadContext } from "../load-context";
-import { foreignKeyNames } from "../pg-catalog";
-import { foreignKeySql, orphanSql } from "../schema";
+import { foreignKeyNames } from "../postgres/catalog";
+import { foreignKeySql, orphanSql } from "../postgres/schema";
 
 export async function addForeignKeys(ctx: LoadContext): Promise<void> {
   const { admin: client, plan } = ctx;

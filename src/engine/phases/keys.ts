@@ -4,12 +4,12 @@
 // table back; a translated index PostgreSQL cannot make sense of is left out
 // with a warning.
 import type pg from "pg";
-import { isIntegerKind } from "../column-types";
+import { isIntegerKind } from "../types/column-types";
 import { LoadError } from "../errors";
 import type { LoadContext } from "../load-context";
-import { serialSequence } from "../pg-catalog";
+import { serialSequence } from "../postgres/catalog";
 import type { TablePlan } from "../plan";
-import { afterLoadSql, resetSequenceSql, type DdlStatement } from "../schema";
+import { afterLoadSql, resetSequenceSql, type DdlStatement } from "../postgres/schema";
 
 /** Adds the table's keys and sets its sequences; returns what the app's owner should know. */
 export async function addKeys(ctx: LoadContext, client: pg.Client, t: TablePlan, rows: number): Promise<string[]> {

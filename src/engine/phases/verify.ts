@@ -4,14 +4,15 @@
 // that does not prove it. A migration tool's bookkeeping table (--schema
 // existing) is compared too, but a difference there is a warning.
 import { quoteSqlite } from "../identifiers";
-import { verifyByRanges } from "../delta";
-import { pool, session, type LoadContext, type TableReport } from "../load-context";
-import { settleNumericDates } from "../numeric-dates";
-import { forgetRanges } from "../pg-catalog";
+import { verifyByRanges } from "../delta-sync";
+import type { LoadContext, TableReport } from "../load-context";
+import { pool, session } from "../postgres/connection";
+import { settleNumericDates } from "../sqlite/numeric-dates";
+import { forgetRanges } from "../postgres/catalog";
 import type { TablePlan } from "../plan";
-import { tableReader } from "../source";
-import type { CopyResult } from "../copy";
-import { digestMatch, generatedColumnsPlan, mergeVerifications, verifyPart, verifyTable, type RowDifference, type TableVerification } from "../verify";
+import { tableReader } from "../sqlite/source";
+import type { CopyResult } from "../postgres/copy";
+import { digestMatch, generatedColumnsPlan, mergeVerifications, verifyPart, verifyTable, type RowDifference, type TableVerification } from "../compare";
 
 export async function verifyTables(ctx: LoadContext, tables: TablePlan[]): Promise<Map<string, TableVerification>> {
   const { plan, snapshot, sent } = ctx;

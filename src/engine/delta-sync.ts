@@ -1,0 +1,208 @@
+// Delta sync's writing side (delta.ts decides and finds the differing key
+// ranges): syncTable re-copies them in the refresh's transaction, and what it
+// records of the writers and ranges so that the next refresh goes by record.
+import type Database from "better-sqlite3";
+import type pg from "pg";
+import { copyTable, type CopyProgress, type CopyResult } from "./postgres/copy";
+import { qualified, quoteIdent } from "./identifiers";
+import type { RecordedRanges } from "./postgres/catalog";
+import type { TablePlan } from "./plan";
+import { pendingNumericDates, settleNumericDates } from "./sqlite/numeric-dates";
+import { parseDigests, sqliteRangeScan, totalRows, type RawDigests } from "./sqlite/range-digests";
+import { readableByWorkers, tableReader, type KeyRanges } from "./sqlite/source";
+import { verifyByDigest, type TableVerification } from "./compare";
+import { deltaKeyColumn, sourceDigests, targetDigests, keyRanges, differingRanges, changedSinceRecord, rowsThatDiffer, rowsIn, linesReader, ROW_DIFF_MAX_ROWS, SPLIT_MIN_ROWS, type RangeDigests, type WriterCounts } from "./delta";
+
+export interface SyncResult {
+  /** rows copied again from SQLite: inserted or changed ones (past ROW_DIFF_MAX_ROWS, every row of the differing ranges) */
+  copiedRows: number;
+  /** rows deleted from PostgreSQL before the re-copy: deleted or changed ones (or every row of the differing ranges) */
+  deletedRows: number;
+  /** ranges that differed, of how many */
+  changedRanges: number;
+  totalRanges: number;
+  width: bigint;
+  /** how the differing ranges were found */
+  method: "recorded digests" | "content digests";
+  /** the keys copied again, as ranges, and what was sent for them (verification reads them back) */
+  ranges: KeyRanges;
+  sent?: CopyResult;
+  /** rows in the snapshot's table */
+  sourceRows: number;
+  /** SQLite's raw digests of the whole snapshot table, to record (recorded path only) */
+  digests?: RawDigests;
+}
+
+/**
+ * Brings one table level with the snapshot, inside the caller's transaction:
+ * find the differing ranges, delete them, copy them again. The table is locked
+ * against writers first, so the ranges found level stay level until commit.
+ * Date columns whose reading for numbers is still pending (a refresh's plan)
+ * are decided first: counted in the digest scan, or by query.
+ */
+export async function syncTable(
+  client: pg.Client,
+  schema: string,
+  t: TablePlan,
+  db: Database.Database,
+  decision: { width: bigint; recorded?: RecordedRanges & { extension: string } },
+  onProgress?: CopyProgress,
+  hooks: {
+    /** the reader for a re-copy of about that many rows (a refresh reading the source in place may copy it first, source.ts) */
+    recopying?: (rows: number) => Database.Database | Promise<Database.Database>;
+    /** SQLite's side has been read: its scan and, for a row-by-row comparison, the differing ranges */
+    read?: () => void;
+  } = {},
+): Promise<SyncResult> {
+  const table = qualified(schema, t.target);
+  const key = deltaKeyColumn(t)!;
+  const { width, recorded } = decision;
+  await client.query(`LOCK TABLE ${table} IN EXCLUSIVE MODE`);
+ 
+  let changed: bigint[];
+  let totalRanges: number;
+  let sourceRows = 0;
+  let digests: RawDigests | undefined;
+  let recopyRows = 0;
+  if (recorded) {
+    // PostgreSQL scans its side while this thread hashes SQLite's.
+    const before = parseDigests(recorded.digests);
+    const theirs = writerCounts(client, table, key.target, width, recorded.writers, before);
+    theirs.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
+    try {
+      const scan = await sqliteRangeScan(db, t, key.source, width, recorded.extension, { split: t.rows >= SPLIT_MIN_ROWS && readableByWorkers(db), dateColumns: pendingNumericDates(t) });
+      settleNumericDates(db, t, scan.dates);
+      digests = scan.digests;
+    } finally {
+      await theirs.catch(() => {});
+    }
+    const pgSide = await theirs;
+    changed = changedSinceRecord(digests, before, pgSide);
+    totalRanges = Math.max(digests.ids.length, pgSide.ids.length);
+    sourceRows = totalRows(digests);
+    recopyRows = rowsIn(digests, changed);
+  } else {
+    const theirs = targetDigests(client, schema, t, width);
+    theirs.catch(() => {});
+    let ours: RangeDigests;
+    try {
+      settleNumericDates(db, t);
+      ours = sourceDigests(tableReader(db, t), t.columns.indexOf(key), width);
+    } finally {
+      await theirs.catch(() => {});
+    }
+    changed = differingRanges(ours, await theirs);
+    totalRanges = new Set([...ours.keys(), ...(await theirs).keys()]).size;
+    for (const d of ours.values()) sourceRows += d.n;
+    for (const id of changed) recopyRows += ours.get(id.toString())?.n ?? 0;
+  }
+  const ranges = keyRanges(changed, width);
+  let deletedRows = 0;
+  let copiedRows = 0;
+  let sent: CopyResult | undefined;
+  let copiedRanges = ranges;
+  if (ranges.length > 0) {
+    const reader = (await hooks.recopying?.(recopyRows)) ?? db;
+    const rowWise = recopyRows <= ROW_DIFF_MAX_ROWS ? await rowsThatDiffer(client, schema, t, tableReader(reader, t, ranges), ranges, recorded?.writers) : undefined;
+    if (rowWise) {
+      hooks.read?.(); // (the re-copy below sends lines already read)
+      if (rowWise.stale.length) deletedRows = (await client.query(`DELETE FROM ${table} WHERE ${quoteIdent(key.target)} = ANY ($1::bigint[])`, [rowWise.stale])).rowCount ?? 0;
+      copiedRanges = rowWise.keys;
+      if (rowWise.fresh.length) {
+        sent = await copyTable(client, schema, t, linesReader(rowWise.fresh, t), onProgress);
+        copiedRows = sent.rows;
+      }
+    } else {
+      const del = await client.query(
+        `DELETE FROM ${table} AS t USING unnest($1::bigint[], $2::bigint[]) AS r(lo, hi) WHERE t.${quoteIdent(key.target)} BETWEEN r.lo AND r.hi`,
+        [ranges.map((r) => r[0].toString()), ranges.map((r) => r[1].toString())],
+      );
+      deletedRows = del.rowCount ?? 0;
+      sent = await copyTable(client, schema, t, tableReader(reader, t, ranges), onProgress);
+      copiedRows = sent.rows;
+      hooks.read?.();
+    }
+  } else hooks.read?.();
+
+  return {
+    copiedRows,
+    deletedRows,
+    changedRanges: changed.length,
+    totalRanges,
+    width,
+    method: recorded ? "recorded digests" : "content digests",
+    ranges: copiedRanges,
+    ...(sent ? { sent } : {}),
+    sourceRows,
+    ...(digests ? { digests } : {}),
+  };
+}
+
+/**
+ * PostgreSQL's side with a record: per range, rows, and the ranges holding a
+ * row whose xmin is not one of pgshift's writers. No value is formatted.
+ * First one cheap pass: when no row carries another writer's xid and the table
+ * holds as many rows as recorded, nothing was inserted, updated or deleted
+ * since (a delete lowers the count; anything else writes a new xmin), and the
+ * record is PostgreSQL's side as it is. Only otherwise are rows counted per
+ * range (a CTE that PostgreSQL runs only when it is read), coming back as one string:
+ * 125,000 ranges as rows would cost more to receive than to count.
+ */
+export async function writerCounts(client: pg.Client, table: string, keyColumn: string, width: bigint, writers: string[], recorded: RawDigests): Promise<WriterCounts> {
+  const r = await client.query<{ untouched: boolean; counts: string | null; foreign: string | null }>({
+    text: `WITH totals AS (SELECT count(*) AS n, count(*) FILTER (WHERE NOT (xmin = ANY ($2::xid[]))) AS others FROM ${table}),
+                ranges AS (SELECT ${quoteIdent(keyColumn)}::bigint / $1::bigint AS c, count(*) AS n, bool_or(NOT (xmin = ANY ($2::xid[]))) AS f FROM ${table} GROUP BY 1)
+           SELECT totals.n = $3::bigint AND totals.others = 0 AS untouched,
+                  CASE WHEN totals.n = $3::bigint AND totals.others = 0 THEN NULL ELSE (SELECT string_agg(c::text || ' ' || n::text, ',' ORDER BY c) FROM ranges) END AS counts,
+                  CASE WHEN totals.n = $3::bigint AND totals.others = 0 THEN NULL ELSE (SELECT string_agg(c::text, ',') FILTER (WHERE f) FROM ranges) END AS foreign
+             FROM totals`,
+    values: [width.toString(), writers, totalRows(recorded).toString()],
+  });
+  const row = r.rows[0]!;
+  if (row.untouched) return { ids: recorded.ids, rows: recorded.rows, foreign: new Set() };
+  const pairs = row.counts ? row.counts.split(",") : [];
+  const out: WriterCounts = { ids: new BigInt64Array(pairs.length), rows: new BigInt64Array(pairs.length), foreign: new Set((row.foreign ?? "").split(",").filter(Boolean).map(BigInt)) };
+  pairs.forEach((pair, i) => {
+    const space = pair.indexOf(" ");
+    out.ids[i] = BigInt(pair.slice(0, space));
+    out.rows[i] = BigInt(pair.slice(space + 1));
+  });
+  return out;
+}
+
+/**
+ * After commit: the re-copied ranges read back against what was sent, and the
+ * row count. The other ranges were found level inside the sync's transaction,
+ * with the table locked until commit; undefined if anything differs (the
+ * caller then compares row by row).
+ */
+export async function verifyByRanges(client: pg.Client, schema: string, t: TablePlan, sync: SyncResult): Promise<TableVerification | undefined> {
+  const rows = Number((await client.query(`SELECT count(*) AS n FROM ${qualified(schema, t.target)}`)).rows[0].n);
+  if (rows !== sync.sourceRows) return undefined;
+  if (sync.sent) {
+    const back = await verifyByDigest(client, schema, t, sync.sent, { column: deltaKeyColumn(t)!.target, ranges: sync.ranges });
+    if (!back) return undefined;
+  }
+  return { source: t.source, target: t.target, sourceRows: rows, targetRows: rows, match: true, method: "range digests", differences: [] };
+}
+
+/** Most distinct writers a content sync records; a table written row by row by an app records nothing (its next refresh compares contents again). */
+const MAX_WRITERS = 1000;
+
+/**
+ * After a sync by content, every row is proven level with the snapshot, so
+ * every transaction that wrote one can be recorded as a writer: a later change
+ * carries a new xid. xmin is 32 bits; the epoch is today's (older rows are frozen
+ * and MAX_WRITER_AGE keeps the record from outliving a wraparound anyway).
+ */
+export async function tableWriters(client: pg.Client, schema: string, t: TablePlan): Promise<string[] | undefined> {
+  const r = await client.query<{ writers: string[] | null }>(
+    `WITH w AS (SELECT DISTINCT xmin::text::numeric AS x FROM ${qualified(schema, t.target)}),
+          now AS (SELECT pg_current_xact_id()::text::numeric AS c)
+     SELECT CASE WHEN count(*) > ${MAX_WRITERS} THEN NULL
+                 ELSE array_agg((c - mod(c, 4294967296) + x - CASE WHEN x > mod(c, 4294967296) THEN 4294967296 ELSE 0 END)::text)
+            END AS writers
+       FROM w, now`,
+  );
+  return r.rows[0]?.writers ?? undefined;
+}

@@ -1,0 +1,207 @@
+// Phase 2 for a refresh (`migrate --refresh`, a cutover's final sync): every
+// table pgshift loaded earlier from an older version of the SQLite file is
+// brought level in ONE transaction, so the app never sees a half-refreshed
+// database. Its named steps, in order:
+//   decide each table (sync by key ranges, or reload whole, delta.ts) →
+//   set foreign keys aside → recreate tables whose columns changed →
+//   sync or reload each table (and record it in pgshift.loads) →
+//   restore the foreign keys (checked, before the commit).
+import { randomUUID } from "node:crypto";
+import type pg from "pg";
+import { qualified, quoteIdent } from "../identifiers";
+import type { Loaded, LoadContext } from "../load-context";
+import { inTransaction } from "../postgres/connection";
+import { foreignKeysTouching, loadRecords, recordedRanges, type LoadEntry } from "../postgres/catalog";
+import { deltaDecision } from "../delta";
+import { syncTable, tableWriters } from "../delta-sync";
+import { serializeDigests } from "../sqlite/range-digests";
+import type { TablePlan } from "../plan";
+import { settleNumericDates } from "../sqlite/numeric-dates";
+import { addKeys, resetSequences } from "./keys";
+import { copy, createTable, record, recordRanges, type SourceReader } from "./table-load";
+
+/**
+ * A refresh reading the source in place (source.ts) keeps the app's writers
+ * waiting while it reads. Re-copying more than this share of a table's rows
+ * takes longer than copying the file (1M rows of ~380 bytes: a 31k-row re-copy
+ * ~0.2 s, the 380 MB file ~0.25 s), so the file is copied then and the lock let go.
+ */
+const IN_PLACE_MAX_SHARE = 32;
+
+/** Writers recorded before a sync compacts them to the xids its rows carry (syncOrReload). */
+const MAX_RECORDED_WRITERS = 32;
+
+type Decision = ReturnType<typeof deltaDecision>;
+type ForeignKey = Awaited<ReturnType<typeof foreignKeysTouching>>[number];
+
+/** The foreign keys a refresh changed: dropped (restored before commit) and made deferred (made immediate again). */
+interface SetAside {
+  dropped: ForeignKey[];
+  deferred: ForeignKey[];
+}
+
+/**
+ * Brings `tables` level with the snapshot in one transaction. A table whose
+ * columns are unchanged and which has a single integer key is synced (only its
+ * differing key ranges copied again, delta.ts); any other is truncated and
+ * copied whole — created again first, in create mode, when its columns changed.
+ */
+export async function refreshTables(ctx: LoadContext, tables: TablePlan[]): Promise<void> {
+  const schema = ctx.plan.targetSchema;
+  const records = await loadRecords(ctx.admin, schema);
+  // What delta sync recorded (~3 MB a million rows) is read while the sync's own session connects.
+  const recordedRead = Promise.all(tables.map((t) => (records.get(t.target)?.schema_mode === ctx.plan.schemaMode ? recordedRanges(ctx.admin, schema, t.target) : undefined)));
+  recordedRead.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
+  await inTransaction(ctx.url, ctx.snapshot, async (client, opened) => {
+    const recorded = await recordedRead;
+    const reader = readerOf(ctx, opened);
+    const decisions = new Map<string, Decision>();
+    tables.forEach((t, i) => {
+      const rec = records.get(t.target);
+      decisions.set(t.target, rec?.schema_mode === ctx.plan.schemaMode ? deltaDecision(reader.db, t, rec.layout, recorded[i]) : { reason: "the schema mode changed", layoutChanged: true });
+    });
+    // A table synced by its record counts its date columns in its digest scan (delta.ts); the others by query, now.
+    for (const t of tables) {
+      const d = decisions.get(t.target)!;
+      if (!("width" in d && d.recorded)) settleNumericDates(reader.db, t);
+    }
+    const whole = tables.filter((t) => "reason" in decisions.get(t.target)!);
+    const synced = tables.filter((t) => "width" in decisions.get(t.target)!);
+    const aside = await setForeignKeysAside(client, schema, whole, synced);
+    const recreated = await recreateChangedTables(ctx, client, whole, decisions);
+    await syncOrReload(ctx, client, tables, decisions, recreated, reader);
+    await restoreForeignKeys(client, schema, aside, recreated);
+  });
+}
+
+/**
+ * Read in place (source.ts) until a table must be read whole or a sync
+ * re-copies much of one: then from a copy (whose reader the snapshot closes).
+ */
+function readerOf(ctx: LoadContext, opened: SourceReader): { db: SourceReader; readWhole: () => Promise<SourceReader> } {
+  const reader = {
+    db: opened,
+    readWhole: async () => (reader.db = (await ctx.snapshot.materialize(reader.db))!),
+  };
+  return reader;
+}
+
+const qualifiedNames = (schema: string, ts: TablePlan[]) => ts.map((t) => qualified(schema, t.target));
+
+/**
+ * Foreign keys touching tables reloaded whole are dropped (restored and
+ * re-validated before commit). Those touching synced tables only are deferred
+ * to the end instead, so that a parent row deleted and copied again is not
+ * refused meanwhile, and only the changed rows are checked. A key with an ON
+ * DELETE/UPDATE action would act on the delete at once (actions are never
+ * deferred): dropped too.
+ */
+async function setForeignKeysAside(client: pg.Client, schema: string, whole: TablePlan[], synced: TablePlan[]): Promise<SetAside> {
+  const dropped = whole.length ? await foreignKeysTouching(client, qualifiedNames(schema, whole)) : [];
+  const droppedNames = new Set(dropped.map((fk) => `${fk.tbl}.${fk.name}`));
+  const touching = synced.length ? (await foreignKeysTouching(client, qualifiedNames(schema, synced))).filter((fk) => !droppedNames.has(`${fk.tbl}.${fk.name}`)) : [];
+  const deferred = touching.filter((fk) => fk.deferrable);
+  dropped.push(...touching.filter((fk) => !fk.deferrable));
+  for (const fk of dropped) await client.query(`ALTER TABLE ${fk.tbl} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
+  for (const fk of deferred) await client.query(`ALTER TABLE ${fk.tbl} ALTER CONSTRAINT ${quoteIdent(fk.name)} DEFERRABLE INITIALLY DEFERRED`);
+  return { dropped, deferred };
+}
+
+/**
+ * In create mode pgshift owns the table: one whose columns changed is created
+ * again from the plan (its own foreign keys are added from the plan after the
+ * commit, by the foreign-keys phase). Returns their target names.
+ */
+async function recreateChangedTables(ctx: LoadContext, client: pg.Client, whole: TablePlan[], decisions: Map<string, Decision>): Promise<Set<string>> {
+  const schema = ctx.plan.targetSchema;
+  const recreate = new Set(ctx.plan.schemaMode === "create" ? whole.filter((t) => (decisions.get(t.target) as { layoutChanged?: boolean }).layoutChanged).map((t) => t.target) : []);
+  for (const t of whole.filter((x) => recreate.has(x.target))) {
+    await client.query(`DROP TABLE ${qualified(schema, t.target)}`);
+    await createTable(client, schema, t);
+  }
+  return recreate;
+}
+
+/**
+ * Each table synced by its key ranges or reloaded whole (truncated first,
+ * unless just created again), then every table's record in pgshift.loads.
+ * Records are written last, in the same transaction, with a placeholder for the
+ * source's fingerprint: it is hashed on another thread once the longest scan is
+ * done, and set after the commit (migrate.ts).
+ */
+async function syncOrReload(
+  ctx: LoadContext,
+  client: pg.Client,
+  tables: TablePlan[],
+  decisions: Map<string, Decision>,
+  recreated: Set<string>,
+  reader: ReturnType<typeof readerOf>,
+): Promise<void> {
+  const schema = ctx.plan.targetSchema;
+  const whole = tables.filter((t) => "reason" in decisions.get(t.target)!);
+  const synced = tables.filter((t) => "width" in decisions.get(t.target)!);
+  const truncate = whole.filter((t) => !recreated.has(t.target));
+  const recordsToWrite: (() => Promise<void>)[] = [];
+  const placeholder = (ctx.fingerprintPlaceholder = `pending:${randomUUID()}`);
+  const longest = synced.reduce<TablePlan | undefined>((a, b) => (a && a.rows >= b.rows ? a : b), undefined);
+  if (truncate.length) await client.query(`TRUNCATE ${qualifiedNames(schema, truncate).join(", ")}`);
+  for (const t of tables) {
+    const decision = decisions.get(t.target)!;
+    let loaded: Loaded;
+    let ranges: LoadEntry["ranges"];
+    if ("width" in decision) {
+      ctx.progress(t.target, "copy", 0, t.rows);
+      // A sync by content reads every row: from a copy. It records what it proved, so that the next refresh goes by record.
+      if (!decision.recorded) await reader.readWhole();
+      const recording = decision.recorded ? undefined : recordRanges(ctx, t, reader.db);
+      const sync = await syncTable(client, schema, t, reader.db, decision, (n) => ctx.progress(t.target, "copy", n, t.rows), {
+        recopying: (rows) => (ctx.snapshot.holdsWriters && rows > t.rows / IN_PLACE_MAX_SHARE ? reader.readWhole() : reader.db),
+        // The source's fingerprint is hashed once the longest table is read, not alongside (2 cores).
+        read: () => void (t === longest ? ctx.fingerprint() : undefined),
+      });
+      loaded = {
+        rows: sync.copiedRows,
+        parts: [],
+        format: "text",
+        warnings: await resetSequences(ctx, client, t),
+        sync,
+        refresh: `synced by ${sync.method}: ${sync.changedRanges} of ${sync.totalRanges} key ranges differed; ${sync.deletedRows} rows deleted, ${sync.copiedRows} copied again`,
+      };
+      if (sync.digests) {
+        // Each sync adds its transaction to the writers; a long list is replaced by the xids the rows carry
+        // now (all proven level), so the xmin check stays a short list.
+        const many = decision.recorded && decision.recorded.writers.length >= MAX_RECORDED_WRITERS;
+        const now = many ? await tableWriters(client, schema, t) : undefined;
+        ranges = { width: sync.width, digests: serializeDigests(sync.digests), writers: now?.length ? now : "add" };
+      } else {
+        const recorded = await recording;
+        const writers = recorded && (await tableWriters(client, schema, t));
+        if (recorded && writers) ranges = { width: recorded.width, digests: serializeDigests(recorded.digests), writers: writers.length ? writers : "this" };
+      }
+      recordsToWrite.push(() => record(ctx, client, t, sync.sourceRows, undefined, ranges, placeholder));
+    } else {
+      // Every reloaded table shares one transaction: text, which never needs a second attempt.
+      await reader.readWhole();
+      const copied = await copy(ctx, client, t, reader.db, false);
+      const keys = recreated.has(t.target) ? addKeys(ctx, client, t, copied.rows) : resetSequences(ctx, client, t);
+      const recording = recordRanges(ctx, t, reader.db);
+      loaded = { ...copied, warnings: await keys, refresh: `reloaded whole: ${decision.reason}` };
+      const recorded = await recording;
+      recordsToWrite.push(() => record(ctx, client, t, copied.rows, recorded, undefined, placeholder));
+    }
+    ctx.sent.set(t.target, loaded);
+  }
+  for (const write of recordsToWrite) await write();
+}
+
+/**
+ * The deferred checks run now, on the changed rows only; then the keys are as
+ * they were. Keys dropped from a table created again are not restored here: the
+ * foreign-keys phase adds its own from the plan.
+ */
+async function restoreForeignKeys(client: pg.Client, schema: string, aside: SetAside, recreated: Set<string>): Promise<void> {
+  const restore = aside.dropped.filter((fk) => !(fk.rel_schema === schema && recreated.has(fk.rel_name)));
+  for (const fk of aside.deferred) await client.query(`SET CONSTRAINTS ${fk.nsp}.${quoteIdent(fk.name)} IMMEDIATE`);
+  for (const fk of aside.deferred) await client.query(`ALTER TABLE ${fk.tbl} ALTER CONSTRAINT ${quoteIdent(fk.name)} NOT DEFERRABLE INITIALLY IMMEDIATE`);
+  for (const fk of restore) await client.query(`ALTER TABLE ${fk.tbl} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.def}`);
+}

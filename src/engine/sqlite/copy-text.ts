@@ -1,0 +1,113 @@
+// The copy's hot path in C: whole chunks of rows turned into COPY text inside
+// SQLite by the copy-text extension (native/copy-text.c), for tables read in
+// rowid order whose every column is of a kind the extension writes. The
+// extension leaves any value it does not convert exactly as convert.ts would to
+// JavaScript: such a chunk is converted again by the JavaScript reader, which
+// converts it or names the row and column it refuses.
+import type Database from "better-sqlite3";
+import { COLUMN_TYPES } from "../types/column-types";
+import { quoteSqlite } from "../identifiers";
+import { buildExtension, loadExtension, type Built } from "./native";
+import { assertNumericDatesSettled } from "./numeric-dates";
+import type { TablePlan } from "../plan";
+
+const EXTENSION = { name: "copy-text", entry: "sqlite3_copytext_init", disableEnv: "PGSHIFT_NATIVE_COPY" };
+/** Set to "off" to convert every value in JavaScript (a bench's "before", or a machine without a C compiler). */
+export const NATIVE_COPY_ENV = EXTENSION.disableEnv;
+
+export function copyTextExtension(): Built {
+  return buildExtension(EXTENSION);
+}
+
+/** The spec for a table's columns, or undefined when some column's kind is not written in C. */
+export function copyTextSpec(t: TablePlan): string | undefined {
+  assertNumericDatesSettled(t);
+  const tokens: string[] = [];
+  for (const c of t.columns) {
+    const token = COLUMN_TYPES[c.cast.kind].nativeToken;
+    if (token === undefined) return undefined;
+    if (token === "v" && c.cast.length === undefined) tokens.push("t");
+    else tokens.push(token === "v" ? `v${c.cast.length}` : token);
+  }
+  return tokens.join(",");
+}
+
+export interface Chunk {
+  data: Buffer;
+  rows: number;
+}
+
+/** A value only JavaScript converts, met on the binary path (which JavaScript does not write): the table is copied again as text. */
+export class NotBinary extends Error {
+  constructor(readonly table: string) {
+    super(`table "${table}" holds a value only the text path converts`);
+  }
+}
+
+/** Converts the rows whose rowid key lies in [lo, hi] in JavaScript. */
+export type Fallback = (lo: bigint, hi: bigint) => Iterable<Chunk>;
+
+const MIN_KEY = -(2n ** 63n);
+const MAX_KEY = 2n ** 63n - 1n;
+/** After this many chunks left to JavaScript, and more than half of them, the rest of the table goes to JavaScript directly. */
+const GIVE_UP_AFTER = 8;
+
+/** Whether nativeChunks takes this table (the main thread asks before a read worker converts it). */
+export function nativePossible(t: TablePlan): boolean {
+  return t.keyIsRowid === true && copyTextSpec(t) !== undefined && "path" in copyTextExtension();
+}
+
+/**
+ * The table's rows as COPY text chunks of about `size` bytes, converted in C
+ * (or as binary tuples, with "binary" for `fallback`: NotBinary is thrown at
+ * the first value only JavaScript converts), optionally only those whose key
+ * lies in `ranges` (sorted, disjoint, inclusive: delta sync's re-copy);
+ * undefined when this table cannot take this path (its key is not the rowid,
+ * a column's kind is not written in C, or the extension is unavailable).
+ */
+export function nativeChunks(db: Database.Database, t: TablePlan, size: number, fallback: Fallback | "binary", ranges: [bigint, bigint][] = [[MIN_KEY, MAX_KEY]]): Iterable<Chunk> | undefined {
+  if (!nativePossible(t)) return undefined;
+  const spec = copyTextSpec(t)!;
+  loadExtension(db, copyTextExtension() as { path: string; entry: string });
+  const k = quoteSqlite(t.sourceKey[0]!);
+  const cols = t.columns.map((c) => quoteSqlite(c.source)).join(", ");
+  // The subquery hands its rows to the aggregate in key order (a rowid scan);
+  // LIMIT bounds the chunk, and max(key) says where the next one starts.
+  const stmt = db
+    .prepare(
+      `SELECT ${fallback === "binary" ? "pgshift_copy_binary" : "pgshift_copy_text"}(?, ${cols}) AS data, count(*) AS n, max(${k}) AS last ` +
+        `FROM (SELECT ${cols} FROM ${quoteSqlite(t.source)} WHERE ${k} >= ? AND ${k} <= ? ORDER BY ${k} LIMIT ?)`,
+    )
+    .safeIntegers(true);
+  return (function* () {
+    let limit = 64; // grows or shrinks to `size` after the first chunk
+    let chunks = 0;
+    let leftToJs = 0;
+    for (let i = 0; i < ranges.length; i++) {
+      const [lo, hi] = ranges[i]!;
+      let from = lo;
+      for (;;) {
+        if (fallback !== "binary" && leftToJs >= GIVE_UP_AFTER && leftToJs * 2 > chunks) {
+          yield* fallback(from, hi);
+          for (const [l, h] of ranges.slice(i + 1)) yield* fallback(l, h);
+          return;
+        }
+        const r = stmt.get(spec, from, hi, limit) as { data: Buffer | null; n: bigint; last: bigint | null };
+        const rows = Number(r.n);
+        if (rows === 0) break;
+        chunks++;
+        if (r.data === null) {
+          if (fallback === "binary") throw new NotBinary(t.source);
+          leftToJs++;
+          yield* fallback(from, r.last!);
+        } else {
+          // Next chunk sized from this one's bytes per row (before the yield: a read worker transfers the bytes away).
+          limit = Math.max(1, Math.min(100_000, Math.round((size * rows) / Math.max(1, r.data.length))));
+          yield { data: r.data, rows };
+        }
+        if (r.last! >= hi) break;
+        from = r.last! + 1n;
+      }
+    }
+  })();
+}
