@@ -319,14 +319,23 @@ async function verifyWritten(client: pg.Client, schema: string, db: Database.Dat
  */
 async function checkPostgresOnlyTables(client: pg.Client, schema: string, known: Set<string>, problems: SyncBackProblem[], skipped: SyncBackReport["skipped"]): Promise<void> {
   const present = (
-    await client.query<{ name: string }>(
-      "SELECT c.relname AS name FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace" +
+    await client.query<{ name: string; readable: boolean; reader: string }>(
+      "SELECT c.relname AS name, pg_catalog.has_table_privilege(c.oid, 'SELECT') AS readable, CURRENT_USER AS reader" +
+        " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace" +
         " WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::pg_catalog.\"char\"[]) AND NOT c.relispartition ORDER BY c.relname",
       [schema],
     )
-  ).rows.map((r) => r.name);
-  for (const name of present) {
+  ).rows;
+  for (const { name, readable, reader } of present) {
     if (known.has(name)) continue;
+    if (!readable) {
+      // Not knowing whether it holds rows is not the same as knowing it is empty.
+      problems.push({
+        table: name,
+        reason: `PostgreSQL's table "${schema}.${name}" has no table in the SQLite file, and role "${reader}" may not read it, so pgshift cannot tell whether rolling back would leave rows behind. If it is not the app's, move it out of schema "${schema}" (ALTER TABLE … SET SCHEMA) or drop it; otherwise GRANT SELECT on it to "${reader}"`,
+      });
+      continue;
+    }
     const used = (await client.query<{ x: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${qualified(schema, name)}) AS x`)).rows[0]!.x;
     if (used) {
       problems.push({
