@@ -352,3 +352,27 @@ test("a table that exists only in PostgreSQL refuses the sync-back, naming it, w
   // With --tables the person chose what goes back: the other table is not theirs to refuse.
   assert.equal((await syncBack({ from: url, to: file, tables: ["messages"] })).rowsChanged, 1);
 });
+
+test("a PostgreSQL-only table the sync-back's role may not read refuses it, naming the table, not 'permission denied' halfway", async () => {
+  const { file, url } = await migratedSample(50);
+  const db = url.slice(url.lastIndexOf("/") + 1);
+  const role = `rollback_reader_${db}`.slice(0, 63);
+  // A role that reads what pgshift migrated and its own records, and nothing created after that.
+  await pg.query(`CREATE ROLE "${role}" LOGIN PASSWORD 'reader-test-pw'`, [], db);
+  for (const schema of ["public", "pgshift"]) {
+    await pg.query(`GRANT USAGE ON SCHEMA "${schema}" TO "${role}"`, [], db);
+    await pg.query(`GRANT SELECT ON ALL TABLES IN SCHEMA "${schema}" TO "${role}"`, [], db);
+  }
+  await pg.query("CREATE TABLE public.dba_notes (id bigint PRIMARY KEY, note text)", [], db);
+  const asReader = new URL(url);
+  asReader.username = role;
+  asReader.password = "reader-test-pw";
+  const before = sha(file);
+  await assert.rejects(planSyncBack({ from: asReader.toString(), to: file }), (err: unknown) => {
+    assert.ok(err instanceof SyncBackRefusal, String(err));
+    assert.equal(err.table, "dba_notes");
+    assert.match(err.message, new RegExp(`"public\\.dba_notes" has no table in the SQLite file, and role "${role}" may not read it`));
+    return true;
+  });
+  assert.equal(sha(file), before, "nothing was written");
+});
