@@ -37,20 +37,25 @@ function appDb(journal: "wal" | "delete"): string {
 }
 
 /** A separate process committing one event (and the counter) every 10 ms; reports each commit's wait. */
-function startWriter(path: string): { child: ChildProcess; stats: () => Promise<{ commits: number; maxWaitMs: number }> } {
+/** the writer processes load the same better-sqlite3 as this test */
+const BETTER_SQLITE3 = resolve(__dirname, "..", "..", "..", "node_modules", "better-sqlite3");
+
+/** A process committing one small transaction every `everyMs` (plus the `also` statement in it), as an app would. */
+function startWriter(path: string, opts: { also?: string; everyMs?: number } = {}): { child: ChildProcess; stats: () => Promise<{ commits: number; maxWaitMs: number }> } {
   const script = `
-    const Database = require(${JSON.stringify(resolve(__dirname, "..", "..", "..", "node_modules", "better-sqlite3"))});
+    const Database = require(${JSON.stringify(BETTER_SQLITE3)});
     const db = new Database(${JSON.stringify(path)}, { timeout: 30000 });
     const add = db.transaction(() => {
       db.prepare("INSERT INTO events (at) VALUES (datetime('now'))").run();
-      db.prepare("UPDATE counter SET n = n + 1 WHERE id = 1").run();
+      db.prepare("UPDATE counter SET n = n + 1 WHERE id = 1").run();${opts.also ? `
+      db.prepare(${JSON.stringify(opts.also)}).run();` : ""}
     });
     let commits = 0, maxWaitMs = 0, stop = false;
     process.on("message", () => (stop = true));
     const tick = () => {
       if (stop) { process.send({ commits, maxWaitMs }); db.close(); return; }
       const t = Date.now(); add(); maxWaitMs = Math.max(maxWaitMs, Date.now() - t); commits++;
-      setTimeout(tick, 10);
+      setTimeout(tick, ${opts.everyMs ?? 10});
     };
     tick();`;
   const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
@@ -149,7 +154,7 @@ test("in place: a reader opened while another process waits to commit joins the 
   assert.equal(snapshot.path, path, "nothing copied yet");
   // A writer that has written and now waits (PENDING) for this process's read lock to go.
   const script = `
-    const Database = require(${JSON.stringify(resolve(__dirname, "..", "..", "..", "node_modules", "better-sqlite3"))});
+    const Database = require(${JSON.stringify(BETTER_SQLITE3)});
     const db = new Database(${JSON.stringify(path)}, { timeout: 20000 });
     db.exec("BEGIN IMMEDIATE"); db.prepare("INSERT INTO t (v) VALUES ('after')").run();
     process.stdout.write("waiting\\n");
@@ -206,7 +211,7 @@ test("WAL mode, in place: the snapshot pins one state in a read transaction; the
     const reader = snapshot.open();
     // Another process commits while the snapshot is held: in WAL mode it does not wait.
     const script = `
-      const Database = require(${JSON.stringify(resolve(__dirname, "..", "..", "node_modules", "better-sqlite3"))});
+      const Database = require(${JSON.stringify(BETTER_SQLITE3)});
       const db = new Database(${JSON.stringify(path)}, { timeout: 0 });
       db.prepare("INSERT INTO t (v) VALUES ('after')").run(); db.close(); process.stdout.write("committed");`;
     const written = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] });
@@ -243,24 +248,7 @@ test("WAL mode: a refresh reads the file in place while the app keeps writing, a
   assert.equal((await migrate({ source: path, target: url })).ok, true);
   // Each commit adds an event, bumps the counter and bumps `n` of one row in the upper half of `big`
   // (the half a split digest scan would hash on another thread), all in one transaction.
-  const script = `
-    const Database = require(${JSON.stringify(resolve(__dirname, "..", "..", "node_modules", "better-sqlite3"))});
-    const db = new Database(${JSON.stringify(path)}, { timeout: 30000 });
-    const add = db.transaction(() => {
-      db.prepare("INSERT INTO events (at) VALUES (datetime('now'))").run();
-      db.prepare("UPDATE counter SET n = n + 1 WHERE id = 1").run();
-      db.prepare("UPDATE big SET n = n + 1 WHERE id = ${ROWS} - (SELECT n FROM counter) % 5000").run();
-    });
-    let commits = 0, maxWaitMs = 0, stop = false;
-    process.on("message", () => (stop = true));
-    const tick = () => {
-      if (stop) { process.send({ commits, maxWaitMs }); db.close(); return; }
-      const t = Date.now(); add(); maxWaitMs = Math.max(maxWaitMs, Date.now() - t); commits++;
-      setTimeout(tick, 5);
-    };
-    tick();`;
-  const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  const stats = () => new Promise<{ commits: number; maxWaitMs: number }>((res) => (child.once("message", (m) => res(m as { commits: number; maxWaitMs: number })), child.send("stop")));
+  const { child, stats } = startWriter(path, { also: `UPDATE big SET n = n + 1 WHERE id = ${ROWS} - (SELECT n FROM counter) % 5000`, everyMs: 5 });
   const db = url.split("/").pop();
   const state = async () => {
     const [s] = await pg.query<{ n: string; events: string; maxid: string; bumped: string }>(
