@@ -1,4 +1,4 @@
-// The backup taken before a copy or a sync-back (src/engine/sqlite-backup.ts)
+// The backup taken before a copy or a sync-back (src/engine/sqlite/backup.ts)
 // while the app keeps writing: SQLite restarts an online backup whenever another
 // connection writes the file between two of its steps, so a backup taken a few
 // pages at a time never finishes under a busy writer (on the node, 1M rows with
