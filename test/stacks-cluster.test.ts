@@ -282,8 +282,9 @@ describe("cluster stack on a node", () => {
     assertEveryAck(rows, between, "PostgreSQL (rows written since the last up)");
     assertEveryAck(rows, all, "PostgreSQL");
     const out = await outputs();
-    console.log(`cutover on the node: write downtime ${String(out["writeDowntimeSeconds"])} s, ${String(out["rowsSynced"])} rows synced in the final sync`);
+    console.log(`cutover on the node: write downtime ${String(out["writeDowntimeSeconds"])} s, ${String(out["rowsSynced"])} rows synced in the final sync; ${String(out["cutoverStatus"])}`);
     assert.ok(Number(out["writeDowntimeSeconds"]) > 0, "the update reports its write downtime");
+    assert.match(String(out["cutoverStatus"]), /write downtime [\d.]+ s \(stopping the writers [\d.]+ s, final snapshot and sync [\d.]+ s, switch and restart until Ready [\d.]+ s\)/, "and where it went");
   });
 
   test("a value SQLite's column cannot take back refuses the rollback before any workload is stopped", async () => {
@@ -303,7 +304,7 @@ describe("cluster stack on a node", () => {
     await pulumi(["up", "--yes", "--skip-preview"]);
     assert.match(await secretUrl(), /^sqlite:\/\/\/\.\/app\.db$/);
     const out = await outputs();
-    console.log(`rollback on the node: write downtime ${String(out["writeDowntimeSeconds"])} s, ${String(out["rowsSynced"])} rows copied back`);
+    console.log(`rollback on the node: write downtime ${String(out["writeDowntimeSeconds"])} s, ${String(out["rowsSynced"])} rows copied back; ${String(out["cutoverStatus"])}`);
     pods = await writingOn("sqlite", pods);
     // Stopped, so the file and PostgreSQL can be compared with no writer between.
     await cluster.kubectl(["scale", "-n", ns, "deployment/cluster-api", "statefulset/cluster-worker", "--replicas=0"]);

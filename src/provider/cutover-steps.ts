@@ -66,6 +66,8 @@ export interface StepsResult {
   replicas: Record<string, number>;
   /** writers stopped → app Ready (and healthy); 0 when there were no workloads */
   writeDowntimeMs: number;
+  /** where the downtime went, in order (stop, data, restart, health check), in ms; empty without workloads */
+  downtimeParts: { part: string; ms: number }[];
   rowsSynced: number;
   sync?: SyncResult;
   backupFile?: string;
@@ -154,6 +156,30 @@ async function healthy(app: AppSide, o: StepOptions, steps: string[]): Promise<v
   }
 }
 
+/** Times the parts of the write downtime, so a slow cutover says which part to work on. */
+function downtimeClock(now: () => number) {
+  const start = now();
+  let last = start;
+  const parts: { part: string; ms: number }[] = [];
+  return {
+    mark(part: string) {
+      const t = now();
+      parts.push({ part, ms: t - last });
+      last = t;
+    },
+    finish(workloads: number, steps: string[]): { writeDowntimeMs: number; downtimeParts: { part: string; ms: number }[] } {
+      if (!workloads) {
+        steps.push("write downtime 0.0 s");
+        return { writeDowntimeMs: 0, downtimeParts: [] };
+      }
+      const writeDowntimeMs = last - start; // the last part ends the downtime: the parts add up to it
+      const split = parts.map((p) => `${p.part} ${(p.ms / 1000).toFixed(1)} s`).join(", ");
+      steps.push(`write downtime ${(writeDowntimeMs / 1000).toFixed(1)} s (${split})`);
+      return { writeDowntimeMs, downtimeParts: parts };
+    },
+  };
+}
+
 const sum = (r: SyncResult) => r.tables.map((t) => `${t.source}: ${t.changed}`).join(", ");
 
 function unequal(r: SyncResult): string {
@@ -165,8 +191,9 @@ export async function cutOver(app: AppSide, data: DataSide, o: StepOptions): Pro
   const now = o.now ?? Date.now;
   const steps: string[] = [];
   const log = o.log ?? (() => undefined);
-  const stoppedAt = now();
+  const clock = downtimeClock(now);
   const replicas = await stopWriters(app, o, steps);
+  clock.mark("stopping the writers");
   log(steps.at(-1) ?? "no workloads to stop");
   let sync: SyncResult;
   try {
@@ -175,6 +202,7 @@ export async function cutOver(app: AppSide, data: DataSide, o: StepOptions): Pro
     sync = await data.syncForward(snapshot);
     if (!sync.ok) throw new Error(`verification found differences after the final sync in ${unequal(sync)}`);
     steps.push(`synced ${sync.rowsChanged} rows to PostgreSQL (${sum(sync)}), verified`);
+    clock.mark("final snapshot and sync");
     log(steps.at(-1)!);
   } catch (e) {
     // Nothing was switched: the app goes back to SQLite as it was.
@@ -191,7 +219,9 @@ export async function cutOver(app: AppSide, data: DataSide, o: StepOptions): Pro
     switched = true;
     steps.push("the app's Secret points at PostgreSQL");
     await startWriters(app, o, replicas, steps);
+    clock.mark("switch and restart until Ready");
     await healthy(app, o, steps);
+    if (o.healthCheck) clock.mark("health check");
   } catch (e) {
     const why = (e as Error).message;
     log(`cutover failed: ${why}; putting the app back on SQLite`);
@@ -216,9 +246,8 @@ export async function cutOver(app: AppSide, data: DataSide, o: StepOptions): Pro
     }
     throw new CutoverError(`Cutover failed: ${why}. Put back: ${putBack.join("; ")}. The app runs on SQLite; nothing was lost.`, [...steps, ...putBack]);
   }
-  const writeDowntimeMs = o.workloads.length ? now() - stoppedAt : 0;
-  steps.push(`write downtime ${(writeDowntimeMs / 1000).toFixed(1)} s`);
-  return { backend: "postgresql", replicas, writeDowntimeMs, rowsSynced: sync.rowsChanged, sync, steps };
+  const { writeDowntimeMs, downtimeParts } = clock.finish(o.workloads.length, steps);
+  return { backend: "postgresql", replicas, writeDowntimeMs, downtimeParts, rowsSynced: sync.rowsChanged, sync, steps };
 }
 
 /** cutover: false after a cutover — refuse early, stop, back up + copy back + verify, switch, restart, health check. */
@@ -228,8 +257,9 @@ export async function rollBack(app: AppSide, data: DataSide, o: StepOptions & { 
   const log = o.log ?? (() => undefined);
   // Before anything stops: a value that cannot go back refuses the rollback here.
   if (!o.discardPostgresWrites) await data.planBack();
-  const stoppedAt = now();
+  const clock = downtimeClock(now);
   const replicas = await stopWriters(app, o, steps);
+  clock.mark("stopping the writers");
   let sync: SyncResult | undefined;
   let leftBehind: StepsResult["leftBehind"];
   try {
@@ -241,6 +271,7 @@ export async function rollBack(app: AppSide, data: DataSide, o: StepOptions & { 
       if (!sync.ok) throw new Error(`verification found differences after copying back in ${unequal(sync)}`);
       steps.push(`copied ${sync.rowsChanged} rows back to SQLite (${sum(sync)}), verified${sync.backupFile ? `; SQLite backed up to ${sync.backupFile}` : ""}`);
     }
+    clock.mark(o.discardPostgresWrites ? "counting what is left behind" : "backup and copy back");
     log(steps.at(-1)!);
   } catch (e) {
     await startWriters(app, o, replicas, steps);
@@ -254,7 +285,9 @@ export async function rollBack(app: AppSide, data: DataSide, o: StepOptions & { 
     await app.switchTo("sqlite");
     steps.push("the app's Secret points at SQLite");
     await startWriters(app, o, replicas, steps);
+    clock.mark("switch and restart until Ready");
     await healthy(app, o, steps);
+    if (o.healthCheck) clock.mark("health check");
   } catch (e) {
     const why = (e as Error).message;
     const putBack: string[] = [];
@@ -272,7 +305,6 @@ export async function rollBack(app: AppSide, data: DataSide, o: StepOptions & { 
     }
     throw new CutoverError(`Rollback failed: ${why}. Put back: ${putBack.join("; ")}. The app runs on PostgreSQL; nothing was lost.`, [...steps, ...putBack]);
   }
-  const writeDowntimeMs = o.workloads.length ? now() - stoppedAt : 0;
-  steps.push(`write downtime ${(writeDowntimeMs / 1000).toFixed(1)} s`);
-  return { backend: "sqlite", replicas, writeDowntimeMs, rowsSynced: sync?.rowsChanged ?? 0, sync, backupFile: sync?.backupFile, steps, leftBehind };
+  const { writeDowntimeMs, downtimeParts } = clock.finish(o.workloads.length, steps);
+  return { backend: "sqlite", replicas, writeDowntimeMs, downtimeParts, rowsSynced: sync?.rowsChanged ?? 0, sync, backupFile: sync?.backupFile, steps, leftBehind };
 }

@@ -87,7 +87,10 @@ test("cutover while the app writes: every row acknowledged on SQLite is in Postg
   assert.equal(r.backend, "postgresql");
   assert.equal(r.rowsSynced >= onSqlite.length, true, `synced ${r.rowsSynced} rows, the app wrote ${onSqlite.length} to SQLite`);
   assert.ok(r.writeDowntimeMs > 0 && r.writeDowntimeMs < 10_000, `downtime ${r.writeDowntimeMs} ms`);
-  assert.match(r.steps.join("; "), /^stopped Deployment\/api \(2\), StatefulSet\/worker \(1\); final snapshot .*; synced \d+ rows to PostgreSQL \(events: \d+\), verified; the app's Secret points at PostgreSQL; started .*, Ready; health check \/healthz: 200; write downtime \d+\.\d s$/);
+  assert.match(r.steps.join("; "), /^stopped Deployment\/api \(2\), StatefulSet\/worker \(1\); final snapshot .*; synced \d+ rows to PostgreSQL \(events: \d+\), verified; the app's Secret points at PostgreSQL; started .*, Ready; health check \/healthz: 200; write downtime \d+\.\d s \(stopping the writers \d+\.\d s, final snapshot and sync \d+\.\d s, switch and restart until Ready \d+\.\d s, health check \d+\.\d s\)$/);
+  // The parts account for the whole downtime, so a slow cutover says where its time went.
+  assert.deepEqual(r.downtimeParts.map((p) => p.part), ["stopping the writers", "final snapshot and sync", "switch and restart until Ready", "health check"]);
+  assert.equal(r.downtimeParts.reduce((n, p) => n + p.ms, 0), r.writeDowntimeMs);
 });
 
 test("a sync that fails verification never switches: the app starts again on SQLite and nothing is lost", async () => {
@@ -227,7 +230,8 @@ test("cutover then rollback while the app writes: every acknowledged row is on t
   assert.equal(app.secret, "sqlite");
   assert.ok(back.rowsSynced >= 20, `copied back ${back.rowsSynced}`);
   assert.match(back.backupFile ?? "", /\.backup\.\d{8}_\d{6}/);
-  assert.match(back.steps.join("; "), /^stopped .*; copied \d+ rows back to SQLite \(events: \d+\), verified; SQLite backed up to .*; the app's Secret points at SQLite; started .*, Ready; write downtime \d+\.\d s$/);
+  assert.match(back.steps.join("; "), /^stopped .*; copied \d+ rows back to SQLite \(events: \d+\), verified; SQLite backed up to .*; the app's Secret points at SQLite; started .*, Ready; write downtime \d+\.\d s \(stopping the writers \d+\.\d s, backup and copy back \d+\.\d s, switch and restart until Ready \d+\.\d s\)$/);
+  assert.equal(back.downtimeParts.reduce((n, p) => n + p.ms, 0), back.writeDowntimeMs);
   exactlyOnce(sqliteIds(file), app.acknowledged.map((a) => a.id), "SQLite");
   const last = new Set(app.acknowledged.filter((a) => a.run === 3).map((a) => a.id));
   assert.deepEqual(sqliteIds(file).filter((id) => !last.has(id)), await pgIds(db), "SQLite equals PostgreSQL as it was at the rollback");
