@@ -10,15 +10,16 @@ import { DatabaseRoles } from "./components/database-roles";
 import { DatabaseNetworkPolicy } from "./components/network-policy";
 import { PostgresDatabase } from "./components/postgres-database";
 import { CnpgDatabase } from "./components/cnpg-cluster";
+import { PgHbaNameError } from "./components/pg-hba";
 import { PostgresExporter } from "./components/postgres-exporter";
 import { renderSecretsWithoutValues } from "./components/rendered-secrets";
 import { DatabaseSecrets } from "./components/secrets";
 import { POD_SECURITY_LABELS, pinnedImage } from "./components/defaults";
 import { SqliteMigration } from "./components/sqlite-migration";
-import { cutoverSettings, parseConfig, rawConfig } from "./src/config";
+import { ConfigError, cutoverSettings, parseConfig, rawConfig } from "./src/config";
 import { withDefaults } from "./src/engine/options";
 import { resolveKubeconfig } from "./src/kube/kubeconfig";
-import { checkCloudNativePg } from "./src/kube/operator-check";
+import { OperatorMissingError, checkCloudNativePg } from "./src/kube/operator-check";
 import type { TunnelTarget } from "./src/kube/port-forward";
 import { updateTunnelEndpoint } from "./src/kube/update-tunnel";
 import { existingRoles, settled } from "./src/provider/existing-roles";
@@ -281,4 +282,10 @@ return {
   sqliteBackup: migration?.backupFile,
   manifestsDir: cfg.renderDir,
 };
-})();
+})().catch((e: unknown) => {
+  // Pulumi prints other errors with util.inspect, which on this Node fails on the stack of an error thrown after an
+  // await ("RangeError: Invalid string length", in markNodeModules) and hides the message; a RunError it prints as
+  // text. pgshift's own errors say what failed and what to do: their message is enough. Anything else keeps its stack.
+  const ours = e instanceof ConfigError || e instanceof OperatorMissingError || e instanceof PgHbaNameError;
+  throw new pulumi.RunError(e instanceof Error ? (ours ? e.message : (e.stack ?? e.message)) : String(e));
+});

@@ -11,8 +11,7 @@ export class OperatorMissingError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "OperatorMissingError";
-    // The message is the whole story. Thrown after an await in the program, its stack made Pulumi's error
-    // printer (util.inspect) fail with "RangeError: Invalid string length" instead of showing it.
+    // The message is the whole story (index.ts prints only the message of pgshift's own errors).
     this.stack = `${this.name}: ${message}`;
   }
 }
