@@ -284,7 +284,7 @@ describe("cluster stack on a node", () => {
     const out = await outputs();
     console.log(`cutover on the node: write downtime ${String(out["writeDowntimeSeconds"])} s, ${String(out["rowsSynced"])} rows synced in the final sync; ${String(out["cutoverStatus"])}`);
     assert.ok(Number(out["writeDowntimeSeconds"]) > 0, "the update reports its write downtime");
-    assert.match(String(out["cutoverStatus"]), /write downtime [\d.]+ s \(stopping the writers [\d.]+ s, final snapshot and sync [\d.]+ s, switch and restart until Ready [\d.]+ s\)/, "and where it went");
+    assert.match(String(out["cutoverStatus"]), /write downtime [\d.]+ s \(stopping the writers [\d.]+ s, final snapshot and sync [\d.]+ s, switch and restart until Ready [\d.]+ s(, health check [\d.]+ s)?\)/, "and where it went");
   });
 
   test("a value SQLite's column cannot take back refuses the rollback before any workload is stopped", async () => {
