@@ -38,13 +38,18 @@ async function main(): Promise<void> {
     // Writes between the last copy and the cutover: what the final sync has to bring.
     app.start();
     await new Promise((r) => setTimeout(r, 10_000));
-    const data = engineData({ sqlitePath: file, targetUrl: url, tunnel: null, schema: "create", tables: [], identifiers: "downcase", casts: {}, jobs: 2, backupDir: "" }, async () => file);
+    const data = engineData(
+      { sqlitePath: file, targetUrl: url, tunnel: null, schema: "create", tables: [], identifiers: "downcase", casts: {}, jobs: 2, backupDir: "" },
+      async () => file,
+    );
     const r = await cutOver(app, data, { workloads: [{ kind: "Deployment", name: "api" }], timeoutMs: 120_000 });
     await new Promise((res) => setTimeout(res, 2_000));
     await app.stop();
     const acked = app.acknowledged;
     const [n] = await pg.query<{ n: string }>("SELECT count(*) AS n FROM messages WHERE id > $1", [rows], "cutover");
-    console.log(`write downtime ${(r.writeDowntimeMs / 1000).toFixed(2)} s; rows synced ${r.rowsSynced}; acknowledged ${acked.length} (${acked.filter((a) => a.on === "sqlite").length} on SQLite), in PostgreSQL ${n!.n}`);
+    console.log(
+      `write downtime ${(r.writeDowntimeMs / 1000).toFixed(2)} s; rows synced ${r.rowsSynced}; acknowledged ${acked.length} (${acked.filter((a) => a.on === "sqlite").length} on SQLite), in PostgreSQL ${n!.n}`,
+    );
     console.log(r.steps.join("\n"));
   } finally {
     await pg.stop();

@@ -30,7 +30,19 @@ export const MESSAGES_DDL = `
   CREATE INDEX ix_messages_bot_created ON messages (bot_id, created_at);`;
 
 /** The columns of messages in table order (the floor's CSV export and its CREATE TABLE follow it). */
-export const MESSAGES_COLUMNS = ["id", "bot_id", "chat_id", "reply_to_id", "telegram_message_id", "text", "is_reply", "score", "created_at", "edited_at", "meta"];
+export const MESSAGES_COLUMNS = [
+  "id",
+  "bot_id",
+  "chat_id",
+  "reply_to_id",
+  "telegram_message_id",
+  "text",
+  "is_reply",
+  "score",
+  "created_at",
+  "edited_at",
+  "meta",
+];
 
 function random(seed: number): () => number {
   return () => {
@@ -39,7 +51,13 @@ function random(seed: number): () => number {
   };
 }
 
-const stamp = (ms: number, micros: number) => new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, "") + "." + String(micros).padStart(6, "0");
+const stamp = (ms: number, micros: number) =>
+  new Date(ms)
+    .toISOString()
+    .replace("T", " ")
+    .replace(/\.\d+Z$/, "") +
+  "." +
+  String(micros).padStart(6, "0");
 
 /** One messages row's values after `id`, for row number i. */
 export function messageRow(i: number, rand: () => number): unknown[] {
@@ -54,8 +72,18 @@ export function messageRow(i: number, rand: () => number): unknown[] {
   let meta: string | null = null;
   if (i % 3 !== 0) {
     const tags = Array.from({ length: Math.floor(rand() * 6) }, () => WORDS[Math.floor(rand() * WORDS.length)]);
-    const entities = Array.from({ length: Math.floor(rand() * 4) }, (_, k) => ({ type: k % 2 ? "mention" : "hashtag", offset: Math.floor(rand() * 50), length: 1 + Math.floor(rand() * 10) }));
-    meta = JSON.stringify({ sentiment: Math.round(rand() * 1000) / 1000, lang: LANGS[i % 3], tags, ...(entities.length ? { entities } : {}), ...(rand() < 0.2 ? { model: { name: "gpt", temperature: 0.7, tokens: [Math.floor(rand() * 900), Math.floor(rand() * 300)] } } : {}) });
+    const entities = Array.from({ length: Math.floor(rand() * 4) }, (_, k) => ({
+      type: k % 2 ? "mention" : "hashtag",
+      offset: Math.floor(rand() * 50),
+      length: 1 + Math.floor(rand() * 10),
+    }));
+    meta = JSON.stringify({
+      sentiment: Math.round(rand() * 1000) / 1000,
+      lang: LANGS[i % 3],
+      tags,
+      ...(entities.length ? { entities } : {}),
+      ...(rand() < 0.2 ? { model: { name: "gpt", temperature: 0.7, tokens: [Math.floor(rand() * 900), Math.floor(rand() * 300)] } } : {}),
+    });
   }
   return [
     1 + Math.floor(rand() * 100),
@@ -80,7 +108,9 @@ export function generateBenchDb(path: string, rows: number, log: (m: string) => 
   db.exec(MESSAGES_DDL);
   const rand = random(42);
   const insBot = db.prepare("INSERT INTO bots (name, is_enabled) VALUES (?, ?)");
-  const insMsg = db.prepare("INSERT INTO messages (bot_id, chat_id, reply_to_id, telegram_message_id, text, is_reply, score, created_at, edited_at, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  const insMsg = db.prepare(
+    "INSERT INTO messages (bot_id, chat_id, reply_to_id, telegram_message_id, text, is_reply, score, created_at, edited_at, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+  );
   db.transaction(() => {
     for (let i = 1; i <= 100; i++) insBot.run(`bot ${i} 🤖`, i % 10 === 0 ? 0 : 1);
   })();
@@ -109,9 +139,13 @@ export function generateChangedDb(source: string, path: string, changes: number)
   const rand = random(7);
   const max = Number((db.prepare("SELECT max(id) AS m FROM messages").get() as { m: number }).m);
   const pick = () => 1 + Math.floor(rand() * max);
-  const update = db.prepare("UPDATE messages SET text = text || ' (düzenlendi)', edited_at = ?, meta = json_set(coalesce(meta, '{}'), '$.edited', 1) WHERE id = ?");
+  const update = db.prepare(
+    "UPDATE messages SET text = text || ' (düzenlendi)', edited_at = ?, meta = json_set(coalesce(meta, '{}'), '$.edited', 1) WHERE id = ?",
+  );
   const del = db.prepare("DELETE FROM messages WHERE id = ?");
-  const ins = db.prepare("INSERT INTO messages (bot_id, chat_id, reply_to_id, telegram_message_id, text, is_reply, score, created_at, edited_at, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  const ins = db.prepare(
+    "INSERT INTO messages (bot_id, chat_id, reply_to_id, telegram_message_id, text, is_reply, score, created_at, edited_at, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+  );
   db.transaction(() => {
     for (let i = 0; i < changes / 2; i++) update.run(stamp(Date.UTC(2026, 0, 1) + i, i % 1_000_000), pick());
     for (let i = 0; i < changes / 4; i++) del.run(pick());
@@ -165,7 +199,13 @@ export function generateWideDb(path: string, rows: number, log: (m: string) => v
         }
         const blob = Buffer.alloc(1024 + Math.floor(rand() * 3072));
         for (let b = 0; b < blob.length; b += 4) blob.writeUInt32LE(Math.floor(rand() * 0xffffffff) >>> 0, Math.min(b, blob.length - 4));
-        ins.run(i + 1, `document ${i + 1}`, parts.join(" "), i % 10 === 0 ? null : blob, stamp(Date.UTC(2025, 5, 1) + i * 1000, Math.floor(rand() * 1_000_000)));
+        ins.run(
+          i + 1,
+          `document ${i + 1}`,
+          parts.join(" "),
+          i % 10 === 0 ? null : blob,
+          stamp(Date.UTC(2025, 5, 1) + i * 1000, Math.floor(rand() * 1_000_000)),
+        );
       }
     })();
     log(`[bench] generated ${Math.min(rows, start + batch)}/${rows} documents`);
@@ -233,7 +273,11 @@ export function generateChatDb(path: string, scale: number, log: (m: string) => 
   };
   const base = Date.UTC(2025, 2, 1);
   const fill = (name: string, count: number, row: (i: number) => unknown[]) => {
-    const ins = db.prepare(`INSERT INTO ${name} VALUES (${row(0).map(() => "?").join(", ")})`);
+    const ins = db.prepare(
+      `INSERT INTO ${name} VALUES (${row(0)
+        .map(() => "?")
+        .join(", ")})`,
+    );
     for (let start = 0; start < count; start += 10_000) {
       db.transaction(() => {
         for (let i = start; i < Math.min(count, start + 10_000); i++) ins.run(...row(i));
@@ -245,16 +289,35 @@ export function generateChatDb(path: string, scale: number, log: (m: string) => 
   const chats = n("chats");
   fill("users", users, (i) => [i + 1, `kullanici_${i + 1}`, rand() < 0.8 ? text(5, 30) : null, stamp(base + i * 60_000, Math.floor(rand() * 1e6))]);
   fill("chats", chats, (i) => [i + 1, 1 + Math.floor(rand() * users), rand() < 0.5 ? text(10, 60) : null, stamp(base + i * 30_000, Math.floor(rand() * 1e6))]);
-  fill("chat_messages", n("messages"), (i) => [i + 1, 1 + Math.floor(rand() * chats), i % 2 ? "assistant" : "user", text(200, 2000), rand() < 0.7 ? Math.floor(rand() * 4000) : null, stamp(base + i * 1000, Math.floor(rand() * 1e6))]);
+  fill("chat_messages", n("messages"), (i) => [
+    i + 1,
+    1 + Math.floor(rand() * chats),
+    i % 2 ? "assistant" : "user",
+    text(200, 2000),
+    rand() < 0.7 ? Math.floor(rand() * 4000) : null,
+    stamp(base + i * 1000, Math.floor(rand() * 1e6)),
+  ]);
   fill("user_settings", n("settings"), (i) => [
     i + 1,
     1 + (i % users),
-    JSON.stringify({ dil: LANGS[i % 3], bildirimler: rand() < 0.5, tema: rand() < 0.5 ? "koyu" : "açık", kısayollar: Array.from({ length: Math.floor(rand() * 8) }, () => text(3, 20)), model: { ad: "gpt", sıcaklık: Math.round(rand() * 100) / 100 } }),
+    JSON.stringify({
+      dil: LANGS[i % 3],
+      bildirimler: rand() < 0.5,
+      tema: rand() < 0.5 ? "koyu" : "açık",
+      kısayollar: Array.from({ length: Math.floor(rand() * 8) }, () => text(3, 20)),
+      model: { ad: "gpt", sıcaklık: Math.round(rand() * 100) / 100 },
+    }),
   ]);
   fill("audit_log", n("audit"), (i) => {
     const blob = Buffer.alloc(512 + Math.floor(rand() * 5632));
     for (let b = 0; b + 4 <= blob.length; b += 4) blob.writeUInt32LE(Math.floor(rand() * 0xffffffff) >>> 0, b);
-    return [i + 1, rand() < 0.9 ? 1 + Math.floor(rand() * users) : null, ["login", "export", "upload", "delete"][i % 4], i % 17 === 0 ? null : blob, stamp(base + i * 2000, Math.floor(rand() * 1e6))];
+    return [
+      i + 1,
+      rand() < 0.9 ? 1 + Math.floor(rand() * users) : null,
+      ["login", "export", "upload", "delete"][i % 4],
+      i % 17 === 0 ? null : blob,
+      stamp(base + i * 2000, Math.floor(rand() * 1e6)),
+    ];
   });
   db.close();
   renameSync(tmp, path);

@@ -111,7 +111,11 @@ function ensureTools(): void {
   const missing = ["/usr/bin/time", "/usr/bin/sqlite3", "/usr/bin/pgloader", "/usr/bin/psql"].filter((p) => !existsSync(p));
   if (missing.length) {
     process.stderr.write(`[bench] installing ${missing.join(", ")} from Debian\n`);
-    execFileSync("sh", ["-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time sqlite3 pgloader postgresql-client >/dev/null"], { stdio: "inherit" });
+    execFileSync(
+      "sh",
+      ["-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time sqlite3 pgloader postgresql-client >/dev/null"],
+      { stdio: "inherit" },
+    );
   }
 }
 
@@ -135,7 +139,16 @@ async function pgshiftRun(pg: TestPostgres, db: string, source: string, name: st
   const r = await timed(process.execPath, [bin, "migrate", "--from", source, "--to", url, "--json", ...args]);
   const report = r.status === 0 ? jsonOf<Report>(r.out) : undefined;
   const rows = report ? report.tables.reduce((n, t) => n + t.targetRows, 0) : 0;
-  return { name, seconds: r.seconds, rssMb: r.rssMb, rows, ok: r.status === 0, bytes: statSync(source).size, note: r.status === 0 ? undefined : r.out.slice(-500), report };
+  return {
+    name,
+    seconds: r.seconds,
+    rssMb: r.rssMb,
+    rows,
+    ok: r.status === 0,
+    bytes: statSync(source).size,
+    note: r.status === 0 ? undefined : r.out.slice(-500),
+    report,
+  };
 }
 
 function countRows(url: string, tables: string[]): number {
@@ -157,22 +170,46 @@ async function pgloader(pg: TestPostgres, db: string, source: string, tables: st
   return { ...retry.measure, name: "pgloader (Debian; heap exhausted with its defaults, run again with prefetch/batch rows = 1000)" };
 }
 
-async function pgloaderOnce(pg: TestPostgres, db: string, source: string, tables: string[], cast: string, expected: number, extra: string): Promise<{ measure: Measure; out: string }> {
+async function pgloaderOnce(
+  pg: TestPostgres,
+  db: string,
+  source: string,
+  tables: string[],
+  cast: string,
+  expected: number,
+  extra: string,
+): Promise<{ measure: Measure; out: string }> {
   const url = await pg.createDatabase(db);
   const load = join(benchDir, `${db}.load`);
   // Target types equivalent to pgshift's: booleans, timestamps, jsonb, bigint keys — except
   // REAL, which stays float4: cast to double precision, pgloader writes values like
   // 84.15786031827231d0, COPY fails, and it drops the table yet exits 0.
-  writeFileSync(load, `LOAD DATABASE FROM sqlite://${source} INTO ${url}
+  writeFileSync(
+    load,
+    `LOAD DATABASE FROM sqlite://${source} INTO ${url}
      WITH include drop, create tables, create indexes, reset sequences, foreign keys, workers = 4, concurrency = 1${extra}
-     ${cast ? `CAST ${cast}` : ""};\n`);
+     ${cast ? `CAST ${cast}` : ""};\n`,
+  );
   await settle(pg);
   // stdin closed: on some errors pgloader's Lisp debugger waits for input forever.
   const r = await timed("timeout", ["1800", "pgloader", load]);
   const counted = countRows(url, tables);
   const ok = r.status === 0 && counted === expected;
-  const errors = r.out.split("\n").filter((l) => /ERROR|Heap exhausted|fatal error/.test(l)).slice(0, 2).map((l) => l.trim()).join(" ");
-  const measure = { name: "pgloader (Debian)", seconds: r.seconds, rssMb: r.rssMb, rows: counted, ok, bytes: statSync(source).size, note: ok ? undefined : `exit ${r.status}, ${counted} of ${expected} rows: ${errors}` };
+  const errors = r.out
+    .split("\n")
+    .filter((l) => /ERROR|Heap exhausted|fatal error/.test(l))
+    .slice(0, 2)
+    .map((l) => l.trim())
+    .join(" ");
+  const measure = {
+    name: "pgloader (Debian)",
+    seconds: r.seconds,
+    rssMb: r.rssMb,
+    rows: counted,
+    ok,
+    bytes: statSync(source).size,
+    note: ok ? undefined : `exit ${r.status}, ${counted} of ${expected} rows: ${errors}`,
+  };
   return { measure, out: r.out };
 }
 
@@ -189,7 +226,10 @@ async function floor(pg: TestPostgres, db: string, source: string, tables: Floor
   steps.push(await psql(tables.flatMap((t) => t.after).join("; ")));
   for (const t of tables) rmSync(join(benchDir, `${db}.${t.name}.csv`), { force: true });
   const ok = steps.every((s) => s.status === 0);
-  const counted = countRows(url, tables.map((t) => t.name));
+  const counted = countRows(
+    url,
+    tables.map((t) => t.name),
+  );
   return {
     name: "raw floor (sqlite3 -csv + psql \\copy + keys)",
     seconds: steps.reduce((n, s) => n + s.seconds, 0),
@@ -197,7 +237,12 @@ async function floor(pg: TestPostgres, db: string, source: string, tables: Floor
     rows: counted,
     ok,
     bytes: statSync(source).size,
-    note: ok ? undefined : steps.map((s) => s.out).join("").slice(-300),
+    note: ok
+      ? undefined
+      : steps
+          .map((s) => s.out)
+          .join("")
+          .slice(-300),
   };
 }
 
@@ -238,7 +283,8 @@ function spread(xs: number[]): Spread {
 
 const fmt = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : "n/a");
 /** "0.79× (0.74–0.88)"; one round: just the value. */
-const showSpread = (s: Spread, d = 2, unit = "×") => (s.min === s.max ? `${fmt(s.median, d)}${unit}` : `${fmt(s.median, d)}${unit} (${fmt(s.min, d)}–${fmt(s.max, d)})`);
+const showSpread = (s: Spread, d = 2, unit = "×") =>
+  s.min === s.max ? `${fmt(s.median, d)}${unit}` : `${fmt(s.median, d)}${unit} (${fmt(s.min, d)}–${fmt(s.max, d)})`;
 
 /** Per round, a's seconds over b's (the same round's). */
 function ratios(a: Measure[], b: Measure[]): Spread {
@@ -273,10 +319,15 @@ function summarize(ms: Measure[], floorMs?: Measure[]): Summary {
 }
 
 function table(ss: Summary[]): string {
-  const lines = ["| run | wall s, median (min–max) | rows/s | MB/s | × floor, median (min–max) | peak RSS MB | rows | ok |", "|---|---:|---:|---:|---:|---:|---:|---|"];
+  const lines = [
+    "| run | wall s, median (min–max) | rows/s | MB/s | × floor, median (min–max) | peak RSS MB | rows | ok |",
+    "|---|---:|---:|---:|---:|---:|---:|---|",
+  ];
   for (const s of ss) {
     const mbs = s.bytes ? fmt(s.bytes / 2 ** 20 / s.seconds.median, 1) : "";
-    lines.push(`| ${s.name} | ${showSpread(s.seconds, 2, "")} | ${fmt(s.rows / s.seconds.median, 0)} | ${mbs} | ${s.xFloor ? showSpread(s.xFloor) : ""} | ${fmt(s.rssMb, 0)} | ${s.rows} | ${s.ok ? "yes" : "NO"} |`);
+    lines.push(
+      `| ${s.name} | ${showSpread(s.seconds, 2, "")} | ${fmt(s.rows / s.seconds.median, 0)} | ${mbs} | ${s.xFloor ? showSpread(s.xFloor) : ""} | ${fmt(s.rssMb, 0)} | ${s.rows} | ${s.ok ? "yes" : "NO"} |`,
+    );
   }
   return lines.join("\n");
 }
@@ -287,28 +338,52 @@ function failures(ss: Summary[]): string {
 }
 
 const MESSAGES_FLOOR: FloorTable[] = [
-  { name: "bots", columns: "id bigint NOT NULL, name varchar(100) NOT NULL, is_enabled boolean NOT NULL", select: "SELECT id, name, is_enabled FROM bots", after: ["ALTER TABLE bots ADD PRIMARY KEY (id)"] },
+  {
+    name: "bots",
+    columns: "id bigint NOT NULL, name varchar(100) NOT NULL, is_enabled boolean NOT NULL",
+    select: "SELECT id, name, is_enabled FROM bots",
+    after: ["ALTER TABLE bots ADD PRIMARY KEY (id)"],
+  },
   {
     name: "messages",
     columns:
       "id bigint NOT NULL, bot_id bigint NOT NULL, chat_id bigint, reply_to_id bigint, telegram_message_id bigint, text text NOT NULL, is_reply boolean NOT NULL, " +
       "score double precision, created_at timestamp NOT NULL, edited_at timestamp, meta jsonb",
     select: `SELECT ${MESSAGES_COLUMNS.join(", ")} FROM messages`,
-    after: ["ALTER TABLE messages ADD PRIMARY KEY (id)", "CREATE INDEX ix_messages_bot_created ON messages (bot_id, created_at)", "ALTER TABLE messages ADD FOREIGN KEY (bot_id) REFERENCES bots (id)"],
+    after: [
+      "ALTER TABLE messages ADD PRIMARY KEY (id)",
+      "CREATE INDEX ix_messages_bot_created ON messages (bot_id, created_at)",
+      "ALTER TABLE messages ADD FOREIGN KEY (bot_id) REFERENCES bots (id)",
+    ],
   },
 ];
 const MESSAGES_CAST = "column messages.meta to jsonb, type datetime to timestamp";
 
 const CHAT_FLOOR: FloorTable[] = [
-  { name: "users", columns: "id bigint NOT NULL, handle text NOT NULL, display_name text, created_at timestamp NOT NULL", select: "SELECT id, handle, display_name, created_at FROM users", after: ["ALTER TABLE users ADD PRIMARY KEY (id)"] },
-  { name: "chats", columns: "id bigint NOT NULL, user_id bigint NOT NULL, title text, started_at timestamp NOT NULL", select: "SELECT id, user_id, title, started_at FROM chats", after: ["ALTER TABLE chats ADD PRIMARY KEY (id)"] },
+  {
+    name: "users",
+    columns: "id bigint NOT NULL, handle text NOT NULL, display_name text, created_at timestamp NOT NULL",
+    select: "SELECT id, handle, display_name, created_at FROM users",
+    after: ["ALTER TABLE users ADD PRIMARY KEY (id)"],
+  },
+  {
+    name: "chats",
+    columns: "id bigint NOT NULL, user_id bigint NOT NULL, title text, started_at timestamp NOT NULL",
+    select: "SELECT id, user_id, title, started_at FROM chats",
+    after: ["ALTER TABLE chats ADD PRIMARY KEY (id)"],
+  },
   {
     name: "chat_messages",
     columns: "id bigint NOT NULL, chat_id bigint NOT NULL, role text NOT NULL, body text NOT NULL, tokens bigint, sent_at timestamp NOT NULL",
     select: "SELECT id, chat_id, role, body, tokens, sent_at FROM chat_messages",
     after: ["ALTER TABLE chat_messages ADD PRIMARY KEY (id)"],
   },
-  { name: "user_settings", columns: "id bigint NOT NULL, user_id bigint NOT NULL, settings jsonb NOT NULL", select: "SELECT id, user_id, settings FROM user_settings", after: ["ALTER TABLE user_settings ADD PRIMARY KEY (id)"] },
+  {
+    name: "user_settings",
+    columns: "id bigint NOT NULL, user_id bigint NOT NULL, settings jsonb NOT NULL",
+    select: "SELECT id, user_id, settings FROM user_settings",
+    after: ["ALTER TABLE user_settings ADD PRIMARY KEY (id)"],
+  },
   {
     name: "audit_log",
     columns: "id bigint NOT NULL, user_id bigint, action text NOT NULL, payload bytea, at timestamp NOT NULL",
@@ -372,7 +447,14 @@ async function main(): Promise<void> {
             // The standalone verification reads what this run loaded, right after it.
             await settle(pg);
             const v = await timed(process.execPath, [bin, "verify", "--from", source, "--to", pg.url(`m${n}_r${r}_nv`), "--jobs", String(jobs)]);
-            standalone[r - 1] = { name: "pgshift verify (standalone, re-reads SQLite; right after --no-verify)", seconds: v.seconds, rssMb: v.rssMb, rows: m.rows, ok: v.status === 0, bytes: 0 };
+            standalone[r - 1] = {
+              name: "pgshift verify (standalone, re-reads SQLite; right after --no-verify)",
+              seconds: v.seconds,
+              rssMb: v.rssMb,
+              rows: m.rows,
+              ok: v.status === 0,
+              bytes: 0,
+            };
             await pg.query(`DROP DATABASE IF EXISTS m${n}_r${r}_nv`);
             return m;
           },
@@ -469,7 +551,15 @@ async function main(): Promise<void> {
         const url = await pg.createDatabase(`delta_r${r}`);
         await settle(pg);
         const f = await timed(process.execPath, [bin, "migrate", "--from", base, "--to", url, "--json", "--jobs", String(jobs)]);
-        full.push({ name: "full copy of the original file (with verification)", seconds: f.seconds, rssMb: f.rssMb, rows: f.status === 0 ? jsonOf<Report>(f.out).tables.reduce((n, t) => n + t.targetRows, 0) : 0, ok: f.status === 0, bytes: statSync(base).size, note: f.out.slice(-300) });
+        full.push({
+          name: "full copy of the original file (with verification)",
+          seconds: f.seconds,
+          rssMb: f.rssMb,
+          rows: f.status === 0 ? jsonOf<Report>(f.out).tables.reduce((n, t) => n + t.targetRows, 0) : 0,
+          ok: f.status === 0,
+          bytes: statSync(base).size,
+          note: f.out.slice(-300),
+        });
         // The first refresh after a load also sets the loaded rows' hint bits (docs: "First refresh after a load"): not counted.
         backs.push(await refresh(url, base, "--refresh to the original right after the load (sets hint bits; not counted)", "warm"));
         const order = sets.map((_, i) => sets[(i + r - 1) % sets.length]!);
@@ -512,7 +602,12 @@ async function main(): Promise<void> {
       const source = join(benchDir, `wide-${n}.db`);
       generateWideDb(source, n, (m) => process.stderr.write(m + "\n"));
       const wideFloor: FloorTable[] = [
-        { name: "documents", columns: "id bigint NOT NULL, title text NOT NULL, body text NOT NULL, attachment bytea, updated_at timestamp NOT NULL", select: "SELECT id, title, body, '\\x' || hex(attachment), updated_at FROM documents", after: ["ALTER TABLE documents ADD PRIMARY KEY (id)"] },
+        {
+          name: "documents",
+          columns: "id bigint NOT NULL, title text NOT NULL, body text NOT NULL, attachment bytea, updated_at timestamp NOT NULL",
+          select: "SELECT id, title, body, '\\x' || hex(attachment), updated_at FROM documents",
+          after: ["ALTER TABLE documents ADD PRIMARY KEY (id)"],
+        },
       ];
       const once = (key: string, db: string, run: (db: string) => Promise<Measure>): Tool => ({
         key,
@@ -522,12 +617,16 @@ async function main(): Promise<void> {
           return m;
         },
       });
-      const got = await inRounds("wide", [
-        once("v", "v", (db) => pgshiftRun(pg, db, source, "pgshift migrate (with verification, the default)", ["--jobs", String(jobs)])),
-        once("nv", "nv", (db) => pgshiftRun(pg, db, source, "pgshift migrate --no-verify", ["--no-verify", "--jobs", String(jobs)])),
-        once("pgloader", "pgloader", (db) => pgloader(pg, db, source, ["documents"], "type datetime to timestamp", n)),
-        once("floor", "floor", (db) => floor(pg, db, source, wideFloor)),
-      ], rounds);
+      const got = await inRounds(
+        "wide",
+        [
+          once("v", "v", (db) => pgshiftRun(pg, db, source, "pgshift migrate (with verification, the default)", ["--jobs", String(jobs)])),
+          once("nv", "nv", (db) => pgshiftRun(pg, db, source, "pgshift migrate --no-verify", ["--no-verify", "--jobs", String(jobs)])),
+          once("pgloader", "pgloader", (db) => pgloader(pg, db, source, ["documents"], "type datetime to timestamp", n)),
+          once("floor", "floor", (db) => floor(pg, db, source, wideFloor)),
+        ],
+        rounds,
+      );
       const raw = got.get("floor")!;
       const [v, nv, loader, fl] = ["v", "nv", "pgloader", "floor"].map((k) => summarize(got.get(k)!, raw)) as [Summary, Summary, Summary, Summary];
       const load = caseLoad(started);
@@ -561,15 +660,25 @@ async function main(): Promise<void> {
           return m;
         },
       });
-      const got = await inRounds("many", [
-        tool("j1", (db) => pgshiftRun(pg, db, source, "pgshift --jobs 1 (with verification)", ["--jobs", "1"])),
-        tool("j2", (db) => pgshiftRun(pg, db, source, "pgshift --jobs 2 (with verification)", ["--jobs", "2"])),
-        tool("j2nv", (db) => pgshiftRun(pg, db, source, "pgshift --jobs 2 --no-verify", ["--jobs", "2", "--no-verify"])),
-        tool("pgloader", (db) => pgloader(pg, db, source, names, "type datetime to timestamp", 20 * each)),
-        tool("floor", (db) => floor(pg, db, source, manyFloor)),
-      ], rounds);
+      const got = await inRounds(
+        "many",
+        [
+          tool("j1", (db) => pgshiftRun(pg, db, source, "pgshift --jobs 1 (with verification)", ["--jobs", "1"])),
+          tool("j2", (db) => pgshiftRun(pg, db, source, "pgshift --jobs 2 (with verification)", ["--jobs", "2"])),
+          tool("j2nv", (db) => pgshiftRun(pg, db, source, "pgshift --jobs 2 --no-verify", ["--jobs", "2", "--no-verify"])),
+          tool("pgloader", (db) => pgloader(pg, db, source, names, "type datetime to timestamp", 20 * each)),
+          tool("floor", (db) => floor(pg, db, source, manyFloor)),
+        ],
+        rounds,
+      );
       const raw = got.get("floor")!;
-      const [j1, j2, j2nv, loader, fl] = ["j1", "j2", "j2nv", "pgloader", "floor"].map((k) => summarize(got.get(k)!, raw)) as [Summary, Summary, Summary, Summary, Summary];
+      const [j1, j2, j2nv, loader, fl] = ["j1", "j2", "j2nv", "pgloader", "floor"].map((k) => summarize(got.get(k)!, raw)) as [
+        Summary,
+        Summary,
+        Summary,
+        Summary,
+        Summary,
+      ];
       const load = caseLoad(started);
       headline.push(
         `| 20 tables × ${each.toLocaleString("en")} rows, --jobs 2 | ${fmt(j2.seconds.median)} s | ${fmt(fl.seconds.median)} s | **${showSpread(j2.xFloor!)}** (--jobs 1: ${showSpread(j1.xFloor!)}) | ${loader.ok ? `${fmt(loader.seconds.median)} s` : "failed"} | ${fmt(Math.max(j1.rssMb, j2.rssMb, j2nv.rssMb), 0)} MB | ${showLoad(load)} |`,
@@ -594,11 +703,15 @@ async function main(): Promise<void> {
           return m;
         },
       });
-      const got = await inRounds("chat", [
-        tool("j1", (db) => pgshiftRun(pg, db, source, "pgshift --jobs 1 (with verification)", ["--jobs", "1"])),
-        tool("j2", (db) => pgshiftRun(pg, db, source, "pgshift --jobs 2 (with verification)", ["--jobs", "2"])),
-        tool("floor", (db) => floor(pg, db, source, CHAT_FLOOR)),
-      ], rounds);
+      const got = await inRounds(
+        "chat",
+        [
+          tool("j1", (db) => pgshiftRun(pg, db, source, "pgshift --jobs 1 (with verification)", ["--jobs", "1"])),
+          tool("j2", (db) => pgshiftRun(pg, db, source, "pgshift --jobs 2 (with verification)", ["--jobs", "2"])),
+          tool("floor", (db) => floor(pg, db, source, CHAT_FLOOR)),
+        ],
+        rounds,
+      );
       const raw = got.get("floor")!;
       const [j1, j2, fl] = ["j1", "j2", "floor"].map((k) => summarize(got.get(k)!, raw)) as [Summary, Summary, Summary];
       const load = caseLoad(started);
@@ -627,7 +740,10 @@ async function main(): Promise<void> {
     execFileSync("psql", ["--version"], { encoding: "utf8" }).trim(),
   ];
   const args = process.argv.slice(2).join(" ");
-  const envArgs = ["BENCH_ROUNDS", "BENCH_CASES"].filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]} `).join("");
+  const envArgs = ["BENCH_ROUNDS", "BENCH_CASES"]
+    .filter((k) => process.env[k])
+    .map((k) => `${k}=${process.env[k]} `)
+    .join("");
   const minutes = ((Date.now() - t0) / 60000).toFixed(1);
   const when = new Date(t0).toISOString().replace("T", " ").slice(0, 16) + " UTC";
   const load = showLoad(loadBetween(t0, Date.now()));

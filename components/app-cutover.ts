@@ -57,7 +57,10 @@ export const RESTART_ANNOTATION = "pgshift.io/database";
  * complete over this very TLS session; asyncpg cannot do channel binding, so
  * its URL then only encrypts (docs/security.md).
  */
-export function databaseUrls(a: { role: string; password: string; host: string; database: string; tls: boolean; caCertPath?: string }): { sync: string; async: string } {
+export function databaseUrls(a: { role: string; password: string; host: string; database: string; tls: boolean; caCertPath?: string }): {
+  sync: string;
+  async: string;
+} {
   const pw = encodeURIComponent(a.password);
   const base = `${a.role}:${pw}@${a.host}:${POSTGRES_PORT}/${a.database}`;
   if (!a.tls) return { sync: `postgresql+psycopg://${base}`, async: `postgresql+asyncpg://${base}` };
@@ -127,9 +130,9 @@ export class AppCutover extends pulumi.ComponentResource {
   constructor(name: string, args: AppCutoverArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pgshift:index:AppCutover", name, {}, opts);
     const parent = { parent: this };
-    const urls = pulumi.all([args.appRole, args.appPassword, args.host]).apply(([role, password, host]) =>
-      databaseUrls({ role, password, host, database: args.database, tls: args.tls, caCertPath: args.caCertPath }),
-    );
+    const urls = pulumi
+      .all([args.appRole, args.appPassword, args.host])
+      .apply(([role, password, host]) => databaseUrls({ role, password, host, database: args.database, tls: args.tls, caCertPath: args.caCertPath }));
     const m = appCutoverManifests(name, args, urls);
     const steps = args.steps;
     const cutover = (deps: pulumi.Resource[]) =>
@@ -223,7 +226,10 @@ function announceSteps(parent: pulumi.Resource, args: AppCutoverArgs, steps: App
         healthCheck: steps.healthCheck,
         discardPostgresWrites: steps.discardPostgresWrites,
       });
-      pulumi.log.info(`${to === "postgresql" ? "Cutover" : "Rollback"} (the app's writes stop from step 1 until its pods are Ready again):\n${lines.join("\n")}`, parent);
+      pulumi.log.info(
+        `${to === "postgresql" ? "Cutover" : "Rollback"} (the app's writes stop from step 1 until its pods are Ready again):\n${lines.join("\n")}`,
+        parent,
+      );
     } catch (e) {
       pulumi.log.warn(`Could not read the app's workloads to list the cutover steps: ${(e as Error).message}`, parent);
     }

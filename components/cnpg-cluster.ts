@@ -167,4 +167,3 @@ export class CnpgDatabase extends pulumi.ComponentResource {
     this.registerOutputs({ serviceName: this.serviceName, serviceHost: this.serviceHost, clusterName: this.clusterName });
   }
 }
-

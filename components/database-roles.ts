@@ -141,7 +141,9 @@ export class DatabaseRoles extends pulumi.ComponentResource {
     // A schema other than public is created for the owner; public belongs to
     // pg_database_owner (PostgreSQL 15+), that is to the database's owner.
     const schemaResource =
-      schema === "public" ? undefined : new postgresql.Schema(`${name}-schema`, { name: schema, database: db, owner: owner.name }, { ...inDb, retainOnDelete: true });
+      schema === "public"
+        ? undefined
+        : new postgresql.Schema(`${name}-schema`, { name: schema, database: db, owner: owner.name }, { ...inDb, retainOnDelete: true });
     const inSchema = { ...res, dependsOn: [pin, database, ...(schemaResource ? [schemaResource] : [])] };
 
     // A grant or default privilege leaving the state never revokes: the plugin
@@ -170,7 +172,11 @@ export class DatabaseRoles extends pulumi.ComponentResource {
     grant("public-database", { database: db, role: "public", objectType: "database", privileges: [] }, inDb);
     grant("public-schema", { database: db, schema, role: "public", objectType: "schema", privileges: [] }, inSchema);
     // app, monitor and backup may connect and see the schema.
-    for (const [suffix, r] of [["app", app], ["monitor", monitor], ["backup", backup]] as const) {
+    for (const [suffix, r] of [
+      ["app", app],
+      ["monitor", monitor],
+      ["backup", backup],
+    ] as const) {
       grant(`${suffix}-connect`, { database: db, role: r.name, objectType: "database", privileges: ["CONNECT"] }, inDb);
       grant(`${suffix}-usage`, { database: db, schema, role: r.name, objectType: "schema", privileges: ["USAGE"] }, inSchema);
     }

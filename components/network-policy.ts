@@ -40,7 +40,11 @@ export function networkPolicyManifest(args: DatabaseNetworkPolicyArgs): k8s.type
   const peers = cnpg ? { podSelector: { matchLabels: { "cnpg.io/cluster": cnpg.clusterName } } } : undefined;
   const tcp = (...ports: number[]) => ports.map((port) => ({ protocol: "TCP", port }));
   return {
-    metadata: { name: databaseObjectName(args.namePrefix), namespace: args.namespace, labels: recommendedLabels("postgresql", "network-policy", args.databaseInstance) },
+    metadata: {
+      name: databaseObjectName(args.namePrefix),
+      namespace: args.namespace,
+      labels: recommendedLabels("postgresql", "network-policy", args.databaseInstance),
+    },
     spec: {
       podSelector: { matchLabels: databaseSelector(args.databaseInstance) },
       policyTypes: ["Ingress", "Egress"],
@@ -56,7 +60,10 @@ export function networkPolicyManifest(args: DatabaseNetworkPolicyArgs): k8s.type
       // DNS only: a compromised database cannot send data anywhere.
       egress: [
         {
-          to: [{ namespaceSelector: {}, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }, ...(args.dnsCidrs ?? []).map((cidr) => ({ ipBlock: { cidr } }))],
+          to: [
+            { namespaceSelector: {}, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } },
+            ...(args.dnsCidrs ?? []).map((cidr) => ({ ipBlock: { cidr } })),
+          ],
           ports: [
             { protocol: "UDP", port: 53 },
             { protocol: "TCP", port: 53 },
@@ -64,7 +71,12 @@ export function networkPolicyManifest(args: DatabaseNetworkPolicyArgs): k8s.type
         },
         // Replication and the instance managers' calls to each other; the Kubernetes API (any port: the Service's
         // 443 is translated to the API server's own before the policy sees it).
-        ...(cnpg ? [{ to: [peers!], ports: tcp(POSTGRES_PORT, CNPG_STATUS_PORT) }, ...(cnpg.apiServerCidrs.length ? [{ to: cnpg.apiServerCidrs.map((cidr) => ({ ipBlock: { cidr } })) }] : [])] : []),
+        ...(cnpg
+          ? [
+              { to: [peers!], ports: tcp(POSTGRES_PORT, CNPG_STATUS_PORT) },
+              ...(cnpg.apiServerCidrs.length ? [{ to: cnpg.apiServerCidrs.map((cidr) => ({ ipBlock: { cidr } })) }] : []),
+            ]
+          : []),
       ],
     },
   };

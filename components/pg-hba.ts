@@ -34,7 +34,9 @@ export class PgHbaNameError extends Error {}
 export function quoteHbaName(name: string, what: string): string {
   const control = [...name].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f);
   if (name === "" || name.includes('"') || control || name.startsWith("/")) {
-    throw new PgHbaNameError(`${what} ${JSON.stringify(name)} cannot be written into pg_hba.conf as a plain name (empty, a double quote, a control character, or a leading / which pg_hba reads as a regular expression); choose another name`);
+    throw new PgHbaNameError(
+      `${what} ${JSON.stringify(name)} cannot be written into pg_hba.conf as a plain name (empty, a double quote, a control character, or a leading / which pg_hba reads as a regular expression); choose another name`,
+    );
   }
   return `"${name}"`;
 }
@@ -46,7 +48,11 @@ export function pgHba(args: PgHbaArgs): string {
   const host = args.tls ? "hostssl" : "host";
   // Columns aligned for reading, and always at least one space apart: a name
   // as wide as its column must not run into the next one.
-  const line = (...cols: string[]) => cols.map((c, i) => c.padEnd([10, 16, 16, 16, 0][i] ?? 0)).join(" ").trimEnd();
+  const line = (...cols: string[]) =>
+    cols
+      .map((c, i) => c.padEnd([10, 16, 16, 16, 0][i] ?? 0))
+      .join(" ")
+      .trimEnd();
   const rows = [
     line("# TYPE", "DATABASE", "USER", "ADDRESS", "METHOD"),
     "# superuser: the pod's own socket and loopback (kubectl port-forward), never the network",

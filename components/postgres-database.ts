@@ -266,7 +266,12 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     // The manifests name the objects the pod uses; dependsOn has them created first (a pod whose ConfigMap
     // or ServiceAccount is missing does not start).
     const podNeeds = [config, headless, serviceAccount, ...(tlsSecret ? [tlsSecret] : [])];
-    const statefulSet = new k8s.apps.v1.StatefulSet(`${name}-statefulset`, m.statefulSet, { ...parent, dependsOn: podNeeds, protect: args.protect, retainOnDelete: args.protect });
+    const statefulSet = new k8s.apps.v1.StatefulSet(`${name}-statefulset`, m.statefulSet, {
+      ...parent,
+      dependsOn: podNeeds,
+      protect: args.protect,
+      retainOnDelete: args.protect,
+    });
     new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, m.podDisruptionBudget, parent);
 
     this.instance = name;

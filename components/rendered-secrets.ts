@@ -28,7 +28,10 @@ export function withoutSecretValues(props: SecretProps): SecretProps {
   const [d, s] = [plain(data ?? {}), plain(stringData ?? {})];
   // Known now when the objects are (the components build them so): the key names are no secret, though the values are.
   const keys: pulumi.Input<string> = d && s ? names(d, s) : pulumi.unsecret(pulumi.all([data ?? {}, stringData ?? {}]).apply(([dd, ss]) => names(dd, ss)));
-  const annotate = (m: Record<string, unknown>, k: pulumi.Input<string>) => ({ ...m, annotations: { ...((m.annotations as Record<string, unknown> | undefined) ?? {}), [KEYS_NOT_RENDERED]: k } });
+  const annotate = (m: Record<string, unknown>, k: pulumi.Input<string>) => ({
+    ...m,
+    annotations: { ...((m.annotations as Record<string, unknown> | undefined) ?? {}), [KEYS_NOT_RENDERED]: k },
+  });
   const meta = plain(props.metadata ?? {});
   return { ...rest, metadata: meta ? annotate(meta, keys) : pulumi.all([props.metadata ?? {}, keys]).apply(([m, k]) => annotate(m, k)) };
 }

@@ -83,6 +83,10 @@ export class DatabaseSecrets extends pulumi.ComponentResource {
     this.superuserSecretName = secret("superuser").metadata.name;
     this.exporterSecretName = secret("exporter").metadata.name;
     this.backupSecretName = secret("backup").metadata.name;
-    this.registerOutputs({ superuserSecretName: this.superuserSecretName, exporterSecretName: this.exporterSecretName, backupSecretName: this.backupSecretName });
+    this.registerOutputs({
+      superuserSecretName: this.superuserSecretName,
+      exporterSecretName: this.exporterSecretName,
+      backupSecretName: this.backupSecretName,
+    });
   }
 }

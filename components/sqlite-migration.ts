@@ -67,18 +67,20 @@ export class SqliteMigration extends pulumi.ComponentResource {
 
     // Reading the SQLite catalog is harmless, so the plan is made in preview
     // and up alike; nothing in PostgreSQL is touched here.
-    const planned = sourceReady.then((src) => planMigration({
-        ...settings,
-        source: src,
-        // In existing mode the target's tables come from schemaCommand, which runs
-        // after this plan (and not at all in preview): plan from SQLite alone.
-        allowUnknownTarget: true,
-      })).then(
-      (plan) => {
+    const planned = sourceReady
+      .then((src) =>
+        planMigration({
+          ...settings,
+          source: src,
+          // In existing mode the target's tables come from schemaCommand, which runs
+          // after this plan (and not at all in preview): plan from SQLite alone.
+          allowUnknownTarget: true,
+        }),
+      )
+      .then((plan) => {
         pulumi.log.info(`Migration plan for ${source}:\n${formatPlan(plan)}`, this);
         return summarise(plan);
-      },
-    );
+      });
     this.plan = pulumi.output(planned);
 
     const fingerprint = sourceReady.then(fingerprintSqlite);

@@ -38,12 +38,17 @@ async function up(dir: string, cloudnativePg: boolean): Promise<void> {
     }
     const t0 = Date.now();
     const c = await startCluster({ dir, node: true, days: 365, cloudnativePg, log: (m) => console.error(`[cluster] ${m}`) });
-    console.error(`[cluster] up in ${((Date.now() - t0) / 1000).toFixed(1)}s: API server ${c.server}, node ${NODE.name} (${NODE.ip}), default StorageClass ${NODE.storageClass}`);
+    console.error(
+      `[cluster] up in ${((Date.now() - t0) / 1000).toFixed(1)}s: API server ${c.server}, node ${NODE.name} (${NODE.ip}), default StorageClass ${NODE.storageClass}`,
+    );
     if (cloudnativePg) console.error("[cluster] CloudNativePG 1.28.0 runs in cnpg-system: stacks with pgshift:database.engine cloudnative-pg can use it");
     console.error("[cluster] stop it with: npm run cluster -- down");
   }
   // The app pgshift migrates, as it would already run: the Pulumi.cluster.yaml stack's starting point.
-  execFileSync(join(toolchainBin, "kubectl"), ["--kubeconfig", kubeconfigPath(dir), "apply", "-f", "-"], { input: sampleAppManifest(), stdio: ["pipe", "ignore", "inherit"] });
+  execFileSync(join(toolchainBin, "kubectl"), ["--kubeconfig", kubeconfigPath(dir), "apply", "-f", "-"], {
+    input: sampleAppManifest(),
+    stdio: ["pipe", "ignore", "inherit"],
+  });
   const db = join(dir, "app.db");
   if (!existsSync(db)) createSampleAppDb(db, {});
   console.error(`[cluster] sample app in ${sampleAppWhere()}; its SQLite database: ${db}`);

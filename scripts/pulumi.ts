@@ -44,7 +44,9 @@ if (cmd === "stack" && isLocalStack(stackNamed(args))) {
   }
 } else if (readsSettings(args) && isLocalStack(stackNamed(args) ?? selectedStack())) {
   if (!existsSync(localStackConfig)) {
-    process.stderr.write(`The local stack's settings (${localStackConfig}) are written by \`npm start\`, which has not run here (or \`npm run clean\` removed them): run \`npm start\` first.\n`);
+    process.stderr.write(
+      `The local stack's settings (${localStackConfig}) are written by \`npm start\`, which has not run here (or \`npm run clean\` removed them): run \`npm start\` first.\n`,
+    );
     process.exit(2);
   }
   run = localStackArgs(args);

@@ -79,8 +79,31 @@ CREATE TABLE bot_holdings (
 
 const NAMES = ["Ayşe", "Mehmet", "Çağrı", "Gülşen", "İsmail", "Öykü", "Şule", "Ümit", "Barış", "Doğa", "Ece", "Tolga"];
 const WORDS = [
-  "borsa", "dolar", "altın", "faiz", "enflasyon", "BIST100", "kripto", "yükseliş", "düşüş", "şirket", "hisse",
-  "piyasa", "bugün", "çok", "güçlü", "zayıf", "bence", "haber", "🚀", "📉", "📈", "💰", "🤔", "👍", "😅",
+  "borsa",
+  "dolar",
+  "altın",
+  "faiz",
+  "enflasyon",
+  "BIST100",
+  "kripto",
+  "yükseliş",
+  "düşüş",
+  "şirket",
+  "hisse",
+  "piyasa",
+  "bugün",
+  "çok",
+  "güçlü",
+  "zayıf",
+  "bence",
+  "haber",
+  "🚀",
+  "📉",
+  "📈",
+  "💰",
+  "🤔",
+  "👍",
+  "😅",
 ];
 const SYMBOLS = ["THYAO", "ASELS", "GARAN", "AKBNK", "BIMAS", "EREGL", "KCHOL", "SISE", "TUPRS", "XAUUSD", "BTCUSD"];
 const TOPICS = ["faiz", "enflasyon", "altın", "kripto", "borsa", "döviz"];
@@ -106,9 +129,7 @@ export function createSampleAppDb(path: string, opts: SampleOptions = {}): { tab
     user.run("admin", "sha256$" + "ab".repeat(32), 1, timestamp(base, 0, rand));
     counts.api_users = 1;
 
-    const bot = db.prepare(
-      "INSERT INTO bots (name, username, persona_profile, emotion_profile, is_enabled, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-    );
+    const bot = db.prepare("INSERT INTO bots (name, username, persona_profile, emotion_profile, is_enabled, created_at) VALUES (?, ?, ?, ?, ?, ?)");
     const botCount = 54;
     for (let i = 1; i <= botCount; i++) {
       const name = `${pick(NAMES)} ${i}`;
@@ -141,27 +162,47 @@ export function createSampleAppDb(path: string, opts: SampleOptions = {}): { tab
     // stored bare numbers, booleans and strings in a JSON column.
     const setting = db.prepare("INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?)");
     const settings: [string, unknown][] = [
-      ["max_msgs_per_min", 12], ["typing_delay_factor", 0.35], ["scale_factor", 1.5], ["simulation_active", 0],
-      ["bot_hourly_msg_limit", 20], ["prime_hours_boost", 1.2], ["reply_probability", 0.35], ["mention_probability", 0.1],
-      ["short_reaction_probability", 0.12], ["new_message_max_retries", 2], ["message_length_profile", "\"medium\""],
-      ["dedup_enabled", "true"], ["topic_weights", '{"faiz": 0.3, "altın": 0.25, "kripto": 0.45}'],
-      ["active_hours", '["09:00-12:00", "14:00-18:00"]'], ["news_feed_url", '"https://example.org/rss?lang=tr"'],
-      ["ui_greeting", '"Merhaba! 👋 Piyasalar açık"'], ["burst_mode", "false"], ["rate_limit_window", 60],
-      ["min_words", 3], ["max_words", 40], ["llm_temperature", 0.7], ["llm_model", '"gpt-4o-mini"'],
-      ["stance_cooldown_hours", 6], ["last_restart", '"2025-11-04T12:00:00Z"'],
+      ["max_msgs_per_min", 12],
+      ["typing_delay_factor", 0.35],
+      ["scale_factor", 1.5],
+      ["simulation_active", 0],
+      ["bot_hourly_msg_limit", 20],
+      ["prime_hours_boost", 1.2],
+      ["reply_probability", 0.35],
+      ["mention_probability", 0.1],
+      ["short_reaction_probability", 0.12],
+      ["new_message_max_retries", 2],
+      ["message_length_profile", '"medium"'],
+      ["dedup_enabled", "true"],
+      ["topic_weights", '{"faiz": 0.3, "altın": 0.25, "kripto": 0.45}'],
+      ["active_hours", '["09:00-12:00", "14:00-18:00"]'],
+      ["news_feed_url", '"https://example.org/rss?lang=tr"'],
+      ["ui_greeting", '"Merhaba! 👋 Piyasalar açık"'],
+      ["burst_mode", "false"],
+      ["rate_limit_window", 60],
+      ["min_words", 3],
+      ["max_words", 40],
+      ["llm_temperature", 0.7],
+      ["llm_model", '"gpt-4o-mini"'],
+      ["stance_cooldown_hours", 6],
+      ["last_restart", '"2025-11-04T12:00:00Z"'],
     ];
     for (const [k, v] of settings) setting.run(k, v, timestamp(base, 5, rand));
     counts.settings = settings.length;
 
-    const stance = db.prepare(
-      "INSERT INTO bot_stances (bot_id, topic, stance_text, confidence, cooldown_until, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-    );
+    const stance = db.prepare("INSERT INTO bot_stances (bot_id, topic, stance_text, confidence, cooldown_until, updated_at) VALUES (?, ?, ?, ?, ?, ?)");
     let stances = 0;
     for (let b = 1; b <= botCount; b++) {
       for (const topic of TOPICS) {
         if (rand() < 0.5) continue;
-        stance.run(b, topic, `${topic} konusunda ${pick(["iyimserim", "kötümserim", "kararsızım"])} ${pick(WORDS)}`,
-          Math.round(rand() * 100) / 100, rand() < 0.3 ? timestamp(base, 86400, rand) : null, timestamp(base, 7200, rand));
+        stance.run(
+          b,
+          topic,
+          `${topic} konusunda ${pick(["iyimserim", "kötümserim", "kararsızım"])} ${pick(WORDS)}`,
+          Math.round(rand() * 100) / 100,
+          rand() < 0.3 ? timestamp(base, 86400, rand) : null,
+          timestamp(base, 7200, rand),
+        );
         stances++;
       }
     }
@@ -196,5 +237,10 @@ if (require.main === module) {
   const i = rest.indexOf("--messages");
   const messages = i >= 0 ? Number(rest[i + 1]) : undefined;
   const { tables } = createSampleAppDb(path, { messages });
-  console.log(`created ${path}: ` + Object.entries(tables).map(([t, n]) => `${t} ${n}`).join(", "));
+  console.log(
+    `created ${path}: ` +
+      Object.entries(tables)
+        .map(([t, n]) => `${t} ${n}`)
+        .join(", "),
+  );
 }

@@ -10,7 +10,16 @@ import { basename, join, resolve } from "node:path";
 import pg from "pg";
 import { createSampleAppDb } from "./sample-app-db";
 import { start as startPostgres } from "./local-postgres";
-import { LOCAL_STACK, adoptLocalStackSalt, localStackArgs, localStackConfig, localStackTemplate, projectRoot as root, pulumiBinary, pulumiEnv } from "./pulumi-env";
+import {
+  LOCAL_STACK,
+  adoptLocalStackSalt,
+  localStackArgs,
+  localStackConfig,
+  localStackTemplate,
+  projectRoot as root,
+  pulumiBinary,
+  pulumiEnv,
+} from "./pulumi-env";
 
 const localDir = join(root, ".local");
 const say = (m: string) => process.stderr.write(`[start] ${m}\n`);
@@ -60,7 +69,13 @@ async function ensureDatabase(info: { host: string; port: number; password: stri
 
 /** A database name for a SQLite file of the user's: its name plus a hash of its path (two app.db files stay apart). */
 function databaseFor(source: string): string {
-  const base = basename(source).replace(/\.[^.]*$/, "").toLowerCase().replace(/[^a-z0-9_]+/g, "_").replace(/^[^a-z_]+/, "").slice(0, 40) || "app";
+  const base =
+    basename(source)
+      .replace(/\.[^.]*$/, "")
+      .toLowerCase()
+      .replace(/[^a-z0-9_]+/g, "_")
+      .replace(/^[^a-z_]+/, "")
+      .slice(0, 40) || "app";
   return `${base}_${createHash("sha256").update(resolve(source)).digest("hex").slice(0, 8)}`;
 }
 
@@ -82,7 +97,11 @@ async function main(): Promise<void> {
     source = join(localDir, "app.db");
     if (!existsSync(source)) {
       const { tables } = createSampleAppDb(source);
-      say(`created sample app database ${source}: ${Object.entries(tables).map(([t, n]) => `${t} ${n}`).join(", ")}`);
+      say(
+        `created sample app database ${source}: ${Object.entries(tables)
+          .map(([t, n]) => `${t} ${n}`)
+          .join(", ")}`,
+      );
     } else say(`using ${source}`);
   }
 

@@ -10,9 +10,10 @@ node --import tsx test/setup/system-packages.ts install
 bash toolchain/setup.sh
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
-echo "[test] type check and lint" >&2
+echo "[test] type check, lint and format check" >&2
 npx tsc -p tsconfig.json --noEmit
 npx eslint .
+npx prettier --check . || { echo "[test] prettier: files above are not formatted; run: npx prettier --write ." >&2; exit 1; }
 mapfile -t files < <(find test -name '*.test.ts' | sort)
 if [ "$#" -gt 0 ]; then files=("$@"); fi
 exec node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"

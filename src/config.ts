@@ -6,7 +6,7 @@ import { settingsSchema } from "./engine/options";
 import { SUPERUSER } from "../components/defaults";
 
 const quantity = z.string().regex(/^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, "a Kubernetes quantity such as 500m, 512Mi or 10Gi");
-const cron = z.string().regex(/^(\S+\s+){4}\S+$/, "a cron schedule with five fields, e.g. \"0 2 * * *\"");
+const cron = z.string().regex(/^(\S+\s+){4}\S+$/, 'a cron schedule with five fields, e.g. "0 2 * * *"');
 const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "a DNS label: lowercase letters, digits and -");
 
 // Names pg_hba.conf reads as something other than a name when unquoted. The
@@ -18,14 +18,18 @@ const RESERVED_ROLES = ["public", "none", "current_user", "current_role", "sessi
 
 /** Why a role or database name cannot be used, or undefined. */
 export function nameProblem(name: string, kind: "role" | "database"): string | undefined {
-  if (HBA_KEYWORDS.includes(name)) return `"${name}" is a pg_hba keyword (${HBA_KEYWORDS.join(", ")}): as a name it would widen who may connect; choose another name`;
+  if (HBA_KEYWORDS.includes(name))
+    return `"${name}" is a pg_hba keyword (${HBA_KEYWORDS.join(", ")}): as a name it would widen who may connect; choose another name`;
   if (name.startsWith("+")) return `"${name}": a name starting with + means "members of" in pg_hba.conf; choose a name without it`;
   if (name.startsWith("@")) return `"${name}": a name starting with @ means "the names in this file" in pg_hba.conf; choose a name without it`;
-  if (name.startsWith("pg_")) return `"${name}": names starting with pg_ are reserved for PostgreSQL's own roles (pg_monitor, pg_read_all_data, …); choose another name`;
+  if (name.startsWith("pg_"))
+    return `"${name}": names starting with pg_ are reserved for PostgreSQL's own roles (pg_monitor, pg_read_all_data, …); choose another name`;
   if (kind === "role" && name === SUPERUSER) return `"${name}" is the superuser's name; pgshift's roles must be ordinary roles with names of their own`;
   if (kind === "role" && RESERVED_ROLES.includes(name)) return `"${name}" is reserved by PostgreSQL (CREATE ROLE refuses it); choose another name`;
-  if (kind === "database" && name === "postgres") return `"postgres" is the maintenance database the superuser and pgshift's role changes use; the owner must not own it: choose another name`;
-  if (kind === "database" && (name === "template0" || name === "template1")) return `"${name}" is a template database every new database is copied from; choose another name`;
+  if (kind === "database" && name === "postgres")
+    return `"postgres" is the maintenance database the superuser and pgshift's role changes use; the owner must not own it: choose another name`;
+  if (kind === "database" && (name === "template0" || name === "template1"))
+    return `"${name}" is a template database every new database is copied from; choose another name`;
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) return "lowercase letters, digits and _, starting with a letter or _, at most 63 characters";
   return undefined;
 }
@@ -39,9 +43,17 @@ const labels = z.record(z.string(), z.string());
 /** how long the app may take to stop, to start, and to pass its health check at a switch, unless cutover.timeout says */
 export const CUTOVER_TIMEOUT_SECONDS = 300;
 const ipv4Cidr = (example: string) =>
-  z.string().refine((c) => /^(\d{1,3})(\.\d{1,3}){3}\/(\d|[12]\d|3[0-2])$/.test(c) && c.split("/")[0]!.split(".").every((o) => Number(o) <= 255), {
-    message: `must be an IPv4 CIDR such as ${example}`,
-  });
+  z.string().refine(
+    (c) =>
+      /^(\d{1,3})(\.\d{1,3}){3}\/(\d|[12]\d|3[0-2])$/.test(c) &&
+      c
+        .split("/")[0]!
+        .split(".")
+        .every((o) => Number(o) <= 255),
+    {
+      message: `must be an IPv4 CIDR such as ${example}`,
+    },
+  );
 export const DATABASE_ENGINES = ["statefulset", "cloudnative-pg"] as const;
 export type DatabaseEngine = (typeof DATABASE_ENGINES)[number];
 /** CloudNativePG's PostgreSQL images run postgres as uid 26 and carry what its instance manager calls. */
@@ -53,7 +65,10 @@ export const configSchema = z
     /** Kubernetes namespace the database lives in */
     namespace: dnsLabel,
     /** prefix of every object's name, like the seed's dev-/prod- overlays */
-    namePrefix: z.string().regex(/^([a-z0-9-]*)$/, "lowercase letters, digits and -").default(""),
+    namePrefix: z
+      .string()
+      .regex(/^([a-z0-9-]*)$/, "lowercase letters, digits and -")
+      .default(""),
     /** render manifests into this directory instead of applying them (the local stack) */
     renderDir: z.string().optional(),
     /** create the namespace (the seed's overlays usually already have) */
@@ -134,7 +149,10 @@ export const configSchema = z
          */
         s3: z
           .unknown()
-          .refine((v) => v === undefined, "backup.s3 was removed (the backup image has no object-store client); copy the backup volume off-site yourself, see docs/security.md")
+          .refine(
+            (v) => v === undefined,
+            "backup.s3 was removed (the backup image has no object-store client); copy the backup volume off-site yourself, see docs/security.md",
+          )
           .optional(),
       })
       .default({}),
@@ -230,30 +248,53 @@ export const configSchema = z
     const seen = new Map<string, string>();
     for (const [key, name] of Object.entries(c.roles)) {
       const earlier = seen.get(name);
-      if (earlier) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["roles", key], message: `"${name}" is the same name as roles.${earlier}; the four roles (owner, app, monitor, backup) must have distinct names` });
+      if (earlier)
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ["roles", key],
+          message: `"${name}" is the same name as roles.${earlier}; the four roles (owner, app, monitor, backup) must have distinct names`,
+        });
       else seen.set(name, key);
     }
     const d = c.database;
     if (d.engine === "statefulset" && d.instances !== 1) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["database", "instances"], message: `the statefulset engine runs one PostgreSQL instance; for ${d.instances} (a primary with replicas and failover) set database.engine to cloudnative-pg` });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ["database", "instances"],
+        message: `the statefulset engine runs one PostgreSQL instance; for ${d.instances} (a primary with replicas and failover) set database.engine to cloudnative-pg`,
+      });
     }
     if (d.engine === "cloudnative-pg") {
       if (d.instances < 2) {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["database", "instances"], message: "cloudnative-pg needs at least 2 instances: every commit waits for one synchronous standby, so it survives the primary's loss (3 is the default)" });
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ["database", "instances"],
+          message:
+            "cloudnative-pg needs at least 2 instances: every commit waits for one synchronous standby, so it survives the primary's loss (3 is the default)",
+        });
       }
       if (d.drains === "block") {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["database", "drains"], message: "\"block\" is for the single StatefulSet pod; CloudNativePG moves the primary away from a drained node itself (remove the key)" });
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ["database", "drains"],
+          message: '"block" is for the single StatefulSet pod; CloudNativePG moves the primary away from a drained node itself (remove the key)',
+        });
       }
       if (c.networkPolicy.enabled && c.networkPolicy.apiServerCidrs.length === 0) {
         ctx.addIssue({
           code: z.ZodIssueCode.custom,
           path: ["networkPolicy", "apiServerCidrs"],
-          message: "with database.engine cloudnative-pg the database pods must reach the Kubernetes API (its instance manager watches the Cluster): set the API server's addresses (`kubectl get endpoints kubernetes -n default`), or networkPolicy.enabled false",
+          message:
+            "with database.engine cloudnative-pg the database pods must reach the Kubernetes API (its instance manager watches the Cluster): set the API server's addresses (`kubectl get endpoints kubernetes -n default`), or networkPolicy.enabled false",
         });
       }
     }
     if (c.renderDir && c.connection.via === "port-forward") {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["connection", "via"], message: "must be \"direct\" when renderDir is set: rendered manifests run no pod to forward to" });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ["connection", "via"],
+        message: 'must be "direct" when renderDir is set: rendered manifests run no pod to forward to',
+      });
     }
   });
 
@@ -269,7 +310,12 @@ export interface CutoverSettings {
 /** pgshift:cutover as a plain true/false, or with its options. */
 export function cutoverSettings(c: StackConfig): CutoverSettings {
   const x = c.cutover;
-  return { enabled: x.enabled, timeoutSeconds: x.timeout, ...(x.healthCheck ? { healthCheck: x.healthCheck } : {}), ...(x.readerImage ? { readerImage: x.readerImage } : {}) };
+  return {
+    enabled: x.enabled,
+    timeoutSeconds: x.timeout,
+    ...(x.healthCheck ? { healthCheck: x.healthCheck } : {}),
+    ...(x.readerImage ? { readerImage: x.readerImage } : {}),
+  };
 }
 
 export class ConfigError extends Error {}

@@ -20,7 +20,10 @@ test("dev and prod stack files are valid and say what the seed says", () => {
   assert.equal(dev.database.name, "piyasa_db");
   assert.equal(dev.database.image, "postgres:16-alpine");
   assert.equal(dev.backup.schedule, "0 2 * * *");
-  assert.deepEqual(dev.app.workloads, [{ kind: "Deployment", name: "dev-api" }, { kind: "StatefulSet", name: "dev-worker" }]);
+  assert.deepEqual(dev.app.workloads, [
+    { kind: "Deployment", name: "dev-api" },
+    { kind: "StatefulSet", name: "dev-worker" },
+  ]);
   const prod = parseConfig(rawConfig(stackConfig("Pulumi.prod.yaml")));
   assert.equal(prod.namespace, "piyasa-chatbot");
   assert.equal(prod.database.tls, true);
@@ -30,16 +33,24 @@ test("dev and prod stack files are valid and say what the seed says", () => {
 });
 
 test("bad values stop with the key's name and what is allowed", () => {
-  const bad = { "pgshift:namespace": "Not_A_Label", "pgshift:backup": JSON.stringify({ schedule: "daily" }), "pgshift:databse": JSON.stringify({}), "pgshift:connection": JSON.stringify({ port: 99999 }) };
-  assert.throws(() => parseConfig(rawConfig(bad)), (e: unknown) => {
-    assert.ok(e instanceof ConfigError);
-    const m = (e as Error).message;
-    assert.match(m, /pgshift:namespace: a DNS label/);
-    assert.match(m, /pgshift:backup\.schedule: a cron schedule/);
-    assert.match(m, /pgshift: .*unknown: databse/);
-    assert.match(m, /pgshift:connection\.port/);
-    return true;
-  });
+  const bad = {
+    "pgshift:namespace": "Not_A_Label",
+    "pgshift:backup": JSON.stringify({ schedule: "daily" }),
+    "pgshift:databse": JSON.stringify({}),
+    "pgshift:connection": JSON.stringify({ port: 99999 }),
+  };
+  assert.throws(
+    () => parseConfig(rawConfig(bad)),
+    (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      const m = (e as Error).message;
+      assert.match(m, /pgshift:namespace: a DNS label/);
+      assert.match(m, /pgshift:backup\.schedule: a cron schedule/);
+      assert.match(m, /pgshift: .*unknown: databse/);
+      assert.match(m, /pgshift:connection\.port/);
+      return true;
+    },
+  );
   assert.throws(() => parseConfig(rawConfig({})), /pgshift:namespace: Required/);
 });
 
@@ -49,7 +60,10 @@ test("connection: a port-forward by default, direct on request, the removed two-
   assert.equal(parseConfig(rawConfig({ ...base, "pgshift:connection": JSON.stringify({ via: "direct", port: 6543 }) })).connection.port, 6543);
   assert.throws(
     () => parseConfig(rawConfig({ ...base, "pgshift:connection": JSON.stringify({ enabled: false }) })),
-    (e: unknown) => e instanceof ConfigError && /pgshift:connection\.enabled: no longer used/.test(e.message) && /pulumi config rm --path pgshift:connection\.enabled/.test(e.message),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      /pgshift:connection\.enabled: no longer used/.test(e.message) &&
+      /pulumi config rm --path pgshift:connection\.enabled/.test(e.message),
   );
   assert.throws(
     () => parseConfig(rawConfig({ ...base, "pgshift:renderDir": "out", "pgshift:connection": JSON.stringify({ via: "port-forward" }) })),
@@ -69,16 +83,28 @@ test("migration.casts carries per-column casts (as --cast) to the engine; none b
   assert.deepEqual(parseConfig(rawConfig(base)).migration.casts, {});
   const withCasts = { ...base, "pgshift:migration": JSON.stringify({ casts: { "events.at": "timestamp:epoch-ms" } }) };
   assert.deepEqual(parseConfig(rawConfig(withCasts)).migration.casts, { "events.at": "timestamp:epoch-ms" });
-  assert.throws(() => parseConfig(rawConfig({ ...base, "pgshift:migration": JSON.stringify({ casts: { "events.at": 3 } }) })), /pgshift:migration\.casts\.events\.at/);
+  assert.throws(
+    () => parseConfig(rawConfig({ ...base, "pgshift:migration": JSON.stringify({ casts: { "events.at": 3 } }) })),
+    /pgshift:migration\.casts\.events\.at/,
+  );
 });
 
 test("image digests: a well-formed sha256 digest is taken, anything else refused with the key's name", () => {
   const digest = "sha256:" + "0123456789abcdef".repeat(4);
-  const cfg = parseConfig(rawConfig({ "pgshift:namespace": "ns", "pgshift:database": JSON.stringify({ imageDigest: digest }), "pgshift:exporter": JSON.stringify({ imageDigest: digest }) }));
+  const cfg = parseConfig(
+    rawConfig({
+      "pgshift:namespace": "ns",
+      "pgshift:database": JSON.stringify({ imageDigest: digest }),
+      "pgshift:exporter": JSON.stringify({ imageDigest: digest }),
+    }),
+  );
   assert.equal(cfg.database.imageDigest, digest);
   assert.equal(cfg.exporter.imageDigest, digest);
   assert.equal(cfg.database.drains, "allow");
-  assert.throws(() => parseConfig(rawConfig({ "pgshift:namespace": "ns", "pgshift:database": JSON.stringify({ imageDigest: "latest" }) })), /pgshift:database\.imageDigest: an image digest/);
+  assert.throws(
+    () => parseConfig(rawConfig({ "pgshift:namespace": "ns", "pgshift:database": JSON.stringify({ imageDigest: "latest" }) })),
+    /pgshift:database\.imageDigest: an image digest/,
+  );
 });
 
 test("networkPolicy.dnsCidrs: none by default, the cluster stack names the node's DNS, a bad CIDR names the key", () => {
@@ -86,7 +112,11 @@ test("networkPolicy.dnsCidrs: none by default, the cluster stack names the node'
   assert.deepEqual(parseConfig(rawConfig(base)).networkPolicy.dnsCidrs, []);
   assert.deepEqual(parseConfig(rawConfig(stackConfig("Pulumi.cluster.yaml"))).networkPolicy.dnsCidrs, ["10.243.255.1/32"]);
   for (const bad of ["10.0.0.1", "10.0.0.300/32", "10.0.0.0/33", "0.0.0.0/0; rm -rf /"]) {
-    assert.throws(() => parseConfig(rawConfig({ ...base, "pgshift:networkPolicy": JSON.stringify({ dnsCidrs: [bad] }) })), /pgshift:networkPolicy\.dnsCidrs\.0: must be an IPv4 CIDR/, bad);
+    assert.throws(
+      () => parseConfig(rawConfig({ ...base, "pgshift:networkPolicy": JSON.stringify({ dnsCidrs: [bad] }) })),
+      /pgshift:networkPolicy\.dnsCidrs\.0: must be an IPv4 CIDR/,
+      bad,
+    );
   }
 });
 
@@ -120,12 +150,7 @@ const hbaSpecials = (name: string): [string, RegExp][] => [
 
 for (const key of ["owner", "app", "monitor", "backup"] as const) {
   test(`roles.${key}: pg_hba keywords, +/@ names, the superuser and pg_… are refused naming the key`, () => {
-    for (const [name, why] of [
-      ...hbaSpecials("piyasa_user"),
-      ["postgres", /superuser/],
-      ["pg_monitor", /pg_.*reserved/],
-      ["public", /reserved/],
-    ] as const) {
+    for (const [name, why] of [...hbaSpecials("piyasa_user"), ["postgres", /superuser/], ["pg_monitor", /pg_.*reserved/], ["public", /reserved/]] as const) {
       const m = refusal(withNames({ [key]: name }));
       assert.match(m, new RegExp(`pgshift:roles\\.${key}: `), `${name}: ${m}`);
       assert.match(m, why, `${name}: ${m}`);
@@ -154,15 +179,28 @@ test("the four roles must be distinct: a repeated name is refused under the late
   assert.match(m2, /pgshift:roles\.monitor: .*same name as roles\.app/);
   const m3 = refusal(withNames({ owner: "x_owner", app: "x_app", monitor: "x_backup", backup: "x_backup" }));
   assert.match(m3, /pgshift:roles\.backup: .*same name as roles\.monitor/);
-  assert.deepEqual(parseConfig(rawConfig(withNames({ owner: "a", app: "b", monitor: "c", backup: "d" }))).roles, { owner: "a", app: "b", monitor: "c", backup: "d" });
+  assert.deepEqual(parseConfig(rawConfig(withNames({ owner: "a", app: "b", monitor: "c", backup: "d" }))).roles, {
+    owner: "a",
+    app: "b",
+    monitor: "c",
+    backup: "d",
+  });
 });
 
 test("cutover: true/false, or with a health check, timeout and reader image; rollback.discardPostgresWrites; bad values name the key", () => {
   const base = { namespace: "ns" };
   assert.deepEqual(cutoverSettings(parseConfig({ ...base, cutover: true })), { enabled: true, timeoutSeconds: CUTOVER_TIMEOUT_SECONDS });
   assert.deepEqual(cutoverSettings(parseConfig({ ...base })), { enabled: false, timeoutSeconds: CUTOVER_TIMEOUT_SECONDS });
-  const full = parseConfig({ ...base, cutover: { enabled: true, healthCheck: { service: "dev-api", port: 8000, path: "/healthz" }, timeout: 90, readerImage: "busybox" } });
-  assert.deepEqual(cutoverSettings(full), { enabled: true, healthCheck: { service: "dev-api", port: 8000, path: "/healthz" }, timeoutSeconds: 90, readerImage: "busybox" });
+  const full = parseConfig({
+    ...base,
+    cutover: { enabled: true, healthCheck: { service: "dev-api", port: 8000, path: "/healthz" }, timeout: 90, readerImage: "busybox" },
+  });
+  assert.deepEqual(cutoverSettings(full), {
+    enabled: true,
+    healthCheck: { service: "dev-api", port: 8000, path: "/healthz" },
+    timeoutSeconds: 90,
+    readerImage: "busybox",
+  });
   assert.equal(parseConfig({ ...base }).rollback.discardPostgresWrites, false);
   assert.equal(parseConfig({ ...base, rollback: { discardPostgresWrites: true } }).rollback.discardPostgresWrites, true);
   const bad: [Record<string, unknown>, RegExp][] = [
@@ -172,7 +210,12 @@ test("cutover: true/false, or with a health check, timeout and reader image; rol
     [{ rollback: { discardPostgresWrite: true } }, /pgshift:rollback: .*discardPostgresWrite/],
     [{ rollback: { discardPostgresWrites: "yes" } }, /pgshift:rollback\.discardPostgresWrites: Expected boolean/],
   ];
-  for (const [raw, re] of bad) assert.throws(() => parseConfig({ ...base, ...raw }), (e: Error) => e instanceof ConfigError && re.test(e.message), JSON.stringify(raw));
+  for (const [raw, re] of bad)
+    assert.throws(
+      () => parseConfig({ ...base, ...raw }),
+      (e: Error) => e instanceof ConfigError && re.test(e.message),
+      JSON.stringify(raw),
+    );
 });
 
 test("database.engine: statefulset by default (one instance); cloudnative-pg defaults to 3 instances and CloudNativePG's image", () => {
@@ -183,7 +226,11 @@ test("database.engine: statefulset by default (one instance); cloudnative-pg def
   assert.equal(ha.database.engine, "cloudnative-pg");
   assert.equal(ha.database.instances, 3);
   assert.equal(ha.database.image, "ghcr.io/cloudnative-pg/postgresql:16");
-  assert.equal(parseConfig({ namespace: "ns", database: { engine: "cloudnative-pg", instances: 5, image: "my/pg:16" }, networkPolicy: { enabled: false } }).database.instances, 5);
+  assert.equal(
+    parseConfig({ namespace: "ns", database: { engine: "cloudnative-pg", instances: 5, image: "my/pg:16" }, networkPolicy: { enabled: false } }).database
+      .instances,
+    5,
+  );
   const stack = parseConfig(rawConfig(stackConfig("Pulumi.cluster-ha.yaml")));
   assert.equal(stack.database.engine, "cloudnative-pg");
   assert.equal(stack.database.instances, 3);
@@ -203,8 +250,17 @@ test("database.engine: an unknown engine, replicas without CloudNativePG, one Cl
     );
   fails({ database: { engine: "patroni" } }, /pgshift:database\.engine: .*'statefulset' \| 'cloudnative-pg'/);
   fails({ database: { instances: 3 } }, /pgshift:database\.instances: the statefulset engine runs one PostgreSQL instance; .*cloudnative-pg/);
-  fails({ database: { engine: "cloudnative-pg", instances: 1 }, networkPolicy: { enabled: false } }, /pgshift:database\.instances: cloudnative-pg needs at least 2 instances/);
-  fails({ database: { engine: "cloudnative-pg" } }, /pgshift:networkPolicy\.apiServerCidrs: with database\.engine cloudnative-pg the database pods must reach the Kubernetes API/);
-  fails({ database: { engine: "cloudnative-pg", drains: "block" }, networkPolicy: { enabled: false } }, /pgshift:database\.drains: "block" is for the single StatefulSet pod/);
+  fails(
+    { database: { engine: "cloudnative-pg", instances: 1 }, networkPolicy: { enabled: false } },
+    /pgshift:database\.instances: cloudnative-pg needs at least 2 instances/,
+  );
+  fails(
+    { database: { engine: "cloudnative-pg" } },
+    /pgshift:networkPolicy\.apiServerCidrs: with database\.engine cloudnative-pg the database pods must reach the Kubernetes API/,
+  );
+  fails(
+    { database: { engine: "cloudnative-pg", drains: "block" }, networkPolicy: { enabled: false } },
+    /pgshift:database\.drains: "block" is for the single StatefulSet pod/,
+  );
   fails({ networkPolicy: { apiServerCidrs: ["10.0.0.300/32"] } }, /pgshift:networkPolicy\.apiServerCidrs\.0: must be an IPv4 CIDR/);
 });

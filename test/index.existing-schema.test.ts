@@ -77,8 +77,18 @@ test("up runs Alembic as the owner, copies into its tables keeping alembic_versi
   const outputs = JSON.parse((await run(["stack", "output", "--json", "--show-secrets"])).stdout) as Record<string, unknown>;
   const report = outputs.migrationReport as { ok: boolean; tables: { source: string; targetRows: number; match: boolean }[] };
   assert.equal(report.ok, true, JSON.stringify(report));
-  assert.deepEqual(report.tables.map((t) => [t.source, t.targetRows]).sort(), [["alembic_version", 1], ["bots", 3], ["chats", 1], ["messages", 300], ["settings", 3]]);
-  const [v] = await pgs.query<{ version_num: string; owner: string }>("SELECT version_num, (SELECT tableowner FROM pg_tables WHERE tablename = 'messages') AS owner FROM public.alembic_version", [], db);
+  assert.deepEqual(report.tables.map((t) => [t.source, t.targetRows]).sort(), [
+    ["alembic_version", 1],
+    ["bots", 3],
+    ["chats", 1],
+    ["messages", 300],
+    ["settings", 3],
+  ]);
+  const [v] = await pgs.query<{ version_num: string; owner: string }>(
+    "SELECT version_num, (SELECT tableowner FROM pg_tables WHERE tablename = 'messages') AS owner FROM public.alembic_version",
+    [],
+    db,
+  );
   assert.deepEqual(v, { version_num: "a2f3c0de0002", owner: "piyasa_user" });
   const appUrl = `postgresql://piyasa_app:${encodeURIComponent(outputs.appPassword as string)}@127.0.0.1:${pgs.port}/${db}`;
   const used = JSON.parse((await appRun(["app.py", "use"], appUrl)).stdout);

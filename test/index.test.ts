@@ -108,26 +108,51 @@ test("up: roles with exactly the seed's privileges, data copied and verified, ma
     assert.equal(Number(row!.n), n, t.source);
   }
   src.close();
-  assert.ok(readdirSync(work).some((f) => /^app\.db\.backup\.\d{8}_\d{6}$/.test(f)), "SQLite backed up first, named like the seed's");
+  assert.ok(
+    readdirSync(work).some((f) => /^app\.db\.backup\.\d{8}_\d{6}$/.test(f)),
+    "SQLite backed up first, named like the seed's",
+  );
 
   const appPassword = outputs.appPassword as string;
   // The app role can read and write every table, including one the owner creates later.
-  await asRole("piyasa_app", appPassword, "INSERT INTO settings (key, value) VALUES ('new_key', '1'); UPDATE settings SET value = '2' WHERE key = 'new_key'; SELECT count(*) FROM messages; DELETE FROM settings WHERE key = 'new_key'");
+  await asRole(
+    "piyasa_app",
+    appPassword,
+    "INSERT INTO settings (key, value) VALUES ('new_key', '1'); UPDATE settings SET value = '2' WHERE key = 'new_key'; SELECT count(*) FROM messages; DELETE FROM settings WHERE key = 'new_key'",
+  );
   await asRole("piyasa_app", appPassword, "INSERT INTO bots (name) VALUES ('sequence works')");
   await pgs.query("SET ROLE piyasa_user; CREATE TABLE public.later_table (id bigserial PRIMARY KEY, note text); RESET ROLE;", [], db);
-  await asRole("piyasa_app", appPassword, "INSERT INTO later_table (note) VALUES ('x'); SELECT * FROM later_table; UPDATE later_table SET note = 'y'; DELETE FROM later_table");
+  await asRole(
+    "piyasa_app",
+    appPassword,
+    "INSERT INTO later_table (note) VALUES ('x'); SELECT * FROM later_table; UPDATE later_table SET note = 'y'; DELETE FROM later_table",
+  );
   // …and nothing else.
-  for (const sql of ["CREATE TABLE evil (id int)", "DROP TABLE settings", "ALTER TABLE settings ADD COLUMN x int", "TRUNCATE settings", "SELECT * FROM pgshift.loads"]) {
+  for (const sql of [
+    "CREATE TABLE evil (id int)",
+    "DROP TABLE settings",
+    "ALTER TABLE settings ADD COLUMN x int",
+    "TRUNCATE settings",
+    "SELECT * FROM pgshift.loads",
+  ]) {
     await assert.rejects(asRole("piyasa_app", appPassword, sql), /permission denied|must be owner/, sql);
   }
   const [pub] = await pgs.query<{ can: boolean }>("SELECT has_database_privilege('public', 'piyasa_db', 'CONNECT') AS can");
   assert.equal(pub!.can, false, "PUBLIC cannot connect");
-  const monitor = await pgs.query<{ rolname: string }>("SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid WHERE m.member = 'piyasa_monitor'::regrole");
-  assert.deepEqual(monitor.map((r) => r.rolname), ["pg_monitor"]);
+  const monitor = await pgs.query<{ rolname: string }>(
+    "SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid WHERE m.member = 'piyasa_monitor'::regrole",
+  );
+  assert.deepEqual(
+    monitor.map((r) => r.rolname),
+    ["pg_monitor"],
+  );
 
-  const manifests = readdirSync(join(work, "manifests"), { recursive: true }).map(String).filter((f) => f.endsWith(".yaml"));
+  const manifests = readdirSync(join(work, "manifests"), { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith(".yaml"));
   const all = manifests.map((f) => readFileSync(join(work, "manifests", f), "utf8")).join("\n---\n");
-  for (const kind of ["StatefulSet", "NetworkPolicy", "CronJob", "Deployment", "PodDisruptionBudget", "ConfigMap"]) assert.match(all, new RegExp(`kind: ${kind}`), kind);
+  for (const kind of ["StatefulSet", "NetworkPolicy", "CronJob", "Deployment", "PodDisruptionBudget", "ConfigMap"])
+    assert.match(all, new RegExp(`kind: ${kind}`), kind);
   assert.equal(await appBackend(), "sqlite", "before cutover the app still uses SQLite");
   // Rendered with the names of its keys, not the URLs (after cutover they hold the app's password).
   assert.match(appSecret(), /pgshift\.io\/keys-not-rendered: DATABASE_URL,DATABASE_URL_ASYNC/);
@@ -158,7 +183,9 @@ test("a changed source is copied exactly once; a failure mid-copy fails the upda
   assert.equal(Number(afterRows!.d), 502);
   // The re-copy before cutover synced: only the two new messages were copied (their key ranges compared row by row).
   const outputs = JSON.parse((await run(["stack", "output", "--json", "--show-secrets"])).stdout) as Record<string, unknown>;
-  const messages = (outputs.migrationReport as { tables: { source: string; action: string; copiedRows: number }[] }).tables.find((t) => t.source === "messages")!;
+  const messages = (outputs.migrationReport as { tables: { source: string; action: string; copiedRows: number }[] }).tables.find(
+    (t) => t.source === "messages",
+  )!;
   assert.equal(messages.action, "synced");
   assert.ok(messages.copiedRows >= 2 && messages.copiedRows < 100, `re-copied ${messages.copiedRows} of 502 messages`);
   await run(["up", "--yes", "--skip-preview", "--expect-no-changes"]);
@@ -186,7 +213,11 @@ test("cutover brings PostgreSQL level and points DATABASE_URL at it; rolling bac
   assert.equal(Number(n!.n), 527);
   // The app writes to PostgreSQL now.
   const outputs = JSON.parse((await run(["stack", "output", "--json", "--show-secrets"])).stdout) as Record<string, unknown>;
-  await asRole("piyasa_app", outputs.appPassword as string, "INSERT INTO messages (bot_id, chat_id, text) VALUES (1, 1, 'written on PostgreSQL'); UPDATE messages SET text = 'edited on PostgreSQL' WHERE text = 'before the cutover up 0'");
+  await asRole(
+    "piyasa_app",
+    outputs.appPassword as string,
+    "INSERT INTO messages (bot_id, chat_id, text) VALUES (1, 1, 'written on PostgreSQL'); UPDATE messages SET text = 'edited on PostgreSQL' WHERE text = 'before the cutover up 0'",
+  );
 
   // A SQLite file written to while cut over cannot take PostgreSQL's rows back without losing that write: the
   // rollback refuses before anything is switched.
@@ -227,7 +258,9 @@ test("no password in state or output; destroy leaves the data", async () => {
   assert.ok(logs.length > 1000, "the log of every preview and up was kept");
   const exported = (await run(["stack", "export"])).stdout;
   const plainOut = (await run(["stack", "output", "--json"])).stdout;
-  const stateFiles = readdirSync(ws.backendDir, { recursive: true }).map(String).filter((f) => f.endsWith(".json"));
+  const stateFiles = readdirSync(ws.backendDir, { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith(".json"));
   const state = stateFiles.map((f) => readFileSync(join(ws.backendDir, f), "utf8")).join("\n");
   for (const s of secretsToFind) {
     assert.ok(s && s.length >= 12, "the test knows the password it looks for");

@@ -28,10 +28,9 @@ let cluster: TestCluster;
 let ws: PulumiWorkspace;
 
 const pulumi = (args: string[], allowFailure = false): Promise<PulumiRun> =>
-  ws.run(
-    readsSettings(args) ? [...args, "--config-file", configFile, "--stack", "oneup"] : args[0] === "stack" ? [...args, "--stack", "oneup"] : args,
-    { allowFailure },
-  );
+  ws.run(readsSettings(args) ? [...args, "--config-file", configFile, "--stack", "oneup"] : args[0] === "stack" ? [...args, "--stack", "oneup"] : args, {
+    allowFailure,
+  });
 const set = (path: string, value: string) => pulumi(["config", "set", "--path", path, value]);
 
 const asApp1 = async <T extends pg.QueryResultRow>(sql: string): Promise<T> => (await asApp<T>(sql))[0]!;
@@ -108,7 +107,10 @@ describe("one pulumi up through the program's own port-forward", () => {
     }
     assert.match(up.stdout, /created/);
     const pod = await cluster.get<{ status: { conditions: { type: string; status: string }[] } }>("pod", dbPod, ns);
-    assert.ok(pod?.status.conditions.some((c) => c.type === "Ready" && c.status === "True"), "the database pod is Ready");
+    assert.ok(
+      pod?.status.conditions.some((c) => c.type === "Ready" && c.status === "True"),
+      "the database pod is Ready",
+    );
     const status = (await pulumi(["stack", "output", "migrationStatus"])).stdout;
     assert.match(status, /copied and verified 7 tables/);
     const { n } = await asApp1<{ n: string }>("SELECT count(*) AS n FROM messages");
@@ -160,7 +162,16 @@ describe("one pulumi up through the program's own port-forward", () => {
       "the copy to start",
       async () => {
         const r = await cluster.kubectl(
-          ["exec", "-n", ns, dbPod, "--", "sh", "-c", `PGPASSWORD="$(cat /run/secrets/postgres/password)" psql -X -h 127.0.0.1 -U "$POSTGRES_USER" -d piyasa_db -tAc "SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'COPY%events%'"`],
+          [
+            "exec",
+            "-n",
+            ns,
+            dbPod,
+            "--",
+            "sh",
+            "-c",
+            `PGPASSWORD="$(cat /run/secrets/postgres/password)" psql -X -h 127.0.0.1 -U "$POSTGRES_USER" -d piyasa_db -tAc "SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'COPY%events%'"`,
+          ],
           { allowFailure: true },
         );
         return r.stdout.trim() !== "" && r.stdout.trim() !== "0";
@@ -174,7 +185,10 @@ describe("one pulumi up through the program's own port-forward", () => {
     // The StatefulSet brings the pod back on the same volume; the next up finishes the job.
     await cluster.waitFor(
       "the database pod to come back",
-      async () => (await cluster.get<{ status: { conditions?: { type: string; status: string }[] } }>("pod", dbPod, ns))?.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+      async () =>
+        (await cluster.get<{ status: { conditions?: { type: string; status: string }[] } }>("pod", dbPod, ns))?.status.conditions?.some(
+          (c) => c.type === "Ready" && c.status === "True",
+        ),
       180_000,
     );
     await pulumi(["up", "--yes", "--skip-preview"]);
@@ -194,7 +208,12 @@ describe("one pulumi up through the program's own port-forward", () => {
 
   test("destroy keeps the data volume as configured", async () => {
     await pulumi(["destroy", "--yes", "--skip-preview"]);
-    const pvcs = JSON.parse((await cluster.kubectl(["get", "pvc", "-n", ns, "-o", "json"], { allowFailure: true })).stdout || '{"items":[]}') as { items: { metadata: { name: string } }[] };
-    assert.ok(pvcs.items.some((p) => p.metadata.name === `data-${dbPod}`), "the data claim outlives the stack (keepVolumeOnDelete)");
+    const pvcs = JSON.parse((await cluster.kubectl(["get", "pvc", "-n", ns, "-o", "json"], { allowFailure: true })).stdout || '{"items":[]}') as {
+      items: { metadata: { name: string } }[];
+    };
+    assert.ok(
+      pvcs.items.some((p) => p.metadata.name === `data-${dbPod}`),
+      "the data claim outlives the stack (keepVolumeOnDelete)",
+    );
   });
 });

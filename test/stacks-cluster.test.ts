@@ -45,10 +45,13 @@ const set = (path: string, value: string) => pulumi(["config", "set", "--path", 
 const exec = async (pod: string, script: string, container?: string) =>
   (await cluster.kubectl(["exec", "-n", ns, pod, ...(container ? ["-c", container] : []), "--", "sh", "-c", script])).stdout.trim();
 /** SQL in the database pod, as the superuser (its password is a mounted file), over TCP inside the pod (pg_hba wants a password everywhere). */
-const psql = (sql: string, db = "piyasa_db") => exec(dbPod, `PGPASSWORD="$(cat "$POSTGRES_PASSWORD_FILE")" psql -X -q -h 127.0.0.1 -U "$POSTGRES_USER" -d ${db} -tA -c "${sql}"`);
+const psql = (sql: string, db = "piyasa_db") =>
+  exec(dbPod, `PGPASSWORD="$(cat "$POSTGRES_PASSWORD_FILE")" psql -X -q -h 127.0.0.1 -U "$POSTGRES_USER" -d ${db} -tA -c "${sql}"`);
 const ready = (p: Pod | undefined) => !!p && !p.metadata.deletionTimestamp && !!p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True");
 const podsOf = async (app: string) =>
-  (JSON.parse((await cluster.kubectl(["get", "pods", "-n", ns, "-l", `app=${app}`, "-o", "json"])).stdout) as { items: Pod[] }).items.filter((p) => !p.metadata.deletionTimestamp);
+  (JSON.parse((await cluster.kubectl(["get", "pods", "-n", ns, "-l", `app=${app}`, "-o", "json"])).stdout) as { items: Pod[] }).items.filter(
+    (p) => !p.metadata.deletionTimestamp,
+  );
 
 before(async () => {
   const t0 = Date.now();
@@ -89,7 +92,11 @@ describe("cluster stack on a node", () => {
   test("the database runs as the configured non-root uid, without capabilities, its data on the volume", async () => {
     assert.equal(await exec(dbPod, "id -u"), String(POSTGRES_UID));
     const status = await exec(dbPod, "cat /proc/1/status");
-    assert.match(status, new RegExp(`^Uid:\\s+${POSTGRES_UID}\\s+${POSTGRES_UID}\\s+${POSTGRES_UID}\\s+${POSTGRES_UID}$`, "m"), "the server process runs as the uid");
+    assert.match(
+      status,
+      new RegExp(`^Uid:\\s+${POSTGRES_UID}\\s+${POSTGRES_UID}\\s+${POSTGRES_UID}\\s+${POSTGRES_UID}$`, "m"),
+      "the server process runs as the uid",
+    );
     assert.match(status, /^CapEff:\s+0000000000000000$/m, "no capabilities (drop ALL)");
     assert.match(status, /^NoNewPrivs:\s+1$/m, "allowPrivilegeEscalation false");
     assert.equal(await exec(dbPod, 'cat "$PGDATA/PG_VERSION"'), "15");
@@ -125,7 +132,8 @@ describe("cluster stack on a node", () => {
         `backup Job ${name} to complete`,
         async () => {
           const j = await cluster.get<{ status: { succeeded?: number; failed?: number } }>("job", name, ns);
-          if (j?.status.failed) throw new Error(`backup Job ${name} failed: ${(await cluster.kubectl(["logs", "-n", ns, `job/${name}`], { allowFailure: true })).stdout}`);
+          if (j?.status.failed)
+            throw new Error(`backup Job ${name} failed: ${(await cluster.kubectl(["logs", "-n", ns, `job/${name}`], { allowFailure: true })).stdout}`);
           return j?.status.succeeded === 1;
         },
         180_000,
@@ -147,15 +155,26 @@ describe("cluster stack on a node", () => {
       spec: {
         restartPolicy: "Never",
         securityContext: { runAsNonRoot: true, runAsUser: POSTGRES_UID, runAsGroup: POSTGRES_UID, fsGroup: POSTGRES_UID },
-        containers: [{ name: "list", image: "pgshift.local/postgres:15", command: ["pg_restore", "--list", "/backups/latest.dump"], volumeMounts: [{ name: "backups", mountPath: "/backups", readOnly: true }] }],
+        containers: [
+          {
+            name: "list",
+            image: "pgshift.local/postgres:15",
+            command: ["pg_restore", "--list", "/backups/latest.dump"],
+            volumeMounts: [{ name: "backups", mountPath: "/backups", readOnly: true }],
+          },
+        ],
         volumes: [{ name: "backups", persistentVolumeClaim: { claimName: "cluster-postgres-backup" } }],
       },
     };
     await cluster.kubectl(["apply", "-f", "-"], { input: JSON.stringify(listPod) });
-    const done = await cluster.waitFor("the dump-check pod to finish", async () => {
-      const p = await cluster.get<Pod>("pod", "dump-check", ns);
-      return p && ["Succeeded", "Failed"].includes(p.status.phase) ? p.status.phase : undefined;
-    }, 180_000);
+    const done = await cluster.waitFor(
+      "the dump-check pod to finish",
+      async () => {
+        const p = await cluster.get<Pod>("pod", "dump-check", ns);
+        return p && ["Succeeded", "Failed"].includes(p.status.phase) ? p.status.phase : undefined;
+      },
+      180_000,
+    );
     const list = (await cluster.kubectl(["logs", "-n", ns, "dump-check"])).stdout;
     assert.equal(done, "Succeeded", `pg_restore --list read the dump:\n${list}`);
     const tables = (await psql("SELECT string_agg(tablename, ' ' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'")).split(" ");
@@ -164,12 +183,22 @@ describe("cluster stack on a node", () => {
   });
 
   test("the exporter reaches the database as the monitor role: /metrics says pg_up 1", async () => {
-    const metrics = await cluster.waitFor("the exporter to report pg_up 1", async () => {
-      const r = await cluster.kubectl(["get", "--raw", `/api/v1/namespaces/${ns}/services/cluster-postgres-exporter:9187/proxy/metrics`], { allowFailure: true });
-      return r.code === 0 && /^pg_up 1$/m.test(r.stdout) ? r.stdout : undefined;
-    }, 120_000);
+    const metrics = await cluster.waitFor(
+      "the exporter to report pg_up 1",
+      async () => {
+        const r = await cluster.kubectl(["get", "--raw", `/api/v1/namespaces/${ns}/services/cluster-postgres-exporter:9187/proxy/metrics`], {
+          allowFailure: true,
+        });
+        return r.code === 0 && /^pg_up 1$/m.test(r.stdout) ? r.stdout : undefined;
+      },
+      120_000,
+    );
     assert.match(metrics, /^pg_up 1$/m);
-    assert.match(await psql("SELECT string_agg(DISTINCT usename, ',') FROM pg_stat_activity WHERE datname = 'piyasa_db' AND usename IS NOT NULL"), /piyasa_monitor/, "the exporter is logged in as the monitor role");
+    assert.match(
+      await psql("SELECT string_agg(DISTINCT usename, ',') FROM pg_stat_activity WHERE datname = 'piyasa_db' AND usename IS NOT NULL"),
+      /piyasa_monitor/,
+      "the exporter is logged in as the monitor role",
+    );
   });
 
   // From here on the sample app writes as the real one does (sampleAppManifest's writer): one message every ~20 ms,
@@ -216,14 +245,27 @@ describe("cluster stack on a node", () => {
   const appPods = async () => [...(await podsOf("piyasa-api")), ...(await podsOf("piyasa-worker"))];
   /** new app pods (none of `old`), Ready, each having acknowledged a row on `backend` */
   const writingOn = async (backend: Ack["backend"], old: string[]) =>
-    cluster.waitFor(`the app's new pods to write to ${backend}`, async () => {
-      const pods = await appPods();
-      if (pods.length !== 2 || !pods.every((p) => !old.includes(p.metadata.uid) && ready(p))) return undefined;
-      const seen = new Set(acks().filter((a) => a.backend === backend).map((a) => a.tag.split(" ")[1]));
-      return pods.every((p) => seen.has(p.metadata.name)) ? pods.map((p) => p.metadata.uid) : undefined;
-    }, 180_000);
+    cluster.waitFor(
+      `the app's new pods to write to ${backend}`,
+      async () => {
+        const pods = await appPods();
+        if (pods.length !== 2 || !pods.every((p) => !old.includes(p.metadata.uid) && ready(p))) return undefined;
+        const seen = new Set(
+          acks()
+            .filter((a) => a.backend === backend)
+            .map((a) => a.tag.split(" ")[1]),
+        );
+        return pods.every((p) => seen.has(p.metadata.name)) ? pods.map((p) => p.metadata.uid) : undefined;
+      },
+      180_000,
+    );
   const replicas = async () =>
-    Promise.all([["deployment", "cluster-api"], ["statefulset", "cluster-worker"]].map(async ([kind, name]) => (await cluster.get<{ spec: { replicas: number } }>(kind!, name!, ns))!.spec.replicas));
+    Promise.all(
+      [
+        ["deployment", "cluster-api"],
+        ["statefulset", "cluster-worker"],
+      ].map(async ([kind, name]) => (await cluster.get<{ spec: { replicas: number } }>(kind!, name!, ns))!.spec.replicas),
+    );
   const secretUrl = async () => {
     const s = await cluster.get<{ data: Record<string, string> }>("secret", "piyasa-secrets", ns);
     return Buffer.from(s!.data["DATABASE_URL"]!, "base64").toString("utf8");
@@ -232,7 +274,9 @@ describe("cluster stack on a node", () => {
   const setCutover = async (value: Record<string, unknown>) => {
     await pulumi(["config", "rm", "pgshift:cutover"]);
     const leaves = (o: Record<string, unknown>, at: string): [string, unknown][] =>
-      Object.entries(o).flatMap(([k, v]) => (typeof v === "object" && v ? leaves(v as Record<string, unknown>, `${at}.${k}`) : [[`${at}.${k}`, v] as [string, unknown]]));
+      Object.entries(o).flatMap(([k, v]) =>
+        typeof v === "object" && v ? leaves(v as Record<string, unknown>, `${at}.${k}`) : [[`${at}.${k}`, v] as [string, unknown]],
+      );
     for (const [path, v] of leaves(value, "pgshift:cutover")) {
       await pulumi(["config", "set", "--path", path, String(v), "--type", typeof v === "number" ? "int" : typeof v === "boolean" ? "bool" : "string"]);
     }
@@ -254,7 +298,12 @@ describe("cluster stack on a node", () => {
   test("a health check that never passes puts the app back on SQLite with what it wrote to PostgreSQL meanwhile", async () => {
     // A Service whose port nothing listens on: the health check can only fail.
     await cluster.kubectl(["apply", "-f", "-"], {
-      input: JSON.stringify({ apiVersion: "v1", kind: "Service", metadata: { name: "cluster-api", namespace: ns }, spec: { selector: { app: "piyasa-api" }, ports: [{ port: 8000 }] } }),
+      input: JSON.stringify({
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: "cluster-api", namespace: ns },
+        spec: { selector: { app: "piyasa-api" }, ports: [{ port: 8000 }] },
+      }),
     });
     await setCutover({ enabled: true, timeout: 15, healthCheck: { service: "cluster-api", port: 8000, path: "/healthz" } });
     const failed = await pulumi(["up", "--yes", "--skip-preview"], true);
@@ -282,9 +331,15 @@ describe("cluster stack on a node", () => {
     assertEveryAck(rows, between, "PostgreSQL (rows written since the last up)");
     assertEveryAck(rows, all, "PostgreSQL");
     const out = await outputs();
-    console.log(`cutover on the node: write downtime ${String(out["writeDowntimeSeconds"])} s, ${String(out["rowsSynced"])} rows synced in the final sync; ${String(out["cutoverStatus"])}`);
+    console.log(
+      `cutover on the node: write downtime ${String(out["writeDowntimeSeconds"])} s, ${String(out["rowsSynced"])} rows synced in the final sync; ${String(out["cutoverStatus"])}`,
+    );
     assert.ok(Number(out["writeDowntimeSeconds"]) > 0, "the update reports its write downtime");
-    assert.match(String(out["cutoverStatus"]), /write downtime [\d.]+ s \(stopping the writers [\d.]+ s, final snapshot and sync [\d.]+ s, switch and restart until Ready [\d.]+ s(, health check [\d.]+ s)?\)/, "and where it went");
+    assert.match(
+      String(out["cutoverStatus"]),
+      /write downtime [\d.]+ s \(stopping the writers [\d.]+ s, final snapshot and sync [\d.]+ s, switch and restart until Ready [\d.]+ s(, health check [\d.]+ s)?\)/,
+      "and where it went",
+    );
   });
 
   test("a value SQLite's column cannot take back refuses the rollback before any workload is stopped", async () => {
@@ -304,7 +359,9 @@ describe("cluster stack on a node", () => {
     await pulumi(["up", "--yes", "--skip-preview"]);
     assert.match(await secretUrl(), /^sqlite:\/\/\/\.\/app\.db$/);
     const out = await outputs();
-    console.log(`rollback on the node: write downtime ${String(out["writeDowntimeSeconds"])} s, ${String(out["rowsSynced"])} rows copied back; ${String(out["cutoverStatus"])}`);
+    console.log(
+      `rollback on the node: write downtime ${String(out["writeDowntimeSeconds"])} s, ${String(out["rowsSynced"])} rows copied back; ${String(out["cutoverStatus"])}`,
+    );
     pods = await writingOn("sqlite", pods);
     // Stopped, so the file and PostgreSQL can be compared with no writer between.
     await cluster.kubectl(["scale", "-n", ns, "deployment/cluster-api", "statefulset/cluster-worker", "--replicas=0"]);
@@ -316,7 +373,10 @@ describe("cluster stack on a node", () => {
     const maxPg = [...inPg.keys()].reduce((m, id) => Math.max(m, Number(id)), 0);
     const sqliteAtSwitch = new Map([...inSqlite].filter(([id]) => Number(id) <= maxPg));
     assert.deepEqual(sqliteAtSwitch, inPg, "messages: both sides equal up to the rollback");
-    assert.ok([...inSqlite.keys()].some((id) => Number(id) > maxPg), "the app wrote to SQLite after the rollback, with ids PostgreSQL never handed out");
+    assert.ok(
+      [...inSqlite.keys()].some((id) => Number(id) > maxPg),
+      "the app wrote to SQLite after the rollback, with ids PostgreSQL never handed out",
+    );
     const db = new Database(source, { readonly: true });
     try {
       assert.equal(db.prepare("SELECT confidence FROM bot_stances WHERE id = 1").pluck().get(), 0.25, "PostgreSQL's update went back");

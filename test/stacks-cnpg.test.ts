@@ -26,7 +26,9 @@ const stackFile = join(repoRoot, "Pulumi.cluster-ha.yaml");
 const committed = readFileSync(stackFile, "utf8");
 const configFile = join(work, "Pulumi.cluster-ha.yaml");
 const run = (args: string[], allowFailure = false) =>
-  ws.run([...(["preview", "up", "destroy", "config"].includes(args[0]!) ? [...args, "--config-file", configFile] : args), "--stack", "cluster-ha"], { allowFailure });
+  ws.run([...(["preview", "up", "destroy", "config"].includes(args[0]!) ? [...args, "--config-file", configFile] : args), "--stack", "cluster-ha"], {
+    allowFailure,
+  });
 
 before(async () => {
   cluster = await startTestCluster();
@@ -50,16 +52,28 @@ test("without CloudNativePG the preview stops before declaring anything, saying 
   const r = await run(["preview"], true);
   assert.notEqual(r.code, 0);
   const out = r.stdout + r.stderr;
-  assert.match(out, /pgshift:database\.engine is cloudnative-pg, but the cluster \(context "[^"]+", API server https:\/\/127\.0\.0\.1:\d+\) has no CloudNativePG: the CustomResourceDefinition clusters\.postgresql\.cnpg\.io does not exist/);
+  assert.match(
+    out,
+    /pgshift:database\.engine is cloudnative-pg, but the cluster \(context "[^"]+", API server https:\/\/127\.0\.0\.1:\d+\) has no CloudNativePG: the CustomResourceDefinition clusters\.postgresql\.cnpg\.io does not exist/,
+  );
   assert.match(out, /npm run cluster -- up --cnpg/);
   await assert.rejects(checkCloudNativePg(readFileSync(cluster.kubeconfig, "utf8")), (e: unknown) => e instanceof OperatorMissingError);
 });
 
 test("with the operator's CRDs installed, the preview declares a CloudNativePG Cluster instead of the StatefulSet", async () => {
   const state = readState(cluster.dir)!;
-  await installCloudNativePg({ kubeconfig: cluster.kubeconfig, api: apiClient(state.apiPort, cluster.dir), node: false, log: () => {}, waitFor: cluster.waitFor });
+  await installCloudNativePg({
+    kubeconfig: cluster.kubeconfig,
+    api: apiClient(state.apiPort, cluster.dir),
+    node: false,
+    log: () => {},
+    waitFor: cluster.waitFor,
+  });
   const crd = await cluster.get<{ spec: { versions: { name: string }[] } }>("crd", CNPG_CLUSTER_CRD);
-  assert.deepEqual(crd?.spec.versions.map((v) => v.name), ["v1"]);
+  assert.deepEqual(
+    crd?.spec.versions.map((v) => v.name),
+    ["v1"],
+  );
   await checkCloudNativePg(readFileSync(cluster.kubeconfig, "utf8"));
   const r = await run(["preview", "--json"]);
   const steps = (JSON.parse(r.stdout) as { steps: { op: string; urn: string; newState?: { inputs?: Record<string, any> } }[] }).steps; // eslint-disable-line @typescript-eslint/no-explicit-any

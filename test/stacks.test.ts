@@ -36,7 +36,8 @@ after(async () => {
 
 /** The app the seed guide migrates, as it already runs before pgshift: its namespace and workloads. */
 async function deployApp(namespace: string, prefix: string): Promise<void> {
-  const container = "containers: [{ name: app, image: 'ghcr.io/example/piyasa-chatbot:1.0', envFrom: [{ secretRef: { name: piyasa-secrets, optional: true } }] }]";
+  const container =
+    "containers: [{ name: app, image: 'ghcr.io/example/piyasa-chatbot:1.0', envFrom: [{ secretRef: { name: piyasa-secrets, optional: true } }] }]";
   await cluster.kubectl(["create", "namespace", namespace]);
   await cluster.kubectl(["apply", "-n", namespace, "-f", "-"], {
     input: [
@@ -88,13 +89,20 @@ async function openStack(name: "dev" | "prod", pgs: TestPostgres, extra: Record<
 
   /** Every Kubernetes object in the stack's state, as kubectl names it. */
   const objects = async () => {
-    const state = JSON.parse((await run(["stack", "export"])).stdout) as { deployment: { resources?: { type: string; outputs?: { metadata?: { name: string; namespace?: string } } }[] } };
+    const state = JSON.parse((await run(["stack", "export"])).stdout) as {
+      deployment: { resources?: { type: string; outputs?: { metadata?: { name: string; namespace?: string } } }[] };
+    };
     return (state.deployment.resources ?? [])
       .filter((r) => /^kubernetes:[^:]+\/v\d\w*:/.test(r.type) && r.outputs?.metadata?.name)
       .map((r) => {
         const [, group, version, kind] = /^kubernetes:([^/]+)\/(v\w+):(\w+)$/.exec(r.type)!;
         const plainKind = kind!.replace(/Patch$/, "");
-        return { type: r.type, kind: group === "core" ? plainKind : `${plainKind}.${version}.${group}`, name: r.outputs!.metadata!.name, namespace: r.outputs!.metadata!.namespace };
+        return {
+          type: r.type,
+          kind: group === "core" ? plainKind : `${plainKind}.${version}.${group}`,
+          name: r.outputs!.metadata!.name,
+          namespace: r.outputs!.metadata!.namespace,
+        };
       });
   };
   const previewSteps = async (opts: { allowFailure?: boolean } = {}): Promise<PreviewStep[]> => {
@@ -150,8 +158,21 @@ describe("dev stack on a real API server", () => {
     await env.stack.run(["up", "--yes", "--skip-preview"]);
     const objects = await env.stack.objects();
     await assertAllReadable(objects);
-    for (const kind of ["StatefulSet.v1.apps", "Service", "NetworkPolicy.v1.networking.k8s.io", "CronJob.v1.batch", "Deployment.v1.apps", "PersistentVolumeClaim", "PodDisruptionBudget.v1.policy", "ConfigMap", "Secret"]) {
-      assert.ok(objects.some((o) => o.kind === kind), `the dev stack has a ${kind}`);
+    for (const kind of [
+      "StatefulSet.v1.apps",
+      "Service",
+      "NetworkPolicy.v1.networking.k8s.io",
+      "CronJob.v1.batch",
+      "Deployment.v1.apps",
+      "PersistentVolumeClaim",
+      "PodDisruptionBudget.v1.policy",
+      "ConfigMap",
+      "Secret",
+    ]) {
+      assert.ok(
+        objects.some((o) => o.kind === kind),
+        `the dev stack has a ${kind}`,
+      );
     }
     const sts = (await cluster.get<K8sObject>("statefulset", "dev-postgres", ns))!;
     assert.equal(sts.spec!.podManagementPolicy, "OrderedReady", "the API server filled in its defaults");
@@ -176,10 +197,7 @@ describe("dev stack on a real API server", () => {
     await env.stack.set("pgshift:database.requests.cpu", "500m");
     await env.stack.set("pgshift:backup.schedule", "30 3 * * *");
     const steps = changed(await env.stack.previewSteps());
-    assert.deepEqual(
-      steps.map((s) => `${s.op} ${typeOf(s.urn)}`).sort(),
-      ["update kubernetes:apps/v1:StatefulSet", "update kubernetes:batch/v1:CronJob"],
-    );
+    assert.deepEqual(steps.map((s) => `${s.op} ${typeOf(s.urn)}`).sort(), ["update kubernetes:apps/v1:StatefulSet", "update kubernetes:batch/v1:CronJob"]);
     await env.stack.run(["up", "--yes", "--skip-preview"]);
     const after = (await cluster.get<K8sObject>("statefulset", "dev-postgres", ns))!;
     assert.equal(after.metadata.uid, before.metadata.uid, "the same StatefulSet, updated");
@@ -195,7 +213,10 @@ describe("dev stack on a real API server", () => {
       // kubernetes provider 4.25.0 also fails this preview: its dry run of the replacement is sent to the API
       // server as an update of the live StatefulSet, which refuses it (pulumi-kubernetes#3984, #4328).
       const steps = changed(await env.stack.previewSteps({ allowFailure: true })).filter((s) => typeOf(s.urn) === "kubernetes:apps/v1:StatefulSet");
-      assert.deepEqual(steps.map((s) => s.op), ["replace"]);
+      assert.deepEqual(
+        steps.map((s) => s.op),
+        ["replace"],
+      );
     } finally {
       await env.stack.set("pgshift:database.storageSize", "10Gi");
     }
@@ -240,7 +261,10 @@ describe("prod stack on a real API server", () => {
     const before = (await cluster.get<K8sObject>("statefulset", "postgres", ns))!;
     await env.stack.set("pgshift:database.storageSize", "60Gi");
     const steps = changed(await env.stack.previewSteps({ allowFailure: true })).filter((s) => typeOf(s.urn) === "kubernetes:apps/v1:StatefulSet");
-    assert.deepEqual(steps.map((s) => s.op), ["replace"]);
+    assert.deepEqual(
+      steps.map((s) => s.op),
+      ["replace"],
+    );
     const up = await env.stack.run(["up", "--yes", "--skip-preview"], true);
     assert.notEqual(up.code, 0, "the update fails");
     assert.match(up.stdout + up.stderr, /unable to replace resource .*StatefulSet.* as it is currently marked for protection/s);
@@ -257,7 +281,12 @@ describe("prod stack on a real API server", () => {
     assert.match(destroy.stdout + destroy.stderr, /protect/);
     assert.ok(await cluster.get("statefulset", "postgres", ns), "the StatefulSet is still there");
     await assertAllReadable(objects);
-    const roles = await env.pgs.query<{ rolname: string; rolcanlogin: boolean }>("SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname LIKE 'piyasa%' ORDER BY 1");
-    assert.deepEqual(roles.map((r) => `${r.rolname}:${r.rolcanlogin}`), ["piyasa_app:true", "piyasa_backup:true", "piyasa_monitor:true", "piyasa_user:true"]);
+    const roles = await env.pgs.query<{ rolname: string; rolcanlogin: boolean }>(
+      "SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname LIKE 'piyasa%' ORDER BY 1",
+    );
+    assert.deepEqual(
+      roles.map((r) => `${r.rolname}:${r.rolcanlogin}`),
+      ["piyasa_app:true", "piyasa_backup:true", "piyasa_monitor:true", "piyasa_user:true"],
+    );
   });
 });

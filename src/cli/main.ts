@@ -86,7 +86,8 @@ function flags<T extends ParseArgsConfig["options"]>(args: string[], options: T)
 export function parse(argv: string[]): Parsed {
   const [command, ...rest] = argv;
   if (!command || command === "--help" || command === "-h" || command === "help") throw new UsageProblem(USAGE);
-  if (!["plan", "migrate", "verify", "sync-back"].includes(command)) throw new UsageProblem(`Unknown command "${command}"; use plan, migrate, verify or sync-back.${seeHelp}`);
+  if (!["plan", "migrate", "verify", "sync-back"].includes(command))
+    throw new UsageProblem(`Unknown command "${command}"; use plan, migrate, verify or sync-back.${seeHelp}`);
   if (command === "sync-back") return parseSyncBack(rest);
   const values = flags(rest, {
     from: { type: "string" },
@@ -121,9 +122,19 @@ export function parse(argv: string[]): Parsed {
     from: resolve(values.from),
     to: values.to,
     schema: values.schema as Parsed["schema"],
-    tables: values.tables ? values.tables.split(",").map((s) => s.trim()).filter(Boolean) : undefined,
+    tables: values.tables
+      ? values.tables
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : undefined,
     identifiers: values.identifiers as Parsed["identifiers"],
-    excludeTables: values["exclude-tables"] ? values["exclude-tables"].split(",").map((s) => s.trim()).filter(Boolean) : undefined,
+    excludeTables: values["exclude-tables"]
+      ? values["exclude-tables"]
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : undefined,
     jobs: jobs as number | undefined,
     ...(values.cast ? { casts } : {}),
     refresh: values.refresh!,
@@ -145,13 +156,19 @@ function parseSyncBack(rest: string[]): Parsed {
     "dry-run": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   });
-  if (!values.from || !/^postgres(ql)?:\/\//.test(values.from)) throw new UsageProblem(`sync-back copies from PostgreSQL: --from <postgres URL> is required.${seeHelp}`);
+  if (!values.from || !/^postgres(ql)?:\/\//.test(values.from))
+    throw new UsageProblem(`sync-back copies from PostgreSQL: --from <postgres URL> is required.${seeHelp}`);
   if (!values.to) throw new UsageProblem(`sync-back writes into a SQLite file: --to <sqlite file> is required.${seeHelp}`);
   return {
     command: "sync-back",
     from: values.from,
     to: resolve(values.to),
-    tables: values.tables ? values.tables.split(",").map((s) => s.trim()).filter(Boolean) : undefined,
+    tables: values.tables
+      ? values.tables
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : undefined,
     refresh: false,
     overwrite: false,
     verify: true,
@@ -165,7 +182,9 @@ function parseSyncBack(rest: string[]): Parsed {
 function printSyncBack(r: SyncBackReport, dryRun: boolean, out: NodeJS.WriteStream): void {
   const w = Math.max(...r.tables.map((t) => t.source.length), 5);
   for (const t of r.tables) {
-    out.write(`  ${t.match ? "ok  " : "DIFF"} ${t.target.padEnd(w)} → ${t.source}: ${t.inserted} inserted, ${t.updated} updated, ${t.deleted} deleted; ${t.targetRows} rows in PostgreSQL, ${t.sourceRows} in SQLite\n`);
+    out.write(
+      `  ${t.match ? "ok  " : "DIFF"} ${t.target.padEnd(w)} → ${t.source}: ${t.inserted} inserted, ${t.updated} updated, ${t.deleted} deleted; ${t.targetRows} rows in PostgreSQL, ${t.sourceRows} in SQLite\n`,
+    );
   }
   for (const f of r.forms) out.write(`         ${f.table}.${f.column}: written as ${f.form} (${f.why})\n`);
   for (const s of r.sequences) out.write(`         ${s.table}: sqlite_sequence ${s.from ?? "(none)"} → ${s.to} (PostgreSQL's sequence)\n`);
@@ -208,16 +227,23 @@ function jsonReport(r: MigrationReport) {
 function printReport(r: MigrationReport, out: NodeJS.WriteStream): void {
   const w = Math.max(...r.tables.map((t) => t.source.length), 5);
   for (const t of r.tables) {
-    out.write(`  ${t.match ? "ok  " : "DIFF"} ${t.source.padEnd(w)} → ${t.target}: ${t.sourceRows} rows in SQLite, ${t.targetRows} in PostgreSQL (${t.action})\n`);
+    out.write(
+      `  ${t.match ? "ok  " : "DIFF"} ${t.source.padEnd(w)} → ${t.target}: ${t.sourceRows} rows in SQLite, ${t.targetRows} in PostgreSQL (${t.action})\n`,
+    );
     if (t.refresh) out.write(`         ${t.refresh}\n`);
     for (const w of t.warnings ?? []) out.write(`         warning: ${w}\n`);
     for (const d of t.differences) {
-      const key = Object.entries(d.key).map(([k, v]) => `${k}=${v}`).join(", ");
-      out.write(`         ${d.problem}${key ? ` at ${key}` : ""}${d.columns ? ": " + d.columns.map((c) => `${c.column} ${c.source} ≠ ${c.target}`).join("; ") : ""}\n`);
+      const key = Object.entries(d.key)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(", ");
+      out.write(
+        `         ${d.problem}${key ? ` at ${key}` : ""}${d.columns ? ": " + d.columns.map((c) => `${c.column} ${c.source} ≠ ${c.target}`).join("; ") : ""}\n`,
+      );
     }
   }
   for (const s of r.skipped) out.write(`  skip ${s.kind} ${s.name}: ${s.reason}\n`);
-  if (r.snapshot) out.write(`Snapshot of ${r.source} taken at ${r.snapshot.takenAt} (${r.snapshot.ms} ms, ${r.snapshot.method}); every table was read from that moment.\n`);
+  if (r.snapshot)
+    out.write(`Snapshot of ${r.source} taken at ${r.snapshot.takenAt} (${r.snapshot.ms} ms, ${r.snapshot.method}); every table was read from that moment.\n`);
   const rows = r.tables.reduce((n, t) => n + t.targetRows, 0);
   out.write(
     r.ok
@@ -243,7 +269,13 @@ export async function main(argv: string[], stdout: NodeJS.WriteStream = process.
   const progress = createProgress(stderr);
   try {
     if (args.command === "sync-back") {
-      const options = { from: args.from, to: args.to!, ...(args.tables ? { tables: args.tables } : {}), ...(args.backupDir ? { backupDir: args.backupDir } : {}), onProgress: (line: string) => stderr.write(`${line}\n`) };
+      const options = {
+        from: args.from,
+        to: args.to!,
+        ...(args.tables ? { tables: args.tables } : {}),
+        ...(args.backupDir ? { backupDir: args.backupDir } : {}),
+        onProgress: (line: string) => stderr.write(`${line}\n`),
+      };
       const report = args.dryRun ? await planSyncBack(options) : await syncBack(options);
       if (args.json) stdout.write(JSON.stringify({ ...report, dryRun: args.dryRun }, null, 2) + "\n");
       else printSyncBack(report, args.dryRun, stdout);
@@ -257,7 +289,14 @@ export async function main(argv: string[], stdout: NodeJS.WriteStream = process.
     }
     const report =
       args.command === "migrate"
-        ? await migrate({ ...common, target: args.to!, refresh: args.refresh, overwrite: args.overwrite, verify: args.verify, onProgress: (e) => progress.update(e) })
+        ? await migrate({
+            ...common,
+            target: args.to!,
+            refresh: args.refresh,
+            overwrite: args.overwrite,
+            verify: args.verify,
+            onProgress: (e) => progress.update(e),
+          })
         : await verifyMigration({ ...common, target: args.to!, onProgress: (e) => progress.update(e) });
     progress.stop();
     if (args.json) stdout.write(JSON.stringify(jsonReport(report), null, 2) + "\n");

@@ -67,7 +67,19 @@ const hostFile = (dir: string) => join(dir, "host-before.json");
 export const kubeconfigPath = (dir: string) => join(dir, "kubeconfig");
 
 /** The order daemons start in; stopCluster stops them in reverse. */
-const ORDER = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "api-relay", "containerd", "kubelet", "kube-proxy", "kube-router", "coredns", "provisioner"];
+const ORDER = [
+  "etcd",
+  "kube-apiserver",
+  "kube-controller-manager",
+  "kube-scheduler",
+  "api-relay",
+  "containerd",
+  "kubelet",
+  "kube-proxy",
+  "kube-router",
+  "coredns",
+  "provisioner",
+];
 
 export function readState(dir: string): ClusterState | undefined {
   return existsSync(stateFile(dir)) ? (JSON.parse(readFileSync(stateFile(dir), "utf8")) as ClusterState) : undefined;
@@ -86,7 +98,9 @@ export async function waitFor<T>(dir: string, what: string, check: () => Promise
     const v = await check();
     if (v !== undefined && v !== false) return v;
     if (Date.now() > deadline) {
-      const logs = daemonsOf(dir).map((d) => `--- ${d.name} (${d.log})\n${logTail(d.log, 12)}`).join("\n");
+      const logs = daemonsOf(dir)
+        .map((d) => `--- ${d.name} (${d.log})\n${logTail(d.log, 12)}`)
+        .join("\n");
       throw new ClusterError(`timed out after ${timeoutMs / 1000}s waiting for ${what}; the logs end:\n${logs}`);
     }
     await sleep(250);
@@ -100,14 +114,18 @@ export function nodePrerequisites(): string[] {
   const bins = missingBinaries([...CONTROL_PLANE_BINARIES, ...NODE_BINARIES]);
   if (bins.length) problems.push(`${bins.join(", ")} not built in ${toolchainBin}: run \`bash toolchain/setup.sh\`.`);
   const tools = NODE_HOST_TOOLS.filter((t) => !existsSync(t));
-  if (tools.length) problems.push(`${tools.join(", ")} missing: install Debian's containerd, runc, containernetworking-plugins and ipset (\`apt-get install containerd runc containernetworking-plugins ipset\`; toolchain/setup.sh does it as root).`);
+  if (tools.length)
+    problems.push(
+      `${tools.join(", ")} missing: install Debian's containerd, runc, containernetworking-plugins and ipset (\`apt-get install containerd runc containernetworking-plugins ipset\`; toolchain/setup.sh does it as root).`,
+    );
   if (!existsSync(imageManifest)) problems.push(`no local images (${imageManifest}): run \`bash toolchain/images/build.sh\` (toolchain/setup.sh does it).`);
   return problems;
 }
 
 function images(): Record<string, string> {
   const m = JSON.parse(readFileSync(imageManifest, "utf8")) as Record<string, string>;
-  if (!m[NODE.sandboxImage]) throw new ClusterError(`${imageManifest} has no ${NODE.sandboxImage} (the pods' sandbox image): rebuild with \`bash toolchain/images/build.sh\`.`);
+  if (!m[NODE.sandboxImage])
+    throw new ClusterError(`${imageManifest} has no ${NODE.sandboxImage} (the pods' sandbox image): rebuild with \`bash toolchain/images/build.sh\`.`);
   return m;
 }
 
@@ -141,7 +159,10 @@ async function takeNodeLock(dir: string, log: (m: string) => void, waitMs: numbe
     }
     const [other = "", owner] = content.trim().split("\n");
     if (other === dir) return;
-    if (!other.startsWith("/") || !owner) throw new ClusterError(`${NODE_LOCK} does not name a cluster directory and its process (${JSON.stringify(content)}): remove it by hand once no pgshift node runs.`);
+    if (!other.startsWith("/") || !owner)
+      throw new ClusterError(
+        `${NODE_LOCK} does not name a cluster directory and its process (${JSON.stringify(content)}): remove it by hand once no pgshift node runs.`,
+      );
     // Alive: its daemons run, or the process that took the lock is still starting them.
     const alive = (existsSync(other) && daemonsOf(other).some((d) => isAlive(d.pid))) || (!!owner && Number(owner) !== process.pid && isAlive(Number(owner)));
     if (!alive) {
@@ -172,7 +193,10 @@ export async function startCluster(opts: StartOptions): Promise<Cluster> {
     t = Date.now();
   };
   const missing = missingBinaries(CONTROL_PLANE_BINARIES);
-  if (missing.length) throw new ClusterError(`The cluster's binaries (${missing.join(", ")}) are not in ${toolchainBin}: run \`bash toolchain/setup.sh\` (npm test does this first).`);
+  if (missing.length)
+    throw new ClusterError(
+      `The cluster's binaries (${missing.join(", ")}) are not in ${toolchainBin}: run \`bash toolchain/setup.sh\` (npm test does this first).`,
+    );
   if (node) {
     const problems = nodePrerequisites();
     if (problems.length) throw new ClusterError(`A node cannot run here:\n- ${problems.join("\n- ")}`);
@@ -205,7 +229,14 @@ export async function startCluster(opts: StartOptions): Promise<Cluster> {
   }
 }
 
-async function startIn(dir: string, state: ClusterState, opts: StartOptions, log: (m: string) => void, timings: Record<string, number>, step: (n: string) => void): Promise<Cluster> {
+async function startIn(
+  dir: string,
+  state: ClusterState,
+  opts: StartOptions,
+  log: (m: string) => void,
+  timings: Record<string, number>,
+  step: (n: string) => void,
+): Promise<Cluster> {
   const bin = (n: string) => join(toolchainBin, n);
   await makeCertificates(dir, opts.days ?? 2);
   step("certificates");
@@ -277,7 +308,11 @@ async function startIn(dir: string, state: ClusterState, opts: StartOptions, log
   ]);
   if (state.node) await startNode(dir, state, kubeconfig, api, log, step);
   // The service-account controller creating "default" shows the controller manager is running.
-  await waitFor(dir, "kube-controller-manager to create the default ServiceAccount", async () => (await api.call("GET", "/api/v1/namespaces/default/serviceaccounts/default")).status === 200);
+  await waitFor(
+    dir,
+    "kube-controller-manager to create the default ServiceAccount",
+    async () => (await api.call("GET", "/api/v1/namespaces/default/serviceaccounts/default")).status === 200,
+  );
   step("controller-manager");
   if (state.cloudnativePg) {
     await installCloudNativePg({ kubeconfig, api, node: state.node, log, waitFor: (what, check, ms) => waitFor(dir, what, check, ms) });
@@ -287,7 +322,14 @@ async function startIn(dir: string, state: ClusterState, opts: StartOptions, log
   return { dir, kubeconfig, server, state, api, timings };
 }
 
-async function startNode(dir: string, state: ClusterState, kubeconfig: string, api: ApiClient, log: (m: string) => void, step: (n: string) => void): Promise<void> {
+async function startNode(
+  dir: string,
+  state: ClusterState,
+  kubeconfig: string,
+  api: ApiClient,
+  log: (m: string) => void,
+  step: (n: string) => void,
+): Promise<void> {
   const bin = (n: string) => join(toolchainBin, n);
   const p = nodePaths(dir);
   const imgs = images();
@@ -298,7 +340,14 @@ async function startNode(dir: string, state: ClusterState, kubeconfig: string, a
   host.createNodeLink(NODE.link, NODE.peer, NODE.ip);
   if (state.cloudnativePg) {
     log(`starting the API relay (${NODE.ip}:${state.apiPort} → 127.0.0.1:${state.apiPort}) for pods that watch the API`);
-    startDaemon(dir, "api-relay", process.execPath, ["--import", "tsx", join(repoRoot, "src", "cluster", "api-relay.ts"), NODE.ip, String(state.apiPort)], undefined, repoRoot);
+    startDaemon(
+      dir,
+      "api-relay",
+      process.execPath,
+      ["--import", "tsx", join(repoRoot, "src", "cluster", "api-relay.ts"), NODE.ip, String(state.apiPort)],
+      undefined,
+      repoRoot,
+    );
   }
   // Pods may reach each other, the node and Services (DNAT happens before
   // FORWARD), and nothing else: no traffic leaves the machine. In mangle, which
@@ -316,7 +365,8 @@ async function startNode(dir: string, state: ClusterState, kubeconfig: string, a
   writeFileSync(p.resolvConf, resolvConf());
   log("starting containerd");
   startDaemon(dir, "containerd", "/usr/bin/containerd", ["--config", p.containerdConfig]);
-  const ctr = (args: string[]) => execFileSync("/usr/bin/ctr", ["--address", p.containerdSocket, "--namespace", "k8s.io", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  const ctr = (args: string[]) =>
+    execFileSync("/usr/bin/ctr", ["--address", p.containerdSocket, "--namespace", "k8s.io", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   await waitFor(dir, "containerd to answer on its socket", async () => {
     try {
       ctr(["version"]);
@@ -332,7 +382,10 @@ async function startNode(dir: string, state: ClusterState, kubeconfig: string, a
     try {
       ctr(["images", "import", "--no-unpack=false", tar]);
     } catch (e) {
-      throw new ClusterError(`importing ${ref} from ${tar} into containerd failed: ${(e as { stderr?: string }).stderr ?? (e as Error).message}. Rebuild the images: bash toolchain/images/build.sh`, "containerd");
+      throw new ClusterError(
+        `importing ${ref} from ${tar} into containerd failed: ${(e as { stderr?: string }).stderr ?? (e as Error).message}. Rebuild the images: bash toolchain/images/build.sh`,
+        "containerd",
+      );
     }
   }
   step("images");
@@ -362,7 +415,14 @@ async function startNode(dir: string, state: ClusterState, kubeconfig: string, a
   startDaemon(dir, "coredns", bin("coredns"), ["-conf", p.corefile]);
 
   log("starting the volume provisioner");
-  startDaemon(dir, "provisioner", process.execPath, ["--import", "tsx", join(repoRoot, "src", "cluster", "provisioner.ts"), dir, String(state.apiPort)], undefined, repoRoot);
+  startDaemon(
+    dir,
+    "provisioner",
+    process.execPath,
+    ["--import", "tsx", join(repoRoot, "src", "cluster", "provisioner.ts"), dir, String(state.apiPort)],
+    undefined,
+    repoRoot,
+  );
   await waitFor(dir, "the default StorageClass to be created", async () => {
     const r = await api.call("POST", "/apis/storage.k8s.io/v1/storageclasses", storageClassManifest());
     return r.status === 201 || r.status === 409;
@@ -397,9 +457,21 @@ async function startNode(dir: string, state: ClusterState, kubeconfig: string, a
     "--v=1",
   ]);
 
-  await waitFor(dir, "CoreDNS to be ready", async () => (await fetch(`http://127.0.0.1:${state.coreDnsReadyPort}/ready`).catch(() => undefined))?.status === 200);
-  await waitFor(dir, "kube-proxy to be healthy", async () => (await fetch(`http://127.0.0.1:${state.kubeProxyHealthzPort}/healthz`).catch(() => undefined))?.status === 200);
-  await waitFor(dir, "kube-router to be healthy", async () => (await fetch(`http://127.0.0.1:${state.kubeRouterHealthPort}/healthz`).catch(() => undefined))?.status === 200);
+  await waitFor(
+    dir,
+    "CoreDNS to be ready",
+    async () => (await fetch(`http://127.0.0.1:${state.coreDnsReadyPort}/ready`).catch(() => undefined))?.status === 200,
+  );
+  await waitFor(
+    dir,
+    "kube-proxy to be healthy",
+    async () => (await fetch(`http://127.0.0.1:${state.kubeProxyHealthzPort}/healthz`).catch(() => undefined))?.status === 200,
+  );
+  await waitFor(
+    dir,
+    "kube-router to be healthy",
+    async () => (await fetch(`http://127.0.0.1:${state.kubeRouterHealthPort}/healthz`).catch(() => undefined))?.status === 200,
+  );
   step("dns-proxy");
 }
 

@@ -25,12 +25,15 @@ const CRDS = [CNPG_CLUSTER_CRD, "backups.postgresql.cnpg.io", "scheduledbackups.
 /** What is missing before the operator can be installed (its images only matter where pods run), each with what to do. */
 export function cnpgPrerequisites(node: boolean): string[] {
   const problems: string[] = [];
-  if (!existsSync(cnpgOperatorManifests)) problems.push(`CloudNativePG's manifests (${cnpgOperatorManifests}) are not rendered: run \`bash toolchain/cnpg/build.sh\`.`);
-  if (!existsSync(join(toolchainBin, "cnpg-manager"))) problems.push(`CloudNativePG's manager is not built in ${toolchainBin}: run \`bash toolchain/cnpg/build.sh\`, then \`bash toolchain/images/build.sh\`.`);
+  if (!existsSync(cnpgOperatorManifests))
+    problems.push(`CloudNativePG's manifests (${cnpgOperatorManifests}) are not rendered: run \`bash toolchain/cnpg/build.sh\`.`);
+  if (!existsSync(join(toolchainBin, "cnpg-manager")))
+    problems.push(`CloudNativePG's manager is not built in ${toolchainBin}: run \`bash toolchain/cnpg/build.sh\`, then \`bash toolchain/images/build.sh\`.`);
   if (!node) return problems;
   const images = existsSync(imageManifest) ? (JSON.parse(readFileSync(imageManifest, "utf8")) as Record<string, string>) : {};
   const missing = CNPG_IMAGES.filter((ref) => !images[ref]);
-  if (missing.length) problems.push(`${missing.join(", ")} not built (${imageManifest}): run \`bash toolchain/images/build.sh\` after toolchain/cnpg/build.sh.`);
+  if (missing.length)
+    problems.push(`${missing.join(", ")} not built (${imageManifest}): run \`bash toolchain/images/build.sh\` after toolchain/cnpg/build.sh.`);
   return problems;
 }
 
@@ -42,13 +45,20 @@ export async function installCloudNativePg(o: { kubeconfig: string; api: ApiClie
   o.log(`installing CloudNativePG ${CNPG_VERSION} (CRDs, RBAC, operator in ${CNPG_NAMESPACE})`);
   try {
     // Server-side: the Cluster CRD is larger than the last-applied annotation allows.
-    execFileSync(join(toolchainBin, "kubectl"), ["--kubeconfig", o.kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", cnpgOperatorManifests], { stdio: ["ignore", "ignore", "pipe"] });
+    execFileSync(join(toolchainBin, "kubectl"), ["--kubeconfig", o.kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", cnpgOperatorManifests], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
   } catch (e) {
-    throw new ClusterError(`applying CloudNativePG's manifests (${cnpgOperatorManifests}) failed: ${(e as { stderr?: Buffer }).stderr?.toString() ?? (e as Error).message}`);
+    throw new ClusterError(
+      `applying CloudNativePG's manifests (${cnpgOperatorManifests}) failed: ${(e as { stderr?: Buffer }).stderr?.toString() ?? (e as Error).message}`,
+    );
   }
   for (const crd of CRDS) {
     await o.waitFor(`CRD ${crd} to be Established`, async () => {
-      const r = await o.api.call<{ status?: { conditions?: { type: string; status: string }[] } }>("GET", `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd}`);
+      const r = await o.api.call<{ status?: { conditions?: { type: string; status: string }[] } }>(
+        "GET",
+        `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd}`,
+      );
       return r.status === 200 && r.body.status?.conditions?.some((c) => c.type === "Established" && c.status === "True");
     });
   }
@@ -56,7 +66,10 @@ export async function installCloudNativePg(o: { kubeconfig: string; api: ApiClie
   await o.waitFor(
     `the CloudNativePG operator (${CNPG_NAMESPACE}/${CNPG_DEPLOYMENT}) to become Available`,
     async () => {
-      const r = await o.api.call<{ status?: { conditions?: { type: string; status: string }[] } }>("GET", `/apis/apps/v1/namespaces/${CNPG_NAMESPACE}/deployments/${CNPG_DEPLOYMENT}`);
+      const r = await o.api.call<{ status?: { conditions?: { type: string; status: string }[] } }>(
+        "GET",
+        `/apis/apps/v1/namespaces/${CNPG_NAMESPACE}/deployments/${CNPG_DEPLOYMENT}`,
+      );
       return r.status === 200 && r.body.status?.conditions?.some((c) => c.type === "Available" && c.status === "True");
     },
     180_000,

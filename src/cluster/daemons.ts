@@ -39,7 +39,9 @@ export function isAlive(pid: number, program?: string): boolean {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     if (/\) Z /.test(stat)) return false; // a zombie has exited
     if (!program) return true;
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").some((a) => a.includes(program));
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8")
+      .split("\0")
+      .some((a) => a.includes(program));
   } catch {
     return false;
   }

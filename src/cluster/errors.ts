@@ -14,7 +14,9 @@ export class ClusterError extends Error {
 /** The node needs root (containerd, network interfaces, iptables, mounts). */
 export class NotRootError extends ClusterError {
   constructor(what: string) {
-    super(`${what} needs root: the node creates network interfaces, iptables rules and mounts. Run it as root (e.g. sudo npm run cluster -- up), or use the control plane alone (no pods run).`);
+    super(
+      `${what} needs root: the node creates network interfaces, iptables rules and mounts. Run it as root (e.g. sudo npm run cluster -- up), or use the control plane alone (no pods run).`,
+    );
     this.name = "NotRootError";
   }
 }

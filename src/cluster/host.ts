@@ -33,7 +33,15 @@ export const TOUCHED_SYSCTLS = [
  * device-plugin socket dir, container log links). Removed by `down` when they
  * were not there before; when they were, only the cluster's entries go.
  */
-export const FOOTPRINT_PATHS = ["/run/containerd", "/run/netns", "/var/lib/cni", "/var/lib/kubelet", "/var/log/containers", "/var/log/pods", "/run/mount"] as const;
+export const FOOTPRINT_PATHS = [
+  "/run/containerd",
+  "/run/netns",
+  "/var/lib/cni",
+  "/var/lib/kubelet",
+  "/var/log/containers",
+  "/var/log/pods",
+  "/run/mount",
+] as const;
 
 const IPTABLES_TABLES = ["filter", "nat", "mangle", "raw"] as const;
 const CGROUP_ROOT = "/sys/fs/cgroup";
@@ -93,10 +101,7 @@ export function iptablesRules(): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const family of ["ipv4", "ipv6"] as const) {
     for (const table of IPTABLES_TABLES) {
-      out[`${family} ${table}`] = sh(iptablesBinary(family), ["-t", table, "-S"], true)
-        .split("\n")
-        .filter(Boolean)
-        .sort();
+      out[`${family} ${table}`] = sh(iptablesBinary(family), ["-t", table, "-S"], true).split("\n").filter(Boolean).sort();
     }
   }
   return out;
@@ -104,10 +109,7 @@ export function iptablesRules(): Record<string, string[]> {
 
 /** ipset names; none when the ipset tool is missing (nothing can have made one then). */
 export function ipsets(): string[] {
-  return sh("ipset", ["list", "-n"], true)
-    .split("\n")
-    .filter(Boolean)
-    .sort();
+  return sh("ipset", ["list", "-n"], true).split("\n").filter(Boolean).sort();
 }
 
 /** Destroys the ipsets that were not there before; run after restoreIptables (a set a rule still uses cannot go). */
@@ -201,7 +203,8 @@ export function diffHostState(before: HostState, after: HostState, ownDir?: stri
   set("cgroup", before.cgroups, after.cgroups);
   set("path", before.paths ?? [], after.paths);
   set("ipset", before.ipsets ?? [], after.ipsets ?? []);
-  for (const k of new Set([...Object.keys(before.iptables), ...Object.keys(after.iptables)])) set(`iptables(${k})`, before.iptables[k] ?? [], after.iptables[k] ?? []);
+  for (const k of new Set([...Object.keys(before.iptables), ...Object.keys(after.iptables)]))
+    set(`iptables(${k})`, before.iptables[k] ?? [], after.iptables[k] ?? []);
   for (const [k, v] of Object.entries(before.sysctls)) if (after.sysctls[k] !== v) lines.push(`~ sysctl ${k} ${v} -> ${after.sysctls[k]}`);
   return lines;
 }

@@ -93,7 +93,8 @@ export async function verifyPart(client: pg.Client, schema: string, t: TablePlan
     // The last part is what is not below its start, NULL keys included; the first is below the second's start.
     ...(next?.from !== undefined ? [`${key} < ${next.from}`] : []),
   ];
-  const filter = part === sent.parts.length - 1 && p.from !== undefined ? ` WHERE (${key} < ${p.from}) IS NOT TRUE` : where.length ? ` WHERE ${where.join(" AND ")}` : "";
+  const filter =
+    part === sent.parts.length - 1 && p.from !== undefined ? ` WHERE (${key} < ${p.from}) IS NOT TRUE` : where.length ? ` WHERE ${where.join(" AND ")}` : "";
   return readsBackAs(client, `${selectAll(schema, t)}${filter} ORDER BY ${key}`, p, sent.format);
 }
 
@@ -302,7 +303,9 @@ export async function verifyTable(client: pg.Client, schema: string, t: TablePla
         result.differences.push({
           key: d.key,
           problem: d.problem,
-          ...(d.columns ? { columns: d.columns.map((i) => ({ column: t.columns[i]!.source, source: d.source![i]!.slice(0, 80), target: d.target![i]!.slice(0, 80) })) } : {}),
+          ...(d.columns
+            ? { columns: d.columns.map((i) => ({ column: t.columns[i]!.source, source: d.source![i]!.slice(0, 80), target: d.target![i]!.slice(0, 80) })) }
+            : {}),
         });
       }
     }
@@ -338,7 +341,16 @@ export async function verifyTable(client: pg.Client, schema: string, t: TablePla
 export function generatedColumnsPlan(t: TablePlan): TablePlan | undefined {
   if (!t.generated?.length) return undefined;
   const key = t.columns.filter((c) => t.sourceKey.includes(c.source));
-  const generated = t.generated.map((g) => ({ source: g.source, target: g.target, declaredType: g.declaredType, cast: g.cast, targetType: g.cast.pgType, notNull: false, default: null, identity: false }));
+  const generated = t.generated.map((g) => ({
+    source: g.source,
+    target: g.target,
+    declaredType: g.declaredType,
+    cast: g.cast,
+    targetType: g.cast.pgType,
+    notNull: false,
+    default: null,
+    identity: false,
+  }));
   return { ...t, columns: [...key, ...generated], generated: [], indexes: [], foreignKeys: [] };
 }
 

@@ -11,7 +11,21 @@ import { pendingNumericDates, settleNumericDates } from "./sqlite/numeric-dates"
 import { parseDigests, sqliteRangeScan, totalRows, type RawDigests } from "./sqlite/range-digests";
 import { readableByWorkers, tableReader, type KeyRanges } from "./sqlite/source";
 import { verifyByDigest, type TableVerification } from "./compare";
-import { deltaKeyColumn, sourceDigests, targetDigests, keyRanges, differingRanges, changedSinceRecord, rowsThatDiffer, rowsIn, linesReader, ROW_DIFF_MAX_ROWS, SPLIT_MIN_ROWS, type RangeDigests, type WriterCounts } from "./delta";
+import {
+  deltaKeyColumn,
+  sourceDigests,
+  targetDigests,
+  keyRanges,
+  differingRanges,
+  changedSinceRecord,
+  rowsThatDiffer,
+  rowsIn,
+  linesReader,
+  ROW_DIFF_MAX_ROWS,
+  SPLIT_MIN_ROWS,
+  type RangeDigests,
+  type WriterCounts,
+} from "./delta";
 
 export interface SyncResult {
   /** rows copied again from SQLite: inserted or changed ones (past ROW_DIFF_MAX_ROWS, every row of the differing ranges) */
@@ -58,7 +72,7 @@ export async function syncTable(
   const key = deltaKeyColumn(t)!;
   const { width, recorded } = decision;
   await client.query(`LOCK TABLE ${table} IN EXCLUSIVE MODE`);
- 
+
   let changed: bigint[];
   let totalRanges: number;
   let sourceRows = 0;
@@ -70,7 +84,10 @@ export async function syncTable(
     const theirs = writerCounts(client, table, key.target, width, recorded.writers, before);
     theirs.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
     try {
-      const scan = await sqliteRangeScan(db, t, key.source, width, recorded.extension, { split: t.rows >= SPLIT_MIN_ROWS && readableByWorkers(db), dateColumns: pendingNumericDates(t) });
+      const scan = await sqliteRangeScan(db, t, key.source, width, recorded.extension, {
+        split: t.rows >= SPLIT_MIN_ROWS && readableByWorkers(db),
+        dateColumns: pendingNumericDates(t),
+      });
       settleNumericDates(db, t, scan.dates);
       digests = scan.digests;
     } finally {
@@ -103,10 +120,12 @@ export async function syncTable(
   let copiedRanges = ranges;
   if (ranges.length > 0) {
     const reader = (await hooks.recopying?.(recopyRows)) ?? db;
-    const rowWise = recopyRows <= ROW_DIFF_MAX_ROWS ? await rowsThatDiffer(client, schema, t, tableReader(reader, t, ranges), ranges, recorded?.writers) : undefined;
+    const rowWise =
+      recopyRows <= ROW_DIFF_MAX_ROWS ? await rowsThatDiffer(client, schema, t, tableReader(reader, t, ranges), ranges, recorded?.writers) : undefined;
     if (rowWise) {
       hooks.read?.(); // (the re-copy below sends lines already read)
-      if (rowWise.stale.length) deletedRows = (await client.query(`DELETE FROM ${table} WHERE ${quoteIdent(key.target)} = ANY ($1::bigint[])`, [rowWise.stale])).rowCount ?? 0;
+      if (rowWise.stale.length)
+        deletedRows = (await client.query(`DELETE FROM ${table} WHERE ${quoteIdent(key.target)} = ANY ($1::bigint[])`, [rowWise.stale])).rowCount ?? 0;
       copiedRanges = rowWise.keys;
       if (rowWise.fresh.length) {
         sent = await copyTable(client, schema, t, linesReader(rowWise.fresh, t), onProgress);
@@ -148,7 +167,14 @@ export async function syncTable(
  * range (a CTE that PostgreSQL runs only when it is read), coming back as one string:
  * 125,000 ranges as rows would cost more to receive than to count.
  */
-export async function writerCounts(client: pg.Client, table: string, keyColumn: string, width: bigint, writers: string[], recorded: RawDigests): Promise<WriterCounts> {
+export async function writerCounts(
+  client: pg.Client,
+  table: string,
+  keyColumn: string,
+  width: bigint,
+  writers: string[],
+  recorded: RawDigests,
+): Promise<WriterCounts> {
   const r = await client.query<{ untouched: boolean; counts: string | null; foreign: string | null }>({
     text: `WITH totals AS (SELECT count(*) AS n, count(*) FILTER (WHERE NOT (xmin = ANY ($2::xid[]))) AS others FROM ${table}),
                 ranges AS (SELECT ${quoteIdent(keyColumn)}::bigint / $1::bigint AS c, count(*) AS n, bool_or(NOT (xmin = ANY ($2::xid[]))) AS f FROM ${table} GROUP BY 1)
@@ -161,7 +187,11 @@ export async function writerCounts(client: pg.Client, table: string, keyColumn: 
   const row = r.rows[0]!;
   if (row.untouched) return { ids: recorded.ids, rows: recorded.rows, foreign: new Set() };
   const pairs = row.counts ? row.counts.split(",") : [];
-  const out: WriterCounts = { ids: new BigInt64Array(pairs.length), rows: new BigInt64Array(pairs.length), foreign: new Set((row.foreign ?? "").split(",").filter(Boolean).map(BigInt)) };
+  const out: WriterCounts = {
+    ids: new BigInt64Array(pairs.length),
+    rows: new BigInt64Array(pairs.length),
+    foreign: new Set((row.foreign ?? "").split(",").filter(Boolean).map(BigInt)),
+  };
   pairs.forEach((pair, i) => {
     const space = pair.indexOf(" ");
     out.ids[i] = BigInt(pair.slice(0, space));

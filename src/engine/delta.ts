@@ -66,9 +66,7 @@ export function rowidKey(t: TablePlan): boolean {
 }
 
 /** `layoutChanged`: the table's columns or keys differ from the recorded load (or none was recorded) */
-export type DeltaDecision =
-  | { width: bigint; recorded?: RecordedRanges & { extension: string } }
-  | { reason: string; layoutChanged?: boolean };
+export type DeltaDecision = { width: bigint; recorded?: RecordedRanges & { extension: string } } | { reason: string; layoutChanged?: boolean };
 
 /**
  * Whether the table can be brought level by ranges, and how: with what the load
@@ -76,12 +74,22 @@ export type DeltaDecision =
  * into about rows / ROWS_PER_RANGE ranges).
  */
 export function deltaDecision(db: Database.Database, t: TablePlan, recordedLayout: string | null | undefined, recorded?: RecordedRanges): DeltaDecision {
-  if (recordedLayout !== layoutOf(t)) return { reason: recordedLayout ? "its columns or keys changed since the last load" : "loaded by an older pgshift (no layout recorded)", layoutChanged: true };
+  if (recordedLayout !== layoutOf(t))
+    return {
+      reason: recordedLayout ? "its columns or keys changed since the last load" : "loaded by an older pgshift (no layout recorded)",
+      layoutChanged: true,
+    };
   if (!deltaKeyColumn(t)) return { reason: t.sourceKey.length === 0 ? "no key" : "key is not a single integer column" };
   // An INTEGER PRIMARY KEY is the rowid: always an integer, no need to look.
   const rowid = rowidKey(t);
   const k = quoteSqlite(t.sourceKey[0]!);
-  if (!rowid && db.prepare(`SELECT EXISTS (SELECT 1 FROM ${quoteSqlite(t.source)} WHERE typeof(${k}) <> 'integer')`).pluck().get()) {
+  if (
+    !rowid &&
+    db
+      .prepare(`SELECT EXISTS (SELECT 1 FROM ${quoteSqlite(t.source)} WHERE typeof(${k}) <> 'integer')`)
+      .pluck()
+      .get()
+  ) {
     return { reason: "some keys in SQLite are not integers" };
   }
   const extension = rangeDigestsExtension();
@@ -97,7 +105,10 @@ export function deltaDecision(db: Database.Database, t: TablePlan, recordedLayou
  */
 export function rangeWidth(db: Database.Database, t: TablePlan): bigint {
   const k = quoteSqlite(t.sourceKey[0]!);
-  const s = db.prepare(`SELECT min(${k}) AS lo, max(${k}) AS hi, count(*) AS n FROM ${quoteSqlite(t.source)}`).safeIntegers(true).get() as { lo: bigint | null; hi: bigint | null; n: bigint };
+  const s = db
+    .prepare(`SELECT min(${k}) AS lo, max(${k}) AS hi, count(*) AS n FROM ${quoteSqlite(t.source)}`)
+    .safeIntegers(true)
+    .get() as { lo: bigint | null; hi: bigint | null; n: bigint };
   if (s.n === 0n || s.lo === null || s.hi === null || typeof s.lo !== "bigint" || typeof s.hi !== "bigint") return 1n;
   const n = s.n;
   let spread = s.hi - s.lo + 1n;
@@ -105,7 +116,10 @@ export function rangeWidth(db: Database.Database, t: TablePlan): bigint {
   // Keys filling at least half their span (ids handed out in order, some deleted) need no percentiles: the
   // OFFSET queries below walk the table, a quarter of a second per million rows, on the copy's own thread.
   if (spread > 2n * n) {
-    const at = db.prepare(`SELECT ${k} AS k FROM ${quoteSqlite(t.source)} ORDER BY ${k} LIMIT 1 OFFSET ?`).safeIntegers(true).pluck();
+    const at = db
+      .prepare(`SELECT ${k} AS k FROM ${quoteSqlite(t.source)} ORDER BY ${k} LIMIT 1 OFFSET ?`)
+      .safeIntegers(true)
+      .pluck();
     const [i10, i90] = [n / 10n, (n * 9n) / 10n];
     if (i90 > i10) {
       spread = (at.get(i90) as bigint) - (at.get(i10) as bigint);
@@ -222,7 +236,14 @@ export function changedSinceRecord(now: RawDigests, recorded: RawDigests, pg: Wr
     const r = b === id ? j++ : -1;
     const p = c === id ? k++ : -1;
     if (s < 0 && p < 0) continue; // recorded, but gone from both sides
-    const level = s >= 0 && r >= 0 && p >= 0 && now.rows[s] === recorded.rows[r] && now.digests[s] === recorded.digests[r] && pg.rows[p] === recorded.rows[r] && !pg.foreign.has(id);
+    const level =
+      s >= 0 &&
+      r >= 0 &&
+      p >= 0 &&
+      now.rows[s] === recorded.rows[r] &&
+      now.digests[s] === recorded.digests[r] &&
+      pg.rows[p] === recorded.rows[r] &&
+      !pg.foreign.has(id);
     if (!level) changed.push(id);
   }
 }
@@ -257,7 +278,14 @@ export const ROW_DIFF_MAX_ROWS = 100_000;
  * was just found byte for byte equal, under the table's lock: verification
  * reads back only the rows copied. Undefined when the table has no key order.
  */
-export async function rowsThatDiffer(client: pg.Client, schema: string, t: TablePlan, reader: TableReader, ranges: KeyRanges, writers?: string[]): Promise<{ stale: string[]; fresh: string[]; keys: KeyRanges } | undefined> {
+export async function rowsThatDiffer(
+  client: pg.Client,
+  schema: string,
+  t: TablePlan,
+  reader: TableReader,
+  ranges: KeyRanges,
+  writers?: string[],
+): Promise<{ stale: string[]; fresh: string[]; keys: KeyRanges } | undefined> {
   const key = deltaKeyColumn(t)!;
   const query = inKeyOrder(schema, t, { column: key.target, ranges }, writers);
   if (!query) return undefined;
@@ -291,7 +319,8 @@ export async function rowsThatDiffer(client: pg.Client, schema: string, t: Table
   let j = 0;
   // Keys are integers in COPY text; a key held twice (no unique key in PostgreSQL) goes as a group.
   while (i < ours.length || j < theirs.length) {
-    const id = i === ours.length ? theirKeys[j]! : j === theirs.length ? ourKeys[i]! : compareIntegers(ourKeys[i]!, theirKeys[j]!) <= 0 ? ourKeys[i]! : theirKeys[j]!;
+    const id =
+      i === ours.length ? theirKeys[j]! : j === theirs.length ? ourKeys[i]! : compareIntegers(ourKeys[i]!, theirKeys[j]!) <= 0 ? ourKeys[i]! : theirKeys[j]!;
     const from = i;
     while (i < ours.length && ourKeys[i] === id) i++;
     const at = j;

@@ -5,5 +5,25 @@ export { migrate, verifyMigration, type MigrateOptions, type MigrationReport, ty
 export { fingerprintSqlite } from "./sqlite/fingerprint";
 export { CAST_RULES, formatCastRules, castFor } from "./types/cast-rules";
 export * from "./errors";
-export { DEFAULTS, SCHEMA_MODES, IDENTIFIER_MODES, JOBS, optionProblems, checkOptions, castProblem, type IdentifierMode, type OptionNames, type OptionProblem } from "./options";
-export { planSyncBack, syncBack, SyncBackRefusal, type SyncBackOptions, type SyncBackPlan, type SyncBackProblem, type SyncBackReport, type SyncBackTable } from "./sync-back";
+export {
+  DEFAULTS,
+  SCHEMA_MODES,
+  IDENTIFIER_MODES,
+  JOBS,
+  optionProblems,
+  checkOptions,
+  castProblem,
+  type IdentifierMode,
+  type OptionNames,
+  type OptionProblem,
+} from "./options";
+export {
+  planSyncBack,
+  syncBack,
+  SyncBackRefusal,
+  type SyncBackOptions,
+  type SyncBackPlan,
+  type SyncBackProblem,
+  type SyncBackReport,
+  type SyncBackTable,
+} from "./sync-back";

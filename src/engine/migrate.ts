@@ -102,10 +102,21 @@ export async function verifyMigration(given: MigrationOptions & { target: string
     const present = await tablesIn(admin, plan.targetSchema);
     const results: TableReport[] = [];
     for (const t of plan.tables.filter((x) => !present.has(x.target))) {
-      results.push({ source: t.source, target: t.target, sourceRows: t.rows, targetRows: 0, match: false, action: "kept", differences: [{ key: {}, problem: "missing in PostgreSQL" }] });
+      results.push({
+        source: t.source,
+        target: t.target,
+        sourceRows: t.rows,
+        targetRows: 0,
+        match: false,
+        action: "kept",
+        differences: [{ key: {}, problem: "missing in PostgreSQL" }],
+      });
     }
     for (const t of plan.tables.filter((x) => x.bookkeeping && present.has(x.target))) results.push(await compareBookkeeping(ctx, t));
-    const verifications = await verifyTables(ctx, plan.tables.filter((x) => !x.bookkeeping && present.has(x.target)));
+    const verifications = await verifyTables(
+      ctx,
+      plan.tables.filter((x) => !x.bookkeeping && present.has(x.target)),
+    );
     for (const { method, ...v } of verifications.values()) results.push({ ...v, action: "kept", verifiedBy: method });
     const order = new Map(plan.loadOrder.map((n, i) => [n, i]));
     results.sort((a, b) => (order.get(a.target) ?? 0) - (order.get(b.target) ?? 0));
@@ -146,7 +157,11 @@ function context(
  * thread while the snapshot is copied and after: a refresh needs it only when
  * it records its loads, so it does not wait for it.
  */
-async function snapshotWithFingerprint(src: ReturnType<typeof openSource>, path: string, inPlace = false): Promise<{ snapshot: Snapshot; fingerprint: SourceFingerprint }> {
+async function snapshotWithFingerprint(
+  src: ReturnType<typeof openSource>,
+  path: string,
+  inPlace = false,
+): Promise<{ snapshot: Snapshot; fingerprint: SourceFingerprint }> {
   // data_version moves when any other connection commits: if it moved while the
   // file was hashed and copied, the hash may hold writes the snapshot does not,
   // and a later run with that same hash must not keep these tables.
@@ -159,7 +174,9 @@ async function snapshotWithFingerprint(src: ReturnType<typeof openSource>, path:
   let hashing: Promise<string> | undefined;
   const hash = () => {
     if (!hashing) {
-      hashing = fingerprintSqlite(path, unlocked).then((h) => (version() === before ? h : `${h}:written-during-snapshot`)).finally(() => probe?.close());
+      hashing = fingerprintSqlite(path, unlocked)
+        .then((h) => (version() === before ? h : `${h}:written-during-snapshot`))
+        .finally(() => probe?.close());
       hashing.catch(() => {}); // awaited by whoever needs it
     }
     return hashing;
@@ -198,7 +215,14 @@ async function recordedOptions(url: string, options: MigrationOptions): Promise<
   }
 }
 
-function report(ctx: LoadContext, tables: TableReport[], verified: boolean, started: number, verifyMs: number | undefined, fingerprint: string): MigrationReport {
+function report(
+  ctx: LoadContext,
+  tables: TableReport[],
+  verified: boolean,
+  started: number,
+  verifyMs: number | undefined,
+  fingerprint: string,
+): MigrationReport {
   const { plan, snapshot } = ctx;
   return {
     ok: tables.every((t) => t.match),

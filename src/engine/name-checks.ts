@@ -36,10 +36,13 @@ export function checkNames(tables: TablePlan[], identifiers: IdentifierMode, cre
     for (const c of [...t.columns, ...(t.generated ?? [])]) {
       if (c.source === "") problems.push(`table "${t.source}": a column has an empty name, which PostgreSQL does not allow; give it a name`);
       else if (SYSTEM_COLUMNS.has(c.target)) {
-        problems.push(`table "${t.source}", column "${c.source}": "${c.target}" is a PostgreSQL system column of every table (${[...SYSTEM_COLUMNS].join(", ")}); rename it`);
+        problems.push(
+          `table "${t.source}", column "${c.source}": "${c.target}" is a PostgreSQL system column of every table (${[...SYSTEM_COLUMNS].join(", ")}); rename it`,
+        );
       }
       const other = seen.get(c.target);
-      if (other !== undefined && c.source !== "") problems.push(`table "${t.source}", columns "${other}" and "${c.source}": ${why(other, c.source, c.target, identifiers)}`);
+      if (other !== undefined && c.source !== "")
+        problems.push(`table "${t.source}", columns "${other}" and "${c.source}": ${why(other, c.source, c.target, identifiers)}`);
       seen.set(c.target, c.source);
     }
   }
@@ -54,7 +57,8 @@ export function checkNames(tables: TablePlan[], identifiers: IdentifierMode, cre
     for (const t of tables) claim(t.target, `table "${t.source}"`, t.source);
     for (const t of tables) {
       if (t.primaryKeyName) claim(t.primaryKeyName, `the primary key index of table "${t.source}"`, t.primaryKeyName);
-      for (const ix of t.indexes) if (ix.kind !== "check constraint") claim(ix.name, `index "${ix.source ?? ix.name}" of table "${t.source}"`, ix.source ?? ix.name);
+      for (const ix of t.indexes)
+        if (ix.kind !== "check constraint") claim(ix.name, `index "${ix.source ?? ix.name}" of table "${t.source}"`, ix.source ?? ix.name);
     }
   }
   if (problems.length) throw new NameProblemsError(problems);

@@ -58,11 +58,13 @@ interface Setting<T> {
 }
 
 const oneOf = (values: readonly string[]) => values.slice(0, -1).join(", ") + " or " + values[values.length - 1];
-const show = (v: unknown) => (typeof v === "string" ? `"${v}"` : JSON.stringify(v) ?? String(v));
+const show = (v: unknown) => (typeof v === "string" ? `"${v}"` : (JSON.stringify(v) ?? String(v)));
 const tableNames = (v: unknown, name: string) =>
   Array.isArray(v) && v.every((t) => typeof t === "string" && t.length > 0) ? [] : [{ message: `${name} must be a list of table names, not ${show(v)}` }];
-const mode = <T extends string>(modes: readonly T[]) => (v: unknown, name: string) =>
-  (modes as readonly unknown[]).includes(v) ? [] : [{ message: `${name} must be ${oneOf(modes)}, not ${show(v)}` }];
+const mode =
+  <T extends string>(modes: readonly T[]) =>
+  (v: unknown, name: string) =>
+    (modes as readonly unknown[]).includes(v) ? [] : [{ message: `${name} must be ${oneOf(modes)}, not ${show(v)}` }];
 
 /** Every setting's default, check and meaning for a re-copy, in one place. */
 export const SETTINGS: { readonly [K in keyof MigrationSettings]: Setting<MigrationSettings[K]> } = {
@@ -73,7 +75,9 @@ export const SETTINGS: { readonly [K in keyof MigrationSettings]: Setting<Migrat
   jobs: {
     default: () => 2,
     problems: (v, name) =>
-      Number.isInteger(v) && (v as number) >= JOBS.min && (v as number) <= JOBS.max ? [] : [{ message: `${name} must be a whole number from ${JOBS.min} to ${JOBS.max}, not ${show(v)}` }],
+      Number.isInteger(v) && (v as number) >= JOBS.min && (v as number) <= JOBS.max
+        ? []
+        : [{ message: `${name} must be a whole number from ${JOBS.min} to ${JOBS.max}, not ${show(v)}` }],
     recopy: false,
   },
   casts: {
@@ -150,7 +154,14 @@ export type OptionValues = { [K in keyof MigrationSettings]?: unknown };
 export type OptionNames = Record<keyof MigrationSettings, string>;
 
 /** The engine's own messages name options as the CLI's flags, as its other errors do ("--cast names …"). */
-export const FLAG_NAMES: OptionNames = { schema: "--schema", identifiers: "--identifiers", jobs: "--jobs", casts: "--cast", tables: "--tables", excludeTables: "--exclude-tables" };
+export const FLAG_NAMES: OptionNames = {
+  schema: "--schema",
+  identifiers: "--identifiers",
+  jobs: "--jobs",
+  casts: "--cast",
+  tables: "--tables",
+  excludeTables: "--exclude-tables",
+};
 
 /** The Pulumi resource's inputs are named as the settings. */
 export const SETTING_KEYS = Object.fromEntries(SETTING_NAMES.map((k) => [k, k])) as OptionNames;
@@ -177,4 +188,3 @@ export function checkOptions(o: OptionValues, names: OptionNames = FLAG_NAMES): 
   const [first] = optionProblems(o, names);
   if (first) throw new UsageError(first.message);
 }
-

@@ -24,7 +24,9 @@ import type { ColumnPlan, ForeignKeyPlan, GeneratedColumnPlan, IndexPlan, TableP
 export function fitName(name: string, what: string): string {
   const bytes = Buffer.byteLength(name);
   if (bytes > MAX_NAME_BYTES) {
-    throw new UsageError(`${what} is ${bytes} bytes long in PostgreSQL; PostgreSQL names hold at most ${MAX_NAME_BYTES} bytes. Rename it in SQLite (or migrate without it: --tables).`);
+    throw new UsageError(
+      `${what} is ${bytes} bytes long in PostgreSQL; PostgreSQL names hold at most ${MAX_NAME_BYTES} bytes. Rename it in SQLite (or migrate without it: --tables).`,
+    );
   }
   return name;
 }
@@ -61,7 +63,10 @@ export function planTable(
   let targetCols: Map<string, TargetColumn> | null = null;
   if (existing) {
     const cols = existing.get(target);
-    if (!cols) throw new UsageError(`--schema existing: table "${target}" does not exist in PostgreSQL. Run the app's migrations first (e.g. alembic upgrade head), or use --schema create.`);
+    if (!cols)
+      throw new UsageError(
+        `--schema existing: table "${target}" does not exist in PostgreSQL. Run the app's migrations first (e.g. alembic upgrade head), or use --schema create.`,
+      );
     targetCols = new Map(cols.map((c) => [c.name, c]));
   }
   const scope: TableScope = { db, t, identifiers, mode, target, tn, taken, notes: [], definition: parseCreateTable(t.createSql) };
@@ -139,7 +144,8 @@ function planColumns(
       if (cast.numbers && tc && hasDateNumbers(tc.cast.kind)) cast = { ...tc.cast, numbers: cast.numbers };
     } else if (targetCols) {
       const tc = targetCols.get(tn(c.name));
-      if (!tc) throw new UsageError(`--schema existing: column "${c.name}" of table "${t.name}" has no column "${tn(c.name)}" in PostgreSQL table "${target}".`);
+      if (!tc)
+        throw new UsageError(`--schema existing: column "${c.name}" of table "${t.name}" has no column "${tn(c.name)}" in PostgreSQL table "${target}".`);
       cast = tc.cast;
     } else if (t.strict && /^\s*ANY\s*$/i.test(c.declaredType)) {
       // ANY in a STRICT table has no affinity: values of every kind, as written (an untyped column's rule).
@@ -153,7 +159,12 @@ function planColumns(
       );
       if (cast.kind === "varchar") {
         const name = madeUpName(`${target}_${tn(c.name)}`, "_length", taken);
-        lengthChecks.push({ name, unique: false, kind: "check constraint", sql: { head: "ALTER TABLE", tail: `ADD CONSTRAINT ${quoteIdent(name)} CHECK (char_length(${quoteIdent(tn(c.name))}) <= ${cast.length})` } });
+        lengthChecks.push({
+          name,
+          unique: false,
+          kind: "check constraint",
+          sql: { head: "ALTER TABLE", tail: `ADD CONSTRAINT ${quoteIdent(name)} CHECK (char_length(${quoteIdent(tn(c.name))}) <= ${cast.length})` },
+        });
       }
       cast = { ...makeCast("text", "collate nocase"), pgType: "citext" };
     }
@@ -167,7 +178,8 @@ function planColumns(
     const identity = mode === "create" && t.rowidAlias === c.name;
     if (identity && cast.kind !== "bigint" && cast.kind !== "integer") cast = castFor("INTEGER");
     const def = mode === "existing" ? null : translateDefault(c.defaultSql, cast);
-    if (c.defaultSql !== null && def === null && mode === "create") notes.push(`default of "${c.name}" (${c.defaultSql}) has no PostgreSQL meaning and is not kept`);
+    if (c.defaultSql !== null && def === null && mode === "create")
+      notes.push(`default of "${c.name}" (${c.defaultSql}) has no PostgreSQL meaning and is not kept`);
     columns.push({
       source: c.name,
       target: tn(c.name),
@@ -182,7 +194,14 @@ function planColumns(
   }
   const exprColumns = columns.map((c) => ({ source: c.source, target: c.target, kind: c.cast.kind, ...(c.cast.pgType === "citext" ? { nocase: true } : {}) }));
   const generated = generatedCols.map((c) =>
-    planGenerated(t.name, c.name, c.declaredType, definition.columns.get(c.name) ?? "", exprColumns, fitName(tn(c.name), `Column name ${JSON.stringify(c.name)} of table ${JSON.stringify(t.name)}`)),
+    planGenerated(
+      t.name,
+      c.name,
+      c.declaredType,
+      definition.columns.get(c.name) ?? "",
+      exprColumns,
+      fitName(tn(c.name), `Column name ${JSON.stringify(c.name)} of table ${JSON.stringify(t.name)}`),
+    ),
   );
   return { columns, exprColumns, lengthChecks, generated };
 }
@@ -222,12 +241,21 @@ function planIndexes(s: TableScope, exprColumns: ExpressionColumn[], columns: Co
         .join(", ");
     }
     const unnamedUnique = ix.origin === "u" && !cols.includes("lower(");
-    if (ix.origin === "u" && !unnamedUnique) notes.push(`UNIQUE (${ix.columns.map((c) => `${c.name} COLLATE NOCASE`).join(", ")}) becomes a unique index on lower(…)`);
+    if (ix.origin === "u" && !unnamedUnique)
+      notes.push(`UNIQUE (${ix.columns.map((c) => `${c.name} COLLATE NOCASE`).join(", ")}) becomes a unique index on lower(…)`);
     if (unnamedUnique) {
       const name = madeUpName(`${target}_${ix.columns.map((c) => tn(c.name ?? "")).join("_")}`, "_key", taken);
-      indexes.push({ name, unique: true, kind: "unique constraint", sql: { head: "ALTER TABLE", tail: `ADD CONSTRAINT ${quoteIdent(name)} UNIQUE (${cols})` } });
+      indexes.push({
+        name,
+        unique: true,
+        kind: "unique constraint",
+        sql: { head: "ALTER TABLE", tail: `ADD CONSTRAINT ${quoteIdent(name)} UNIQUE (${cols})` },
+      });
     } else {
-      const name = ix.origin === "u" ? madeUpName(`${target}_${ix.columns.map((c) => tn(c.name ?? "")).join("_")}`, "_key", taken) : fitName(targetName(ix.name, identifiers), `Index name ${JSON.stringify(ix.name)} of table ${JSON.stringify(t.name)}`);
+      const name =
+        ix.origin === "u"
+          ? madeUpName(`${target}_${ix.columns.map((c) => tn(c.name ?? "")).join("_")}`, "_key", taken)
+          : fitName(targetName(ix.name, identifiers), `Index name ${JSON.stringify(ix.name)} of table ${JSON.stringify(t.name)}`);
       indexes.push({
         name,
         source: ix.name,
@@ -251,8 +279,16 @@ function planChecks(s: TableScope, exprColumns: ExpressionColumn[]): IndexPlan[]
       notes.push(`CHECK (${check.expression}) is not created: it ${x.reason}`);
       return;
     }
-    const name = check.name ? fitName(targetName(check.name, identifiers), `CHECK constraint name ${JSON.stringify(check.name)} of table ${JSON.stringify(t.name)}`) : madeUpName(`${target}_${check.column ? tn(check.column) : "row"}`, `_check${i + 1}`, taken);
-    checks.push({ name, unique: false, kind: "check constraint", sql: { head: "ALTER TABLE", tail: `ADD CONSTRAINT ${quoteIdent(name)} CHECK (${x.sql})` }, translated: `CHECK (${check.expression})` });
+    const name = check.name
+      ? fitName(targetName(check.name, identifiers), `CHECK constraint name ${JSON.stringify(check.name)} of table ${JSON.stringify(t.name)}`)
+      : madeUpName(`${target}_${check.column ? tn(check.column) : "row"}`, `_check${i + 1}`, taken);
+    checks.push({
+      name,
+      unique: false,
+      kind: "check constraint",
+      sql: { head: "ALTER TABLE", tail: `ADD CONSTRAINT ${quoteIdent(name)} CHECK (${x.sql})` },
+      translated: `CHECK (${check.expression})`,
+    });
   });
   return checks;
 }
@@ -262,11 +298,19 @@ function planChecks(s: TableScope, exprColumns: ExpressionColumn[]): IndexPlan[]
  * its expression means the same there (the translator of CHECK constraints);
  * otherwise refused before anything is written, with the ways out.
  */
-function planGenerated(table: string, column: string, declaredType: string, definition: string, exprColumns: ExpressionColumn[], target: string): GeneratedColumnPlan {
+function planGenerated(
+  table: string,
+  column: string,
+  declaredType: string,
+  definition: string,
+  exprColumns: ExpressionColumn[],
+  target: string,
+): GeneratedColumnPlan {
   const as = /\bAS\s*\(/i.exec(definition);
   const sqlite = as ? balanced(definition, as.index + as[0].length - 1)?.trim() : undefined;
   const cast = castFor(declaredType);
-  const x = sqlite === undefined ? ({ ok: false, reason: "could not be read from the CREATE TABLE statement" } as const) : translateExpression(sqlite, exprColumns);
+  const x =
+    sqlite === undefined ? ({ ok: false, reason: "could not be read from the CREATE TABLE statement" } as const) : translateExpression(sqlite, exprColumns);
   if (!x.ok) {
     throw new UsageError(
       `Table "${table}", generated column "${column}": its expression (${sqlite ?? definition}) ${x.reason}, so PostgreSQL cannot compute it the same way. ` +
@@ -285,7 +329,10 @@ function planGenerated(table: string, column: string, declaredType: string, defi
 function indexKeys(createIndexSql: string, exprColumns: ExpressionColumn[], columns: ColumnPlan[]): Translation {
   const sql = withoutComments(createIndexSql);
   // ON outside quoted names (an index may be named "x ON y ("): skip the names before it.
-  const on = /^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:(?:"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|[^\s(."`[]+)\s*\.\s*)?(?:"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|[^\s(."`[]+)\s+ON\s+(?:"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|[^\s(]+)\s*\(/i.exec(sql);
+  const on =
+    /^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:(?:"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|[^\s(."`[]+)\s*\.\s*)?(?:"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|[^\s(."`[]+)\s+ON\s+(?:"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|[^\s(]+)\s*\(/i.exec(
+      sql,
+    );
   const list = on ? balanced(sql, on.index + on[0].length - 1) : undefined;
   if (!list) return { ok: false, reason: "its CREATE INDEX statement could not be read" };
   const keys: string[] = [];
@@ -302,5 +349,10 @@ function indexKeys(createIndexSql: string, exprColumns: ExpressionColumn[], colu
     keys.push(key + (m[5] ? ` ${m[5].toUpperCase()}` : ""));
   }
   // PostgreSQL wants parentheses around an expression that is not a plain column or function call.
-  return { ok: true, sql: keys.map((k) => (/^("(?:[^"]|"")*"|\w+\(.*\))( (ASC|DESC))?$/.test(k) ? k : `(${k.replace(/ (ASC|DESC)$/, "")})${/ (ASC|DESC)$/.exec(k)?.[0] ?? ""}`)).join(", ") };
+  return {
+    ok: true,
+    sql: keys
+      .map((k) => (/^("(?:[^"]|"")*"|\w+\(.*\))( (ASC|DESC))?$/.test(k) ? k : `(${k.replace(/ (ASC|DESC)$/, "")})${/ (ASC|DESC)$/.exec(k)?.[0] ?? ""}`))
+      .join(", "),
+  };
 }

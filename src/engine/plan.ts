@@ -141,7 +141,12 @@ export function openSource(path: string): Database.Database {
     const candidates = readdirSync(path).filter((f) => /\.(db|sqlite3?|db3)$/i.test(f));
     throw new UsageError(
       `--from ${path} is a directory, not a SQLite database file. Give the file itself` +
-        (candidates.length ? `; this directory holds ${candidates.slice(0, 5).map((f) => `${path.replace(/\/$/, "")}/${f}`).join(", ")}.` : "."),
+        (candidates.length
+          ? `; this directory holds ${candidates
+              .slice(0, 5)
+              .map((f) => `${path.replace(/\/$/, "")}/${f}`)
+              .join(", ")}.`
+          : "."),
     );
   }
   try {
@@ -196,13 +201,16 @@ export async function planFrom(db: Database.Database, options: MigrationOptions,
   if (settings.tables.length > 0) {
     const known = new Map(tables.map((t) => [t.name, t]));
     for (const name of settings.tables) {
-      if (!known.has(name)) throw new UsageError(`--tables names "${name}", which is not a table in ${options.source}. Tables: ${[...known.keys()].join(", ")}`);
+      if (!known.has(name))
+        throw new UsageError(`--tables names "${name}", which is not a table in ${options.source}. Tables: ${[...known.keys()].join(", ")}`);
     }
     tables = settings.tables.map((n) => known.get(n)!);
   }
   for (const name of settings.excludeTables) {
     if (!catalog.tables.some((t) => t.name === name)) {
-      throw new UsageError(`--exclude-tables names "${name}", which is not a table in ${options.source}. Tables: ${catalog.tables.map((t) => t.name).join(", ")}`);
+      throw new UsageError(
+        `--exclude-tables names "${name}", which is not a table in ${options.source}. Tables: ${catalog.tables.map((t) => t.name).join(", ")}`,
+      );
     }
   }
   tables = tables.filter((t) => !settings.excludeTables.includes(t.name));
@@ -231,12 +239,19 @@ export async function planFrom(db: Database.Database, options: MigrationOptions,
     tables = tables.filter((t) => {
       const tool = bookkeepingTool(t.name);
       if (!tool || existing.has(targetName(t.name, identifiers))) return true;
-      skipped.push({ name: t.name, kind: "bookkeeping table", reason: `${tool}'s migration bookkeeping; the app's migrations did not create it in PostgreSQL, so it is not copied` });
+      skipped.push({
+        name: t.name,
+        kind: "bookkeeping table",
+        reason: `${tool}'s migration bookkeeping; the app's migrations did not create it in PostgreSQL, so it is not copied`,
+      });
       return false;
     });
   }
   // Names pgshift makes up (keys, constraints) never equal one the schema will already hold.
-  const taken = new Set([...tables.map((t) => targetName(t.name, identifiers)), ...tables.flatMap((t) => t.indexes.filter((ix) => ix.origin === "c").map((ix) => targetName(ix.name, identifiers)))]);
+  const taken = new Set([
+    ...tables.map((t) => targetName(t.name, identifiers)),
+    ...tables.flatMap((t) => t.indexes.filter((ix) => ix.origin === "c").map((ix) => targetName(ix.name, identifiers))),
+  ]);
   const plans = tables.map((t) => planTable(db, t, identifiers, overrides, existing, mode, how.numericDates === "defer", taken));
   checkNames(plans, identifiers, mode === "create");
   return {
@@ -283,22 +298,37 @@ export function loadOrder(tables: TablePlan[]): string[] {
 export function formatPlan(plan: MigrationPlan): string {
   const out: string[] = [];
   out.push(`Source: ${plan.source}`);
-  out.push(`Schema: ${plan.schemaMode === "create" ? "create tables" : "load into existing tables"} in "${plan.targetSchema}", identifiers ${plan.identifiers}`);
+  out.push(
+    `Schema: ${plan.schemaMode === "create" ? "create tables" : "load into existing tables"} in "${plan.targetSchema}", identifiers ${plan.identifiers}`,
+  );
   out.push(`Load order: ${plan.loadOrder.join(" → ") || "(no tables)"}`);
-  if (plan.targetUnknown) out.push("Column types below follow the cast rules; the copy converts to the types of the tables the app's migrations create (read when it runs).");
+  if (plan.targetUnknown)
+    out.push("Column types below follow the cast rules; the copy converts to the types of the tables the app's migrations create (read when it runs).");
   out.push("");
   for (const t of plan.tables) {
-    out.push(`${t.source} → ${t.target}: ${t.rows} rows${t.primaryKey.length ? `, primary key (${t.primaryKey.join(", ")})` : ", no primary key"}${t.withoutRowid ? ", WITHOUT ROWID" : ""}`);
+    out.push(
+      `${t.source} → ${t.target}: ${t.rows} rows${t.primaryKey.length ? `, primary key (${t.primaryKey.join(", ")})` : ", no primary key"}${t.withoutRowid ? ", WITHOUT ROWID" : ""}`,
+    );
     const w = Math.max(...t.columns.map((c) => c.source.length), 4);
     for (const c of t.columns) {
       const extras = [c.notNull ? "NOT NULL" : "", c.identity ? "identity" : "", c.default ? `DEFAULT ${c.default}` : ""].filter(Boolean).join(" ");
-      out.push(`    ${c.source.padEnd(w)}  ${(c.declaredType || "(none)").padEnd(14)} → ${c.target === c.source ? "" : `"${c.target}" `}${c.targetType}${extras ? "  " + extras : ""}  [${c.cast.rule}]`);
+      out.push(
+        `    ${c.source.padEnd(w)}  ${(c.declaredType || "(none)").padEnd(14)} → ${c.target === c.source ? "" : `"${c.target}" `}${c.targetType}${extras ? "  " + extras : ""}  [${c.cast.rule}]`,
+      );
     }
-    for (const g of t.generated ?? []) out.push(`    ${g.source.padEnd(w)}  ${(g.declaredType || "(none)").padEnd(14)} → ${g.target === g.source ? "" : `"${g.target}" `}${g.cast.pgType} GENERATED ALWAYS AS (${g.expression}) STORED  [generated: ${g.sqlite}]`);
+    for (const g of t.generated ?? [])
+      out.push(
+        `    ${g.source.padEnd(w)}  ${(g.declaredType || "(none)").padEnd(14)} → ${g.target === g.source ? "" : `"${g.target}" `}${g.cast.pgType} GENERATED ALWAYS AS (${g.expression}) STORED  [generated: ${g.sqlite}]`,
+      );
     if (plan.schemaMode === "create") {
-      for (const ix of t.indexes) out.push(`    + ${ix.kind} ${ix.name}${ix.translated ? `: ${(ix.kind === "index" ? `ON ${quoteIdent(t.target)} ${ix.sql.tail}` : ix.sql.tail.slice(ix.sql.tail.indexOf(" CHECK (") + 1)).slice(0, 160)}` : ""}`);
-      for (const fk of t.foreignKeys) out.push(`    + foreign key (${fk.columns.join(", ")}) → ${fk.refTable} ON DELETE ${fk.onDelete} ON UPDATE ${fk.onUpdate}`);
-      if (t.autoincrement || t.columns.some((c) => c.identity)) out.push(`    + identity sequence set past the highest key${t.sequenceFloor ? ` (SQLite handed out up to ${t.sequenceFloor})` : ""}`);
+      for (const ix of t.indexes)
+        out.push(
+          `    + ${ix.kind} ${ix.name}${ix.translated ? `: ${(ix.kind === "index" ? `ON ${quoteIdent(t.target)} ${ix.sql.tail}` : ix.sql.tail.slice(ix.sql.tail.indexOf(" CHECK (") + 1)).slice(0, 160)}` : ""}`,
+        );
+      for (const fk of t.foreignKeys)
+        out.push(`    + foreign key (${fk.columns.join(", ")}) → ${fk.refTable} ON DELETE ${fk.onDelete} ON UPDATE ${fk.onUpdate}`);
+      if (t.autoincrement || t.columns.some((c) => c.identity))
+        out.push(`    + identity sequence set past the highest key${t.sequenceFloor ? ` (SQLite handed out up to ${t.sequenceFloor})` : ""}`);
     }
     for (const n of t.notes) out.push(`    ! ${n}`);
   }

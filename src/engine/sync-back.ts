@@ -94,11 +94,14 @@ export class SyncBackRefusal extends PgshiftError {
       `Cannot copy PostgreSQL's rows back into SQLite: ${problems.length === 1 ? "a value" : `${problems.length} values`} cannot go back in the form the app's SQLite column holds. Nothing was written.\n` +
         problems
           .slice(0, 10)
-          .map((p) => `  table "${p.table}"${p.key ? `, row ${describeKey(p.key)}` : ""}${p.column ? `, column "${p.column}"` : ""}: ${p.reason}${p.value !== undefined ? `\n    value: ${truncateValue(p.value)}` : ""}`)
+          .map(
+            (p) =>
+              `  table "${p.table}"${p.key ? `, row ${describeKey(p.key)}` : ""}${p.column ? `, column "${p.column}"` : ""}: ${p.reason}${p.value !== undefined ? `\n    value: ${truncateValue(p.value)}` : ""}`,
+          )
           .join("\n") +
         (problems.length > 10 ? `\n  … and ${problems.length - 10} more` : "") +
         "\n  Change those rows in PostgreSQL so they fit the SQLite file, then run sync-back again; or keep the app on PostgreSQL" +
-          " (through Pulumi, rollback.discardPostgresWrites rolls back without copying, leaving PostgreSQL's writes behind).",
+        " (through Pulumi, rollback.discardPostgresWrites rolls back without copying, leaving PostgreSQL's writes behind).",
     );
     this.table = problems[0]!.table;
     if (problems[0]!.key) this.key = problems[0]!.key;
@@ -172,7 +175,9 @@ async function run(opts: SyncBackOptions, write: boolean): Promise<SyncBackRepor
     try {
       db.exec("BEGIN IMMEDIATE");
     } catch (err) {
-      throw new UsageError(`${opts.to} is being written by another connection (${(err as Error).message}): stop the app's writers to SQLite, then run sync-back again.`);
+      throw new UsageError(
+        `${opts.to} is being written by another connection (${(err as Error).message}): stop the app's writers to SQLite, then run sync-back again.`,
+      );
     }
     const dataVersion = Number(db.pragma("data_version", { simple: true }));
     const plan = await planFrom(db, { source: opts.to, target: opts.from, ...options });
@@ -182,7 +187,8 @@ async function run(opts: SyncBackOptions, write: boolean): Promise<SyncBackRepor
     for (const name of plan.loadOrder) {
       const t = plan.tables.find((x) => x.target === name)!;
       if (!loaded.has(t.source)) skipped.push({ table: t.source, reason: "not loaded by pgshift (no pgshift.loads record)" });
-      else if (t.bookkeeping) skipped.push({ table: t.source, reason: `${t.bookkeeping}'s migration bookkeeping: PostgreSQL's rows describe PostgreSQL's schema, not the file's` });
+      else if (t.bookkeeping)
+        skipped.push({ table: t.source, reason: `${t.bookkeeping}'s migration bookkeeping: PostgreSQL's rows describe PostgreSQL's schema, not the file's` });
       else tables.push(t);
     }
 
@@ -205,7 +211,8 @@ async function run(opts: SyncBackOptions, write: boolean): Promise<SyncBackRepor
     const formsUsed: SyncBackReport["forms"] = [];
     await checkColumns(client, schema, tables, problems);
     // With --tables the person chose what goes back; otherwise every table PostgreSQL holds must have a place in the file.
-    if (!opts.tables?.length) await checkPostgresOnlyTables(client, schema, new Set([...plan.tables.map((t) => t.target), ...recorded.map((r) => r.target_table)]), problems, skipped);
+    if (!opts.tables?.length)
+      await checkPostgresOnlyTables(client, schema, new Set([...plan.tables.map((t) => t.target), ...recorded.map((r) => r.target_table)]), problems, skipped);
     if (problems.length) throw new SyncBackRefusal(problems);
     for (const t of tables) {
       say(`${t.source}: comparing with PostgreSQL's "${t.target}"`);
@@ -224,7 +231,8 @@ async function run(opts: SyncBackOptions, write: boolean): Promise<SyncBackRepor
       // Under SQLite's write lock (no one else can commit), from a second connection: the file as it is now.
       say(`backing up ${opts.to}`);
       backupFile = await backupSqlite(opts.to, opts.backupDir ?? dirname(opts.to));
-      if (Number(db.pragma("data_version", { simple: true })) !== dataVersion) throw new UsageError(`${opts.to} changed while it was compared: stop the app's writers to SQLite, then run sync-back again. Nothing was written.`);
+      if (Number(db.pragma("data_version", { simple: true })) !== dataVersion)
+        throw new UsageError(`${opts.to} changed while it was compared: stop the app's writers to SQLite, then run sync-back again. Nothing was written.`);
       say(`backup: ${backupFile}`);
     }
 
@@ -250,14 +258,26 @@ async function run(opts: SyncBackOptions, write: boolean): Promise<SyncBackRepor
           reason: column ? `written back, SQLite's value reads as ${column.source} where PostgreSQL holds ${column.target}` : `${d.problem} after writing`,
         });
       }
-      results.push({ source: t.source, target: t.target, inserted: w.inserts.length, updated: w.updates.length, deleted: w.deletes.length, sourceRows: v.sourceRows, targetRows: v.targetRows, match: v.match });
+      results.push({
+        source: t.source,
+        target: t.target,
+        inserted: w.inserts.length,
+        updated: w.updates.length,
+        deleted: w.deletes.length,
+        sourceRows: v.sourceRows,
+        targetRows: v.targetRows,
+        match: v.match,
+      });
     }
     if (mismatches.length) {
       // In a plan this is a value that cannot go back; written for real, something changed the rows meanwhile (a trigger?).
       if (!write) throw new SyncBackRefusal(mismatches);
       throw new VerificationError(
         `After writing PostgreSQL's rows into ${opts.to}, the two sides still differ; the SQLite transaction was rolled back and nothing was written.\n` +
-          mismatches.slice(0, 10).map((p) => `  table "${p.table}", row ${describeKey(p.key)}${p.column ? `, column "${p.column}"` : ""}: ${p.reason}`).join("\n") +
+          mismatches
+            .slice(0, 10)
+            .map((p) => `  table "${p.table}", row ${describeKey(p.key)}${p.column ? `, column "${p.column}"` : ""}: ${p.reason}`)
+            .join("\n") +
           "\n  A SQLite trigger on these tables may have changed the rows; run `pgshift sync-back --dry-run` to see what would be written.",
       );
     }
@@ -267,9 +287,20 @@ async function run(opts: SyncBackOptions, write: boolean): Promise<SyncBackRepor
         db.exec("COMMIT");
       } catch (err) {
         // Rolled back in the finally below: a reader kept the file from being written (rollback-journal mode).
-        throw new UsageError(`${opts.to} could not be committed (${(err as Error).message}): another connection kept reading it. Stop the app, then run sync-back again. Nothing was written.`);
+        throw new UsageError(
+          `${opts.to} could not be committed (${(err as Error).message}): another connection kept reading it. Stop the app, then run sync-back again. Nothing was written.`,
+        );
       }
-      if (fingerprintBefore) await updateRecords(client, schema, db, opts.to, released, work.filter((w) => w.diffs.length > 0).map((w) => w.t), fingerprintBefore);
+      if (fingerprintBefore)
+        await updateRecords(
+          client,
+          schema,
+          db,
+          opts.to,
+          released,
+          work.filter((w) => w.diffs.length > 0).map((w) => w.t),
+          fingerprintBefore,
+        );
       await client.query("COMMIT");
       pgOpen = false;
     }
@@ -293,21 +324,36 @@ async function run(opts: SyncBackOptions, write: boolean): Promise<SyncBackRepor
  * rest was proven level by the record, under both locks) and the row counts,
  * or the whole table.
  */
-async function verifyWritten(client: pg.Client, schema: string, db: Database.Database, w: TableWork): Promise<{ match: boolean; sourceRows: number; targetRows: number; differences: RowDifference[] }> {
+async function verifyWritten(
+  client: pg.Client,
+  schema: string,
+  db: Database.Database,
+  w: TableWork,
+): Promise<{ match: boolean; sourceRows: number; targetRows: number; differences: RowDifference[] }> {
   const { t, only } = w;
   if (!only) return verifyTable(client, schema, t, tableReader(db, t));
-  const sourceRows = Number(db.prepare(`SELECT count(*) FROM ${quoteSqlite(t.source)}`).pluck().get());
+  const sourceRows = Number(
+    db
+      .prepare(`SELECT count(*) FROM ${quoteSqlite(t.source)}`)
+      .pluck()
+      .get(),
+  );
   const differences: RowDifference[] = [];
   if (only.ranges.length) {
     for await (const d of keyedDifferences(client, schema, t, tableReader(db, t, only.ranges), { sourceRows: 0, targetRows: 0 }, only)!) {
       // Read to the end either way: a COPY left half read would leave the session unusable.
       if (differences.length >= 5) continue;
       const i = d.columns?.[0];
-      differences.push({ key: d.key, problem: d.problem, ...(i !== undefined ? { columns: [{ column: t.columns[i]!.source, source: d.source![i]!, target: d.target![i]! }] } : {}) });
+      differences.push({
+        key: d.key,
+        problem: d.problem,
+        ...(i !== undefined ? { columns: [{ column: t.columns[i]!.source, source: d.source![i]!, target: d.target![i]! }] } : {}),
+      });
     }
   }
   const targetRows = w.counts.targetRows;
-  if (sourceRows !== targetRows && differences.length === 0) differences.push({ key: {}, problem: sourceRows < targetRows ? "extra in PostgreSQL" : "missing in PostgreSQL" });
+  if (sourceRows !== targetRows && differences.length === 0)
+    differences.push({ key: {}, problem: sourceRows < targetRows ? "extra in PostgreSQL" : "missing in PostgreSQL" });
   return { match: differences.length === 0, sourceRows, targetRows, differences };
 }
 
@@ -317,7 +363,13 @@ async function verifyWritten(client: pg.Client, schema: string, db: Database.Dat
  * back to: one holding rows refuses, since rolling back would leave them
  * behind; an empty one loses nothing and is listed as skipped.
  */
-async function checkPostgresOnlyTables(client: pg.Client, schema: string, known: Set<string>, problems: SyncBackProblem[], skipped: SyncBackReport["skipped"]): Promise<void> {
+async function checkPostgresOnlyTables(
+  client: pg.Client,
+  schema: string,
+  known: Set<string>,
+  problems: SyncBackProblem[],
+  skipped: SyncBackReport["skipped"],
+): Promise<void> {
   const present = (
     await client.query<{ name: string; readable: boolean; reader: string }>(
       "SELECT c.relname AS name, pg_catalog.has_table_privilege(c.oid, 'SELECT') AS readable, CURRENT_USER AS reader" +
@@ -356,22 +408,40 @@ async function checkPostgresOnlyTables(client: pg.Client, schema: string, known:
 async function checkColumns(client: pg.Client, schema: string, tables: TablePlan[], problems: SyncBackProblem[]): Promise<void> {
   for (const t of tables) {
     const present = new Set(
-      (await client.query<{ name: string }>("SELECT attname AS name FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped", [qualified(schema, t.target)])).rows.map((r) => r.name),
+      (
+        await client.query<{ name: string }>("SELECT attname AS name FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped", [
+          qualified(schema, t.target),
+        ])
+      ).rows.map((r) => r.name),
     );
     const planned = new Set(t.columns.map((c) => c.target));
     for (const c of t.columns) {
-      if (!present.has(c.target)) problems.push({ table: t.source, column: c.source, reason: `PostgreSQL's table "${t.target}" has no column "${c.target}" any more (dropped after the cutover?), so its values cannot be compared or copied back` });
+      if (!present.has(c.target))
+        problems.push({
+          table: t.source,
+          column: c.source,
+          reason: `PostgreSQL's table "${t.target}" has no column "${c.target}" any more (dropped after the cutover?), so its values cannot be compared or copied back`,
+        });
     }
     for (const name of present) {
       if (planned.has(name)) continue;
-      const used = (await client.query<{ x: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${qualified(schema, t.target)} WHERE ${quoteIdent(name)} IS NOT NULL) AS x`)).rows[0]!.x;
-      if (used) problems.push({ table: t.source, reason: `PostgreSQL's table "${t.target}" has a column "${name}" that the SQLite table lacks (added after the cutover?), and rows hold values in it: SQLite has nowhere to keep them` });
+      const used = (
+        await client.query<{ x: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${qualified(schema, t.target)} WHERE ${quoteIdent(name)} IS NOT NULL) AS x`)
+      ).rows[0]!.x;
+      if (used)
+        problems.push({
+          table: t.source,
+          reason: `PostgreSQL's table "${t.target}" has a column "${name}" that the SQLite table lacks (added after the cutover?), and rows hold values in it: SQLite has nowhere to keep them`,
+        });
     }
   }
 }
 
 /** How the tables were loaded (pgshift.loads): the plan must match the load's, or values compare differently. */
-function loadOptions(recorded: RecordedOptions[], tables: string[] | undefined): { schema: MigrationPlan["schemaMode"]; identifiers: MigrationPlan["identifiers"]; casts: Record<string, string>; tables: string[] } {
+function loadOptions(
+  recorded: RecordedOptions[],
+  tables: string[] | undefined,
+): { schema: MigrationPlan["schemaMode"]; identifiers: MigrationPlan["identifiers"]; casts: Record<string, string>; tables: string[] } {
   const known = new Set(recorded.map((r) => r.source_table));
   for (const name of tables ?? []) {
     if (!known.has(name)) throw new UsageError(`--tables names "${name}", which pgshift did not load into this database. Loaded: ${[...known].join(", ")}`);
@@ -379,12 +449,19 @@ function loadOptions(recorded: RecordedOptions[], tables: string[] | undefined):
   const selected = tables?.length ? recorded.filter((r) => tables.includes(r.source_table)) : recorded;
   const one = <T>(values: T[], what: string): T => {
     const set = new Set(values);
-    if (set.size !== 1) throw new UsageError(`The tables were loaded with different ${what} (${[...set].join(", ")}); sync them back separately with --tables.`);
+    if (set.size !== 1)
+      throw new UsageError(`The tables were loaded with different ${what} (${[...set].join(", ")}); sync them back separately with --tables.`);
     return values[0]!;
   };
   return {
-    schema: one(selected.map((r) => r.schema_mode), "schema modes"),
-    identifiers: one(selected.map((r) => r.identifiers), "identifier modes"),
+    schema: one(
+      selected.map((r) => r.schema_mode),
+      "schema modes",
+    ),
+    identifiers: one(
+      selected.map((r) => r.identifiers),
+      "identifier modes",
+    ),
     casts: Object.assign({}, ...selected.map((r) => r.casts)),
     tables: tables?.length ? tables : selected.map((r) => r.source_table),
   };
@@ -400,13 +477,25 @@ function loadOptions(recorded: RecordedOptions[], tables: string[] | undefined):
  * rows back would overwrite those writes. Without a record, whole tables are
  * compared. A table without a key can only be proven equal.
  */
-async function compareTable(client: pg.Client, schema: string, db: Database.Database, t: TablePlan, problems: SyncBackProblem[], onProgress?: (line: string) => void): Promise<TableWork> {
+async function compareTable(
+  client: pg.Client,
+  schema: string,
+  db: Database.Database,
+  t: TablePlan,
+  problems: SyncBackProblem[],
+  onProgress?: (line: string) => void,
+): Promise<TableWork> {
   const counts = { sourceRows: 0, targetRows: 0 };
   const w: TableWork = { t, diffs: [], counts, inserts: [], updates: [], deletes: [] };
   const byRecord = await changedByRecord(client, schema, db, t, problems);
   if (byRecord) {
     w.only = { column: byRecord.column, ranges: byRecord.ranges };
-    counts.sourceRows = Number(db.prepare(`SELECT count(*) FROM ${quoteSqlite(t.source)}`).pluck().get());
+    counts.sourceRows = Number(
+      db
+        .prepare(`SELECT count(*) FROM ${quoteSqlite(t.source)}`)
+        .pluck()
+        .get(),
+    );
     counts.targetRows = Number((await client.query(`SELECT count(*) AS n FROM ${qualified(schema, t.target)}`)).rows[0].n);
     onProgress?.(`${t.source}: by the record of the last sync, ${byRecord.changed} of ${byRecord.total} key ranges changed since`);
     if (byRecord.ranges.length === 0) return w;
@@ -431,7 +520,13 @@ async function compareTable(client: pg.Client, schema: string, db: Database.Data
 }
 
 /** The key ranges that changed since the record, or undefined when nothing usable is recorded (see compareTable). */
-async function changedByRecord(client: pg.Client, schema: string, db: Database.Database, t: TablePlan, problems: SyncBackProblem[]): Promise<{ column: string; ranges: KeyRanges; changed: number; total: number } | undefined> {
+async function changedByRecord(
+  client: pg.Client,
+  schema: string,
+  db: Database.Database,
+  t: TablePlan,
+  problems: SyncBackProblem[],
+): Promise<{ column: string; ranges: KeyRanges; changed: number; total: number } | undefined> {
   const key = deltaKeyColumn(t);
   const extension = rangeDigestsExtension();
   if (!key || !("path" in extension)) return undefined;
@@ -449,7 +544,10 @@ async function changedByRecord(client: pg.Client, schema: string, db: Database.D
   const inSqlite = changedSinceRecord(now, before, { ids: before.ids, rows: before.rows, foreign: new Set() });
   if (inSqlite.length) {
     const ranges = keyRanges(inSqlite, recorded.width);
-    const shown = ranges.slice(0, 3).map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}–${hi}`)).join(", ");
+    const shown = ranges
+      .slice(0, 3)
+      .map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}–${hi}`))
+      .join(", ");
     problems.push({
       table: t.source,
       reason:
@@ -483,7 +581,10 @@ function prepareWrites(db: Database.Database, w: TableWork, problems: SyncBackPr
   };
   const noted = new Set<string>();
   const where = t.sourceKey.map((k) => `${quoteSqlite(k)} = ?`).join(" AND ");
-  const oldRow = db.prepare(`SELECT ${t.columns.map((c) => quoteSqlite(c.source)).join(", ")} FROM ${quoteSqlite(t.source)} WHERE ${where}`).raw(true).safeIntegers(true);
+  const oldRow = db
+    .prepare(`SELECT ${t.columns.map((c) => quoteSqlite(c.source)).join(", ")} FROM ${quoteSqlite(t.source)} WHERE ${where}`)
+    .raw(true)
+    .safeIntegers(true);
   const convert = (i: number, field: string, old: unknown, key: Record<string, unknown>): unknown => {
     const c = t.columns[i]!;
     const value = unescapeCopy(field);
@@ -493,7 +594,12 @@ function prepareWrites(db: Database.Database, w: TableWork, problems: SyncBackPr
     const form = describeFamily(chosen.family, chosen.fraction);
     if (!noted.has(`${c.source}\u0000${form}`)) {
       noted.add(`${c.source}\u0000${form}`);
-      formsUsed.push({ table: t.source, column: c.source, form, why: chosen.why + (f.families.size > 1 ? ` (the column holds ${f.families.size} forms)` : "") });
+      formsUsed.push({
+        table: t.source,
+        column: c.source,
+        form,
+        why: chosen.why + (f.families.size > 1 ? ` (the column holds ${f.families.size} forms)` : ""),
+      });
     }
     try {
       return sqliteValue(c, chosen, value);
@@ -576,12 +682,18 @@ function apply(db: Database.Database, work: TableWork[], sequences: SequenceBump
     }
   }
   for (const w of [...work].reverse()) {
-    const del = w.deletes.length ? db.prepare(`DELETE FROM ${quoteSqlite(w.t.source)} WHERE ${w.t.sourceKey.map((k) => `${quoteSqlite(k)} = ?`).join(" AND ")}`) : undefined;
+    const del = w.deletes.length
+      ? db.prepare(`DELETE FROM ${quoteSqlite(w.t.source)} WHERE ${w.t.sourceKey.map((k) => `${quoteSqlite(k)} = ?`).join(" AND ")}`)
+      : undefined;
     for (const d of w.deletes) steps.push({ table: w.t.source, key: d.described, run: () => void del!.run(...d.key) });
   }
   for (const w of work) {
     const { t } = w;
-    const ins = w.inserts.length ? db.prepare(`INSERT INTO ${quoteSqlite(t.source)} (${t.columns.map((c) => quoteSqlite(c.source)).join(", ")}) VALUES (${t.columns.map(() => "?").join(", ")})`) : undefined;
+    const ins = w.inserts.length
+      ? db.prepare(
+          `INSERT INTO ${quoteSqlite(t.source)} (${t.columns.map((c) => quoteSqlite(c.source)).join(", ")}) VALUES (${t.columns.map(() => "?").join(", ")})`,
+        )
+      : undefined;
     for (const values of w.inserts) {
       const key = Object.fromEntries(t.sourceKey.map((k) => [k, values[t.columns.findIndex((c) => c.source === k)]]));
       steps.push({ table: t.source, key, run: () => void ins!.run(...values) });
@@ -639,13 +751,17 @@ function foreignKeyViolations(db: Database.Database, work: TableWork[]): Set<str
   const out = new Set<string>();
   const written = new Set(work.filter((w) => w.diffs.length).map((w) => w.t.source.toLowerCase()));
   if (written.size === 0) return out;
-  const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND sql NOT LIKE 'CREATE VIRTUAL%'").pluck().all() as string[];
+  const tables = db
+    .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND sql NOT LIKE 'CREATE VIRTUAL%'")
+    .pluck()
+    .all() as string[];
   const refersTo = db.prepare(`SELECT "table" FROM pragma_foreign_key_list(?)`).pluck();
   const check = db.prepare("SELECT * FROM pragma_foreign_key_check(?)");
   for (const table of tables) {
     const relevant = written.has(table.toLowerCase()) || (refersTo.all(table) as string[]).some((parent) => written.has(parent.toLowerCase()));
     if (!relevant) continue;
-    for (const row of check.all(table) as { table: string; rowid: number | null; parent: string }[]) out.add(`${row.table}\u0000${row.rowid}\u0000${row.parent}`);
+    for (const row of check.all(table) as { table: string; rowid: number | null; parent: string }[])
+      out.add(`${row.table}\u0000${row.rowid}\u0000${row.parent}`);
   }
   return out;
 }
@@ -657,22 +773,45 @@ function foreignKeyViolations(db: Database.Database, work: TableWork[]): Set<str
  * level without copying a row), and records that named the file before the
  * write name the file as it is now.
  */
-async function updateRecords(client: pg.Client, schema: string, db: Database.Database, file: string, released: Promise<void>, written: TablePlan[], fingerprintBefore: string): Promise<void> {
+async function updateRecords(
+  client: pg.Client,
+  schema: string,
+  db: Database.Database,
+  file: string,
+  released: Promise<void>,
+  written: TablePlan[],
+  fingerprintBefore: string,
+): Promise<void> {
   const extension = rangeDigestsExtension();
   for (const t of written) {
     const key = deltaKeyColumn(t);
-    const rows = Number(db.prepare(`SELECT count(*) FROM ${quoteSqlite(t.source)}`).pluck().get());
+    const rows = Number(
+      db
+        .prepare(`SELECT count(*) FROM ${quoteSqlite(t.source)}`)
+        .pluck()
+        .get(),
+    );
     const path = "path" in extension ? extension.path : undefined;
     const recorded = key && path ? await recordedRanges(client, schema, t.target) : undefined;
     const writers = recorded ? await tableWriters(client, schema, t) : undefined;
     if (key && path && recorded && writers) {
       const digests = serializeDigests(sqliteRangeDigests(db, t, key.source, recorded.width, path));
-      await client.query("UPDATE pgshift.loads SET row_count = $3, range_digests = $4, writer_xids = $5::xid8[] WHERE target_schema = $1 AND target_table = $2", [schema, t.target, rows, digests, writers]);
+      await client.query(
+        "UPDATE pgshift.loads SET row_count = $3, range_digests = $4, writer_xids = $5::xid8[] WHERE target_schema = $1 AND target_table = $2",
+        [schema, t.target, rows, digests, writers],
+      );
     } else {
       // Too many writers to list (or nothing recorded): the next refresh compares contents.
-      await client.query("UPDATE pgshift.loads SET row_count = $3, range_width = NULL, range_digests = NULL, writer_xids = NULL WHERE target_schema = $1 AND target_table = $2", [schema, t.target, rows]);
+      await client.query(
+        "UPDATE pgshift.loads SET row_count = $3, range_width = NULL, range_digests = NULL, writer_xids = NULL WHERE target_schema = $1 AND target_table = $2",
+        [schema, t.target, rows],
+      );
     }
   }
   const after = await fingerprintSqlite(file, released);
-  await client.query("UPDATE pgshift.loads SET source_fingerprint = $3 WHERE target_schema = $1 AND source_fingerprint = $2", [schema, fingerprintBefore, after]);
+  await client.query("UPDATE pgshift.loads SET source_fingerprint = $3 WHERE target_schema = $1 AND source_fingerprint = $2", [
+    schema,
+    fingerprintBefore,
+    after,
+  ]);
 }

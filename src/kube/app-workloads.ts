@@ -69,7 +69,9 @@ export class AppWorkloads {
       return (w.kind === "Deployment" ? await this.apps().readNamespacedDeployment(p) : await this.apps().readNamespacedStatefulSet(p)) as WorkloadObject;
     } catch (e) {
       if ((e as { code?: number }).code === 404) {
-        throw new AppWorkloadError(`${describe(w)} does not exist in namespace ${this.namespace} (app.workloads). Fix the name or remove it from pgshift:app.workloads.`);
+        throw new AppWorkloadError(
+          `${describe(w)} does not exist in namespace ${this.namespace} (app.workloads). Fix the name or remove it from pgshift:app.workloads.`,
+        );
       }
       throw new AppWorkloadError(`Cannot read ${describe(w)} in ${this.namespace}: ${(e as Error).message}`);
     }
@@ -93,7 +95,9 @@ export class AppWorkloads {
   /** Names of the workload's pods that still exist (Terminating ones too: they may still write). */
   async pods(w: Workload): Promise<string[]> {
     const selector = (await this.read(w)).spec?.selector?.matchLabels ?? {};
-    const labelSelector = Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(",");
+    const labelSelector = Object.entries(selector)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(",");
     if (!labelSelector) throw new AppWorkloadError(`${describe(w)} has no matchLabels selector; cannot tell which pods are its writers.`);
     const list = await this.core().listNamespacedPod({ namespace: this.namespace, labelSelector });
     return (list.items ?? []).map((p) => p.metadata?.name ?? "").filter(Boolean);
@@ -125,7 +129,9 @@ export class AppWorkloads {
       await sleep(250);
     }
     const s = (await this.read(w)).status ?? {};
-    throw new AppWorkloadError(`${describe(w)} was not Ready within ${Math.round(timeoutMs / 1000)} s: ${s.readyReplicas ?? 0} of ${replicas} replicas ready. See \`kubectl -n ${this.namespace} describe ${w.kind.toLowerCase()} ${w.name}\`.`);
+    throw new AppWorkloadError(
+      `${describe(w)} was not Ready within ${Math.round(timeoutMs / 1000)} s: ${s.readyReplicas ?? 0} of ${replicas} replicas ready. See \`kubectl -n ${this.namespace} describe ${w.kind.toLowerCase()} ${w.name}\`.`,
+    );
   }
 
   /** The app Secret's string data (decoded); undefined when the Secret does not exist. */
@@ -184,7 +190,9 @@ export class AppWorkloads {
     const svc = await this.core().readNamespacedService({ name: check.service, namespace: this.namespace });
     const port = (svc.spec?.ports ?? []).find((p) => p.port === check.port || p.name === check.port);
     if (!port) throw new AppWorkloadError(`Service ${check.service} has no port ${check.port} (cutover.healthCheck.port).`);
-    const selector = Object.entries(svc.spec?.selector ?? {}).map(([k, v]) => `${k}=${v}`).join(",");
+    const selector = Object.entries(svc.spec?.selector ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(",");
     const pods = (await this.core().listNamespacedPod({ namespace: this.namespace, labelSelector: selector })).items ?? [];
     const ready = pods.find((p) => p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
     if (!ready?.metadata?.name) throw new AppWorkloadError(`Service ${check.service} has no Ready pod yet.`);
@@ -194,7 +202,13 @@ export class AppWorkloads {
       if (!named) throw new AppWorkloadError(`Pod ${ready.metadata.name} has no port named ${target}.`);
       target = named.containerPort;
     }
-    const tunnel = await openTunnel({ kubeconfig: access.kubeconfig, context: access.context ?? "", namespace: this.namespace, pod: ready.metadata.name, port: Number(target) });
+    const tunnel = await openTunnel({
+      kubeconfig: access.kubeconfig,
+      context: access.context ?? "",
+      namespace: this.namespace,
+      pod: ready.metadata.name,
+      port: Number(target),
+    });
     try {
       return await new Promise<number>((resolve, reject) => {
         const req = request({ host: tunnel.host, port: tunnel.port, path: check.path, method: "GET", timeout: timeoutMs }, (res) => {

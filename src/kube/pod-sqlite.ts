@@ -80,7 +80,9 @@ async function findPod(kc: k8s.KubeConfig, namespace: string, workload: string):
   }
   if (!selector) throw new PodSourceError(`No Deployment or StatefulSet named "${workload}" in namespace ${namespace} (migration.source pod:${workload}/…).`);
   const core = kc.makeApiClient(k.CoreV1Api);
-  const labelSelector = Object.entries(selector).map(([a, b]) => `${a}=${b}`).join(",");
+  const labelSelector = Object.entries(selector)
+    .map(([a, b]) => `${a}=${b}`)
+    .join(",");
   const pods = ((await core.listNamespacedPod({ namespace, labelSelector })).items ?? []) as Pod[];
   const ready = pods.find((p) => p.status?.phase === "Running" && p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
   const running = ready ?? pods.find((p) => p.status?.phase === "Running");
@@ -137,19 +139,21 @@ export async function snapshotInPod(kc: k8s.KubeConfig, namespace: string, pod: 
   });
   const where = `${namespace}/${pod}${container ? ` (container ${container})` : ""}`;
   try {
-    const status = await new Promise<{ status?: string; message?: string; details?: { causes?: { reason?: string; message?: string }[] } }>((resolve, reject) => {
-      new k.Exec(kc)
-        .exec(namespace, pod, container, ["sh", "-c", SNAPSHOT_SCRIPT, "sh", source.path], counting, err, null, false, (s) => resolve(s as never))
-        .then((ws) => ws.on("close", () => setTimeout(() => resolve({ status: "Unknown", message: "the exec stream closed without a status" }), 2000)))
-        .catch(reject);
-    });
+    const status = await new Promise<{ status?: string; message?: string; details?: { causes?: { reason?: string; message?: string }[] } }>(
+      (resolve, reject) => {
+        new k.Exec(kc)
+          .exec(namespace, pod, container, ["sh", "-c", SNAPSHOT_SCRIPT, "sh", source.path], counting, err, null, false, (s) => resolve(s as never))
+          .then((ws) => ws.on("close", () => setTimeout(() => resolve({ status: "Unknown", message: "the exec stream closed without a status" }), 2000)))
+          .catch(reject);
+      },
+    );
     await new Promise<void>((r) => out.end(r));
     if (status.status !== "Success") {
       const code = status.details?.causes?.find((c) => c.reason === "ExitCode")?.message;
       const why = stderr.trim() || status.message || "unknown error";
       const hint =
         code === "3"
-          ? " Add the sqlite3 CLI or python3 to the app's image, or copy a snapshot out yourself (`sqlite3 app.db \".backup snap.db\"` in the pod, then `kubectl cp`) and set migration.source to that file."
+          ? ' Add the sqlite3 CLI or python3 to the app\'s image, or copy a snapshot out yourself (`sqlite3 app.db ".backup snap.db"` in the pod, then `kubectl cp`) and set migration.source to that file.'
           : code === "126" || code === "127" || /executable file not found|no such file or directory.*sh/.test(why)
             ? " The container has no /bin/sh; copy a snapshot out yourself and set migration.source to the local file."
             : "";
@@ -160,7 +164,8 @@ export async function snapshotInPod(kc: k8s.KubeConfig, namespace: string, pod: 
     const db = new Database(partial, { readonly: true, fileMustExist: true });
     try {
       const check = db.pragma("quick_check", { simple: true });
-      if (check !== "ok") throw new PodSourceError(`The SQLite snapshot from pod ${where} is damaged (quick_check: ${String(check)}); nothing was migrated. Try again.`);
+      if (check !== "ok")
+        throw new PodSourceError(`The SQLite snapshot from pod ${where} is damaged (quick_check: ${String(check)}); nothing was migrated. Try again.`);
     } catch (e) {
       if (e instanceof PodSourceError) throw e;
       throw new PodSourceError(`The snapshot of ${source.path} from pod ${where} is not a SQLite database (${(e as Error).message}); nothing was migrated.`);

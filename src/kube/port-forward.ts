@@ -59,8 +59,12 @@ function loadConfig(target: TunnelTarget): k8s.KubeConfig {
   if (target.context) {
     if (!kc.getContexts().some((c) => c.name === target.context)) {
       throw new TunnelError(
-        `The kubeconfig has no context "${target.context}" (it has: ${kc.getContexts().map((c) => c.name).join(", ") || "none"}). ` +
-          "Set kubernetes:context to one of them.",
+        `The kubeconfig has no context "${target.context}" (it has: ${
+          kc
+            .getContexts()
+            .map((c) => c.name)
+            .join(", ") || "none"
+        }). ` + "Set kubernetes:context to one of them.",
         target,
       );
     }
@@ -79,10 +83,23 @@ function explain(kc: k8s.KubeConfig, t: TunnelTarget, e: unknown): TunnelError {
   const err = e as { code?: number | string; cause?: { code?: string }; message?: string };
   const code = err.code ?? err.cause?.code;
   const server = kc.getCurrentCluster()?.server;
-  if (code === 401) return new TunnelError(`The Kubernetes API server ${server} refused the kubeconfig's credentials (401). Check kubernetes:kubeconfig / kubernetes:context.`, t);
-  if (code === 403) return new TunnelError(`The kubeconfig's user may not read or port-forward to ${where(kc, t)} (403). It needs get on pods and create on pods/portforward in ${t.namespace}.`, t);
+  if (code === 401)
+    return new TunnelError(
+      `The Kubernetes API server ${server} refused the kubeconfig's credentials (401). Check kubernetes:kubeconfig / kubernetes:context.`,
+      t,
+    );
+  if (code === 403)
+    return new TunnelError(
+      `The kubeconfig's user may not read or port-forward to ${where(kc, t)} (403). It needs get on pods and create on pods/portforward in ${t.namespace}.`,
+      t,
+    );
   if (code === 404) return new TunnelError(`${where(kc, t)} does not exist.`, t);
-  if (typeof code === "string" && /^(ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|ECONNRESET|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|ERR_TLS_CERT_ALTNAME_INVALID)$/.test(code)) {
+  if (
+    typeof code === "string" &&
+    /^(ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|ECONNRESET|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|ERR_TLS_CERT_ALTNAME_INVALID)$/.test(
+      code,
+    )
+  ) {
     return new TunnelError(`Cannot reach the Kubernetes API server ${server} (${code}). Is this the right kubeconfig/context?`, t);
   }
   return new TunnelError(`Port-forward to ${where(kc, t)} failed: ${err.message ?? String(e)}`, t);
@@ -99,10 +116,15 @@ async function readyPodBySelector(kc: k8s.KubeConfig, t: TunnelTarget & { select
   let last = "no pod matches";
   for (;;) {
     try {
-      const list = (await api.listNamespacedPod({ namespace: t.namespace, labelSelector: t.selector })) as { items: (PodStatus & { metadata?: { name?: string; deletionTimestamp?: unknown } })[] };
+      const list = (await api.listNamespacedPod({ namespace: t.namespace, labelSelector: t.selector })) as {
+        items: (PodStatus & { metadata?: { name?: string; deletionTimestamp?: unknown } })[];
+      };
       const ready = list.items.filter((p) => !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
       if (ready.length === 1 && ready[0]!.metadata?.name) return ready[0]!.metadata.name;
-      last = ready.length > 1 ? `${ready.length} Ready pods match (${ready.map((p) => p.metadata?.name).join(", ")}), expected one` : `${list.items.length} pod(s) match, none Ready`;
+      last =
+        ready.length > 1
+          ? `${ready.length} Ready pods match (${ready.map((p) => p.metadata?.name).join(", ")}), expected one`
+          : `${list.items.length} pod(s) match, none Ready`;
     } catch (e) {
       throw explain(kc, t, e);
     }
@@ -157,7 +179,9 @@ interface Ws {
  */
 export async function openTunnel(given: TunnelTarget, opts: { readyTimeoutMs?: number; localPort?: number } = {}): Promise<Tunnel> {
   const kc = loadConfig(given);
-  const target = given.selector ? { ...given, pod: await readyPodBySelector(kc, { ...given, selector: given.selector }, opts.readyTimeoutMs ?? 300_000) } : given;
+  const target = given.selector
+    ? { ...given, pod: await readyPodBySelector(kc, { ...given, selector: given.selector }, opts.readyTimeoutMs ?? 300_000) }
+    : given;
   await waitReady(kc, target, opts.readyTimeoutMs ?? 300_000);
   const forward = new (client().PortForward)(kc, true);
   const sockets = new Set<Socket>();

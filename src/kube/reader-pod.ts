@@ -52,7 +52,9 @@ export function claimFor(w: Workload, obj: WorkloadSpec, path: string) {
       fsGroup: spec.securityContext?.fsGroup,
     };
   }
-  throw new AppWorkloadError(`No container of ${w.kind} ${w.name} mounts a volume at or above ${path}: the SQLite file is inside the container's own filesystem and is gone once the app is stopped.`);
+  throw new AppWorkloadError(
+    `No container of ${w.kind} ${w.name} mounts a volume at or above ${path}: the SQLite file is inside the container's own filesystem and is gone once the app is stopped.`,
+  );
 }
 
 /** The reader pod's manifest: restricted Pod Security, the claim read-only, a scratch directory for the snapshot. */
@@ -93,13 +95,23 @@ export function readerPodManifest(name: string, namespace: string, c: ReturnType
 }
 
 /** Snapshot of `source` from the stopped workload's claim into `localPath`, through a reader pod. */
-export async function snapshotThroughReader(access: KubeAccess, w: Workload, source: PodSqliteSource, localPath: string, o: { image?: string; timeoutMs: number }): Promise<{ pod: string; bytes: number }> {
+export async function snapshotThroughReader(
+  access: KubeAccess,
+  w: Workload,
+  source: PodSqliteSource,
+  localPath: string,
+  o: { image?: string; timeoutMs: number },
+): Promise<{ pod: string; bytes: number }> {
   const kc: k8s.KubeConfig = kubeConfigOf(access);
   const k = kubeClient();
   const apps = kc.makeApiClient(k.AppsV1Api);
   const core = kc.makeApiClient(k.CoreV1Api);
   const ns = access.namespace;
-  const obj = (w.kind === "Deployment" ? await apps.readNamespacedDeployment({ name: w.name, namespace: ns }) : await apps.readNamespacedStatefulSet({ name: w.name, namespace: ns })) as WorkloadSpec;
+  const obj = (
+    w.kind === "Deployment"
+      ? await apps.readNamespacedDeployment({ name: w.name, namespace: ns })
+      : await apps.readNamespacedStatefulSet({ name: w.name, namespace: ns })
+  ) as WorkloadSpec;
   const claim = claimFor(w, obj, source.path);
   const image = o.image || claim.image;
   const name = `${w.name}`.slice(0, 40) + `-pgshift-reader-${randomBytes(3).toString("hex")}`;
@@ -111,9 +123,14 @@ export async function snapshotThroughReader(access: KubeAccess, w: Workload, sou
       if (p.status?.phase === "Running") break;
       const waiting = p.status?.containerStatuses?.[0]?.state?.waiting;
       if (p.status?.phase === "Failed" || /ErrImagePull|ImagePullBackOff|CreateContainerConfigError|InvalidImageName/.test(waiting?.reason ?? "")) {
-        throw new AppWorkloadError(`The reader pod ${ns}/${name} (image ${image}) could not start: ${waiting?.reason ?? p.status?.phase} ${waiting?.message ?? ""}. Set pgshift:cutover.readerImage to an image with sh and sqlite3 or python3.`);
+        throw new AppWorkloadError(
+          `The reader pod ${ns}/${name} (image ${image}) could not start: ${waiting?.reason ?? p.status?.phase} ${waiting?.message ?? ""}. Set pgshift:cutover.readerImage to an image with sh and sqlite3 or python3.`,
+        );
       }
-      if (Date.now() > until) throw new AppWorkloadError(`The reader pod ${ns}/${name} for claim ${claim.claimName} was not Running within ${Math.round(o.timeoutMs / 1000)} s (phase ${p.status?.phase}).`);
+      if (Date.now() > until)
+        throw new AppWorkloadError(
+          `The reader pod ${ns}/${name} for claim ${claim.claimName} was not Running within ${Math.round(o.timeoutMs / 1000)} s (phase ${p.status?.phase}).`,
+        );
       await new Promise((r) => setTimeout(r, 300));
     }
     const bytes = await snapshotInPod(kc, ns, name, "reader", source.path, localPath);

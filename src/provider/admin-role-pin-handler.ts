@@ -24,7 +24,9 @@ export interface PinInputs {
 
 /** The admin role's settings, as ALTER ROLE statements (the values are constants, not input). */
 export function pinStatements(): string[] {
-  return Object.entries(ADMIN_SESSION_SETTINGS).map(([k, v]) => `ALTER ROLE CURRENT_USER SET ${k} = ${k === "search_path" ? v.split(",").join(", ") : `'${v}'`}`);
+  return Object.entries(ADMIN_SESSION_SETTINGS).map(
+    ([k, v]) => `ALTER ROLE CURRENT_USER SET ${k} = ${k === "search_path" ? v.split(",").join(", ") : `'${v}'`}`,
+  );
 }
 
 /** What the admin role's pg_db_role_setting holds, as `key=value` strings (database-independent settings only). */

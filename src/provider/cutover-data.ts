@@ -54,9 +54,7 @@ export function engineData(s: DataSettings, takeSnapshot: () => Promise<string>,
   return {
     finalSnapshot: takeSnapshot,
     async syncForward(snapshot: string): Promise<SyncResult> {
-      const report = await withDatabase(s, (url) =>
-        migrate({ ...withDefaults(s), source: snapshot, target: url, refresh: true }),
-      );
+      const report = await withDatabase(s, (url) => migrate({ ...withDefaults(s), source: snapshot, target: url, refresh: true }));
       const t = report.tables.map((r) => ({ source: r.source, target: r.target, changed: r.copiedRows ?? 0, match: r.match }));
       return { ok: report.ok, rowsChanged: t.reduce((n, x) => n + x.changed, 0), tables: t };
     },
@@ -67,7 +65,10 @@ export function engineData(s: DataSettings, takeSnapshot: () => Promise<string>,
     async syncBack(): Promise<SyncResult> {
       if (cannotWriteBack) {
         const d = await differingRows();
-        if (d.rows > 0) throw new Error(`PostgreSQL took ${d.atLeast ? "at least " : ""}${d.rows} rows the app's SQLite file lacks (${d.tables.join(", ")}). ${cannotWriteBack}`);
+        if (d.rows > 0)
+          throw new Error(
+            `PostgreSQL took ${d.atLeast ? "at least " : ""}${d.rows} rows the app's SQLite file lacks (${d.tables.join(", ")}). ${cannotWriteBack}`,
+          );
         return { ok: true, rowsChanged: 0, tables: [] };
       }
       const r = await withDatabase(s, (url) => syncBack({ from: url, to: s.sqlitePath, tables, backupDir: s.backupDir || undefined }));

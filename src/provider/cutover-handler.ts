@@ -57,7 +57,8 @@ export async function check(_olds: CutoverInputs, news: CutoverInputs): Promise<
   const pod = parsePodSource(news.source);
   if (!pod && !isAbsolute(news.source)) failures.push({ property: "source", reason: `the SQLite path must be absolute, got "${news.source}"` });
   if (pod && !news.kube) failures.push({ property: "source", reason: `${news.source} needs the cluster the app runs in; manifests are only rendered here` });
-  if (news.healthCheck && !news.kube) failures.push({ property: "healthCheck", reason: "cutover.healthCheck needs the cluster the app runs in; manifests are only rendered here" });
+  if (news.healthCheck && !news.kube)
+    failures.push({ property: "healthCheck", reason: "cutover.healthCheck needs the cluster the app runs in; manifests are only rendered here" });
   if (!(news.timeoutSeconds > 0)) failures.push({ property: "timeoutSeconds", reason: `must be a positive number of seconds, got ${news.timeoutSeconds}` });
   return { inputs: news, failures };
 }
@@ -65,7 +66,15 @@ export async function check(_olds: CutoverInputs, news: CutoverInputs): Promise<
 /** JSON with keys sorted: state comes back from the engine with its keys in another order. */
 export function json(v: unknown): string {
   const sorted = (x: unknown): unknown =>
-    Array.isArray(x) ? x.map(sorted) : x && typeof x === "object" ? Object.fromEntries(Object.keys(x).sort().map((k) => [k, sorted((x as Record<string, unknown>)[k])])) : x;
+    Array.isArray(x)
+      ? x.map(sorted)
+      : x && typeof x === "object"
+        ? Object.fromEntries(
+            Object.keys(x)
+              .sort()
+              .map((k) => [k, sorted((x as Record<string, unknown>)[k])]),
+          )
+        : x;
   return JSON.stringify(sorted(v ?? null));
 }
 
@@ -170,7 +179,11 @@ async function replicaRecord(i: CutoverInputs) {
 }
 
 /** Runs the steps from the resource's last backend to the one asked for. */
-export async function switchApp(i: CutoverInputs, from: Backend, deps: { app?: AppSide & { workloads: Workload[] }; data?: DataSide; log?: (s: string) => void } = {}): Promise<StepsResult> {
+export async function switchApp(
+  i: CutoverInputs,
+  from: Backend,
+  deps: { app?: AppSide & { workloads: Workload[] }; data?: DataSide; log?: (s: string) => void } = {},
+): Promise<StepsResult> {
   const timeoutMs = i.timeoutSeconds * 1000;
   const notes: string[] = [];
   const app = deps.app ?? clusterApp(i);

@@ -91,10 +91,17 @@ export class CutoverError extends Error {
 export const workloadKey = (w: Workload) => `${w.kind}/${w.name}`;
 
 /** What `pulumi preview` shows for a switch: the steps, with workloads and replica counts. */
-export function describeSteps(to: Backend, workloads: Workload[], replicas: Record<string, number>, o: { healthCheck?: HealthCheck | null; discardPostgresWrites?: boolean; source: string; timeoutMs: number }): string[] {
+export function describeSteps(
+  to: Backend,
+  workloads: Workload[],
+  replicas: Record<string, number>,
+  o: { healthCheck?: HealthCheck | null; discardPostgresWrites?: boolean; source: string; timeoutMs: number },
+): string[] {
   const list = workloads.map((w) => `${workloadKey(w)} (${replicas[workloadKey(w)] ?? "?"} → 0)`).join(", ") || "no app.workloads: nothing to stop";
   const back = workloads.map((w) => `${workloadKey(w)} → ${replicas[workloadKey(w)] ?? "?"}`).join(", ");
-  const health = o.healthCheck ? `GET ${o.healthCheck.path} on Service ${o.healthCheck.service}:${o.healthCheck.port} until 2xx` : "no cutover.healthCheck: Ready is enough";
+  const health = o.healthCheck
+    ? `GET ${o.healthCheck.path} on Service ${o.healthCheck.service}:${o.healthCheck.port} until 2xx`
+    : "no cutover.healthCheck: Ready is enough";
   const secs = Math.round(o.timeoutMs / 1000);
   if (to === "postgresql") {
     return [
@@ -107,7 +114,9 @@ export function describeSteps(to: Backend, workloads: Workload[], replicas: Reco
     ];
   }
   return [
-    o.discardPostgresWrites ? "0. rollback.discardPostgresWrites: nothing is copied back; PostgreSQL's writes since cutover are left behind" : "0. check every PostgreSQL value can go back into its SQLite column (refuses before anything stops)",
+    o.discardPostgresWrites
+      ? "0. rollback.discardPostgresWrites: nothing is copied back; PostgreSQL's writes since cutover are left behind"
+      : "0. check every PostgreSQL value can go back into its SQLite column (refuses before anything stops)",
     `1. stop the writers: scale ${list}; wait until their pods are gone`,
     o.discardPostgresWrites ? "2. (no copy)" : `2. back up ${o.source}, copy PostgreSQL's inserts, updates and deletes back into it, verify`,
     "3. switch the app's Secret to SQLite",
@@ -151,7 +160,10 @@ async function healthy(app: AppSide, o: StepOptions, steps: string[]): Promise<v
     } catch (e) {
       last = (e as Error).message;
     }
-    if (now() >= until) throw new Error(`health check GET ${o.healthCheck.path} on Service ${o.healthCheck.service}:${o.healthCheck.port} did not answer 2xx within ${Math.round(o.timeoutMs / 1000)} s (last: ${last})`);
+    if (now() >= until)
+      throw new Error(
+        `health check GET ${o.healthCheck.path} on Service ${o.healthCheck.service}:${o.healthCheck.port} did not answer 2xx within ${Math.round(o.timeoutMs / 1000)} s (last: ${last})`,
+      );
     await new Promise((r) => setTimeout(r, 500));
   }
 }
@@ -183,7 +195,10 @@ function downtimeClock(now: () => number) {
 const sum = (r: SyncResult) => r.tables.map((t) => `${t.source}: ${t.changed}`).join(", ");
 
 function unequal(r: SyncResult): string {
-  return r.tables.filter((t) => !t.match).map((t) => t.source).join(", ");
+  return r.tables
+    .filter((t) => !t.match)
+    .map((t) => t.source)
+    .join(", ");
 }
 
 /** cutover: true — stop, final snapshot, delta sync + verify, switch, restart, health check; put back on failure. */
@@ -265,7 +280,9 @@ export async function rollBack(app: AppSide, data: DataSide, o: StepOptions & { 
   try {
     if (o.discardPostgresWrites) {
       leftBehind = await data.differingRows();
-      steps.push(`rollback.discardPostgresWrites: ${leftBehind.atLeast ? "at least " : ""}${leftBehind.rows} rows PostgreSQL took are left behind${leftBehind.tables.length ? ` (${leftBehind.tables.join(", ")})` : ""}`);
+      steps.push(
+        `rollback.discardPostgresWrites: ${leftBehind.atLeast ? "at least " : ""}${leftBehind.rows} rows PostgreSQL took are left behind${leftBehind.tables.length ? ` (${leftBehind.tables.join(", ")})` : ""}`,
+      );
     } else {
       sync = await data.syncBack();
       if (!sync.ok) throw new Error(`verification found differences after copying back in ${unequal(sync)}`);
@@ -301,10 +318,23 @@ export async function rollBack(app: AppSide, data: DataSide, o: StepOptions & { 
       putBack.push("the app's Secret points at PostgreSQL again");
       await startWriters(app, o, replicas, putBack);
     } catch (e2) {
-      throw new CutoverError(`Rollback failed (${why}) and putting the app back failed too: ${(e2 as Error).message}. Done so far: ${[...steps, ...putBack].join("; ")}.`, [...steps, ...putBack]);
+      throw new CutoverError(
+        `Rollback failed (${why}) and putting the app back failed too: ${(e2 as Error).message}. Done so far: ${[...steps, ...putBack].join("; ")}.`,
+        [...steps, ...putBack],
+      );
     }
     throw new CutoverError(`Rollback failed: ${why}. Put back: ${putBack.join("; ")}. The app runs on PostgreSQL; nothing was lost.`, [...steps, ...putBack]);
   }
   const { writeDowntimeMs, downtimeParts } = clock.finish(o.workloads.length, steps);
-  return { backend: "sqlite", replicas, writeDowntimeMs, downtimeParts, rowsSynced: sync?.rowsChanged ?? 0, sync, backupFile: sync?.backupFile, steps, leftBehind };
+  return {
+    backend: "sqlite",
+    replicas,
+    writeDowntimeMs,
+    downtimeParts,
+    rowsSynced: sync?.rowsChanged ?? 0,
+    sync,
+    backupFile: sync?.backupFile,
+    steps,
+    leftBehind,
+  };
 }

@@ -146,7 +146,8 @@ async function copy(inputs: MigrationInputs, refresh: boolean, why: string[], ev
   const rows = tables.reduce((n, t) => n + t.targetRows, 0);
   const copied = tables.reduce((n, t) => n + (t.copiedRows ?? 0), 0);
   // A re-copy before cutover syncs: say how little it had to copy.
-  if (refresh && tables.some((t) => t.action === "synced")) why.push(`${copied} rows re-copied (${tables.map((t) => `${t.source}: ${t.copiedRows}`).join(", ")})`);
+  if (refresh && tables.some((t) => t.action === "synced"))
+    why.push(`${copied} rows re-copied (${tables.map((t) => `${t.source}: ${t.copiedRows}`).join(", ")})`);
   // Loaded and verified, but worth knowing (a sequence with no value left, a CHECK left out, a migration stamp that differs).
   const warnings = tables.flatMap((t) => (t.warnings ?? []).map((w) => `${t.source}: ${w}`));
   if (warnings.length) why.push(`${warnings.length} warning${warnings.length > 1 ? "s" : ""}: ${warnings.join(" | ")}`);

@@ -12,7 +12,8 @@ export interface PasswordInputs {
 
 export const password = {
   async check(_olds: PasswordInputs, news: PasswordInputs): Promise<pulumi.dynamic.CheckResult> {
-    const failures = Number.isInteger(news.length) && news.length >= 16 && news.length <= 128 ? [] : [{ property: "length", reason: "length must be 16 to 128" }];
+    const failures =
+      Number.isInteger(news.length) && news.length >= 16 && news.length <= 128 ? [] : [{ property: "length", reason: "length must be 16 to 128" }];
     return { inputs: news, failures };
   },
   async diff(_id: string, olds: PasswordInputs, news: PasswordInputs): Promise<pulumi.dynamic.DiffResult> {
@@ -41,7 +42,8 @@ export interface CertInputs {
  */
 export const certificate = {
   async diff(_id: string, olds: CertInputs & { caCert?: string }, news: CertInputs): Promise<pulumi.dynamic.DiffResult> {
-    const changed = olds.commonName !== news.commonName || JSON.stringify(olds.dnsNames) !== JSON.stringify(news.dnsNames) || olds.validityDays !== news.validityDays;
+    const changed =
+      olds.commonName !== news.commonName || JSON.stringify(olds.dnsNames) !== JSON.stringify(news.dnsNames) || olds.validityDays !== news.validityDays;
     // A certificate made before the stack had its own CA is replaced by a CA-signed one.
     const replace = changed || !olds.caCert;
     return { changes: replace, replaces: replace ? ["dnsNames"] : [] };
@@ -49,7 +51,14 @@ export const certificate = {
   async create(inputs: CertInputs): Promise<pulumi.dynamic.CreateResult> {
     /* eslint-disable @typescript-eslint/no-explicit-any -- node-forge ships no types */
     const forge = require("node-forge") as any;
-    const make = (subject: { name: string; value: string }[], issuer: { name: string; value: string }[], publicKey: unknown, signingKey: unknown, days: number, extensions: unknown[]) => {
+    const make = (
+      subject: { name: string; value: string }[],
+      issuer: { name: string; value: string }[],
+      publicKey: unknown,
+      signingKey: unknown,
+      days: number,
+      extensions: unknown[],
+    ) => {
       const cert = forge.pki.createCertificate();
       cert.publicKey = publicKey;
       // Positive serial numbers, unique per certificate.
@@ -78,10 +87,20 @@ export const certificate = {
       { name: "authorityKeyIdentifier", keyIdentifier: ca.generateSubjectKeyIdentifier().getBytes() },
     ]);
     const pem = (c: unknown) => forge.pki.certificateToPem(c);
-    const fingerprint = forge.md.sha256.create().update(forge.asn1.toDer(forge.pki.certificateToAsn1(server)).getBytes()).digest().toHex();
+    const fingerprint = forge.md.sha256
+      .create()
+      .update(forge.asn1.toDer(forge.pki.certificateToAsn1(server)).getBytes())
+      .digest()
+      .toHex();
     return {
       id: fingerprint,
-      outs: { ...inputs, caCert: pem(ca), caKey: forge.pki.privateKeyToPem(caKeys.privateKey), cert: pem(server), key: forge.pki.privateKeyToPem(keys.privateKey) },
+      outs: {
+        ...inputs,
+        caCert: pem(ca),
+        caKey: forge.pki.privateKeyToPem(caKeys.privateKey),
+        cert: pem(server),
+        key: forge.pki.privateKeyToPem(keys.privateKey),
+      },
     };
     /* eslint-enable @typescript-eslint/no-explicit-any */
   },

@@ -19,7 +19,12 @@ export const passwordProvider: pulumi.dynamic.ResourceProvider = {
 export class GeneratedPassword extends pulumi.dynamic.Resource {
   declare public readonly value: pulumi.Output<string>;
   constructor(name: string, args: { length?: number; rotation?: number } = {}, opts?: pulumi.CustomResourceOptions) {
-    super(passwordProvider, name, { length: args.length ?? 32, rotation: args.rotation ?? 0, value: undefined }, { ...opts, additionalSecretOutputs: ["value"] });
+    super(
+      passwordProvider,
+      name,
+      { length: args.length ?? 32, rotation: args.rotation ?? 0, value: undefined },
+      { ...opts, additionalSecretOutputs: ["value"] },
+    );
   }
 }
 
@@ -33,7 +38,11 @@ export class ServerCertificate extends pulumi.dynamic.Resource {
   declare public readonly caCert: pulumi.Output<string>;
   declare public readonly cert: pulumi.Output<string>;
   declare public readonly key: pulumi.Output<string>;
-  constructor(name: string, args: { commonName: pulumi.Input<string>; dnsNames: pulumi.Input<pulumi.Input<string>[]>; validityDays?: number }, opts?: pulumi.CustomResourceOptions) {
+  constructor(
+    name: string,
+    args: { commonName: pulumi.Input<string>; dnsNames: pulumi.Input<pulumi.Input<string>[]>; validityDays?: number },
+    opts?: pulumi.CustomResourceOptions,
+  ) {
     super(
       certificateProvider,
       name,

@@ -22,7 +22,11 @@ after(async () => pg?.stop());
 /** The CLI with no password anywhere but where the test puts it: no PGPASSWORD, a HOME without .pgpass. */
 const run = (args: string[], env: Record<string, string> = {}) => {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== "PGPASSWORD" && k !== "PGPASSFILE"));
-  return spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", env: { ...clean, HOME: mkdtempSync(join(tmpdir(), "pgshift-home-")), ...env }, timeout: 120_000 });
+  return spawnSync(process.execPath, [bin, ...args], {
+    encoding: "utf8",
+    env: { ...clean, HOME: mkdtempSync(join(tmpdir(), "pgshift-home-")), ...env },
+    timeout: 120_000,
+  });
 };
 const small = () => sqliteFile((db) => db.exec("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO items VALUES (1, 'a')"));
 
@@ -53,7 +57,10 @@ test("an empty source (0 bytes, or no tables) exits 2 saying it holds no tables,
   const url = await pg.createDatabase();
   const zero = hostileFile("empty");
   const noTables = sqliteFile((db) => db.pragma("user_version = 7"));
-  for (const [file, what] of [[zero, /holds no tables \(it is an empty, 0-byte file\)/], [noTables, /holds no tables/]] as const) {
+  for (const [file, what] of [
+    [zero, /holds no tables \(it is an empty, 0-byte file\)/],
+    [noTables, /holds no tables/],
+  ] as const) {
     for (const command of ["plan", "migrate", "verify"]) {
       const r = run([command, "--from", file, ...(command === "plan" ? [] : ["--to", url])], { PGPASSWORD: pg.password });
       assert.equal(r.status, 2, `${command}: ${r.stderr}`);

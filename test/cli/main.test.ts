@@ -25,7 +25,7 @@ after(async () => pg?.stop());
 
 const run = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8" });
 const small = () =>
-  sqliteFile((db) => db.exec("CREATE TABLE \"Order Details\" (id INTEGER PRIMARY KEY, qty INTEGER); INSERT INTO \"Order Details\" VALUES (1, 2), (2, 3);"));
+  sqliteFile((db) => db.exec('CREATE TABLE "Order Details" (id INTEGER PRIMARY KEY, qty INTEGER); INSERT INTO "Order Details" VALUES (1, 2), (2, 3);'));
 
 test("migrate --json: exit 0 and only the report on stdout", async () => {
   const url = await pg.createDatabase();
@@ -33,12 +33,22 @@ test("migrate --json: exit 0 and only the report on stdout", async () => {
   assert.equal(r.status, 0, r.stderr);
   const report = JSON.parse(r.stdout);
   assert.equal(report.ok, true);
-  assert.deepEqual(report.tables.map((t: Record<string, unknown>) => ({ source: t.source, target: t.target, sourceRows: t.sourceRows, targetRows: t.targetRows, match: t.match })), [
-    { source: "Order Details", target: "order details", sourceRows: 2, targetRows: 2, match: true },
-  ]);
+  assert.deepEqual(
+    report.tables.map((t: Record<string, unknown>) => ({
+      source: t.source,
+      target: t.target,
+      sourceRows: t.sourceRows,
+      targetRows: t.targetRows,
+      match: t.match,
+    })),
+    [{ source: "Order Details", target: "order details", sourceRows: 2, targetRows: 2, match: true }],
+  );
   assert.ok(!r.stdout.includes(pg.password) && !r.stderr.includes(pg.password), "the password is never printed");
   const rows = await pg.query(`SELECT id::int, qty::int FROM "order details" ORDER BY id`, [], url.split("/").pop());
-  assert.deepEqual(rows, [{ id: 1, qty: 2 }, { id: 2, qty: 3 }]);
+  assert.deepEqual(rows, [
+    { id: 1, qty: 2 },
+    { id: 2, qty: 3 },
+  ]);
 });
 
 test("verify: exit 1 with the differing row when PostgreSQL differs", async () => {
@@ -66,14 +76,19 @@ test("migrate --refresh says per table how many rows it copied again (text and -
   w.close();
   const text = run(["migrate", "--from", src, "--to", url, "--refresh"]);
   assert.equal(text.status, 0, text.stderr);
-  assert.match(text.stdout, /items → items: 500 rows in SQLite, 500 in PostgreSQL \(synced\)\n\s+synced by recorded digests: 1 of \d+ key ranges differed; (\d+) rows deleted, \1 copied again/);
+  assert.match(
+    text.stdout,
+    /items → items: 500 rows in SQLite, 500 in PostgreSQL \(synced\)\n\s+synced by recorded digests: 1 of \d+ key ranges differed; (\d+) rows deleted, \1 copied again/,
+  );
   assert.match(text.stdout, /tags +→ tags: 3 rows in SQLite, 3 in PostgreSQL \(reloaded\)\n\s+reloaded whole: key is not a single integer column/);
   const w2 = new Database(src);
   w2.exec("DELETE FROM items WHERE id = 3");
   w2.close();
   const json = run(["migrate", "--from", src, "--to", url, "--refresh", "--json"]);
   assert.equal(json.status, 0, json.stderr);
-  const items = (JSON.parse(json.stdout) as { tables: { source: string; action: string; copiedRows: number; refresh: string }[] }).tables.find((t) => t.source === "items")!;
+  const items = (JSON.parse(json.stdout) as { tables: { source: string; action: string; copiedRows: number; refresh: string }[] }).tables.find(
+    (t) => t.source === "items",
+  )!;
   assert.equal(items.action, "synced");
   assert.equal(items.copiedRows, 0, "a deleted row: nothing to copy, only the row to delete");
   assert.match(items.refresh, /1 of \d+ key ranges differed; 1 rows deleted, 0 copied again/);
@@ -158,14 +173,23 @@ test("PostgreSQL restarted mid-copy: the run fails clearly, the next one complet
 test("usage problems, a bad --cast among them: exit 2 and one line naming the problem, never a stack trace", async () => {
   const src = small();
   const cases: [string[], RegExp][] = [
-    [["migrate", "--from", src, "--to", "postgres://u:p@127.0.0.1:1/x", "--cast", "Order Details.qty=bigbig"], /^pgshift: --cast "Order Details\.qty=bigbig": unknown cast "bigbig"; use one of: text, /],
+    [
+      ["migrate", "--from", src, "--to", "postgres://u:p@127.0.0.1:1/x", "--cast", "Order Details.qty=bigbig"],
+      /^pgshift: --cast "Order Details\.qty=bigbig": unknown cast "bigbig"; use one of: text, /,
+    ],
     [["plan", "--from", src, "--cast", "qty=text"], /^pgshift: --cast "qty=text" must look like table\.column=type/],
     [["plan", "--from", src, "--cast", "Order Details.qty=text:epoch-ms"], /only timestamp, timestamptz and date take a reading for numbers/],
     [["plan", "--from", src, "--cast", "Order Details.nope=text"], /--cast names "Order Details\.nope", which is not a column being migrated/],
     [["plan", "--from", src, "--bogus"], /^pgshift: Unknown option '--bogus'.*Run `pgshift --help` for usage\.$/],
     [["migrate", "--from", src, "--to", "postgres://u:p@127.0.0.1:1/x", "--jobs", "many"], /--jobs must be a whole number/],
-    [["migrate", "--from", src, "--to", "postgres://u:p@127.0.0.1:1/x", "--schema", "replace"], /^pgshift: --schema must be create or existing, not "replace"\.$/],
-    [["verify", "--from", src, "--to", "postgres://u:p@127.0.0.1:1/x", "--identifiers", "upcase"], /^pgshift: --identifiers must be downcase or preserve, not "upcase"\.$/],
+    [
+      ["migrate", "--from", src, "--to", "postgres://u:p@127.0.0.1:1/x", "--schema", "replace"],
+      /^pgshift: --schema must be create or existing, not "replace"\.$/,
+    ],
+    [
+      ["verify", "--from", src, "--to", "postgres://u:p@127.0.0.1:1/x", "--identifiers", "upcase"],
+      /^pgshift: --identifiers must be downcase or preserve, not "upcase"\.$/,
+    ],
     [["frobnicate"], /^pgshift: Unknown command "frobnicate"; use plan, migrate, verify or sync-back\./],
   ];
   for (const [args, message] of cases) {
@@ -180,15 +204,32 @@ test("usage problems, a bad --cast among them: exit 2 and one line naming the pr
 
 test("a plain verify after migrate --identifiers preserve --cast … compares the way the migration loaded", async () => {
   const src = sqliteFile((db) => {
-    db.exec('CREATE TABLE "Events" (id INTEGER PRIMARY KEY, "At" DATETIME, "Payload" JSON); INSERT INTO "Events" VALUES (1, 40000000000, \'not json\'), (2, 1700000000000, \'{"a": 1}\')');
+    db.exec(
+      'CREATE TABLE "Events" (id INTEGER PRIMARY KEY, "At" DATETIME, "Payload" JSON); INSERT INTO "Events" VALUES (1, 40000000000, \'not json\'), (2, 1700000000000, \'{"a": 1}\')',
+    );
   });
   const url = await pg.createDatabase();
-  const m = run(["migrate", "--from", src, "--to", url, "--identifiers", "preserve", "--cast", "Events.At=timestamp:epoch-ms", "--cast", "Events.Payload=text"]);
+  const m = run([
+    "migrate",
+    "--from",
+    src,
+    "--to",
+    url,
+    "--identifiers",
+    "preserve",
+    "--cast",
+    "Events.At=timestamp:epoch-ms",
+    "--cast",
+    "Events.Payload=text",
+  ]);
   assert.equal(m.status, 0, m.stderr);
   const v = run(["verify", "--from", src, "--to", url, "--json"]);
   assert.equal(v.status, 0, v.stderr + v.stdout);
   const report = JSON.parse(v.stdout);
-  assert.deepEqual(report.tables.map((t: Record<string, unknown>) => [t.target, t.match, t.verifiedBy]), [["Events", true, "key order"]]);
+  assert.deepEqual(
+    report.tables.map((t: Record<string, unknown>) => [t.target, t.match, t.verifiedBy]),
+    [["Events", true, "key order"]],
+  );
   // Told otherwise on the command line, verify does as told (and finds the table missing under its downcased name).
   const other = run(["verify", "--from", src, "--to", url, "--identifiers", "downcase", "--json"]);
   assert.equal(other.status, 1, other.stderr);
@@ -197,7 +238,9 @@ test("a plain verify after migrate --identifiers preserve --cast … compares th
 test("the CLI runs from a bundle of src/ built on first use; with PGSHIFT_BUNDLE=off from the sources through tsx, with the same results", async () => {
   const cache = resolve(__dirname, "..", "..", "node_modules", ".cache", "pgshift");
   const src = sqliteFile((db) =>
-    db.exec(`CREATE TABLE t (id INTEGER PRIMARY KEY, at DATETIME, doc JSON); INSERT INTO t VALUES (1, '2025-01-02 03:04:05.123456', '{"b": 1, "a": [2]}'), (2, 1735787045000, NULL);`),
+    db.exec(
+      `CREATE TABLE t (id INTEGER PRIMARY KEY, at DATETIME, doc JSON); INSERT INTO t VALUES (1, '2025-01-02 03:04:05.123456', '{"b": 1, "a": [2]}'), (2, 1735787045000, NULL);`,
+    ),
   );
   const bundled = run(["plan", "--from", src, "--json"]);
   assert.equal(bundled.status, 0, bundled.stderr);
@@ -220,7 +263,8 @@ test("sync-back: PostgreSQL's writes back into the SQLite file (exit 0), --dry-r
   const sha = (p: string) => createHash("sha256").update(readFileSync(p)).digest("hex");
   const src = sqliteFile((db) => {
     db.exec("CREATE TABLE items (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, at DATETIME, done BOOLEAN)");
-    for (let i = 1; i <= 20; i++) db.prepare("INSERT INTO items (name, at, done) VALUES (?, ?, ?)").run(`item ${i}`, `2024-01-02T03:04:${String(i).padStart(2, "0")}`, i % 2);
+    for (let i = 1; i <= 20; i++)
+      db.prepare("INSERT INTO items (name, at, done) VALUES (?, ?, ?)").run(`item ${i}`, `2024-01-02T03:04:${String(i).padStart(2, "0")}`, i % 2);
   });
   const url = await pg.createDatabase();
   const db = url.split("/").pop();
@@ -234,7 +278,10 @@ test("sync-back: PostgreSQL's writes back into the SQLite file (exit 0), --dry-r
   assert.equal(dry.status, 0, dry.stderr);
   const plan = JSON.parse(dry.stdout);
   assert.deepEqual([plan.dryRun, plan.rowsChanged, plan.backupFile], [true, 3, null]);
-  assert.deepEqual(plan.tables.map((t: Record<string, unknown>) => [t.source, t.inserted, t.updated, t.deleted]), [["items", 1, 1, 1]]);
+  assert.deepEqual(
+    plan.tables.map((t: Record<string, unknown>) => [t.source, t.inserted, t.updated, t.deleted]),
+    [["items", 1, 1, 1]],
+  );
   assert.equal(sha(src), before, "a dry run writes nothing");
   assert.ok(!dry.stdout.includes(pg.password) && !dry.stderr.includes(pg.password));
 

@@ -32,7 +32,11 @@ test("a node runs a pod with a volume, and stopping the cluster leaves the machi
   assert.ok(before, "the cluster recorded the machine before changing it");
   let stopped = false;
   try {
-    console.log(`node up in ${Object.values(cluster.timings).reduce((a, b) => a + b, 0).toFixed(1)}s: ${JSON.stringify(cluster.timings)}`);
+    console.log(
+      `node up in ${Object.values(cluster.timings)
+        .reduce((a, b) => a + b, 0)
+        .toFixed(1)}s: ${JSON.stringify(cluster.timings)}`,
+    );
     await cluster.kubectl(["apply", "-f", "-"], {
       input: `apiVersion: v1
 kind: PersistentVolumeClaim
@@ -65,7 +69,10 @@ spec:
 
     const during = diffHostState(before, hostState(), cluster.dir);
     for (const expected of [`+ link ${NODE.bridge}`, `+ link ${NODE.link}`, "+ netns cni-", "+ iptables(ipv4 nat) -N KUBE-SERVICES", "+ cgroup "]) {
-      assert.ok(during.some((l) => l.startsWith(expected)), `while it runs the node has made: ${expected} (the check below can see it)`);
+      assert.ok(
+        during.some((l) => l.startsWith(expected)),
+        `while it runs the node has made: ${expected} (the check below can see it)`,
+      );
     }
   } finally {
     // Compared with the record while the cluster still holds the node lock (the next node may start right after).

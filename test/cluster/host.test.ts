@@ -14,11 +14,27 @@ test("an iptables -S rule splits into the arguments that delete it, quoted comme
     "-j",
     "KUBE-FORWARD",
   ]);
-  assert.deepEqual(splitRule('KUBE-SVC-X -m comment --comment "ns/svc:\\"p\\"" -j KUBE-SEP-Y'), ["KUBE-SVC-X", "-m", "comment", "--comment", 'ns/svc:"p"', "-j", "KUBE-SEP-Y"]);
+  assert.deepEqual(splitRule('KUBE-SVC-X -m comment --comment "ns/svc:\\"p\\"" -j KUBE-SEP-Y'), [
+    "KUBE-SVC-X",
+    "-m",
+    "comment",
+    "--comment",
+    'ns/svc:"p"',
+    "-j",
+    "KUBE-SEP-Y",
+  ]);
 });
 
 test("the host diff names what is new or gone, and ignores other programs' mounts under /tmp", () => {
-  const base: HostState = { links: ["eth0", "lo"], netns: [], mounts: ["/", "/proc"], iptables: { "ipv4 filter": ["-P FORWARD ACCEPT"] }, sysctls: { "kernel/panic": "1" }, cgroups: [], paths: [] };
+  const base: HostState = {
+    links: ["eth0", "lo"],
+    netns: [],
+    mounts: ["/", "/proc"],
+    iptables: { "ipv4 filter": ["-P FORWARD ACCEPT"] },
+    sysctls: { "kernel/panic": "1" },
+    cgroups: [],
+    paths: [],
+  };
   const after: HostState = {
     links: ["eth0", "lo", "pgshift0"],
     netns: ["cni-1"],

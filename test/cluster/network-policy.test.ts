@@ -28,7 +28,10 @@ let cluster: TestCluster;
 const allowFrom = parseConfig(rawConfig({ "pgshift:namespace": ns })).networkPolicy.allowFrom;
 const policy = networkPolicyManifest({ namespace: ns, namePrefix: "np-", databaseInstance: instance, allowFrom, dnsCidrs: [`${NODE.ip}/32`] });
 
-const yamlLabels = (l: Record<string, string>) => `{ ${Object.entries(l).map(([k, v]) => `"${k}": "${v}"`).join(", ")} }`;
+const yamlLabels = (l: Record<string, string>) =>
+  `{ ${Object.entries(l)
+    .map(([k, v]) => `"${k}": "${v}"`)
+    .join(", ")} }`;
 const podSpec = (command: string) => `
     securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: RuntimeDefault } }
     automountServiceAccountToken: false
@@ -52,15 +55,21 @@ spec:${podSpec(command)}
 /** Exit code of a TCP connect from a pod, with how long it took. */
 async function probe(from: string, namespace: string, host: string, port: number): Promise<{ code: number; seconds: number }> {
   const t0 = Date.now();
-  const r = await cluster.kubectl(["exec", "-n", namespace, from, "--", "nc", "-z", "-w", String(CONNECT_TIMEOUT_S), host, String(port)], { allowFailure: true });
+  const r = await cluster.kubectl(["exec", "-n", namespace, from, "--", "nc", "-z", "-w", String(CONNECT_TIMEOUT_S), host, String(port)], {
+    allowFailure: true,
+  });
   return { code: r.code, seconds: (Date.now() - t0) / 1000 };
 }
 
 async function podIp(name: string, namespace: string): Promise<string> {
-  return cluster.waitFor(`pod ${namespace}/${name} to run`, async () => {
-    const p = await cluster.get<{ status: { phase: string; podIP?: string } }>("pod", name, namespace);
-    return p?.status.phase === "Running" && p.status.podIP ? p.status.podIP : undefined;
-  }, 120_000);
+  return cluster.waitFor(
+    `pod ${namespace}/${name} to run`,
+    async () => {
+      const p = await cluster.get<{ status: { phase: string; podIP?: string } }>("pod", name, namespace);
+      return p?.status.phase === "Running" && p.status.podIP ? p.status.podIP : undefined;
+    },
+    120_000,
+  );
 }
 
 before(async () => {
@@ -80,10 +89,22 @@ metadata: { name: ${service}, namespace: ${ns} }
 spec: { selector: ${yamlLabels(databaseSelector(instance))}, ports: [{ port: 5432, targetPort: 5432 }] }
 ${pod("db", ns, databaseSelector(instance), listen(5432))}${pod("api", ns, allowFrom[0]!, idle)}${pod("worker", ns, allowFrom[1]!, idle)}${pod("exporter", ns, exporterSelector(instance), idle)}${pod("stranger", ns, { app: "something-else" }, listen(8080))}${pod("same-labels-elsewhere", otherNs, allowFrom[0]!, idle)}`,
   });
-  for (const [name, namespace] of [["db", ns], ["api", ns], ["worker", ns], ["exporter", ns], ["stranger", ns], ["same-labels-elsewhere", otherNs]] as const) await podIp(name, namespace);
+  for (const [name, namespace] of [
+    ["db", ns],
+    ["api", ns],
+    ["worker", ns],
+    ["exporter", ns],
+    ["stranger", ns],
+    ["same-labels-elsewhere", otherNs],
+  ] as const)
+    await podIp(name, namespace);
   await cluster.kubectl(["apply", "-f", "-"], { input: JSON.stringify({ apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", ...policy }) });
   // kube-router programs a policy within a sync; until then the stranger still gets through.
-  await cluster.waitFor("kube-router to enforce the policy (the stranger refused)", async () => (await probe("stranger", ns, service, 5432)).code !== 0, 60_000);
+  await cluster.waitFor(
+    "kube-router to enforce the policy (the stranger refused)",
+    async () => (await probe("stranger", ns, service, 5432)).code !== 0,
+    60_000,
+  );
 });
 
 after(async () => {
@@ -115,10 +136,14 @@ spec:
       restartPolicy: Never${podSpec(waitThenConnect).replace(/\n {4}/g, "\n      ")}
 `,
   });
-  const job = await cluster.waitFor("the backup Job to finish", async () => {
-    const j = await cluster.get<{ status: { succeeded?: number; failed?: number } }>("job", "backup-probe", ns);
-    return j && (j.status.succeeded || j.status.failed) ? j : undefined;
-  }, 120_000);
+  const job = await cluster.waitFor(
+    "the backup Job to finish",
+    async () => {
+      const j = await cluster.get<{ status: { succeeded?: number; failed?: number } }>("job", "backup-probe", ns);
+      return j && (j.status.succeeded || j.status.failed) ? j : undefined;
+    },
+    120_000,
+  );
   const logs = (await cluster.kubectl(["logs", "-n", ns, "job/backup-probe"], { allowFailure: true })).stdout.trim();
   console.log(`backup Job: ${logs}`);
   assert.equal(job.status.succeeded, 1, `the backup Job's pod reached 5432 (${logs})`);
@@ -142,7 +167,11 @@ test("the database pod resolves DNS and cannot open a connection anywhere else",
   const dns = await cluster.kubectl(["exec", "-n", ns, "db", "--", "nslookup", `${service}.${ns}.svc.${NODE.domain}`], { allowFailure: true });
   assert.equal(dns.code, 0, `DNS from the database pod: ${dns.stdout}${dns.stderr}`);
   const strangerIp = await podIp("stranger", ns);
-  for (const [host, port] of [[strangerIp, 8080], [NODE.ip, 10250], [NODE.apiServiceIp, 443]] as const) {
+  for (const [host, port] of [
+    [strangerIp, 8080],
+    [NODE.ip, 10250],
+    [NODE.apiServiceIp, 443],
+  ] as const) {
     const r = await probe("db", ns, host, port);
     assert.notEqual(r.code, 0, `the database pod must not reach ${host}:${port}`);
   }

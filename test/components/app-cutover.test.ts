@@ -59,7 +59,10 @@ test("cutover points DATABASE_URL at PostgreSQL as the app role and changes the 
   new AppCutover("app", { ...base, cutover: true });
   await settle();
   const secret = one(resources, "kubernetes:core/v1:Secret").inputs;
-  assert.equal(secret.stringData.DATABASE_URL, "postgresql+psycopg://piyasa_app:p%40ss%2Fword@dev-postgres.piyasa-chatbot-dev.svc.cluster.local:5432/piyasa_db");
+  assert.equal(
+    secret.stringData.DATABASE_URL,
+    "postgresql+psycopg://piyasa_app:p%40ss%2Fword@dev-postgres.piyasa-chatbot-dev.svc.cluster.local:5432/piyasa_db",
+  );
   assert.match(secret.stringData.DATABASE_URL_ASYNC, /^postgresql\+asyncpg:/);
   for (const t of ["kubernetes:apps/v1:DeploymentPatch", "kubernetes:apps/v1:StatefulSetPatch"]) {
     assert.equal(one(resources, t).inputs.spec.template.metadata.annotations[RESTART_ANNOTATION], "postgresql");
@@ -86,7 +89,17 @@ test("with a cluster and workloads the Cutover resource switches: the Secret kee
   const steps = {
     kube: { kubeconfig: "not a kubeconfig", context: "", namespace: "piyasa-chatbot-dev" },
     source: "/data/app.db",
-    data: { sqlitePath: "/data/app.db", targetUrl: "postgresql://piyasa_user:owner-pw@db:5432/piyasa_db", tunnel: null, schema: "create" as const, tables: [], identifiers: "downcase" as const, casts: {}, jobs: 2, backupDir: "" },
+    data: {
+      sqlitePath: "/data/app.db",
+      targetUrl: "postgresql://piyasa_user:owner-pw@db:5432/piyasa_db",
+      tunnel: null,
+      schema: "create" as const,
+      tables: [],
+      identifiers: "downcase" as const,
+      casts: {},
+      jobs: 2,
+      backupDir: "",
+    },
     healthCheck: { service: "dev-api", port: 8000, path: "/healthz" },
     timeoutSeconds: 120,
     discardPostgresWrites: false,
@@ -113,7 +126,17 @@ test("rendered manifests (no cluster): the Secret is rendered for the backend as
   const resources = captureResources();
   const steps = {
     source: "/data/app.db",
-    data: { sqlitePath: "/data/app.db", targetUrl: "postgresql://u:p@db:5432/piyasa_db", tunnel: null, schema: "create" as const, tables: [], identifiers: "downcase" as const, casts: {}, jobs: 2, backupDir: "" },
+    data: {
+      sqlitePath: "/data/app.db",
+      targetUrl: "postgresql://u:p@db:5432/piyasa_db",
+      tunnel: null,
+      schema: "create" as const,
+      tables: [],
+      identifiers: "downcase" as const,
+      casts: {},
+      jobs: 2,
+      backupDir: "",
+    },
     timeoutSeconds: 300,
     discardPostgresWrites: false,
   };

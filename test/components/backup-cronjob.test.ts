@@ -13,7 +13,19 @@ test("CronJob: Forbid concurrency, history limits, TTL, the repo's script from a
   const resources = captureResources();
   new BackupCronJob(
     "backup",
-    { namespace: "ns", namePrefix: "dev-", databaseInstance: "postgres", image: "postgres:16-alpine", schedule: "0 2 * * *", keepDaily: 7, keepWeekly: 4, keepMonthly: 6, storageSize: "20Gi", credentialsSecretName: "dev-postgres-backup", protect: true },
+    {
+      namespace: "ns",
+      namePrefix: "dev-",
+      databaseInstance: "postgres",
+      image: "postgres:16-alpine",
+      schedule: "0 2 * * *",
+      keepDaily: 7,
+      keepWeekly: 4,
+      keepMonthly: 6,
+      storageSize: "20Gi",
+      credentialsSecretName: "dev-postgres-backup",
+      protect: true,
+    },
     { transformations: [captureOptions] },
   );
   await settle();
@@ -37,7 +49,19 @@ test("CronJob: Forbid concurrency, history limits, TTL, the repo's script from a
 });
 
 test("the backup job's pods carry the labels the NetworkPolicy lets in; the CronJob mounts its claim, scripts and account by name", () => {
-  const m = backupManifests({ namespace: "ns", namePrefix: "dev-", databaseInstance: "postgres", image: "postgres:16-alpine", schedule: "0 2 * * *", keepDaily: 7, keepWeekly: 4, keepMonthly: 6, storageSize: "20Gi", credentialsSecretName: "dev-postgres-backup", protect: false }) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const m = backupManifests({
+    namespace: "ns",
+    namePrefix: "dev-",
+    databaseInstance: "postgres",
+    image: "postgres:16-alpine",
+    schedule: "0 2 * * *",
+    keepDaily: 7,
+    keepWeekly: 4,
+    keepMonthly: 6,
+    storageSize: "20Gi",
+    credentialsSecretName: "dev-postgres-backup",
+    protect: false,
+  }) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
   const labels = m.cronJob.spec.jobTemplate.spec.template.metadata.labels;
   assert.equal(labels["app.kubernetes.io/component"], "backup");
   assert.equal(labels["app.kubernetes.io/instance"], "postgres");

@@ -59,7 +59,13 @@ test("its pods carry the labels the NetworkPolicy, exporter and backup select th
   assert.deepEqual(s.inheritedMetadata.labels["app.kubernetes.io/name"], "postgresql");
   assert.deepEqual(s.inheritedMetadata.labels["app.kubernetes.io/instance"], "postgres");
   assert.deepEqual(s.seccompProfile, { type: "RuntimeDefault" });
-  assert.deepEqual(s.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } });
+  assert.deepEqual(s.securityContext, {
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    runAsNonRoot: true,
+    capabilities: { drop: ["ALL"] },
+    seccompProfile: { type: "RuntimeDefault" },
+  });
   assert.equal(s.enablePDB, true);
 });
 
@@ -99,7 +105,13 @@ test("the component declares the Cluster (protected in prod), a generated certif
 
 test("Secrets point at the read-write Service, and the superuser Secret carries CloudNativePG's key names", async () => {
   const pw = { superuser: "su", owner: "o", app: "a", monitor: "m", backup: "b" };
-  const base = { namespace: "piyasa-ha", namePrefix: "ha-", database: "piyasa_db", roles: { owner: "piyasa_user", app: "piyasa_app", monitor: "piyasa_monitor", backup: "piyasa_backup" }, tls: false };
+  const base = {
+    namespace: "piyasa-ha",
+    namePrefix: "ha-",
+    database: "piyasa_db",
+    roles: { owner: "piyasa_user", app: "piyasa_app", monitor: "piyasa_monitor", backup: "piyasa_backup" },
+    tls: false,
+  };
   const m = databaseSecretManifests("secrets", { ...base, engine: "cloudnative-pg" }, pw);
   assert.equal(await output(pulumi.output(m.backup.stringData.PGHOST)), "ha-postgres-rw.piyasa-ha.svc.cluster.local");
   assert.match(String(await output(pulumi.output(m.exporter.stringData.DATA_SOURCE_NAME))), /@ha-postgres-rw\.piyasa-ha\.svc\.cluster\.local:5432\//);
@@ -120,8 +132,23 @@ test("the NetworkPolicy lets the instances replicate and the operator call them,
     cloudnativePg: { clusterName: "ha-postgres", apiServerCidrs: ["10.0.0.1/32"] },
   }) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
   assert.equal(np.spec.ingress.length, 3);
-  assert.deepEqual(np.spec.ingress[1], { from: [{ podSelector: { matchLabels: { "cnpg.io/cluster": "ha-postgres" } } }], ports: [{ protocol: "TCP", port: 5432 }, { protocol: "TCP", port: 8000 }] });
-  assert.deepEqual(np.spec.ingress[2], { from: [{ namespaceSelector: {}, podSelector: { matchLabels: { "app.kubernetes.io/name": "cloudnative-pg" } } }], ports: [{ protocol: "TCP", port: 8000 }] });
-  assert.deepEqual(np.spec.egress[1], { to: [{ podSelector: { matchLabels: { "cnpg.io/cluster": "ha-postgres" } } }], ports: [{ protocol: "TCP", port: 5432 }, { protocol: "TCP", port: 8000 }] });
+  assert.deepEqual(np.spec.ingress[1], {
+    from: [{ podSelector: { matchLabels: { "cnpg.io/cluster": "ha-postgres" } } }],
+    ports: [
+      { protocol: "TCP", port: 5432 },
+      { protocol: "TCP", port: 8000 },
+    ],
+  });
+  assert.deepEqual(np.spec.ingress[2], {
+    from: [{ namespaceSelector: {}, podSelector: { matchLabels: { "app.kubernetes.io/name": "cloudnative-pg" } } }],
+    ports: [{ protocol: "TCP", port: 8000 }],
+  });
+  assert.deepEqual(np.spec.egress[1], {
+    to: [{ podSelector: { matchLabels: { "cnpg.io/cluster": "ha-postgres" } } }],
+    ports: [
+      { protocol: "TCP", port: 5432 },
+      { protocol: "TCP", port: 8000 },
+    ],
+  });
   assert.deepEqual(np.spec.egress[2], { to: [{ ipBlock: { cidr: "10.0.0.1/32" } }] });
 });

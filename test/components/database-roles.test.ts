@@ -76,7 +76,18 @@ const isSuper = async () => (await pgs.query<{ s: boolean }>("SELECT rolsuper AS
 before(async () => {
   pgs = await startPostgres({
     onLog: (m) => (serverLog += m + "\n"),
-    flags: ["-c", "log_statement=all", "-c", "log_min_error_statement=debug5", "-c", "log_min_duration_statement=0", "-c", "log_parameter_max_length=-1", "-c", "log_parameter_max_length_on_error=-1"],
+    flags: [
+      "-c",
+      "log_statement=all",
+      "-c",
+      "log_min_error_statement=debug5",
+      "-c",
+      "log_min_duration_statement=0",
+      "-c",
+      "log_parameter_max_length=-1",
+      "-c",
+      "log_parameter_max_length_on_error=-1",
+    ],
   });
   await pgs.query(`CREATE DATABASE ${db}`);
   ws = pulumiWorkspace(program);
@@ -120,7 +131,9 @@ test("up creates the database, roles, grants and default privileges as @pulumi/p
     ["roles-admin-session"],
   );
 
-  const [backup] = await pgs.query<{ rolsuper: boolean; rolcreatedb: boolean; rolconnlimit: number }>("SELECT rolsuper, rolcreatedb, rolconnlimit FROM pg_roles WHERE rolname = 'piyasa_backup'");
+  const [backup] = await pgs.query<{ rolsuper: boolean; rolcreatedb: boolean; rolconnlimit: number }>(
+    "SELECT rolsuper, rolcreatedb, rolconnlimit FROM pg_roles WHERE rolname = 'piyasa_backup'",
+  );
   assert.deepEqual(backup, { rolsuper: false, rolcreatedb: false, rolconnlimit: 2 });
   // PostgreSQL stores the verifier pgshift computed; each password logs in.
   const stored = await pgs.query<{ rolpassword: string }>("SELECT rolpassword FROM pg_authid WHERE rolname LIKE 'piyasa%'");

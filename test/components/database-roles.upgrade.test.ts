@@ -40,9 +40,9 @@ const connect = async (role: (typeof roles)[number]) => {
 };
 
 const typesInState = async () =>
-  (JSON.parse((await ws.run(["stack", "export", "--stack", stack])).stdout) as { deployment: { resources: { type: string; urn: string }[] } }).deployment.resources.map(
-    (r) => `${r.type} ${r.urn.split("::").pop()}`,
-  );
+  (
+    JSON.parse((await ws.run(["stack", "export", "--stack", stack])).stdout) as { deployment: { resources: { type: string; urn: string }[] } }
+  ).deployment.resources.map((r) => `${r.type} ${r.urn.split("::").pop()}`);
 
 before(async () => {
   assert.notEqual(oldCommit, newCommit);
@@ -96,7 +96,11 @@ test("an update from the previous code's state takes the roles over; the app rea
     "the old role and grant resources left the state",
   );
   const login = await pgs.query<{ rolname: string; rolcanlogin: boolean }>("SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname LIKE 'piyasa%' ORDER BY 1");
-  assert.deepEqual(login.map((r) => r.rolcanlogin), [true, true, true, true], JSON.stringify(login));
+  assert.deepEqual(
+    login.map((r) => r.rolcanlogin),
+    [true, true, true, true],
+    JSON.stringify(login),
+  );
   for (const r of roles) await (await connect(r)).end();
 
   const again = await ws.run(["up", "--yes", "--skip-preview", "--expect-no-changes", "--stack", stack], { allowFailure: true });

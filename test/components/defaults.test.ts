@@ -53,7 +53,15 @@ before(async () => {
     roles: ["piyasa_user"],
     drains: "block",
   });
-  new PostgresExporter("exporter", { namespace: ns, namePrefix: "", databaseInstance: "postgres", image: "quay.io/prometheuscommunity/postgres-exporter:v0.15.0", dsnSecretName: "dsn", caSecretName: "postgres-tls", serviceMonitor: false });
+  new PostgresExporter("exporter", {
+    namespace: ns,
+    namePrefix: "",
+    databaseInstance: "postgres",
+    image: "quay.io/prometheuscommunity/postgres-exporter:v0.15.0",
+    dsnSecretName: "dsn",
+    caSecretName: "postgres-tls",
+    serviceMonitor: false,
+  });
   new BackupCronJob("backup", {
     namespace: ns,
     namePrefix: "",
@@ -74,7 +82,10 @@ before(async () => {
     const spec = structuredClone(r.inputs.spec.template.spec);
     // What the StatefulSet controller adds: a claim per volumeClaimTemplate.
     for (const t of r.inputs.spec.volumeClaimTemplates ?? []) {
-      spec.volumes = [...(spec.volumes ?? []), { name: t.metadata.name, persistentVolumeClaim: { claimName: `${t.metadata.name}-${r.inputs.metadata.name}-0` } }];
+      spec.volumes = [
+        ...(spec.volumes ?? []),
+        { name: t.metadata.name, persistentVolumeClaim: { claimName: `${t.metadata.name}-${r.inputs.metadata.name}-0` } },
+      ];
     }
     return spec;
   };
@@ -89,19 +100,27 @@ before(async () => {
     };
   });
   pods = resources
-    .filter((r) => ["kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:Deployment", "kubernetes:batch/v1:CronJob"].includes(r.type) && !r.name.startsWith("blocked"))
+    .filter(
+      (r) =>
+        ["kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:Deployment", "kubernetes:batch/v1:CronJob"].includes(r.type) && !r.name.startsWith("blocked"),
+    )
     .map((r) => ({ name: r.inputs.metadata.name, spec: template(r) }));
   serviceAccounts = resources.filter((r) => r.type === "kubernetes:core/v1:ServiceAccount").map((r) => r.inputs.metadata.name);
   cluster = await startTestCluster();
-  await cluster.kubectl(["apply", "-f", "-"], { input: JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns, labels: POD_SECURITY_LABELS } }) });
+  await cluster.kubectl(["apply", "-f", "-"], {
+    input: JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns, labels: POD_SECURITY_LABELS } }),
+  });
   for (const sa of serviceAccounts) await cluster.kubectl(["create", "serviceaccount", sa, "-n", ns], { allowFailure: true });
 });
 after(async () => cluster?.stop());
 
 const submit = (name: string, spec: unknown) =>
-  cluster.kubectl(["create", "--dry-run=server", "-n", ns, "-f", "-"], { input: JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name, namespace: ns }, spec }), allowFailure: true });
+  cluster.kubectl(["create", "--dry-run=server", "-n", ns, "-f", "-"], {
+    input: JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name, namespace: ns }, spec }),
+    allowFailure: true,
+  });
 
-test("every pgshift pod (database, exporter, backup job) is admitted under Pod Security \"restricted\", each with its own token-less ServiceAccount", async () => {
+test('every pgshift pod (database, exporter, backup job) is admitted under Pod Security "restricted", each with its own token-less ServiceAccount', async () => {
   assert.deepEqual(pods.map((p) => p.name).sort(), ["postgres", "postgres-backup", "postgres-exporter"]);
   for (const p of pods) {
     const r = await submit(p.name, p.spec);
@@ -114,7 +133,10 @@ test("every pgshift pod (database, exporter, backup job) is admitted under Pod S
 });
 
 test("the namespace really enforces it: the database pod without its hardening is refused", async () => {
-  const db = structuredClone(pods.find((p) => p.name === "postgres")!.spec) as { securityContext: Record<string, unknown>; containers: { securityContext: Record<string, unknown> }[] };
+  const db = structuredClone(pods.find((p) => p.name === "postgres")!.spec) as {
+    securityContext: Record<string, unknown>;
+    containers: { securityContext: Record<string, unknown> }[];
+  };
   delete db.securityContext.seccompProfile;
   db.containers[0]!.securityContext = { ...db.containers[0]!.securityContext, allowPrivilegeEscalation: true, capabilities: {} };
   const r = await submit("postgres-weakened", db);
@@ -165,7 +187,17 @@ test("PodDisruptionBudget on a real API server: a drain evicts the database by d
   assert.equal(evicted.code, 0, `the default lets the drain through: ${evicted.stderr}`);
 
   // Not Ready: never holds a drain, even with drains: block (unhealthyPodEvictionPolicy: AlwaysAllow).
-  await cluster.kubectl(["patch", "pod", blockPod, "-n", ns, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { conditions: [{ type: "Ready", status: "False", lastTransitionTime: new Date().toISOString() }] } })]);
+  await cluster.kubectl([
+    "patch",
+    "pod",
+    blockPod,
+    "-n",
+    ns,
+    "--subresource=status",
+    "--type=merge",
+    "-p",
+    JSON.stringify({ status: { conditions: [{ type: "Ready", status: "False", lastTransitionTime: new Date().toISOString() }] } }),
+  ]);
   await counted(block!.name, 0);
   const unready = await evict(blockPod);
   assert.equal(unready.code, 0, unready.stderr);

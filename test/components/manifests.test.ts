@@ -41,7 +41,7 @@ function check(value: unknown, prop: Prop, path: string, errors: string[]): void
     if (prop.$ref.startsWith("pulumi.json#/")) return; // Any / Json
     const name = decodeURIComponent(prop.$ref.replace("#/types/", ""));
     const t = schema.types[name];
-    if (!t) return errors.push(`${path}: unknown type ${name}`), undefined;
+    if (!t) return (errors.push(`${path}: unknown type ${name}`), undefined);
     return checkObject(value, t.properties ?? {}, t.required ?? [], path, errors, t.type);
   }
   if (prop.oneOf) {
@@ -67,11 +67,11 @@ function check(value: unknown, prop: Prop, path: string, errors: string[]): void
       if (typeof value !== "boolean") errors.push(`${path}: expected a boolean, got ${JSON.stringify(value)}`);
       return;
     case "array":
-      if (!Array.isArray(value)) return errors.push(`${path}: expected an array`), undefined;
+      if (!Array.isArray(value)) return (errors.push(`${path}: expected an array`), undefined);
       value.forEach((v, i) => check(v, prop.items ?? {}, `${path}[${i}]`, errors));
       return;
     case "object":
-      if (typeof value !== "object" || Array.isArray(value)) return errors.push(`${path}: expected an object`), undefined;
+      if (typeof value !== "object" || Array.isArray(value)) return (errors.push(`${path}: expected an object`), undefined);
       for (const [k, v] of Object.entries(value as object)) check(v, prop.additionalProperties ?? {}, `${path}.${k}`, errors);
       return;
   }
@@ -79,7 +79,7 @@ function check(value: unknown, prop: Prop, path: string, errors: string[]): void
 
 function checkObject(value: unknown, props: Record<string, Prop>, required: string[], path: string, errors: string[], type?: string): void {
   if (type && type !== "object") return check(value, { type }, path, errors);
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return errors.push(`${path}: expected an object`), undefined;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return (errors.push(`${path}: expected an object`), undefined);
   for (const [k, v] of Object.entries(value)) {
     const p = props[k];
     if (!p) errors.push(`${path}.${k}: unknown field (not in the Kubernetes API)`);
@@ -158,7 +158,18 @@ for (const stack of ["dev", "prod"]) {
   test(`${stack}: every rendered manifest is valid against the Kubernetes API types`, () => {
     const objs = rendered[stack]!;
     const kinds = objs.map((o) => o.kind).sort();
-    for (const k of ["ConfigMap", "CronJob", "Deployment", "Namespace", "NetworkPolicy", "PersistentVolumeClaim", "PodDisruptionBudget", "Secret", "Service", "StatefulSet"]) {
+    for (const k of [
+      "ConfigMap",
+      "CronJob",
+      "Deployment",
+      "Namespace",
+      "NetworkPolicy",
+      "PersistentVolumeClaim",
+      "PodDisruptionBudget",
+      "Secret",
+      "Service",
+      "StatefulSet",
+    ]) {
       assert.ok(kinds.includes(k), `${k} rendered (${[...new Set(kinds)].join(", ")})`);
     }
     const errors = objs.flatMap(validateManifest);

@@ -3,7 +3,12 @@ import assert from "node:assert/strict";
 import { captureResources, manifestOf, one, plain, settle } from "../helpers/mocks";
 import { DatabaseNetworkPolicy, networkPolicyManifest } from "../../components/network-policy";
 
-const args = { namespace: "piyasa-chatbot-dev", namePrefix: "dev-", databaseInstance: "postgres", allowFrom: [{ app: "piyasa-api" }, { app: "piyasa-worker" }] };
+const args = {
+  namespace: "piyasa-chatbot-dev",
+  namePrefix: "dev-",
+  databaseInstance: "postgres",
+  allowFrom: [{ app: "piyasa-api" }, { app: "piyasa-worker" }],
+};
 
 // The labels are literals: that each selector matches its pods (the StatefulSet's, the
 // exporter's, the backup job's) is asserted against the same literals in their own tests.
@@ -22,9 +27,15 @@ test("only the app's pods and pgshift's exporter and backup reach 5432; the data
     { "app.kubernetes.io/component": "metrics", "app.kubernetes.io/instance": "postgres" },
     { "app.kubernetes.io/component": "backup", "app.kubernetes.io/instance": "postgres" },
   ]);
-  assert.ok(np.spec.ingress[0].from.every((f: Record<string, unknown>) => !("ipBlock" in f) && !("namespaceSelector" in f)), "no other sources");
+  assert.ok(
+    np.spec.ingress[0].from.every((f: Record<string, unknown>) => !("ipBlock" in f) && !("namespaceSelector" in f)),
+    "no other sources",
+  );
   assert.equal(np.spec.egress.length, 1);
-  assert.deepEqual(np.spec.egress[0].ports.map((p: { port: number }) => p.port), [53, 53]);
+  assert.deepEqual(
+    np.spec.egress[0].ports.map((p: { port: number }) => p.port),
+    [53, 53],
+  );
   assert.deepEqual(np.spec.egress[0].to, [{ namespaceSelector: {}, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }]);
 });
 

@@ -74,7 +74,12 @@ async function serve(tls: boolean): Promise<Server> {
   await admin.query("CREATE DATABASE other_db");
   await admin.end();
   const adminUrl = `postgres://postgres:${encodeURIComponent(pgs.password)}@127.0.0.1:${pgs.port}/${db}${tls ? "?sslmode=require" : ""}`;
-  await applyPrivilegeModel(adminUrl, { database: db, schema: "public", owner: "piyasa_user", app: "piyasa_app", connectOnly: ["piyasa_monitor", "piyasa_backup"] }, rolePassword, ["someone_else"]);
+  await applyPrivilegeModel(
+    adminUrl,
+    { database: db, schema: "public", owner: "piyasa_user", app: "piyasa_app", connectOnly: ["piyasa_monitor", "piyasa_backup"] },
+    rolePassword,
+    ["someone_else"],
+  );
   return s;
 }
 
@@ -166,11 +171,11 @@ const asServer = (k: KeywordServer): Server => ({ pgs: k.pgs, dir: k.dir, tls: f
 test("a database and a role named all (and roles named like +group and @file): quoted, they open nothing to anyone else", async () => {
   // A name as wide as PostgreSQL allows must not run into the next column.
   const wide = "w".repeat(63);
-  const k = await serveNames("all", ["all", "+crew", "@crew", wide], [
-    `CREATE ROLE someone_else LOGIN PASSWORD '${rolePassword}'`,
-    "CREATE ROLE crew NOLOGIN",
-    "GRANT crew TO someone_else",
-  ]);
+  const k = await serveNames(
+    "all",
+    ["all", "+crew", "@crew", wide],
+    [`CREATE ROLE someone_else LOGIN PASSWORD '${rolePassword}'`, "CREATE ROLE crew NOLOGIN", "GRANT crew TO someone_else"],
+  );
   try {
     const s = asServer(k);
     // Unquoted, the role line for `all` was `host all all all scram-sha-256`: anyone, anywhere.
@@ -217,7 +222,14 @@ test("names quoting cannot carry are refused, not rendered: a double quote, a li
 });
 
 test("PUBLIC has neither CONNECT nor TEMP on the maintenance databases", async () => {
-  const c = new pg.Client({ host: "127.0.0.1", port: prod.pgs.port, user: "postgres", password: prod.pgs.password, database: "postgres", ssl: { rejectUnauthorized: false } });
+  const c = new pg.Client({
+    host: "127.0.0.1",
+    port: prod.pgs.port,
+    user: "postgres",
+    password: prod.pgs.password,
+    database: "postgres",
+    ssl: { rejectUnauthorized: false },
+  });
   await c.connect();
   const { rows } = await c.query(
     "SELECT datname, has_database_privilege('public', datname, 'CONNECT') AS connect, has_database_privilege('public', datname, 'TEMP') AS temp FROM pg_database WHERE datname IN ('postgres', 'template1', $1) ORDER BY 1",

@@ -28,7 +28,14 @@ test("the StatefulSet runs PostgreSQL 16 hardened, with PGDATA in a subdirectory
   const m = manifests(base);
   const sts = m.statefulSet;
   const pod = sts.spec.template.spec;
-  assert.deepEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, fsGroup: 999, fsGroupChangePolicy: "OnRootMismatch", seccompProfile: { type: "RuntimeDefault" } });
+  assert.deepEqual(pod.securityContext, {
+    runAsNonRoot: true,
+    runAsUser: 999,
+    runAsGroup: 999,
+    fsGroup: 999,
+    fsGroupChangePolicy: "OnRootMismatch",
+    seccompProfile: { type: "RuntimeDefault" },
+  });
   const c = pod.containers[0];
   assert.equal(c.image, "postgres:16-alpine");
   assert.equal(c.securityContext.allowPrivilegeEscalation, false);
@@ -45,7 +52,10 @@ test("the StatefulSet runs PostgreSQL 16 hardened, with PGDATA in a subdirectory
   const mount = (n: string) => c.volumeMounts.find((m: { name: string }) => m.name === n);
   assert.deepEqual(vol("superuser").secret, { secretName: "postgres-superuser", items: [{ key: "POSTGRES_PASSWORD", path: "password" }], defaultMode: 0o400 });
   assert.equal(mount("superuser").mountPath, "/run/secrets/postgres");
-  assert.deepEqual(vol("shim").configMap.items, [{ key: "entrypoint.sh", path: "entrypoint" }, { key: "postgres.sh", path: "postgres" }]);
+  assert.deepEqual(vol("shim").configMap.items, [
+    { key: "entrypoint.sh", path: "entrypoint" },
+    { key: "postgres.sh", path: "postgres" },
+  ]);
   assert.equal(mount("shim").mountPath, "/opt/pgshift/bin");
   assert.deepEqual(vol("dshm").emptyDir, { medium: "Memory", sizeLimit: "256Mi" });
   assert.equal(mount("dshm").mountPath, "/dev/shm");

@@ -3,7 +3,13 @@ import assert from "node:assert/strict";
 import { captureResources, one, settle } from "../helpers/mocks";
 import { PostgresExporter, exporterManifests } from "../../components/postgres-exporter";
 
-const args = { namespace: "ns", namePrefix: "dev-", databaseInstance: "postgres", image: "quay.io/prometheuscommunity/postgres-exporter:v0.15.0", dsnSecretName: "dev-postgres-exporter" };
+const args = {
+  namespace: "ns",
+  namePrefix: "dev-",
+  databaseInstance: "postgres",
+  image: "quay.io/prometheuscommunity/postgres-exporter:v0.15.0",
+  dsnSecretName: "dev-postgres-exporter",
+};
 
 test("the exporter reads its DSN from the monitoring role's Secret and is annotated for Prometheus", async () => {
   const resources = captureResources();
@@ -35,7 +41,13 @@ test("the exporter's pods carry the labels the NetworkPolicy lets in, and its Se
   const labels = m.deployment.spec.template.metadata.labels;
   assert.equal(labels["app.kubernetes.io/component"], "metrics");
   assert.equal(labels["app.kubernetes.io/instance"], "postgres");
-  const own = { "app.kubernetes.io/name": "postgres-exporter", "app.kubernetes.io/instance": "postgres", "app.kubernetes.io/component": "metrics", "app.kubernetes.io/part-of": "pgshift", "app.kubernetes.io/managed-by": "pulumi" };
+  const own = {
+    "app.kubernetes.io/name": "postgres-exporter",
+    "app.kubernetes.io/instance": "postgres",
+    "app.kubernetes.io/component": "metrics",
+    "app.kubernetes.io/part-of": "pgshift",
+    "app.kubernetes.io/managed-by": "pulumi",
+  };
   assert.deepEqual(labels, own);
   assert.deepEqual(m.deployment.spec.selector.matchLabels, own);
   assert.deepEqual(m.service.spec.selector, own);

@@ -10,7 +10,14 @@ test("a rendered Secret holds the names of its keys, not one value; other object
   const resources = captureResources();
   const secrets = new DatabaseSecrets(
     "secrets",
-    { namespace: "ns", namePrefix: "local-", database: "piyasa_db", roles: { owner: "piyasa_user", app: "piyasa_app", monitor: "piyasa_monitor", backup: "piyasa_backup" }, tls: false, superuserPassword: pulumi.secret("superuser-pw-xyz") },
+    {
+      namespace: "ns",
+      namePrefix: "local-",
+      database: "piyasa_db",
+      roles: { owner: "piyasa_user", app: "piyasa_app", monitor: "piyasa_monitor", backup: "piyasa_backup" },
+      tls: false,
+      superuserPassword: pulumi.secret("superuser-pw-xyz"),
+    },
     { transformations: [renderSecretsWithoutValues] },
   );
   new k8s.core.v1.ConfigMap("config", { metadata: { name: "c" }, data: { a: "b" } }, { transformations: [renderSecretsWithoutValues] });

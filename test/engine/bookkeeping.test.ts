@@ -60,13 +60,22 @@ test("alembic upgrade head, then migrate --schema existing: the stamp is kept, t
   assert.equal(stamp.warnings, undefined, "SQLite and PostgreSQL are at the same revision");
   const loaded = report.tables.filter((t) => t.source !== "alembic_version");
   assert.deepEqual(loaded.map((t) => [t.source, t.action, t.match]).sort(), [
-    ["bots", "loaded", true], ["chats", "loaded", true], ["messages", "loaded", true], ["settings", "loaded", true],
+    ["bots", "loaded", true],
+    ["chats", "loaded", true],
+    ["messages", "loaded", true],
+    ["settings", "loaded", true],
   ]);
   const [v] = await pg.query<{ version_num: string }>("SELECT version_num FROM alembic_version", [], target.db);
   assert.equal(v!.version_num, "a2f3c0de0002");
   const types = await pg.query<{ column_name: string; data_type: string }>(
-    "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'messages' AND column_name IN ('id', 'msg_metadata') ORDER BY 1", [], target.db);
-  assert.deepEqual(types, [{ column_name: "id", data_type: "bigint" }, { column_name: "msg_metadata", data_type: "json" }]);
+    "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'messages' AND column_name IN ('id', 'msg_metadata') ORDER BY 1",
+    [],
+    target.db,
+  );
+  assert.deepEqual(types, [
+    { column_name: "id", data_type: "bigint" },
+    { column_name: "msg_metadata", data_type: "json" },
+  ]);
 
   const plainVerify = await verifyMigration({ source, target: target.owner });
   assert.equal(plainVerify.ok, true, JSON.stringify(plainVerify.tables));
@@ -82,7 +91,11 @@ test("alembic upgrade head, then migrate --schema existing: the stamp is kept, t
   const again = await migrate({ source, target: target.owner, schema: "existing" });
   assert.deepEqual(again.tables.map((t) => t.action).sort(), ["bookkeeping", "kept", "kept", "kept", "kept"]);
   const after = await verifyMigration({ source, target: target.owner });
-  assert.deepEqual(after.tables.find((t) => t.source === "messages")!.differences, [{ key: { id: "201" }, problem: "extra in PostgreSQL" }], "verify sees the app's new row");
+  assert.deepEqual(
+    after.tables.find((t) => t.source === "messages")!.differences,
+    [{ key: { id: "201" }, problem: "extra in PostgreSQL" }],
+    "verify sees the app's new row",
+  );
 });
 
 test("SQLite at an older revision than PostgreSQL: the stamp is kept and the difference reported", async () => {
@@ -93,7 +106,10 @@ test("SQLite at an older revision than PostgreSQL: the stamp is kept and the dif
   assert.equal(report.ok, true);
   const stamp = report.tables.find((t) => t.source === "alembic_version")!;
   assert.equal(stamp.action, "bookkeeping");
-  assert.match((stamp.warnings ?? []).join(""), /Alembic's bookkeeping in PostgreSQL differs from SQLite's \(version_num=a1f3c0de0001 only in SQLite; version_num=a2f3c0de0002 only in PostgreSQL\)/);
+  assert.match(
+    (stamp.warnings ?? []).join(""),
+    /Alembic's bookkeeping in PostgreSQL differs from SQLite's \(version_num=a1f3c0de0001 only in SQLite; version_num=a2f3c0de0002 only in PostgreSQL\)/,
+  );
   const [v] = await pg.query<{ version_num: string }>("SELECT version_num FROM alembic_version", [], target.db);
   assert.equal(v!.version_num, "a2f3c0de0002", "PostgreSQL's stamp stays");
 });
@@ -108,17 +124,27 @@ test("other tools' bookkeeping is recognised; one the target's migrations did no
   );
   const url = await pg.createDatabase();
   const db = url.split("/").pop();
-  await pg.query(`CREATE TABLE django_migrations (id bigserial PRIMARY KEY, app varchar(255), name varchar(255), applied timestamptz);
+  await pg.query(
+    `CREATE TABLE django_migrations (id bigserial PRIMARY KEY, app varchar(255), name varchar(255), applied timestamptz);
                   INSERT INTO django_migrations (app, name, applied) VALUES ('core', '0001_initial', '2025-01-01 10:00:00+00'), ('core', '0002_more', now());
-                  CREATE TABLE notes (id bigserial PRIMARY KEY, body text);`, [], db);
+                  CREATE TABLE notes (id bigserial PRIMARY KEY, body text);`,
+    [],
+    db,
+  );
   const plan = await planMigration({ source, target: url, schema: "existing" });
-  assert.deepEqual(plan.skipped.map((s) => [s.name, s.kind]), [["knex_migrations", "bookkeeping table"]]);
+  assert.deepEqual(
+    plan.skipped.map((s) => [s.name, s.kind]),
+    [["knex_migrations", "bookkeeping table"]],
+  );
   const r = await migrate({ source, target: url, schema: "existing" });
   assert.equal(r.ok, true);
   assert.equal(r.tables.find((t) => t.source === "django_migrations")!.action, "bookkeeping");
   assert.match(r.tables.find((t) => t.source === "django_migrations")!.warnings!.join(""), /Django's bookkeeping .*id=2 only in PostgreSQL/);
   const rows = await pg.query("SELECT name FROM django_migrations ORDER BY id", [], db);
-  assert.deepEqual(rows.map((x) => x.name), ["0001_initial", "0002_more"]);
+  assert.deepEqual(
+    rows.map((x) => x.name),
+    ["0001_initial", "0002_more"],
+  );
 
   // The bookkeeping exception is only for bookkeeping: an app table with rows still needs --overwrite.
   const url2 = await pg.createDatabase();

@@ -142,5 +142,8 @@ test("migrate proves a big table by its parts; a row changed in PostgreSQL falls
   const r2 = await migrate({ source: src, target: url2, schema: "existing", jobs: 2 });
   assert.equal(r2.ok, false);
   assert.equal(r2.tables[0]!.verifiedBy, "key order");
-  assert.deepEqual(r2.tables[0]!.differences.map((d) => [d.key, d.problem]), [[{ id: String(last - 30) }, "values differ"]]);
+  assert.deepEqual(
+    r2.tables[0]!.differences.map((d) => [d.key, d.problem]),
+    [[{ id: String(last - 30) }, "values differ"]],
+  );
 });

@@ -32,12 +32,27 @@ function appDb(): string {
       CREATE TABLE tags (name TEXT PRIMARY KEY, uses INTEGER NOT NULL);
       CREATE TABLE log (line TEXT, n INTEGER);`);
     const u = db.prepare("INSERT INTO users VALUES (?, ?, ?, ?, ?)");
-    for (let i = 1; i <= 50; i++) u.run(i, `user ${i} ğ\\x`, i % 3 ? JSON.stringify({ theme: "dark", n: [i, { deep: i / 4 }] }) : null, i % 4 ? i * 1.1 : null, `1990-01-${String((i % 28) + 1).padStart(2, "0")}`);
+    for (let i = 1; i <= 50; i++)
+      u.run(
+        i,
+        `user ${i} ğ\\x`,
+        i % 3 ? JSON.stringify({ theme: "dark", n: [i, { deep: i / 4 }] }) : null,
+        i % 4 ? i * 1.1 : null,
+        `1990-01-${String((i % 28) + 1).padStart(2, "0")}`,
+      );
     const p = db.prepare("INSERT INTO posts (user_id, body, meta, score, flagged, at, blob, price) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     db.transaction(() => {
       for (let i = 1; i <= ROWS; i++) {
-        p.run(1 + (i % 50), `post ${i}\ttab\nnewline\v\b\f\r 🚀 vade`.repeat(1 + (i % 3)), i % 5 ? JSON.stringify({ k: i, list: Array.from({ length: i % 4 }, (_, j) => ({ j })) }) : null,
-          i % 7 ? i / 3 : null, i % 2, `2025-03-01 10:00:${String(i % 60).padStart(2, "0")}.${String(i).padStart(6, "0")}`, i % 9 ? Buffer.from([i % 256, 0, 92]) : null, (i * 0.37).toFixed(2));
+        p.run(
+          1 + (i % 50),
+          `post ${i}\ttab\nnewline\v\b\f\r 🚀 vade`.repeat(1 + (i % 3)),
+          i % 5 ? JSON.stringify({ k: i, list: Array.from({ length: i % 4 }, (_, j) => ({ j })) }) : null,
+          i % 7 ? i / 3 : null,
+          i % 2,
+          `2025-03-01 10:00:${String(i % 60).padStart(2, "0")}.${String(i).padStart(6, "0")}`,
+          i % 9 ? Buffer.from([i % 256, 0, 92]) : null,
+          (i * 0.37).toFixed(2),
+        );
       }
     })();
     for (let i = 0; i < 20; i++) db.prepare("INSERT INTO tags VALUES (?, ?)").run(`tag${i}`, i);
@@ -48,7 +63,12 @@ function appDb(): string {
 /** Every row of every table of a database, in key order, as PostgreSQL prints it. */
 async function dump(db: string): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
-  for (const [t, order] of [["users", "id"], ["posts", "id"], ["tags", "name"], ["log", "line, n"]] as const) {
+  for (const [t, order] of [
+    ["users", "id"],
+    ["posts", "id"],
+    ["tags", "name"],
+    ["log", "line, n"],
+  ] as const) {
     out[t] = (await pg.query<{ r: string }>(`SELECT t::text AS r FROM ${t} t ORDER BY ${order}`, [], db)).map((x) => x.r);
   }
   return out;
@@ -118,7 +138,11 @@ test("inserts, updates, deletes and keys moved between ranges re-copy only the c
   assert.deepEqual(got, await fresh(source), "the synced database equals a fresh load of the changed file");
   assert.equal(got.posts!.length, ROWS - 3 + 1);
   assert.equal(new Set(got.posts!.map((r) => r.split(",")[0])).size, got.posts!.length, "no key twice");
-  const fks = await pg.query<{ condeferrable: boolean }>("SELECT condeferrable FROM pg_constraint WHERE contype = 'f' AND conrelid = 'posts'::regclass", [], db);
+  const fks = await pg.query<{ condeferrable: boolean }>(
+    "SELECT condeferrable FROM pg_constraint WHERE contype = 'f' AND conrelid = 'posts'::regclass",
+    [],
+    db,
+  );
   assert.deepEqual(fks, [{ condeferrable: false }], "the foreign key is back as it was");
   const [seq] = await pg.query<{ id: string }>("INSERT INTO posts (user_id, body, at) VALUES (1, 'x', now()) RETURNING id", [], db);
   assert.ok(Number(seq!.id) > 100000, "the identity sequence moved past the moved key");
@@ -129,7 +153,10 @@ test("inserts, updates, deletes and keys moved between ranges re-copy only the c
   v.close();
   const again = await migrate({ source, target: url, refresh: true });
   assert.equal(again.ok, true);
-  assert.ok(again.tables.filter((t) => t.action === "synced").every((t) => t.copiedRows === 0), JSON.stringify(again.tables.map((t) => t.refresh)));
+  assert.ok(
+    again.tables.filter((t) => t.action === "synced").every((t) => t.copiedRows === 0),
+    JSON.stringify(again.tables.map((t) => t.refresh)),
+  );
 });
 
 test("a parent row deleted and re-copied keeps its children; deleting a parent the children still need fails and changes nothing", async () => {
@@ -156,7 +183,10 @@ test("a failure midway (a value that cannot be converted) rolls the sync back: t
   const w = new Database(source);
   w.exec("UPDATE posts SET body = 'changed' WHERE id = 5; UPDATE posts SET score = 'not a number' WHERE id = 2000;");
   w.close();
-  await assert.rejects(migrate({ source, target: url, refresh: true }), (e: Error) => /posts/.test(e.message) && /id=2000/.test(e.message) && /score/.test(e.message));
+  await assert.rejects(
+    migrate({ source, target: url, refresh: true }),
+    (e: Error) => /posts/.test(e.message) && /id=2000/.test(e.message) && /score/.test(e.message),
+  );
   assert.deepEqual(await dump(db), before);
   const [rec] = await pg.query<{ n: string }>("SELECT count(*) AS n FROM pgshift.loads WHERE row_count <> 0", [], db);
   assert.equal(Number(rec!.n), 4, "the load records were not touched either");
@@ -174,8 +204,16 @@ test("a table whose columns changed is reloaded whole", async () => {
   assert.equal(table(r, "posts").action, "synced");
   const [email] = await pg.query<{ email: string }>("SELECT email FROM users WHERE id = 1", [], db);
   assert.equal(email!.email, "a@b.c", "the table was created again with the new column");
-  const cons = await pg.query<{ contype: string }>("SELECT contype FROM pg_constraint WHERE conrelid IN ('users'::regclass, 'posts'::regclass) ORDER BY contype", [], db);
-  assert.deepEqual(cons.map((c) => c.contype), ["f", "p", "p"], "keys and the foreign key are back");
+  const cons = await pg.query<{ contype: string }>(
+    "SELECT contype FROM pg_constraint WHERE conrelid IN ('users'::regclass, 'posts'::regclass) ORDER BY contype",
+    [],
+    db,
+  );
+  assert.deepEqual(
+    cons.map((c) => c.contype),
+    ["f", "p", "p"],
+    "keys and the foreign key are back",
+  );
 });
 
 test("ranges: truncating division around zero, neighbours merged", () => {
@@ -184,8 +222,17 @@ test("ranges: truncating division around zero, neighbours merged", () => {
   assert.deepEqual(rangeOf(-1n, 10n), [-19n, -10n]);
   assert.deepEqual(rangeOf(2n ** 62n, 2n ** 62n), [2n ** 63n - 1n, 2n ** 63n - 1n], "clamped to bigint's range");
   assert.deepEqual(rangeOf(-(2n ** 62n), 2n ** 62n), [-(2n ** 63n), -(2n ** 63n)]);
-  const a = new Map([["1", { n: 1, digest: "a" }], ["2", { n: 1, digest: "b" }], ["5", { n: 1, digest: "c" }]]);
-  const b = new Map([["1", { n: 1, digest: "a" }], ["2", { n: 1, digest: "x" }], ["3", { n: 1, digest: "d" }], ["5", { n: 1, digest: "c" }]]);
+  const a = new Map([
+    ["1", { n: 1, digest: "a" }],
+    ["2", { n: 1, digest: "b" }],
+    ["5", { n: 1, digest: "c" }],
+  ]);
+  const b = new Map([
+    ["1", { n: 1, digest: "a" }],
+    ["2", { n: 1, digest: "x" }],
+    ["3", { n: 1, digest: "d" }],
+    ["5", { n: 1, digest: "c" }],
+  ]);
   const changed = differingRanges(a, b);
   assert.deepEqual(changed, [2n, 3n]);
   assert.deepEqual(keyRanges(changed, 10n), [[20n, 39n]]);
@@ -200,8 +247,12 @@ test("--schema existing: a sync never lets an ON DELETE CASCADE key delete child
   });
   const url = await pg.createDatabase();
   const db = url.split("/").pop()!;
-  await pg.query(`CREATE TABLE users (id bigint PRIMARY KEY, name text NOT NULL);
-                  CREATE TABLE posts (id bigint PRIMARY KEY, user_id bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE, body text NOT NULL);`, [], db);
+  await pg.query(
+    `CREATE TABLE users (id bigint PRIMARY KEY, name text NOT NULL);
+                  CREATE TABLE posts (id bigint PRIMARY KEY, user_id bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE, body text NOT NULL);`,
+    [],
+    db,
+  );
   assert.equal((await migrate({ source, target: url, schema: "existing" })).ok, true);
   const w = new Database(source);
   w.exec("UPDATE users SET name = 'renamed' WHERE id = 50;");
@@ -215,7 +266,11 @@ test("--schema existing: a sync never lets an ON DELETE CASCADE key delete child
   assert.equal(Number(n!.n), 1000, "no post was cascaded away");
   const [u] = await pg.query<{ name: string }>("SELECT name FROM users WHERE id = 50", [], db);
   assert.equal(u!.name, "renamed");
-  const fks = await pg.query<{ def: string; condeferrable: boolean }>("SELECT pg_get_constraintdef(oid) AS def, condeferrable FROM pg_constraint WHERE contype = 'f'", [], db);
+  const fks = await pg.query<{ def: string; condeferrable: boolean }>(
+    "SELECT pg_get_constraintdef(oid) AS def, condeferrable FROM pg_constraint WHERE contype = 'f'",
+    [],
+    db,
+  );
   assert.equal(fks.length, 1);
   assert.match(fks[0]!.def, /ON DELETE CASCADE/, "the app's key is back as it was");
   assert.equal(fks[0]!.condeferrable, false);
@@ -232,22 +287,27 @@ test("keys at both ends of the 64-bit range sync exactly (ranges clamped to bigi
   assert.equal((await migrate({ source, target: url })).ok, true);
   const w = new Database(source);
   w.defaultSafeIntegers(true);
-  w.exec("UPDATE edge SET v = 'changed' WHERE id = 9223372036854775807; DELETE FROM edge WHERE id = -5; INSERT INTO edge VALUES (-9223372036854775806, 'new');");
+  w.exec(
+    "UPDATE edge SET v = 'changed' WHERE id = 9223372036854775807; DELETE FROM edge WHERE id = -5; INSERT INTO edge VALUES (-9223372036854775806, 'new');",
+  );
   w.close();
   const r = await migrate({ source, target: url, refresh: true });
   assert.equal(r.ok, true, JSON.stringify(r.tables));
   assert.equal(table(r, "edge").action, "synced");
   const rows = await pg.query<{ id: string; v: string }>("SELECT id::text AS id, v FROM edge ORDER BY edge.id", [], db);
-  assert.deepEqual(rows.map((x) => `${x.id}=${x.v}`), [
-    "-9223372036854775808=v-9223372036854775808",
-    "-9223372036854775807=v-9223372036854775807",
-    "-9223372036854775806=new",
-    "0=v0",
-    "7=v7",
-    "9007199254740993=v9007199254740993",
-    "9223372036854775806=v9223372036854775806",
-    "9223372036854775807=changed",
-  ]);
+  assert.deepEqual(
+    rows.map((x) => `${x.id}=${x.v}`),
+    [
+      "-9223372036854775808=v-9223372036854775808",
+      "-9223372036854775807=v-9223372036854775807",
+      "-9223372036854775806=new",
+      "0=v0",
+      "7=v7",
+      "9007199254740993=v9007199254740993",
+      "9223372036854775806=v9223372036854775806",
+      "9223372036854775807=changed",
+    ],
+  );
 });
 
 test("refresh with the SQLite file unchanged brings back rows the app changed in PostgreSQL (a rolled-back cutover, a runId)", async () => {
@@ -268,7 +328,10 @@ test("refresh with the SQLite file unchanged brings back rows the app changed in
 test("by record: what the app wrote to PostgreSQL after the load is found from xmin and row counts, frozen rows still count as pgshift's", async () => {
   const { source, url, db } = await loaded();
   const [rec] = await pg.query<{ width: string; bytes: number; writers: number }>(
-    "SELECT range_width::text AS width, length(range_digests) AS bytes, cardinality(writer_xids) AS writers FROM pgshift.loads WHERE target_table = 'posts'", [], db);
+    "SELECT range_width::text AS width, length(range_digests) AS bytes, cardinality(writer_xids) AS writers FROM pgshift.loads WHERE target_table = 'posts'",
+    [],
+    db,
+  );
   assert.ok(Number(rec!.width) >= 1 && rec!.bytes > 0 && rec!.bytes % 24 === 0 && rec!.writers === 1, `recorded at load: ${JSON.stringify(rec)}`);
   // VACUUM FREEZE marks rows frozen; their xmin still names pgshift's load.
   await pg.query("VACUUM FREEZE posts", [], db);
@@ -276,7 +339,11 @@ test("by record: what the app wrote to PostgreSQL after the load is found from x
   await pg.query("UPDATE posts SET body = 'written by the app' WHERE id = 2000", [], db);
   await pg.query("DELETE FROM posts WHERE id = 1234", [], db);
   await pg.query("INSERT INTO posts (id, user_id, body, at) VALUES (4000, 1, 'only in PostgreSQL', now())", [], db);
-  await pg.query("DELETE FROM posts WHERE id = 2601; INSERT INTO posts (id, user_id, body, at) SELECT 2601, user_id, body, at FROM posts WHERE id = 2602", [], db);
+  await pg.query(
+    "DELETE FROM posts WHERE id = 2601; INSERT INTO posts (id, user_id, body, at) SELECT 2601, user_id, body, at FROM posts WHERE id = 2602",
+    [],
+    db,
+  );
   editSqlite(source, "UPDATE posts SET body = 'changed in SQLite' WHERE id = 100");
   const r = await migrate({ source, target: url, refresh: true });
   assert.equal(r.ok, true, JSON.stringify(r.tables));
@@ -287,12 +354,19 @@ test("by record: what the app wrote to PostgreSQL after the load is found from x
   const again = await migrate({ source, target: url, refresh: true });
   assert.equal(table(again, "posts").copiedRows, 0, `the sync's own writes are pgshift's too: ${table(again, "posts").refresh}`);
   // Many syncs later the writers list is compacted to the xids the rows carry.
-  await pg.query("UPDATE pgshift.loads SET writer_xids = writer_xids || ARRAY(SELECT (g::text)::xid8 FROM generate_series(3, 40) AS g) WHERE target_table = 'posts'", [], db);
+  await pg.query(
+    "UPDATE pgshift.loads SET writer_xids = writer_xids || ARRAY(SELECT (g::text)::xid8 FROM generate_series(3, 40) AS g) WHERE target_table = 'posts'",
+    [],
+    db,
+  );
   editSqlite(source, "UPDATE posts SET body = 'later' WHERE id = 300");
   const compacted = await migrate({ source, target: url, refresh: true });
   assert.equal(compacted.ok, true);
   const [after] = await pg.query<{ n: number; rows: number }>(
-    "SELECT cardinality(writer_xids) AS n, (SELECT count(DISTINCT xmin::text) FROM posts)::int AS rows FROM pgshift.loads WHERE target_table = 'posts'", [], db);
+    "SELECT cardinality(writer_xids) AS n, (SELECT count(DISTINCT xmin::text) FROM posts)::int AS rows FROM pgshift.loads WHERE target_table = 'posts'",
+    [],
+    db,
+  );
   assert.ok(after!.n <= after!.rows + 1 && after!.n < 10, `writers compacted to the rows' own: ${JSON.stringify(after)}`);
   assert.deepEqual(await dump(db), await fresh(source));
   const last = await migrate({ source, target: url, refresh: true });
@@ -311,9 +385,22 @@ test("without the SQLite extension a refresh compares full contents; what it pro
     if (before === undefined) delete process.env[DISABLE_ENV];
     else process.env[DISABLE_ENV] = before;
   }
-  await refreshAfter(source, url, db, "UPDATE posts SET body = 'first change' WHERE id = 10; DELETE FROM posts WHERE id = 11;",
-    "UPDATE posts SET body = 'by the app' WHERE id = 1500", /synced by content digests: 2 of/);
-  await refreshAfter(source, url, db, "UPDATE posts SET body = 'second change' WHERE id = 2500", "DELETE FROM posts WHERE id = 600", /synced by recorded digests: 2 of/);
+  await refreshAfter(
+    source,
+    url,
+    db,
+    "UPDATE posts SET body = 'first change' WHERE id = 10; DELETE FROM posts WHERE id = 11;",
+    "UPDATE posts SET body = 'by the app' WHERE id = 1500",
+    /synced by content digests: 2 of/,
+  );
+  await refreshAfter(
+    source,
+    url,
+    db,
+    "UPDATE posts SET body = 'second change' WHERE id = 2500",
+    "DELETE FROM posts WHERE id = 600",
+    /synced by recorded digests: 2 of/,
+  );
 });
 
 test("a refresh records the file's fingerprint once it is hashed: a plain run then keeps every table; a run stopped before that asks for --refresh", async () => {
@@ -326,7 +413,10 @@ test("a refresh records the file's fingerprint once it is hashed: a plain run th
   const recorded = await pg.query<{ f: string }>("SELECT DISTINCT source_fingerprint AS f FROM pgshift.loads", [], db);
   assert.deepEqual(recorded, [{ f: expected }], "every table's record holds the file's fingerprint, no placeholder");
   const plain = await migrate({ source, target: url });
-  assert.ok(plain.tables.every((t) => t.action === "kept"), JSON.stringify(plain.tables.map((t) => t.action)));
+  assert.ok(
+    plain.tables.every((t) => t.action === "kept"),
+    JSON.stringify(plain.tables.map((t) => t.action)),
+  );
   // What a refresh stopped between its commit and the hash leaves behind: never taken for any file's state.
   await pg.query("UPDATE pgshift.loads SET source_fingerprint = 'pending:stopped' WHERE target_table = 'posts'", [], db);
   await assert.rejects(migrate({ source, target: url }), /--refresh/);
@@ -355,9 +445,12 @@ test("a refresh reads the file in place while it re-reads little, and copies it 
   assert.equal(table(many, "items").copiedRows, 200);
   const rows = await pg.query<{ n: string }>("SELECT count(*) FILTER (WHERE name = 'many') AS n FROM items", [], db);
   assert.equal(rows[0]!.n, "200");
-  assert.deepEqual(await pg.query("SELECT * FROM items ORDER BY id", [], db), await (async () => {
-    const u = await pg.createDatabase();
-    assert.equal((await migrate({ source, target: u })).ok, true);
-    return pg.query("SELECT * FROM items ORDER BY id", [], u.split("/").pop()!);
-  })());
+  assert.deepEqual(
+    await pg.query("SELECT * FROM items ORDER BY id", [], db),
+    await (async () => {
+      const u = await pg.createDatabase();
+      assert.equal((await migrate({ source, target: u })).ok, true);
+      return pg.query("SELECT * FROM items ORDER BY id", [], u.split("/").pop()!);
+    })(),
+  );
 });

@@ -26,12 +26,7 @@ chmodSync(marks, 0o777);
 const mark = join(marks, "ran");
 
 // What the payloads try, if a name ever becomes SQL.
-const EVIL = [
-  "DROP TABLE victim",
-  `COPY (SELECT 1) TO PROGRAM 'touch ${mark}'`,
-  "ALTER ROLE app PASSWORD 'known-to-the-author'",
-  "UPDATE victim SET x = 666",
-];
+const EVIL = ["DROP TABLE victim", `COPY (SELECT 1) TO PROGRAM 'touch ${mark}'`, "ALTER ROLE app PASSWORD 'known-to-the-author'", "UPDATE victim SET x = 666"];
 // Names that break quoting or a replace(): each is used whole, and around each payload.
 const BREAKERS = ["$'", "$`", "$&", "$$", "$1", "%TABLE%", "%COL%", '"', "'", "\\", "\\'", ";", "--", "/*", "*/", ")", "("];
 const payloads = (i: number) => {
@@ -95,7 +90,8 @@ async function watchedDatabase(): Promise<string> {
   return url;
 }
 
-const roles = () => pgs.query<{ r: string }>("SELECT string_agg(rolname || ':' || rolsuper || ':' || coalesce(rolpassword, ''), ',' ORDER BY rolname) AS r FROM pg_authid");
+const roles = () =>
+  pgs.query<{ r: string }>("SELECT string_agg(rolname || ':' || rolsuper || ':' || coalesce(rolpassword, ''), ',' ORDER BY rolname) AS r FROM pg_authid");
 
 /** Nothing any payload does happened. */
 async function untouched(url: string, rolesBefore: string): Promise<void> {
@@ -180,19 +176,34 @@ test("tables, columns, indexes and CHECKs named with $-patterns, quotes, backsla
   const report = JSON.parse(first.stdout);
   assert.equal(report.ok, true);
   assert.equal(report.tables.length, names.length);
-  assert.deepEqual(report.tables.filter((t: { warnings?: unknown }) => t.warnings), [], "every index and CHECK was created");
+  assert.deepEqual(
+    report.tables.filter((t: { warnings?: unknown }) => t.warnings),
+    [],
+    "every index and CHECK was created",
+  );
   await untouched(url, before);
 
   // Every name exactly as in SQLite.
-  const tables = await pgs.query<{ relname: string }>("SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' AND relname <> 'victim'", [], db);
+  const tables = await pgs.query<{ relname: string }>(
+    "SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' AND relname <> 'victim'",
+    [],
+    db,
+  );
   assert.deepEqual(tables.map((r) => r.relname).sort(), [...names].sort());
   const columns = await pgs.query<{ relname: string; attname: string }>(
     "SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' AND a.attnum > 0 AND c.relname <> 'victim'",
     [],
     db,
   );
-  assert.deepEqual(columns.map((r) => `${r.relname}/${r.attname}`).sort(), names.flatMap((n) => ["id", "c", "d", "u", "f"].map((s) => `${n}/${s === "id" ? s : n + s}`)).sort());
-  const indexes = new Set((await pgs.query<{ relname: string }>("SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'i'", [], db)).map((r) => r.relname));
+  assert.deepEqual(
+    columns.map((r) => `${r.relname}/${r.attname}`).sort(),
+    names.flatMap((n) => ["id", "c", "d", "u", "f"].map((s) => `${n}/${s === "id" ? s : n + s}`)).sort(),
+  );
+  const indexes = new Set(
+    (await pgs.query<{ relname: string }>("SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'i'", [], db)).map(
+      (r) => r.relname,
+    ),
+  );
   const checks = new Set((await pgs.query<{ conname: string }>("SELECT conname FROM pg_constraint WHERE contype = 'c'", [], db)).map((r) => r.conname));
   for (const n of names) {
     for (const s of ["i", "p", "e"]) assert.ok(indexes.has(n + s), `index ${JSON.stringify(n + s)}`);
@@ -200,7 +211,11 @@ test("tables, columns, indexes and CHECKs named with $-patterns, quotes, backsla
   }
   // The default and CHECK hold the literal, backslash and all; the sequence went past the deleted id 5.
   const n0 = names.find((n) => n.includes("\\"))!;
-  const probe = await pgs.query<{ c: string; id: string }>(`INSERT INTO public.${quoteIdent(n0)} (${quoteIdent(n0 + "u")}) VALUES ('new') RETURNING ${quoteIdent(n0 + "c")} AS c, id::text`, [], db);
+  const probe = await pgs.query<{ c: string; id: string }>(
+    `INSERT INTO public.${quoteIdent(n0)} (${quoteIdent(n0 + "u")}) VALUES ('new') RETURNING ${quoteIdent(n0 + "c")} AS c, id::text`,
+    [],
+    db,
+  );
   assert.deepEqual(probe, [{ c: `it's ${n0} \\ $' $$`, id: "6" }]);
 
   // A change in SQLite, then --refresh and verify.
@@ -242,7 +257,10 @@ test("a name PostgreSQL would cut (64+ bytes) is refused naming it, before anyth
     assert.equal(r.status, 2, r.stderr);
     assert.ok(r.stderr.includes(`${what} ${JSON.stringify(long)}`), r.stderr);
     assert.match(r.stderr, /at most 63 bytes/);
-    assert.deepEqual(await pgs.query("SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' AND relname <> 'victim'", [], dbName(url)), []);
+    assert.deepEqual(
+      await pgs.query("SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' AND relname <> 'victim'", [], dbName(url)),
+      [],
+    );
   }
 });
 
@@ -250,7 +268,11 @@ test("templates are filled in one pass that never expands $ patterns; made-up na
   assert.equal(fillTemplate("SELECT %COL% FROM %TABLE%", { COL: "%TABLE%", TABLE: "$'" }), `SELECT "%TABLE%" FROM "$'"`);
   assert.equal(fillTemplate("%A%", { A: 'a"$&$`' }), '"a""$&$`"');
   assert.throws(() => fillTemplate("%B%", {}), /no name/);
-  assert.equal(fillTemplate("-- %A% here\nSELECT %A%", { A: "x\nDROP TABLE victim" }), '\nSELECT "x\nDROP TABLE victim"', "comments go, so a newline ends none");
+  assert.equal(
+    fillTemplate("-- %A% here\nSELECT %A%", { A: "x\nDROP TABLE victim" }),
+    '\nSELECT "x\nDROP TABLE victim"',
+    "comments go, so a newline ends none",
+  );
   assert.equal(quoteLiteral("a\\'b"), "E'a\\\\''b'");
   assert.throws(() => quoteIdent("a\0b"), /NUL/);
   const taken = new Set<string>();

@@ -15,7 +15,9 @@ after(async () => pg?.stop());
 
 const dbName = (url: string) => url.split("/").pop()!;
 const tablesIn = async (url: string) =>
-  (await pg.query<{ t: string }>("SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1", [], dbName(url))).map((r) => r.t);
+  (await pg.query<{ t: string }>("SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1", [], dbName(url))).map(
+    (r) => r.t,
+  );
 
 /** Runs `body` with the C converter on and off: whatever one path does, the other must do too. */
 async function bothPaths(body: (path: string) => Promise<void>): Promise<void> {
@@ -56,7 +58,10 @@ test("ordinary tables named like an FTS5 shadow table are copied; the real shado
   assert.equal(report.ok, true);
   assert.deepEqual(report.tables.map((t) => t.source).sort(), ["docs_archive", "docs_data_old"]);
   const rows = await pg.query<{ body: string }>("SELECT body FROM docs_archive ORDER BY id", [], dbName(url));
-  assert.deepEqual(rows.map((r) => r.body), ["old one", "older"]);
+  assert.deepEqual(
+    rows.map((r) => r.body),
+    ["old one", "older"],
+  );
   const plan = await planMigration({ source });
   const skipped = Object.fromEntries(plan.skipped.map((s) => [s.name, s.kind]));
   for (const shadow of ["docs_data", "docs_idx", "docs_content", "docs_docsize", "docs_config"]) assert.equal(skipped[shadow], "shadow table", shadow);
@@ -70,10 +75,23 @@ test("generated columns become GENERATED ALWAYS AS (…) STORED and verification
     const report = await migrate({ source, target: url });
     assert.equal(report.ok, true, JSON.stringify(report.tables));
     const rows = await pg.query<{ id: string; b: string | null; c: string | null }>("SELECT id, b, c FROM items ORDER BY id", [], dbName(url));
-    assert.deepEqual(rows.map((r) => [Number(r.id), r.b, r.c]), [[1, "2", "ABC"], [2, "42", "XYZ"], [3, null, null]]);
+    assert.deepEqual(
+      rows.map((r) => [Number(r.id), r.b, r.c]),
+      [
+        [1, "2", "ABC"],
+        [2, "42", "XYZ"],
+        [3, null, null],
+      ],
+    );
     const gen = await pg.query<{ column_name: string; is_generated: string }>(
-      "SELECT column_name, is_generated FROM information_schema.columns WHERE table_name = 'items' ORDER BY ordinal_position", [], dbName(url));
-    assert.deepEqual(gen.map((g) => `${g.column_name}:${g.is_generated}`), ["id:NEVER", "a:NEVER", "s:NEVER", "b:ALWAYS", "c:ALWAYS"]);
+      "SELECT column_name, is_generated FROM information_schema.columns WHERE table_name = 'items' ORDER BY ordinal_position",
+      [],
+      dbName(url),
+    );
+    assert.deepEqual(
+      gen.map((g) => `${g.column_name}:${g.is_generated}`),
+      ["id:NEVER", "a:NEVER", "s:NEVER", "b:ALWAYS", "c:ALWAYS"],
+    );
     // PostgreSQL's upper() folds every letter, SQLite's only A–Z: a row where they differ fails verification, by key.
     await pg.query("ALTER TABLE items DROP COLUMN c", [], dbName(url));
     await pg.query("ALTER TABLE items ADD COLUMN c text GENERATED ALWAYS AS (lower(s)) STORED", [], dbName(url));
@@ -98,7 +116,10 @@ test("a generated column whose expression does not translate is refused in the p
   const report = await migrate({ source, target: url, casts: { "facts.kind": "text" } });
   assert.equal(report.ok, true);
   const rows = await pg.query<{ kind: string }>("SELECT kind FROM facts ORDER BY id", [], dbName(url));
-  assert.deepEqual(rows.map((r) => r.kind), ["integer", "text", "real"]);
+  assert.deepEqual(
+    rows.map((r) => r.kind),
+    ["integer", "text", "real"],
+  );
 });
 
 test("JSON objects with a duplicate key are refused for jsonb (naming the row), and kept as written with --cast …=json", async () => {
@@ -115,7 +136,10 @@ test("JSON objects with a duplicate key are refused for jsonb (naming the row), 
     const report = await migrate({ source, target: url, casts: { "settings.value": "json" } });
     assert.equal(report.ok, true);
     const rows = await pg.query<{ v: string }>("SELECT value::text AS v FROM settings ORDER BY id", [], dbName(url));
-    assert.deepEqual(rows.map((r) => r.v), ['{"x": 1}', '{"a":1,"a":2}', '[1, {"b": 2, "b": 3}]']);
+    assert.deepEqual(
+      rows.map((r) => r.v),
+      ['{"x": 1}', '{"a":1,"a":2}', '[1, {"b": 2, "b": 3}]'],
+    );
   });
 });
 
@@ -138,7 +162,10 @@ test("an untyped column keeps REAL −0.0 and 2.0 as REALs ('-0.0', '2.0'), inte
     const report = await migrate({ source, target: url });
     assert.equal(report.ok, true);
     const rows = await pg.query<{ v: string }>("SELECT v FROM readings ORDER BY id", [], dbName(url));
-    assert.deepEqual(rows.map((r) => r.v), ["-0.0", "2.0", "2", "2", "0.1", "1e+20", "9.223372036854776e+18"]);
+    assert.deepEqual(
+      rows.map((r) => r.v),
+      ["-0.0", "2.0", "2", "2", "0.1", "1e+20", "9.223372036854776e+18"],
+    );
   });
 });
 
@@ -156,7 +183,14 @@ test("YYYYMMDD integers in a date/time column are refused as ambiguous, and read
   const report = await migrate({ source, target: url, casts: { "events.at": "timestamp:yyyymmdd", "events.on_day": "date:yyyymmdd" } });
   assert.equal(report.ok, true);
   const rows = await pg.query<{ at: string | null; d: string | null }>("SELECT at::text AS at, on_day::text AS d FROM events ORDER BY id", [], dbName(url));
-  assert.deepEqual(rows.map((r) => [r.at, r.d]), [["2024-01-01 00:00:00", "2024-02-29"], ["2023-12-31 00:00:00", "1999-12-31"], [null, null]]);
+  assert.deepEqual(
+    rows.map((r) => [r.at, r.d]),
+    [
+      ["2024-01-01 00:00:00", "2024-02-29"],
+      ["2023-12-31 00:00:00", "1999-12-31"],
+      [null, null],
+    ],
+  );
   // An epoch unit given is a choice too.
   const url2 = await pg.createDatabase();
   const epoch = await migrate({ source, target: url2, casts: { "events.at": "timestamp:epoch-s", "events.on_day": "date:yyyymmdd" } });
@@ -203,8 +237,15 @@ test("names fold as PostgreSQL folds unquoted names (A–Z only): Ä and ä stay
   const url = await pg.createDatabase();
   const report = await migrate({ source: hostileFile("unicodeCaseColumns"), target: url });
   assert.equal(report.ok, true);
-  const cols = await pg.query<{ c: string }>("SELECT column_name AS c FROM information_schema.columns WHERE table_name = 'umlauts' ORDER BY ordinal_position", [], dbName(url));
-  assert.deepEqual(cols.map((c) => c.c), ["id", "Ä", "ä"]);
+  const cols = await pg.query<{ c: string }>(
+    "SELECT column_name AS c FROM information_schema.columns WHERE table_name = 'umlauts' ORDER BY ordinal_position",
+    [],
+    dbName(url),
+  );
+  assert.deepEqual(
+    cols.map((c) => c.c),
+    ["id", "Ä", "ä"],
+  );
 });
 
 test("a non-ASCII name keeps its non-ASCII letters, so the app's unquoted SQL finds it in PostgreSQL", async () => {
@@ -214,7 +255,10 @@ test("a non-ASCII name keeps its non-ASCII letters, so the app's unquoted SQL fi
   assert.equal(report.tables[0]!.target, "ÇaĞri");
   // Unquoted, as the app writes it: PostgreSQL folds A–Z and nothing else.
   const rows = await pg.query<{ İsİm: string; durum: string }>("SELECT İSİM, Durum FROM ÇAĞRI", [], dbName(url));
-  assert.deepEqual(rows.map((r) => Object.values(r)), [["x", "açık"]]);
+  assert.deepEqual(
+    rows.map((r) => Object.values(r)),
+    [["x", "açık"]],
+  );
 });
 
 test("invalid UTF-8 in a text primary key is refused naming the row by its bytes", async () => {
@@ -262,6 +306,9 @@ test("a STRICT table's ANY column keeps text, integers and reals as an untyped c
     const report = await migrate({ source: hostileFile("strictAny"), target: url });
     assert.equal(report.ok, true, JSON.stringify(report.tables));
     const rows = await pg.query<{ v: string }>("SELECT v FROM kv ORDER BY k", [], dbName(url));
-    assert.deepEqual(rows.map((r) => r.v), ["text", "1", "2.5"]);
+    assert.deepEqual(
+      rows.map((r) => r.v),
+      ["text", "1", "2.5"],
+    );
   });
 });

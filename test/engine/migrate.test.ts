@@ -44,29 +44,53 @@ test("the chat app's data arrives exactly, with types, keys, indexes and foreign
   assert.deepEqual(byKey.get("topic_weights")!.value, { faiz: 0.3, altın: 0.25, kripto: 0.45 });
   // booleans 0/1 → boolean, DATETIME text → timestamp with microseconds kept
   const types = await pg.query<{ column_name: string; data_type: string }>(
-    "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'bots' ORDER BY ordinal_position", [], db);
+    "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'bots' ORDER BY ordinal_position",
+    [],
+    db,
+  );
   assert.deepEqual(Object.fromEntries(types.map((r) => [r.column_name, r.data_type])), {
-    id: "bigint", name: "character varying", username: "character varying", persona_profile: "jsonb",
-    emotion_profile: "jsonb", is_enabled: "boolean", created_at: "timestamp without time zone",
+    id: "bigint",
+    name: "character varying",
+    username: "character varying",
+    persona_profile: "jsonb",
+    emotion_profile: "jsonb",
+    is_enabled: "boolean",
+    created_at: "timestamp without time zone",
   });
   const srcMsg = src.prepare("SELECT id, text, created_at FROM messages WHERE id = 777").get() as { id: number; text: string; created_at: string };
-  const [m] = await pg.query<{ text: string; ts: string }>("SELECT text, to_char(created_at, 'YYYY-MM-DD HH24:MI:SS.US') AS ts FROM messages WHERE id = 777", [], db);
+  const [m] = await pg.query<{ text: string; ts: string }>(
+    "SELECT text, to_char(created_at, 'YYYY-MM-DD HH24:MI:SS.US') AS ts FROM messages WHERE id = 777",
+    [],
+    db,
+  );
   assert.equal(m!.text, srcMsg.text, "emoji and Turkish text survive");
   assert.ok(srcMsg.created_at.startsWith(m!.ts.replace(/0+$/, "").replace(/\.$/, "")), `${srcMsg.created_at} vs ${m!.ts}`);
   // keys and constraints
   const cons = await pg.query<{ conname: string; contype: string; def: string }>(
-    "SELECT conname, contype, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'messages'::regclass ORDER BY conname", [], db);
+    "SELECT conname, contype, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'messages'::regclass ORDER BY conname",
+    [],
+    db,
+  );
   const defs = cons.map((c) => `${c.contype} ${c.def}`);
   assert.ok(defs.includes("p PRIMARY KEY (id)"), defs.join("; "));
-  assert.ok(defs.some((d) => d === "f FOREIGN KEY (bot_id) REFERENCES bots(id) ON DELETE CASCADE"), defs.join("; "));
-  assert.ok(defs.some((d) => d === "f FOREIGN KEY (reply_to_message_id) REFERENCES messages(id) ON DELETE SET NULL"), defs.join("; "));
+  assert.ok(
+    defs.some((d) => d === "f FOREIGN KEY (bot_id) REFERENCES bots(id) ON DELETE CASCADE"),
+    defs.join("; "),
+  );
+  assert.ok(
+    defs.some((d) => d === "f FOREIGN KEY (reply_to_message_id) REFERENCES messages(id) ON DELETE SET NULL"),
+    defs.join("; "),
+  );
   const idx = await pg.query<{ indexname: string }>("SELECT indexname FROM pg_indexes WHERE tablename = 'messages'", [], db);
   assert.ok(idx.some((i) => i.indexname === "ix_messages_bot_created"));
   const uq = await pg.query("SELECT 1 FROM pg_constraint WHERE conrelid = 'bot_stances'::regclass AND contype = 'u'", [], db);
   assert.equal(uq.length, 1, "composite UNIQUE (bot_id, topic) kept");
   // NOT NULL and defaults kept
   const [nn] = await pg.query<{ is_nullable: string; column_default: string }>(
-    "SELECT is_nullable, column_default FROM information_schema.columns WHERE table_name = 'bots' AND column_name = 'is_enabled'", [], db);
+    "SELECT is_nullable, column_default FROM information_schema.columns WHERE table_name = 'bots' AND column_name = 'is_enabled'",
+    [],
+    db,
+  );
   assert.equal(nn!.is_nullable, "NO");
   assert.equal(nn!.column_default, "true");
   // sequences continue after the highest id: the app's next INSERT works
@@ -83,7 +107,10 @@ test("a re-run after success verifies and changes nothing", async () => {
   const before = await pg.query<{ loaded_at: string }>("SELECT loaded_at::text FROM pgshift.loads ORDER BY target_table", [], db);
   const again = await migrate({ source: app, target: url });
   assert.equal(again.ok, true);
-  assert.deepEqual(again.tables.map((t) => t.action), again.tables.map(() => "kept"));
+  assert.deepEqual(
+    again.tables.map((t) => t.action),
+    again.tables.map(() => "kept"),
+  );
   const after = await pg.query<{ loaded_at: string }>("SELECT loaded_at::text FROM pgshift.loads ORDER BY target_table", [], db);
   assert.deepEqual(after, before);
   const [n] = await pg.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], db);
@@ -104,7 +131,10 @@ test("a changed source is refused without --refresh, and reloaded exactly once w
   const r = await migrate({ source: copy, target: url, refresh: true });
   assert.equal(r.ok, true);
   // Tables with an integer key are synced (only changed ranges copied again, test/engine/delta.test.ts); others reloaded whole.
-  assert.ok(r.tables.every((t) => (t.action === "synced" && t.copiedRows! < t.sourceRows) || (t.action === "reloaded" && t.copiedRows === t.sourceRows)), JSON.stringify(r.tables.map((t) => [t.source, t.action, t.copiedRows])));
+  assert.ok(
+    r.tables.every((t) => (t.action === "synced" && t.copiedRows! < t.sourceRows) || (t.action === "reloaded" && t.copiedRows === t.sourceRows)),
+    JSON.stringify(r.tables.map((t) => [t.source, t.action, t.copiedRows])),
+  );
   assert.ok(r.tables.some((t) => t.action === "synced"));
   const [n] = await pg.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], db);
   assert.equal(Number(n!.n), 301);
@@ -112,8 +142,10 @@ test("a changed source is refused without --refresh, and reloaded exactly once w
   assert.equal(b!.name, "Yeni İsim");
   const again = await migrate({ source: copy, target: url, refresh: true });
   // A refresh always brings PostgreSQL level, also from an unchanged file: keyed tables find no differing range.
-  assert.ok(again.tables.every((t) => (t.action === "synced" && t.copiedRows === 0) || (t.action === "reloaded" && /key/.test(t.refresh!))),
-    JSON.stringify(again.tables.map((t) => [t.source, t.action, t.copiedRows, t.refresh])));
+  assert.ok(
+    again.tables.every((t) => (t.action === "synced" && t.copiedRows === 0) || (t.action === "reloaded" && /key/.test(t.refresh!))),
+    JSON.stringify(again.tables.map((t) => [t.source, t.action, t.copiedRows, t.refresh])),
+  );
   const fks = await pg.query("SELECT 1 FROM pg_constraint WHERE contype = 'f' AND conrelid = 'messages'::regclass", [], db);
   assert.equal(fks.length, 3, "foreign keys restored after the reload");
 });
@@ -124,7 +156,10 @@ test("a target table pgshift did not create is never overwritten unless asked", 
   await pg.query("CREATE TABLE settings (key text PRIMARY KEY, value text); INSERT INTO settings VALUES ('mine', 'keep me')", [], db);
   await assert.rejects(migrate({ source: app, target: url }), (e: unknown) => e instanceof TargetConflictError && /settings/.test((e as Error).message));
   const rows = await pg.query<{ key: string }>("SELECT key FROM settings", [], db);
-  assert.deepEqual(rows.map((r) => r.key), ["mine"]);
+  assert.deepEqual(
+    rows.map((r) => r.key),
+    ["mine"],
+  );
   const tables = await pg.query("SELECT 1 FROM pg_tables WHERE schemaname = 'public' AND tablename = 'messages'", [], db);
   assert.equal(tables.length, 0, "nothing else was written either");
   const r = await migrate({ source: app, target: url, overwrite: true });
@@ -136,11 +171,15 @@ test("a target table pgshift did not create is never overwritten unless asked", 
 test("--schema existing loads into tables the app's migrations made, converting to their types", async () => {
   const url = await pg.createDatabase();
   const db = url.split("/").pop();
-  await pg.query(`
+  await pg.query(
+    `
     CREATE TABLE bots (id serial PRIMARY KEY, name varchar(100) NOT NULL UNIQUE, username varchar(100), persona_profile json,
       emotion_profile jsonb, is_enabled boolean NOT NULL DEFAULT true, created_at timestamptz NOT NULL DEFAULT now(), extra text);
     CREATE TABLE bot_holdings (id serial PRIMARY KEY, bot_id integer NOT NULL REFERENCES bots(id), symbol varchar(20) NOT NULL,
-      avg_price numeric(18,6), size numeric(18,6), note text, updated_at timestamp NOT NULL);`, [], db);
+      avg_price numeric(18,6), size numeric(18,6), note text, updated_at timestamp NOT NULL);`,
+    [],
+    db,
+  );
   const r = await migrate({ source: app, target: url, schema: "existing", tables: ["bots", "bot_holdings"] });
   assert.equal(r.ok, true, JSON.stringify(r.tables));
   const [b] = await pg.query<{ n: string; extra: string | null }>("SELECT count(*) AS n, max(extra) AS extra FROM bots", [], db);
@@ -152,12 +191,16 @@ test("--schema existing loads into tables the app's migrations made, converting 
 test("a row changed on its way in (an app trigger) fails the digest; the rows are compared and the changed one is named", async () => {
   const url = await pg.createDatabase();
   const db = url.split("/").pop();
-  await pg.query(`
+  await pg.query(
+    `
     CREATE TABLE bots (id serial PRIMARY KEY, name varchar(100) NOT NULL UNIQUE, username varchar(100), persona_profile jsonb,
       emotion_profile jsonb, is_enabled boolean NOT NULL DEFAULT true, created_at timestamp NOT NULL DEFAULT now());
     CREATE FUNCTION shout() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN IF NEW.id = 7 THEN NEW.username := upper(NEW.username) || '!'; END IF; RETURN NEW; END $$;
-    CREATE TRIGGER shout BEFORE INSERT ON bots FOR EACH ROW EXECUTE FUNCTION shout();`, [], db);
+    CREATE TRIGGER shout BEFORE INSERT ON bots FOR EACH ROW EXECUTE FUNCTION shout();`,
+    [],
+    db,
+  );
   const r = await migrate({ source: app, target: url, schema: "existing", tables: ["bots"] });
   const bots = r.tables.find((t) => t.source === "bots")!;
   assert.equal(r.ok, false);
@@ -165,5 +208,8 @@ test("a row changed on its way in (an app trigger) fails the digest; the rows ar
   assert.equal(bots.differences.length, 1);
   assert.deepEqual(bots.differences[0]!.key, { id: "7" });
   assert.equal(bots.differences[0]!.problem, "values differ");
-  assert.deepEqual(bots.differences[0]!.columns!.map((c) => c.column), ["username"]);
+  assert.deepEqual(
+    bots.differences[0]!.columns!.map((c) => c.column),
+    ["username"],
+  );
 });

@@ -29,11 +29,29 @@ interface Bad {
 
 const BAD: Bad[] = [
   { what: "an unknown schema mode", flags: ["--schema", "replace"], option: "schema", value: "replace", says: /must be create or existing, not "replace"/ },
-  { what: "an unknown identifiers mode", flags: ["--identifiers", "upcase"], option: "identifiers", value: "upcase", says: /must be downcase or preserve, not "upcase"/ },
+  {
+    what: "an unknown identifiers mode",
+    flags: ["--identifiers", "upcase"],
+    option: "identifiers",
+    value: "upcase",
+    says: /must be downcase or preserve, not "upcase"/,
+  },
   { what: "no jobs", flags: ["--jobs", "0"], option: "jobs", value: 0, says: /must be a whole number from 1 to 64, not 0/ },
   { what: "too many jobs", flags: ["--jobs", "65"], option: "jobs", value: 65, says: /must be a whole number from 1 to 64, not 65/ },
-  { what: "a cast to an unknown type", flags: ["--cast", "events.at=datetime2"], option: "casts", value: { "events.at": "datetime2" }, says: /"events\.at=datetime2": unknown cast "datetime2"; use one of: text, varchar/ },
-  { what: "a reading for a type that has none", flags: ["--cast", "events.at=text:epoch-ms"], option: "casts", value: { "events.at": "text:epoch-ms" }, says: /only timestamp, timestamptz and date take a reading/ },
+  {
+    what: "a cast to an unknown type",
+    flags: ["--cast", "events.at=datetime2"],
+    option: "casts",
+    value: { "events.at": "datetime2" },
+    says: /"events\.at=datetime2": unknown cast "datetime2"; use one of: text, varchar/,
+  },
+  {
+    what: "a reading for a type that has none",
+    flags: ["--cast", "events.at=text:epoch-ms"],
+    option: "casts",
+    value: { "events.at": "text:epoch-ms" },
+    says: /only timestamp, timestamptz and date take a reading/,
+  },
 ];
 
 const assertUsage = (err: unknown, says: RegExp, named: string) => {
@@ -47,7 +65,10 @@ for (const bad of BAD) {
   test(`${bad.what} is a usage error on every path, naming the option as given there`, async () => {
     // The CLI: the flag.
     const flag = bad.flags[0]!;
-    assert.throws(() => parse(["migrate", "--from", src, "--to", nowhere, ...bad.flags]), (e) => assertUsage(e, bad.says, flag));
+    assert.throws(
+      () => parse(["migrate", "--from", src, "--to", nowhere, ...bad.flags]),
+      (e) => assertUsage(e, bad.says, flag),
+    );
 
     // The stack: pgshift:migration.<option> (a cast under its column's key).
     const key = bad.option === "casts" ? "pgshift:migration.casts.events.at" : `pgshift:migration.${bad.option}`;
@@ -57,7 +78,19 @@ for (const bad of BAD) {
     );
 
     // The Pulumi resource: a check failure on the property, before anything runs.
-    const inputs = { source: src, sourceFingerprint: "x", targetUrl: nowhere, schema: DEFAULTS.schema, tables: [], identifiers: DEFAULTS.identifiers, jobs: DEFAULTS.jobs, casts: {}, cutover: false, runId: "", backupDir: "" };
+    const inputs = {
+      source: src,
+      sourceFingerprint: "x",
+      targetUrl: nowhere,
+      schema: DEFAULTS.schema,
+      tables: [],
+      identifiers: DEFAULTS.identifiers,
+      jobs: DEFAULTS.jobs,
+      casts: {},
+      cutover: false,
+      runId: "",
+      backupDir: "",
+    };
     const { failures } = await check(inputs, { ...inputs, [bad.option]: bad.value });
     assert.equal(failures?.length, 1, JSON.stringify(failures));
     assert.equal(failures![0]!.property, bad.option);
@@ -113,8 +146,12 @@ function linesMatching(pattern: RegExp, where: (path: string) => boolean): strin
 const OPTIONS = join("src", "engine", "options.ts");
 
 test("the choices are listed once: no second list of schema or identifiers modes, nor the jobs default, outside src/engine/options.ts", () => {
-  const lists = /["'](create|existing)["']\s*(,|\|)\s*["'](create|existing)["']|["'](downcase|preserve)["']\s*(,|\|)\s*["'](downcase|preserve)["']|\.max\(64\)|jobs\s*(\?\?|:)\s*2\b/;
-  assert.deepEqual(linesMatching(lists, (p) => p !== OPTIONS), []);
+  const lists =
+    /["'](create|existing)["']\s*(,|\|)\s*["'](create|existing)["']|["'](downcase|preserve)["']\s*(,|\|)\s*["'](downcase|preserve)["']|\.max\(64\)|jobs\s*(\?\?|:)\s*2\b/;
+  assert.deepEqual(
+    linesMatching(lists, (p) => p !== OPTIONS),
+    [],
+  );
 });
 
 test("each setting has one source: declared only in MigrationSettings, defaulted only by options.ts", () => {
@@ -122,24 +159,41 @@ test("each setting has one source: declared only in MigrationSettings, defaulted
   // Outside the engine, no layer declares a setting's type: the stack, the component, the resource, its handler,
   // the cutover's data side and the CLI take MigrationSettings (or a Partial of it), and declare no member of their own.
   const declared = new RegExp(`^\\s*(readonly\\s+)?(${settings})\\??:\\s*(pulumi\\.Input<)?(SchemaMode|IdentifierMode|number|string\\[\\]|Record<string|z\\.)`);
-  assert.deepEqual(linesMatching(declared, (p) => !p.startsWith(join("src", "engine"))), []);
+  assert.deepEqual(
+    linesMatching(declared, (p) => !p.startsWith(join("src", "engine"))),
+    [],
+  );
   // Nowhere but options.ts gives a setting its default (withDefaults, once per entry point).
-  const defaulted = new RegExp(`\\?\\?\\s*DEFAULTS\\.(${settings})\\b|\\b(${settings})\\s*:\\s*DEFAULTS\\.|\\b(${SETTING_NAMES.filter((k) => k !== "tables").join("|")})\\s*\\?\\?\\s*(\\[\\]|\\{\\}|["'](create|downcase)|\\d)`);
-  assert.deepEqual(linesMatching(defaulted, (p) => p !== OPTIONS), []);
+  const defaulted = new RegExp(
+    `\\?\\?\\s*DEFAULTS\\.(${settings})\\b|\\b(${settings})\\s*:\\s*DEFAULTS\\.|\\b(${SETTING_NAMES.filter((k) => k !== "tables").join("|")})\\s*\\?\\?\\s*(\\[\\]|\\{\\}|["'](create|downcase)|\\d)`,
+  );
+  assert.deepEqual(
+    linesMatching(defaulted, (p) => p !== OPTIONS),
+    [],
+  );
 });
 
 test("excludeTables, a setting added in options.ts, plan.ts and the CLI alone, reaches every way in", async () => {
   const two = sqliteFile((db) => db.exec("CREATE TABLE events (id INTEGER PRIMARY KEY); CREATE TABLE sessions (id INTEGER PRIMARY KEY, token TEXT)"));
   // The engine: the table is left out of the plan; a name that is not a table is a usage error naming it.
   const plan = await planMigration({ source: two, excludeTables: ["sessions"] });
-  assert.deepEqual(plan.tables.map((t) => t.source), ["events"]);
-  await assert.rejects(planMigration({ source: two, excludeTables: ["sesions"] }), (e) => e instanceof UsageError && /--exclude-tables names "sesions", which is not a table/.test((e as Error).message));
+  assert.deepEqual(
+    plan.tables.map((t) => t.source),
+    ["events"],
+  );
+  await assert.rejects(
+    planMigration({ source: two, excludeTables: ["sesions"] }),
+    (e) => e instanceof UsageError && /--exclude-tables names "sesions", which is not a table/.test((e as Error).message),
+  );
   // The CLI's flag.
   assert.deepEqual(parse(["migrate", "--from", two, "--to", nowhere, "--exclude-tables", "sessions, cache"]).excludeTables, ["sessions", "cache"]);
   // The stack: its default, a value, and a bad one named by its key.
   assert.deepEqual(parseConfig({ namespace: "ns" }).migration.excludeTables, []);
   assert.deepEqual(parseConfig({ namespace: "ns", migration: { excludeTables: ["sessions"] } }).migration.excludeTables, ["sessions"]);
-  assert.throws(() => parseConfig({ namespace: "ns", migration: { excludeTables: "sessions" } }), /pgshift:migration\.excludeTables: excludeTables must be a list of table names/);
+  assert.throws(
+    () => parseConfig({ namespace: "ns", migration: { excludeTables: "sessions" } }),
+    /pgshift:migration\.excludeTables: excludeTables must be a list of table names/,
+  );
   // The Pulumi resource: checked on its property; a change makes it copy again.
   const inputs = { source: two, sourceFingerprint: "x", targetUrl: nowhere, ...DEFAULTS, cutover: false, runId: "", backupDir: "" };
   const { failures } = await check(inputs, { ...inputs, excludeTables: [""] as string[] });

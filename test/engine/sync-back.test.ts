@@ -27,7 +27,17 @@ function contents(path: string): string {
   const db = new Database(path, { readonly: true });
   try {
     const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all() as string[];
-    return JSON.stringify(tables.map((t) => [t, db.prepare(`SELECT * FROM "${t}" ORDER BY rowid`).raw(true).safeIntegers(true).all().map((r) => (r as unknown[]).map((v) => `${typeof v}:${Buffer.isBuffer(v) ? v.toString("hex") : String(v)}`))]));
+    return JSON.stringify(
+      tables.map((t) => [
+        t,
+        db
+          .prepare(`SELECT * FROM "${t}" ORDER BY rowid`)
+          .raw(true)
+          .safeIntegers(true)
+          .all()
+          .map((r) => (r as unknown[]).map((v) => `${typeof v}:${Buffer.isBuffer(v) ? v.toString("hex") : String(v)}`)),
+      ]),
+    );
   } finally {
     db.close();
   }
@@ -53,10 +63,13 @@ async function appWrites(url: string): Promise<void> {
     "INSERT INTO bots (name, username, persona_profile, is_enabled, created_at) VALUES ('Yeni Bot', '@yeni', '{\"tone\": \"resmi\", \"risk\": 0.5}', true, '2025-12-01 10:00:00.123456') RETURNING id",
   );
   for (let i = 0; i < 5; i++) {
-    await q(
-      "INSERT INTO messages (bot_id, chat_id, telegram_message_id, text, msg_metadata, created_at) VALUES ($1, 1, $2, $3, $4, $5)",
-      [bot!.id, 90000 + i, `yeni mesaj ${i} 🚀 \t tab`, i % 2 ? '{"sentiment": 0.25}' : null, `2025-12-01 10:0${i}:00${i === 0 ? "" : "." + String(i * 111111)}`],
-    );
+    await q("INSERT INTO messages (bot_id, chat_id, telegram_message_id, text, msg_metadata, created_at) VALUES ($1, 1, $2, $3, $4, $5)", [
+      bot!.id,
+      90000 + i,
+      `yeni mesaj ${i} 🚀 \t tab`,
+      i % 2 ? '{"sentiment": 0.25}' : null,
+      `2025-12-01 10:0${i}:00${i === 0 ? "" : "." + String(i * 111111)}`,
+    ]);
   }
   // Updates: a boolean, a JSON value, a timestamp, a NUMERIC.
   await q("UPDATE bots SET is_enabled = NOT is_enabled, emotion_profile = '{\"energy\": 3}' WHERE id = 2");
@@ -91,9 +104,15 @@ test("sync-back copies PostgreSQL's inserts, updates and deletes into the seed-s
   assert.equal(report.ok, true);
   assert.equal(report.rowsChanged, plan.rowsChanged);
   assert.ok(report.tables.every((t) => t.match && t.sourceRows === t.targetRows));
-  assert.ok(lines.some((l) => /messages: .*rows differ/.test(l)), lines.join("\n"));
+  assert.ok(
+    lines.some((l) => /messages: .*rows differ/.test(l)),
+    lines.join("\n"),
+  );
   // Only the key ranges that changed since the last sync were read (pgshift.loads' record), not the whole table.
-  assert.ok(lines.some((l) => /^messages: by the record of the last sync, \d+ of \d+ key ranges changed since \(\+\d+\.\ds\)$/.test(l)), lines.join("\n"));
+  assert.ok(
+    lines.some((l) => /^messages: by the record of the last sync, \d+ of \d+ key ranges changed since \(\+\d+\.\ds\)$/.test(l)),
+    lines.join("\n"),
+  );
   // The backup is the file as it was, beside it.
   assert.ok(report.backupFile && existsSync(report.backupFile));
   assert.equal(contents(report.backupFile), rowsBefore);
@@ -115,7 +134,13 @@ test("sync-back copies PostgreSQL's inserts, updates and deletes into the seed-s
     assert.doesNotMatch(bot.persona_profile as string, /[:,] /);
     const msgs = db.prepare("SELECT created_at FROM messages WHERE telegram_message_id >= 90000 ORDER BY telegram_message_id").pluck().all();
     // The column's values have six digits, none when zero (as SQLAlchemy and Python write them).
-    assert.deepEqual(msgs, ["2025-12-01 10:00:00", "2025-12-01 10:01:00.111111", "2025-12-01 10:02:00.222222", "2025-12-01 10:03:00.333333", "2025-12-01 10:04:00.444444"]);
+    assert.deepEqual(msgs, [
+      "2025-12-01 10:00:00",
+      "2025-12-01 10:01:00.111111",
+      "2025-12-01 10:02:00.222222",
+      "2025-12-01 10:03:00.333333",
+      "2025-12-01 10:04:00.444444",
+    ]);
     assert.equal(row("SELECT created_at FROM messages WHERE id = 7").created_at, "2025-12-02 08:00:00.500000");
     const b2 = row("SELECT is_enabled, typeof(is_enabled) AS t, emotion_profile FROM bots WHERE id = 2");
     assert.equal(b2.t, "integer");
@@ -153,8 +178,17 @@ test("timestamps, booleans, UUIDs and epoch numbers go back in the column's own 
       flag BOOLEAN, uid UUID, day DATE, zoned DATETIME)`);
     const ins = db.prepare("INSERT INTO ev VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
     for (let i = 1; i <= 20; i++) {
-      ins.run(i, `2024-01-0${(i % 9) + 1}T03:04:05Z`, `2024-01-02 03:04:05.${String(100 + i).padStart(3, "0")}`, 1704164645 + i, `2024-01-02 03:${String(i).padStart(2, "0")}`,
-        i % 2 ? "True" : "False", `A0EEBC99-9C0B-4EF8-BB6D-6BB9BD38${String(1000 + i)}`, `2024-02-${String(i).padStart(2, "0")}`, `2024-01-02 05:04:05+02:00`);
+      ins.run(
+        i,
+        `2024-01-0${(i % 9) + 1}T03:04:05Z`,
+        `2024-01-02 03:04:05.${String(100 + i).padStart(3, "0")}`,
+        1704164645 + i,
+        `2024-01-02 03:${String(i).padStart(2, "0")}`,
+        i % 2 ? "True" : "False",
+        `A0EEBC99-9C0B-4EF8-BB6D-6BB9BD38${String(1000 + i)}`,
+        `2024-02-${String(i).padStart(2, "0")}`,
+        `2024-01-02 05:04:05+02:00`,
+      );
     }
   });
   const url = await pg.createDatabase();
@@ -183,7 +217,11 @@ test("timestamps, booleans, UUIDs and epoch numbers go back in the column's own 
       day: "2025-06-07",
       zoned: "2025-06-07 10:00:00+02:00",
     });
-    assert.deepEqual(sqlite.prepare("SELECT at_iso, flag, typeof(at_ms) AS t FROM ev WHERE id = 21").get(), { at_iso: "2025-01-01T00:00:00Z", flag: "False", t: "null" });
+    assert.deepEqual(sqlite.prepare("SELECT at_iso, flag, typeof(at_ms) AS t FROM ev WHERE id = 21").get(), {
+      at_iso: "2025-01-01T00:00:00Z",
+      flag: "False",
+      t: "null",
+    });
   } finally {
     sqlite.close();
   }
@@ -192,7 +230,9 @@ test("timestamps, booleans, UUIDs and epoch numbers go back in the column's own 
 
 test("a value the SQLite column cannot take back refuses before anything is written, naming table, key and column", async () => {
   const file = sqliteFile((db) => {
-    db.exec(`CREATE TABLE readings (id INTEGER PRIMARY KEY, at DATETIME NOT NULL, value REAL, label TEXT CHECK (typeof(label) = 'text' AND length(label) > 0));`);
+    db.exec(
+      `CREATE TABLE readings (id INTEGER PRIMARY KEY, at DATETIME NOT NULL, value REAL, label TEXT CHECK (typeof(label) = 'text' AND length(label) > 0));`,
+    );
     const ins = db.prepare("INSERT INTO readings VALUES (?, ?, ?, ?)");
     for (let i = 1; i <= 10; i++) ins.run(i, `2024-03-0${(i % 9) + 1} 10:00:00`, i / 2, `r${i}`);
   });
@@ -297,7 +337,10 @@ test("a column PostgreSQL gained after the cutover refuses only when it holds va
   await pg.query("UPDATE notes SET priority = 3 WHERE id = 2", [], db);
   await assert.rejects(planSyncBack({ from: url, to: file }), /has a column "priority" that the SQLite table lacks .* rows hold values in it/);
   await pg.query("ALTER TABLE notes DROP COLUMN priority; ALTER TABLE notes DROP COLUMN tag", [], db);
-  await assert.rejects(planSyncBack({ from: url, to: file }), (err: unknown) => err instanceof SyncBackRefusal && err.column === "tag" && /no column "tag" any more/.test(err.message));
+  await assert.rejects(
+    planSyncBack({ from: url, to: file }),
+    (err: unknown) => err instanceof SyncBackRefusal && err.column === "tag" && /no column "tag" any more/.test(err.message),
+  );
 });
 
 test("hostile table and column names reach SQL only quoted: sync-back through them", async () => {
@@ -337,7 +380,10 @@ test("a table that exists only in PostgreSQL refuses the sync-back, naming it, w
   await pg.query("UPDATE messages SET text = 'after cutover' WHERE id = 1", [], db);
   const empty = await planSyncBack({ from: url, to: file });
   assert.equal(empty.rowsChanged, 1);
-  assert.ok(empty.skipped.some((s) => s.table === "audit_log" && /only in PostgreSQL/.test(s.reason)), JSON.stringify(empty.skipped));
+  assert.ok(
+    empty.skipped.some((s) => s.table === "audit_log" && /only in PostgreSQL/.test(s.reason)),
+    JSON.stringify(empty.skipped),
+  );
   await pg.query("INSERT INTO public.audit_log VALUES (1, 'created after the cutover')", [], db);
   const before = sha(file);
   for (const run of [planSyncBack, syncBack]) {

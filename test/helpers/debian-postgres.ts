@@ -22,7 +22,9 @@ const bin = `/usr/lib/postgresql/${VERSION}/bin`;
 function ensureInstalled(): void {
   if (existsSync(join(bin, "pg_dump")) && existsSync(join(bin, "postgres"))) return;
   // CI machines start without it; apt is reachable and the tests run as root.
-  execFileSync("sh", ["-c", `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-${VERSION} >/dev/null`], { stdio: "inherit" });
+  execFileSync("sh", ["-c", `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-${VERSION} >/dev/null`], {
+    stdio: "inherit",
+  });
 }
 
 export async function startDebianPostgres(): Promise<DebianPostgres> {
@@ -31,14 +33,19 @@ export async function startDebianPostgres(): Promise<DebianPostgres> {
   chmodSync(base, 0o777);
   const data = join(base, "data");
   const port = await freePort();
-  const asPostgres = (cmd: string, args: string[]) => execFileSync("runuser", ["-u", "postgres", "--", cmd, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  const asPostgres = (cmd: string, args: string[]) =>
+    execFileSync("runuser", ["-u", "postgres", "--", cmd, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   asPostgres(join(bin, "initdb"), ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"]);
   asPostgres(join(bin, "pg_ctl"), ["start", "-w", "-D", data, "-l", join(base, "log"), "-o", `-p ${port} -k ${base} -c listen_addresses=127.0.0.1`]);
   const env = { PGHOST: "127.0.0.1", PGPORT: String(port), PGUSER: "postgres", PATH: `${bin}:${process.env.PATH ?? ""}` };
   return {
     bin,
     env,
-    psql: (database, sql) => execFileSync(join(bin, "psql"), ["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-d", database, "-c", sql], { env: { ...process.env, ...env }, encoding: "utf8" }),
+    psql: (database, sql) =>
+      execFileSync(join(bin, "psql"), ["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-d", database, "-c", sql], {
+        env: { ...process.env, ...env },
+        encoding: "utf8",
+      }),
     async stop() {
       try {
         asPostgres(join(bin, "pg_ctl"), ["stop", "-w", "-m", "fast", "-D", data]);

@@ -25,7 +25,9 @@ spec:
   volumeClaimTemplates: [{ metadata: { name: data }, spec: { accessModes: [ReadWriteOnce], resources: { requests: { storage: 1Gi } } } }]
 `,
     });
-    const pvc = await cluster.waitFor("the claim data-db-0", () => cluster.get<{ spec: { resources: { requests: { storage: string } } } }>("pvc", "data-db-0", "default"));
+    const pvc = await cluster.waitFor("the claim data-db-0", () =>
+      cluster.get<{ spec: { resources: { requests: { storage: string } } } }>("pvc", "data-db-0", "default"),
+    );
     assert.equal(pvc.spec.resources.requests.storage, "1Gi");
     assert.equal(await cluster.get("configmap", "no-such-thing", "default"), undefined);
   } finally {

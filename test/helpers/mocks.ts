@@ -24,7 +24,10 @@ export function captureResources(): Captured[] {
     {
       newResource(args) {
         captured.push({ type: args.type, name: args.name, inputs: unwrapSecrets(args.inputs), opts: opts.get(args.name) ?? {} });
-        return { id: `${args.name}-id`, state: { ...args.inputs, value: args.inputs.value ?? "generated-password-0123456789", cert: "CERT", key: "KEY", caCert: "CA" } };
+        return {
+          id: `${args.name}-id`,
+          state: { ...args.inputs, value: args.inputs.value ?? "generated-password-0123456789", cert: "CERT", key: "KEY", caCert: "CA" },
+        };
       },
       call: () => ({}),
     },
@@ -38,7 +41,8 @@ export function captureResources(): Captured[] {
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
 /** Secret inputs reach mocks wrapped in Pulumi's secret envelope; tests assert on the values inside. */
-function unwrapSecrets(v: any): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function unwrapSecrets(v: any): any {
   if (Array.isArray(v)) return v.map(unwrapSecrets);
   if (v && typeof v === "object") {
     if (v[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270") return unwrapSecrets(v.value);

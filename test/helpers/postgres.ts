@@ -47,7 +47,9 @@ function tlsFlags(base: string, certificate?: { cert: string; key: string }): st
     writeFileSync(key, certificate.key);
     writeFileSync(crt, certificate.cert);
   } else {
-    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt, "-subj", "/CN=localhost", "-days", "2"], { stdio: "ignore" });
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt, "-subj", "/CN=localhost", "-days", "2"], {
+      stdio: "ignore",
+    });
   }
   chmodSync(key, 0o600);
   if (process.getuid?.() === 0) {
@@ -82,7 +84,12 @@ export async function logCaughtUp(pgs: TestPostgres, log: () => string, timeoutM
 }
 
 export async function startPostgres(
-  opts: { onLog?: (m: string) => void; tls?: boolean; flags?: string[]; /** server certificate and key (PEM) instead of a self-signed one */ certificate?: { cert: string; key: string } } = {},
+  opts: {
+    onLog?: (m: string) => void;
+    tls?: boolean;
+    flags?: string[];
+    /** server certificate and key (PEM) instead of a self-signed one */ certificate?: { cert: string; key: string };
+  } = {},
 ): Promise<TestPostgres> {
   const base = mkdtempSync(join(tmpdir(), "pgshift-pg-"));
   // As root, initdb runs as the "postgres" user, which must be able to create the data dir here.
@@ -106,8 +113,7 @@ export async function startPostgres(
   });
   await server.initialise();
   await server.start();
-  const url = (database = "postgres") =>
-    `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+  const url = (database = "postgres") => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
   const query = async <T extends pg.QueryResultRow>(sql: string, params: unknown[] = [], database = "postgres") => {
     const c = new pg.Client({ connectionString: url(database) });
     await c.connect();

@@ -102,4 +102,3 @@ export class StandInApp implements AppSide {
     return this.health;
   }
 }
-

@@ -58,7 +58,10 @@ after(async () => {
 test("pod: sources are parsed, and a malformed one is explained", () => {
   assert.deepEqual(parsePodSource("pod:dev-api/app/data/app.db"), { workload: "dev-api", path: "/app/data/app.db" });
   assert.equal(parsePodSource("./app.db"), null);
-  assert.throws(() => parsePodSource("pod:Not_A_Name"), (e: unknown) => e instanceof PodSourceError && /pod:<Deployment or StatefulSet name>\/<path in the container>/.test(e.message));
+  assert.throws(
+    () => parsePodSource("pod:Not_A_Name"),
+    (e: unknown) => e instanceof PodSourceError && /pod:<Deployment or StatefulSet name>\/<path in the container>/.test(e.message),
+  );
 });
 
 test("a consistent snapshot is taken in the pod while the app writes, and arrives whole", async () => {
@@ -85,14 +88,21 @@ test("a consistent snapshot is taken in the pod while the app writes, and arrive
 
 test("a missing workload, a missing file and an image without sqlite3 or python3 are each explained", async () => {
   const local = join(work, "never.db");
-  await assert.rejects(fetchPodSqlite(kubeconfig, undefined, ns, { workload: "nobody", path: "/data/app.db" }, local), /No Deployment or StatefulSet named "nobody" in namespace app-test/);
-  await assert.rejects(fetchPodSqlite(kubeconfig, undefined, ns, { workload: "writer", path: "/data/missing.db" }, local), /\/data\/missing\.db does not exist or is not readable in this container/);
+  await assert.rejects(
+    fetchPodSqlite(kubeconfig, undefined, ns, { workload: "nobody", path: "/data/app.db" }, local),
+    /No Deployment or StatefulSet named "nobody" in namespace app-test/,
+  );
+  await assert.rejects(
+    fetchPodSqlite(kubeconfig, undefined, ns, { workload: "writer", path: "/data/missing.db" }, local),
+    /\/data\/missing\.db does not exist or is not readable in this container/,
+  );
   // The same image with sqlite3 out of PATH stands in for an app image that has neither.
   await cluster.kubectl(["apply", "-n", ns, "-f", "-"], {
-    input: workload("bare", "pgshift.local/app:busybox", "mkdir -p /tmp/bin && ln -sf /bin/busybox /tmp/bin/sh && echo x > /data/app.db && touch /data/ready && sleep 3600").replace(
-      "imagePullPolicy: Never",
-      "imagePullPolicy: Never\n        env: [{ name: PATH, value: /bin }]",
-    ),
+    input: workload(
+      "bare",
+      "pgshift.local/app:busybox",
+      "mkdir -p /tmp/bin && ln -sf /bin/busybox /tmp/bin/sh && echo x > /data/app.db && touch /data/ready && sleep 3600",
+    ).replace("imagePullPolicy: Never", "imagePullPolicy: Never\n        env: [{ name: PATH, value: /bin }]"),
   });
   await cluster.kubectl(["rollout", "status", "deployment/bare", "-n", ns, "--timeout=120s"]);
   const hasSqlite = await cluster.kubectl(["exec", "-n", ns, "deploy/bare", "--", "sh", "-c", "command -v sqlite3 || command -v python3 || echo none"]);

@@ -111,14 +111,21 @@ test("a pod that never becomes Ready is reported with what to look at", async ()
     assert.match(e.message, /kubectl describe pod never-ready -n tunnel-test/);
     return true;
   });
-  await assert.rejects(openTunnel({ kubeconfig, namespace: ns, pod: "no-such-pod", port: 5432 }, { readyTimeoutMs: 2000 }), /did not become Ready within 2 s \(not found\)/);
+  await assert.rejects(
+    openTunnel({ kubeconfig, namespace: ns, pod: "no-such-pod", port: 5432 }, { readyTimeoutMs: 2000 }),
+    /did not become Ready within 2 s \(not found\)/,
+  );
 });
 
 test("a kubeconfig the API server refuses, or a context it does not have, fails before anything is touched", async () => {
   // Same server, a client certificate signed by nobody the API server trusts.
   const dir = mkdtempSync(join(tmpdir(), "pgshift-stranger-"));
   try {
-    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "k.pem", "-out", "c.pem", "-subj", "/O=system:masters/CN=stranger", "-days", "1"], { cwd: dir, stdio: "ignore" });
+    execFileSync(
+      "openssl",
+      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "k.pem", "-out", "c.pem", "-subj", "/O=system:masters/CN=stranger", "-days", "1"],
+      { cwd: dir, stdio: "ignore" },
+    );
     const cfg = yaml.load(kubeconfig) as { users: { user: Record<string, string> }[] };
     cfg.users[0]!.user["client-certificate-data"] = readFileSync(join(dir, "c.pem")).toString("base64");
     cfg.users[0]!.user["client-key-data"] = readFileSync(join(dir, "k.pem")).toString("base64");
@@ -157,7 +164,10 @@ test("the update's tunnel: the stack's own port, open until the watched process 
     for (const port of [first.port, second.port]) {
       for (;;) {
         // Refused, not merely reset: a process on its way out may still accept and drop a connection.
-        const closed = await exchange(port, "gone?").then(() => false, (e: unknown) => /ECONNREFUSED/.test(String(e)));
+        const closed = await exchange(port, "gone?").then(
+          () => false,
+          (e: unknown) => /ECONNREFUSED/.test(String(e)),
+        );
         if (closed) break;
         assert.ok(Date.now() < deadline, `the tunnel process on port ${port} did not end within 10 s of the watched process`);
         await new Promise((r) => setTimeout(r, 200));
@@ -169,14 +179,27 @@ test("the update's tunnel: the stack's own port, open until the watched process 
   }
   // Every port of the stack taken: a clear error, not a hang.
   const blockers = await Promise.all(
-    tunnelPorts(key).map((p) => new Promise<ReturnType<typeof createServer>>((resolve) => { const srv = createServer(); srv.once("error", () => resolve(srv)); srv.listen(p, "127.0.0.1", () => resolve(srv)); })),
+    tunnelPorts(key).map(
+      (p) =>
+        new Promise<ReturnType<typeof createServer>>((resolve) => {
+          const srv = createServer();
+          srv.once("error", () => resolve(srv));
+          srv.listen(p, "127.0.0.1", () => resolve(srv));
+        }),
+    ),
   );
   try {
-    await assert.rejects(openUpdateTunnel({ kubeconfig, namespace: ns, pod: "echo", port: 5432 }, key), /every local port tried for the port-forward is in use/);
+    await assert.rejects(
+      openUpdateTunnel({ kubeconfig, namespace: ns, pod: "echo", port: 5432 }, key),
+      /every local port tried for the port-forward is in use/,
+    );
   } finally {
     for (const b of blockers) b.close();
   }
-  await assert.rejects(openUpdateTunnel({ kubeconfig, namespace: ns, pod: "no-such-pod", port: 5432 }, key, { readyTimeoutMs: 0 }), /no-such-pod .*did not become Ready/);
+  await assert.rejects(
+    openUpdateTunnel({ kubeconfig, namespace: ns, pod: "no-such-pod", port: 5432 }, key, { readyTimeoutMs: 0 }),
+    /no-such-pod .*did not become Ready/,
+  );
 });
 
 test("when the pod goes away mid-connection, the connection closes instead of hanging", async () => {

@@ -22,29 +22,75 @@ test("claimFor: the deepest mount above the file, its claim (a StatefulSet's fir
   const d = claimFor(
     { kind: "Deployment", name: "dev-api" },
     template(
-      [{ name: "data", persistentVolumeClaim: { claimName: "api-data" } }, { name: "cfg", configMap: { name: "x" } }],
-      [{ name: "cfg", mountPath: "/app" }, { name: "data", mountPath: "/app/data", subPath: "sqlite" }],
+      [
+        { name: "data", persistentVolumeClaim: { claimName: "api-data" } },
+        { name: "cfg", configMap: { name: "x" } },
+      ],
+      [
+        { name: "cfg", mountPath: "/app" },
+        { name: "data", mountPath: "/app/data", subPath: "sqlite" },
+      ],
     ) as never,
     "/app/data/app.db",
   );
-  assert.deepEqual(d, { claimName: "api-data", mount: { name: "data", mountPath: "/app/data", subPath: "sqlite" }, image: "registry/app:1.2", runAsUser: 1000, runAsGroup: 1000, fsGroup: 2000 });
-  const s = claimFor({ kind: "StatefulSet", name: "dev-worker" }, { ...template([], [{ name: "state", mountPath: "/var/lib/app/" }]), spec: { ...template([], [{ name: "state", mountPath: "/var/lib/app/" }]).spec, volumeClaimTemplates: [{ metadata: { name: "state" } }] } } as never, "/var/lib/app/app.db");
+  assert.deepEqual(d, {
+    claimName: "api-data",
+    mount: { name: "data", mountPath: "/app/data", subPath: "sqlite" },
+    image: "registry/app:1.2",
+    runAsUser: 1000,
+    runAsGroup: 1000,
+    fsGroup: 2000,
+  });
+  const s = claimFor(
+    { kind: "StatefulSet", name: "dev-worker" },
+    {
+      ...template([], [{ name: "state", mountPath: "/var/lib/app/" }]),
+      spec: { ...template([], [{ name: "state", mountPath: "/var/lib/app/" }]).spec, volumeClaimTemplates: [{ metadata: { name: "state" } }] },
+    } as never,
+    "/var/lib/app/app.db",
+  );
   assert.equal(s.claimName, "state-dev-worker-0");
-  assert.throws(() => claimFor({ kind: "Deployment", name: "dev-api" }, template([{ name: "tmp", emptyDir: {} }], [{ name: "tmp", mountPath: "/app" }]) as never, "/app/app.db"), (e: Error) => e instanceof AppWorkloadError && /volume "tmp", which is not a PersistentVolumeClaim/.test(e.message));
+  assert.throws(
+    () =>
+      claimFor(
+        { kind: "Deployment", name: "dev-api" },
+        template([{ name: "tmp", emptyDir: {} }], [{ name: "tmp", mountPath: "/app" }]) as never,
+        "/app/app.db",
+      ),
+    (e: Error) => e instanceof AppWorkloadError && /volume "tmp", which is not a PersistentVolumeClaim/.test(e.message),
+  );
   assert.throws(() => claimFor({ kind: "Deployment", name: "dev-api" }, template([], []) as never, "/app/app.db"), /inside the container's own filesystem/);
   // /app/database is not under /app/data.
-  assert.throws(() => claimFor({ kind: "Deployment", name: "dev-api" }, template([{ name: "data", persistentVolumeClaim: { claimName: "c" } }], [{ name: "data", mountPath: "/app/data" }]) as never, "/app/database/app.db"), AppWorkloadError);
+  assert.throws(
+    () =>
+      claimFor(
+        { kind: "Deployment", name: "dev-api" },
+        template([{ name: "data", persistentVolumeClaim: { claimName: "c" } }], [{ name: "data", mountPath: "/app/data" }]) as never,
+        "/app/database/app.db",
+      ),
+    AppWorkloadError,
+  );
 });
 
 test("readerPodManifest: the claim read-only at the app's mount path, restricted Pod Security, never root", () => {
-  const c = claimFor({ kind: "Deployment", name: "dev-api" }, template([{ name: "data", persistentVolumeClaim: { claimName: "api-data" } }], [{ name: "data", mountPath: "/app/data" }]) as never, "/app/data/app.db");
+  const c = claimFor(
+    { kind: "Deployment", name: "dev-api" },
+    template([{ name: "data", persistentVolumeClaim: { claimName: "api-data" } }], [{ name: "data", mountPath: "/app/data" }]) as never,
+    "/app/data/app.db",
+  );
   const pod = readerPodManifest("dev-api-pgshift-reader-abc123", "ns", c, "registry/app:1.2");
   assert.deepEqual(pod.spec.volumes[0], { name: "app-data", persistentVolumeClaim: { claimName: "api-data", readOnly: true } });
   const ctr = pod.spec.containers[0]!;
   assert.deepEqual(ctr.volumeMounts[0], { name: "app-data", mountPath: "/app/data", readOnly: true });
   assert.equal(ctr.image, "registry/app:1.2");
   assert.deepEqual(ctr.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } });
-  assert.deepEqual(pod.spec.securityContext, { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 2000, seccompProfile: { type: "RuntimeDefault" } });
+  assert.deepEqual(pod.spec.securityContext, {
+    runAsNonRoot: true,
+    runAsUser: 1000,
+    runAsGroup: 1000,
+    fsGroup: 2000,
+    seccompProfile: { type: "RuntimeDefault" },
+  });
   assert.equal(pod.spec.automountServiceAccountToken, false);
   // An app that runs as root (or does not say): the reader still does not.
   const root = readerPodManifest("r", "ns", { ...c, runAsUser: 0 }, "img");

@@ -18,7 +18,18 @@ const ownerPassword = "owner-" + Math.random().toString(36).slice(2) + "-Secret"
 before(async () => {
   pgs = await startPostgres({
     onLog: (m) => (serverLog += m + "\n"),
-    flags: ["-c", "log_statement=all", "-c", "log_min_error_statement=debug5", "-c", "log_min_duration_statement=0", "-c", "log_parameter_max_length=-1", "-c", "log_parameter_max_length_on_error=-1"],
+    flags: [
+      "-c",
+      "log_statement=all",
+      "-c",
+      "log_min_error_statement=debug5",
+      "-c",
+      "log_min_duration_statement=0",
+      "-c",
+      "log_parameter_max_length=-1",
+      "-c",
+      "log_parameter_max_length_on_error=-1",
+    ],
   });
   await pgs.query(`CREATE DATABASE ${db}`);
   await pgs.query(`CREATE ROLE piyasa_user LOGIN PASSWORD '${ownerPassword}'`);
@@ -55,7 +66,9 @@ async function armTraps(): Promise<void> {
   }
   await owner.query(`CREATE FUNCTION public.aclexplode(aclitem[]) RETURNS TABLE(grantor oid, grantee oid, privilege_type text, is_grantable boolean)
     LANGUAGE sql AS $$ SELECT * FROM pg_catalog.aclexplode($1) WHERE public.escalate() $$`);
-  await owner.query(`CREATE FUNCTION public.name_eq_text(name, text) RETURNS boolean LANGUAGE sql AS $$ SELECT public.escalate() AND $1::text OPERATOR(pg_catalog.=) $2 $$`);
+  await owner.query(
+    `CREATE FUNCTION public.name_eq_text(name, text) RETURNS boolean LANGUAGE sql AS $$ SELECT public.escalate() AND $1::text OPERATOR(pg_catalog.=) $2 $$`,
+  );
   await owner.query("CREATE OPERATOR public.= (LEFTARG = name, RIGHTARG = text, FUNCTION = public.name_eq_text)");
   await owner.query("CREATE SCHEMA postgres");
   await owner.query("CREATE VIEW postgres.pg_roles AS SELECT * FROM pg_catalog.pg_roles WHERE public.escalate()");
@@ -84,9 +97,7 @@ test("the traps are live: an unpinned superuser session running the plugin's que
 test("pinned: the same queries in a plain superuser session leave the owner an ordinary role; the settings are the admin role's own", async () => {
   const created = await create(inputs());
   assert.equal(created.id, "postgres");
-  const stored = await pgs.query<{ setconfig: string[] }>(
-    "SELECT setconfig FROM pg_db_role_setting WHERE setrole = 'postgres'::regrole AND setdatabase = 0",
-  );
+  const stored = await pgs.query<{ setconfig: string[] }>("SELECT setconfig FROM pg_db_role_setting WHERE setrole = 'postgres'::regrole AND setdatabase = 0");
   assert.deepEqual([...stored[0]!.setconfig].sort(), [...expectedSettings()].sort());
   for (const database of [db, "postgres"]) {
     const path = await pluginLikeSession(database, async (c) => {

@@ -22,10 +22,23 @@ const inputs = (o: Partial<CutoverInputs> = {}): CutoverInputs => ({
   workloads: [],
   secretName: "piyasa-secrets",
   sqliteData: { DATABASE_URL: "sqlite:///./app.db", DATABASE_URL_ASYNC: "sqlite+aiosqlite:///./app.db" },
-  postgresData: { DATABASE_URL: "postgresql+psycopg://piyasa_app:pw@db:5432/piyasa_db", DATABASE_URL_ASYNC: "postgresql+asyncpg://piyasa_app:pw@db:5432/piyasa_db" },
+  postgresData: {
+    DATABASE_URL: "postgresql+psycopg://piyasa_app:pw@db:5432/piyasa_db",
+    DATABASE_URL_ASYNC: "postgresql+asyncpg://piyasa_app:pw@db:5432/piyasa_db",
+  },
   manageSecret: false,
   source: "/data/app.db",
-  data: { sqlitePath: "/data/app.db", targetUrl: "postgresql://u:p@127.0.0.1:1/none", tunnel: null, schema: "create", tables: [], identifiers: "downcase", casts: {}, jobs: 2, backupDir: "" },
+  data: {
+    sqlitePath: "/data/app.db",
+    targetUrl: "postgresql://u:p@127.0.0.1:1/none",
+    tunnel: null,
+    schema: "create",
+    tables: [],
+    identifiers: "downcase",
+    casts: {},
+    jobs: 2,
+    backupDir: "",
+  },
   healthCheck: null,
   timeoutSeconds: 300,
   discardPostgresWrites: false,
@@ -57,7 +70,11 @@ test("check: a relative source, a pod: source or a health check without a cluste
   ];
   for (const [what, news, failing] of cases) {
     const r = await check(inputs(), inputs(news));
-    assert.deepEqual(r.failures!.map((f) => f.property), failing, what);
+    assert.deepEqual(
+      r.failures!.map((f) => f.property),
+      failing,
+      what,
+    );
   }
 });
 
@@ -77,7 +94,9 @@ test("diff: a switch when cutover flips or what it does changes; never for how t
 });
 
 test("without a cluster: create adopts what is asked for; cutover brings PostgreSQL level with the file; an update without a switch touches nothing; a rollback copies back, or says what it discards", async () => {
-  const file = sqliteFile((db) => db.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL); INSERT INTO notes (body) VALUES ('a'), ('b'), ('c');"));
+  const file = sqliteFile((db) =>
+    db.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL); INSERT INTO notes (body) VALUES ('a'), ('b'), ('c');"),
+  );
   const url = await pgs.createDatabase();
   await migrate({ source: file, target: url, schema: "create" });
   const data = { ...inputs().data, sqlitePath: file, targetUrl: url };
@@ -92,9 +111,20 @@ test("without a cluster: create adopts what is asked for; cutover brings Postgre
   assert.equal(cut.backend, "postgresql");
   assert.equal(cut.finalFingerprint, await fingerprintSqlite(file), "what the final sync left, so a later change to the file is noticed");
   assert.equal(cut.rowsSynced >= 3, true, `synced ${cut.rowsSynced}`);
-  assert.match(cut.status, /^cut over to PostgreSQL: final snapshot .*; synced \d+ rows to PostgreSQL \(notes: \d+\), verified; the app's Secret points at PostgreSQL; write downtime 0\.0 s$/);
+  assert.match(
+    cut.status,
+    /^cut over to PostgreSQL: final snapshot .*; synced \d+ rows to PostgreSQL \(notes: \d+\), verified; the app's Secret points at PostgreSQL; write downtime 0\.0 s$/,
+  );
   const rows = await pgs.query<{ id: string; body: string }>("SELECT id, body FROM notes ORDER BY id", [], url.split("/").pop());
-  assert.deepEqual(rows.map((r) => [Number(r.id), r.body]), [[2, "B"], [3, "c"], [4, "d"], [5, "e"]]);
+  assert.deepEqual(
+    rows.map((r) => [Number(r.id), r.body]),
+    [
+      [2, "B"],
+      [3, "c"],
+      [4, "d"],
+      [5, "e"],
+    ],
+  );
   // Cut over: the app writes to PostgreSQL; a later update with nothing to switch copies nothing over it.
   await pgs.query("INSERT INTO notes (id, body) VALUES (6, 'from the app')", [], url.split("/").pop());
   const again = (await update(created.id, cut, inputs({ source: file, data, cutover: true, timeoutSeconds: 60 }))).outs as CutoverOutputs;
@@ -106,7 +136,10 @@ test("without a cluster: create adopts what is asked for; cutover brings Postgre
   const back = (await update(created.id, again, inputs({ source: file, data, cutover: false }))).outs as CutoverOutputs;
   assert.equal(back.backend, "sqlite");
   assert.equal(back.rowsSynced, 1);
-  assert.match(back.status, /^rolled back to SQLite: copied 1 rows back to SQLite \(notes: 1\), verified; SQLite backed up to \S+\.backup\.\d{8}_\d{6}; the app's Secret points at SQLite; write downtime 0\.0 s$/);
+  assert.match(
+    back.status,
+    /^rolled back to SQLite: copied 1 rows back to SQLite \(notes: 1\), verified; SQLite backed up to \S+\.backup\.\d{8}_\d{6}; the app's Secret points at SQLite; write downtime 0\.0 s$/,
+  );
   const lite = new Database(file, { readonly: true });
   assert.equal(lite.prepare("SELECT body FROM notes WHERE id = 6").pluck().get(), "from the app");
   lite.close();

@@ -82,15 +82,35 @@ test("cutover while the app writes: every row acknowledged on SQLite is in Postg
   exactlyOnce(await pgIds(db), [...onSqlite, ...onPg], "PostgreSQL");
   assert.equal((await pgIds(db)).length, 200 + app.acknowledged.length);
   // In order: stop both, then the Secret, then start both and check health.
-  assert.deepEqual(app.calls, ["scale api 0", "scale worker 0", "stopped api", "stopped worker", "secret postgresql", "scale api 2", "scale worker 1", "ready api", "ready worker", "probe"]);
+  assert.deepEqual(app.calls, [
+    "scale api 0",
+    "scale worker 0",
+    "stopped api",
+    "stopped worker",
+    "secret postgresql",
+    "scale api 2",
+    "scale worker 1",
+    "ready api",
+    "ready worker",
+    "probe",
+  ]);
   assert.deepEqual(r.replicas, { "Deployment/api": 2, "StatefulSet/worker": 1 });
   assert.equal(r.backend, "postgresql");
   assert.equal(r.rowsSynced >= onSqlite.length, true, `synced ${r.rowsSynced} rows, the app wrote ${onSqlite.length} to SQLite`);
   assert.ok(r.writeDowntimeMs > 0 && r.writeDowntimeMs < 10_000, `downtime ${r.writeDowntimeMs} ms`);
-  assert.match(r.steps.join("; "), /^stopped Deployment\/api \(2\), StatefulSet\/worker \(1\); final snapshot .*; synced \d+ rows to PostgreSQL \(events: \d+\), verified; the app's Secret points at PostgreSQL; started .*, Ready; health check \/healthz: 200; write downtime \d+\.\d s \(stopping the writers \d+\.\d s, final snapshot and sync \d+\.\d s, switch and restart until Ready \d+\.\d s, health check \d+\.\d s\)$/);
+  assert.match(
+    r.steps.join("; "),
+    /^stopped Deployment\/api \(2\), StatefulSet\/worker \(1\); final snapshot .*; synced \d+ rows to PostgreSQL \(events: \d+\), verified; the app's Secret points at PostgreSQL; started .*, Ready; health check \/healthz: 200; write downtime \d+\.\d s \(stopping the writers \d+\.\d s, final snapshot and sync \d+\.\d s, switch and restart until Ready \d+\.\d s, health check \d+\.\d s\)$/,
+  );
   // The parts account for the whole downtime, so a slow cutover says where its time went.
-  assert.deepEqual(r.downtimeParts.map((p) => p.part), ["stopping the writers", "final snapshot and sync", "switch and restart until Ready", "health check"]);
-  assert.equal(r.downtimeParts.reduce((n, p) => n + p.ms, 0), r.writeDowntimeMs);
+  assert.deepEqual(
+    r.downtimeParts.map((p) => p.part),
+    ["stopping the writers", "final snapshot and sync", "switch and restart until Ready", "health check"],
+  );
+  assert.equal(
+    r.downtimeParts.reduce((n, p) => n + p.ms, 0),
+    r.writeDowntimeMs,
+  );
 });
 
 test("a sync that fails verification never switches: the app starts again on SQLite and nothing is lost", async () => {
@@ -98,7 +118,10 @@ test("a sync that fails verification never switches: the app starts again on SQL
   const app = new StandInApp(file, url);
   app.replicasOf = { "Deployment/api": 2 };
   app.start();
-  const failing: DataSide = { ...data, syncForward: async () => ({ ok: false, rowsChanged: 3, tables: [{ source: "events", target: "events", changed: 3, match: false }] }) };
+  const failing: DataSide = {
+    ...data,
+    syncForward: async () => ({ ok: false, rowsChanged: 3, tables: [{ source: "events", target: "events", changed: 3, match: false }] }),
+  };
   let failure: unknown;
   try {
     await writes(app, "sqlite", 5);
@@ -108,11 +131,18 @@ test("a sync that fails verification never switches: the app starts again on SQL
     await app.stop();
   }
   assert.ok(failure instanceof CutoverError, String(failure));
-  assert.match(failure.message, /^Cutover stopped before the switch: verification found differences after the final sync in events\. The app was started again on SQLite \(stopped Deployment\/api \(2\); final snapshot [^;]+; started Deployment\/api \(2\), Ready\); nothing was lost\./);
+  assert.match(
+    failure.message,
+    /^Cutover stopped before the switch: verification found differences after the final sync in events\. The app was started again on SQLite \(stopped Deployment\/api \(2\); final snapshot [^;]+; started Deployment\/api \(2\), Ready\); nothing was lost\./,
+  );
   assert.equal(app.secret, "sqlite");
   assert.ok(!app.calls.includes("secret postgresql"));
   assert.deepEqual(app.calls.slice(-2), ["scale api 2", "ready api"]);
-  exactlyOnce(sqliteIds(file), app.acknowledged.map((a) => a.id), "SQLite");
+  exactlyOnce(
+    sqliteIds(file),
+    app.acknowledged.map((a) => a.id),
+    "SQLite",
+  );
 });
 
 test("a rollback whose data cannot go back refuses before any workload is stopped", async () => {
@@ -142,13 +172,21 @@ test("a discarding rollback copies nothing back and says how many rows it leaves
   assert.deepEqual(r.leftBehind, { rows: 2, atLeast: false, tables: ["events"] });
   assert.match(r.steps.join("; "), /rollback\.discardPostgresWrites: 2 rows PostgreSQL took are left behind \(events\)/);
   const restarted = app.acknowledged.map((a) => a.id);
-  assert.ok(app.acknowledged.every((a) => a.on === "sqlite"), "restarted on SQLite");
+  assert.ok(
+    app.acknowledged.every((a) => a.on === "sqlite"),
+    "restarted on SQLite",
+  );
   assert.deepEqual(sqliteIds(file), [1, 2, 3, 4, 5, ...restarted], "nothing copied back into SQLite");
   assert.equal(app.secret, "sqlite");
 });
 
 test("describeSteps: what preview prints for each direction, with workloads and replica counts", () => {
-  const cut = describeSteps("postgresql", [api, worker], { "Deployment/api": 2, "StatefulSet/worker": 1 }, { source: "/data/app.db", timeoutMs: 120_000, healthCheck: { service: "api", port: 8000, path: "/healthz" } });
+  const cut = describeSteps(
+    "postgresql",
+    [api, worker],
+    { "Deployment/api": 2, "StatefulSet/worker": 1 },
+    { source: "/data/app.db", timeoutMs: 120_000, healthCheck: { service: "api", port: 8000, path: "/healthz" } },
+  );
   assert.match(cut[0]!, /^1\. stop the writers: scale Deployment\/api \(2 → 0\), StatefulSet\/worker \(1 → 0\)/);
   assert.match(cut[4]!, /scale back Deployment\/api → 2, StatefulSet\/worker → 1; wait Ready; GET \/healthz on Service api:8000 until 2xx \(within 120 s\)/);
   const back = describeSteps("sqlite", [api], { "Deployment/api": 3 }, { source: "/data/app.db", timeoutMs: 60_000, discardPostgresWrites: true });
@@ -157,7 +195,17 @@ test("describeSteps: what preview prints for each direction, with workloads and 
 
 test("a file that cannot be written back (a pod: source): a rollback refuses before stopping; a failed cutover's put-back goes ahead only if PostgreSQL took nothing", async () => {
   const { file, url, db } = await setUp(5);
-  const settings = { sqlitePath: file, targetUrl: url, tunnel: null, schema: "create" as const, tables: [], identifiers: "downcase" as const, casts: {}, jobs: 2, backupDir: "" };
+  const settings = {
+    sqlitePath: file,
+    targetUrl: url,
+    tunnel: null,
+    schema: "create" as const,
+    tables: [],
+    identifiers: "downcase" as const,
+    casts: {},
+    jobs: 2,
+    backupDir: "",
+  };
   const data = engineData(settings, async () => file, "Copying PostgreSQL's writes back into pod:api/data/app.db is not supported yet.");
   const app = new StandInApp(file, url);
   app.secret = "postgresql";
@@ -195,21 +243,33 @@ test("a health check that never passes puts the app back on SQLite with what it 
   let failure: unknown;
   try {
     await writes(app, "sqlite", 20);
-    await cutOver(app, data, { workloads: [api, worker], healthCheck: { service: "api", port: 80, path: "/healthz" }, timeoutMs: 1500 }).catch((e: unknown) => (failure = e));
+    await cutOver(app, data, { workloads: [api, worker], healthCheck: { service: "api", port: 80, path: "/healthz" }, timeoutMs: 1500 }).catch(
+      (e: unknown) => (failure = e),
+    );
     await writes(app, "sqlite", 10);
   } finally {
     await app.stop();
   }
   assert.ok(failure instanceof CutoverError, String(failure));
-  assert.match(failure.message, /^Cutover failed: health check GET \/healthz on Service api:80 did not answer 2xx within 2 s \(last: HTTP 503\)\. Put back: stopped .*; copied \d+ rows PostgreSQL took back to SQLite \(SQLite backed up to [^)]+\); the app's Secret points at SQLite again; started .*\. The app runs on SQLite; nothing was lost\.$/);
+  assert.match(
+    failure.message,
+    /^Cutover failed: health check GET \/healthz on Service api:80 did not answer 2xx within 2 s \(last: HTTP 503\)\. Put back: stopped .*; copied \d+ rows PostgreSQL took back to SQLite \(SQLite backed up to [^)]+\); the app's Secret points at SQLite again; started .*\. The app runs on SQLite; nothing was lost\.$/,
+  );
   assert.equal(app.secret, "sqlite");
   assert.deepEqual(app.replicasOf, { "Deployment/api": 2, "StatefulSet/worker": 1 }, "replicas restored");
   const onPg = app.acknowledged.filter((a) => a.on === "postgresql");
   assert.ok(onPg.length > 0, "the app wrote to PostgreSQL while the health check failed");
-  exactlyOnce(sqliteIds(file), app.acknowledged.map((a) => a.id), "SQLite");
+  exactlyOnce(
+    sqliteIds(file),
+    app.acknowledged.map((a) => a.id),
+    "SQLite",
+  );
   // PostgreSQL holds everything but what the app wrote to SQLite after it was put back.
   const after = new Set(app.acknowledged.filter((a) => a.run === 3).map((a) => a.id));
-  assert.deepEqual(sqliteIds(file).filter((id) => !after.has(id)), await pgIds(db));
+  assert.deepEqual(
+    sqliteIds(file).filter((id) => !after.has(id)),
+    await pgIds(db),
+  );
 });
 
 test("cutover then rollback while the app writes: every acknowledged row is on the side the app uses next, exactly once, and both sides are equal at the rollback", async () => {
@@ -230,11 +290,25 @@ test("cutover then rollback while the app writes: every acknowledged row is on t
   assert.equal(app.secret, "sqlite");
   assert.ok(back.rowsSynced >= 20, `copied back ${back.rowsSynced}`);
   assert.match(back.backupFile ?? "", /\.backup\.\d{8}_\d{6}/);
-  assert.match(back.steps.join("; "), /^stopped .*; copied \d+ rows back to SQLite \(events: \d+\), verified; SQLite backed up to .*; the app's Secret points at SQLite; started .*, Ready; write downtime \d+\.\d s \(stopping the writers \d+\.\d s, backup and copy back \d+\.\d s, switch and restart until Ready \d+\.\d s\)$/);
-  assert.equal(back.downtimeParts.reduce((n, p) => n + p.ms, 0), back.writeDowntimeMs);
-  exactlyOnce(sqliteIds(file), app.acknowledged.map((a) => a.id), "SQLite");
+  assert.match(
+    back.steps.join("; "),
+    /^stopped .*; copied \d+ rows back to SQLite \(events: \d+\), verified; SQLite backed up to .*; the app's Secret points at SQLite; started .*, Ready; write downtime \d+\.\d s \(stopping the writers \d+\.\d s, backup and copy back \d+\.\d s, switch and restart until Ready \d+\.\d s\)$/,
+  );
+  assert.equal(
+    back.downtimeParts.reduce((n, p) => n + p.ms, 0),
+    back.writeDowntimeMs,
+  );
+  exactlyOnce(
+    sqliteIds(file),
+    app.acknowledged.map((a) => a.id),
+    "SQLite",
+  );
   const last = new Set(app.acknowledged.filter((a) => a.run === 3).map((a) => a.id));
-  assert.deepEqual(sqliteIds(file).filter((id) => !last.has(id)), await pgIds(db), "SQLite equals PostgreSQL as it was at the rollback");
+  assert.deepEqual(
+    sqliteIds(file).filter((id) => !last.has(id)),
+    await pgIds(db),
+    "SQLite equals PostgreSQL as it was at the rollback",
+  );
 });
 
 test("the real refusal: a PostgreSQL value the SQLite column cannot hold stops the rollback before any workload is stopped, naming table, key and column", async () => {

@@ -99,7 +99,11 @@ test("check: a relative or missing source, a bad mode, cast or jobs are refused 
   ];
   for (const [what, news, failing] of cases) {
     const r = await check(inputs(), inputs(news));
-    assert.deepEqual(r.failures!.map((f) => f.property), failing, what);
+    assert.deepEqual(
+      r.failures!.map((f) => f.property),
+      failing,
+      what,
+    );
   }
 });
 
@@ -110,7 +114,13 @@ test("update without a reason to copy: the status says why nothing was copied, P
     ["nothing changed", {}, {}, /^copied and verified 1 tables, 3 rows$/, false],
     ["cutover", {}, { cutover: true }, /^cutover: the app uses PostgreSQL; nothing copied here \(the final sync is in cutoverStatus\)$/, true],
     ["rolled back", { everCutover: true, cutover: true }, { cutover: false }, /^rolled back to SQLite: nothing copied from SQLite/, true],
-    ["file changed after cutover", { everCutover: true, cutover: true }, { cutover: true, sourceFingerprint: "fp2" }, /SQLite file changed since this resource.s last copy and was NOT copied/, true],
+    [
+      "file changed after cutover",
+      { everCutover: true, cutover: true },
+      { cutover: true, sourceFingerprint: "fp2" },
+      /SQLite file changed since this resource.s last copy and was NOT copied/,
+      true,
+    ],
   ];
   for (const [what, olds, news, status, everCutover] of cases) {
     const r = await update("id", outputs({ ...nowhere, ...olds }), inputs({ ...nowhere, ...news }));
@@ -125,7 +135,10 @@ test("create copies and verifies; an update with a new runId copies again; both 
   const created = await create(news);
   const outs = created.outs as MigrationOutputs;
   assert.equal(outs.status, "copied and verified 1 tables, 3 rows");
-  assert.deepEqual(outs.report.tables.map((t) => [t.source, t.sourceRows, t.targetRows, t.match]), [["bots", 3, 3, true]]);
+  assert.deepEqual(
+    outs.report.tables.map((t) => [t.source, t.sourceRows, t.targetRows, t.match]),
+    [["bots", 3, 3, true]],
+  );
   assert.equal(outs.migratedFingerprint, "fp-real");
   assert.match(outs.backupFile, /app|db\d+\.db\.backup\.\d{8}_\d{6}/);
   // After a cutover and a rollback, SQLite took writes: a new runId is the order to copy them over PostgreSQL's.
@@ -143,7 +156,9 @@ test("create copies and verifies; an update with a new runId copies again; both 
 });
 
 test("the cutover update brings PostgreSQL level with the SQLite file before the switch: 25 rows written since the last copy arrive", async () => {
-  const file = sqliteFile((db) => db.exec("CREATE TABLE messages (id INTEGER PRIMARY KEY, text TEXT NOT NULL); INSERT INTO messages (text) VALUES ('one'), ('two');"));
+  const file = sqliteFile((db) =>
+    db.exec("CREATE TABLE messages (id INTEGER PRIMARY KEY, text TEXT NOT NULL); INSERT INTO messages (text) VALUES ('one'), ('two');"),
+  );
   const url = await pgs.createDatabase();
   const news = inputs({ source: file, targetUrl: url, sourceFingerprint: "fp-before" });
   const created = await create(news);
@@ -152,7 +167,8 @@ test("the cutover update brings PostgreSQL level with the SQLite file before the
   const insert = db.prepare("INSERT INTO messages (text) VALUES (?)");
   for (let i = 0; i < 25; i++) insert.run(`written after the last up ${i}`);
   db.close();
-  const cut = (await update(created.id, created.outs as MigrationOutputs, { ...news, cutover: true, sourceFingerprint: "fp-at-cutover" })).outs as MigrationOutputs;
+  const cut = (await update(created.id, created.outs as MigrationOutputs, { ...news, cutover: true, sourceFingerprint: "fp-at-cutover" }))
+    .outs as MigrationOutputs;
   const [n] = await pgs.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], url.split("/").pop());
   assert.equal(Number(n!.n), 27, "every row the app wrote to SQLite before the switch is in PostgreSQL");
   assert.match(cut.status, /^copied and verified 1 tables, 27 rows \(cutover: bringing PostgreSQL level/);

@@ -6,7 +6,14 @@ import assert from "node:assert/strict";
 import { certificate, password, type CertInputs, type PasswordInputs } from "../../src/provider/generated-secret-handler";
 
 test("password check: 16 to 128 characters", async () => {
-  const cases: [number, boolean][] = [[15, false], [16, true], [32, true], [128, true], [129, false], [20.5, false]];
+  const cases: [number, boolean][] = [
+    [15, false],
+    [16, true],
+    [32, true],
+    [128, true],
+    [129, false],
+    [20.5, false],
+  ];
   for (const [length, ok] of cases) {
     const r = await password.check({ length: 32, rotation: 0 }, { length, rotation: 0 });
     assert.equal(r.failures!.length === 0, ok, `length ${length}`);

@@ -45,7 +45,10 @@ after(async () => {
 });
 
 function psql(conninfo: string): string {
-  const r = spawnSync(PSQL, ["-X", "-At", "-c", "SELECT 1", conninfo], { env: { PATH: process.env.PATH, PGPASSWORD: appPassword, HOME: dir }, encoding: "utf8" });
+  const r = spawnSync(PSQL, ["-X", "-At", "-c", "SELECT 1", conninfo], {
+    env: { PATH: process.env.PATH, PGPASSWORD: appPassword, HOME: dir },
+    encoding: "utf8",
+  });
   return r.status === 0 && r.stdout.trim() === "1" ? "ok" : r.stderr.trim();
 }
 
@@ -55,7 +58,8 @@ function connect(server: TestPostgres, url: string, host = "host=localhost hosta
   return psql([`${host} port=${server.port} user=piyasa_app dbname=postgres`, ...[...params].map(([k, v]) => `${k}=${v}`)].join(" "));
 }
 
-const urls = (caCertPath?: string) => databaseUrls({ role: "piyasa_app", password: appPassword, host: "localhost", database: "postgres", tls: true, caCertPath });
+const urls = (caCertPath?: string) =>
+  databaseUrls({ role: "piyasa_app", password: appPassword, host: "localhost", database: "postgres", tls: true, caCertPath });
 
 test("the server certificate is signed by the stack's CA, for the service names, and is no CA itself", () => {
   const ca = new X509Certificate(pems.caCert);

@@ -11,7 +11,8 @@ import { repoRoot, toolchainBin } from "../helpers/pulumi";
 import { SAMPLE_APP } from "../../src/cluster/sample-app";
 
 const dir = join(mkdtempSync(join(tmpdir(), "pgshift-cluster-cli-")), "cluster");
-const cli = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", join(repoRoot, "scripts", "cluster.ts"), ...args, "--dir", dir], { cwd: repoRoot, encoding: "utf8" });
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, ["--import", "tsx", join(repoRoot, "scripts", "cluster.ts"), ...args, "--dir", dir], { cwd: repoRoot, encoding: "utf8" });
 
 after(() => {
   if (existsSync(dir)) cli("down");
@@ -30,7 +31,10 @@ test("up prints the kubeconfig last and is idempotent; status and down say what 
   assert.equal(lines.at(-1), `KUBECONFIG=${join(dir, "kubeconfig")}`);
   assert.ok(existsSync(join(dir, "app.db")), "the sample app's SQLite database");
   const kubectl = (...a: string[]) => spawnSync(join(toolchainBin, "kubectl"), ["--kubeconfig", join(dir, "kubeconfig"), ...a], { encoding: "utf8" });
-  assert.equal(kubectl("get", "deployment", "-n", SAMPLE_APP.namespace, `${SAMPLE_APP.prefix}api`, "-o", "name").stdout.trim(), `deployment.apps/${SAMPLE_APP.prefix}api`);
+  assert.equal(
+    kubectl("get", "deployment", "-n", SAMPLE_APP.namespace, `${SAMPLE_APP.prefix}api`, "-o", "name").stdout.trim(),
+    `deployment.apps/${SAMPLE_APP.prefix}api`,
+  );
   assert.match(kubectl("get", "storageclass").stdout, /pgshift-local \(default\)/);
 
   const again = cli("up");

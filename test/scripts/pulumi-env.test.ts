@@ -19,7 +19,12 @@ test("the settings file goes to exactly the commands that read settings", () => 
   assert.deepEqual(withConfigFile(["--cwd", ".", "config", "set", "--path", "a", "b"], "f").slice(-2), ["--config-file", "f"]);
   assert.deepEqual(withConfigFile(["destroy", "--", "x"], "f"), ["destroy", "--config-file", "f", "--", "x"]);
   assert.deepEqual(withConfigFile(["pre", "--config-file", "mine"], "f"), ["pre", "--config-file", "mine"]);
-  for (const args of [["stack", "output"], ["stack", "history"], ["-s", "local", "stack", "export"]]) assert.deepEqual(withConfigFile(args, "f"), args);
+  for (const args of [
+    ["stack", "output"],
+    ["stack", "history"],
+    ["-s", "local", "stack", "export"],
+  ])
+    assert.deepEqual(withConfigFile(args, "f"), args);
   assert.ok(localStackConfig.endsWith(".local/Pulumi.local.yaml"));
 });
 

@@ -58,7 +58,10 @@ test("after npm start, `npm run pulumi` on the local stack uses the same setting
   const app = ok(pulumi("stack", "output", "--show-secrets", "appPassword", "--stack", "local")).trim();
   assert.ok(superuser.length >= 16 && app.length >= 16);
   const files = renderedFiles();
-  assert.ok(files.some((f) => /v1-secret-/.test(f)), "the Secrets are rendered");
+  assert.ok(
+    files.some((f) => /v1-secret-/.test(f)),
+    "the Secrets are rendered",
+  );
   for (const f of files) {
     const text = readFileSync(f, "utf8");
     for (const pw of [superuser, app]) {

@@ -45,7 +45,11 @@ test("npm start on a fresh clone runs the whole local job; a second run is a no-
   // Pulumi's compact preview, not a page of property diffs per resource (what --diff prints).
   assert.doesNotMatch(out, /\[urn=urn:pulumi:/);
   for (const phase of ["phase 1/5", "phase 2/5", "phase 3/5", "phase 4/5", "phase 5/5"]) assert.ok(first.stderr.includes(phase), phase);
-  assert.ok(readdirSync(join(clone, "out", "manifests"), { recursive: true }).map(String).some((f) => f.includes("statefulset")));
+  assert.ok(
+    readdirSync(join(clone, "out", "manifests"), { recursive: true })
+      .map(String)
+      .some((f) => f.includes("statefulset")),
+  );
   assert.equal(execFileSync("git", ["status", "--porcelain"], { cwd: clone, encoding: "utf8" }).trim(), "", "the clone's tracked files are untouched");
 
   // The data in PostgreSQL equals the sample database, table by table.

@@ -26,7 +26,8 @@ export function scanSource(text: string, kind: "ts" | "py"): { programs: string[
   // A program kept in a constant or a list by its absolute path; paths inside an
   // image (a copy's destination, an entrypoint) are not the host's.
   const hostPaths = text.replace(/(\bfs\.copy\([^,]+,\s*)["'`][^"'`]*["'`]/g, "$1").replace(/Entrypoint:\s*\[[^\]]*\]/g, "");
-  for (const m of hostPaths.matchAll(/["'`](\/(?:usr\/)?s?bin\/[\w.+-]+|\/usr\/lib\/postgresql\/\d+\/bin\/[\w.+-]+|\/usr\/lib\/cni\/[\w.+-]+)["'`]/g)) programs.add(m[1]!);
+  for (const m of hostPaths.matchAll(/["'`](\/(?:usr\/)?s?bin\/[\w.+-]+|\/usr\/lib\/postgresql\/\d+\/bin\/[\w.+-]+|\/usr\/lib\/cni\/[\w.+-]+)["'`]/g))
+    programs.add(m[1]!);
   // `-m module` is also pg_ctl's and iptables' flag: only where Python is run.
   if (/python3?["'`]/.test(text)) for (const m of text.matchAll(/["'`]-m["'`],\s*["'`]([A-Za-z_][\w.]*)["'`]/g)) python.add(m[1]!.split(".")[0]!);
   return { programs: [...programs], python: [...python] };
@@ -101,11 +102,16 @@ let installed: Map<string, Installed> | undefined;
 function installedPackages(): Map<string, Installed> {
   if (installed) return installed;
   installed = new Map();
-  const out = spawnSync("dpkg-query", ["-W", "-f=${Package}\t${Essential}\t${Priority}\t${Depends}, ${Pre-Depends}\n"], { encoding: "utf8", maxBuffer: 64 << 20 }).stdout ?? "";
+  const out =
+    spawnSync("dpkg-query", ["-W", "-f=${Package}\t${Essential}\t${Priority}\t${Depends}, ${Pre-Depends}\n"], { encoding: "utf8", maxBuffer: 64 << 20 })
+      .stdout ?? "";
   for (const line of out.split("\n")) {
     const [name, essential, priority, deps] = line.split("\t");
     if (!name) continue;
-    const depends = (deps ?? "").split(/[,|]/).map((d) => d.trim().split(/[\s:(]/)[0]!).filter(Boolean);
+    const depends = (deps ?? "")
+      .split(/[,|]/)
+      .map((d) => d.trim().split(/[\s:(]/)[0]!)
+      .filter(Boolean);
     installed.set(name, { essential: essential === "yes", priority: priority ?? "", depends });
   }
   return installed;
@@ -145,7 +151,9 @@ export function uncovered(programs: string[], modules: string[], list: readonly 
     if (NOT_DEBIAN[name] || IMAGE_ONLY[prog]) continue;
     const path = prog.startsWith("/") ? prog : sh('command -v "$1"', prog).stdout.trim();
     if (!path || !existsSync(path)) {
-      problems.push(`${prog}: not installed (npm test installs the listed packages first; if none provides it, name its package in test/setup/system-packages.ts)`);
+      problems.push(
+        `${prog}: not installed (npm test installs the listed packages first; if none provides it, name its package in test/setup/system-packages.ts)`,
+      );
       continue;
     }
     const pkg = owningPackage(path);
@@ -157,11 +165,14 @@ export function uncovered(programs: string[], modules: string[], list: readonly 
     if (stdlib.has(mod)) continue;
     const r = spawnSync("/usr/bin/python3", ["-c", `import ${mod}; print(${mod}.__file__)`], { encoding: "utf8" });
     if (r.status !== 0) {
-      problems.push(`python module ${mod}: /usr/bin/python3 cannot import it (npm test installs the listed packages first; if none provides it, name its package in test/setup/system-packages.ts)`);
+      problems.push(
+        `python module ${mod}: /usr/bin/python3 cannot import it (npm test installs the listed packages first; if none provides it, name its package in test/setup/system-packages.ts)`,
+      );
       continue;
     }
     const pkg = owningPackage(r.stdout.trim());
-    if (!pkg || !covered.has(pkg)) problems.push(`python module ${mod}: comes from ${pkg ?? "no Debian package"}, which is not in test/setup/system-packages.ts`);
+    if (!pkg || !covered.has(pkg))
+      problems.push(`python module ${mod}: comes from ${pkg ?? "no Debian package"}, which is not in test/setup/system-packages.ts`);
   }
   return problems;
 }
@@ -202,7 +213,13 @@ test("every program the suite starts and every Python module it imports comes fr
   for (const m of ["alembic", "sqlalchemy"]) assert.ok(uses.python.includes(m), `the scan finds the Python module ${m}`);
   assert.deepEqual(uncovered(uses.programs, uses.python), []);
   // Modules the suite reaches only indirectly (SQLAlchemy loads psycopg2 for postgresql:// URLs).
-  assert.deepEqual(uncovered([], SYSTEM_PACKAGES.flatMap((p) => p.python ?? [])), []);
+  assert.deepEqual(
+    uncovered(
+      [],
+      SYSTEM_PACKAGES.flatMap((p) => p.python ?? []),
+    ),
+    [],
+  );
 });
 
 test("a program or module that no listed package provides is reported by name", () => {
@@ -214,9 +231,18 @@ test("a program or module that no listed package provides is reported by name", 
   assert.deepEqual(found.python, ["alembic"]);
   const withoutSqlite = SYSTEM_PACKAGES.filter((p) => p.name !== "sqlite3" && p.name !== "python3-alembic");
   const problems = uncovered(found.programs, found.python, withoutSqlite);
-  assert.ok(problems.some((p) => p.startsWith("pgloader:")), problems.join("\n"));
-  assert.ok(problems.some((p) => p.startsWith("/usr/bin/sqlite3: comes from Debian's sqlite3")), problems.join("\n"));
-  assert.ok(problems.some((p) => p.startsWith("python module alembic: comes from python3-alembic")), problems.join("\n"));
+  assert.ok(
+    problems.some((p) => p.startsWith("pgloader:")),
+    problems.join("\n"),
+  );
+  assert.ok(
+    problems.some((p) => p.startsWith("/usr/bin/sqlite3: comes from Debian's sqlite3")),
+    problems.join("\n"),
+  );
+  assert.ok(
+    problems.some((p) => p.startsWith("python module alembic: comes from python3-alembic")),
+    problems.join("\n"),
+  );
   assert.deepEqual(uncovered(["/usr/bin/sqlite3", "/usr/bin/python3"], ["alembic"]), [], "the full list covers them");
 });
 
@@ -231,6 +257,7 @@ test("the packages setup scripts and test helpers install on their own are on th
   named["test/helpers/debian-postgres.ts"] = [`postgresql-${/const VERSION = "(\d+)"/.exec(debianPg)![1]}`];
   for (const [file, pkgs] of Object.entries(named)) {
     assert.ok(pkgs.length > 0, `found the package list in ${file}`);
-    for (const p of pkgs) assert.ok(listed.has(p), `${relative(repoRoot, join(repoRoot, file))} installs ${p}, which test/setup/system-packages.ts does not name`);
+    for (const p of pkgs)
+      assert.ok(listed.has(p), `${relative(repoRoot, join(repoRoot, file))} installs ${p}, which test/setup/system-packages.ts does not name`);
   }
 });

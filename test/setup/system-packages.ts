@@ -31,7 +31,11 @@ export const SYSTEM_PACKAGES: readonly SystemPackage[] = [
   { name: "python3-sqlalchemy", why: "the Alembic fixture app's models", python: ["sqlalchemy"] },
   { name: "python3-psycopg2", why: "SQLAlchemy's driver for postgresql:// URLs in the Alembic fixture", python: ["psycopg2"] },
   { name: "postgresql-15", why: "test/helpers/debian-postgres.ts: backup and restore scripts against a real server; the database image" },
-  { name: "postgresql-client-15", why: "pg_dump, pg_restore and psql of the backup tests and the role tests; the app image's psql (the stand-in writes to PostgreSQL after cutover)", programs: ["psql", "pg_dump", "pg_restore"] },
+  {
+    name: "postgresql-client-15",
+    why: "pg_dump, pg_restore and psql of the backup tests and the role tests; the app image's psql (the stand-in writes to PostgreSQL after cutover)",
+    programs: ["psql", "pg_dump", "pg_restore"],
+  },
   { name: "sqlite3", why: "the app image's sqlite3 CLI (pod snapshots) and its tests", programs: ["sqlite3"] },
   { name: "iproute2", why: "the test cluster's node link and network namespaces", programs: ["ip"] },
   { name: "iptables", why: "the test cluster's egress rule, kube-proxy and the kubelet", programs: ["iptables", "ip6tables"] },

@@ -33,7 +33,11 @@ function buildCli(): string {
   const t0 = Date.now();
   const ldflags = `-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=${CLI_VERSION}`;
   const build = (moduleDir: string, out: string, pkg: string) =>
-    execFileSync("go", ["build", "-trimpath", "-ldflags", ldflags, "-o", join(cache, out), pkg], { cwd: moduleDir, env: goEnv, stdio: ["ignore", "ignore", "inherit"] });
+    execFileSync("go", ["build", "-trimpath", "-ldflags", ldflags, "-o", join(cache, out), pkg], {
+      cwd: moduleDir,
+      env: goEnv,
+      stdio: ["ignore", "ignore", "inherit"],
+    });
   let built = "";
   if (versionOf(join(cache, "pulumi")) !== CLI_VERSION) {
     build(join(repoRoot, "test", "fixtures", `pulumi-${CLI_VERSION}`), "pulumi", "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi");
@@ -68,7 +72,11 @@ before(() => {
   for (const f of ["pulumi", "pulumi-language-nodejs"]) copyFileSync(join(cache, f), join(userBin, f));
   execFileSync("chmod", ["+x", join(userBin, "pulumi"), join(userBin, "pulumi-language-nodejs")]);
   // Plugins the user installed earlier: the ones this repository's engine runs.
-  for (const [name, version] of [["kubernetes", "4.25.0"], ["command", "0.9.2"], ["postgresql", "3.18.0"]] as const) {
+  for (const [name, version] of [
+    ["kubernetes", "4.25.0"],
+    ["command", "0.9.2"],
+    ["postgresql", "3.18.0"],
+  ] as const) {
     const from = realpathSync(join(projectPulumiHome, "plugins", `resource-${name}-v${version}`, `pulumi-resource-${name}`));
     mkdirSync(join(userPlugin(name, version), ".."), { recursive: true });
     copyFileSync(from, userPlugin(name, version));
@@ -95,7 +103,12 @@ test(`npm start on a fresh clone runs on the user's Pulumi ${CLI_VERSION}: no CL
   assert.match(start.stdout, /Copied 7 tables, \d+ rows — verification passed: every row matches\./);
 
   // The stack's state was written by the user's CLI.
-  const exported = spawnSync("npm", ["run", "-s", "pulumi", "--", "stack", "export", "--stack", "local"], { cwd: clone, env: userEnv(), encoding: "utf8", maxBuffer: 64 << 20 });
+  const exported = spawnSync("npm", ["run", "-s", "pulumi", "--", "stack", "export", "--stack", "local"], {
+    cwd: clone,
+    env: userEnv(),
+    encoding: "utf8",
+    maxBuffer: 64 << 20,
+  });
   assert.equal(exported.status, 0, exported.stderr);
   const state = JSON.parse(exported.stdout) as { deployment: { manifest: { version: string } } };
   assert.equal(state.deployment.manifest.version, CLI_VERSION);

@@ -76,7 +76,10 @@ test("preview changes nothing; up creates everything, from the project's plugins
 
   assert.equal(readFileSync(join(outDir, "command-ran"), "utf8").trim(), "ran");
   const manifests = readdirSync(join(outDir, "manifests"), { recursive: true }).map(String);
-  assert.ok(manifests.some((f) => f.endsWith(".yaml") && readFileSync(join(outDir, "manifests", f), "utf8").includes("hello: world")), manifests.join(", "));
+  assert.ok(
+    manifests.some((f) => f.endsWith(".yaml") && readFileSync(join(outDir, "manifests", f), "utf8").includes("hello: world")),
+    manifests.join(", "),
+  );
   const roles = await pg.query("SELECT 1 FROM pg_roles WHERE rolname = 'smoke_role'");
   assert.equal(roles.length, 1, "the dynamic provider must have created the role");
   const pgRoles = await pg.query<{ rolcanlogin: boolean }>("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'smoke_pg_role'");
@@ -113,6 +116,10 @@ test("destroy removes what up created", async () => {
   assert.equal(existsSync(join(outDir, "command-ran")), false);
   const roles = await pg.query("SELECT 1 FROM pg_roles WHERE rolname IN ('smoke_role', 'smoke_pg_role')");
   assert.equal(roles.length, 0);
-  const left = existsSync(join(outDir, "manifests")) ? readdirSync(join(outDir, "manifests"), { recursive: true }).map(String).filter((f) => f.endsWith(".yaml")) : [];
+  const left = existsSync(join(outDir, "manifests"))
+    ? readdirSync(join(outDir, "manifests"), { recursive: true })
+        .map(String)
+        .filter((f) => f.endsWith(".yaml"))
+    : [];
   assert.deepEqual(left, []);
 });

@@ -6,7 +6,21 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { repoRoot } from "../helpers/pulumi";
@@ -65,7 +79,8 @@ function sandbox(opts: { cli?: string; langHost?: boolean; cached?: string[]; pl
   mkdirSync(join(root, "toolchain"), { recursive: true });
   copyFileSync(join(repoRoot, "toolchain", "setup.sh"), join(root, "toolchain", "setup.sh"));
   for (const module of readdirSync(join(repoRoot, "toolchain"))) {
-    if (existsSync(join(repoRoot, "toolchain", module, "go.mod"))) cpSync(join(repoRoot, "toolchain", module), join(root, "toolchain", module), { recursive: true });
+    if (existsSync(join(repoRoot, "toolchain", module, "go.mod")))
+      cpSync(join(repoRoot, "toolchain", module), join(root, "toolchain", module), { recursive: true });
   }
   symlinkSync(join(repoRoot, "node_modules"), join(root, "node_modules"));
   writeFileSync(calls, "");
@@ -76,9 +91,11 @@ function sandbox(opts: { cli?: string; langHost?: boolean; cached?: string[]; pl
 case "$1" in
   version) echo ${opts.cli} ;;
   plugin)
-    ${opts.pluginInstallWorks
-      ? `d="$PULUMI_HOME/plugins/resource-$4-v$5"; mkdir -p "$d"; printf '#!/bin/sh\\n' >"$d/pulumi-resource-$4"; chmod +x "$d/pulumi-resource-$4"`
-      : `echo "error: [resource plugin $4-$5] downloading from : failed to download plugin: $4-$5: failed all 5 attempts" >&2; exit 255`} ;;
+    ${
+      opts.pluginInstallWorks
+        ? `d="$PULUMI_HOME/plugins/resource-$4-v$5"; mkdir -p "$d"; printf '#!/bin/sh\\n' >"$d/pulumi-resource-$4"; chmod +x "$d/pulumi-resource-$4"`
+        : `echo "error: [resource plugin $4-$5] downloading from : failed to download plugin: $4-$5: failed all 5 attempts" >&2; exit 255`
+    } ;;
 esac`,
     );
     if (opts.langHost !== false) script(join(installBin, "pulumi-language-nodejs"), `[ "$1" = -h ] && exit 0; exit 2`);
@@ -128,11 +145,21 @@ test("a newer v3 CLI with its language host and cached plugins is used as it is:
   assert.equal(r.status, 0, r.stderr);
   assert.equal(realpathSync(bin(s, "pulumi")), join(s.installBin, "pulumi"));
   assert.equal(realpathSync(bin(s, "pulumi-language-nodejs")), join(s.installBin, "pulumi-language-nodejs"));
-  assert.equal(readlinkSync(plugin(s, "kubernetes", "4.25.0")), join(s.home, ".pulumi", "plugins", "resource-kubernetes-v4.25.0", "pulumi-resource-kubernetes"));
+  assert.equal(
+    readlinkSync(plugin(s, "kubernetes", "4.25.0")),
+    join(s.home, ".pulumi", "plugins", "resource-kubernetes-v4.25.0", "pulumi-resource-kubernetes"),
+  );
   assert.equal(readlinkSync(plugin(s, "command", "0.9.2")), join(s.home, ".pulumi", "plugins", "resource-command-v0.9.2", "pulumi-resource-command"));
-  assert.equal(readlinkSync(plugin(s, "postgresql", "3.18.0")), join(s.home, ".pulumi", "plugins", "resource-postgresql-v3.18.0", "pulumi-resource-postgresql"));
+  assert.equal(
+    readlinkSync(plugin(s, "postgresql", "3.18.0")),
+    join(s.home, ".pulumi", "plugins", "resource-postgresql-v3.18.0", "pulumi-resource-postgresql"),
+  );
   assert.match(r.stderr, /plugin postgresql 3\.18\.0: from your plugin cache/);
-  assert.deepEqual(s.callLog().filter((c) => !c.startsWith("pulumi version")), [], "no build and no plugin install");
+  assert.deepEqual(
+    s.callLog().filter((c) => !c.startsWith("pulumi version")),
+    [],
+    "no build and no plugin install",
+  );
   assert.match(r.stderr, new RegExp(`using the Pulumi v3\\.274\\.1 installed at ${join(s.installBin, "pulumi")}`));
   assert.match(r.stderr, /toolchain ready in \d+s: pulumi v3\.274\.1 with kubernetes 4\.25\.0, command 0\.9\.2 and postgresql 3\.18\.0/);
 
@@ -147,7 +174,11 @@ test("a plugin not in the user's cache is installed by the user's CLI, not built
   const r = s.run();
   assert.equal(r.status, 0, r.stderr);
   assert.ok(s.callLog().includes("pulumi plugin install resource command 0.9.2 --non-interactive"), s.callLog().join("\n"));
-  assert.equal(s.callLog().some((c) => c.startsWith("go ")), false, "nothing built");
+  assert.equal(
+    s.callLog().some((c) => c.startsWith("go ")),
+    false,
+    "nothing built",
+  );
   assert.ok(existsSync(plugin(s, "command", "0.9.2")));
   assert.match(r.stderr, /plugin command 0\.9\.2: installed by pulumi plugin install in \d+s/);
 });
@@ -158,7 +189,10 @@ test("a plugin that cannot be installed, with Go builds switched off, is reporte
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, /The Pulumi plugin kubernetes 4\.25\.0 is missing and could not be installed: .*failed all 5 attempts.*PGSHIFT_BUILD_FROM_GO=never/);
   assert.match(r.stderr, /Install it with:\n\[setup\] +pulumi plugin install resource kubernetes 4\.25\.0\n/);
-  assert.equal(s.callLog().some((c) => c.startsWith("go ")), false);
+  assert.equal(
+    s.callLog().some((c) => c.startsWith("go ")),
+    false,
+  );
   assert.equal(existsSync(plugin(s, "kubernetes", "4.25.0")), false);
 });
 
@@ -168,11 +202,17 @@ test("when the install fails, the pinned plugin is built from Go, saying why and
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, /plugin kubernetes 4\.25\.0 is not in your plugin cache and pulumi plugin install failed \(.*failed all 5 attempts\)/);
   assert.match(r.stderr, /building it from Go modules instead, about 13 minutes on two cores/);
-  assert.ok(s.callLog().some((c) => c.startsWith("go mod download -json github.com/pulumi/pulumi-kubernetes/provider/v4@")), s.callLog().join("\n"));
+  assert.ok(
+    s.callLog().some((c) => c.startsWith("go mod download -json github.com/pulumi/pulumi-kubernetes/provider/v4@")),
+    s.callLog().join("\n"),
+  );
   assert.match(r.stderr, /the Go build failed too \(log: .*\/\.toolchain\/logs\/pulumi-resource-kubernetes\.log\)/);
   assert.match(r.stderr, /pulumi plugin install resource kubernetes 4\.25\.0/);
   // The CLI itself was never built: the user's is used.
-  assert.equal(s.callLog().some((c) => c.includes("pkg/v3/cmd/pulumi")), false);
+  assert.equal(
+    s.callLog().some((c) => c.includes("pkg/v3/cmd/pulumi")),
+    false,
+  );
 });
 
 test("a pinned build is set aside while the user's CLI is linked, and comes back without a rebuild when that CLI goes", () => {
@@ -182,7 +222,10 @@ test("a pinned build is set aside while the user's CLI is linked, and comes back
   writeFileSync(join(tc, "bin", "pulumi.version"), `${cliVersion}\n`);
   script(join(tc, "bin", "pulumi-language-nodejs"), "exit 0");
   writeFileSync(join(tc, "bin", "pulumi-language-nodejs.version"), `${hostVersion}\n`);
-  for (const [name, version] of [["kubernetes", "4.25.0"], ["command", "0.9.2"]]) {
+  for (const [name, version] of [
+    ["kubernetes", "4.25.0"],
+    ["command", "0.9.2"],
+  ]) {
     script(join(tc, "plugins", `pulumi-resource-${name}`), "exit 0");
     writeFileSync(join(tc, "plugins", `pulumi-resource-${name}.version`), `${version}\n`);
   }
@@ -194,7 +237,11 @@ test("a pinned build is set aside while the user's CLI is linked, and comes back
   assert.equal(back.status, 0, back.stderr);
   assert.match(back.stderr, new RegExp(`toolchain ready in \\d+s: pulumi ${cliVersion.replace(/\./g, "\\.")}`));
   assert.equal(readFileSync(bin(s, "pulumi"), "utf8"), `#!/usr/bin/env bash\necho ${cliVersion}\n`, "the pinned build, not a link");
-  assert.equal(s.callLog().some((c) => c.startsWith("go ")), false, "nothing rebuilt");
+  assert.equal(
+    s.callLog().some((c) => c.startsWith("go ")),
+    false,
+    "nothing rebuilt",
+  );
 });
 
 // The postgresql plugin: no Go module serves it, so after the user's cache and
@@ -204,7 +251,11 @@ test("the postgresql plugin, not in the user's cache, is installed by the user's
   const r = s.run({ PGSHIFT_POSTGRESQL_PLUGIN_SRC: postgresqlSrc });
   assert.equal(r.status, 0, r.stderr);
   assert.ok(s.callLog().includes("pulumi plugin install resource postgresql 3.18.0 --non-interactive"), s.callLog().join("\n"));
-  assert.equal(s.callLog().some((c) => c.startsWith("go ")), false, "nothing built");
+  assert.equal(
+    s.callLog().some((c) => c.startsWith("go ")),
+    false,
+    "nothing built",
+  );
   assert.match(r.stderr, /plugin postgresql 3\.18\.0: installed by pulumi plugin install in \d+s/);
   assert.equal(existsSync(join(s.root, ".toolchain", "src", "postgresql-provider")), false, "the tarball is not even unpacked");
 });
@@ -224,7 +275,10 @@ function assertBuiltFromTarball(s: Sandbox, r: { status: number | null; stderr: 
   assert.ok(build, s.callLog().join("\n"));
   assert.match(build, /-X github\.com\/pulumi\/pulumi-postgresql\/provider\/v3\/pkg\/version\.Version=3\.18\.0/);
   assert.ok(build.endsWith(`./cmd/pulumi-resource-postgresql [in ${join(src, "provider")}]`), build);
-  assert.match(r.stderr, new RegExp(`^\\[setup\\] building pulumi-resource-postgresql \\(log: ${logs}/pulumi-resource-postgresql\\.log\\) \\.\\.\\. done in \\d+s$`, "m"));
+  assert.match(
+    r.stderr,
+    new RegExp(`^\\[setup\\] building pulumi-resource-postgresql \\(log: ${logs}/pulumi-resource-postgresql\\.log\\) \\.\\.\\. done in \\d+s$`, "m"),
+  );
   assert.match(readFileSync(join(logs, "pulumi-resource-postgresql.log"), "utf8"), /go: downloading example\.com\/module40/);
   assert.equal(realpathSync(plugin(s, "postgresql", "3.18.0")), join(s.root, ".toolchain", "plugins", "pulumi-resource-postgresql"));
 }
@@ -239,7 +293,13 @@ test("when the install fails, the postgresql plugin is built from the source tar
   const calls = s.callLog().length;
   const again = s.run({ PGSHIFT_POSTGRESQL_PLUGIN_SRC: postgresqlSrc });
   assert.equal(again.status, 0, again.stderr);
-  assert.deepEqual(s.callLog().slice(calls).filter((c) => !c.startsWith("pulumi version")), []);
+  assert.deepEqual(
+    s
+      .callLog()
+      .slice(calls)
+      .filter((c) => !c.startsWith("pulumi version")),
+    [],
+  );
 });
 
 test("without a CLI (the offline path), the postgresql plugin is built from the tarball once the pinned CLI cannot install it", () => {
@@ -254,8 +314,16 @@ test("without a CLI (the offline path), the postgresql plugin is built from the 
   assert.equal(r.status, 0, r.stderr);
   const logs = join(tc, "logs");
   assert.match(r.stderr, /plugin postgresql 3\.18\.0 is not in your plugin cache and pulumi plugin install failed/);
-  assert.match(r.stderr, new RegExp(`^\\[setup\\] building pulumi-resource-postgresql \\(log: ${logs}/pulumi-resource-postgresql\\.log\\) \\.\\.\\. done in \\d+s$`, "m"));
-  assert.ok(s.callLog().some((c) => c.startsWith("go build") && c.endsWith(`./cmd/pulumi-resource-postgresql [in ${join(tc, "src", "postgresql-provider", "provider")}]`)), s.callLog().join("\n"));
+  assert.match(
+    r.stderr,
+    new RegExp(`^\\[setup\\] building pulumi-resource-postgresql \\(log: ${logs}/pulumi-resource-postgresql\\.log\\) \\.\\.\\. done in \\d+s$`, "m"),
+  );
+  assert.ok(
+    s
+      .callLog()
+      .some((c) => c.startsWith("go build") && c.endsWith(`./cmd/pulumi-resource-postgresql [in ${join(tc, "src", "postgresql-provider", "provider")}]`)),
+    s.callLog().join("\n"),
+  );
   assert.equal(realpathSync(plugin(s, "postgresql", "3.18.0")), join(tc, "plugins", "pulumi-resource-postgresql"));
   assert.match(r.stderr, /toolchain ready in \d+s: .* and postgresql 3\.18\.0/);
 });
@@ -266,8 +334,15 @@ test("a postgresql source tarball with another hash is refused, and setup stops 
   writeFileSync(fake, "not the source");
   const r = s.run({ PGSHIFT_POSTGRESQL_PLUGIN_SRC: fake });
   assert.equal(r.status, 1, r.stderr);
-  assert.match(r.stderr, new RegExp(`${fake.replace(/[.]/g, "\\.")} has sha256 [0-9a-f]{64}, expected [0-9a-f]{64} \\(pulumi-postgresql v3\\.18\\.0\\): refusing to build it`));
-  assert.equal(s.callLog().some((c) => c.startsWith("go ")), false, "nothing built");
+  assert.match(
+    r.stderr,
+    new RegExp(`${fake.replace(/[.]/g, "\\.")} has sha256 [0-9a-f]{64}, expected [0-9a-f]{64} \\(pulumi-postgresql v3\\.18\\.0\\): refusing to build it`),
+  );
+  assert.equal(
+    s.callLog().some((c) => c.startsWith("go ")),
+    false,
+    "nothing built",
+  );
   assert.match(r.stderr, /Install it with:\n\[setup\] +pulumi plugin install resource postgresql 3\.18\.0\n/);
   assert.equal(existsSync(plugin(s, "postgresql", "3.18.0")), false);
 });
@@ -276,9 +351,15 @@ test("with no source tarball and no download, setup stops naming the install com
   const s = sandbox({ cli: "v3.274.1", cached: ["kubernetes", "command"] });
   const r = s.run();
   assert.equal(r.status, 1, r.stderr);
-  assert.match(r.stderr, /The Pulumi plugin postgresql 3\.18\.0 is missing and could not be installed: .*failed all 5 attempts.*no source tarball to build it from \(PGSHIFT_POSTGRESQL_PLUGIN_SRC is not set and .*pulumi-postgresql-3\.18\.0-src\.tar\.gz does not exist\)/);
+  assert.match(
+    r.stderr,
+    /The Pulumi plugin postgresql 3\.18\.0 is missing and could not be installed: .*failed all 5 attempts.*no source tarball to build it from \(PGSHIFT_POSTGRESQL_PLUGIN_SRC is not set and .*pulumi-postgresql-3\.18\.0-src\.tar\.gz does not exist\)/,
+  );
   assert.match(r.stderr, /Install it with:\n\[setup\] +pulumi plugin install resource postgresql 3\.18\.0\n/);
-  assert.equal(s.callLog().some((c) => c.startsWith("go ")), false);
+  assert.equal(
+    s.callLog().some((c) => c.startsWith("go ")),
+    false,
+  );
 });
 
 for (const [cli, why] of [
@@ -289,8 +370,16 @@ for (const [cli, why] of [
     const s = sandbox({ cli, cached: ["kubernetes", "command"], goFails: true });
     const r = s.run();
     assert.equal(r.status, 1);
-    assert.match(r.stderr, new RegExp(`not using the pulumi at .* \\(version '${cli.replace(/\./g, "\\.")}'\\): @pulumi/pulumi ${sdkVersion.replace(/\./g, "\\.")} needs a v3 CLI at v${sdkVersion.replace(/\./g, "\\.")} or newer`));
-    assert.ok(s.callLog().some((c) => c.includes("github.com/pulumi/pulumi/pkg/v3/cmd/pulumi")), "the pinned CLI is built instead");
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `not using the pulumi at .* \\(version '${cli.replace(/\./g, "\\.")}'\\): @pulumi/pulumi ${sdkVersion.replace(/\./g, "\\.")} needs a v3 CLI at v${sdkVersion.replace(/\./g, "\\.")} or newer`,
+      ),
+    );
+    assert.ok(
+      s.callLog().some((c) => c.includes("github.com/pulumi/pulumi/pkg/v3/cmd/pulumi")),
+      "the pinned CLI is built instead",
+    );
   });
 }
 
@@ -307,7 +396,10 @@ test("the offline Go build prints one line per piece with its time; go's own out
   // The stand-in go cannot produce the kubernetes module, so the run stops there, naming the log.
   assert.equal(r.status, 1, r.stderr);
   const sdk = sdkVersion.replace(/\./g, "\\.");
-  assert.match(r.stderr, new RegExp(`no Pulumi v${sdk} or newer on PATH: building the pinned engine \\(v3\\.\\d+\\.\\d+\\) from Go modules \\(a cold build takes about 20 minutes`));
+  assert.match(
+    r.stderr,
+    new RegExp(`no Pulumi v${sdk} or newer on PATH: building the pinned engine \\(v3\\.\\d+\\.\\d+\\) from Go modules \\(a cold build takes about 20 minutes`),
+  );
   const logs = join(s.root, ".toolchain", "logs");
   for (const piece of ["pulumi", "pulumi-language-nodejs", "pulumi-resource-command"]) {
     const line = new RegExp(`^\\[setup\\] building ${piece} \\(log: ${logs}/${piece}\\.log\\) \\.\\.\\. done in \\d+s$`, "m");
@@ -323,7 +415,10 @@ test("a failed Go build says so on its one line and shows the end of its log", (
   const s = sandbox({ goFails: true });
   const r = s.run();
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /\[setup\] building pulumi \(log: .*\/logs\/pulumi\.log\) \.\.\. failed after \d+s; last lines of the log:\n(.*\n)*compile error: something broke\n/);
+  assert.match(
+    r.stderr,
+    /\[setup\] building pulumi \(log: .*\/logs\/pulumi\.log\) \.\.\. failed after \d+s; last lines of the log:\n(.*\n)*compile error: something broke\n/,
+  );
   assert.match(r.stderr, /building the Pulumi CLI failed/);
   assert.equal(existsSync(join(s.root, ".toolchain", "bin", "pulumi.version")), false, "no stamp for a failed build");
 });

@@ -86,7 +86,15 @@ export function buildImage(recipe: ImageRecipe, ctx: BuildContext, outDir: strin
   if (!force && existsSync(recordPath)) {
     const record = JSON.parse(readFileSync(recordPath, "utf8")) as InputsRecord;
     if (record.key === key && existsSync(record.path)) {
-      return { ref: recipe.ref, path: record.path, manifestDigest: record.manifestDigest, size: statSync(record.path).size, built: false, checked: "inputs", seconds: seconds() };
+      return {
+        ref: recipe.ref,
+        path: record.path,
+        manifestDigest: record.manifestDigest,
+        size: statSync(record.path).size,
+        built: false,
+        checked: "inputs",
+        seconds: seconds(),
+      };
     }
   }
   const fs = new Rootfs(recipe.ref);

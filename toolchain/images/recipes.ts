@@ -32,7 +32,13 @@ const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 // image (70 in the alpine one), nobody is 65534 everywhere.
 // CloudNativePG runs PostgreSQL as uid/gid 26 (its own images' postgres user, spec.postgresUID's default).
 const POSTGRES_IDS = { official: 999, cloudnativePg: 26 };
-const passwd = (pg: number) => ["root:x:0:0:root:/root:/bin/sh", `postgres:x:${pg}:${pg}:PostgreSQL:/var/lib/postgresql:/bin/sh`, "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin", ""].join("\n");
+const passwd = (pg: number) =>
+  [
+    "root:x:0:0:root:/root:/bin/sh",
+    `postgres:x:${pg}:${pg}:PostgreSQL:/var/lib/postgresql:/bin/sh`,
+    "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin",
+    "",
+  ].join("\n");
 const group = (pg: number) => ["root:x:0:", `postgres:x:${pg}:`, "nogroup:x:65534:", ""].join("\n");
 
 /** CloudNativePG's manager (toolchain/cnpg/build.sh): the operator's image carries it as /manager. */
@@ -171,7 +177,11 @@ export const recipes: ImageRecipe[] = [
     inputs: (ctx) => [cnpgManagerBinary(ctx)],
     assemble(fs, ctx) {
       const manager = cnpgManagerBinary(ctx);
-      if (!existsSync(manager)) throw new ImageBuildError(CNPG_OPERATOR_IMAGE, `${manager} is missing: build it with \`bash toolchain/cnpg/build.sh\` (toolchain/setup-kube.sh does it)`);
+      if (!existsSync(manager))
+        throw new ImageBuildError(
+          CNPG_OPERATOR_IMAGE,
+          `${manager} is missing: build it with \`bash toolchain/cnpg/build.sh\` (toolchain/setup-kube.sh does it)`,
+        );
       base(fs);
       fs.copy(manager, "/manager", 0o755);
       // The operator lists the architectures it can run instances on from /operator/manager_<arch> (upstream's image

@@ -31,13 +31,16 @@ export async function addForeignKeys(ctx: LoadContext): Promise<void> {
         const row = (o: Record<string, unknown>) => {
           const own = t.primaryKey.filter((k) => !fk.columns.includes(k));
           // pg hands bigint over as text: shown as the number it is.
-          const pick = (cols: string[]) => Object.fromEntries(cols.map((c) => [c, typeof o[c] === "string" && /^-?\d+$/.test(o[c] as string) ? BigInt(o[c] as string) : o[c]]));
+          const pick = (cols: string[]) =>
+            Object.fromEntries(cols.map((c) => [c, typeof o[c] === "string" && /^-?\d+$/.test(o[c] as string) ? BigInt(o[c] as string) : o[c]]));
           return own.length ? `row ${describeKey(pick(t.primaryKey))}: ${describeKey(pick(fk.columns))}` : `row ${describeKey(pick(fk.columns))}`;
         };
         throw new LoadError(
           t.source,
           `Foreign key ${t.target}(${fk.columns.join(", ")}) → ${fk.refTable} cannot be created: ${(err as Error).message}.\n` +
-            (orphans.length ? `  Rows of "${t.source}" pointing at no row of "${fk.refTable}": ${orphans.map(row).join("; ")}${orphans.length === 3 ? "; …" : ""}.\n` : "") +
+            (orphans.length
+              ? `  Rows of "${t.source}" pointing at no row of "${fk.refTable}": ${orphans.map(row).join("; ")}${orphans.length === 3 ? "; …" : ""}.\n`
+              : "") +
             "  SQLite does not enforce foreign keys unless PRAGMA foreign_keys is on, so such rows can exist. The data is loaded; " +
             `fix or delete those rows in PostgreSQL (or SQLite, then --refresh) and run again to add the key.`,
           err,

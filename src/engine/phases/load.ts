@@ -28,7 +28,10 @@ export async function load(ctx: LoadContext): Promise<void> {
   for (const t of ordered.filter((t) => ["kept", "bookkeeping"].includes(actions.get(t.target)!))) ctx.progress(t.target, "keep", t.rows, t.rows);
   // A refresh plans without counting date columns' numbers (plan.ts numericDates "defer"): tables it does not
   // sync are decided here, by query, before anything is written, so mixed units still refuse the whole run.
-  settleAll(ctx, ordered.filter((t) => actions.get(t.target) !== "reloaded"));
+  settleAll(
+    ctx,
+    ordered.filter((t) => actions.get(t.target) !== "reloaded"),
+  );
 
   // Read workers pay off when several big tables load at once (each converts on
   // its own core); for one big table the main thread keeps up with PostgreSQL

@@ -50,7 +50,9 @@ export async function refreshTables(ctx: LoadContext, tables: TablePlan[]): Prom
   const schema = ctx.plan.targetSchema;
   const records = await loadRecords(ctx.admin, schema);
   // What delta sync recorded (~3 MB a million rows) is read while the sync's own session connects.
-  const recordedRead = Promise.all(tables.map((t) => (records.get(t.target)?.schema_mode === ctx.plan.schemaMode ? recordedRanges(ctx.admin, schema, t.target) : undefined)));
+  const recordedRead = Promise.all(
+    tables.map((t) => (records.get(t.target)?.schema_mode === ctx.plan.schemaMode ? recordedRanges(ctx.admin, schema, t.target) : undefined)),
+  );
   recordedRead.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
   await inTransaction(ctx.url, ctx.snapshot, async (client, opened) => {
     const recorded = await recordedRead;
@@ -58,7 +60,12 @@ export async function refreshTables(ctx: LoadContext, tables: TablePlan[]): Prom
     const decisions = new Map<string, Decision>();
     tables.forEach((t, i) => {
       const rec = records.get(t.target);
-      decisions.set(t.target, rec?.schema_mode === ctx.plan.schemaMode ? deltaDecision(reader.db, t, rec.layout, recorded[i]) : { reason: "the schema mode changed", layoutChanged: true });
+      decisions.set(
+        t.target,
+        rec?.schema_mode === ctx.plan.schemaMode
+          ? deltaDecision(reader.db, t, rec.layout, recorded[i])
+          : { reason: "the schema mode changed", layoutChanged: true },
+      );
     });
     // A table synced by its record counts its date columns in its digest scan (delta.ts); the others by query, now.
     for (const t of tables) {
@@ -99,7 +106,9 @@ const qualifiedNames = (schema: string, ts: TablePlan[]) => ts.map((t) => qualif
 async function setForeignKeysAside(client: pg.Client, schema: string, whole: TablePlan[], synced: TablePlan[]): Promise<SetAside> {
   const dropped = whole.length ? await foreignKeysTouching(client, qualifiedNames(schema, whole)) : [];
   const droppedNames = new Set(dropped.map((fk) => `${fk.tbl}.${fk.name}`));
-  const touching = synced.length ? (await foreignKeysTouching(client, qualifiedNames(schema, synced))).filter((fk) => !droppedNames.has(`${fk.tbl}.${fk.name}`)) : [];
+  const touching = synced.length
+    ? (await foreignKeysTouching(client, qualifiedNames(schema, synced))).filter((fk) => !droppedNames.has(`${fk.tbl}.${fk.name}`))
+    : [];
   const deferred = touching.filter((fk) => fk.deferrable);
   dropped.push(...touching.filter((fk) => !fk.deferrable));
   for (const fk of dropped) await client.query(`ALTER TABLE ${fk.tbl} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
@@ -114,7 +123,9 @@ async function setForeignKeysAside(client: pg.Client, schema: string, whole: Tab
  */
 async function recreateChangedTables(ctx: LoadContext, client: pg.Client, whole: TablePlan[], decisions: Map<string, Decision>): Promise<Set<string>> {
   const schema = ctx.plan.targetSchema;
-  const recreate = new Set(ctx.plan.schemaMode === "create" ? whole.filter((t) => (decisions.get(t.target) as { layoutChanged?: boolean }).layoutChanged).map((t) => t.target) : []);
+  const recreate = new Set(
+    ctx.plan.schemaMode === "create" ? whole.filter((t) => (decisions.get(t.target) as { layoutChanged?: boolean }).layoutChanged).map((t) => t.target) : [],
+  );
   for (const t of whole.filter((x) => recreate.has(x.target))) {
     await client.query(`DROP TABLE ${qualified(schema, t.target)}`);
     await createTable(client, schema, t);

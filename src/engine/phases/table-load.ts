@@ -57,7 +57,15 @@ export function copy(ctx: LoadContext, client: pg.Client, t: TablePlan, db: Sour
   return copyTable(client, ctx.plan.targetSchema, t, tableReader(db, t), (n) => ctx.progress(t.target, "copy", n, t.rows), chunks, ctx.jobs, binary);
 }
 
-export async function record(ctx: LoadContext, client: pg.Client, t: TablePlan, rows: number, recording: Recording, ranges?: LoadEntry["ranges"], fingerprint?: string): Promise<void> {
+export async function record(
+  ctx: LoadContext,
+  client: pg.Client,
+  t: TablePlan,
+  rows: number,
+  recording: Recording,
+  ranges?: LoadEntry["ranges"],
+  fingerprint?: string,
+): Promise<void> {
   const { plan } = ctx;
   // The overrides that applied to this table, so `pgshift verify` compares the same way.
   const casts = Object.fromEntries(Object.entries(plan.casts).filter(([k]) => k.slice(0, k.lastIndexOf(".")) === t.source));

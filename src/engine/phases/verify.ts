@@ -51,33 +51,41 @@ export async function verifyTables(ctx: LoadContext, tables: TablePlan[]): Promi
     }
   });
   // The rest row by row against SQLite (a synced table: its re-copied ranges against SQLite's digests of the snapshot).
-  await pool(tables.filter((t) => !results.has(t.target)), ctx.jobs, async (t) => {
-    const db = snapshot.open();
-    const client = await session(ctx.url);
-    try {
-      ctx.progress(t.target, "verify", 0, t.rows);
-      const copied = sent.get(t.target);
-      const proven = copied?.sync ? await verifyByRanges(client, plan.targetSchema, t, copied.sync) : undefined;
-      if (!proven) settleNumericDates(db, t); // a no-op once the load decided them
-      results.set(t.target, proven ?? (await verifyTable(client, plan.targetSchema, t, tableReader(db, t))));
-      ctx.progress(t.target, "done", t.rows, t.rows);
-    } finally {
-      db.close();
-      await client.end();
-    }
-  });
-  await pool(tables.filter((t) => generatedColumnsPlan(t)), ctx.jobs, async (t) => {
-    const g = generatedColumnsPlan(t)!;
-    const db = snapshot.open();
-    const client = await session(ctx.url);
-    try {
-      const v = await verifyTable(client, plan.targetSchema, g, tableReader(db, g));
-      results.set(t.target, mergeVerifications(results.get(t.target)!, v));
-    } finally {
-      db.close();
-      await client.end();
-    }
-  });
+  await pool(
+    tables.filter((t) => !results.has(t.target)),
+    ctx.jobs,
+    async (t) => {
+      const db = snapshot.open();
+      const client = await session(ctx.url);
+      try {
+        ctx.progress(t.target, "verify", 0, t.rows);
+        const copied = sent.get(t.target);
+        const proven = copied?.sync ? await verifyByRanges(client, plan.targetSchema, t, copied.sync) : undefined;
+        if (!proven) settleNumericDates(db, t); // a no-op once the load decided them
+        results.set(t.target, proven ?? (await verifyTable(client, plan.targetSchema, t, tableReader(db, t))));
+        ctx.progress(t.target, "done", t.rows, t.rows);
+      } finally {
+        db.close();
+        await client.end();
+      }
+    },
+  );
+  await pool(
+    tables.filter((t) => generatedColumnsPlan(t)),
+    ctx.jobs,
+    async (t) => {
+      const g = generatedColumnsPlan(t)!;
+      const db = snapshot.open();
+      const client = await session(ctx.url);
+      try {
+        const v = await verifyTable(client, plan.targetSchema, g, tableReader(db, g));
+        results.set(t.target, mergeVerifications(results.get(t.target)!, v));
+      } finally {
+        db.close();
+        await client.end();
+      }
+    },
+  );
   return results;
 }
 
@@ -92,14 +100,28 @@ export async function compareBookkeeping(ctx: LoadContext, t: TablePlan): Promis
   try {
     settleNumericDates(db, t);
     const v = await verifyTable(client, ctx.plan.targetSchema, t, tableReader(db, t));
-    const show = (d: RowDifference) => `${Object.entries(d.key).map(([k, x]) => `${k}=${x}`).join(", ") || "a row"} ${d.problem === "missing in PostgreSQL" ? "only in SQLite" : d.problem === "extra in PostgreSQL" ? "only in PostgreSQL" : "differs"}`;
+    const show = (d: RowDifference) =>
+      `${
+        Object.entries(d.key)
+          .map(([k, x]) => `${k}=${x}`)
+          .join(", ") || "a row"
+      } ${d.problem === "missing in PostgreSQL" ? "only in SQLite" : d.problem === "extra in PostgreSQL" ? "only in PostgreSQL" : "differs"}`;
     const warnings = v.match
       ? []
       : [
           `${t.bookkeeping}'s bookkeeping in PostgreSQL differs from SQLite's (${v.differences.map(show).join("; ")}): ` +
             "PostgreSQL's rows were kept. The app's migrations in PostgreSQL are at another revision than the SQLite data; check that the schema matches the data.",
         ];
-    return { source: t.source, target: t.target, sourceRows: v.sourceRows, targetRows: v.targetRows, match: true, action: "bookkeeping", differences: [], ...(warnings.length ? { warnings } : {}) };
+    return {
+      source: t.source,
+      target: t.target,
+      sourceRows: v.sourceRows,
+      targetRows: v.targetRows,
+      match: true,
+      action: "bookkeeping",
+      differences: [],
+      ...(warnings.length ? { warnings } : {}),
+    };
   } finally {
     db.close();
     await client.end().catch(() => {});

@@ -146,7 +146,15 @@ export interface LoadEntry {
 /** Records one table's load, inside the transaction that loaded it. */
 export async function recordLoad(client: pg.Client, e: LoadEntry): Promise<void> {
   await client.query(sql("record-load"), [
-    e.targetSchema, e.targetTable, e.sourceTable, e.fingerprint, e.schemaMode, e.rows, e.identifiers, JSON.stringify(e.casts), e.layout,
+    e.targetSchema,
+    e.targetTable,
+    e.sourceTable,
+    e.fingerprint,
+    e.schemaMode,
+    e.rows,
+    e.identifiers,
+    JSON.stringify(e.casts),
+    e.layout,
     e.ranges?.width.toString() ?? null,
     e.ranges?.digests ?? null,
     Array.isArray(e.ranges?.writers) ? e.ranges.writers : null,

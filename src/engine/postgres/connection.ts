@@ -130,7 +130,11 @@ export async function pool<T>(items: T[], jobs: number, work: (item: T) => Promi
 }
 
 /** Runs `work` in one PostgreSQL transaction with its own snapshot reader; rolls back on any error. */
-export async function inTransaction(url: string, snapshot: Snapshot, work: (client: pg.Client, db: ReturnType<Snapshot["open"]>) => Promise<void>): Promise<void> {
+export async function inTransaction(
+  url: string,
+  snapshot: Snapshot,
+  work: (client: pg.Client, db: ReturnType<Snapshot["open"]>) => Promise<void>,
+): Promise<void> {
   const client = await session(url);
   const db = snapshot.open();
   try {

@@ -239,7 +239,7 @@ export function explainCopyError(t: TablePlan, reader: TableReader, err: Error &
   let location = "";
   if (m) {
     const key = reader.keyOfRow(Number(m[1]));
-    const col = m[2] ? t.columns.find((c) => c.target === m[2])?.source ?? m[2] : undefined;
+    const col = m[2] ? (t.columns.find((c) => c.target === m[2])?.source ?? m[2]) : undefined;
     location = `, row ${describeKey(key)}${col ? `, column "${col}"` : ""}`;
   }
   return new LoadError(

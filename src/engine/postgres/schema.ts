@@ -12,7 +12,8 @@ import type { ForeignKeyPlan, TablePlan } from "../plan";
  */
 export function createTableSql(schema: string, t: TablePlan, types: Record<string, string> = {}): string {
   const cols = t.columns.map(
-    (c) => `  ${quoteIdent(c.target)} ${types[c.targetType] ?? c.targetType}${c.notNull ? " NOT NULL" : ""}${c.default && !c.identity ? ` DEFAULT ${c.default}` : ""}`,
+    (c) =>
+      `  ${quoteIdent(c.target)} ${types[c.targetType] ?? c.targetType}${c.notNull ? " NOT NULL" : ""}${c.default && !c.identity ? ` DEFAULT ${c.default}` : ""}`,
   );
   // PostgreSQL computes these; the COPY names only the other columns.
   for (const g of t.generated ?? []) cols.push(`  ${quoteIdent(g.target)} ${g.cast.pgType} GENERATED ALWAYS AS (${g.expression}) STORED`);
@@ -30,7 +31,9 @@ export function afterLoadSql(schema: string, t: TablePlan): DdlStatement[] {
   const table = qualified(schema, t.target);
   const out: DdlStatement[] = [];
   if (t.primaryKey.length > 0) {
-    out.push({ sql: `ALTER TABLE ${table} ADD CONSTRAINT ${quoteIdent(t.primaryKeyName ?? madeUpName(t.target, "_pkey", new Set()))} PRIMARY KEY (${t.primaryKey.map(quoteIdent).join(", ")})` });
+    out.push({
+      sql: `ALTER TABLE ${table} ADD CONSTRAINT ${quoteIdent(t.primaryKeyName ?? madeUpName(t.target, "_pkey", new Set()))} PRIMARY KEY (${t.primaryKey.map(quoteIdent).join(", ")})`,
+    });
   }
   // Concatenated, never put in by replace(): see identifiers.ts.
   for (const ix of t.indexes) out.push({ sql: `${ix.sql.head} ${table} ${ix.sql.tail}`, ...(ix.translated ? { translated: ix.translated } : {}) });
@@ -65,7 +68,8 @@ export function resetSequenceSql(schema: string, t: TablePlan, column: string): 
 // What SQLite's pragma_foreign_key_list reports; anything else (a hand-made catalog) is not pasted into SQL.
 const FK_ACTIONS = new Set(["NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT"]);
 export const fkAction = (a: string, table: string): string => {
-  if (!FK_ACTIONS.has(a)) throw new UsageError(`A foreign key of table ${JSON.stringify(table)} has the action ${JSON.stringify(a)}, which is not one SQLite knows.`);
+  if (!FK_ACTIONS.has(a))
+    throw new UsageError(`A foreign key of table ${JSON.stringify(table)} has the action ${JSON.stringify(a)}, which is not one SQLite knows.`);
   return a;
 };
 

@@ -78,9 +78,7 @@ interface SchemaRow {
 
 export function readCatalog(db: Database): SqliteCatalog {
   const objects = db.prepare(sql("tables")).all() as SchemaRow[];
-  const virtual = new Set(
-    objects.filter((o) => o.type === "table" && /^\s*CREATE\s+VIRTUAL\s+TABLE/i.test(o.sql ?? "")).map((o) => o.name),
-  );
+  const virtual = new Set(objects.filter((o) => o.type === "table" && /^\s*CREATE\s+VIRTUAL\s+TABLE/i.test(o.sql ?? "")).map((o) => o.name));
   // Only SQLite knows which tables a virtual table's module owns: a name test
   // (docs_…) would also take the app's own docs_archive beside an fts5 table docs.
   const listed = db.prepare(sql("table-kinds")).all() as { name: string; type: string; strict: number }[];
@@ -92,12 +90,24 @@ export function readCatalog(db: Database): SqliteCatalog {
     if (o.type === "view") {
       skipped.push({ name: o.name, kind: "view", reason: "views are not copied; recreate it in PostgreSQL (the app's migrations usually do)" });
     } else if (o.type === "trigger") {
-      skipped.push({ name: o.name, kind: "trigger", reason: "SQLite triggers do not translate to PostgreSQL; rewrite it as a PL/pgSQL trigger if the app needs it" });
+      skipped.push({
+        name: o.name,
+        kind: "trigger",
+        reason: "SQLite triggers do not translate to PostgreSQL; rewrite it as a PL/pgSQL trigger if the app needs it",
+      });
     } else if (o.type === "table" && virtual.has(o.name)) {
-      skipped.push({ name: o.name, kind: "virtual table", reason: `virtual table (${/USING\s+(\w+)/i.exec(o.sql ?? "")?.[1] ?? "module"}) is not copied; use PostgreSQL full-text search (tsvector) instead` });
+      skipped.push({
+        name: o.name,
+        kind: "virtual table",
+        reason: `virtual table (${/USING\s+(\w+)/i.exec(o.sql ?? "")?.[1] ?? "module"}) is not copied; use PostgreSQL full-text search (tsvector) instead`,
+      });
     } else if (o.type === "table" && kinds.get(o.name) === "shadow") {
       const owner = [...virtual].filter((v) => o.name.startsWith(v + "_")).sort((a, b) => b.length - a.length)[0];
-      skipped.push({ name: o.name, kind: "shadow table", reason: `internal storage of ${owner ? `virtual table ${owner}` : "a virtual table"} (SQLite marks it as its module's shadow table)` });
+      skipped.push({
+        name: o.name,
+        kind: "shadow table",
+        reason: `internal storage of ${owner ? `virtual table ${owner}` : "a virtual table"} (SQLite marks it as its module's shadow table)`,
+      });
     } else if (o.type === "table") {
       tables.push(readTable(db, o.name, o.sql ?? "", strict.has(o.name)));
     }
@@ -122,10 +132,14 @@ function readTable(db: Database, name: string, createSql: string, strict: boolea
     pkPosition: c.pk,
     generated: c.hidden === 2 || c.hidden === 3,
   }));
-  const primaryKey = columns.filter((c) => c.pkPosition > 0).sort((a, b) => a.pkPosition - b.pkPosition).map((c) => c.name);
+  const primaryKey = columns
+    .filter((c) => c.pkPosition > 0)
+    .sort((a, b) => a.pkPosition - b.pkPosition)
+    .map((c) => c.name);
   const withoutRowid = /\)\s*WITHOUT\s+ROWID\s*;?\s*$/i.test(createSql);
   const single = primaryKey.length === 1 ? columns.find((c) => c.name === primaryKey[0]) : undefined;
-  const rowidAlias = !withoutRowid && single && single.declaredType.trim().toUpperCase() === "INTEGER" && !isDescPk(createSql, single.name) ? single.name : null;
+  const rowidAlias =
+    !withoutRowid && single && single.declaredType.trim().toUpperCase() === "INTEGER" && !isDescPk(createSql, single.name) ? single.name : null;
   const autoincrement = rowidAlias !== null && /AUTOINCREMENT/i.test(createSql);
 
   const fkRows = db.prepare(sql("foreign-keys")).all(name) as {
@@ -155,7 +169,11 @@ function readTable(db: Database, name: string, createSql: string, strict: boolea
       name: r.name,
       unique: r.isUnique === 1,
       origin: r.origin as SqliteIndex["origin"],
-      columns: keyCols.map((k) => ({ name: k.cid === -1 ? (rowidAlias ?? "rowid") : k.name, descending: k.descending === 1, collation: (k.collation ?? "BINARY").toUpperCase() })),
+      columns: keyCols.map((k) => ({
+        name: k.cid === -1 ? (rowidAlias ?? "rowid") : k.name,
+        descending: k.descending === 1,
+        collation: (k.collation ?? "BINARY").toUpperCase(),
+      })),
       where: r.partial === 1 && r.sql ? partialWhere(r.sql) : null,
       hasExpressions: keyCols.some((k) => k.cid === -2),
       sql: r.sql,

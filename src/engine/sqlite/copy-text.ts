@@ -65,7 +65,13 @@ export function nativePossible(t: TablePlan): boolean {
  * undefined when this table cannot take this path (its key is not the rowid,
  * a column's kind is not written in C, or the extension is unavailable).
  */
-export function nativeChunks(db: Database.Database, t: TablePlan, size: number, fallback: Fallback | "binary", ranges: [bigint, bigint][] = [[MIN_KEY, MAX_KEY]]): Iterable<Chunk> | undefined {
+export function nativeChunks(
+  db: Database.Database,
+  t: TablePlan,
+  size: number,
+  fallback: Fallback | "binary",
+  ranges: [bigint, bigint][] = [[MIN_KEY, MAX_KEY]],
+): Iterable<Chunk> | undefined {
   if (!nativePossible(t)) return undefined;
   const spec = copyTextSpec(t)!;
   loadExtension(db, copyTextExtension() as { path: string; entry: string });

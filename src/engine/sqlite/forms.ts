@@ -21,7 +21,8 @@ import { normalizeDecimal } from "../types/column-types";
 import { quoteSqlite } from "../identifiers";
 
 /** How a family writes fractions of a second: never, always N digits, N digits unless zero, or without trailing zeros. */
-export type FractionPolicy = { type: "none" } | { type: "fixed"; digits: number; omitWhenZero: boolean } | { type: "trimmed" } | { type: "unknown"; lengths: number[] };
+export type FractionPolicy =
+  { type: "none" } | { type: "fixed"; digits: number; omitWhenZero: boolean } | { type: "trimmed" } | { type: "unknown"; lengths: number[] };
 
 export type Family =
   | { type: "storage"; storage: "integer" | "real" | "text" | "blob" }
@@ -61,7 +62,15 @@ const BOOL_PAIRS: [string, string][] = [
 const TIME_TEXT = /^(?:(\d{4})-(\d{2})-(\d{2}))?(?:([ T])?(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?(\s*(?:Z|z|[+-]\d{2}(?::?\d{2})?))?$/;
 
 const storageOf = (v: unknown): "integer" | "real" | "text" | "blob" =>
-  typeof v === "bigint" ? "integer" : typeof v === "number" ? (Number.isInteger(v) && !Object.is(v, -0) ? "integer" : "real") : typeof v === "string" ? "text" : "blob";
+  typeof v === "bigint"
+    ? "integer"
+    : typeof v === "number"
+      ? Number.isInteger(v) && !Object.is(v, -0)
+        ? "integer"
+        : "real"
+      : typeof v === "string"
+        ? "text"
+        : "blob";
 
 /** The family of one raw SQLite value (read with safeIntegers), with its fraction's length; undefined for NULL. */
 export function familyOf(c: ColumnPlan, raw: unknown): { key: string; family: Family; fraction: number; trailingZero: boolean } | undefined {
@@ -93,7 +102,13 @@ export function familyOf(c: ColumnPlan, raw: unknown): { key: string; family: Fa
       const date = m?.[1] !== undefined;
       const time = m?.[5] !== undefined;
       if (!m || (!date && !time) || (date && time && !m[4]) || (!date && m[4])) return plain({ type: "storage", storage });
-      const family: Family = { type: "time-text", date, sep: (m[4] ?? "") as "" | " " | "T", time: time ? (m[7] !== undefined ? "hms" : "hm") : "", zone: m[9] ?? "" };
+      const family: Family = {
+        type: "time-text",
+        date,
+        sep: (m[4] ?? "") as "" | " " | "T",
+        time: time ? (m[7] !== undefined ? "hms" : "hm") : "",
+        zone: m[9] ?? "",
+      };
       return { key: keyOf(family), family, fraction: m[8]?.length ?? 0, trailingZero: m[8]?.endsWith("0") ?? false };
     }
     case "uuid": {
@@ -162,7 +177,14 @@ function groupingSql(c: ColumnPlan, col: string): string[] {
     case "boolean":
       return [type, text(col)];
     case "uuid":
-      return [type, text(`length(${col})`), text(`substr(${col}, 1, 1)`), text(`instr(${col}, '-') > 0`), text(`${col} GLOB '*[a-f]*'`), text(`${col} GLOB '*[A-F]*'`)];
+      return [
+        type,
+        text(`length(${col})`),
+        text(`substr(${col}, 1, 1)`),
+        text(`instr(${col}, '-') > 0`),
+        text(`${col} GLOB '*[a-f]*'`),
+        text(`${col} GLOB '*[A-F]*'`),
+      ];
     case "jsonb":
       // SQLite's json() writes JSON without whitespace: text equal to it is compact. No , or : at all tells nothing.
       return [type, text(`CASE WHEN ${col} NOT GLOB '*[,:]*' THEN 'plain' WHEN json_valid(${col}) AND ${col} = json(${col}) THEN 'compact' ELSE 'spaced' END`)];
@@ -223,8 +245,15 @@ export function readColumnForms(db: Database.Database, t: TablePlan, c: ColumnPl
   // DISTINCT keeps only the few distinct keys in its temporary b-tree; GROUP BY would sort every row (and its
   // sample value) first. Each key's first row is then its sample.
   const exprs = groupingSql(c, col);
-  const keys = db.prepare(`SELECT DISTINCT ${exprs.join(", ")} FROM ${from} WHERE ${col} IS NOT NULL`).raw(true).safeIntegers(true).all() as unknown[][];
-  const sampleOf = db.prepare(`SELECT ${col} FROM ${from} WHERE ${col} IS NOT NULL AND ${exprs.map((e) => `(${e}) IS ?`).join(" AND ")} LIMIT 1`).pluck().safeIntegers(true);
+  const keys = db
+    .prepare(`SELECT DISTINCT ${exprs.join(", ")} FROM ${from} WHERE ${col} IS NOT NULL`)
+    .raw(true)
+    .safeIntegers(true)
+    .all() as unknown[][];
+  const sampleOf = db
+    .prepare(`SELECT ${col} FROM ${from} WHERE ${col} IS NOT NULL AND ${exprs.map((e) => `(${e}) IS ?`).join(" AND ")} LIMIT 1`)
+    .pluck()
+    .safeIntegers(true);
   const groups = keys.map((key) => ({ sample: sampleOf.get(...key) as unknown }));
   const forms: ColumnForms = { column: c, families: new Map() };
   const fractions = new Map<FamilyStats, string[]>();
@@ -240,18 +269,23 @@ export function readColumnForms(db: Database.Database, t: TablePlan, c: ColumnPl
   // digit sits where the sample's does.
   for (const [stats, samples] of fractions) {
     if ([...stats.lengths].filter((n) => n > 0).length < 2) continue;
-    const zero = db.prepare(`SELECT EXISTS (SELECT 1 FROM ${from} WHERE typeof(${col}) = 'text' AND ${digitShape(col)} = ? AND substr(${col}, ?, 1) = '0')`).pluck();
+    const zero = db
+      .prepare(`SELECT EXISTS (SELECT 1 FROM ${from} WHERE typeof(${col}) = 'text' AND ${digitShape(col)} = ? AND substr(${col}, ?, 1) = '0')`)
+      .pluck();
     stats.trailingZero = samples.some((sample) => zero.get(shapeOf(sample), sample.indexOf(".") + (TIME_TEXT.exec(sample)?.[8]?.length ?? 0) + 1));
   }
   if (order) {
-    const latest = db.prepare(`SELECT ${col} FROM ${quoteSqlite(t.source)} WHERE ${col} IS NOT NULL ORDER BY ${order} LIMIT 1`).pluck().safeIntegers(true).get();
+    const latest = db
+      .prepare(`SELECT ${col} FROM ${quoteSqlite(t.source)} WHERE ${col} IS NOT NULL ORDER BY ${order} LIMIT 1`)
+      .pluck()
+      .safeIntegers(true)
+      .get();
     if (latest !== undefined) forms.latest = familyOf(c, latest)!.key;
   }
   return forms;
 }
 
 const shapeOf = (s: string) => s.replace(/[1-9]/g, "0");
-
 
 /** The fraction policy a family's values show (see FractionPolicy). */
 export function fractionPolicy(stats: FamilyStats): FractionPolicy {
@@ -307,7 +341,16 @@ export function describeFamily(f: Family, fraction?: FractionPolicy): string {
     }
     case "time-text": {
       const layout = `${f.date ? "YYYY-MM-DD" : ""}${f.sep}${f.time === "hms" ? "HH:MM:SS" : f.time === "hm" ? "HH:MM" : ""}`;
-      const frac = !fraction || f.time !== "hms" ? "" : fraction.type === "none" ? "" : fraction.type === "fixed" ? `.${"f".repeat(fraction.digits)}${fraction.omitWhenZero ? " (none when zero)" : ""}` : fraction.type === "trimmed" ? "[.f…] (no trailing zeros)" : `.f… (lengths ${fraction.lengths.join(", ")})`;
+      const frac =
+        !fraction || f.time !== "hms"
+          ? ""
+          : fraction.type === "none"
+            ? ""
+            : fraction.type === "fixed"
+              ? `.${"f".repeat(fraction.digits)}${fraction.omitWhenZero ? " (none when zero)" : ""}`
+              : fraction.type === "trimmed"
+                ? "[.f…] (no trailing zeros)"
+                : `.f… (lengths ${fraction.lengths.join(", ")})`;
       return `text '${layout}${f.zone}'${frac}`;
     }
     case "time-number":
@@ -397,7 +440,15 @@ function timeText(f: Extract<Family, { type: "time-text" }>, fraction: FractionP
     if (minutes !== 0) {
       // The instant as the wall clock at the column's offset reads it.
       const shifted = new Date(Date.UTC(t.y, t.mo - 1, t.d, t.h, t.mi, t.s) + minutes * 60_000);
-      m = { y: shifted.getUTCFullYear(), mo: shifted.getUTCMonth() + 1, d: shifted.getUTCDate(), h: shifted.getUTCHours(), mi: shifted.getUTCMinutes(), s: shifted.getUTCSeconds(), us: t.us };
+      m = {
+        y: shifted.getUTCFullYear(),
+        mo: shifted.getUTCMonth() + 1,
+        d: shifted.getUTCDate(),
+        h: shifted.getUTCHours(),
+        mi: shifted.getUTCMinutes(),
+        s: shifted.getUTCSeconds(),
+        us: t.us,
+      };
     }
   }
   if (!f.time && (m.h || m.mi || m.s || m.us)) throw new Reject("it has a time of day, and the column's values are dates without one");
@@ -406,10 +457,16 @@ function timeText(f: Extract<Family, { type: "time-text" }>, fraction: FractionP
   if (m.us) {
     const six = pad(m.us, 6);
     if (fraction.type === "none") throw new Reject(`it has fractions of a second (.${six.replace(/0+$/, "")}), and none of the column's values has any`);
-    if (fraction.type === "unknown") throw new Reject(`it has fractions of a second, and the column's values have fractions of several lengths (${fraction.lengths.join(", ")} digits) with trailing zeros: pgshift cannot tell how many digits the app writes`);
+    if (fraction.type === "unknown")
+      throw new Reject(
+        `it has fractions of a second, and the column's values have fractions of several lengths (${fraction.lengths.join(", ")} digits) with trailing zeros: pgshift cannot tell how many digits the app writes`,
+      );
     if (fraction.type === "trimmed") frac = "." + six.replace(/0+$/, "");
     else {
-      if (/[1-9]/.test(six.slice(fraction.digits))) throw new Reject(`it has fractions of a second to ${six.replace(/0+$/, "").length} digits (.${six.replace(/0+$/, "")}), and the column's values have ${fraction.digits}`);
+      if (/[1-9]/.test(six.slice(fraction.digits)))
+        throw new Reject(
+          `it has fractions of a second to ${six.replace(/0+$/, "").length} digits (.${six.replace(/0+$/, "")}), and the column's values have ${fraction.digits}`,
+        );
       frac = "." + six.padEnd(fraction.digits, "0").slice(0, fraction.digits);
     }
   } else if (fraction.type === "fixed" && !fraction.omitWhenZero && f.time === "hms") frac = "." + "0".repeat(fraction.digits);
@@ -557,6 +614,12 @@ export function resolveJsonPlain(forms: ColumnForms, chosen: ChosenForm): Chosen
   const styles = new Set([...forms.families.values()].map((s) => (s.family.type === "json-text" ? s.family.style : undefined)));
   const latest = forms.latest ? forms.families.get(forms.latest)?.family : undefined;
   const style =
-    styles.has("compact") && styles.has("spaced") ? (latest?.type === "json-text" && latest.style !== "plain" ? latest.style : "spaced") : styles.has("compact") ? "compact" : "spaced";
+    styles.has("compact") && styles.has("spaced")
+      ? latest?.type === "json-text" && latest.style !== "plain"
+        ? latest.style
+        : "spaced"
+      : styles.has("compact")
+        ? "compact"
+        : "spaced";
   return { ...chosen, family: { type: "json-text", style } };
 }

@@ -41,7 +41,11 @@ function build(ext: NativeExtension): Built {
     // Headers next to the source are part of it (copy-text.c includes jsonb-text.h).
     const hash = createHash("sha256").update(readFileSync(source));
     for (const h of headersOf(readFileSync(source, "utf8"))) hash.update(readFileSync(join(dir, h)));
-    const id = hash.update(readFileSync(join(include, "sqlite3ext.h"))).update(process.arch).digest("hex").slice(0, 16);
+    const id = hash
+      .update(readFileSync(join(include, "sqlite3ext.h")))
+      .update(process.arch)
+      .digest("hex")
+      .slice(0, 16);
     const path = join(cacheDir(), `${ext.name}-${id}.so`);
     if (!existsSync(path)) {
       // Built under a temporary name and renamed: parallel runs never load a half-written file.

@@ -44,9 +44,14 @@ const FIELDS = ["n", "reals", "julian", "julian_reals", "zeros", "s", "ms", "us"
 /** pgshift_numeric_dates(col1, …, colN)'s BLOB, read: N counts (an empty BLOB, from no rows: N of nothing). */
 export function parseNumericDateCounts(blob: Uint8Array, columns: number): NumericDateCounts[] {
   const size = FIELDS.length * 8;
-  if (blob.byteLength !== 0 && blob.byteLength !== columns * size) throw new Error(`pgshift_numeric_dates returned ${blob.byteLength} bytes for ${columns} columns, not ${columns * size}`);
+  if (blob.byteLength !== 0 && blob.byteLength !== columns * size)
+    throw new Error(`pgshift_numeric_dates returned ${blob.byteLength} bytes for ${columns} columns, not ${columns * size}`);
   const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
-  return Array.from({ length: columns }, (_, c) => Object.fromEntries(FIELDS.map((f, i) => [f, blob.byteLength ? Number(view.getBigInt64(c * size + 8 * i, true)) : 0])) as unknown as NumericDateCounts);
+  return Array.from(
+    { length: columns },
+    (_, c) =>
+      Object.fromEntries(FIELDS.map((f, i) => [f, blob.byteLength ? Number(view.getBigInt64(c * size + 8 * i, true)) : 0])) as unknown as NumericDateCounts,
+  );
 }
 
 /** Two parts of a table counted apart (a refresh hashes a big table in two halves), as one. */
@@ -80,12 +85,27 @@ export function countNumericDates(db: Database.Database, table: string, column: 
  * the C aggregate in a refresh's digest scan). `db` is read only to name the
  * row that does not fit when the units mix.
  */
-export function decideFromCounts(db: Database.Database, table: string, column: string, cast: ColumnCast, key: string[], c: NumericDateCounts): NumericDateDecision {
+export function decideFromCounts(
+  db: Database.Database,
+  table: string,
+  column: string,
+  cast: ColumnCast,
+  key: string[],
+  c: NumericDateCounts,
+): NumericDateDecision {
   if (!hasDateNumbers(cast.kind)) return { cast };
   const col = quoteSqlite(column);
   if (c.n === 0) return { cast };
   const inRange = (unit: NumericDateUnit) =>
-    unit === "julian" ? c.julian : unit === "epoch-s" ? c.s_ok : unit === "epoch-ms" ? c.ms_ok : unit === "epoch-us" ? c.us_ok : yyyymmdd(db, table, column, key).n;
+    unit === "julian"
+      ? c.julian
+      : unit === "epoch-s"
+        ? c.s_ok
+        : unit === "epoch-ms"
+          ? c.ms_ok
+          : unit === "epoch-us"
+            ? c.us_ok
+            : yyyymmdd(db, table, column, key).n;
   const describe = (unit: NumericDateUnit, how: string) => {
     const ok = inRange(unit);
     const range = ok === c.n ? `all ${c.n} values in range` : `${c.n - ok} of ${c.n} values outside 1900–9999: the copy refuses them`;
@@ -138,7 +158,9 @@ export function decideFromCounts(db: Database.Database, table: string, column: s
   const [major] = [...buckets].sort((a, b) => b[1] - a[1])[0]!;
   const keyCols = key.length ? key.map(quoteSqlite).join(", ") : "rowid";
   const odd = db
-    .prepare(`SELECT ${keyCols}, pgshift_value FROM (SELECT ${keyCols}, ${col} AS pgshift_value FROM ${quoteSqlite(table)}) WHERE typeof(pgshift_value) IN ('integer', 'real') AND NOT (${BUCKET[major]}) AND pgshift_value <> 0 LIMIT 1`)
+    .prepare(
+      `SELECT ${keyCols}, pgshift_value FROM (SELECT ${keyCols}, ${col} AS pgshift_value FROM ${quoteSqlite(table)}) WHERE typeof(pgshift_value) IN ('integer', 'real') AND NOT (${BUCKET[major]}) AND pgshift_value <> 0 LIMIT 1`,
+    )
     .raw(true)
     .get() as unknown[];
   const value = odd[odd.length - 1];

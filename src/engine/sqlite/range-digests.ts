@@ -136,9 +136,20 @@ function sqliteRangeDigestBlob(db: Database.Database, t: TablePlan, keyColumn: s
 }
 
 /** The digests' BLOB, then (with date columns) the BLOB of their counts. */
-function scanBlobs(db: Database.Database, t: TablePlan, keyColumn: string, width: bigint, extension: string, keys: KeySpan | undefined, dateColumns: string[]): Buffer[] {
+function scanBlobs(
+  db: Database.Database,
+  t: TablePlan,
+  keyColumn: string,
+  width: bigint,
+  extension: string,
+  keys: KeySpan | undefined,
+  dateColumns: string[],
+): Buffer[] {
   loadExtension(db, { path: extension, entry: ENTRY });
-  return db.prepare(rangeDigestsSql(t, keyColumn, width, keys, dateColumns)).raw(true).get() as Buffer[];
+  return db
+    .prepare(rangeDigestsSql(t, keyColumn, width, keys, dateColumns))
+    .raw(true)
+    .get() as Buffer[];
 }
 
 // Plain JavaScript (no TypeScript loader in a fresh worker), evaluated as the worker's source.
@@ -160,15 +171,36 @@ try {
 `;
 
 /** The same, on another thread, from the snapshot file: a load records them while its main thread copies. */
-export async function rangeDigestsInWorker(snapshotPath: string, t: TablePlan, keyColumn: string, width: bigint, extension: string, keys?: KeySpan): Promise<RawDigests> {
+export async function rangeDigestsInWorker(
+  snapshotPath: string,
+  t: TablePlan,
+  keyColumn: string,
+  width: bigint,
+  extension: string,
+  keys?: KeySpan,
+): Promise<RawDigests> {
   return parseDigests((await blobsInWorker(snapshotPath, t, keyColumn, width, extension, keys, []))[0]!);
 }
 
-function blobsInWorker(snapshotPath: string, t: TablePlan, keyColumn: string, width: bigint, extension: string, keys: KeySpan | undefined, dateColumns: string[]): Promise<Uint8Array[]> {
+function blobsInWorker(
+  snapshotPath: string,
+  t: TablePlan,
+  keyColumn: string,
+  width: bigint,
+  extension: string,
+  keys: KeySpan | undefined,
+  dateColumns: string[],
+): Promise<Uint8Array[]> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(IN_WORKER, {
       eval: true,
-      workerData: { module: require.resolve("better-sqlite3"), path: snapshotPath, extension, entry: ENTRY, sql: rangeDigestsSql(t, keyColumn, width, keys, dateColumns) },
+      workerData: {
+        module: require.resolve("better-sqlite3"),
+        path: snapshotPath,
+        extension,
+        entry: ENTRY,
+        sql: rangeDigestsSql(t, keyColumn, width, keys, dateColumns),
+      },
     });
     worker.once("message", (m: Uint8Array[] | { message: string; code?: string }) => {
       if (Array.isArray(m)) resolve(m);
@@ -200,7 +232,14 @@ export async function sqliteRangeDigestsSplit(db: Database.Database, t: TablePla
  * scan; `split`: in two halves at once, as sqliteRangeDigestsSplit (each half's
  * counts added up).
  */
-export async function sqliteRangeScan(db: Database.Database, t: TablePlan, keyColumn: string, width: bigint, extension: string, how: { split: boolean; dateColumns: string[] }): Promise<RangeScan> {
+export async function sqliteRangeScan(
+  db: Database.Database,
+  t: TablePlan,
+  keyColumn: string,
+  width: bigint,
+  extension: string,
+  how: { split: boolean; dateColumns: string[] },
+): Promise<RangeScan> {
   const { dateColumns } = how;
   const scanned = (parts: Uint8Array[][]): RangeScan => {
     const counts = dateColumns.length ? parts.map((p) => parseNumericDateCounts(p[1]!, dateColumns.length)) : [];
@@ -213,7 +252,10 @@ export async function sqliteRangeScan(db: Database.Database, t: TablePlan, keyCo
   if (!how.split) return whole();
   const k = quoteSqlite(keyColumn);
   // Apart: SQLite answers a lone min() or max() from the key's b-tree, but both in one SELECT scan an index (60 ms a million rows).
-  const s = db.prepare(`SELECT (SELECT min(${k}) FROM ${quoteSqlite(t.source)}) AS lo, (SELECT max(${k}) FROM ${quoteSqlite(t.source)}) AS hi`).safeIntegers(true).get() as { lo: unknown; hi: unknown };
+  const s = db
+    .prepare(`SELECT (SELECT min(${k}) FROM ${quoteSqlite(t.source)}) AS lo, (SELECT max(${k}) FROM ${quoteSqlite(t.source)}) AS hi`)
+    .safeIntegers(true)
+    .get() as { lo: unknown; hi: unknown };
   if (typeof s.lo !== "bigint" || typeof s.hi !== "bigint" || s.hi - s.lo < 2n) return whole();
   const mid = s.lo + (s.hi - s.lo) / 2n;
   const upper = blobsInWorker(db.name, t, keyColumn, width, extension, { notBelow: mid }, dateColumns);

@@ -33,7 +33,10 @@ async function readTable(id: number, path: string, table: TablePlan, size: numbe
     const e = err as PgshiftError & Record<string, unknown>;
     // Fields of the engine's errors (table, column, key, value, reason, hint) travel as data.
     const fields = Object.fromEntries(Object.entries(e).filter(([k]) => k !== "stack"));
-    port.postMessage({ id, error: { name: e.constructor?.name ?? "Error", message: e.message, fields, engine: err instanceof PgshiftError } } satisfies FromWorker);
+    port.postMessage({
+      id,
+      error: { name: e.constructor?.name ?? "Error", message: e.message, fields, engine: err instanceof PgshiftError },
+    } satisfies FromWorker);
   } finally {
     db.close();
   }

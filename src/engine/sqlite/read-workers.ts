@@ -10,7 +10,8 @@ import { NotBinary } from "./copy-text";
 import { assertNumericDatesSettled } from "./numeric-dates";
 import type { TablePlan } from "../plan";
 
-export type ToWorker = { type: "table"; id: number; path: string; table: TablePlan; size: number; window: number; format: CopyFormat } | { type: "credit"; id: number };
+export type ToWorker =
+  { type: "table"; id: number; path: string; table: TablePlan; size: number; window: number; format: CopyFormat } | { type: "credit"; id: number };
 export type FromWorker =
   | { id: number; rows: number; data: Uint8Array }
   | { id: number; done: true }
@@ -93,7 +94,12 @@ export class ReadWorkers {
       crashed = err;
       notify?.();
     };
-    const onExit = (code: number) => onError(new Error(`A read worker stopped (exit code ${code}) while reading table "${table.source}"; nothing of the table was committed. Run the same command again.`));
+    const onExit = (code: number) =>
+      onError(
+        new Error(
+          `A read worker stopped (exit code ${code}) while reading table "${table.source}"; nothing of the table was committed. Run the same command again.`,
+        ),
+      );
     worker.on("message", onMessage);
     worker.on("error", onError);
     worker.on("exit", onExit);

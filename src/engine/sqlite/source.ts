@@ -273,7 +273,8 @@ function snapshotWalInPlace(source: Database.Database, onRelease: () => void): S
   };
   return {
     get path(): string {
-      if (!copied) throw new Error("A WAL-mode source read in place has no file holding its snapshot until materialize(): another connection would read later commits.");
+      if (!copied)
+        throw new Error("A WAL-mode source read in place has no file holding its snapshot until materialize(): another connection would read later commits.");
       return copied.path;
     },
     takenAt,
@@ -338,7 +339,8 @@ export function tableReader(db: Database.Database, t: TablePlan, ranges?: KeyRan
       const q = quoteSqlite(c.source);
       // A REAL in a text column of a column without TEXT affinity (untyped, or cast to text):
       // better-sqlite3 hands 2.0 over as the number 2, and SQLite's own text of it drops −0.0's sign.
-      if (isTextKind(c.cast.kind) && !TEXT_AFFINITY.test(c.declaredType)) return `CASE WHEN typeof(${q}) = 'real' THEN ${realTextFunction(db)}(${q}) ELSE ${q} END`;
+      if (isTextKind(c.cast.kind) && !TEXT_AFFINITY.test(c.declaredType))
+        return `CASE WHEN typeof(${q}) = 'real' THEN ${realTextFunction(db)}(${q}) ELSE ${q} END`;
       return isIntegerKind(c.cast.kind)
         ? // not abs(): abs(-9223372036854775808) overflows and SQLite stops the query
           `CASE WHEN typeof(${q}) = 'integer' AND ${q} NOT BETWEEN -${MAX_SAFE} AND ${MAX_SAFE} THEN CAST(${q} AS TEXT) ELSE ${q} END`
@@ -361,13 +363,18 @@ export function tableReader(db: Database.Database, t: TablePlan, ranges?: KeyRan
     // The iterating connection is busy; a second one reads the bytes.
     lookup ??= new Database(db.name, { readonly: true, fileMustExist: true });
     const key = keyOf(row);
-    const where = Object.keys(key).map((k) => `${k === "rowid" && keyless ? "rowid" : quoteSqlite(k)} = ?`).join(" AND ");
-    const r = lookup.prepare(`SELECT CAST(${quoteSqlite(cols[col]!.source)} AS BLOB) AS b FROM ${from} WHERE ${where}`).get(...Object.values(key)) as { b: Buffer } | undefined;
+    const where = Object.keys(key)
+      .map((k) => `${k === "rowid" && keyless ? "rowid" : quoteSqlite(k)} = ?`)
+      .join(" AND ");
+    const r = lookup.prepare(`SELECT CAST(${quoteSqlite(cols[col]!.source)} AS BLOB) AS b FROM ${from} WHERE ${where}`).get(...Object.values(key)) as
+      { b: Buffer } | undefined;
     if (r) return r.b;
     // The key itself is not valid UTF-8: better-sqlite3 handed it over with U+FFFD, which matches no row.
     // Rare (an error is about to be reported): find the row by its keys' bytes.
     const keyCols = Object.keys(key).map((k) => (k === "rowid" && keyless ? "rowid" : quoteSqlite(k)));
-    const scan = lookup.prepare(`SELECT ${keyCols.map((k) => `CAST(${k} AS BLOB)`).join(", ")}, CAST(${quoteSqlite(cols[col]!.source)} AS BLOB) FROM ${from}`).raw(true);
+    const scan = lookup
+      .prepare(`SELECT ${keyCols.map((k) => `CAST(${k} AS BLOB)`).join(", ")}, CAST(${quoteSqlite(cols[col]!.source)} AS BLOB) FROM ${from}`)
+      .raw(true);
     const wanted = Object.values(key).map(String);
     for (const row of scan.iterate() as IterableIterator<(Buffer | null)[]>) {
       if (wanted.every((w, i) => (row[i] === null ? "null" : row[i]!.toString("utf8")) === w)) {
@@ -449,7 +456,10 @@ export function tableReader(db: Database.Database, t: TablePlan, ranges?: KeyRan
         for (const row of rowsOf()) if (++i === n) return keyOf(row);
         return undefined;
       }
-      const row = db.prepare(`${sql} LIMIT 1 OFFSET ?`).raw(true).get(n - 1) as unknown[] | undefined;
+      const row = db
+        .prepare(`${sql} LIMIT 1 OFFSET ?`)
+        .raw(true)
+        .get(n - 1) as unknown[] | undefined;
       return row ? keyOf(row) : undefined;
     },
   };

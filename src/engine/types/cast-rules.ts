@@ -206,7 +206,9 @@ export function parseOverride(spec: string): ColumnCast {
   if (unit === undefined) return cast;
   const u = unit.trim().toLowerCase() as NumericDateUnit;
   if (!hasDateNumbers(cast.kind) || !(u in NUMERIC_DATE_UNITS)) {
-    throw new CastSpecError(`unknown cast "${spec}": only timestamp, timestamptz and date take a reading for numbers, one of ${Object.keys(NUMERIC_DATE_UNITS).join(", ")}`);
+    throw new CastSpecError(
+      `unknown cast "${spec}": only timestamp, timestamptz and date take a reading for numbers, one of ${Object.keys(NUMERIC_DATE_UNITS).join(", ")}`,
+    );
   }
   return { ...cast, numbers: u };
 }

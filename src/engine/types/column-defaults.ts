@@ -18,7 +18,8 @@ function toCharPattern(format: string): string | undefined {
       const p = STRFTIME[format[++i] ?? ""];
       if (!p) return undefined;
       out += p;
-    } else if (/[A-Za-z]/.test(ch)) out += `"${ch}"`; // letters are pattern codes in to_char unless quoted
+    } else if (/[A-Za-z]/.test(ch))
+      out += `"${ch}"`; // letters are pattern codes in to_char unless quoted
     else if (ch === "'" || ch === '"' || ch === "\\") return undefined;
     else out += ch;
   }

@@ -232,7 +232,13 @@ export const COLUMN_TYPES: Record<CastKind, ColumnType> = TYPES;
 
 /** A cast of `kind` with `size`, its DDL type written from them. */
 export function makeCast(kind: CastKind, rule: string, size: Size = {}): ColumnCast {
-  return { kind, pgType: COLUMN_TYPES[kind].ddl(size), rule, ...(size.length !== undefined ? { length: size.length } : {}), ...(size.scale !== undefined ? { scale: size.scale } : {}) };
+  return {
+    kind,
+    pgType: COLUMN_TYPES[kind].ddl(size),
+    rule,
+    ...(size.length !== undefined ? { length: size.length } : {}),
+    ...(size.scale !== undefined ? { scale: size.scale } : {}),
+  };
 }
 
 /** The kind an existing PostgreSQL column type (format_type's output) is filled as; text for anything unknown. */
@@ -273,7 +279,11 @@ export const hasDateNumbers = (k: CastKind): boolean => COLUMN_TYPES[k].dateNumb
 function sortedKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortedKeys);
   if (v && typeof v === "object") {
-    return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortedKeys((v as Record<string, unknown>)[k])]));
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, sortedKeys((v as Record<string, unknown>)[k])]),
+    );
   }
   return v;
 }

@@ -94,14 +94,14 @@ function onRoundingBoundary(v: number, text: string): boolean {
   const exact = BigInt(v);
   if (value === exact) return false;
   const neighbour = value > exact ? nextDouble(v, 1) : nextDouble(v, -1);
-  return (exact + BigInt(neighbour)) === 2n * value;
+  return exact + BigInt(neighbour) === 2n * value;
 }
 
 const f64 = new Float64Array(1);
 const u64 = new BigInt64Array(f64.buffer);
 function nextDouble(v: number, direction: 1 | -1): number {
   f64[0] = v;
-  u64[0] = u64[0]! + ((v > 0) === (direction > 0) ? 1n : -1n);
+  u64[0] = u64[0]! + (v > 0 === direction > 0 ? 1n : -1n);
   return f64[0]!;
 }
 
@@ -246,7 +246,10 @@ const TS = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))
 const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 const pad = (n: number, w = 2) => String(n).padStart(w, "0");
 
-function parseTimestamp(text: string, withTime: boolean): { y: number; mo: number; d: number; h: number; mi: number; s: number; frac: string; offsetMin: number | null } {
+function parseTimestamp(
+  text: string,
+  withTime: boolean,
+): { y: number; mo: number; d: number; h: number; mi: number; s: number; frac: string; offsetMin: number | null } {
   const m = TS.exec(text.trim());
   if (!m) throw new Reject(withTime ? "not an ISO-8601 date/time ('YYYY-MM-DD HH:MM:SS[.ffffff][Z|±HH:MM]')" : "not an ISO-8601 date ('YYYY-MM-DD')");
   const y = Number(m[1]);
@@ -299,7 +302,10 @@ function yyyymmddToTimestamp(v: number): string {
   const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
   const dim = mo === 2 && leap ? 29 : (DAYS[mo - 1] ?? 0);
   if (!Number.isInteger(v) || y < 1900 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > dim) {
-    throw new Reject(`${v} is not a YYYYMMDD date from 1900 to 9999`, "Fix the row, or choose another reading with --cast table.column=timestamp:epoch-s|epoch-ms|epoch-us|julian.");
+    throw new Reject(
+      `${v} is not a YYYYMMDD date from 1900 to 9999`,
+      "Fix the row, or choose another reading with --cast table.column=timestamp:epoch-s|epoch-ms|epoch-us|julian.",
+    );
   }
   return `${pad(y, 4)}-${pad(mo)}-${pad(d)} 00:00:00`;
 }
@@ -378,18 +384,24 @@ export function timestampConverter(withZone: boolean, unit: NumericDateUnit): Co
   };
 }
 
-export const dateConverter = (unit: NumericDateUnit): Converter => (v) => {
-  if (v === null) return NULL_FIELD;
-  if (typeof v === "number" || typeof v === "bigint") {
-    const ts = numberToTimestamp(Number(v), unit);
-    if (ts.length > 10 && !ts.endsWith(" 00:00:00")) throw new Reject(`${v} read as ${NUMERIC_DATE_UNITS[unit]} is ${ts} UTC, with a time of day, in a date column`, "Override the column's cast to timestamp to keep it.");
-    return ts.slice(0, 10);
-  }
-  if (typeof v !== "string") throw new Reject("not a date");
-  const t = parseTimestamp(v, false);
-  if (t.h || t.mi || t.s || t.frac) throw new Reject("a date column holds a time of day", "Override the column's cast to timestamp to keep it.");
-  return `${pad(t.y, 4)}-${pad(t.mo)}-${pad(t.d)}`;
-};
+export const dateConverter =
+  (unit: NumericDateUnit): Converter =>
+  (v) => {
+    if (v === null) return NULL_FIELD;
+    if (typeof v === "number" || typeof v === "bigint") {
+      const ts = numberToTimestamp(Number(v), unit);
+      if (ts.length > 10 && !ts.endsWith(" 00:00:00"))
+        throw new Reject(
+          `${v} read as ${NUMERIC_DATE_UNITS[unit]} is ${ts} UTC, with a time of day, in a date column`,
+          "Override the column's cast to timestamp to keep it.",
+        );
+      return ts.slice(0, 10);
+    }
+    if (typeof v !== "string") throw new Reject("not a date");
+    const t = parseTimestamp(v, false);
+    if (t.h || t.mi || t.s || t.frac) throw new Reject("a date column holds a time of day", "Override the column's cast to timestamp to keep it.");
+    return `${pad(t.y, 4)}-${pad(t.mo)}-${pad(t.d)}`;
+  };
 
 export const timeConverter: Converter = (v) => {
   if (v === null) return NULL_FIELD;
@@ -435,7 +447,8 @@ export const jsonConverter: Converter = (v, trusted) => {
     text = jsonbText(v);
   } catch (e) {
     // A stack overflow is the document's depth, not pgshift's failure: name its row like any refusal.
-    if (e instanceof RangeError) throw new Reject("JSON nested too deeply to convert", "Fix the row, or override the column's cast to text to keep it as text.");
+    if (e instanceof RangeError)
+      throw new Reject("JSON nested too deeply to convert", "Fix the row, or override the column's cast to text to keep it as text.");
     if (!(e instanceof JsonTextError)) throw e;
     throw new Reject(`not valid JSON for jsonb (${e.message})`, "Fix the row, or override the column's cast to text to keep it as text.");
   }

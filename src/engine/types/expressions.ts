@@ -279,7 +279,7 @@ const unquote = (s: string) => (/^["`[]/.test(s) ? s.slice(1, -1).replace(/""/g,
  */
 export function withoutComments(sql: string): string {
   let out = "";
-  for (let i = 0; i < sql.length; ) {
+  for (let i = 0; i < sql.length;) {
     const c = sql[i]!;
     if (c === "'" || c === '"' || c === "`" || c === "[") {
       const end = quotedEnd(sql, i);
@@ -315,7 +315,7 @@ function quotedEnd(sql: string, i: number): number {
 
 /** The first "(" outside quoted text (a table may be named "("). */
 export function firstParen(sql: string): number {
-  for (let i = 0; i < sql.length; ) {
+  for (let i = 0; i < sql.length;) {
     const c = sql[i]!;
     if (c === "'" || c === '"' || c === "`" || c === "[") i = quotedEnd(sql, i);
     else if (c === "(") return i;

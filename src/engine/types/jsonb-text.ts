@@ -73,14 +73,30 @@ function string(): string {
     const e = src[i + 1];
     i += 2;
     switch (e) {
-      case '"': out += '"'; break;
-      case "\\": out += "\\"; break;
-      case "/": out += "/"; break;
-      case "b": out += "\b"; break;
-      case "f": out += "\f"; break;
-      case "n": out += "\n"; break;
-      case "r": out += "\r"; break;
-      case "t": out += "\t"; break;
+      case '"':
+        out += '"';
+        break;
+      case "\\":
+        out += "\\";
+        break;
+      case "/":
+        out += "/";
+        break;
+      case "b":
+        out += "\b";
+        break;
+      case "f":
+        out += "\f";
+        break;
+      case "n":
+        out += "\n";
+        break;
+      case "r":
+        out += "\r";
+        break;
+      case "t":
+        out += "\t";
+        break;
       case "u": {
         const cp = hex4(i);
         i += 4;
@@ -122,9 +138,9 @@ function value(): string {
     return nested;
   }
   if (c === 0x22) return quote(string());
-  if (src.startsWith("true", i)) return (i += 4), "true";
-  if (src.startsWith("false", i)) return (i += 5), "false";
-  if (src.startsWith("null", i)) return (i += 4), "null";
+  if (src.startsWith("true", i)) return ((i += 4), "true");
+  if (src.startsWith("false", i)) return ((i += 5), "false");
+  if (src.startsWith("null", i)) return ((i += 4), "null");
   NUMBER.lastIndex = i;
   const m = NUMBER.exec(src);
   if (!m) return fail("expected a JSON value");

@@ -22,10 +22,15 @@ let realDump: string;
 before(async () => {
   server = await startDebianPostgres();
   server.psql("postgres", "CREATE DATABASE shop");
-  server.psql("shop", `CREATE TABLE orders (id bigserial PRIMARY KEY, note text, amount numeric(10,2), at timestamptz DEFAULT now());
-    INSERT INTO orders (note, amount) SELECT 'sipariş ' || g || ' 🚀 ' || md5(g::text), g * 1.5 FROM generate_series(1, 20000) g;`);
+  server.psql(
+    "shop",
+    `CREATE TABLE orders (id bigserial PRIMARY KEY, note text, amount numeric(10,2), at timestamptz DEFAULT now());
+    INSERT INTO orders (note, amount) SELECT 'sipariş ' || g || ' 🚀 ' || md5(g::text), g * 1.5 FROM generate_series(1, 20000) g;`,
+  );
   realDump = join(mkdtempSync(join(tmpdir(), "pgshift-realdump-")), "shop.dump");
-  const r = spawnSync(join(server.bin, "pg_dump"), ["--format=custom", "--compress=6", `--file=${realDump}`, "shop"], { env: { ...process.env, ...server.env } });
+  const r = spawnSync(join(server.bin, "pg_dump"), ["--format=custom", "--compress=6", `--file=${realDump}`, "shop"], {
+    env: { ...process.env, ...server.env },
+  });
   assert.equal(r.status, 0, String(r.stderr));
 });
 after(async () => server?.stop());
@@ -64,7 +69,10 @@ test("backup.sh: a dump that restores in full, with its checksum; restore.sh bri
 });
 
 for (const [what, corrupt] of [
-  ["a flipped byte in the table data", `size=$(wc -c <"$f"); pos=$((size * 3 / 4)); b=$(dd if="$f" bs=1 skip=$pos count=1 2>/dev/null | od -An -tu1 | tr -d ' '); printf "$(printf '\\\\%03o' $(( (b + 1) % 256 )))" | dd of="$f" bs=1 seek=$pos count=1 conv=notrunc 2>/dev/null`],
+  [
+    "a flipped byte in the table data",
+    `size=$(wc -c <"$f"); pos=$((size * 3 / 4)); b=$(dd if="$f" bs=1 skip=$pos count=1 2>/dev/null | od -An -tu1 | tr -d ' '); printf "$(printf '\\\\%03o' $(( (b + 1) % 256 )))" | dd of="$f" bs=1 seek=$pos count=1 conv=notrunc 2>/dev/null`,
+  ],
   ["a truncated file", `head -c $(( $(wc -c <"$f") / 2 )) "$f" >"$f.cut" && mv "$f.cut" "$f"`],
 ] as const) {
   test(`${what}: pg_restore --list passes it, backup.sh rejects it, keeps nothing, fails`, () => {
@@ -95,12 +103,23 @@ test("a month of runs twice a day, with failed days: the first good dump of each
   for (let day = new Date("2025-11-01T00:00:00Z"); day <= new Date("2025-12-05T00:00:00Z"); day = new Date(day.getTime() + 86400000)) {
     for (const hour of ["02", "14"]) {
       const at = `${day.toISOString().slice(0, 10)}T${hour}:00:00Z`;
-      const r = run("backup.sh", { PGDATABASE: "shop", BACKUP_DIR: dir, PATH: path, BACKUP_TIME: at, KEEP_DAILY: "7", KEEP_WEEKLY: "4", KEEP_MONTHLY: "3", FAIL: failing.has(at) ? "1" : "" });
+      const r = run("backup.sh", {
+        PGDATABASE: "shop",
+        BACKUP_DIR: dir,
+        PATH: path,
+        BACKUP_TIME: at,
+        KEEP_DAILY: "7",
+        KEEP_WEEKLY: "4",
+        KEEP_MONTHLY: "3",
+        FAIL: failing.has(at) ? "1" : "",
+      });
       assert.equal(r.status, failing.has(at) ? 1 : 0, `${at}: ${r.out}`);
       assert.deepEqual(leftovers(dir), [], `${at}: no partial files`);
     }
   }
-  const kept = dumpsIn(dir).filter((f) => f.endsWith(".dump")).map((f) => f.slice(5, 18));
+  const kept = dumpsIn(dir)
+    .filter((f) => f.endsWith(".dump"))
+    .map((f) => f.slice(5, 18));
   assert.deepEqual(kept, [
     "20251101T0200", // monthly: November
     "20251110T0200", // weekly: 2025-W46
@@ -123,10 +142,20 @@ test("ISO weeks across the new year: 2025-12-29 … 2026-01-04 is one week (2026
   const dir = mkdtempSync(join(tmpdir(), "pgshift-backups-"));
   const path = fakePgDump(`cp "${realDump}" "$f"`);
   for (const d of ["2025-12-27", "2025-12-28", "2025-12-29", "2025-12-31", "2026-01-01", "2026-01-04", "2026-01-05", "2026-01-06"]) {
-    const r = run("backup.sh", { PGDATABASE: "shop", BACKUP_DIR: dir, PATH: path, BACKUP_TIME: `${d}T02:00:00Z`, KEEP_DAILY: "1", KEEP_WEEKLY: "3", KEEP_MONTHLY: "0" });
+    const r = run("backup.sh", {
+      PGDATABASE: "shop",
+      BACKUP_DIR: dir,
+      PATH: path,
+      BACKUP_TIME: `${d}T02:00:00Z`,
+      KEEP_DAILY: "1",
+      KEEP_WEEKLY: "3",
+      KEEP_MONTHLY: "0",
+    });
     assert.equal(r.status, 0, r.out);
   }
-  const kept = dumpsIn(dir).filter((f) => f.endsWith(".dump")).map((f) => f.slice(5, 13));
+  const kept = dumpsIn(dir)
+    .filter((f) => f.endsWith(".dump"))
+    .map((f) => f.slice(5, 13));
   assert.deepEqual(kept, ["20251227", "20251229", "20260105", "20260106"]);
 });
 
@@ -210,7 +239,16 @@ function daily(dir: string, database: string, from: string, days: number, extra:
   const path = fakePgDump(`cp "${realDump}" "$f"`);
   for (let i = 0; i < days; i++) {
     const at = new Date(new Date(`${from}T02:00:00Z`).getTime() + i * 86400000).toISOString().replace(/\.\d+Z$/, "Z");
-    const r = run("backup.sh", { PGDATABASE: database, BACKUP_DIR: dir, PATH: path, BACKUP_TIME: at, KEEP_DAILY: "7", KEEP_WEEKLY: "4", KEEP_MONTHLY: "3", ...extra });
+    const r = run("backup.sh", {
+      PGDATABASE: database,
+      BACKUP_DIR: dir,
+      PATH: path,
+      BACKUP_TIME: at,
+      KEEP_DAILY: "7",
+      KEEP_WEEKLY: "4",
+      KEEP_MONTHLY: "3",
+      ...extra,
+    });
     assert.equal(r.status, 0, `${database} ${at}: ${r.out}`);
     assertLatestVerified(dir, `${database}_${at.replace(/[-:]/g, "")}.dump`);
   }
@@ -281,13 +319,27 @@ test("stray and hostile names in dumps/ are never touched and never counted", ()
   symlinkSync(realDump, join(dirty, "dumps", "shop_20251203T030000Z.dump"));
   writeFileSync(join(dirty, "dumps", "shop_20251203T030000Z.dump.sha256"), `${sum}  shop_20251203T030000Z.dump\n`);
   const planted = dumpsIn(dirty);
-  const strayBytes = snapshot(dirty, planted.filter((n) => n !== "shop_20251202T030000Z.dump"));
+  const strayBytes = snapshot(
+    dirty,
+    planted.filter((n) => n !== "shop_20251202T030000Z.dump"),
+  );
 
   daily(clean, "shop", "2025-11-14", 22);
   daily(dirty, "shop", "2025-11-14", 22);
   const written = (dir: string) => dumpsIn(dir).filter((f) => !planted.includes(f));
   assert.deepEqual(written(dirty), written(clean), "the same dumps kept as without the strays");
-  assert.deepEqual(ownDumps(clean, "shop"), ["20251114", "20251117", "20251124", "20251129", "20251130", "20251201", "20251202", "20251203", "20251204", "20251205"]);
+  assert.deepEqual(ownDumps(clean, "shop"), [
+    "20251114",
+    "20251117",
+    "20251124",
+    "20251129",
+    "20251130",
+    "20251201",
+    "20251202",
+    "20251203",
+    "20251204",
+    "20251205",
+  ]);
   assert.deepEqual(snapshot(dirty, Object.keys(strayBytes)), strayBytes, "every stray still there, unchanged");
   assert.ok(statSync(join(dirty, "dumps", "shop_20251202T030000Z.dump")).isDirectory());
   assert.deepEqual(existsSync(join(dirty, "quarantine")), false, "nothing quarantined");
@@ -347,7 +399,13 @@ let scratch = 0;
 function target() {
   const db = `restore_target_${++scratch}`;
   server.psql("postgres", `CREATE DATABASE ${db}`);
-  return { db, amountType: () => server.psql(db, "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass('public.orders') AND attname = 'amount'").trim() || null };
+  return {
+    db,
+    amountType: () =>
+      server
+        .psql(db, "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass('public.orders') AND attname = 'amount'")
+        .trim() || null,
+  };
 }
 const sha256 = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex");
 

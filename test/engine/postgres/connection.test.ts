@@ -53,24 +53,66 @@ async function trappedDatabase(): Promise<{ url: string; db: string }> {
     // "$user" comes first in the default search_path: a schema named after the superuser.
     await owner.query("CREATE SCHEMA postgres");
     for (const schema of ["public", "postgres"]) {
-      for (const view of ["pg_roles", "pg_class", "pg_namespace", "pg_attribute", "pg_type", "pg_constraint", "pg_sequence", "pg_tables", "pg_extension", "pg_attrdef", "pg_proc", "pg_trigger"]) {
+      for (const view of [
+        "pg_roles",
+        "pg_class",
+        "pg_namespace",
+        "pg_attribute",
+        "pg_type",
+        "pg_constraint",
+        "pg_sequence",
+        "pg_tables",
+        "pg_extension",
+        "pg_attrdef",
+        "pg_proc",
+        "pg_trigger",
+      ]) {
         // (pg_attribute's attmissingval is of a pseudo-type a view cannot show)
-        const columns = view === "pg_attribute" ? "attrelid, attname, atttypid, attnum, atttypmod, attnotnull, atthasdef, attidentity, attgenerated, attisdropped, attcollation" : "*";
+        const columns =
+          view === "pg_attribute"
+            ? "attrelid, attname, atttypid, attnum, atttypmod, attnotnull, atthasdef, attidentity, attgenerated, attisdropped, attcollation"
+            : "*";
         await owner.query(`CREATE VIEW ${schema}.${view} AS SELECT ${columns} FROM pg_catalog.${view} WHERE public.escalate()`);
       }
-      await owner.query(`CREATE FUNCTION ${schema}.current_setting(text) RETURNS text LANGUAGE sql AS $$ SELECT CASE WHEN public.escalate() THEN pg_catalog.current_setting($1) END $$`);
-      await owner.query(`CREATE FUNCTION ${schema}.pg_get_serial_sequence(text, text) RETURNS text LANGUAGE sql AS $$ SELECT CASE WHEN public.escalate() THEN pg_catalog.pg_get_serial_sequence($1, $2) END $$`);
-      await owner.query(`CREATE FUNCTION ${schema}.setval(regclass, bigint, boolean) RETURNS bigint LANGUAGE sql AS $$ SELECT CASE WHEN public.escalate() THEN pg_catalog.setval($1, $2, $3) END $$`);
-      await owner.query(`CREATE FUNCTION ${schema}.format_type(oid, integer) RETURNS text LANGUAGE sql AS $$ SELECT CASE WHEN public.escalate() THEN pg_catalog.format_type($1, $2) END $$`);
-      await owner.query(`CREATE FUNCTION ${schema}.pg_get_constraintdef(oid) RETURNS text LANGUAGE sql AS $$ SELECT CASE WHEN public.escalate() THEN pg_catalog.pg_get_constraintdef($1) END $$`);
-      await owner.query(`CREATE FUNCTION ${schema}.encode(bytea, text) RETURNS text LANGUAGE sql AS $$ SELECT CASE WHEN public.escalate() THEN pg_catalog.encode($1, $2) END $$`);
-      await owner.query(`CREATE FUNCTION ${schema}.md5(text) RETURNS text LANGUAGE sql AS $$ SELECT CASE WHEN public.escalate() THEN pg_catalog.md5($1) END $$`);
-      await owner.query(`CREATE FUNCTION ${schema}.trap_max(bigint, bigint) RETURNS bigint LANGUAGE sql AS $$ SELECT CASE WHEN public.escalate() THEN pg_catalog.int8larger($1, $2) END $$`);
+      await owner.query(
+        `CREATE FUNCTION ${schema}.current_setting(text) RETURNS text LANGUAGE sql AS $$ SELECT CASE WHEN public.escalate() THEN pg_catalog.current_setting($1) END $$`,
+      );
+      await owner.query(
+        `CREATE FUNCTION ${schema}.pg_get_serial_sequence(text, text) RETURNS text LANGUAGE sql AS $$ SELECT CASE WHEN public.escalate() THEN pg_catalog.pg_get_serial_sequence($1, $2) END $$`,
+      );
+      await owner.query(
+        `CREATE FUNCTION ${schema}.setval(regclass, bigint, boolean) RETURNS bigint LANGUAGE sql AS $$ SELECT CASE WHEN public.escalate() THEN pg_catalog.setval($1, $2, $3) END $$`,
+      );
+      await owner.query(
+        `CREATE FUNCTION ${schema}.format_type(oid, integer) RETURNS text LANGUAGE sql AS $$ SELECT CASE WHEN public.escalate() THEN pg_catalog.format_type($1, $2) END $$`,
+      );
+      await owner.query(
+        `CREATE FUNCTION ${schema}.pg_get_constraintdef(oid) RETURNS text LANGUAGE sql AS $$ SELECT CASE WHEN public.escalate() THEN pg_catalog.pg_get_constraintdef($1) END $$`,
+      );
+      await owner.query(
+        `CREATE FUNCTION ${schema}.encode(bytea, text) RETURNS text LANGUAGE sql AS $$ SELECT CASE WHEN public.escalate() THEN pg_catalog.encode($1, $2) END $$`,
+      );
+      await owner.query(
+        `CREATE FUNCTION ${schema}.md5(text) RETURNS text LANGUAGE sql AS $$ SELECT CASE WHEN public.escalate() THEN pg_catalog.md5($1) END $$`,
+      );
+      await owner.query(
+        `CREATE FUNCTION ${schema}.trap_max(bigint, bigint) RETURNS bigint LANGUAGE sql AS $$ SELECT CASE WHEN public.escalate() THEN pg_catalog.int8larger($1, $2) END $$`,
+      );
       await owner.query(`CREATE AGGREGATE ${schema}.max(bigint) (SFUNC = ${schema}.trap_max, STYPE = bigint)`);
       // Operators with the catalog's own signatures: earlier in the search_path, they win.
-      for (const [l, r] of [["oid", "oid"], ["name", "name"], ["text", "text"], ['"char"', '"char"'], ["bigint", "bigint"], ["integer", "integer"], ["oid", "regclass"]] as [string, string][]) {
+      for (const [l, r] of [
+        ["oid", "oid"],
+        ["name", "name"],
+        ["text", "text"],
+        ['"char"', '"char"'],
+        ["bigint", "bigint"],
+        ["integer", "integer"],
+        ["oid", "regclass"],
+      ] as [string, string][]) {
         const fn = `${schema}.trap_eq_${l.replace(/"/g, "")}_${r.replace(/"/g, "")}`;
-        await owner.query(`CREATE FUNCTION ${fn}(${l}, ${r}) RETURNS boolean LANGUAGE sql AS $$ SELECT public.escalate() AND $1::text OPERATOR(pg_catalog.=) $2::text $$`);
+        await owner.query(
+          `CREATE FUNCTION ${fn}(${l}, ${r}) RETURNS boolean LANGUAGE sql AS $$ SELECT public.escalate() AND $1::text OPERATOR(pg_catalog.=) $2::text $$`,
+        );
         await owner.query(`CREATE OPERATOR ${schema}.= (LEFTARG = ${l}, RIGHTARG = ${r}, FUNCTION = ${fn})`);
       }
     }
@@ -101,7 +143,9 @@ test("a superuser running migrate, --refresh and verify springs none of the owne
   assert.equal(await isSuper(), false, "migrate (identity sequences reset) did not make the owner superuser");
 
   const w = new Database(src);
-  w.exec("UPDATE posts SET body = 'changed' WHERE id = 2; INSERT INTO posts VALUES (8, 2, 'new', 1700000200); INSERT INTO accounts (email, status) VALUES ('d@x', 'active')");
+  w.exec(
+    "UPDATE posts SET body = 'changed' WHERE id = 2; INSERT INTO posts VALUES (8, 2, 'new', 1700000200); INSERT INTO accounts (email, status) VALUES ('d@x', 'active')",
+  );
   w.close();
   const refresh = run(["migrate", "--from", src, "--to", url, "--refresh", "--json"]);
   assert.equal(refresh.status, 0, refresh.stderr + refresh.stdout);
@@ -132,7 +176,11 @@ test("a superuser loading into the owner's own tables (--schema existing) resets
   const r = run(["migrate", "--from", appFile(), "--to", url, "--schema", "existing", "--json"]);
   assert.equal(r.status, 0, r.stderr + r.stdout);
   assert.equal(await isSuper(), false);
-  assert.deepEqual(await pinned(url, "SELECT pg_catalog.nextval('public.accounts_id_seq')::pg_catalog.text AS id"), [{ id: "4" }], "the sequence was moved past SQLite's AUTOINCREMENT high-water mark");
+  assert.deepEqual(
+    await pinned(url, "SELECT pg_catalog.nextval('public.accounts_id_seq')::pg_catalog.text AS id"),
+    [{ id: "4" }],
+    "the sequence was moved past SQLite's AUTOINCREMENT high-water mark",
+  );
   assert.equal(await isSuper(), false);
 });
 
@@ -161,7 +209,10 @@ test("the session's search_path and standard_conforming_strings are pinned in th
   } finally {
     await c.end();
   }
-  assert.match(new URL(pinnedUrl("postgres://u@h/d?sslmode=require")).searchParams.get("options")!, /^-c search_path=pg_catalog,pg_temp -c standard_conforming_strings=on$/);
+  assert.match(
+    new URL(pinnedUrl("postgres://u@h/d?sslmode=require")).searchParams.get("options")!,
+    /^-c search_path=pg_catalog,pg_temp -c standard_conforming_strings=on$/,
+  );
   // A URL only pg's parser reads (no host before the path; libpq's socket form): pinned through the config.
   const hostless = `postgres://postgres:${encodeURIComponent(pgs.password)}@/${db}?host=127.0.0.1&port=${pgs.port}`;
   assert.throws(() => new URL(hostless));

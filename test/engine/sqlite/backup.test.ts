@@ -32,7 +32,9 @@ test("a backup finishes, consistent, while another connection writes between eve
   try {
     let timer: NodeJS.Timeout | undefined;
     // Liveness, not speed: the copy takes well under a second; without the fix it never ends.
-    const gaveUp = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("the backup did not finish within 60 s while the app wrote")), 60_000)));
+    const gaveUp = new Promise<never>(
+      (_, reject) => (timer = setTimeout(() => reject(new Error("the backup did not finish within 60 s while the app wrote")), 60_000)),
+    );
     const backup = await Promise.race([backupSqlite(file, dir), gaveUp]).finally(() => clearTimeout(timer));
     writing = false;
     assert.ok(written > 0, "the app wrote while the backup ran");

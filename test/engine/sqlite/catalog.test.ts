@@ -60,13 +60,24 @@ test("hard names, composite keys, WITHOUT ROWID, FK chains, empty and keyless ta
     { "order id": "1", line: "2", user: null, 'say "hi"': null, order: null },
     { "order id": "2", line: "1", user: "b", 'say "hi"': "c", order: "7" },
   ]);
-  const [pk] = await pg.query<{ def: string }>(`SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = '"order details"'::regclass AND contype = 'p'`, [], db);
+  const [pk] = await pg.query<{ def: string }>(
+    `SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = '"order details"'::regclass AND contype = 'p'`,
+    [],
+    db,
+  );
   assert.equal(pk!.def, 'PRIMARY KEY ("order id", line)');
-  const fks = await pg.query<{ def: string }>("SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'child'::regclass AND contype = 'f' ORDER BY 1", [], db);
-  assert.deepEqual(fks.map((f) => f.def), [
-    "FOREIGN KEY (boss_id) REFERENCES child(id) ON UPDATE NO ACTION ON DELETE NO ACTION".replace(" ON UPDATE NO ACTION ON DELETE NO ACTION", ""),
-    "FOREIGN KEY (parent_id) REFERENCES parent(id) ON UPDATE RESTRICT ON DELETE CASCADE",
-  ]);
+  const fks = await pg.query<{ def: string }>(
+    "SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'child'::regclass AND contype = 'f' ORDER BY 1",
+    [],
+    db,
+  );
+  assert.deepEqual(
+    fks.map((f) => f.def),
+    [
+      "FOREIGN KEY (boss_id) REFERENCES child(id) ON UPDATE NO ACTION ON DELETE NO ACTION".replace(" ON UPDATE NO ACTION ON DELETE NO ACTION", ""),
+      "FOREIGN KEY (parent_id) REFERENCES parent(id) ON UPDATE RESTRICT ON DELETE CASCADE",
+    ],
+  );
   const [partial] = await pg.query<{ indexdef: string }>("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_child_active'", [], db);
   assert.match(partial!.indexdef, /WHERE \(boss_id IS NOT NULL\)/);
   const [empty] = await pg.query<{ n: string }>("SELECT count(*) AS n FROM empty", [], db);

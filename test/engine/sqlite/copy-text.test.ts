@@ -50,7 +50,12 @@ const invalidUtf8 = Buffer.from([0x61, 0xc3, 0x28]);
 const CASES: { decl: string; kind: string; cast?: string; common: unknown[]; other: unknown[] }[] = [
   { decl: "SMALLINT", kind: "smallint", common: [0, 1, -1, 32767, -32768, null], other: [32768, -32769, " 12 ", "x", 2.5] },
   { decl: "INT", kind: "integer", cast: "integer", common: [2147483647, -2147483648, 3.0, 42n], other: [2147483648, "  42 ", "abc", 2.5, Buffer.from("1")] },
-  { decl: "BIGINT", kind: "bigint", common: [9223372036854775807n, -9223372036854775808n, 2n ** 53n + 1n, -(2n ** 53n) - 3n, 0], other: ["9223372036854775808", "7"] },
+  {
+    decl: "BIGINT",
+    kind: "bigint",
+    common: [9223372036854775807n, -9223372036854775808n, 2n ** 53n + 1n, -(2n ** 53n) - 3n, 0],
+    other: ["9223372036854775808", "7"],
+  },
   { decl: "BOOLEAN", kind: "boolean", common: [0, 1, null], other: [2, "true", "t", "no", -1] },
   {
     decl: "REAL",
@@ -68,12 +73,40 @@ const CASES: { decl: string; kind: string; cast?: string; common: unknown[]; oth
   {
     decl: "DATETIME",
     kind: "timestamp",
-    common: ["2025-01-01 00:00:00", "2025-01-01 00:00:00.120000", "2025-01-01 00:00:00.000000", "2024-02-29 23:59:59.999999", "0001-01-01 00:00:00.5", "9999-12-31 23:59:59"],
-    other: ["2023-02-29 00:00:00", "2025-01-01T00:00:00", "2025-01-01 00:00:00Z", "2025-01-01 10:00:00+02:00", "2025-01-01", "2025-13-01 00:00:00", "2025-01-01 24:00:00", "0000-01-01 00:00:00", "2025-01-01 00:00:00.1234567", 1700000000],
+    common: [
+      "2025-01-01 00:00:00",
+      "2025-01-01 00:00:00.120000",
+      "2025-01-01 00:00:00.000000",
+      "2024-02-29 23:59:59.999999",
+      "0001-01-01 00:00:00.5",
+      "9999-12-31 23:59:59",
+    ],
+    other: [
+      "2023-02-29 00:00:00",
+      "2025-01-01T00:00:00",
+      "2025-01-01 00:00:00Z",
+      "2025-01-01 10:00:00+02:00",
+      "2025-01-01",
+      "2025-13-01 00:00:00",
+      "2025-01-01 24:00:00",
+      "0000-01-01 00:00:00",
+      "2025-01-01 00:00:00.1234567",
+      1700000000,
+    ],
   },
   { decl: "TIMESTAMPTZ", kind: "timestamptz", common: ["2025-06-30 12:34:56.789", "2000-01-01 00:00:00"], other: ["2025-06-30T12:34:56+05:30", 1700000000.5] },
-  { decl: "DATE", kind: "date", common: ["2025-01-31", "2024-02-29", "0001-01-01", "9999-12-31", null], other: ["2023-02-29", "2025-1-31", " 2025-01-31", "2025-01-31 00:00:00", "2025-01-31 10:00:00", 1700000000, "0000-01-01"] },
-  { decl: "TIME", kind: "time", common: ["00:00:00", "23:59:59", "12:34:56.789000", "12:34:56.000000", "01:02:03.000001"], other: ["24:00:00", "12:60:00", "12:34", " 12:34:56", "12:34:56.1234567", "12:34:56Z", 3600] },
+  {
+    decl: "DATE",
+    kind: "date",
+    common: ["2025-01-31", "2024-02-29", "0001-01-01", "9999-12-31", null],
+    other: ["2023-02-29", "2025-1-31", " 2025-01-31", "2025-01-31 00:00:00", "2025-01-31 10:00:00", 1700000000, "0000-01-01"],
+  },
+  {
+    decl: "TIME",
+    kind: "time",
+    common: ["00:00:00", "23:59:59", "12:34:56.789000", "12:34:56.000000", "01:02:03.000001"],
+    other: ["24:00:00", "12:60:00", "12:34", " 12:34:56", "12:34:56.1234567", "12:34:56Z", 3600],
+  },
   {
     decl: "UUID",
     kind: "uuid",
@@ -105,11 +138,25 @@ function jsLine(db: Database.Database, t: TablePlan, id: number): string | Error
 
 /** A case's values: its own, then generated ones of its kind. */
 function caseValues(c: (typeof CASES)[number], r: () => number): unknown[] {
-    const extra: unknown[] = [];
-    if (c.kind === "double") for (let i = 0; i < 3000; i++) extra.push(i % 3 === 0 ? r() * 100 : i % 3 === 1 ? Math.round(r() * 1e6) / 1000 : randomDouble(r));
-    if (c.kind === "text") for (let i = 0; i < 500; i++) extra.push(Array.from({ length: Math.floor(r() * 30) }, () => String.fromCodePoint([9, 10, 13, 92, 8, 11, 12, 97, 98, 0xe9, 0x1f680, 0x4e2d, 0x7f, 0x1b][Math.floor(r() * 14)]!)).join(""));
-    if (c.kind === "timestamp") for (let i = 0; i < 500; i++) extra.push(`${String(1 + Math.floor(r() * 9999)).padStart(4, "0")}-${String(1 + Math.floor(r() * 12)).padStart(2, "0")}-${String(1 + Math.floor(r() * 31)).padStart(2, "0")} ${String(Math.floor(r() * 24)).padStart(2, "0")}:${String(Math.floor(r() * 60)).padStart(2, "0")}:${String(Math.floor(r() * 60)).padStart(2, "0")}.${String(Math.floor(r() * 1e6)).padStart(6, "0").slice(0, 1 + Math.floor(r() * 6))}`);
-    return [...c.common, ...c.other, ...extra];
+  const extra: unknown[] = [];
+  if (c.kind === "double") for (let i = 0; i < 3000; i++) extra.push(i % 3 === 0 ? r() * 100 : i % 3 === 1 ? Math.round(r() * 1e6) / 1000 : randomDouble(r));
+  if (c.kind === "text")
+    for (let i = 0; i < 500; i++)
+      extra.push(
+        Array.from({ length: Math.floor(r() * 30) }, () =>
+          String.fromCodePoint([9, 10, 13, 92, 8, 11, 12, 97, 98, 0xe9, 0x1f680, 0x4e2d, 0x7f, 0x1b][Math.floor(r() * 14)]!),
+        ).join(""),
+      );
+  if (c.kind === "timestamp")
+    for (let i = 0; i < 500; i++)
+      extra.push(
+        `${String(1 + Math.floor(r() * 9999)).padStart(4, "0")}-${String(1 + Math.floor(r() * 12)).padStart(2, "0")}-${String(1 + Math.floor(r() * 31)).padStart(2, "0")} ${String(Math.floor(r() * 24)).padStart(2, "0")}:${String(Math.floor(r() * 60)).padStart(2, "0")}:${String(Math.floor(r() * 60)).padStart(2, "0")}.${String(
+          Math.floor(r() * 1e6),
+        )
+          .padStart(6, "0")
+          .slice(0, 1 + Math.floor(r() * 6))}`,
+      );
+  return [...c.common, ...c.other, ...extra];
 }
 
 test("each value C converts is written exactly as the JavaScript converter writes it; the rest is left to JavaScript", async () => {
@@ -154,7 +201,17 @@ function mixedTable(rows: number, odd: (id: number) => boolean, refused?: number
       for (let id = 1; id <= rows; id++) {
         const at = odd(id) ? "2025-03-04T05:06:07+01:00" : `2025-03-04 05:06:${String(id % 60).padStart(2, "0")}.${id % 1000}`;
         const n = id === refused ? "not a number" : id * 7;
-        ins.run(id * 2, n, id % 5 ? BigInt(id) * 1_000_000_007n : null, id % 2, id % 4 ? r() * 1000 : null, `line ${id}\twith\\escapes\n🚀`, `c${id % 1000}`, at, id % 3 ? Buffer.from([id & 255, 0, 9]) : null);
+        ins.run(
+          id * 2,
+          n,
+          id % 5 ? BigInt(id) * 1_000_000_007n : null,
+          id % 2,
+          id % 4 ? r() * 1000 : null,
+          `line ${id}\twith\\escapes\n🚀`,
+          `c${id % 1000}`,
+          at,
+          id % 3 ? Buffer.from([id & 255, 0, 9]) : null,
+        );
       }
     })();
   });
@@ -180,7 +237,10 @@ test("a table's chunks from C equal the JavaScript reader's rows, with the chunk
     // The reader the copy uses takes the same path and counts rows.
     const viaReader = [...tableReader(db, t).chunks(4096)];
     assert.equal(Buffer.concat(viaReader.map((c) => c.data)).toString(), expected);
-    assert.equal(viaReader.reduce((n, c) => n + c.rows, 0), 5000);
+    assert.equal(
+      viaReader.reduce((n, c) => n + c.rows, 0),
+      5000,
+    );
   } finally {
     db.close();
   }
@@ -261,7 +321,14 @@ test("binary tuples from C hold exactly the values the JavaScript converters wri
       probe.exec("DROP TABLE IF EXISTS v");
       probe.exec(`CREATE TABLE v (x ${c.decl})`);
       probe.prepare("INSERT INTO v VALUES (?)").run(x as number);
-      const spec = c.decl === "VARCHAR(5)" ? "v5" : c.decl === "INT" ? "i" : { SMALLINT: "s", BIGINT: "l", BOOLEAN: "b", REAL: "d", TEXT: "t", DATETIME: "T", TIMESTAMPTZ: "Z", DATE: "D", TIME: "H", UUID: "U", BLOB: "x" }[c.decl]!;
+      const spec =
+        c.decl === "VARCHAR(5)"
+          ? "v5"
+          : c.decl === "INT"
+            ? "i"
+            : { SMALLINT: "s", BIGINT: "l", BOOLEAN: "b", REAL: "d", TEXT: "t", DATETIME: "T", TIMESTAMPTZ: "Z", DATE: "D", TIME: "H", UUID: "U", BLOB: "x" }[
+                c.decl
+              ]!;
       return probe.prepare("SELECT pgshift_copy_field(?, x) FROM v").pluck().get(spec) !== null;
     });
     probe.close();
@@ -288,7 +355,10 @@ test("a value only JavaScript converts stops the binary COPY (NotBinary); the ta
   assert.equal(loaded.format, "text");
   assert.equal(loaded.rows, 3000);
   assert.equal(loaded.text, expected);
-  const clean = await loadBinary(mixedTable(3000, () => false), t);
+  const clean = await loadBinary(
+    mixedTable(3000, () => false),
+    t,
+  );
   assert.equal(clean.format, "binary");
 });
 

@@ -91,7 +91,16 @@ function murmur256(files: Buffer[]): string {
     }
     for (let j = 0; j < 4; j++) lane[j] = mixWord(lane[j]!, BigInt(bytes.length) ^ (BigInt(f) << 56n) ^ BigInt(j));
   });
-  return "murmur256:" + lane.map((l, j) => fmix(l ^ rotl(lane[(j + 1) & 3]!, 17n)).toString(16).padStart(16, "0")).join("");
+  return (
+    "murmur256:" +
+    lane
+      .map((l, j) =>
+        fmix(l ^ rotl(lane[(j + 1) & 3]!, 17n))
+          .toString(16)
+          .padStart(16, "0"),
+      )
+      .join("")
+  );
 }
 
 test("the fingerprint is the C hash of the file's bytes and its log's, chunk boundaries and tails included; with the extension off, SHA-256", async () => {

@@ -59,8 +59,15 @@ test("timestamps go back in the column's layout, zone and fraction digits, and l
   refused(() => back(column("DATE"), ["2024-01-02"], "2025-06-07 08:00:00"), /time of day/);
   refused(() => back(dt, ["2024-01-02 03:04:05"], "infinity"), /no SQLite form/);
   // Fractions of several lengths with trailing zeros: no rule tells how many digits the app writes.
-  refused(() => back(dt, ["2024-01-02 03:04:05.10", "2024-01-02 03:04:05.125"], "2025-06-07 08:09:10.5"), /several lengths \(2, 3 digits\) with trailing zeros/);
-  assert.equal(back(dt, ["2024-01-02 03:04:05.10", "2024-01-02 03:04:05.125"], "2025-06-07 08:09:10").written, "2025-06-07 08:09:10", "a whole second needs no fraction");
+  refused(
+    () => back(dt, ["2024-01-02 03:04:05.10", "2024-01-02 03:04:05.125"], "2025-06-07 08:09:10.5"),
+    /several lengths \(2, 3 digits\) with trailing zeros/,
+  );
+  assert.equal(
+    back(dt, ["2024-01-02 03:04:05.10", "2024-01-02 03:04:05.125"], "2025-06-07 08:09:10").written,
+    "2025-06-07 08:09:10",
+    "a whole second needs no fraction",
+  );
   assert.equal(fractionPolicy({ family: familyOf(dt, "2024-01-02 03:04:05.10")!.family, lengths: new Set([2, 3]), trailingZero: true }).type, "unknown");
 });
 
@@ -83,7 +90,10 @@ test("booleans, UUIDs, JSON and numbers keep their spelling, case and storage cl
   assert.equal(back(bool, ["TRUE", "FALSE"], "f").written, "FALSE");
   assert.equal(back(bool, ["yes"], "f").written, "no", "the other word of the pair, in the same case");
   const uuid = column("UUID");
-  assert.equal(back(uuid, ["{A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11}"], "b0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12").written, "{B0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A12}");
+  assert.equal(
+    back(uuid, ["{A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11}"], "b0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12").written,
+    "{B0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A12}",
+  );
   assert.equal(back(uuid, ["a0eebc999c0b4ef8bb6d6bb9bd380a11"], "b0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12").written, "b0eebc999c0b4ef8bb6d6bb9bd380a12");
   assert.deepEqual(back(uuid, [Buffer.alloc(16, 1)], "b0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12").written, Buffer.from("b0eebc999c0b4ef8bb6d6bb9bd380a12", "hex"));
   const json = column("JSON");

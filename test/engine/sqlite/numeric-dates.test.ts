@@ -67,8 +67,15 @@ test("epoch microseconds and julian day numbers (REAL, as julianday() writes the
   const r = await migrate({ source: src, target: url });
   assert.equal(r.ok, true);
   const rows = await pg.query<{ us: string; jd: string }>("SELECT us::text, to_char(jd, 'YYYY-MM-DD HH24:MI:SS.MS') AS jd FROM t ORDER BY id", [], dbName(url));
-  assert.deepEqual(rows.map((x) => x.us), ["2023-11-14 22:13:20.123456", "1960-01-01 00:00:00.000001", "1970-01-01 00:00:00"]);
-  assert.deepEqual(rows.map((x) => x.jd), sqliteSays.map((x) => x.v), "the same instant SQLite's own date functions give");
+  assert.deepEqual(
+    rows.map((x) => x.us),
+    ["2023-11-14 22:13:20.123456", "1960-01-01 00:00:00.000001", "1970-01-01 00:00:00"],
+  );
+  assert.deepEqual(
+    rows.map((x) => x.jd),
+    sqliteSays.map((x) => x.v),
+    "the same instant SQLite's own date functions give",
+  );
   assert.equal(rows[0]!.jd, "2025-01-02 00:00:00.994");
 });
 
@@ -91,7 +98,9 @@ test("a column that mixes seconds and milliseconds is refused, naming a row, bef
 
 test("julian day numbers among epoch seconds are refused, not read as January 1970", async () => {
   // Read as epoch seconds, julianday('2024-11-07 18:00') is 1970-01-29 07:37:02: in range, plausible, wrong.
-  const src = sqliteFile((db) => db.exec("CREATE TABLE ev (id INTEGER PRIMARY KEY, at DATETIME); INSERT INTO ev VALUES (1, 1731000000), (2, 2460622.25), (3, 1731000001)"));
+  const src = sqliteFile((db) =>
+    db.exec("CREATE TABLE ev (id INTEGER PRIMARY KEY, at DATETIME); INSERT INTO ev VALUES (1, 1731000000), (2, 2460622.25), (3, 1731000001)"),
+  );
   const url = await pg.createDatabase();
   await assert.rejects(migrate({ source: src, target: url }), (e: unknown) => {
     assert.ok(e instanceof ValueConversionError, String(e));
@@ -114,7 +123,10 @@ test("an explicit reading (--cast ev.at=timestamp:epoch-ms) wins; a value outsid
   assert.equal(r.ok, true);
   const [row] = await pg.query<{ at: string }>("SELECT at::text FROM ev WHERE id = 901", [], dbName(url));
   assert.equal(row!.at, "1971-04-08 23:06:40");
-  assert.match(formatPlan(await planMigration({ source: src, casts: { "ev.at": "timestamp:epoch-ms" } })), /at: numbers read as epoch milliseconds \(--cast; all 21 values in range\)/);
+  assert.match(
+    formatPlan(await planMigration({ source: src, casts: { "ev.at": "timestamp:epoch-ms" } })),
+    /at: numbers read as epoch milliseconds \(--cast; all 21 values in range\)/,
+  );
 
   // The same column read as seconds puts the milliseconds after 9999: refused, naming the first such row.
   await assert.rejects(migrate({ source: src, target: await pg.createDatabase(), casts: { "ev.at": "timestamp:epoch-s" } }), (e: unknown) => {
@@ -191,7 +203,10 @@ test("planned for a refresh, date columns are left pending; decided later (by qu
     assert.match(formatPlan(now), /at: numbers read as epoch milliseconds \(all 40 values in range\)/);
     const later = await planFrom(db, { source: src }, { numericDates: "defer" });
     const ev = later.tables.find((t) => t.source === "ev")!;
-    assert.deepEqual(ev.columns.filter((c) => c.numericDatesPending).map((c) => c.source), ["at", "day", "txt"]);
+    assert.deepEqual(
+      ev.columns.filter((c) => c.numericDatesPending).map((c) => c.source),
+      ["at", "day", "txt"],
+    );
     assert.equal(ev.columns.find((c) => c.source === "at")!.cast.numbers, undefined);
     assert.ok(!ev.notes.some((n) => /numbers read as/.test(n)), "no note before the data is counted");
     // Converting a pending table is a bug on some path, never a silent epoch-seconds reading.
@@ -232,7 +247,11 @@ const edit = (src: string, sql: string) => {
   w.close();
 };
 
-const iso = (ms: number) => new Date(ms).toISOString().replace("T", " ").replace(/\.?0*Z$/, "");
+const iso = (ms: number) =>
+  new Date(ms)
+    .toISOString()
+    .replace("T", " ")
+    .replace(/\.?0*Z$/, "");
 
 async function refreshIntroducingMilliseconds(env?: "off"): Promise<MigrationReport> {
   const src = textDatesDb();
@@ -255,7 +274,11 @@ async function refreshIntroducingMilliseconds(env?: "off"): Promise<MigrationRep
     else process.env[DISABLE_ENV] = before;
   }
   assert.equal(r.ok, true, JSON.stringify(r.tables));
-  const rows = await pg.query<{ id: number; at: string; edited: string | null }>("SELECT id::int AS id, at::text, edited::text FROM msg WHERE id IN (1, 50, 500, 501) ORDER BY id", [], dbName(url));
+  const rows = await pg.query<{ id: number; at: string; edited: string | null }>(
+    "SELECT id::int AS id, at::text, edited::text FROM msg WHERE id IN (1, 50, 500, 501) ORDER BY id",
+    [],
+    dbName(url),
+  );
   assert.deepEqual(rows, [
     { id: 1, at: "2024-01-01 00:00:01", edited: null },
     { id: 50, at: "2024-01-01 00:00:50", edited: iso(BASE_MS + 50 * 1001) },
@@ -263,7 +286,11 @@ async function refreshIntroducingMilliseconds(env?: "off"): Promise<MigrationRep
     { id: 501, at: iso(BASE_MS + 501), edited: null },
   ]);
   const ev = await pg.query<{ at: string }>("SELECT at::text FROM ev ORDER BY id", [], dbName(url));
-  assert.deepEqual(ev.map((x) => x.at), [iso(BASE_MS + 7), "2024-01-01 00:00:00"], "a table loaded for the first time in a refresh");
+  assert.deepEqual(
+    ev.map((x) => x.at),
+    [iso(BASE_MS + 7), "2024-01-01 00:00:00"],
+    "a table loaded for the first time in a refresh",
+  );
   return r;
 }
 

@@ -7,7 +7,16 @@ import assert from "node:assert/strict";
 import Database from "better-sqlite3";
 import { sqliteFile } from "../../helpers/sqlite";
 import { planMigration } from "../../../src/engine";
-import { DISABLE_ENV, parseDigests, rangeDigestsExtension, serializeDigests, sqliteRangeDigests, sqliteRangeDigestsSplit, totalRows, type RawDigests } from "../../../src/engine/sqlite/range-digests";
+import {
+  DISABLE_ENV,
+  parseDigests,
+  rangeDigestsExtension,
+  serializeDigests,
+  sqliteRangeDigests,
+  sqliteRangeDigestsSplit,
+  totalRows,
+  type RawDigests,
+} from "../../../src/engine/sqlite/range-digests";
 
 function extension(): string {
   const e = rangeDigestsExtension();
@@ -36,9 +45,14 @@ test("a range's digest changes with every kind of change to one value, and only 
   });
   const base = asObject(await digestsOf(path, "t", 10n));
   assert.deepEqual(Object.keys(base), ["0", "1", "2", "3", "4"]);
-  assert.deepEqual(Object.values(base).map((x) => x[0]), ["9", "10", "10", "10", "1"], "rows per range (range 0 holds keys 1..9)");
+  assert.deepEqual(
+    Object.values(base).map((x) => x[0]),
+    ["9", "10", "10", "10", "1"],
+    "rows per range (range 0 holds keys 1..9)",
+  );
   // Range 1 (keys 10..19) as the changes below start from and go back to.
-  const restore = "UPDATE t SET v = CASE id WHEN 13 THEN 7 WHEN 14 THEN '' WHEN 15 THEN 'text 15' WHEN 16 THEN 0.3 WHEN 17 THEN 'text 17' END, w = CASE id WHEN 15 THEN x'0f00ff' ELSE w END WHERE id BETWEEN 13 AND 17";
+  const restore =
+    "UPDATE t SET v = CASE id WHEN 13 THEN 7 WHEN 14 THEN '' WHEN 15 THEN 'text 15' WHEN 16 THEN 0.3 WHEN 17 THEN 'text 17' END, w = CASE id WHEN 15 THEN x'0f00ff' ELSE w END WHERE id BETWEEN 13 AND 17";
   const changes: [string, string][] = [
     ["integer → text of the same digits", "UPDATE t SET v = '7' WHERE id = 13"],
     ["integer → real of the same value", "UPDATE t SET v = 7.0 WHERE id = 13"],
@@ -88,7 +102,10 @@ test("rows read out of key order give the same digests as in key order; a key th
   assert.deepEqual(asObject(await digestsOf(shuffled, "u", 16n)), asObject(a), "rowid table, rows inserted out of key order");
   assert.deepEqual(asObject(await digestsOf(shuffled, "t", 16n)), asObject(await digestsOf(sorted, "t", 16n)), "WITHOUT ROWID");
   assert.equal(totalRows(a), 500);
-  assert.ok(a.ids.every((id, i) => i === 0 || id > a.ids[i - 1]!), "sorted by range, each once");
+  assert.ok(
+    a.ids.every((id, i) => i === 0 || id > a.ids[i - 1]!),
+    "sorted by range, each once",
+  );
   assert.ok(a.ids[0]! < 0n, "negative keys have negative ranges (truncating division)");
   assert.deepEqual(asObject(parseDigests(serializeDigests(a))), asObject(a), "the recorded form reads back the same");
   const odd = new Database(shuffled);
@@ -167,6 +184,10 @@ test("parseDigests: sorted triples (read as 32-bit words) and unsorted ones give
     });
     const blob = new Uint8Array(a.buffer);
     const got = parseDigests(Buffer.concat([Buffer.alloc(3), blob]).subarray(3)); // at an odd offset, as a Buffer may be
-    assert.deepEqual([...got.ids].map((x, i) => [x, got.rows[i], got.digests[i]]), reference(blob), sorted ? "sorted" : "unsorted");
+    assert.deepEqual(
+      [...got.ids].map((x, i) => [x, got.rows[i], got.digests[i]]),
+      reference(blob),
+      sorted ? "sorted" : "unsorted",
+    );
   }
 });

@@ -74,7 +74,11 @@ test("a value refused inside a read worker names table, key and column, and writ
       return true;
     });
     assert.ok(counter.n >= 1);
-    const tables = await pg.query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename = 'notes'", [], url.split("/").pop());
+    const tables = await pg.query<{ tablename: string }>(
+      "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename = 'notes'",
+      [],
+      url.split("/").pop(),
+    );
     assert.deepEqual(tables, [], "nothing of notes was written");
   } finally {
     counter.restore();

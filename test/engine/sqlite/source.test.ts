@@ -41,14 +41,21 @@ function appDb(journal: "wal" | "delete"): string {
 const BETTER_SQLITE3 = resolve(__dirname, "..", "..", "..", "node_modules", "better-sqlite3");
 
 /** A process committing one small transaction every `everyMs` (plus the `also` statement in it), as an app would. */
-function startWriter(path: string, opts: { also?: string; everyMs?: number } = {}): { child: ChildProcess; stats: () => Promise<{ commits: number; maxWaitMs: number }> } {
+function startWriter(
+  path: string,
+  opts: { also?: string; everyMs?: number } = {},
+): { child: ChildProcess; stats: () => Promise<{ commits: number; maxWaitMs: number }> } {
   const script = `
     const Database = require(${JSON.stringify(BETTER_SQLITE3)});
     const db = new Database(${JSON.stringify(path)}, { timeout: 30000 });
     const add = db.transaction(() => {
       db.prepare("INSERT INTO events (at) VALUES (datetime('now'))").run();
-      db.prepare("UPDATE counter SET n = n + 1 WHERE id = 1").run();${opts.also ? `
-      db.prepare(${JSON.stringify(opts.also)}).run();` : ""}
+      db.prepare("UPDATE counter SET n = n + 1 WHERE id = 1").run();${
+        opts.also
+          ? `
+      db.prepare(${JSON.stringify(opts.also)}).run();`
+          : ""
+      }
     });
     let commits = 0, maxWaitMs = 0, stop = false;
     process.on("message", () => (stop = true));
@@ -85,7 +92,11 @@ for (const journal of ["wal", "delete"] as const) {
       const stats = await writer.stats();
       assert.equal(report.ok, true);
       const db = url.split("/").pop();
-      const [state] = await pg.query<{ n: string; events: string; maxid: string }>("SELECT (SELECT n FROM counter) AS n, (SELECT count(*) FROM events) AS events, (SELECT coalesce(max(id), 0) FROM events) AS maxid", [], db);
+      const [state] = await pg.query<{ n: string; events: string; maxid: string }>(
+        "SELECT (SELECT n FROM counter) AS n, (SELECT count(*) FROM events) AS events, (SELECT coalesce(max(id), 0) FROM events) AS maxid",
+        [],
+        db,
+      );
       assert.equal(state!.events, state!.n, "the events and the counter come from the same moment");
       assert.equal(state!.maxid, state!.n, "no event from before that moment is missing");
       assert.ok(Number(state!.n) > 0, "the writer had committed before the snapshot");
@@ -103,7 +114,9 @@ for (const journal of ["wal", "delete"] as const) {
       const [final] = await pg.query<{ n: string; events: string }>("SELECT (SELECT n FROM counter) AS n, (SELECT count(*) FROM events) AS events", [], db);
       assert.deepEqual([Number(final!.n), Number(final!.events)], [stats.commits, stats.commits], "after the writer stopped, a refresh holds every commit");
       assert.doesNotMatch(refreshed.fingerprint, /written-during-snapshot/);
-      console.log(`[${journal}] migrate ${took} ms, snapshot ${report.snapshot.ms} ms (${report.snapshot.method}), writer: ${stats.commits} commits, longest commit ${stats.maxWaitMs} ms; copied state n=${state!.n}`);
+      console.log(
+        `[${journal}] migrate ${took} ms, snapshot ${report.snapshot.ms} ms (${report.snapshot.method}), writer: ${stats.commits} commits, longest commit ${stats.maxWaitMs} ms; copied state n=${state!.n}`,
+      );
     } finally {
       writer.child.kill();
     }
@@ -130,14 +143,20 @@ test("delete mode: a refresh of a file too big to read in place copies it under 
     assert.ok(statSync(path).size > IN_PLACE_MAX_BYTES, "the test's file is past the in-place limit");
     assert.equal(report.snapshot!.method, "file copy under a read lock (delete journal)");
     const db = url.split("/").pop();
-    const [state] = await pg.query<{ n: string; events: string; maxid: string }>("SELECT (SELECT n FROM counter) AS n, (SELECT count(*) FROM events) AS events, (SELECT coalesce(max(id), 0) FROM events) AS maxid", [], db);
+    const [state] = await pg.query<{ n: string; events: string; maxid: string }>(
+      "SELECT (SELECT n FROM counter) AS n, (SELECT count(*) FROM events) AS events, (SELECT coalesce(max(id), 0) FROM events) AS maxid",
+      [],
+      db,
+    );
     assert.equal(state!.events, state!.n, "the events and the counter come from the same moment");
     assert.equal(state!.maxid, state!.n, "no event from before that moment is missing");
     assert.ok(stats.commits > Number(state!.n), "the writer kept committing after the refresh");
     assert.ok(stats.maxWaitMs <= report.snapshot!.ms + 1000, `a commit waited ${stats.maxWaitMs} ms; the lock was held ${report.snapshot!.ms} ms`);
     assert.ok(report.snapshot!.ms < report.durationMs, "the lock is let go before the refresh ends");
     assert.equal(report.tables.find((t) => t.source === "big")!.copiedRows, 0, "the big table did not change: nothing re-copied");
-    console.log(`[refresh, ${ROWS} rows] refresh ${report.durationMs} ms: lock held ${report.snapshot!.ms} ms (${report.snapshot!.method}), writer: ${stats.commits} commits, longest commit ${stats.maxWaitMs} ms`);
+    console.log(
+      `[refresh, ${ROWS} rows] refresh ${report.durationMs} ms: lock held ${report.snapshot!.ms} ms (${report.snapshot!.method}), writer: ${stats.commits} commits, longest commit ${stats.maxWaitMs} ms`,
+    );
   } finally {
     writer.child.kill();
   }
@@ -283,8 +302,14 @@ test("WAL mode: a refresh reads the file in place while the app keeps writing, a
     const again = await migrate({ source: path, target: url, refresh: true });
     assert.equal(again.ok, true);
     const f = await state();
-    assert.deepEqual([Number(f.n), Number(f.events), Number(f.bumped)], [written.commits, written.commits, written.commits], "after the writer stopped, a refresh holds every commit");
-    console.log(`[wal refresh, ${ROWS} rows] refresh ${report.durationMs} ms (${report.snapshot!.method}, ${report.snapshot!.ms} ms), writer: ${written.commits} commits, longest commit ${written.maxWaitMs} ms`);
+    assert.deepEqual(
+      [Number(f.n), Number(f.events), Number(f.bumped)],
+      [written.commits, written.commits, written.commits],
+      "after the writer stopped, a refresh holds every commit",
+    );
+    console.log(
+      `[wal refresh, ${ROWS} rows] refresh ${report.durationMs} ms (${report.snapshot!.method}, ${report.snapshot!.ms} ms), writer: ${written.commits} commits, longest commit ${written.maxWaitMs} ms`,
+    );
   } finally {
     child.kill();
   }

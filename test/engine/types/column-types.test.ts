@@ -62,7 +62,7 @@ const SAMPLES: Record<CastKind, unknown[]> = {
   timestamptz: ["2024-06-01 08:30", "1999-12-31T23:59:59.999999-05:00"],
   date: ["2024-02-29", 1704067200],
   time: ["08:30", "23:59:59.500"],
-  json: ['{"a":1,"a":2}', ' [1, 2.50 ] ', 3, "3.0"],
+  json: ['{"a":1,"a":2}', " [1, 2.50 ] ", 3, "3.0"],
   jsonb: ['{"b": 1, "a": [1, 2.50, {"z": null, "y": true}]}', "3.0", '"x"'],
   bytea: [Buffer.from([0, 1, 255]), "text as bytes"],
   uuid: ["A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", Buffer.alloc(16, 0xab), "{a0eebc999c0b4ef8bb6d6bb9bd380a11}"],
@@ -79,7 +79,8 @@ test("the canonical form makes what was sent and what PostgreSQL printed back th
     const copy = client.query(copyFrom(`COPY public.sample${n} (n, v) FROM STDIN`));
     await pipeline(Readable.from([sent.map((f, i) => `${i}\t${f}\n`).join("")]), copy);
     let text = "";
-    for await (const chunk of client.query(copyTo(`COPY (SELECT v FROM public.sample${n} ORDER BY n) TO STDOUT`)) as AsyncIterable<Buffer>) text += chunk.toString("utf8");
+    for await (const chunk of client.query(copyTo(`COPY (SELECT v FROM public.sample${n} ORDER BY n) TO STDOUT`)) as AsyncIterable<Buffer>)
+      text += chunk.toString("utf8");
     const printed = text.split("\n").slice(0, -1);
     assert.equal(printed.length, sent.length);
     for (const [i, v] of SAMPLES[k].entries()) {
@@ -117,7 +118,10 @@ test("numeric rounding matches PostgreSQL's (half away from zero, on the decimal
     for (const v of values) {
       const [row] = await query<{ t: string }>(`SELECT $1::numeric(40,${scale})::text AS t`, [v]);
       const mine = roundDecimal(v, scale);
-      const theirs = row!.t.replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "").replace(/^-0$/, "0");
+      const theirs = row!.t
+        .replace(/(\.\d*?)0+$/, "$1")
+        .replace(/\.$/, "")
+        .replace(/^-0$/, "0");
       assert.equal(mine, theirs, `${v} at scale ${scale}`);
     }
   }

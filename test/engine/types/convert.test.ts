@@ -23,7 +23,23 @@ test("type zoo: each value lands as its cast rule says", async () => {
     db.exec(`CREATE TABLE zoo (id INTEGER PRIMARY KEY, flag BOOLEAN, flag_text BOOL, ts DATETIME, ts_epoch DATETIME, d DATE,
       j JSON, price NUMERIC(10,2), r REAL, b BLOB, v VARCHAR(5), big BIGINT, u UUID, untyped, tm TIME)`);
     const ins = db.prepare("INSERT INTO zoo VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-    ins.run(1, 1, "yes", "2025-11-04 12:00:00.123456", 1700000000, "2024-02-29", '{"a": [1, 2]}', 12.5, 1.5, Buffer.from([0, 1, 255]), "çağrı", 9007199254740993n, "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", "x", "08:30");
+    ins.run(
+      1,
+      1,
+      "yes",
+      "2025-11-04 12:00:00.123456",
+      1700000000,
+      "2024-02-29",
+      '{"a": [1, 2]}',
+      12.5,
+      1.5,
+      Buffer.from([0, 1, 255]),
+      "çağrı",
+      9007199254740993n,
+      "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11",
+      "x",
+      "08:30",
+    );
     ins.run(2, 0, "F", "2025-11-04T12:00:00Z", 1700000000.5, null, "0.35", "3", Infinity, null, "12345", -5, null, null, "23:59:59.500");
     ins.run(3, null, "TRUE", "2025-11-04T15:00:00+03:00", null, null, '"metin"', null, -Infinity, "text blob", null, null, null, 42, null);
     ins.run(4, "t", "off", "2025-11-04 12:00", null, null, "true", "1e2", "NaN", null, null, "12", null, null, "00:00:00");
@@ -36,11 +52,44 @@ test("type zoo: each value lands as its cast rule says", async () => {
   const rows = await pg.query<Record<string, unknown>>(
     `SELECT id, flag, flag_text, to_char(ts, 'YYYY-MM-DD HH24:MI:SS.US') AS ts, to_char(ts_epoch, 'YYYY-MM-DD HH24:MI:SS.US') AS ts_epoch,
             d::text AS d, j, jsonb_typeof(j) AS jt, price::text AS price, r::text AS r, encode(b, 'hex') AS b, v, big::text AS big, u::text AS u, untyped
-       FROM zoo ORDER BY id`, [], dbName(url));
-  assert.deepEqual(rows[0], { id: "1", flag: true, flag_text: true, ts: "2025-11-04 12:00:00.123456", ts_epoch: "2023-11-14 22:13:20.000000", d: "2024-02-29",
-    j: { a: [1, 2] }, jt: "object", price: "12.50", r: "1.5", b: "0001ff", v: "çağrı", big: "9007199254740993", u: "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", untyped: "x" });
-  assert.deepEqual(rows[1], { id: "2", flag: false, flag_text: false, ts: "2025-11-04 12:00:00.000000", ts_epoch: "2023-11-14 22:13:20.500000", d: null,
-    j: 0.35, jt: "number", price: "3.00", r: "Infinity", b: null, v: "12345", big: "-5", u: null, untyped: null });
+       FROM zoo ORDER BY id`,
+    [],
+    dbName(url),
+  );
+  assert.deepEqual(rows[0], {
+    id: "1",
+    flag: true,
+    flag_text: true,
+    ts: "2025-11-04 12:00:00.123456",
+    ts_epoch: "2023-11-14 22:13:20.000000",
+    d: "2024-02-29",
+    j: { a: [1, 2] },
+    jt: "object",
+    price: "12.50",
+    r: "1.5",
+    b: "0001ff",
+    v: "çağrı",
+    big: "9007199254740993",
+    u: "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+    untyped: "x",
+  });
+  assert.deepEqual(rows[1], {
+    id: "2",
+    flag: false,
+    flag_text: false,
+    ts: "2025-11-04 12:00:00.000000",
+    ts_epoch: "2023-11-14 22:13:20.500000",
+    d: null,
+    j: 0.35,
+    jt: "number",
+    price: "3.00",
+    r: "Infinity",
+    b: null,
+    v: "12345",
+    big: "-5",
+    u: null,
+    untyped: null,
+  });
   assert.equal(rows[2]!.ts, "2025-11-04 12:00:00.000000", "offset converted to UTC");
   assert.equal(rows[2]!.j, "metin");
   assert.equal(rows[2]!.r, "-Infinity");
@@ -89,18 +138,15 @@ for (const h of hostile) {
       h.raw?.(db);
     });
     const url = await pg.createDatabase();
-    await assert.rejects(
-      migrate({ source: src, target: url, jobs: 1 }),
-      (e: unknown) => {
-        assert.ok(e instanceof ValueConversionError, String(e));
-        assert.equal(e.table, "t");
-        assert.equal(e.column, h.column);
-        assert.deepEqual(e.key, { id: 42 });
-        assert.match(e.reason, h.reason);
-        assert.match(e.message, /table "t", row id=42, column "(n|s|j|t|f|v)"/);
-        return true;
-      },
-    );
+    await assert.rejects(migrate({ source: src, target: url, jobs: 1 }), (e: unknown) => {
+      assert.ok(e instanceof ValueConversionError, String(e));
+      assert.equal(e.table, "t");
+      assert.equal(e.column, h.column);
+      assert.deepEqual(e.key, { id: 42 });
+      assert.match(e.reason, h.reason);
+      assert.match(e.message, /table "t", row id=42, column "(n|s|j|t|f|v)"/);
+      return true;
+    });
     const t = await pg.query("SELECT 1 FROM pg_tables WHERE tablename = 't'", [], dbName(url));
     assert.equal(t.length, 0, "nothing of the failing table was written");
   });
@@ -114,7 +160,10 @@ test("an override keeps a hostile value as text", async () => {
   const r = await migrate({ source: src, target: url, casts: { "t.j": "text" } });
   assert.equal(r.ok, true);
   const rows = await pg.query<{ j: string }>("SELECT j FROM t ORDER BY id", [], dbName(url));
-  assert.deepEqual(rows.map((x) => x.j), ["not json", '{"ok": 1}']);
+  assert.deepEqual(
+    rows.map((x) => x.j),
+    ["not json", '{"ok": 1}'],
+  );
 });
 
 test("a value PostgreSQL refuses is reported with the row's key", async () => {
@@ -122,19 +171,26 @@ test("a value PostgreSQL refuses is reported with the row's key", async () => {
     db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, p NUMERIC(4,2)); INSERT INTO t VALUES (1, 1.5), (2, 12345.5)");
   });
   const url = await pg.createDatabase();
-  await assert.rejects(migrate({ source: src, target: url }), (e: unknown) => e instanceof LoadError && /row id=2/.test((e as Error).message) && /overflow/.test((e as Error).message));
+  await assert.rejects(
+    migrate({ source: src, target: url }),
+    (e: unknown) => e instanceof LoadError && /row id=2/.test((e as Error).message) && /overflow/.test((e as Error).message),
+  );
   const t = await pg.query("SELECT 1 FROM pg_tables WHERE tablename = 't'", [], dbName(url));
   assert.equal(t.length, 0);
 });
 
 test("doubles are written the way float8out prints them", async () => {
   let seed = 7;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
-  const values = [0, -0, 1, -1, 0.1, 1e-4, 9.99e-5, 1e15, 999999999999999.9, 1e16, 1e21, 1.5e-7, 5e-324, 1.7976931348623157e308, 123456.789, -2.5e-10, 84.15729213];
+  const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+  const values = [
+    0, -0, 1, -1, 0.1, 1e-4, 9.99e-5, 1e15, 999999999999999.9, 1e16, 1e21, 1.5e-7, 5e-324, 1.7976931348623157e308, 123456.789, -2.5e-10, 84.15729213,
+  ];
   for (let k = 0; k < 2000; k++) values.push((rand() - 0.5) * 10 ** Math.floor(rand() * 40 - 20));
   for (let k = 0; k < 1000; k++) values.push((rand() - 0.5) * 10 ** Math.floor(rand() * 600 - 300));
   for (let k = 0; k < 1000; k++) values.push(Math.round((rand() - 0.5) * 2 ** (53 + Math.floor(rand() * 20))));
-  const rows = await pg.query<{ t: string }>("SELECT v::float8::text AS t FROM unnest($1::text[]) WITH ORDINALITY AS u(v, n) ORDER BY n", [values.map((v) => (Object.is(v, -0) ? "-0" : String(v)))]);
+  const rows = await pg.query<{ t: string }>("SELECT v::float8::text AS t FROM unnest($1::text[]) WITH ORDINALITY AS u(v, n) ORDER BY n", [
+    values.map((v) => (Object.is(v, -0) ? "-0" : String(v))),
+  ]);
   const off = values.filter((v, k) => float8Text(v) !== rows[k]!.t).map((v) => `${v}: ${float8Text(v)} vs ${rows[values.indexOf(v)]!.t}`);
   assert.deepEqual(off, []);
 });
@@ -163,7 +219,10 @@ test("the whole 64-bit range, both extremes, in keys and non-keys: copied, verif
     { id: String(I64_MAX), v: String(I64_MIN), w: String(I64_MAX) },
   ]);
   const nk = await pg.query<{ id: string; v: string }>("SELECT id::text, v::text FROM nk ORDER BY id", [], dbName(url));
-  assert.deepEqual(nk, [{ id: String(I64_MIN), v: String(I64_MIN) }, { id: String(I64_MAX), v: String(I64_MAX) }]);
+  assert.deepEqual(nk, [
+    { id: String(I64_MIN), v: String(I64_MIN) },
+    { id: String(I64_MAX), v: String(I64_MAX) },
+  ]);
   // A plain verify compares row by row against SQLite, keys merged in order.
   const v = await verifyMigration({ source: src, target: url });
   assert.equal(v.ok, true, JSON.stringify(v.tables));
@@ -193,7 +252,10 @@ test("an AUTOINCREMENT counter beyond 2^53 keeps its digits; one beyond the sequ
   await pg.query("CREATE TABLE a (id serial PRIMARY KEY, v text)", [], dbName(url2));
   const r2 = await migrate({ source: src, target: url2, schema: "existing" });
   assert.equal(r2.ok, true);
-  assert.match((r2.tables[0]!.warnings ?? []).join(""), /highest key \(9007199254740993\) is the largest value sequence public.a_id_seq can hand out \(2147483647\)/);
+  assert.match(
+    (r2.tables[0]!.warnings ?? []).join(""),
+    /highest key \(9007199254740993\) is the largest value sequence public.a_id_seq can hand out \(2147483647\)/,
+  );
 });
 
 test("a failure on pgshift's side of the copy is not reported as PostgreSQL refusing the data", async () => {
@@ -203,7 +265,14 @@ test("a failure on pgshift's side of the copy is not reported as PostgreSQL refu
   const client = await session(url);
   try {
     await client.query("CREATE TABLE public.t (id bigint, v text)");
-    const reader = { rows: () => [][Symbol.iterator](), keyOfRow: () => undefined, *chunks() { yield { data: Buffer.from("1\ta\n"), rows: 1 }; throw new Error("disk I/O error"); } };
+    const reader = {
+      rows: () => [][Symbol.iterator](),
+      keyOfRow: () => undefined,
+      *chunks() {
+        yield { data: Buffer.from("1\ta\n"), rows: 1 };
+        throw new Error("disk I/O error");
+      },
+    };
     await assert.rejects(copyTable(client, "public", plan.tables[0]!, reader as never), (e: unknown) => {
       assert.ok(e instanceof LoadError);
       assert.doesNotMatch(e.message, /PostgreSQL refused/);

@@ -15,14 +15,23 @@ before(async () => (pgs = await startPostgres()));
 after(async () => pgs?.stop());
 
 /** Runs the same statements on both sides; returns what each did. */
-async function bothSides(sqlitePath: string, url: string, run: (side: "sqlite" | "pg", exec: (sql: string, params?: unknown[]) => Promise<unknown[] | Error>) => Promise<void>) {
+async function bothSides(
+  sqlitePath: string,
+  url: string,
+  run: (side: "sqlite" | "pg", exec: (sql: string, params?: unknown[]) => Promise<unknown[] | Error>) => Promise<void>,
+) {
   const lite = new Database(sqlitePath);
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     await run("sqlite", async (sql, params = []) => {
       try {
-        return /^\s*SELECT/i.test(sql) ? lite.prepare(sql).raw(true).all(...params) : (lite.prepare(sql).run(...params), []);
+        return /^\s*SELECT/i.test(sql)
+          ? lite
+              .prepare(sql)
+              .raw(true)
+              .all(...params)
+          : (lite.prepare(sql).run(...params), []);
       } catch (e) {
         return e as Error;
       }
@@ -146,10 +155,15 @@ test("CHECKs and partial-index WHEREs comparing a COLLATE NOCASE column with str
 });
 
 test("a translated expression PostgreSQL cannot type is left out with a warning, not a failed table", async () => {
-  const src = sqliteFile((db) => db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, at DATETIME CHECK (at > 0)); INSERT INTO t VALUES (1, '2025-01-01 00:00:00')"));
+  const src = sqliteFile((db) =>
+    db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, at DATETIME CHECK (at > 0)); INSERT INTO t VALUES (1, '2025-01-01 00:00:00')"),
+  );
   const r = await migrate({ source: src, target: await pgs.createDatabase() });
   assert.equal(r.ok, true);
-  assert.match(r.tables[0]!.warnings!.join(""), /CHECK \(at > 0\) was not created: PostgreSQL did not accept the translation \(operator does not exist: timestamp without time zone > integer\)/);
+  assert.match(
+    r.tables[0]!.warnings!.join(""),
+    /CHECK \(at > 0\) was not created: PostgreSQL did not accept the translation \(operator does not exist: timestamp without time zone > integer\)/,
+  );
 });
 
 test("a row that violates a translated CHECK fails its table, naming the constraint", async () => {
@@ -181,18 +195,34 @@ test("SQLite's common defaults fill in the same kind of value on both sides", as
     )`),
   );
   const plan = await planMigration({ source: src });
-  assert.deepEqual(plan.tables[0]!.notes.filter((n) => /default/.test(n)), [], "every default kept");
+  assert.deepEqual(
+    plan.tables[0]!.notes.filter((n) => /default/.test(n)),
+    [],
+    "every default kept",
+  );
   const url = await pgs.createDatabase();
   await migrate({ source: src, target: url });
   const rows: Record<string, unknown[]> = {};
   const select = "SELECT created, iso, day, epoch, token, upper_token, ts, flag, ratio, label, doc, raw, epoch_cast FROM d";
   await bothSides(src, url, async (side, exec) => {
     await exec("INSERT INTO d (id) VALUES (1)");
-    const got = (await exec(side === "pg" ? select.replace("ts,", "to_char(ts, 'YYYY-MM-DD HH24:MI:SS') AS ts,").replace("flag,", "flag::int,").replace("doc,", "doc::text,").replace("raw", "encode(raw, 'hex')") : select.replace("raw", "hex(raw)"))) as unknown[][];
+    const got = (await exec(
+      side === "pg"
+        ? select
+            .replace("ts,", "to_char(ts, 'YYYY-MM-DD HH24:MI:SS') AS ts,")
+            .replace("flag,", "flag::int,")
+            .replace("doc,", "doc::text,")
+            .replace("raw", "encode(raw, 'hex')")
+        : select.replace("raw", "hex(raw)"),
+    )) as unknown[][];
     rows[side] = got[0]!;
   });
   const [l, p] = [rows.sqlite!, rows.pg!];
-  const close = (a: unknown, b: unknown) => Math.abs(Date.parse(String(a).replace(" ", "T") + (String(a).endsWith("Z") ? "" : "Z")) - Date.parse(String(b).replace(" ", "T") + (String(b).endsWith("Z") ? "" : "Z"))) < 5000;
+  const close = (a: unknown, b: unknown) =>
+    Math.abs(
+      Date.parse(String(a).replace(" ", "T") + (String(a).endsWith("Z") ? "" : "Z")) -
+        Date.parse(String(b).replace(" ", "T") + (String(b).endsWith("Z") ? "" : "Z")),
+    ) < 5000;
   const shapes = [/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, /^\d{4}-\d\d-\d\d$/];
   shapes.forEach((re, i) => {
     assert.match(String(l[i]), re, `SQLite column ${i}`);

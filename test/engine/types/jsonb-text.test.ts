@@ -26,21 +26,79 @@ async function postgresText(inputs: string[]): Promise<(string | Error)[]> {
 }
 
 const EDGE = [
-  "{}", "[]", "  { }  ", "[ ]", "0", "-0", "-0.0", "-0.000", "-1.50", "1.50", "1e2", "1E+2", "1.5e1", "1.50e1", "1e-2", "-1.25E-3", "123e-1", "0.000e5",
-  "12345678901234567890123456789.123456789", "1e30", "-5e-20", "true", "false", "null", '"x"', '""',
-  '{"b": 1, "a": 2}', '{"bb":1,"a":2,"c":3}', '{"é":1,"z":2,"ab":3}', '{"ä":1,"b":2,"€":3}',
-  '{"sentiment": 0.35, "lang": "tr"}', '[1, [2, [3, {"x": null}]], "y"]', '"tab\\there"', '"quote \\" and \\\\ slash \\/"', '"\\u00e9\\u20ac"',
-  '"\\ud83d\\ude00 emoji 😀"', '"\\u001f ctl \\u007f del"', '"\\b\\f\\n\\r\\t"', '"Türkçe ığüşöç"', '{"a":"\\u0041"}', '"line\\u2028sep"',
+  "{}",
+  "[]",
+  "  { }  ",
+  "[ ]",
+  "0",
+  "-0",
+  "-0.0",
+  "-0.000",
+  "-1.50",
+  "1.50",
+  "1e2",
+  "1E+2",
+  "1.5e1",
+  "1.50e1",
+  "1e-2",
+  "-1.25E-3",
+  "123e-1",
+  "0.000e5",
+  "12345678901234567890123456789.123456789",
+  "1e30",
+  "-5e-20",
+  "true",
+  "false",
+  "null",
+  '"x"',
+  '""',
+  '{"b": 1, "a": 2}',
+  '{"bb":1,"a":2,"c":3}',
+  '{"é":1,"z":2,"ab":3}',
+  '{"ä":1,"b":2,"€":3}',
+  '{"sentiment": 0.35, "lang": "tr"}',
+  '[1, [2, [3, {"x": null}]], "y"]',
+  '"tab\\there"',
+  '"quote \\" and \\\\ slash \\/"',
+  '"\\u00e9\\u20ac"',
+  '"\\ud83d\\ude00 emoji 😀"',
+  '"\\u001f ctl \\u007f del"',
+  '"\\b\\f\\n\\r\\t"',
+  '"Türkçe ığüşöç"',
+  '{"a":"\\u0041"}',
+  '"line\\u2028sep"',
   // refused by both
-  '{"a":1,}', "[1,]", "01", "1.", ".5", "+1", "NaN", "Infinity", '"\\u0000"', '"\\ud800"', '"\\udc00"', '"\\ud800\\u0041"', '"bad \\x escape"',
-  '{"a" 1}', "[1 2]", '"raw\ttab"', "tru", "{", '"unterminated', "1 2", "",
+  '{"a":1,}',
+  "[1,]",
+  "01",
+  "1.",
+  ".5",
+  "+1",
+  "NaN",
+  "Infinity",
+  '"\\u0000"',
+  '"\\ud800"',
+  '"\\udc00"',
+  '"\\ud800\\u0041"',
+  '"bad \\x escape"',
+  '{"a" 1}',
+  "[1 2]",
+  '"raw\ttab"',
+  "tru",
+  "{",
+  '"unterminated',
+  "1 2",
+  "",
 ];
 
 test("an object with a duplicate key is refused: jsonb would keep only the last value", async () => {
   const dups = ['{"a":1,"a":2}', '{"a":{"a":1,"a":[1,2]},"a":3}', '[{"x":1},{"b":1,"a":2,"b":3}]', '{"\\u00e9":1,"é":2}'];
   const collapsed = await postgresText(dups);
   dups.forEach((d, k) => {
-    assert.ok(!(collapsed[k] instanceof Error) && (collapsed[k] as string).length < d.length, `PostgreSQL's jsonb drops a value of ${d}: ${String(collapsed[k])}`);
+    assert.ok(
+      !(collapsed[k] instanceof Error) && (collapsed[k] as string).length < d.length,
+      `PostgreSQL's jsonb drops a value of ${d}: ${String(collapsed[k])}`,
+    );
     assert.throws(() => jsonbText(d), /twice; jsonb would keep only the last value/, d);
   });
 });
@@ -60,7 +118,7 @@ test("matches PostgreSQL 16 on edge cases, and refuses what jsonb refuses", asyn
 /** Deterministic random JSON documents with the awkward parts: non-ASCII and escaped keys, escapes, exponents. */
 function* documents(n: number): Generator<string> {
   let seed = 42;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
   const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)]!;
   const keys = ["a", "b", "aa", "ab", "B", "é", "ğ", "key", "k e y", "\\u00e9", "😀", "longer_key", "z"];
   const numbers = ["0", "-0", "1", "-17", "3.14", "2.50", "1e3", "1.5E-4", "-2e+2", "0.10", "9007199254740993", "1e-10"];

@@ -9,7 +9,20 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { AddressInfo, createServer } from "node:net";
 import { createHash } from "node:crypto";
-import { appendFileSync, chmodSync, chownSync, closeSync, cpSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  chmodSync,
+  chownSync,
+  closeSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildImage } from "../../../toolchain/images/build";
@@ -59,8 +72,11 @@ function member(tarball: string, name: string): Buffer {
 /** psql on the host against a container's server (execFile: no stdin to race a fast failure). */
 function psqlAt(port: number, sql: string, db: string, user: string, password: string): Promise<{ stdout: string }> {
   return new Promise((resolve, reject) =>
-    execFile(PSQL, ["-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(port), "-U", user, "-d", db, "-c", sql], { env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: "3" } }, (err, stdout, stderr) =>
-      err ? reject(new Error(`psql ${db} as ${user}: ${stderr || err.message}`)) : resolve({ stdout }),
+    execFile(
+      PSQL,
+      ["-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(port), "-U", user, "-d", db, "-c", sql],
+      { env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: "3" } },
+      (err, stdout, stderr) => (err ? reject(new Error(`psql ${db} as ${user}: ${stderr || err.message}`)) : resolve({ stdout })),
     ),
   );
 }
@@ -157,16 +173,25 @@ describe("build.sh", () => {
 describe("importImages", () => {
   test("imports each image once, at the digest its tarball names", () => {
     const first = importImages(ctrd.address, ctrd.namespace, { manifestPath });
-    assert.deepEqual(first.map((i) => [i.ref, i.imported]), REFS.map((r) => [r, true]));
+    assert.deepEqual(
+      first.map((i) => [i.ref, i.imported]),
+      REFS.map((r) => [r, true]),
+    );
     const present = listImages(ctrd.address, ctrd.namespace);
     const manifest = readImageManifest(manifestPath);
     for (const ref of REFS) assert.equal(present.get(ref), tarballDigest(ref, manifest[ref]!));
     const second = importImages(ctrd.address, ctrd.namespace, { manifestPath });
-    assert.deepEqual(second.map((i) => i.imported), REFS.map(() => false));
+    assert.deepEqual(
+      second.map((i) => i.imported),
+      REFS.map(() => false),
+    );
   });
 
   test("a ref the manifest lacks is an error naming it", () => {
-    assert.throws(() => importImages(ctrd.address, ctrd.namespace, { manifestPath, refs: ["pgshift.local/nope:1"] }), /pgshift\.local\/nope:1: not in .*manifest\.json/);
+    assert.throws(
+      () => importImages(ctrd.address, ctrd.namespace, { manifestPath, refs: ["pgshift.local/nope:1"] }),
+      /pgshift\.local\/nope:1: not in .*manifest\.json/,
+    );
   });
 });
 
@@ -232,7 +257,10 @@ describe("containers", () => {
     const copied = statSync(join(controller, "manager"));
     assert.equal(`${copied.uid}:${copied.gid}`, "10001:10001");
     assert.ok(copied.mode & 0o100, "the copy is executable");
-    assert.ok(readFileSync(join(controller, "manager")).equals(readFileSync(join(repoRoot, ".toolchain/bin/cnpg-manager"))), "the copy is the manager toolchain/cnpg/build.sh built");
+    assert.ok(
+      readFileSync(join(controller, "manager")).equals(readFileSync(join(repoRoot, ".toolchain/bin/cnpg-manager"))),
+      "the copy is the manager toolchain/cnpg/build.sh built",
+    );
   });
 
   test("the CloudNativePG PostgreSQL image: postgres is uid 26, and what the instance manager calls is on PATH", async () => {
@@ -241,7 +269,10 @@ describe("containers", () => {
     const r = await ctrd.run("pgshift.local/cnpg-postgres:15", "cnpg-pg", ["--read-only"], ["/bin/sh", "-c", script]);
     const lines = r.stdout.trim().split("\n");
     assert.deepEqual(lines.slice(0, 2), ["postgres", "26"]);
-    assert.deepEqual(lines.slice(2, 2 + tools.length), tools.map((t) => `/usr/local/bin/${t}`));
+    assert.deepEqual(
+      lines.slice(2, 2 + tools.length),
+      tools.map((t) => `/usr/local/bin/${t}`),
+    );
     assert.match(r.stdout, /postgres \(PostgreSQL\) 15\./);
     assert.match(r.stdout, /pg_controldata \(PostgreSQL\) 15\./);
   });
@@ -269,18 +300,28 @@ describe("the postgres image", () => {
   const runArgs = (id: string) => [
     "--read-only",
     "--net-host",
-    "--mount", `type=bind,src=${data},dst=/var/lib/postgresql/data,options=rbind:rw`,
-    "--mount", `type=bind,src=${sock},dst=/var/run/postgresql,options=rbind:rw`,
-    "--mount", `type=bind,src=${initdb},dst=/docker-entrypoint-initdb.d,options=rbind:ro`,
+    "--mount",
+    `type=bind,src=${data},dst=/var/lib/postgresql/data,options=rbind:rw`,
+    "--mount",
+    `type=bind,src=${sock},dst=/var/run/postgresql,options=rbind:rw`,
+    "--mount",
+    `type=bind,src=${initdb},dst=/docker-entrypoint-initdb.d,options=rbind:ro`,
     // The StatefulSet's environment: the password as a mounted file; components/postgres/{entrypoint,postgres}.sh
     // mounted where the container's command (the wrapper) puts them first on the image's own PATH.
-    "--mount", `type=bind,src=${secrets},dst=${SUPERUSER_SECRET_MOUNT},options=rbind:ro`,
-    "--mount", `type=bind,src=${shim},dst=${SHIM_DIR},options=rbind:ro`,
-    "--env", "POSTGRES_DB=appdb",
-    "--env", `POSTGRES_PASSWORD_FILE=${SUPERUSER_SECRET_MOUNT}/password`,
-    "--env", "PGDATA=/var/lib/postgresql/data/pgdata",
-    "--env", "POSTGRES_INITDB_ARGS=--auth-host=scram-sha-256 --auth-local=scram-sha-256",
-    "--label", `test=${id}`,
+    "--mount",
+    `type=bind,src=${secrets},dst=${SUPERUSER_SECRET_MOUNT},options=rbind:ro`,
+    "--mount",
+    `type=bind,src=${shim},dst=${SHIM_DIR},options=rbind:ro`,
+    "--env",
+    "POSTGRES_DB=appdb",
+    "--env",
+    `POSTGRES_PASSWORD_FILE=${SUPERUSER_SECRET_MOUNT}/password`,
+    "--env",
+    "PGDATA=/var/lib/postgresql/data/pgdata",
+    "--env",
+    "POSTGRES_INITDB_ARGS=--auth-host=scram-sha-256 --auth-local=scram-sha-256",
+    "--label",
+    `test=${id}`,
   ];
   const serverCommand = () => ["setuid", "4242:4242", `${SHIM_DIR}/entrypoint`, "postgres", "-p", String(port), "-c", "listen_addresses=127.0.0.1"];
 
@@ -298,23 +339,43 @@ describe("the postgres image", () => {
     writeFileSync(join(secrets, "password"), password);
     writeFileSync(join(shim, "postgres"), readFileSync(join(repoRoot, "components/postgres/postgres.sh")), { mode: 0o555 });
     writeFileSync(join(shim, "entrypoint"), readFileSync(join(repoRoot, "components/postgres/entrypoint.sh")), { mode: 0o555 });
-    writeFileSync(join(initdb, "01-schema.sql"), "CREATE TABLE items (id int PRIMARY KEY, name text);\nINSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 250) g;\n");
+    writeFileSync(
+      join(initdb, "01-schema.sql"),
+      "CREATE TABLE items (id int PRIMARY KEY, name text);\nINSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 250) g;\n",
+    );
     // Not executable: sourced, so it sees the entrypoint's functions and variables.
-    writeFileSync(join(initdb, "02-monitor.sh"), `process_sql --dbname "$POSTGRES_DB" -c "CREATE ROLE monitor LOGIN PASSWORD 'mon' IN ROLE pg_monitor; CREATE TABLE init_marker AS SELECT '$POSTGRES_USER'::text AS who"\n`, { mode: 0o644 });
+    writeFileSync(
+      join(initdb, "02-monitor.sh"),
+      `process_sql --dbname "$POSTGRES_DB" -c "CREATE ROLE monitor LOGIN PASSWORD 'mon' IN ROLE pg_monitor; CREATE TABLE init_marker AS SELECT '$POSTGRES_USER'::text AS who"\n`,
+      { mode: 0o644 },
+    );
     writeFileSync(join(initdb, "03-ignored.txt"), "not a script\n");
     server = await ctrd.start("pgshift.local/postgres:15", "pg-1", runArgs("pg-1"), serverCommand());
     await waitReady(server);
   });
 
   test("initializes PGDATA as a uid with no passwd entry on a read-only root, and serves the configured database", async () => {
-    const who = await psql("SELECT current_user || ' ' || current_database() || ' ' || current_setting('data_directory') || ' ' || current_setting('password_encryption')");
+    const who = await psql(
+      "SELECT current_user || ' ' || current_database() || ' ' || current_setting('data_directory') || ' ' || current_setting('password_encryption')",
+    );
     assert.equal(who.stdout.trim(), "postgres appdb /var/lib/postgresql/data/pgdata scram-sha-256");
     const st = statSync(join(data, "pgdata", "PG_VERSION"));
     assert.equal(`${st.uid}:${st.gid}`, "4242:4242");
     assert.equal(statSync(join(data, "pgdata")).mode & 0o777, 0o700);
     assert.match(server.log(), /PostgreSQL init process complete; ready for start up/);
     // postgres.sh, put first on the image's PATH by the wrapper, took the server's place and dropped the password from its environment.
-    const env = await ctrd.ctr(["tasks", "exec", "--exec-id", "environ", "pg-1", "setuid", "4242:4242", "sh", "-c", "tr '\\0' '\\n' < /proc/$(head -1 /var/lib/postgresql/data/pgdata/postmaster.pid)/environ"]);
+    const env = await ctrd.ctr([
+      "tasks",
+      "exec",
+      "--exec-id",
+      "environ",
+      "pg-1",
+      "setuid",
+      "4242:4242",
+      "sh",
+      "-c",
+      "tr '\\0' '\\n' < /proc/$(head -1 /var/lib/postgresql/data/pgdata/postmaster.pid)/environ",
+    ]);
     assert.match(env.stdout, /^PGDATA=/m);
     assert.doesNotMatch(env.stdout, /POSTGRES_PASSWORD|PGPASSWORD/);
     const wrong = await psql("SELECT 1", "appdb", "postgres", "wrong").catch((e: Error) => e.message);
@@ -337,16 +398,19 @@ describe("the postgres image", () => {
 
   test("the exporter image reports pg_up 1 as the monitor role", async () => {
     const metricsPort = await freePort();
-    const exporter = await ctrd.start("pgshift.local/postgres-exporter:debian", "exporter-1", [
-      "--read-only",
-      "--net-host",
-      "--env", `DATA_SOURCE_NAME=postgresql://monitor:mon@127.0.0.1:${port}/appdb?sslmode=disable`,
-    ], ["/bin/postgres_exporter", `--web.listen-address=127.0.0.1:${metricsPort}`]);
+    const exporter = await ctrd.start(
+      "pgshift.local/postgres-exporter:debian",
+      "exporter-1",
+      ["--read-only", "--net-host", "--env", `DATA_SOURCE_NAME=postgresql://monitor:mon@127.0.0.1:${port}/appdb?sslmode=disable`],
+      ["/bin/postgres_exporter", `--web.listen-address=127.0.0.1:${metricsPort}`],
+    );
     try {
       let body = "";
       for (let i = 0; i < 50 && !/^pg_up 1$/m.test(body); i++) {
         await new Promise((r) => setTimeout(r, 200));
-        body = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text()).catch(() => "");
+        body = await fetch(`http://127.0.0.1:${metricsPort}/metrics`)
+          .then((r) => r.text())
+          .catch(() => "");
       }
       assert.match(body, /^pg_up 1$/m, exporter.log());
       assert.match(body, /^pg_stat_database_numbackends\{/m);
@@ -368,17 +432,34 @@ describe("the postgres image", () => {
     const common = [
       "--read-only",
       "--net-host",
-      "--mount", `type=bind,src=${backups},dst=/backups,options=rbind:rw`,
-      "--mount", `type=bind,src=${join(repoRoot, "components/backup")},dst=/scripts,options=rbind:ro`,
-      "--env", "PGHOST=127.0.0.1",
-      "--env", `PGPORT=${port}`,
-      "--env", "PGUSER=postgres",
-      "--env", `PGPASSWORD=${password}`,
-      "--env", "BACKUP_DIR=/backups",
+      "--mount",
+      `type=bind,src=${backups},dst=/backups,options=rbind:rw`,
+      "--mount",
+      `type=bind,src=${join(repoRoot, "components/backup")},dst=/scripts,options=rbind:ro`,
+      "--env",
+      "PGHOST=127.0.0.1",
+      "--env",
+      `PGPORT=${port}`,
+      "--env",
+      "PGUSER=postgres",
+      "--env",
+      `PGPASSWORD=${password}`,
+      "--env",
+      "BACKUP_DIR=/backups",
     ];
-    const b = await ctrd.run("pgshift.local/postgres:15", "backup-1", [...common, "--env", "PGDATABASE=appdb"], ["setuid", "999:999", "/bin/sh", "/scripts/backup.sh"]);
+    const b = await ctrd.run(
+      "pgshift.local/postgres:15",
+      "backup-1",
+      [...common, "--env", "PGDATABASE=appdb"],
+      ["setuid", "999:999", "/bin/sh", "/scripts/backup.sh"],
+    );
     assert.match(b.stdout, /\[backup\] .*wrote \/backups\/\S+\.dump/);
-    const r = await ctrd.run("pgshift.local/postgres:15", "restore-1", [...common, "--env", "PGDATABASE=scratch"], ["setuid", "999:999", "/bin/sh", "/scripts/restore.sh", "latest"]);
+    const r = await ctrd.run(
+      "pgshift.local/postgres:15",
+      "restore-1",
+      [...common, "--env", "PGDATABASE=scratch"],
+      ["setuid", "999:999", "/bin/sh", "/scripts/restore.sh", "latest"],
+    );
     assert.match(r.stdout, /\[restore\] done/);
     assert.equal((await psql("SELECT count(*) FROM items", "scratch")).stdout.trim(), "250");
   });
@@ -396,16 +477,48 @@ describe("the postgres image", () => {
     const empty = join(work, "empty");
     mkdirSync(empty);
     chownSync(empty, 4242, 4242);
-    const r = await ctrd.run("pgshift.local/postgres:15", "nopw-1", ["--read-only", "--mount", `type=bind,src=${empty},dst=/var/lib/postgresql/data,options=rbind:rw`, "--mount", `type=bind,src=${sock},dst=/var/run/postgresql,options=rbind:rw`], ["setuid", "4242:4242", "/usr/local/bin/docker-entrypoint.sh", "postgres"], { allowFailure: true });
+    const r = await ctrd.run(
+      "pgshift.local/postgres:15",
+      "nopw-1",
+      [
+        "--read-only",
+        "--mount",
+        `type=bind,src=${empty},dst=/var/lib/postgresql/data,options=rbind:rw`,
+        "--mount",
+        `type=bind,src=${sock},dst=/var/run/postgresql,options=rbind:rw`,
+      ],
+      ["setuid", "4242:4242", "/usr/local/bin/docker-entrypoint.sh", "postgres"],
+      { allowFailure: true },
+    );
     assert.equal(r.code, 1);
     assert.match(r.stderr + r.stdout, /no superuser password is set\. Set POSTGRES_PASSWORD \(or POSTGRES_PASSWORD_FILE\)/);
   });
 
   test("a password given both as POSTGRES_PASSWORD and POSTGRES_PASSWORD_FILE, or as an unreadable file, is refused by name", async () => {
-    const both = await ctrd.run("pgshift.local/postgres:15", "bothpw-1", ["--read-only", "--mount", `type=bind,src=${secrets},dst=${SUPERUSER_SECRET_MOUNT},options=rbind:ro`, "--env", "POSTGRES_PASSWORD=x", "--env", `POSTGRES_PASSWORD_FILE=${SUPERUSER_SECRET_MOUNT}/password`], ["setuid", "4242:4242", "/usr/local/bin/docker-entrypoint.sh", "postgres"], { allowFailure: true });
+    const both = await ctrd.run(
+      "pgshift.local/postgres:15",
+      "bothpw-1",
+      [
+        "--read-only",
+        "--mount",
+        `type=bind,src=${secrets},dst=${SUPERUSER_SECRET_MOUNT},options=rbind:ro`,
+        "--env",
+        "POSTGRES_PASSWORD=x",
+        "--env",
+        `POSTGRES_PASSWORD_FILE=${SUPERUSER_SECRET_MOUNT}/password`,
+      ],
+      ["setuid", "4242:4242", "/usr/local/bin/docker-entrypoint.sh", "postgres"],
+      { allowFailure: true },
+    );
     assert.equal(both.code, 1);
     assert.match(both.stderr + both.stdout, /both POSTGRES_PASSWORD and POSTGRES_PASSWORD_FILE are set; set one/);
-    const missing = await ctrd.run("pgshift.local/postgres:15", "nofile-1", ["--read-only", "--env", "POSTGRES_PASSWORD_FILE=/run/secrets/nope"], ["setuid", "4242:4242", "/usr/local/bin/docker-entrypoint.sh", "postgres"], { allowFailure: true });
+    const missing = await ctrd.run(
+      "pgshift.local/postgres:15",
+      "nofile-1",
+      ["--read-only", "--env", "POSTGRES_PASSWORD_FILE=/run/secrets/nope"],
+      ["setuid", "4242:4242", "/usr/local/bin/docker-entrypoint.sh", "postgres"],
+      { allowFailure: true },
+    );
     assert.equal(missing.code, 1);
     assert.match(missing.stderr + missing.stdout, /POSTGRES_PASSWORD_FILE names \/run\/secrets\/nope, which cannot be read/);
   });
@@ -415,12 +528,20 @@ describe("the postgres image", () => {
     const rootData = join(work, "rootdata");
     mkdirSync(rootData);
     const rootPort = await freePort();
-    const c = await ctrd.start("pgshift.local/postgres:15", "pg-root", ["--net-host", "--mount", `type=bind,src=${rootData},dst=/var/lib/postgresql/data,options=rbind:rw`, "--env", "POSTGRES_PASSWORD=rootpw"], ["/usr/local/bin/docker-entrypoint.sh", "postgres", "-p", String(rootPort), "-c", "listen_addresses=127.0.0.1"]);
+    const c = await ctrd.start(
+      "pgshift.local/postgres:15",
+      "pg-root",
+      ["--net-host", "--mount", `type=bind,src=${rootData},dst=/var/lib/postgresql/data,options=rbind:rw`, "--env", "POSTGRES_PASSWORD=rootpw"],
+      ["/usr/local/bin/docker-entrypoint.sh", "postgres", "-p", String(rootPort), "-c", "listen_addresses=127.0.0.1"],
+    );
     try {
       let ok = "";
       for (let i = 0; i < 150 && ok !== "postgres"; i++) {
         await new Promise((r) => setTimeout(r, 200));
-        ok = await psqlAt(rootPort, "SELECT current_user", "postgres", "postgres", "rootpw").then((r) => r.stdout.trim(), () => "");
+        ok = await psqlAt(rootPort, "SELECT current_user", "postgres", "postgres", "rootpw").then(
+          (r) => r.stdout.trim(),
+          () => "",
+        );
       }
       assert.equal(ok, "postgres", c.log());
       const st = statSync(join(rootData, "PG_VERSION"));

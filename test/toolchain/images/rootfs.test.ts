@@ -63,7 +63,10 @@ test("an ELF file brings its shared libraries and the dynamic loader", () => {
 
 test("a missing host path or a clash is an error naming the image and the path", () => {
   const fs = new Rootfs("pgshift.local/x:1");
-  assert.throws(() => fs.fromHost("/nonexistent/pgshift/file"), (e: unknown) => e instanceof ImageBuildError && /image pgshift\.local\/x:1: \/nonexistent .*does not exist on this machine/.test(e.message));
+  assert.throws(
+    () => fs.fromHost("/nonexistent/pgshift/file"),
+    (e: unknown) => e instanceof ImageBuildError && /image pgshift\.local\/x:1: \/nonexistent .*does not exist on this machine/.test(e.message),
+  );
   fs.file("/etc/motd", "one");
   assert.throws(() => fs.file("/etc/motd", "two"), /image pgshift\.local\/x:1: \/etc\/motd is added twice with different contents/);
   fs.file("/etc/motd", "one");

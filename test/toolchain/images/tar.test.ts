@@ -53,7 +53,10 @@ test("the bytes depend on the entries only, not their order", () => {
 
 test("a path given twice, absolute or with '..' is refused, naming it", () => {
   const file = (path: string): TarEntry => ({ type: "file", path, mode: 0o644, content: Buffer.from("x") });
-  assert.throws(() => tarArchive([file("a"), file("a")]), (e: unknown) => e instanceof TarEntryError && /tar entry a: appears twice/.test(e.message));
+  assert.throws(
+    () => tarArchive([file("a"), file("a")]),
+    (e: unknown) => e instanceof TarEntryError && /tar entry a: appears twice/.test(e.message),
+  );
   assert.throws(() => tarArchive([file("/etc/passwd")]), /tar entry \/etc\/passwd: must be relative/);
   assert.throws(() => tarArchive([file("x/../../y")]), /must be relative, without '\.\.'/);
 });

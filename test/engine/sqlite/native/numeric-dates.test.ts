@@ -26,14 +26,47 @@ function nextDouble(x: number, dir: 1 | -1): number {
   const view = new DataView(new ArrayBuffer(8));
   view.setFloat64(0, x);
   const bits = view.getBigUint64(0);
-  view.setBigUint64(0, (x > 0) === (dir > 0) ? bits + 1n : bits - 1n);
+  view.setBigUint64(0, x > 0 === dir > 0 ? bits + 1n : bits - 1n);
   return view.getFloat64(0);
 }
 
 // Every bound numeric-dates.sql compares with, and its negative (abs() buckets).
 // As the query writes them (as doubles they round: the upper bounds are the doubles nearest to these).
-const BOUNDS = [0, 2415020.5, 5373484.5, 1e11, 1e14, 1e17, 2208988800, 2208988800000, 2208988800000000, 2 ** 53, 2 ** 63, ...["253402300799.999999", "253402300799999.999", "253402300799999999"].map(Number)];
-const INT_BOUNDS = [0n, 2415020n, 2415021n, 5373484n, 5373485n, 10n ** 11n, 10n ** 14n, 10n ** 17n, 2208988800n, 253402300799n, 253402300800n, 2208988800000n, 253402300799999n, 253402300800000n, 2208988800000000n, 253402300799999999n, 253402300800000000n, 2n ** 53n, 2n ** 63n - 1n];
+const BOUNDS = [
+  0,
+  2415020.5,
+  5373484.5,
+  1e11,
+  1e14,
+  1e17,
+  2208988800,
+  2208988800000,
+  2208988800000000,
+  2 ** 53,
+  2 ** 63,
+  ...["253402300799.999999", "253402300799999.999", "253402300799999999"].map(Number),
+];
+const INT_BOUNDS = [
+  0n,
+  2415020n,
+  2415021n,
+  5373484n,
+  5373485n,
+  10n ** 11n,
+  10n ** 14n,
+  10n ** 17n,
+  2208988800n,
+  253402300799n,
+  253402300800n,
+  2208988800000n,
+  253402300799999n,
+  253402300800000n,
+  2208988800000000n,
+  253402300799999999n,
+  253402300800000000n,
+  2n ** 53n,
+  2n ** 63n - 1n,
+];
 
 function values(rnd: () => number, n: number): unknown[] {
   const pick = <T>(xs: T[]) => xs[Math.floor(rnd() * xs.length)]!;
@@ -50,8 +83,10 @@ function values(rnd: () => number, n: number): unknown[] {
       const b = pick(INT_BOUNDS) + BigInt(Math.floor(rnd() * 3) - 1);
       const x = sign() < 0 ? -b : b;
       out.push(x > 2n ** 63n - 1n ? 2n ** 63n - 1n : x < -(2n ** 63n) ? -(2n ** 63n) : x);
-    } else if (r < 0.55) out.push(2415020.5 + rnd() * 2958464); // julian day numbers, as julianday() writes them
-    else if (r < 0.62) out.push(BigInt(Math.floor(rnd() * 2 ** 40)) * BigInt(sign())); // any integer
+    } else if (r < 0.55)
+      out.push(2415020.5 + rnd() * 2958464); // julian day numbers, as julianday() writes them
+    else if (r < 0.62)
+      out.push(BigInt(Math.floor(rnd() * 2 ** 40)) * BigInt(sign())); // any integer
     else if (r < 0.68) out.push(pick([0, -0, 0n, -(2n ** 63n), 2n ** 63n - 1n, Infinity, -Infinity, 0.5, -1e-300]));
     else if (r < 0.78) out.push(pick(["2023-11-15 08:00:00", "1700000000", "", "abc", "2.5e11"]));
     else if (r < 0.88) out.push(null);
@@ -111,7 +146,10 @@ test("each count sits exactly on the query's bounds: the values either side of e
     // No rows: nothing counted, for every column named.
     db.exec("DELETE FROM t");
     const none = parseNumericDateCounts(db.prepare("SELECT pgshift_numeric_dates(v, id) FROM t").pluck().get() as Buffer, 2);
-    assert.deepEqual(none.map((c) => ({ ...c })), [{ ...countNumericDates(db, "t", "v") }, { ...countNumericDates(db, "t", "id") }]);
+    assert.deepEqual(
+      none.map((c) => ({ ...c })),
+      [{ ...countNumericDates(db, "t", "v") }, { ...countNumericDates(db, "t", "id") }],
+    );
     assert.equal(none[0]!.n, 0);
   } finally {
     db.close();

@@ -27,7 +27,12 @@ const REPORT = /runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer|SUMM
 function sqliteObject(): string {
   const source = join(sqliteDir, "sqlite3.c");
   assert.ok(existsSync(source), `better-sqlite3 ships the SQLite amalgamation at ${source}`);
-  const id = createHash("sha256").update(readFileSync(source)).update(execFileSync(cc, ["--version"])).update(process.arch).digest("hex").slice(0, 16);
+  const id = createHash("sha256")
+    .update(readFileSync(source))
+    .update(execFileSync(cc, ["--version"]))
+    .update(process.arch)
+    .digest("hex")
+    .slice(0, 16);
   const dir = join(root, "node_modules", ".cache", "pgshift", "sanitizers");
   mkdirSync(dir, { recursive: true });
   const object = join(dir, `sqlite3-${id}.o`);
@@ -43,10 +48,18 @@ function sqliteObject(): string {
 function buildHarness(sources: string, out: string): string {
   const exe = join(out, "harness");
   const units = ["copy-text.c", "range-digests.c", "fingerprint.c"].map((f) => join(sources, f));
-  const r = spawnSync(cc, [...SANITIZE, "-DSQLITE_CORE", "-I", sqliteDir, "-I", sources, harness, ...units, sqliteObject(), "-lm", "-lpthread", "-ldl", "-o", exe], {
-    encoding: "utf8",
-  });
-  assert.equal(r.status, 0, `the sanitizer build failed (it needs ${cc} with libasan and libubsan, as the machine that built better-sqlite3 has):\n${r.stderr}`);
+  const r = spawnSync(
+    cc,
+    [...SANITIZE, "-DSQLITE_CORE", "-I", sqliteDir, "-I", sources, harness, ...units, sqliteObject(), "-lm", "-lpthread", "-ldl", "-o", exe],
+    {
+      encoding: "utf8",
+    },
+  );
+  assert.equal(
+    r.status,
+    0,
+    `the sanitizer build failed (it needs ${cc} with libasan and libubsan, as the machine that built better-sqlite3 has):\n${r.stderr}`,
+  );
   return exe;
 }
 
@@ -84,7 +97,10 @@ test("the harness fails when either of the review's findings comes back (memcpy 
       for (const f of readdirSync(native)) copyFileSync(join(native, f), join(out, f));
       const source = readFileSync(join(out, "copy-text.c"), "utf8");
       assert.ok(source.includes(guard), `copy-text.c holds the guard ${JSON.stringify(guard)} (update this test if it moved)`);
-      writeFileSync(join(out, "copy-text.c"), source.replace(guard, () => replacement));
+      writeFileSync(
+        join(out, "copy-text.c"),
+        source.replace(guard, () => replacement),
+      );
       const r = runHarness(buildHarness(out, out), "1");
       assert.notEqual(r.status, 0, `without ${JSON.stringify(guard.trim())} the harness must fail`);
       assert.match(r.stderr, report);
