@@ -9,7 +9,7 @@ import { BackupCronJob } from "./components/backup-cronjob";
 import { DatabaseRoles } from "./components/database-roles";
 import { DatabaseNetworkPolicy } from "./components/network-policy";
 import { PostgresDatabase } from "./components/postgres-database";
-import { CnpgDatabase } from "./components/cnpg-cluster";
+import { CNPG_REPLICATION_ROLE, CnpgDatabase } from "./components/cnpg-cluster";
 import { PgHbaNameError } from "./components/pg-hba";
 import { PostgresExporter } from "./components/postgres-exporter";
 import { renderSecretsWithoutValues } from "./components/rendered-secrets";
@@ -189,6 +189,7 @@ export = (async () => {
         sslmode: conn.sslmode,
       },
       existingRoles: existing,
+      ...(cnpg ? { maintenanceLogins: [CNPG_REPLICATION_ROLE] } : {}),
       database: cfg.database.name,
       owner: { name: cfg.roles.owner, password: secrets.passwords.owner },
       app: { name: cfg.roles.app, password: secrets.passwords.app },

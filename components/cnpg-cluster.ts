@@ -15,6 +15,8 @@ import { databaseSelector, recommendedLabels } from "./defaults";
 export const CNPG_API_VERSION = "postgresql.cnpg.io/v1";
 /** the uid/gid CloudNativePG's images run postgres as (its default spec.postgresUID) */
 export const CNPG_POSTGRES_UID = 26;
+/** the role CloudNativePG's instances replicate and pg_rewind as (certificate login) */
+export const CNPG_REPLICATION_ROLE = "streaming_replica";
 
 export interface CnpgDatabaseArgs {
   namespace: pulumi.Input<string>;

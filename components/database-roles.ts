@@ -54,6 +54,14 @@ export interface DatabaseRolesArgs {
    * attributes below by the same update.
    */
   existingRoles?: string[];
+  /**
+   * Roles pgshift does not manage that must still connect to the `postgres`
+   * maintenance database after PUBLIC loses CONNECT there: CloudNativePG's
+   * `streaming_replica`, which a former primary logs in as to find the new
+   * one and pg_rewind itself onto it (without it, a deleted primary never
+   * rejoins as a replica: "permission denied for database postgres").
+   */
+  maintenanceLogins?: string[];
 }
 
 const APP_TABLE_PRIVILEGES = ["SELECT", "INSERT", "UPDATE", "DELETE"];
@@ -168,6 +176,9 @@ export class DatabaseRoles extends pulumi.ComponentResource {
     // PUBLIC: nothing on the maintenance databases, the application database or the schema.
     for (const m of MAINTENANCE_DATABASES) {
       grant(`public-${m}`, { database: m, role: "public", objectType: "database", privileges: [] }, res);
+    }
+    for (const login of args.maintenanceLogins ?? []) {
+      grant(`maintenance-${login}`, { database: "postgres", role: login, objectType: "database", privileges: ["CONNECT"] }, res);
     }
     grant("public-database", { database: db, role: "public", objectType: "database", privileges: [] }, inDb);
     grant("public-schema", { database: db, schema, role: "public", objectType: "schema", privileges: [] }, inSchema);

@@ -87,4 +87,11 @@ test("with the operator's CRDs installed, the preview declares a CloudNativePG C
   assert.equal(spec.imageName, "pgshift.local/cnpg-postgres:15");
   assert.deepEqual(spec.postgresql.synchronous, { method: "any", number: 1, dataDurability: "required" });
   assert.equal(c.newState!.inputs!.metadata.name, "cluster-postgres");
+  // PUBLIC loses CONNECT on `postgres`; CloudNativePG's replication role keeps it, or a deleted primary never rejoins.
+  const maintenance = steps.find((s) => s.urn.endsWith("postgresql:index/grant:Grant::roles-maintenance-streaming_replica"));
+  const g = maintenance?.newState?.inputs ?? {};
+  assert.deepEqual(
+    { database: g["database"], role: g["role"], objectType: g["objectType"], privileges: g["privileges"] },
+    { database: "postgres", role: "streaming_replica", objectType: "database", privileges: ["CONNECT"] },
+  );
 });
