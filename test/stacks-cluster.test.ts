@@ -8,12 +8,13 @@
 // toolchain/images/build.sh; production uses postgres:16-alpine.
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import Database from "better-sqlite3";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pulumiWorkspace, readsSettings, repoRoot, type PulumiRun } from "./helpers/pulumi";
 import { startTestCluster, type TestCluster } from "./helpers/kube";
+import { assertEveryAck, podReady, readAcks, type Ack, type Pod } from "./helpers/sample-app";
 import { createSampleAppDb } from "../scripts/sample-app-db";
 import { moveEncryptionSalt } from "../scripts/stack-file";
 import { sampleAppManifest, SAMPLE_APP } from "../src/cluster/sample-app";
@@ -33,12 +34,6 @@ const committed = readFileSync(stackFile, "utf8");
 const configFile = join(work, "Pulumi.cluster.yaml");
 let ws: ReturnType<typeof pulumiWorkspace>;
 
-interface Pod {
-  metadata: { name: string; uid: string; deletionTimestamp?: string; labels?: Record<string, string> };
-  spec: { nodeName?: string; volumes?: { name: string; persistentVolumeClaim?: { claimName: string } }[] };
-  status: { phase: string; conditions?: { type: string; status: string }[]; podIP?: string };
-}
-
 const pulumi = (args: string[], allowFailure = false): Promise<PulumiRun> =>
   ws.run(readsSettings(args) ? [...args, "--config-file", configFile, "--stack", "cluster"] : args, { allowFailure });
 const set = (path: string, value: string) => pulumi(["config", "set", "--path", path, value]);
@@ -47,7 +42,7 @@ const exec = async (pod: string, script: string, container?: string) =>
 /** SQL in the database pod, as the superuser (its password is a mounted file), over TCP inside the pod (pg_hba wants a password everywhere). */
 const psql = (sql: string, db = "piyasa_db") =>
   exec(dbPod, `PGPASSWORD="$(cat "$POSTGRES_PASSWORD_FILE")" psql -X -q -h 127.0.0.1 -U "$POSTGRES_USER" -d ${db} -tA -c "${sql}"`);
-const ready = (p: Pod | undefined) => !!p && !p.metadata.deletionTimestamp && !!p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True");
+const ready = podReady;
 const podsOf = async (app: string) =>
   (JSON.parse((await cluster.kubectl(["get", "pods", "-n", ns, "-l", `app=${app}`, "-o", "json"])).stdout) as { items: Pod[] }).items.filter(
     (p) => !p.metadata.deletionTimestamp,
@@ -203,19 +198,7 @@ describe("cluster stack on a node", () => {
 
   // From here on the sample app writes as the real one does (sampleAppManifest's writer): one message every ~20 ms,
   // each id the database acknowledged logged in appDir. Every logged id must be on the side the app uses next.
-  interface Ack {
-    backend: "sqlite" | "postgresql";
-    id: string;
-    tag: string;
-  }
-  const acks = (): Ack[] =>
-    readdirSync(appDir)
-      .filter((f) => /^acks-.*\.log$/.test(f))
-      .flatMap((f) => readFileSync(join(appDir, f), "utf8").split("\n").filter(Boolean))
-      .map((line) => {
-        const [backend, id, ...tag] = line.split(" ");
-        return { backend: backend as Ack["backend"], id: id!, tag: tag.join(" ") };
-      });
+  const acks = () => readAcks(appDir);
   /** the app's rows as id → text, from SQLite (the file the app writes) or PostgreSQL */
   const sqliteRows = (): Map<string, string> => {
     const db = new Database(source, { readonly: true, timeout: 15_000 });
@@ -232,16 +215,6 @@ describe("cluster stack on a node", () => {
         .filter(Boolean)
         .map((l) => [l.slice(0, l.indexOf(" ")), l.slice(l.indexOf(" ") + 1)]),
     );
-  /** every acknowledged id is there with the row the app wrote, and that row is there once */
-  const assertEveryAck = (rows: Map<string, string>, list: Ack[], side: string) => {
-    const byText = new Map<string, number>();
-    for (const text of rows.values()) byText.set(text, (byText.get(text) ?? 0) + 1);
-    const missing = list.filter((a) => rows.get(a.id) !== a.tag);
-    const twice = list.filter((a) => (byText.get(a.tag) ?? 0) > 1);
-    assert.deepEqual(missing.slice(0, 5), [], `${missing.length} of ${list.length} acknowledged rows are not in ${side} as written`);
-    assert.deepEqual(twice.slice(0, 5), [], `${twice.length} acknowledged rows are in ${side} more than once`);
-    assert.equal(new Set(list.map((a) => a.tag)).size, list.length, "each row was acknowledged once");
-  };
   const appPods = async () => [...(await podsOf("piyasa-api")), ...(await podsOf("piyasa-worker"))];
   /** new app pods (none of `old`), Ready, each having acknowledged a row on `backend` */
   const writingOn = async (backend: Ack["backend"], old: string[]) =>
