@@ -6,12 +6,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { sqliteFile } from "../../helpers/sqlite";
 import { FINGERPRINT_ENV, fingerprintSqlite } from "../../../src/engine/sqlite/fingerprint";
+
+// The fingerprint worker's JavaScript path (plain JavaScript: the worker has no TypeScript loader).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { murmur256: murmur256Js } = require("../../../src/engine/sqlite/murmur256.js") as { murmur256: (fds: number[]) => string };
 
 /** Whether another process can commit to the file right now (no waiting). */
 function otherProcessCanWrite(path: string): boolean {
@@ -156,6 +160,13 @@ test("PGSHIFT_NATIVE=off fingerprints in JavaScript with the C's value, for file
         else process.env.PGSHIFT_NATIVE = before;
       }
       assert.equal(c, murmur256(sizes.length > 1 ? [readFileSync(main), readFileSync(`${main}-wal`)] : [readFileSync(main)]));
+      // The JavaScript module itself, whatever the environment says.
+      const fds = [main, ...(sizes.length > 1 ? [`${main}-wal`] : [])].map((f) => openSync(f, "r"));
+      try {
+        assert.equal(murmur256Js(fds), c);
+      } finally {
+        fds.forEach(closeSync);
+      }
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
