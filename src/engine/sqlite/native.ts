@@ -10,6 +10,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
+import { isMainThread } from "node:worker_threads";
 import type Database from "better-sqlite3";
 
 /** Set to "off" to take every JavaScript path (a machine without a C compiler; CI's second engine run). */
@@ -109,7 +110,8 @@ function locate(ext: NativeExtension, buildDir: string): Built {
 /** Once per process, extension and path: which path, and why. */
 function say(ext: NativeExtension, r: Built): void {
   const line = `[pgshift] ${ext.does}: ${"path" in r ? `C (${relative(process.cwd(), r.path) || r.path})` : `JavaScript (${r.unavailable})`}`;
-  if (said.has(line)) return;
+  // Read workers look the extensions up again in their own module copies; the main thread has said it.
+  if (said.has(line) || !isMainThread) return;
   said.add(line);
   process.stderr.write(`${line}\n`);
 }
