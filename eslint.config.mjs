@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "dist/", ".toolchain/", ".pulumi-state/", ".local/", "out/", "**/*.js", "**/*.mjs"] },
+  { ignores: ["node_modules/", "dist/", ".toolchain/", ".pulumi-state/", ".local/", "out/", "build/", "**/*.js", "**/*.mjs"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -10,6 +10,8 @@ if [ ! -d node_modules/@pulumi/pulumi ] || [ package-lock.json -nt node_modules/
   echo "[start] installing dependencies (npm ci)" >&2
   npm ci --no-audit --no-fund >&2
 fi
+# The C extensions npm ci builds, when this checkout has none (a worktree sharing another's node_modules).
+[ -f build/Release/pgshift-native.json ] || npm run -s build:native >&2
 echo "[start] checking the Pulumi toolchain" >&2
 PGSHIFT_SKIP_KUBE=1 bash toolchain/setup.sh
 exec node --import tsx scripts/start.ts "$@"

@@ -184,8 +184,10 @@ async function snapshotWithFingerprint(
   // A copy is hashed while it is made. In place, the lock holds the file still for as long as the run reads it
   // (in WAL mode the probe above tells whether it moved), and the hash waits to be asked for (a refresh asks once
   // its long scans are done: 2 cores).
+  // Not asked for by the time the lock goes (a refresh by content, with the range digests' JavaScript path): hashed
+  // then, while the probe still watches, instead of later against a closed probe ("connection is not open").
   if (!inPlace) hash();
-  else if (probe) void unlocked.then(() => void (hashing ?? probe.close()));
+  else if (probe) void unlocked.then(() => void hash());
   const snapshot = await takeSnapshot(src, { inPlace, onRelease: released });
   return { snapshot, fingerprint: Object.assign(hash, { started: () => hashing }) };
 }

@@ -246,7 +246,7 @@ test("the CLI runs from a bundle of src/ built on first use; with PGSHIFT_BUNDLE
   assert.equal(bundled.status, 0, bundled.stderr);
   const bundles = readdirSync(cache).filter((f) => /^cli-\w+\.js$/.test(f));
   assert.equal(bundles.length, 1, `one bundle, the current one: ${bundles.join(", ")}`);
-  assert.match(readFileSync(join(cache, bundles[0]!), "utf8"), /^\/\/ Built by bin\/pgshift\.js from src\//);
+  assert.match(readFileSync(join(cache, bundles[0]!), "utf8"), /^\/\/ Built by scripts\/bundle-cli\.js from src\//);
   const plain = spawnSync(process.execPath, [bin, "plan", "--from", src, "--json"], { encoding: "utf8", env: { ...process.env, PGSHIFT_BUNDLE: "off" } });
   assert.equal(plain.status, 0, plain.stderr);
   assert.equal(bundled.stdout, plain.stdout, "the plan (its SQL files read from src/engine/sql, numbers in a date column counted) is the same");

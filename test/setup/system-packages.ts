@@ -23,7 +23,8 @@ export interface SystemPackage {
 export const SYSTEM_PACKAGES: readonly SystemPackage[] = [
   { name: "nodejs", why: "runs everything", programs: ["node", "npm", "npx"], prerequisite: true },
   { name: "git", why: "test/scripts/start.test.ts clones the repository as a new user would", programs: ["git"], prerequisite: true },
-  { name: "gcc", why: "src/engine/sqlite/native.ts compiles the SQLite extensions in C", programs: ["cc", "gcc"] },
+  { name: "gcc", why: "npm ci builds the SQLite extensions in C (binding.gyp, scripts/build-native.ts) and better-sqlite3", programs: ["cc", "gcc"] },
+  { name: "make", why: "node-gyp's builds at npm ci (binding.gyp, better-sqlite3)", programs: ["make"] },
   { name: "libc6-dev", why: "headers and crt files for the C extensions" },
   { name: "openssl", why: "test/helpers/postgres.ts makes a self-signed server certificate", programs: ["openssl"] },
   { name: "python3", why: "the Alembic fixture app (test/fixtures/alembic-app)", programs: ["python3"] },

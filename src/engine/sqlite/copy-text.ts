@@ -7,16 +7,17 @@
 import type Database from "better-sqlite3";
 import { COLUMN_TYPES } from "../types/column-types";
 import { quoteSqlite } from "../identifiers";
-import { buildExtension, loadExtension, type Built } from "./native";
+import { loadExtension, nativeExtension, type Built } from "./native";
 import { assertNumericDatesSettled } from "./numeric-dates";
 import type { TablePlan } from "../plan";
 
-const EXTENSION = { name: "copy-text", entry: "sqlite3_copytext_init", disableEnv: "PGSHIFT_NATIVE_COPY" };
-/** Set to "off" to convert every value in JavaScript (a bench's "before", or a machine without a C compiler). */
+const EXTENSION = { name: "copy-text", target: "copy_text", entry: "sqlite3_copytext_init", does: "copy text", disableEnv: "PGSHIFT_NATIVE_COPY" };
+/** Set to "off" to convert every value in JavaScript (a bench's "before"; PGSHIFT_NATIVE=off turns every C path off). */
 export const NATIVE_COPY_ENV = EXTENSION.disableEnv;
 
+/** The built extension, or why the JavaScript path was asked for; throws when it is not built (native.ts). */
 export function copyTextExtension(): Built {
-  return buildExtension(EXTENSION);
+  return nativeExtension(EXTENSION);
 }
 
 /** The spec for a table's columns, or undefined when some column's kind is not written in C. */

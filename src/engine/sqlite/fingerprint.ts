@@ -9,8 +9,9 @@
 // this process holds on it: a hash finishing during the snapshot would
 // otherwise let the app commit in the middle of it.
 import { closeSync, existsSync, openSync } from "node:fs";
+import { join } from "node:path";
 import { Worker } from "node:worker_threads";
-import { buildExtension } from "./native";
+import { nativeExtension } from "./native";
 
 // Plain JavaScript (no TypeScript loader in a fresh worker), evaluated as the worker's source.
 const HASH_FILES = `
@@ -26,26 +27,27 @@ if (w.extension) {
     db.close();
   }
 } else {
-  const { createHash } = require("node:crypto");
-  const { readSync } = require("node:fs");
-  const hash = createHash("sha256");
-  const buf = Buffer.allocUnsafe(1 << 20);
-  for (const fd of w.fds) {
-    for (let at = 0, n; (n = readSync(fd, buf, 0, buf.length, at)) > 0; at += n) hash.update(buf.subarray(0, n));
-  }
-  parentPort.postMessage("sha256:" + hash.digest("hex"));
+  parentPort.postMessage(require(w.javascript).murmur256(w.fds));
 }
 `;
 
-const EXTENSION = { name: "fingerprint", entry: "sqlite3_fingerprint_init", disableEnv: "PGSHIFT_NATIVE_FINGERPRINT" };
-/** Set to "off" to hash with SHA-256 in JavaScript (also what a machine without a C compiler does). */
+const EXTENSION = {
+  name: "fingerprint",
+  target: "fingerprint",
+  entry: "sqlite3_fingerprint_init",
+  does: "fingerprint",
+  disableEnv: "PGSHIFT_NATIVE_FINGERPRINT",
+};
+/** Set to "off" to hash in JavaScript (murmur256.js: the same fingerprint, slower; PGSHIFT_NATIVE=off turns every C path off). */
 export const FINGERPRINT_ENV = EXTENSION.disableEnv;
 
 /**
  * "murmur256:…" from the fingerprint extension (native/fingerprint.c, ~4x
- * faster), or "sha256:…" without it. A file fingerprinted one way never equals
- * one fingerprinted the other way: a run that changes ways sees a changed file
- * and asks for --refresh, which is cheap.
+ * faster than SHA-256), or from the same hash in JavaScript (murmur256.js) when
+ * its JavaScript path is asked for: the same value either way, so changing paths
+ * never makes a file look changed. (pgshift once wrote "sha256:…" on machines
+ * without a compiler; such a record reads as a changed file once, and
+ * --refresh is cheap.)
  */
 export function fingerprintSqlite(path: string, keepOpenUntil: Promise<unknown> = Promise.resolve()): Promise<string> {
   const files = existsSync(`${path}-wal`) ? [path, `${path}-wal`] : [path];
@@ -56,11 +58,22 @@ export function fingerprintSqlite(path: string, keepOpenUntil: Promise<unknown> 
     for (const fd of fds) closeSync(fd);
     return Promise.reject(err);
   }
-  const native = buildExtension(EXTENSION);
+  let native;
+  try {
+    native = nativeExtension(EXTENSION);
+  } catch (err) {
+    for (const fd of fds) closeSync(fd);
+    return Promise.reject(err);
+  }
   const hashed = new Promise<string>((resolve, reject) => {
     const worker = new Worker(HASH_FILES, {
       eval: true,
-      workerData: { fds, ...("path" in native ? { extension: native.path, entry: native.entry, module: require.resolve("better-sqlite3") } : {}) },
+      workerData: {
+        fds,
+        ...("path" in native
+          ? { extension: native.path, entry: native.entry, module: require.resolve("better-sqlite3") }
+          : { javascript: join(__dirname, "murmur256.js") }),
+      },
     });
     worker.once("message", resolve);
     worker.once("error", reject);

@@ -3,13 +3,14 @@
 // pgshift.loads when a table is loaded; on a refresh the same digests of the new
 // file say which ranges changed in SQLite without converting a single value.
 //
-// The C extension is built on first use (native.ts). Without a compiler nothing
-// is recorded and a refresh compares both sides' full contents instead
-// (delta.ts), which is slower but as exact.
+// The C extension is built at install (native.ts). With its JavaScript path
+// asked for (PGSHIFT_RANGE_DIGESTS=off or PGSHIFT_NATIVE=off) nothing is
+// recorded and a refresh compares both sides' full contents instead (delta.ts),
+// which is slower but as exact.
 import { Worker } from "node:worker_threads";
 import type Database from "better-sqlite3";
 import { quoteSqlite } from "../identifiers";
-import { buildExtension, loadExtension } from "./native";
+import { loadExtension, nativeExtension, type Built } from "./native";
 import { addNumericDateCounts, parseNumericDateCounts, type NumericDateCounts } from "./numeric-dates";
 import type { TablePlan } from "../plan";
 
@@ -24,14 +25,20 @@ export interface RawDigests {
   digests: BigInt64Array;
 }
 
-const EXTENSION = { name: "range-digests", entry: "sqlite3_rangedigests_init", disableEnv: "PGSHIFT_RANGE_DIGESTS" };
+const EXTENSION = {
+  name: "range-digests",
+  target: "range_digests",
+  entry: "sqlite3_rangedigests_init",
+  does: "range digests and numeric dates",
+  disableEnv: "PGSHIFT_RANGE_DIGESTS",
+};
 const ENTRY = EXTENSION.entry;
-/** Set to "off" to never build or use the extension (a refresh then compares full contents). */
+/** Set to "off" to never use the extension (a refresh then compares full contents; PGSHIFT_NATIVE=off turns every C path off). */
 export const DISABLE_ENV = EXTENSION.disableEnv;
 
-/** The compiled extension's path, building it if needed; or why it cannot be had. */
-export function rangeDigestsExtension(): { path: string } | { unavailable: string } {
-  return buildExtension(EXTENSION);
+/** The built extension, or why the JavaScript path was asked for; throws when it is not built (native.ts). */
+export function rangeDigestsExtension(): Built {
+  return nativeExtension(EXTENSION);
 }
 
 /**

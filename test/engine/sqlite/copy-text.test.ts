@@ -24,7 +24,7 @@ after(async () => pg?.stop());
 
 function extension(): { path: string; entry: string } {
   const e = copyTextExtension();
-  assert.ok("path" in e, `the copy-text extension must build on this machine: ${"unavailable" in e ? e.unavailable : ""}`);
+  assert.ok("path" in e, `the copy-text extension is built at install (npm run build:native): ${"unavailable" in e ? e.unavailable : ""}`);
   return e;
 }
 

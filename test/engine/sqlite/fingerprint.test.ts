@@ -6,12 +6,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { closeSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { sqliteFile } from "../../helpers/sqlite";
 import { FINGERPRINT_ENV, fingerprintSqlite } from "../../../src/engine/sqlite/fingerprint";
+
+// The fingerprint worker's JavaScript path (plain JavaScript: the worker has no TypeScript loader).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { murmur256: murmur256Js } = require("../../../src/engine/sqlite/murmur256.js") as { murmur256: (fds: number[]) => string };
 
 /** Whether another process can commit to the file right now (no waiting). */
 function otherProcessCanWrite(path: string): boolean {
@@ -103,7 +107,7 @@ function murmur256(files: Buffer[]): string {
   );
 }
 
-test("the fingerprint is the C hash of the file's bytes and its log's, chunk boundaries and tails included; with the extension off, SHA-256", async () => {
+test("the fingerprint is the C hash of the file's bytes and its log's, chunk boundaries and tails included; its JavaScript path gives the same value", async () => {
   const path = sqliteFile((db) => {
     db.pragma("journal_mode = wal");
     db.pragma("wal_autocheckpoint = 0");
@@ -122,10 +126,49 @@ test("the fingerprint is the C hash of the file's bytes and its log's, chunk bou
   const before = process.env[FINGERPRINT_ENV];
   process.env[FINGERPRINT_ENV] = "off";
   try {
-    assert.equal(await fingerprintSqlite(path), "sha256:" + createHash("sha256").update(main).update(log).digest("hex"));
+    assert.equal(await fingerprintSqlite(path), murmur256([main, log]), `${FINGERPRINT_ENV}=off: murmur256.js, the same fingerprint`);
   } finally {
     if (before === undefined) delete process.env[FINGERPRINT_ENV];
     else process.env[FINGERPRINT_ENV] = before;
   }
   w.close();
+});
+
+test("PGSHIFT_NATIVE=off fingerprints in JavaScript with the C's value, for files of every length around a block and a chunk", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "pgshift-fp-"));
+  let seed = 7;
+  const byte = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) >>> 16;
+  try {
+    for (const sizes of [[0], [1], [31], [32], [33], [1 << 20], [(1 << 20) + 5], [100, 0], [4096, 77], [3 * (1 << 20) + 31, 1000]]) {
+      const files = sizes.map((n, i) => {
+        const f = join(dir, `f${i}`);
+        writeFileSync(f, Buffer.from(Array.from({ length: n }, byte)));
+        return f;
+      });
+      // fingerprintSqlite takes the file and its -wal: name them so.
+      const main = join(dir, "db");
+      renameSync(files[0]!, main);
+      if (files[1]) renameSync(files[1], `${main}-wal`);
+      else rmSync(`${main}-wal`, { force: true });
+      const c = await fingerprintSqlite(main);
+      const before = process.env.PGSHIFT_NATIVE;
+      process.env.PGSHIFT_NATIVE = "off";
+      try {
+        assert.equal(await fingerprintSqlite(main), c, `files of ${sizes.join(" and ")} bytes`);
+      } finally {
+        if (before === undefined) delete process.env.PGSHIFT_NATIVE;
+        else process.env.PGSHIFT_NATIVE = before;
+      }
+      assert.equal(c, murmur256(sizes.length > 1 ? [readFileSync(main), readFileSync(`${main}-wal`)] : [readFileSync(main)]));
+      // The JavaScript module itself, whatever the environment says.
+      const fds = [main, ...(sizes.length > 1 ? [`${main}-wal`] : [])].map((f) => openSync(f, "r"));
+      try {
+        assert.equal(murmur256Js(fds), c);
+      } finally {
+        fds.forEach(closeSync);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -20,7 +20,7 @@ import {
 
 function extension(): string {
   const e = rangeDigestsExtension();
-  assert.ok("path" in e, `the extension must build on a machine that built better-sqlite3: ${JSON.stringify(e)}`);
+  assert.ok("path" in e, `the range-digests extension is built at install (npm run build:native): ${JSON.stringify(e)}`);
   return e.path;
 }
 

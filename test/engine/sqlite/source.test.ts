@@ -12,6 +12,7 @@ import Database from "better-sqlite3";
 import { startPostgres, type TestPostgres } from "../../helpers/postgres";
 import { migrate } from "../../../src/engine";
 import { IN_PLACE_MAX_BYTES, takeSnapshot } from "../../../src/engine/sqlite/source";
+import { rangeDigestsExtension } from "../../../src/engine/sqlite/range-digests";
 
 let pg: TestPostgres;
 before(async () => (pg = await startPostgres()));
@@ -289,7 +290,14 @@ test("WAL mode: a refresh reads the file in place while the app keeps writing, a
     const report = await migrate({ source: path, target: url, refresh: true });
     const written = await stats();
     assert.equal(report.ok, true, JSON.stringify(report.tables));
-    assert.equal(report.snapshot!.method, "read in place under a read transaction (wal journal)", JSON.stringify(report.tables));
+    // With the range digests' JavaScript path (PGSHIFT_NATIVE=off: CI's second engine run) the sync compares whole
+    // tables by content, which re-reads more than 1/32 of `big`: the pinned state is then copied, inside the same read transaction.
+    const byContent = "unavailable" in rangeDigestsExtension();
+    assert.equal(
+      report.snapshot!.method,
+      `read in place under a read transaction${byContent ? ", then copied with the backup API" : ""} (wal journal)`,
+      JSON.stringify(report.tables),
+    );
     const s = await state();
     assert.ok(Number(s.n) > 0 && written.commits > Number(s.n), `the writer committed before and after the refresh's state (${s.n} of ${written.commits})`);
     assert.equal(s.events, s.n, "the events and the counter come from the same moment");
