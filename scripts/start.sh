@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
 if [ ! -d node_modules/@pulumi/pulumi ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "[start] installing dependencies (npm ci)" >&2
+  # shellcheck source=scripts/build-tools.sh
+  source scripts/build-tools.sh
   npm ci --no-audit --no-fund >&2
 fi
 # The C extensions npm ci builds, when this checkout has none (a worktree sharing another's node_modules).

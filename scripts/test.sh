@@ -4,7 +4,8 @@
 # Pulumi toolchain are in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -d node_modules ] || npm ci
+# shellcheck source=scripts/build-tools.sh
+[ -d node_modules ] || { source scripts/build-tools.sh && npm ci; }
 # The C extensions npm ci builds, when this checkout has none (a worktree sharing another's node_modules).
 [ -f build/Release/pgshift-native.json ] || npm run -s build:native
 # The Debian packages the suite uses (test/setup/system-packages.ts), installed when missing.

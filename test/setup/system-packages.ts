@@ -24,6 +24,7 @@ export const SYSTEM_PACKAGES: readonly SystemPackage[] = [
   { name: "nodejs", why: "runs everything", programs: ["node", "npm", "npx"], prerequisite: true },
   { name: "git", why: "test/scripts/start.test.ts clones the repository as a new user would", programs: ["git"], prerequisite: true },
   { name: "gcc", why: "npm ci builds the SQLite extensions in C (binding.gyp, scripts/build-native.ts) and better-sqlite3", programs: ["cc", "gcc"] },
+  { name: "g++", why: "better-sqlite3's native build at npm ci (C++)", programs: ["c++", "g++"] },
   { name: "make", why: "node-gyp's builds at npm ci (binding.gyp, better-sqlite3)", programs: ["make"] },
   { name: "libc6-dev", why: "headers and crt files for the C extensions" },
   { name: "openssl", why: "test/helpers/postgres.ts makes a self-signed server certificate", programs: ["openssl"] },
