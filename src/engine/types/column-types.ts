@@ -15,20 +15,18 @@
 import {
   booleanConverter,
   byteaConverter,
-  dateConverter,
   doubleConverter,
   integerConverter,
   jsonConverter,
   jsonTextConverter,
   numericConverter,
   textConverter,
-  timeConverter,
-  timestampConverter,
   unescapeCopy,
   uuidConverter,
   type Converter,
   type NumericDateUnit,
 } from "./convert";
+import { dateConverter, timeConverter, timestampConverter } from "./convert-dates";
 
 /** What a column becomes: a kind of COLUMN_TYPES, with its size and how it was chosen. */
 export interface ColumnCast {
