@@ -95,8 +95,14 @@ export const configSchema = z
         drains: z.enum(["allow", "block"]).default("allow"),
         storageClass: z.string().optional(),
         storageSize: quantity.default("10Gi"),
-        requests: z.object({ cpu: quantity.default("250m"), memory: quantity.default("512Mi") }).default({}),
-        limits: z.object({ cpu: quantity.default("1"), memory: quantity.default("1Gi") }).default({}),
+        requests: z
+          .object({ cpu: quantity.default("250m"), memory: quantity.default("512Mi") })
+          .strict()
+          .default({}),
+        limits: z
+          .object({ cpu: quantity.default("1"), memory: quantity.default("1Gi") })
+          .strict()
+          .default({}),
         /** TLS for client connections; the server certificate comes from tlsSecret, or is generated */
         tls: z.boolean().default(false),
         tlsSecret: z.string().optional(),
@@ -107,6 +113,7 @@ export const configSchema = z
         maxConnections: z.number().int().min(10).max(5000).default(100),
         sharedBuffers: quantity.default("128Mi"),
       })
+      .strict()
       .default({})
       .transform((d) => ({ ...d, image: d.image ?? DEFAULT_IMAGES[d.engine], instances: d.instances ?? (d.engine === "cloudnative-pg" ? 3 : 1) })),
     roles: z
@@ -116,6 +123,7 @@ export const configSchema = z
         monitor: roleName.default("piyasa_monitor"),
         backup: roleName.default("piyasa_backup"),
       })
+      .strict()
       .default({}),
     networkPolicy: z
       .object({
@@ -133,6 +141,7 @@ export const configSchema = z
          */
         apiServerCidrs: z.array(ipv4Cidr("172.20.0.10/32")).default([]),
       })
+      .strict()
       .default({}),
     backup: z
       .object({
@@ -155,6 +164,7 @@ export const configSchema = z
           )
           .optional(),
       })
+      .strict()
       .default({}),
     exporter: z
       .object({
@@ -163,6 +173,7 @@ export const configSchema = z
         imageDigest: digest.optional(),
         serviceMonitor: z.boolean().default(false),
       })
+      .strict()
       .default({}),
     /**
      * How pgshift reaches PostgreSQL for roles, grants, the schema command and the copy.
@@ -190,6 +201,7 @@ export const configSchema = z
         schemaCommand: z.string().optional(),
         backupDir: z.string().optional(),
       })
+      .strict()
       .default({}),
     app: z
       .object({
@@ -203,8 +215,9 @@ export const configSchema = z
         /** what DATABASE_URL is before cutover (and after a rollback) */
         sqliteUrl: z.string().default("sqlite:///./app.db"),
         /** workloads restarted when DATABASE_URL changes */
-        workloads: z.array(z.object({ kind: z.enum(["Deployment", "StatefulSet"]), name: z.string().min(1) })).default([]),
+        workloads: z.array(z.object({ kind: z.enum(["Deployment", "StatefulSet"]), name: z.string().min(1) }).strict()).default([]),
       })
+      .strict()
       .default({}),
     /**
      * true: the app moves to PostgreSQL (stop app.workloads, final sync, switch, restart, health check);
@@ -333,12 +346,59 @@ export function parseConfig(raw: Record<string, unknown>): StackConfig {
   }
   const result = configSchema.safeParse(raw);
   if (result.success) return result.data;
-  const lines = result.error.issues.map((i) => {
+  const lines = result.error.issues.flatMap((i) => {
     const key = i.path.length ? `pgshift:${i.path.join(".")}` : "pgshift";
-    const got = i.code === "unrecognized_keys" ? ` (unknown: ${i.keys.join(", ")})` : "";
-    return `  ${key}: ${i.message}${got}`;
+    if (i.code !== "unrecognized_keys") return [`  ${key}: ${i.message}`];
+    // A misspelt key would otherwise leave its setting at the default without a word: name it and the key meant.
+    const known = keysAt(configSchema, i.path);
+    return i.keys.map((k) => {
+      const meant = closestKey(k, known);
+      const where = i.path.length ? `${key}.${k}` : `pgshift:${k}`;
+      const suggestion = meant ? `; did you mean ${i.path.length ? `${key}.${meant}` : `pgshift:${meant}`}?` : "";
+      return `  ${where}: unknown key${suggestion} (known: ${known.join(", ")}). Remove it with: pulumi config rm --path '${where}'`;
+    });
   });
   throw new ConfigError(`Invalid stack configuration:\n${lines.join("\n")}\nSet a value with: pulumi config set --path 'pgshift:<key>' <value>`);
+}
+
+/** The keys the object at `path` of a schema takes (through defaults, optionals, preprocessing and arrays). */
+function keysAt(schema: z.ZodTypeAny, path: (string | number)[]): string[] {
+  let t: z.ZodTypeAny = schema;
+  for (let i = 0; ;) {
+    if (t instanceof z.ZodEffects) t = t.innerType();
+    else if (t instanceof z.ZodDefault) t = t.removeDefault();
+    else if (t instanceof z.ZodOptional || t instanceof z.ZodNullable) t = t.unwrap();
+    else if (i === path.length) return t instanceof z.ZodObject ? Object.keys(t.shape) : [];
+    else if (t instanceof z.ZodArray) {
+      t = t.element; // path[i] is the item's index
+      i++;
+    } else if (t instanceof z.ZodObject) t = (t.shape as Record<string, z.ZodTypeAny>)[String(path[i++])] ?? z.never();
+    else return [];
+  }
+}
+
+/** The known key a misspelt one most likely meant: fewest edits, at most a third of its length (and case differences count as none). */
+export function closestKey(key: string, known: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(1, Math.floor(key.length / 3)) + 1;
+  for (const k of known) {
+    const d = editDistance(key.toLowerCase(), k.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best;
+}
+
+/** Levenshtein distance, an adjacent transposition counting as one edit. */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  return d[a.length]![b.length]!;
 }
 
 /**
