@@ -3,6 +3,7 @@
 // allowed, before anything is created.
 import { z } from "zod";
 import { settingsSchema } from "./engine/options";
+import { closestKey, keysAt } from "./config-keys";
 import { SUPERUSER } from "../components/defaults";
 
 const quantity = z.string().regex(/^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, "a Kubernetes quantity such as 500m, 512Mi or 10Gi");
@@ -95,8 +96,14 @@ export const configSchema = z
         drains: z.enum(["allow", "block"]).default("allow"),
         storageClass: z.string().optional(),
         storageSize: quantity.default("10Gi"),
-        requests: z.object({ cpu: quantity.default("250m"), memory: quantity.default("512Mi") }).default({}),
-        limits: z.object({ cpu: quantity.default("1"), memory: quantity.default("1Gi") }).default({}),
+        requests: z
+          .object({ cpu: quantity.default("250m"), memory: quantity.default("512Mi") })
+          .strict()
+          .default({}),
+        limits: z
+          .object({ cpu: quantity.default("1"), memory: quantity.default("1Gi") })
+          .strict()
+          .default({}),
         /** TLS for client connections; the server certificate comes from tlsSecret, or is generated */
         tls: z.boolean().default(false),
         tlsSecret: z.string().optional(),
@@ -107,6 +114,7 @@ export const configSchema = z
         maxConnections: z.number().int().min(10).max(5000).default(100),
         sharedBuffers: quantity.default("128Mi"),
       })
+      .strict()
       .default({})
       .transform((d) => ({ ...d, image: d.image ?? DEFAULT_IMAGES[d.engine], instances: d.instances ?? (d.engine === "cloudnative-pg" ? 3 : 1) })),
     roles: z
@@ -116,6 +124,7 @@ export const configSchema = z
         monitor: roleName.default("piyasa_monitor"),
         backup: roleName.default("piyasa_backup"),
       })
+      .strict()
       .default({}),
     networkPolicy: z
       .object({
@@ -133,6 +142,7 @@ export const configSchema = z
          */
         apiServerCidrs: z.array(ipv4Cidr("172.20.0.10/32")).default([]),
       })
+      .strict()
       .default({}),
     backup: z
       .object({
@@ -155,6 +165,7 @@ export const configSchema = z
           )
           .optional(),
       })
+      .strict()
       .default({}),
     exporter: z
       .object({
@@ -163,6 +174,7 @@ export const configSchema = z
         imageDigest: digest.optional(),
         serviceMonitor: z.boolean().default(false),
       })
+      .strict()
       .default({}),
     /**
      * How pgshift reaches PostgreSQL for roles, grants, the schema command and the copy.
@@ -190,6 +202,7 @@ export const configSchema = z
         schemaCommand: z.string().optional(),
         backupDir: z.string().optional(),
       })
+      .strict()
       .default({}),
     app: z
       .object({
@@ -203,8 +216,9 @@ export const configSchema = z
         /** what DATABASE_URL is before cutover (and after a rollback) */
         sqliteUrl: z.string().default("sqlite:///./app.db"),
         /** workloads restarted when DATABASE_URL changes */
-        workloads: z.array(z.object({ kind: z.enum(["Deployment", "StatefulSet"]), name: z.string().min(1) })).default([]),
+        workloads: z.array(z.object({ kind: z.enum(["Deployment", "StatefulSet"]), name: z.string().min(1) }).strict()).default([]),
       })
+      .strict()
       .default({}),
     /**
      * true: the app moves to PostgreSQL (stop app.workloads, final sync, switch, restart, health check);
@@ -333,10 +347,17 @@ export function parseConfig(raw: Record<string, unknown>): StackConfig {
   }
   const result = configSchema.safeParse(raw);
   if (result.success) return result.data;
-  const lines = result.error.issues.map((i) => {
+  const lines = result.error.issues.flatMap((i) => {
     const key = i.path.length ? `pgshift:${i.path.join(".")}` : "pgshift";
-    const got = i.code === "unrecognized_keys" ? ` (unknown: ${i.keys.join(", ")})` : "";
-    return `  ${key}: ${i.message}${got}`;
+    if (i.code !== "unrecognized_keys") return [`  ${key}: ${i.message}`];
+    // A misspelt key would otherwise leave its setting at the default without a word: name it and the key meant.
+    const known = keysAt(configSchema, i.path);
+    return i.keys.map((k) => {
+      const meant = closestKey(k, known);
+      const where = i.path.length ? `${key}.${k}` : `pgshift:${k}`;
+      const suggestion = meant ? `; did you mean ${i.path.length ? `${key}.${meant}` : `pgshift:${meant}`}?` : "";
+      return `  ${where}: unknown key${suggestion} (known: ${known.join(", ")}). Remove it with: pulumi config rm --path '${where}'`;
+    });
   });
   throw new ConfigError(`Invalid stack configuration:\n${lines.join("\n")}\nSet a value with: pulumi config set --path 'pgshift:<key>' <value>`);
 }

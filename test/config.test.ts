@@ -32,6 +32,43 @@ test("dev and prod stack files are valid and say what the seed says", () => {
   assert.equal(local.renderDir, "out/manifests");
 });
 
+test("every checked-in stack file parses, with no key the schema does not know", () => {
+  for (const file of ["Pulumi.dev.yaml", "Pulumi.prod.yaml", "Pulumi.local.yaml", "Pulumi.cluster.yaml", "Pulumi.cluster-ha.yaml"])
+    assert.doesNotThrow(() => parseConfig(rawConfig(stackConfig(file))), file);
+});
+
+test("a misspelt key anywhere stops with its name and the key it most likely meant, instead of leaving the setting at its default", () => {
+  const base = { "pgshift:namespace": "ns" };
+  const fails = (raw: Record<string, unknown>, ...patterns: RegExp[]) =>
+    assert.throws(
+      () => parseConfig(rawConfig({ ...base, ...Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, JSON.stringify(v)])) })),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        for (const p of patterns) assert.match(e.message, p);
+        return true;
+      },
+    );
+  fails(
+    { "pgshift:migration": { exludeTables: ["sessions"], jobs: 2 } },
+    /pgshift:migration\.exludeTables: unknown key; did you mean pgshift:migration\.excludeTables\?/,
+    /known: .*excludeTables/,
+    /pulumi config rm --path 'pgshift:migration\.exludeTables'/,
+  );
+  fails({ "pgshift:migration": { Jobs: 4 } }, /pgshift:migration\.Jobs: unknown key; did you mean pgshift:migration\.jobs\?/);
+  fails({ "pgshift:migration": { copyEverything: true } }, /pgshift:migration\.copyEverything: unknown key \(known: /);
+  fails({ "pgshift:database": { storagesize: "1Gi" } }, /pgshift:database\.storagesize: unknown key; did you mean pgshift:database\.storageSize\?/);
+  fails({ "pgshift:database": { requests: { cpus: "1" } } }, /pgshift:database\.requests\.cpus: .*did you mean pgshift:database\.requests\.cpu\?/);
+  fails({ "pgshift:backup": { keepDialy: 3 } }, /pgshift:backup\.keepDialy: .*did you mean pgshift:backup\.keepDaily\?/);
+  fails({ "pgshift:roles": { onwer: "x_owner" } }, /pgshift:roles\.onwer: .*did you mean pgshift:roles\.owner\?/);
+  fails({ "pgshift:networkPolicy": { allowfrom: [] } }, /pgshift:networkPolicy\.allowfrom: .*did you mean pgshift:networkPolicy\.allowFrom\?/);
+  fails({ "pgshift:exporter": { enable: false } }, /pgshift:exporter\.enable: .*did you mean pgshift:exporter\.enabled\?/);
+  fails({ "pgshift:app": { secretname: "s" } }, /pgshift:app\.secretname: .*did you mean pgshift:app\.secretName\?/);
+  fails(
+    { "pgshift:app": { workloads: [{ kind: "Deployment", nmae: "api" }] } },
+    /pgshift:app\.workloads\.0\.nmae: .*did you mean pgshift:app\.workloads\.0\.name\?/,
+  );
+});
+
 test("bad values stop with the key's name and what is allowed", () => {
   const bad = {
     "pgshift:namespace": "Not_A_Label",
@@ -46,7 +83,7 @@ test("bad values stop with the key's name and what is allowed", () => {
       const m = (e as Error).message;
       assert.match(m, /pgshift:namespace: a DNS label/);
       assert.match(m, /pgshift:backup\.schedule: a cron schedule/);
-      assert.match(m, /pgshift: .*unknown: databse/);
+      assert.match(m, /pgshift:databse: unknown key; did you mean pgshift:database\?/);
       assert.match(m, /pgshift:connection\.port/);
       return true;
     },
@@ -207,7 +244,10 @@ test("cutover: true/false, or with a health check, timeout and reader image; rol
     [{ cutover: { enabled: true, healthCheck: { service: "api", port: 80, path: "healthz" } } }, /pgshift:cutover\.healthCheck\.path: an absolute HTTP path/],
     [{ cutover: { enabled: true, timeout: 1 } }, /pgshift:cutover\.timeout: Number must be greater than or equal to 10/],
     [{ cutover: "soon" }, /pgshift:cutover: Expected object/],
-    [{ rollback: { discardPostgresWrite: true } }, /pgshift:rollback: .*discardPostgresWrite/],
+    [
+      { rollback: { discardPostgresWrite: true } },
+      /pgshift:rollback\.discardPostgresWrite: unknown key; did you mean pgshift:rollback\.discardPostgresWrites\?/,
+    ],
     [{ rollback: { discardPostgresWrites: "yes" } }, /pgshift:rollback\.discardPostgresWrites: Expected boolean/],
   ];
   for (const [raw, re] of bad)

@@ -115,7 +115,7 @@ describe("cluster stack on a node", () => {
     assert.notEqual(back.metadata.uid, old.metadata.uid, "a new pod");
     assert.equal(await psql("SELECT x FROM public.survives"), "42");
     // A table of the superuser's in the app's schema: a rollback refuses it (the migration's role cannot read it,
-    // src/engine/sync-back.ts), so it goes before the cutover cases.
+    // src/engine/sync-back/), so it goes before the cutover cases.
     await psql("DROP TABLE public.survives");
     assert.equal(await psql("SELECT count(*) FROM public.messages"), String(MESSAGES));
   });

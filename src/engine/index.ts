@@ -26,4 +26,4 @@ export {
   type SyncBackProblem,
   type SyncBackReport,
   type SyncBackTable,
-} from "./sync-back";
+} from "./sync-back/sync-back";

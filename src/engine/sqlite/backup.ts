@@ -2,7 +2,7 @@
 // done safely: SQLite's online backup API gives a consistent copy even while
 // the app is writing, which `cp` of a WAL-mode database does not. Used before
 // the copy to PostgreSQL (the DataMigration resource) and before a sync-back
-// writes into the file (sync-back.ts).
+// writes into the file (sync-back/).
 import Database from "better-sqlite3";
 import { existsSync, mkdirSync } from "node:fs";
 import { basename, dirname, join } from "node:path";

@@ -1,11 +1,12 @@
 // A SQLite column default as PostgreSQL's: the ones that mean the same there
 // (the current moment, random UUIDs, literals), written for the column's
-// PostgreSQL type; anything else is dropped and the plan says so.
+// PostgreSQL type; anything else is dropped and the plan says so. The per-kind
+// facts (how a kind writes "now", random bytes, which literals it takes) live in
+// COLUMN_TYPES; this file reads SQLite's side and asks them.
 import { balanced, sqliteString } from "./expressions";
-import { isIntegerKind, isNumberKind, isTextKind, type ColumnCast } from "./column-types";
+import { COLUMN_TYPES, UTC_NOW, isIntegerKind, isNumberKind, isTextKind, type ColumnCast } from "./column-types";
 import { quoteLiteral } from "../identifiers";
 
-const UTC_NOW = "(CURRENT_TIMESTAMP AT TIME ZONE 'UTC')";
 // strftime() conversions → to_char() patterns (SQLite's %f is seconds with milliseconds).
 const STRFTIME: Record<string, string> = { Y: "YYYY", m: "MM", d: "DD", H: "HH24", M: "MI", S: "SS", f: "SS.MS", j: "DDD", "%": "%" };
 
@@ -29,7 +30,8 @@ function toCharPattern(format: string): string | undefined {
 /**
  * SQLite defaults that mean the same in PostgreSQL, written for the column's
  * PostgreSQL type (SQLite's 'now' is UTC; so are these); anything else is
- * dropped, and the plan says so.
+ * dropped, and the plan says so. What each kind takes is COLUMN_TYPES' to say
+ * (its `defaults`, and whether it holds integers, numbers or text).
  */
 export function translateDefault(sqlDefault: string | null, cast: ColumnCast): string | null {
   if (sqlDefault === null) return null;
@@ -37,26 +39,27 @@ export function translateDefault(sqlDefault: string | null, cast: ColumnCast): s
   while (d.startsWith("(") && d.endsWith(")") && balanced(d, 0) === d.slice(1, -1)) d = d.slice(1, -1).trim();
   const u = d.toUpperCase().replace(/\s+/g, "");
   const k = cast.kind;
+  const facts = COLUMN_TYPES[k].defaults ?? {};
   const isText = isTextKind(k);
   const stamp = (pattern: string) => `to_char(${UTC_NOW}, '${pattern}')`;
   if (u === "NULL") return null;
 
   // The current moment, as the column holds it.
-  const nowTimestamp = k === "timestamptz" ? "CURRENT_TIMESTAMP" : k === "timestamp" ? UTC_NOW : undefined;
+  const now = facts.now;
+  const nowTimestamp = now?.keeps === "date and time" ? now.sql : undefined;
   if (u === "CURRENT_TIMESTAMP" || /^DATETIME\('NOW'\)$/.test(u)) {
-    if (nowTimestamp) return nowTimestamp;
+    if (now && now.keeps !== "time") return now.sql;
     if (isText) return stamp("YYYY-MM-DD HH24:MI:SS");
-    if (k === "date") return `${UTC_NOW}::date`;
     return null;
   }
   if (u === "CURRENT_DATE" || /^DATE\('NOW'\)$/.test(u)) {
-    if (k === "date") return `${UTC_NOW}::date`;
+    if (now?.keeps === "date") return now.sql;
     if (nowTimestamp) return `date_trunc('day', ${nowTimestamp})`;
     if (isText) return stamp("YYYY-MM-DD");
     return null;
   }
   if (u === "CURRENT_TIME" || /^TIME\('NOW'\)$/.test(u)) {
-    if (k === "time") return `${UTC_NOW}::time(0)`;
+    if (now?.keeps === "time") return now.sql;
     if (isText) return stamp("HH24:MI:SS");
     return null;
   }
@@ -77,36 +80,36 @@ export function translateDefault(sqlDefault: string | null, cast: ColumnCast): s
     return null;
   }
   if (/^JULIANDAY\('NOW'\)$/.test(u)) {
-    if (k === "double" || k === "numeric") return "(extract(epoch FROM CURRENT_TIMESTAMP) / 86400.0 + 2440587.5)";
+    // A julian day number has a fraction: numbers that keep one (double, numeric) take it.
+    if (isNumberKind(k) && !isIntegerKind(k)) return "(extract(epoch FROM CURRENT_TIMESTAMP) / 86400.0 + 2440587.5)";
     if (nowTimestamp) return nowTimestamp; // pgshift reads julian day numbers as timestamps
     return null;
   }
-  // 16 random bytes, the usual SQLite stand-in for a UUID; gen_random_uuid() is
-  // as unique (122 random bits: 6 bits carry the UUID version).
+  // 16 random bytes, the usual SQLite stand-in for a UUID.
   const random = /^(LOWER\(HEX\(RANDOMBLOB\(16\)\)\)|HEX\(RANDOMBLOB\(16\)\)|RANDOMBLOB\(16\))$/.exec(u);
   if (random) {
+    const blob = u.startsWith("RANDOMBLOB");
+    if (facts.random16 && (blob || !facts.random16.blobOnly)) return facts.random16.sql;
     const hex = "replace(gen_random_uuid()::text, '-', '')";
-    if (k === "uuid") return "gen_random_uuid()";
-    if (u.startsWith("RANDOMBLOB")) return k === "bytea" ? `decode(${hex}, 'hex')` : null;
-    if (isText) return u.startsWith("LOWER") ? hex : `upper(${hex})`;
+    if (isText && !blob) return u.startsWith("LOWER") ? hex : `upper(${hex})`;
     return null;
   }
-  if (cast.kind === "boolean") {
+  if (facts.literal === "boolean") {
     if (/^(1|TRUE|'1'|'T'|'TRUE'|'Y'|'YES')$/.test(u)) return "true";
     if (/^(0|FALSE|'0'|'F'|'FALSE'|'N'|'NO')$/.test(u)) return "false";
     return null;
   }
   if (u === "TRUE" || u === "FALSE") return isIntegerKind(k) ? (u === "TRUE" ? "1" : "0") : null;
   if (/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(d)) {
-    if (isTextKind(k) || k === "jsonb" || k === "json") return `'${d}'`;
+    if (isText || facts.literal === "json") return `'${d}'`;
     return d;
   }
   if (/^'([^']|'')*'$/.test(d)) {
     if (isNumberKind(k) && !/^'\s*[-+]?[\d.]+\s*'$/.test(d)) return null;
-    if ((k === "jsonb" || k === "json") && !isJson(sqliteString(d))) return null;
+    if (facts.literal === "json" && !isJson(sqliteString(d))) return null;
     return quoteLiteral(sqliteString(d));
   }
-  if (/^X'([0-9A-F]{2})*'$/.test(u) && k === "bytea") return `'\\x${u.slice(2, -1).toLowerCase()}'::bytea`;
+  if (/^X'([0-9A-F]{2})*'$/.test(u) && facts.literal === "bytes") return `'\\x${u.slice(2, -1).toLowerCase()}'::bytea`;
   return null;
 }
 

@@ -1,34 +1,36 @@
 // Every kind of column pgshift writes, in one table: its PostgreSQL type, the
-// converter that writes SQLite values into it (convert.ts), the canonical form
-// verification compares values in, whether keys of it can be merged in order
-// (and whether they are integers: delta sync, sequences), the name `--cast`
-// takes for it, and its token in the C copy. The cast rules (cast-rules.ts) and
-// the target's existing column types (postgres/catalog.ts) each point at a kind
-// here. Adding a type (docs/engine.md "Adding a column type"):
-//   1. its entry in TYPES below, and its converter in convert.ts;
+// converter that writes SQLite values into it (convert.ts, convert-dates.ts),
+// the canonical form verification compares values in, whether keys of it can be
+// merged in order (and whether they are integers: delta sync, sequences), what
+// it holds (numbers, text, dates as numbers), the name `--cast` takes for it,
+// its token in the C copy, and what SQLite defaults mean in it. The cast rules
+// (cast-rules.ts) and the target's existing column types (postgres/catalog.ts)
+// each point at a kind here; no other file tests a kind by name for these
+// facts. Adding a type (docs/engine.md "Adding a column type"):
+//   1. its entry in TYPES below, and its converter in convert.ts (dates and
+//      times: convert-dates.ts);
 //   2. a cast rule in cast-rules.ts if SQLite declarations should map to it;
 //   3. its row in docs/engine.md's type table, and its samples in
 //      test/engine/types/column-types.test.ts (checked against PostgreSQL 16);
-//   4. to write it in C as well: `nativeToken`, its text and binary forms in
-//      sqlite/native/copy-text.c, its values in test/engine/sqlite/copy-text.test.ts;
-//   5. what SQLite defaults mean in it, if any: column-defaults.ts.
+//   4. what SQLite defaults mean in it, if more than numbers and text: its
+//      `defaults` (DefaultFacts), with a case in test/engine/types/expressions.test.ts;
+//   5. to write it in C as well: `nativeToken`, its text and binary forms in
+//      sqlite/native/copy-text.c, its values in test/engine/sqlite/copy-text.test.ts.
 import {
   booleanConverter,
   byteaConverter,
-  dateConverter,
   doubleConverter,
   integerConverter,
   jsonConverter,
   jsonTextConverter,
   numericConverter,
   textConverter,
-  timeConverter,
-  timestampConverter,
   unescapeCopy,
   uuidConverter,
   type Converter,
   type NumericDateUnit,
 } from "./convert";
+import { dateConverter, timeConverter, timestampConverter } from "./convert-dates";
 
 /** What a column becomes: a kind of COLUMN_TYPES, with its size and how it was chosen. */
 export interface ColumnCast {
@@ -71,7 +73,22 @@ export interface ColumnType {
   dateNumbers?: true;
   /** the C copy's token for it (sqlite/native/copy-text.c's spec); absent: its values are converted in JavaScript */
   nativeToken?: string;
+  /** what SQLite defaults mean in it beyond numbers and text (column-defaults.ts); absent: none of those */
+  defaults?: DefaultFacts;
 }
+
+/** The SQLite defaults a kind takes besides numeric and text literals (column-defaults.ts translates them). */
+export interface DefaultFacts {
+  /** the current moment as a value of this kind (SQLite's 'now' is UTC), and which part of it the kind keeps */
+  now?: { sql: string; keeps: "date and time" | "date" | "time" };
+  /** randomblob(16), SQLite's stand-in for a UUID, as a value of this kind; `blobOnly`: not its hex() text */
+  random16?: { sql: string; blobOnly?: true };
+  /** literals that must read as this kind to be kept: JSON text, boolean words, X'…' blobs */
+  literal?: "json" | "boolean" | "bytes";
+}
+
+/** The current moment in UTC without a zone: SQLite's 'now'. */
+export const UTC_NOW = "(CURRENT_TIMESTAMP AT TIME ZONE 'UTC')";
 
 export interface Size {
   /** varchar(n); numeric(p,s)'s p */
@@ -117,6 +134,7 @@ function timestampType(withZone: boolean): ColumnType {
     canonical: canonicalTime,
     dateNumbers: true,
     nativeToken: withZone ? "Z" : "T",
+    defaults: { now: { sql: withZone ? "CURRENT_TIMESTAMP" : UTC_NOW, keeps: "date and time" } },
   };
 }
 
@@ -150,6 +168,7 @@ const TYPES = {
     isPgType: (t) => t === "boolean",
     castName: "boolean",
     converter: () => booleanConverter,
+    defaults: { literal: "boolean" },
   },
   double: {
     nativeToken: "d",
@@ -179,6 +198,7 @@ const TYPES = {
     converter: (c) => dateConverter(c.numbers ?? "epoch-s"),
     canonical: canonicalTime,
     dateNumbers: true,
+    defaults: { now: { sql: `${UTC_NOW}::date`, keeps: "date" } },
   },
   time: {
     nativeToken: "H",
@@ -187,6 +207,7 @@ const TYPES = {
     castName: "time",
     converter: () => timeConverter,
     canonical: canonicalTime,
+    defaults: { now: { sql: `${UTC_NOW}::time(0)`, keeps: "time" } },
   },
   json: {
     ddl: fixed("json"),
@@ -194,6 +215,7 @@ const TYPES = {
     isPgType: (t) => t === "json",
     castName: "json",
     converter: () => jsonTextConverter,
+    defaults: { literal: "json" },
   },
   jsonb: {
     nativeToken: "j",
@@ -201,6 +223,7 @@ const TYPES = {
     isPgType: (t) => t === "jsonb",
     castName: "jsonb",
     converter: () => jsonConverter,
+    defaults: { literal: "json" },
     // jsonb prints keys in its own order; object key order is not part of the value.
     canonical: (v) => {
       try {
@@ -216,6 +239,7 @@ const TYPES = {
     isPgType: (t) => t === "bytea",
     castName: "bytea",
     converter: () => byteaConverter,
+    defaults: { random16: { sql: "decode(replace(gen_random_uuid()::text, '-', ''), 'hex')", blobOnly: true }, literal: "bytes" },
   },
   uuid: {
     nativeToken: "U",
@@ -223,6 +247,8 @@ const TYPES = {
     isPgType: (t) => t === "uuid",
     castName: "uuid",
     converter: () => uuidConverter,
+    // gen_random_uuid() is as unique as 16 random bytes (122 random bits: 6 carry the UUID version).
+    defaults: { random16: { sql: "gen_random_uuid()" } },
     canonical: (v) => v.replace(/[{}-]/g, "").toLowerCase(),
   },
 } satisfies Record<string, ColumnType>;

@@ -1,4 +1,4 @@
-// Sync-back (src/engine/sync-back.ts) against a real PostgreSQL 16 and real
+// Sync-back (src/engine/sync-back/) against a real PostgreSQL 16 and real
 // SQLite files: migrate, let "the app" write to PostgreSQL, copy its writes back
 // into the file, and check the file equals PostgreSQL with every value in the
 // form the app wrote its SQLite values in.
@@ -9,10 +9,10 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { startPostgres, type TestPostgres } from "../helpers/postgres";
-import { sqliteFile } from "../helpers/sqlite";
-import { createSampleAppDb } from "../../scripts/sample-app-db";
-import { migrate, verifyMigration, planSyncBack, syncBack, SyncBackRefusal } from "../../src/engine";
+import { startPostgres, type TestPostgres } from "../../helpers/postgres";
+import { sqliteFile } from "../../helpers/sqlite";
+import { createSampleAppDb } from "../../../scripts/sample-app-db";
+import { migrate, verifyMigration, planSyncBack, syncBack, SyncBackRefusal } from "../../../src/engine";
 
 let pg: TestPostgres;
 before(async () => {
