@@ -201,7 +201,7 @@ export interface KeyedDifference {
  * Both sides merged in key order, every row that differs yielded: missing on
  * one side, or values that differ in the column type's canonical form (so a
  * jsonb's key order or a fraction's trailing zeros are not differences).
- * Verification stops at a few; sync-back (sync-back.ts) writes every one.
+ * Verification stops at a few; sync-back (sync-back/) writes every one.
  * Undefined when the table has no key to merge by.
  */
 export function keyedDifferences(

@@ -1,6 +1,6 @@
 // The data side of the cutover steps (cutover-steps.ts) over the engine: the
 // final delta sync SQLite → PostgreSQL (what `migrate --refresh` does), and the
-// copy back PostgreSQL → SQLite (src/engine/sync-back.ts) for a rollback.
+// copy back PostgreSQL → SQLite (src/engine/sync-back/) for a rollback.
 import { migrate, planSyncBack, syncBack, verifyMigration } from "../engine";
 import { withDefaults, type MigrationSettings } from "../engine/options";
 import type { DataSide, SyncResult } from "./cutover-steps";
