@@ -212,6 +212,8 @@ export interface WriterCounts {
   ids: BigInt64Array;
   rows: BigInt64Array;
   foreign: Set<bigint>;
+  /** rows in the whole table, where counted (writerCounts) */
+  total?: number;
 }
 
 /**
