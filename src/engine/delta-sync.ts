@@ -169,10 +169,15 @@ export async function syncTable(
   };
 }
 
-/** Whether only the sync's own statements write the table: no trigger of the user's, no rule (either could add or drop rows). */
+/**
+ * Whether only the sync's own statements write the table: a plain table (not partitioned, no child tables, whose
+ * own triggers and rules this would not see), with no trigger of the user's and no rule (either could add or drop rows).
+ */
 async function writesOnlyItsOwn(client: pg.Client, table: string): Promise<boolean> {
   const r = await client.query<{ plain: boolean }>(
-    `SELECT NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal)
+    `SELECT (SELECT relkind = 'r' FROM pg_class WHERE oid = $1::regclass)
+        AND NOT EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = $1::regclass)
+        AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal)
         AND NOT EXISTS (SELECT 1 FROM pg_rewrite WHERE ev_class = $1::regclass AND rulename <> '_RETURN') AS plain`,
     [table],
   );
