@@ -45,6 +45,12 @@ export interface SyncResult {
   sourceRows: number;
   /** SQLite's raw digests of the whole snapshot table, to record (recorded path only) */
   digests?: RawDigests;
+  /**
+   * PostgreSQL's rows at the end of the sync, counted under its lock: the rows
+   * before, less those deleted, plus those copied. Undefined when a trigger or
+   * rule may have written rows of its own (verification then counts them).
+   */
+  targetRows?: number;
 }
 
 /**
@@ -78,6 +84,7 @@ export async function syncTable(
   let sourceRows = 0;
   let digests: RawDigests | undefined;
   let recopyRows = 0;
+  let targetBefore: number | undefined = 0;
   if (recorded) {
     // PostgreSQL scans its side while this thread hashes SQLite's.
     const before = parseDigests(recorded.digests);
@@ -98,6 +105,7 @@ export async function syncTable(
     totalRanges = Math.max(digests.ids.length, pgSide.ids.length);
     sourceRows = totalRows(digests);
     recopyRows = rowsIn(digests, changed);
+    targetBefore = pgSide.total;
   } else {
     const theirs = targetDigests(client, schema, t, width);
     theirs.catch(() => {});
@@ -112,6 +120,7 @@ export async function syncTable(
     totalRanges = new Set([...ours.keys(), ...(await theirs).keys()]).size;
     for (const d of ours.values()) sourceRows += d.n;
     for (const id of changed) recopyRows += ours.get(id.toString())?.n ?? 0;
+    for (const d of (await theirs).values()) targetBefore += d.n;
   }
   const ranges = keyRanges(changed, width);
   let deletedRows = 0;
@@ -142,6 +151,8 @@ export async function syncTable(
       hooks.read?.();
     }
   } else hooks.read?.();
+  // Exact under the EXCLUSIVE lock, unless something else writes when the sync does: then verification counts.
+  const plain = await writesOnlyItsOwn(client, table);
 
   return {
     copiedRows,
@@ -154,7 +165,23 @@ export async function syncTable(
     ...(sent ? { sent } : {}),
     sourceRows,
     ...(digests ? { digests } : {}),
+    ...(plain && targetBefore !== undefined ? { targetRows: targetBefore - deletedRows + copiedRows } : {}),
   };
+}
+
+/**
+ * Whether only the sync's own statements write the table: a plain table (not partitioned, no child tables, whose
+ * own triggers and rules this would not see), with no trigger of the user's and no rule (either could add or drop rows).
+ */
+async function writesOnlyItsOwn(client: pg.Client, table: string): Promise<boolean> {
+  const r = await client.query<{ plain: boolean }>(
+    `SELECT (SELECT relkind = 'r' FROM pg_class WHERE oid = $1::regclass)
+        AND NOT EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = $1::regclass)
+        AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal)
+        AND NOT EXISTS (SELECT 1 FROM pg_rewrite WHERE ev_class = $1::regclass AND rulename <> '_RETURN') AS plain`,
+    [table],
+  );
+  return r.rows[0]?.plain === true;
 }
 
 /**
@@ -175,22 +202,24 @@ export async function writerCounts(
   writers: string[],
   recorded: RawDigests,
 ): Promise<WriterCounts> {
-  const r = await client.query<{ untouched: boolean; counts: string | null; foreign: string | null }>({
+  const r = await client.query<{ untouched: boolean; total: string; counts: string | null; foreign: string | null }>({
     text: `WITH totals AS (SELECT count(*) AS n, count(*) FILTER (WHERE NOT (xmin = ANY ($2::xid[]))) AS others FROM ${table}),
                 ranges AS (SELECT ${quoteIdent(keyColumn)}::bigint / $1::bigint AS c, count(*) AS n, bool_or(NOT (xmin = ANY ($2::xid[]))) AS f FROM ${table} GROUP BY 1)
-           SELECT totals.n = $3::bigint AND totals.others = 0 AS untouched,
+           SELECT totals.n = $3::bigint AND totals.others = 0 AS untouched, totals.n AS total,
                   CASE WHEN totals.n = $3::bigint AND totals.others = 0 THEN NULL ELSE (SELECT string_agg(c::text || ' ' || n::text, ',' ORDER BY c) FROM ranges) END AS counts,
                   CASE WHEN totals.n = $3::bigint AND totals.others = 0 THEN NULL ELSE (SELECT string_agg(c::text, ',') FILTER (WHERE f) FROM ranges) END AS foreign
              FROM totals`,
     values: [width.toString(), writers, totalRows(recorded).toString()],
   });
   const row = r.rows[0]!;
-  if (row.untouched) return { ids: recorded.ids, rows: recorded.rows, foreign: new Set() };
+  const total = Number(row.total);
+  if (row.untouched) return { ids: recorded.ids, rows: recorded.rows, foreign: new Set(), total };
   const pairs = row.counts ? row.counts.split(",") : [];
   const out: WriterCounts = {
     ids: new BigInt64Array(pairs.length),
     rows: new BigInt64Array(pairs.length),
     foreign: new Set((row.foreign ?? "").split(",").filter(Boolean).map(BigInt)),
+    total,
   };
   pairs.forEach((pair, i) => {
     const space = pair.indexOf(" ");
@@ -204,10 +233,12 @@ export async function writerCounts(
  * After commit: the re-copied ranges read back against what was sent, and the
  * row count. The other ranges were found level inside the sync's transaction,
  * with the table locked until commit; undefined if anything differs (the
- * caller then compares row by row).
+ * caller then compares row by row). The count is the one the sync took under
+ * its lock where it could (SyncResult.targetRows): counting again would read
+ * the whole table (0.1–0.6 s a million rows, the longest step of this check).
  */
 export async function verifyByRanges(client: pg.Client, schema: string, t: TablePlan, sync: SyncResult): Promise<TableVerification | undefined> {
-  const rows = Number((await client.query(`SELECT count(*) AS n FROM ${qualified(schema, t.target)}`)).rows[0].n);
+  const rows = sync.targetRows ?? Number((await client.query(`SELECT count(*) AS n FROM ${qualified(schema, t.target)}`)).rows[0].n);
   if (rows !== sync.sourceRows) return undefined;
   if (sync.sent) {
     const back = await verifyByDigest(client, schema, t, sync.sent, { column: deltaKeyColumn(t)!.target, ranges: sync.ranges });

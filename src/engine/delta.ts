@@ -212,6 +212,8 @@ export interface WriterCounts {
   ids: BigInt64Array;
   rows: BigInt64Array;
   foreign: Set<bigint>;
+  /** rows in the whole table, where counted (writerCounts) */
+  total?: number;
 }
 
 /**
@@ -304,7 +306,16 @@ export async function rowsThatDiffer(
   reading.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
   let text = "";
   try {
-    for (const chunk of reader.chunks(CHUNK)) text += chunk.data.toString("utf8");
+    // Between chunks the event loop takes in PostgreSQL's lines: otherwise its COPY stalls on a full socket
+    // until SQLite's side is read, and the two sides are read one after the other instead of at once.
+    let at = Date.now();
+    for (const chunk of reader.chunks(CHUNK)) {
+      text += chunk.data.toString("utf8");
+      if (Date.now() - at >= 5) {
+        await new Promise(setImmediate);
+        at = Date.now();
+      }
+    }
   } finally {
     await reading.catch(() => {});
   }

@@ -454,3 +454,51 @@ test("a refresh reads the file in place while it re-reads little, and copies it 
     })(),
   );
 });
+
+/** Rows PostgreSQL read from `posts` so far (seq scans, and index entries of index scans), once the finished sessions' counts are in. */
+async function rowsRead(db: string): Promise<number> {
+  await new Promise((r) => setTimeout(r, 300)); // a backend reports its counts as it exits, just after the client's end()
+  const [r] = await pg.query<{ n: string }>(
+    `SELECT (SELECT coalesce(seq_tup_read, 0) FROM pg_stat_user_tables WHERE relid = 'posts'::regclass)
+          + (SELECT coalesce(sum(idx_tup_read), 0) FROM pg_stat_user_indexes WHERE relid = 'posts'::regclass) AS n`,
+    [],
+    db,
+  );
+  return Number(r!.n);
+}
+
+test("verifying a sync reads back the re-copied rows only: the row count is the one the sync took under its lock", async () => {
+  // Two databases loaded alike and synced alike, one verified: the verification's own reads are the difference.
+  const a = await loaded();
+  const b = await loaded();
+  copyFileSync(a.source, b.source);
+  const change = "UPDATE posts SET body = 'edited' WHERE id IN (7, 1500, 2999); DELETE FROM posts WHERE id = 42";
+  editSqlite(a.source, change);
+  editSqlite(b.source, change);
+  const before = [await rowsRead(a.db), await rowsRead(b.db)];
+  const unverified = await migrate({ source: a.source, target: a.url, refresh: true, verify: false });
+  const verified = await migrate({ source: b.source, target: b.url, refresh: true });
+  assert.equal(unverified.ok, true);
+  assert.equal(verified.ok, true, JSON.stringify(verified.tables));
+  assert.equal(table(verified, "posts").verifiedBy, "range digests");
+  assert.equal(table(verified, "posts").targetRows, ROWS - 1);
+  const extra = (await rowsRead(b.db)) - before[1]! - ((await rowsRead(a.db)) - before[0]!);
+  assert.ok(extra < ROWS / 10, `verification read ${extra} rows of posts (${ROWS} in the table)`);
+  assert.deepEqual(await dump(b.db), await fresh(b.source));
+});
+
+test("a trigger that adds rows while a sync copies is caught: verification then counts the table itself", async () => {
+  const { source, url, db } = await loaded();
+  await pg.query(
+    `CREATE FUNCTION echo_post() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN IF NEW.id < 100000 THEN INSERT INTO public.posts SELECT * FROM jsonb_populate_record(NEW, jsonb_build_object('id', NEW.id + 100000)); END IF; RETURN NEW; END $$;
+     CREATE TRIGGER echo AFTER INSERT ON posts FOR EACH ROW EXECUTE FUNCTION echo_post();`,
+    [],
+    db,
+  );
+  editSqlite(source, "UPDATE posts SET body = 'edited' WHERE id IN (7, 1500)");
+  const r = await migrate({ source, target: url, refresh: true });
+  assert.equal(r.ok, false, "the extra rows are reported, not a success");
+  assert.equal(table(r, "posts").match, false);
+  assert.ok(table(r, "posts").targetRows > ROWS, JSON.stringify(table(r, "posts")));
+});
