@@ -22,7 +22,7 @@ mapfile -t files < <(find test -name '*.test.ts' | sort)
 # the engine tests that go through copy text, the fingerprint, range digests and numeric dates without turning a
 # path off themselves (about 4 minutes under CI's load). copy-text, delta, numeric-dates, sync-back and migrate.hostile
 # take the JavaScript paths in tests of their own; they are not here.
-native_off=(test/engine/sqlite/fingerprint.test.ts test/engine/migrate.test.ts test/engine/sqlite/source.test.ts)
+native_off=(test/engine/sqlite/fingerprint.test.ts test/engine/migrate.test.ts test/engine/sqlite/snapshot.test.ts)
 if [ "$#" -gt 0 ]; then
   files=("$@")
   native_off=()

@@ -9,7 +9,8 @@ import type { RecordedRanges } from "./postgres/catalog";
 import type { TablePlan } from "./plan";
 import { pendingNumericDates, settleNumericDates } from "./sqlite/numeric-dates";
 import { parseDigests, sqliteRangeScan, totalRows, type RawDigests } from "./sqlite/range-digests";
-import { readableByWorkers, tableReader, type KeyRanges } from "./sqlite/source";
+import { readableByWorkers } from "./sqlite/snapshot";
+import { tableReader, type KeyRanges } from "./sqlite/source";
 import { verifyByDigest, type TableVerification } from "./compare";
 import {
   deltaKeyColumn,
@@ -68,7 +69,7 @@ export async function syncTable(
   decision: { width: bigint; recorded?: RecordedRanges & { extension: string } },
   onProgress?: CopyProgress,
   hooks: {
-    /** the reader for a re-copy of about that many rows (a refresh reading the source in place may copy it first, source.ts) */
+    /** the reader for a re-copy of about that many rows (a refresh reading the source in place may copy it first, snapshot.ts) */
     recopying?: (rows: number) => Database.Database | Promise<Database.Database>;
     /** SQLite's side has been read: its scan and, for a row-by-row comparison, the differing ranges */
     read?: () => void;

@@ -7,7 +7,7 @@ import type { CopyResult } from "./postgres/copy";
 import type { SyncResult } from "./delta-sync";
 import type { MigrationOptions, MigrationPlan, TablePlan } from "./plan";
 import type { ReadWorkers } from "./sqlite/read-workers";
-import type { Snapshot } from "./sqlite/source";
+import type { Snapshot } from "./sqlite/snapshot";
 import type { RowDifference, TableVerification } from "./compare";
 
 export interface ProgressEvent {

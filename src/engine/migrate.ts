@@ -13,7 +13,7 @@ import { session } from "./postgres/connection";
 import { DEFAULTS, checkOptions, withDefaults } from "./options";
 import { recordedLoadOptions, settleFingerprint, tablesIn } from "./postgres/catalog";
 import { openSource, planFrom, type MigrationOptions, type MigrationPlan } from "./plan";
-import { takeSnapshot, type Snapshot } from "./sqlite/source";
+import { takeSnapshot, type Snapshot } from "./sqlite/snapshot";
 import { decide } from "./phases/decide";
 import { addForeignKeys } from "./phases/foreign-keys";
 import { load } from "./phases/load";
@@ -48,7 +48,7 @@ export async function migrate(given: MigrateOptions): Promise<MigrationReport> {
   let hashed: SourceFingerprint | undefined;
   const admin = await session(options.target);
   try {
-    // A refresh reads the source in place (source.ts), so the plan is made inside its lock, from the same state,
+    // A refresh reads the source in place (snapshot.ts), so the plan is made inside its lock, from the same state,
     // and counts date columns' numbers in the scan its delta sync makes anyway (delta.ts), not here.
     let plan: MigrationPlan | undefined;
     if (!options.refresh) plan = await planFrom(src, options, { numericDates: "scan" });

@@ -61,7 +61,7 @@ export async function load(ctx: LoadContext): Promise<void> {
   // tables go one at a time in dependency order; in create mode they are
   // added afterwards and tables load in parallel.
   const jobs = plan.schemaMode === "existing" ? 1 : ctx.jobs;
-  // A refresh that reads the source in place copies it before reading whole tables (source.ts).
+  // A refresh that reads the source in place copies it before reading whole tables (snapshot.ts).
   if (singles.length) await ctx.snapshot.materialize();
   await pool(singles, jobs, async (t) => {
     await loadTable(ctx, t, actions.get(t.target) === "replaced");

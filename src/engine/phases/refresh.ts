@@ -21,7 +21,7 @@ import { addKeys, resetSequences } from "./keys";
 import { copy, createTable, record, recordRanges, type SourceReader } from "./table-load";
 
 /**
- * A refresh reading the source in place (source.ts) keeps the app's writers
+ * A refresh reading the source in place (snapshot.ts) keeps the app's writers
  * waiting while it reads. Re-copying more than this share of a table's rows
  * takes longer than copying the file (1M rows of ~380 bytes: a 31k-row re-copy
  * ~0.2 s, the 380 MB file ~0.25 s), so the file is copied then and the lock let go.
@@ -82,7 +82,7 @@ export async function refreshTables(ctx: LoadContext, tables: TablePlan[]): Prom
 }
 
 /**
- * Read in place (source.ts) until a table must be read whole or a sync
+ * Read in place (snapshot.ts) until a table must be read whole or a sync
  * re-copies much of one: then from a copy (whose reader the snapshot closes).
  */
 function readerOf(ctx: LoadContext, opened: SourceReader): { db: SourceReader; readWhole: () => Promise<SourceReader> } {

@@ -3,7 +3,7 @@
 import pg from "pg";
 import { askForPassword } from "./client-config";
 import { ConnectionError } from "../errors";
-import type { Snapshot } from "../sqlite/source";
+import type { Snapshot } from "../sqlite/snapshot";
 
 export function redact(url: string): string {
   try {

@@ -29,7 +29,7 @@ import { DEFAULTS } from "../options";
 import { recordedLoadOptions } from "../postgres/catalog";
 import { openSource, planFrom, type TablePlan } from "../plan";
 import { backupSqlite } from "../sqlite/backup";
-import { takeSnapshot } from "../sqlite/source";
+import { takeSnapshot } from "../sqlite/snapshot";
 import { SyncBackRefusal, type SyncBackProblem } from "./refusal";
 import { checkColumns, checkPostgresOnlyTables, loadOptions } from "./checks";
 import { compareTable, verifyWritten, type TableWork } from "./differences";

@@ -1,5 +1,5 @@
 // The fingerprint hashes the SQLite file while pgshift holds a read lock on it
-// (the snapshot, source.ts). SQLite's locks are POSIX record locks: closing any
+// (the snapshot, snapshot.ts). SQLite's locks are POSIX record locks: closing any
 // descriptor of the file drops every lock the process holds on it, so the hash
 // must not close its descriptors before the lock is let go. A second process
 // tries to commit to find out whether the lock is still held.

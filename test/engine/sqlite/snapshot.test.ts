@@ -11,7 +11,7 @@ import { join, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { startPostgres, type TestPostgres } from "../../helpers/postgres";
 import { migrate } from "../../../src/engine";
-import { IN_PLACE_MAX_BYTES, takeSnapshot } from "../../../src/engine/sqlite/source";
+import { IN_PLACE_MAX_BYTES, takeSnapshot } from "../../../src/engine/sqlite/snapshot";
 import { rangeDigestsExtension } from "../../../src/engine/sqlite/range-digests";
 
 let pg: TestPostgres;
