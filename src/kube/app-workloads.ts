@@ -39,6 +39,8 @@ export function kubeConfigOf(access: KubeAccess): k8s.KubeConfig {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** How often the app's pods are looked at while it is down: every wasted poll is write downtime (two small API reads each). */
+const POLL_MS = 100;
 const describe = (w: Workload) => `${w.kind} ${w.name}`;
 
 interface WorkloadObject {
@@ -92,24 +94,46 @@ export class AppWorkloads {
     }
   }
 
-  /** Names of the workload's pods that still exist (Terminating ones too: they may still write). */
-  async pods(w: Workload): Promise<string[]> {
+  private async podList(w: Workload): Promise<k8s.V1Pod[]> {
     const selector = (await this.read(w)).spec?.selector?.matchLabels ?? {};
     const labelSelector = Object.entries(selector)
       .map(([k, v]) => `${k}=${v}`)
       .join(",");
     if (!labelSelector) throw new AppWorkloadError(`${describe(w)} has no matchLabels selector; cannot tell which pods are its writers.`);
-    const list = await this.core().listNamespacedPod({ namespace: this.namespace, labelSelector });
-    return (list.items ?? []).map((p) => p.metadata?.name ?? "").filter(Boolean);
+    return (await this.core().listNamespacedPod({ namespace: this.namespace, labelSelector })).items ?? [];
+  }
+
+  /** Names of the workload's pods that still exist (Terminating ones too: they may still write). */
+  async pods(w: Workload): Promise<string[]> {
+    return (await this.podList(w)).map((p) => p.metadata?.name ?? "").filter(Boolean);
+  }
+
+  /**
+   * Names of the workload's pods that may still write: all but those being
+   * deleted whose every container the kubelet reports terminated. Such a pod
+   * cannot start a process again (a pod being deleted is never restarted), so
+   * its writes are over; what is left of it (sandbox, volumes, the API object)
+   * takes the kubelet another second or two, which the app's downtime need not wait for.
+   */
+  async writers(w: Workload): Promise<string[]> {
+    const done = (p: k8s.V1Pod) => {
+      if (!p.metadata?.deletionTimestamp) return false;
+      if (p.status?.phase === "Succeeded" || p.status?.phase === "Failed") return true;
+      const statuses = [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])];
+      const containers = (p.spec?.initContainers?.length ?? 0) + (p.spec?.containers.length ?? 0);
+      // A container the kubelet has not reported yet may be running: only a full list counts.
+      return statuses.length >= containers && statuses.every((c) => !!c.state?.terminated);
+    };
+    return (await this.podList(w)).filter((p) => !done(p)).map((p) => p.metadata?.name ?? "");
   }
 
   async waitStopped(w: Workload, timeoutMs: number): Promise<void> {
     const until = Date.now() + timeoutMs;
     let left: string[] = [];
     while (Date.now() < until) {
-      left = await this.pods(w);
+      left = await this.writers(w);
       if (left.length === 0) return;
-      await sleep(250);
+      await sleep(POLL_MS);
     }
     throw new AppWorkloadError(`${describe(w)} still has pods after ${Math.round(timeoutMs / 1000)} s of waiting for them to stop: ${left.join(", ")}.`);
   }
@@ -126,7 +150,7 @@ export class AppWorkloads {
     const until = Date.now() + timeoutMs;
     while (Date.now() < until) {
       if (await this.ready(w, replicas)) return;
-      await sleep(250);
+      await sleep(POLL_MS);
     }
     const s = (await this.read(w)).status ?? {};
     throw new AppWorkloadError(
