@@ -94,44 +94,22 @@ export class AppWorkloads {
     }
   }
 
-  private async podList(w: Workload): Promise<k8s.V1Pod[]> {
+  /** Names of the workload's pods that still exist (Terminating ones too: they may still write). */
+  async pods(w: Workload): Promise<string[]> {
     const selector = (await this.read(w)).spec?.selector?.matchLabels ?? {};
     const labelSelector = Object.entries(selector)
       .map(([k, v]) => `${k}=${v}`)
       .join(",");
     if (!labelSelector) throw new AppWorkloadError(`${describe(w)} has no matchLabels selector; cannot tell which pods are its writers.`);
-    return (await this.core().listNamespacedPod({ namespace: this.namespace, labelSelector })).items ?? [];
-  }
-
-  /** Names of the workload's pods that still exist (Terminating ones too: they may still write). */
-  async pods(w: Workload): Promise<string[]> {
-    return (await this.podList(w)).map((p) => p.metadata?.name ?? "").filter(Boolean);
-  }
-
-  /**
-   * Names of the workload's pods that may still write: all but those being
-   * deleted whose every container the kubelet reports terminated. Such a pod
-   * cannot start a process again (a pod being deleted is never restarted), so
-   * its writes are over; what is left of it (sandbox, volumes, the API object)
-   * takes the kubelet another second or two, which the app's downtime need not wait for.
-   */
-  async writers(w: Workload): Promise<string[]> {
-    const done = (p: k8s.V1Pod) => {
-      if (!p.metadata?.deletionTimestamp) return false;
-      if (p.status?.phase === "Succeeded" || p.status?.phase === "Failed") return true;
-      const statuses = [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])];
-      const containers = (p.spec?.initContainers?.length ?? 0) + (p.spec?.containers.length ?? 0);
-      // A container the kubelet has not reported yet may be running: only a full list counts.
-      return statuses.length >= containers && statuses.every((c) => !!c.state?.terminated);
-    };
-    return (await this.podList(w)).filter((p) => !done(p)).map((p) => p.metadata?.name ?? "");
+    const list = await this.core().listNamespacedPod({ namespace: this.namespace, labelSelector });
+    return (list.items ?? []).map((p) => p.metadata?.name ?? "").filter(Boolean);
   }
 
   async waitStopped(w: Workload, timeoutMs: number): Promise<void> {
     const until = Date.now() + timeoutMs;
     let left: string[] = [];
     while (Date.now() < until) {
-      left = await this.writers(w);
+      left = await this.pods(w);
       if (left.length === 0) return;
       await sleep(POLL_MS);
     }
