@@ -7,12 +7,12 @@
 //   --cnpg         also install CloudNativePG's operator (toolchain/cnpg/), for
 //                  stacks with pgshift:database.engine cloudnative-pg
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { clusterStatus, kubeconfigPath, readState, startCluster, stopCluster } from "../src/cluster/cluster";
 import { ClusterError } from "../src/cluster/errors";
 import { toolchainBin, userClusterDir } from "../src/cluster/paths";
-import { sampleAppManifest, sampleAppWhere } from "../src/cluster/sample-app";
+import { SAMPLE_APP_UID, sampleAppManifest, sampleAppWhere } from "../src/cluster/sample-app";
 import { createSampleAppDb } from "./sample-app-db";
 import { apiClient } from "../src/cluster/api";
 import { NODE } from "../src/cluster/node-config";
@@ -44,14 +44,20 @@ async function up(dir: string, cloudnativePg: boolean): Promise<void> {
     if (cloudnativePg) console.error("[cluster] CloudNativePG 1.28.0 runs in cnpg-system: stacks with pgshift:database.engine cloudnative-pg can use it");
     console.error("[cluster] stop it with: npm run cluster -- down");
   }
-  // The app pgshift migrates, as it would already run: the Pulumi.cluster.yaml stack's starting point.
+  // The app pgshift migrates, as it would already run: the Pulumi.cluster.yaml stack's starting point. It writes
+  // a message every ~20 ms to its SQLite file, in a directory of its own (the node is this machine: a hostPath
+  // mount) so that its pods see no other file of the cluster's; uid 1000 needs the directory writable for journals.
+  const appDir = join(dir, "app");
+  const db = join(appDir, "app.db");
+  mkdirSync(appDir, { recursive: true });
+  if (!existsSync(db)) createSampleAppDb(db, {});
+  chmodSync(appDir, 0o755);
+  for (const f of [appDir, ...readdirSync(appDir).map((n) => join(appDir, n))]) chownSync(f, SAMPLE_APP_UID, SAMPLE_APP_UID);
   execFileSync(join(toolchainBin, "kubectl"), ["--kubeconfig", kubeconfigPath(dir), "apply", "-f", "-"], {
-    input: sampleAppManifest(),
+    input: sampleAppManifest({ dataDir: appDir }),
     stdio: ["pipe", "ignore", "inherit"],
   });
-  const db = join(dir, "app.db");
-  if (!existsSync(db)) createSampleAppDb(db, {});
-  console.error(`[cluster] sample app in ${sampleAppWhere()}; its SQLite database: ${db}`);
+  console.error(`[cluster] sample app in ${sampleAppWhere()}, writing a message every ~20 ms to its SQLite database ${db}`);
   console.error(`[cluster] next: export KUBECONFIG=${kubeconfigPath(dir)}; npm run pulumi -- up --stack cluster`);
   console.log(`KUBECONFIG=${kubeconfigPath(dir)}`);
 }

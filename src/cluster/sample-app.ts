@@ -16,6 +16,8 @@ export const SAMPLE_APP = {
   image: "pgshift.local/app:busybox",
   secretName: "piyasa-secrets",
 } as const;
+/** the uid (and gid) the app's pods run as: its SQLite file and directory must be theirs */
+export const SAMPLE_APP_UID = 1000;
 
 /**
  * The writing stand-in's loop. An id is logged only after the database
@@ -27,7 +29,9 @@ export const SAMPLE_APP = {
  * The SQLite timestamps have microseconds, as SQLAlchemy writes them (the
  * column's usual form, so PostgreSQL's now() goes back in it).
  */
-export const WRITER_SCRIPT = `echo "started with DATABASE_URL=\${DATABASE_URL%%:*}:..."
+export const WRITER_SCRIPT = `# Before the stack writes its Secret: the file beside the app (the stack's app.sqliteUrl).
+: "\${DATABASE_URL:=sqlite:///./app.db}"
+echo "started with DATABASE_URL=\${DATABASE_URL%%:*}:..."
 trap 'exit 0' TERM
 me="\${HOSTNAME:-$(hostname)}"
 acks="/app/acks-$me.log"
@@ -64,7 +68,7 @@ export function sampleAppManifest(opts: { namespace?: string; prefix?: string; d
   const pod = (app: string) => `
     metadata: { labels: { app: ${app} } }
     spec:
-      securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: RuntimeDefault } }
+      securityContext: { runAsNonRoot: true, runAsUser: ${SAMPLE_APP_UID}, runAsGroup: ${SAMPLE_APP_UID}, seccompProfile: { type: RuntimeDefault } }
       automountServiceAccountToken: false
       containers:
         - name: app

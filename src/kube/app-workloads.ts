@@ -39,6 +39,8 @@ export function kubeConfigOf(access: KubeAccess): k8s.KubeConfig {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** How often the app's pods are looked at while it is down: every wasted poll is write downtime (two small API reads each). */
+const POLL_MS = 100;
 const describe = (w: Workload) => `${w.kind} ${w.name}`;
 
 interface WorkloadObject {
@@ -109,7 +111,7 @@ export class AppWorkloads {
     while (Date.now() < until) {
       left = await this.pods(w);
       if (left.length === 0) return;
-      await sleep(250);
+      await sleep(POLL_MS);
     }
     throw new AppWorkloadError(`${describe(w)} still has pods after ${Math.round(timeoutMs / 1000)} s of waiting for them to stop: ${left.join(", ")}.`);
   }
@@ -126,7 +128,7 @@ export class AppWorkloads {
     const until = Date.now() + timeoutMs;
     while (Date.now() < until) {
       if (await this.ready(w, replicas)) return;
-      await sleep(250);
+      await sleep(POLL_MS);
     }
     const s = (await this.read(w)).status ?? {};
     throw new AppWorkloadError(

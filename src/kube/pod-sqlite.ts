@@ -1,8 +1,8 @@
 // The app's SQLite file usually lives in the app's pod, not on the operator's
-// laptop. This takes a consistent snapshot of it inside the pod with SQLite's
-// own online backup (the image's sqlite3 CLI, or Python's sqlite3 module) and
-// brings the snapshot over the Kubernetes API. A plain copy of a file the app
-// is writing can be torn; a backup cannot.
+// laptop. This takes a consistent snapshot of it inside the pod in one read
+// transaction (the image's sqlite3 CLI's VACUUM INTO, or Python's sqlite3
+// backup in one step) and brings the snapshot over the Kubernetes API. A plain
+// copy of a file the app is writing can be torn; a snapshot cannot.
 import { createWriteStream, mkdirSync, renameSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { Writable } from "node:stream";
@@ -33,23 +33,32 @@ function client(): typeof k8s {
   return require("@kubernetes/client-node") as typeof k8s;
 }
 
-// Runs inside the app's container as `sh -c <this> sh <path>`: the backup goes
+// Runs inside the app's container as `sh -c <this> sh <path>`: the snapshot goes
 // to a temporary file (removed whatever happens), then to stdout.
+// One read transaction, not the sqlite3 CLI's `.backup`: that steps 100 pages
+// at a time and starts over whenever the app commits between two steps, so
+// under an app writing every 20 ms a large file never finished (the same bug as
+// src/engine/sqlite/backup.ts). VACUUM INTO reads one snapshot; in WAL mode the
+// app keeps writing meanwhile, in rollback-journal mode its writes wait (their
+// busy timeout) for the one read. The snapshot's name is made here, digits
+// only, relative to the scratch directory: nothing of the user's reaches SQL.
 export const SNAPSHOT_SCRIPT = `
 set -eu
 src="$1"
 dir="\${TMPDIR:-/tmp}"
 [ -d "$dir" ] && [ -w "$dir" ] || dir="$(dirname "$src")"
-tmp="$dir/.pgshift-snapshot-$$.db"
-trap 'rm -f "$tmp" "$tmp-journal"' EXIT
+name=".pgshift-snapshot-$$.db"
+tmp="$dir/$name"
+trap 'rm -f "$tmp" "$tmp-journal" "$tmp-wal" "$tmp-shm"' EXIT
 [ -r "$src" ] || { echo "PGSHIFT: $src does not exist or is not readable in this container" >&2; exit 4; }
+cd "$dir"
 if command -v sqlite3 >/dev/null 2>&1; then
-  sqlite3 "$src" ".timeout 10000" ".backup '$tmp'" >&2
+  sqlite3 -cmd ".timeout 10000" "$src" "VACUUM INTO '$name'" >&2
 elif command -v python3 >/dev/null 2>&1; then
   python3 -c 'import sqlite3, sys
 s = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True, timeout=10)
 d = sqlite3.connect(sys.argv[2])
-s.backup(d)
+s.backup(d, pages=-1)
 d.close(); s.close()' "$src" "$tmp" >&2
 else
   echo "PGSHIFT: neither the sqlite3 CLI nor python3 is in this container" >&2; exit 3
@@ -141,12 +150,29 @@ export async function snapshotInPod(kc: k8s.KubeConfig, namespace: string, pod: 
   try {
     const status = await new Promise<{ status?: string; message?: string; details?: { causes?: { reason?: string; message?: string }[] } }>(
       (resolve, reject) => {
+        // Done when the connection closes, not at the status: the API server relays stdout and the status from
+        // the kubelet's separate streams, so the status can overtake stdout's last chunks (a 64 MB snapshot
+        // arrived cut short, "malformed", about one time in three).
+        let got: unknown;
+        let closed = false;
         new k.Exec(kc)
-          .exec(namespace, pod, container, ["sh", "-c", SNAPSHOT_SCRIPT, "sh", source.path], counting, err, null, false, (s) => resolve(s as never))
-          .then((ws) => ws.on("close", () => setTimeout(() => resolve({ status: "Unknown", message: "the exec stream closed without a status" }), 2000)))
+          .exec(namespace, pod, container, ["sh", "-c", SNAPSHOT_SCRIPT, "sh", source.path], counting, err, null, false, (s) => {
+            got = s;
+            if (closed) resolve(s as never);
+          })
+          .then((ws) =>
+            ws.on("close", () => {
+              closed = true;
+              if (got) resolve(got as never);
+              else setTimeout(() => resolve((got as never) ?? { status: "Unknown", message: "the exec stream closed without a status" }), 2000);
+            }),
+          )
           .catch(reject);
       },
     );
+    // The status can come while stdout's last chunks still wait in `counting` for the file to drain: all of them
+    // reach the file before it is closed (ended first, a large snapshot arrived cut short: "malformed").
+    await new Promise<void>((r) => counting.end(r));
     await new Promise<void>((r) => out.end(r));
     if (status.status !== "Success") {
       const code = status.details?.causes?.find((c) => c.reason === "ExitCode")?.message;

@@ -86,6 +86,37 @@ test("a consistent snapshot is taken in the pod while the app writes, and arrive
   assert.doesNotMatch(ls.stdout, /pgshift-snapshot/);
 });
 
+test("a snapshot of a large file finishes while the app commits every few ms (one read, not 100 pages a step)", async () => {
+  // ~64 MB in rollback-journal mode and a writer committing as fast as sqlite3 starts: the CLI's `.backup`
+  // restarted at every commit between two of its 100-page steps and never finished.
+  const app = [
+    "sqlite3 /data/big.db 'CREATE TABLE blobs(id INTEGER PRIMARY KEY, b BLOB NOT NULL); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 64000) INSERT INTO blobs(b) SELECT randomblob(1000) FROM n;'",
+    "touch /data/ready",
+    "while true; do sqlite3 -cmd '.timeout 10000' /data/big.db 'INSERT INTO blobs(b) VALUES (randomblob(100));'; usleep 10000; done",
+  ].join("; ");
+  await cluster.kubectl(["apply", "-n", ns, "-f", "-"], { input: workload("busy", "pgshift.local/app:busybox", app) });
+  await cluster.kubectl(["rollout", "status", "deployment/busy", "-n", ns, "--timeout=180s"]);
+  const local = join(work, "big.db");
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("the snapshot did not finish within 120 s under a busy writer")), 120_000);
+  });
+  try {
+    await Promise.race([fetchPodSqlite(kubeconfig, undefined, ns, { workload: "busy", path: "/data/big.db" }, local), limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+  const db = new Database(local, { readonly: true });
+  try {
+    const { n, max } = db.prepare("SELECT count(*) AS n, max(id) AS max FROM blobs").get() as { n: number; max: number };
+    assert.ok(n >= 64000, `every row written before the snapshot is in it: ${n}`);
+    assert.equal(max, n, "one consistent state: ids 1..n without a gap");
+  } finally {
+    db.close();
+  }
+  await cluster.kubectl(["delete", "deployment/busy", "-n", ns, "--wait=false"]);
+});
+
 test("a missing workload, a missing file and an image without sqlite3 or python3 are each explained", async () => {
   const local = join(work, "never.db");
   await assert.rejects(
