@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { pulumiWorkspace, readsSettings, repoRoot, type PulumiRun } from "./helpers/pulumi";
 import { startTestCluster, type TestCluster } from "./helpers/kube";
 import { assertEveryAck, podReady, readAcks, type Ack, type Pod } from "./helpers/sample-app";
+import { pgRestoreLatestDump } from "./helpers/backup-dump";
 import { createSampleAppDb } from "../scripts/sample-app-db";
 import { moveEncryptionSalt } from "../scripts/stack-file";
 import { sampleAppManifest, SAMPLE_APP } from "../src/cluster/sample-app";
@@ -143,34 +144,7 @@ describe("cluster stack on a node", () => {
     // The dump, read in a pod of its own from the backup volume: every app table's data is in it. (Restoring it
     // into a scratch database from another pod is refused by design since the prod hardening: pg_hba lets the
     // superuser in over loopback only and the roles into piyasa_db only; test/components restores it for real.)
-    const listPod = {
-      apiVersion: "v1",
-      kind: "Pod",
-      metadata: { name: "dump-check", namespace: ns, labels: { "app.kubernetes.io/component": "backup", "app.kubernetes.io/instance": "postgres" } },
-      spec: {
-        restartPolicy: "Never",
-        securityContext: { runAsNonRoot: true, runAsUser: POSTGRES_UID, runAsGroup: POSTGRES_UID, fsGroup: POSTGRES_UID },
-        containers: [
-          {
-            name: "list",
-            image: "pgshift.local/postgres:15",
-            command: ["pg_restore", "--list", "/backups/latest.dump"],
-            volumeMounts: [{ name: "backups", mountPath: "/backups", readOnly: true }],
-          },
-        ],
-        volumes: [{ name: "backups", persistentVolumeClaim: { claimName: "cluster-postgres-backup" } }],
-      },
-    };
-    await cluster.kubectl(["apply", "-f", "-"], { input: JSON.stringify(listPod) });
-    const done = await cluster.waitFor(
-      "the dump-check pod to finish",
-      async () => {
-        const p = await cluster.get<Pod>("pod", "dump-check", ns);
-        return p && ["Succeeded", "Failed"].includes(p.status.phase) ? p.status.phase : undefined;
-      },
-      180_000,
-    );
-    const list = (await cluster.kubectl(["logs", "-n", ns, "dump-check"])).stdout;
+    const { phase: done, output: list } = await pgRestoreLatestDump(cluster, ns, "dump-check", "cluster-postgres-backup", ["--list"]);
     assert.equal(done, "Succeeded", `pg_restore --list read the dump:\n${list}`);
     const tables = (await psql("SELECT string_agg(tablename, ' ' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'")).split(" ");
     assert.ok(tables.length >= 7, `the app's tables: ${tables.join(", ")}`);

@@ -15,10 +15,10 @@ import Database from "better-sqlite3";
 import { pulumiWorkspace, readsSettings, repoRoot, type PulumiRun } from "./helpers/pulumi";
 import { startTestCluster, type TestCluster } from "./helpers/kube";
 import { assertEveryAck, readAcks, type Pod } from "./helpers/sample-app";
+import { pgRestoreLatestDump } from "./helpers/backup-dump";
 import { createSampleAppDb } from "../scripts/sample-app-db";
 import { moveEncryptionSalt } from "../scripts/stack-file";
 import { sampleAppManifest, SAMPLE_APP } from "../src/cluster/sample-app";
-import { POSTGRES_UID } from "../components/defaults";
 
 const ns = SAMPLE_APP.namespace;
 const clusterName = "cluster-postgres";
@@ -258,41 +258,7 @@ describe("cluster-ha stack (CloudNativePG) on a node", () => {
     assert.match((await cluster.kubectl(["logs", "-n", ns, `job/${job}`])).stdout, /wrote \/backups\/dumps\/piyasa_db_\d{8}T\d{6}Z\.dump/);
     // The dump as SQL, read from the backup volume in a pod of its own, then replayed into a new database on the
     // primary by the superuser (pg_hba lets it in over the instance's socket only).
-    const readPod = {
-      apiVersion: "v1",
-      kind: "Pod",
-      metadata: { name: "dump-read", namespace: ns, labels: { "app.kubernetes.io/component": "backup", "app.kubernetes.io/instance": "postgres" } },
-      spec: {
-        restartPolicy: "Never",
-        securityContext: {
-          runAsNonRoot: true,
-          runAsUser: POSTGRES_UID,
-          runAsGroup: POSTGRES_UID,
-          fsGroup: POSTGRES_UID,
-          seccompProfile: { type: "RuntimeDefault" },
-        },
-        containers: [
-          {
-            name: "read",
-            image: "pgshift.local/postgres:15",
-            command: ["pg_restore", "--no-owner", "--no-acl", "-f", "-", "/backups/latest.dump"],
-            securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
-            volumeMounts: [{ name: "backups", mountPath: "/backups", readOnly: true }],
-          },
-        ],
-        volumes: [{ name: "backups", persistentVolumeClaim: { claimName: `${clusterName}-backup` } }],
-      },
-    };
-    await cluster.kubectl(["apply", "-f", "-"], { input: JSON.stringify(readPod) });
-    const phase = await cluster.waitFor(
-      "the dump-read pod to finish",
-      async () => {
-        const p = await cluster.get<Pod>("pod", "dump-read", ns);
-        return p && ["Succeeded", "Failed"].includes(p.status.phase) ? p.status.phase : undefined;
-      },
-      180_000,
-    );
-    const sql = (await cluster.kubectl(["logs", "-n", ns, "dump-read"])).stdout;
+    const { phase, output: sql } = await pgRestoreLatestDump(cluster, ns, "dump-read", `${clusterName}-backup`, ["--no-owner", "--no-acl", "-f", "-"]);
     assert.equal(phase, "Succeeded", `pg_restore read the dump:\n${sql.slice(0, 2000)}`);
     const p = await primary();
     await psqlOn(p, "CREATE DATABASE restored", "postgres");
