@@ -29,7 +29,7 @@ test("up prints the kubeconfig last and is idempotent; status and down say what 
   assert.equal(up.status, 0, up.stderr);
   const lines = up.stdout.trim().split("\n");
   assert.equal(lines.at(-1), `KUBECONFIG=${join(dir, "kubeconfig")}`);
-  assert.ok(existsSync(join(dir, "app.db")), "the sample app's SQLite database");
+  assert.ok(existsSync(join(dir, "app", "app.db")), "the sample app's SQLite database, in the directory its pods mount");
   const kubectl = (...a: string[]) => spawnSync(join(toolchainBin, "kubectl"), ["--kubeconfig", join(dir, "kubeconfig"), ...a], { encoding: "utf8" });
   assert.equal(
     kubectl("get", "deployment", "-n", SAMPLE_APP.namespace, `${SAMPLE_APP.prefix}api`, "-o", "name").stdout.trim(),

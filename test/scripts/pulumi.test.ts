@@ -12,9 +12,10 @@ import { repoRoot } from "../helpers/pulumi";
 
 const clone = join(mkdtempSync(join(tmpdir(), "pgshift-clone-")), "pgshift");
 execFileSync("git", ["clone", "-q", repoRoot, clone]);
-// The same dependencies and built toolchain: what is tested is the scripts, not the install.
+// The same dependencies, C extensions and built toolchain: what is tested is the scripts, not the install.
 symlinkSync(join(repoRoot, "node_modules"), join(clone, "node_modules"));
 symlinkSync(join(repoRoot, ".toolchain"), join(clone, ".toolchain"));
+symlinkSync(join(repoRoot, "build"), join(clone, "build"));
 
 after(() => {
   spawnSync("node", ["--import", "tsx", "scripts/local-postgres.ts", "stop"], { cwd: clone, stdio: "ignore" });
