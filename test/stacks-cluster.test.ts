@@ -8,16 +8,12 @@
 // toolchain/images/build.sh; production uses postgres:16-alpine.
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import Database from "better-sqlite3";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { pulumiWorkspace, readsSettings, repoRoot, type PulumiRun } from "./helpers/pulumi";
-import { startTestCluster, type TestCluster } from "./helpers/kube";
+import { type PulumiRun } from "./helpers/pulumi";
+import { type TestCluster } from "./helpers/kube";
+import { NodeStack } from "./helpers/node-stack";
 import { assertEveryAck, podReady, readAcks, type Ack, type Pod } from "./helpers/sample-app";
 import { pgRestoreLatestDump } from "./helpers/backup-dump";
-import { createSampleAppDb } from "../scripts/sample-app-db";
-import { moveEncryptionSalt } from "../scripts/stack-file";
 import { sampleAppManifest, SAMPLE_APP } from "../src/cluster/sample-app";
 import { POSTGRES_UID } from "../components/defaults";
 
@@ -25,19 +21,12 @@ const ns = SAMPLE_APP.namespace;
 const dbPod = "cluster-postgres-0";
 // docs/benchmarks.md measures the cutover's write downtime on the node with PGSHIFT_CLUSTER_MESSAGES=1000000 (not a timed test: the number is printed).
 const MESSAGES = Number(process.env["PGSHIFT_CLUSTER_MESSAGES"] ?? 500);
+const stack = new NodeStack("cluster", { messages: MESSAGES });
+const { appDir, source } = stack;
 let cluster: TestCluster;
-const work = mkdtempSync(join(tmpdir(), "pgshift-cluster-stack-"));
-const appDir = join(work, "app");
-const source = join(appDir, "app.db");
-const APP_UID = 1000;
-const stackFile = join(repoRoot, "Pulumi.cluster.yaml");
-const committed = readFileSync(stackFile, "utf8");
-const configFile = join(work, "Pulumi.cluster.yaml");
-let ws: ReturnType<typeof pulumiWorkspace>;
+let ws: NodeStack["ws"];
 
-const pulumi = (args: string[], allowFailure = false): Promise<PulumiRun> =>
-  ws.run(readsSettings(args) ? [...args, "--config-file", configFile, "--stack", "cluster"] : args, { allowFailure });
-const set = (path: string, value: string) => pulumi(["config", "set", "--path", path, value]);
+const pulumi = (args: string[], allowFailure = false): Promise<PulumiRun> => stack.pulumi(args, allowFailure);
 const exec = async (pod: string, script: string, container?: string) =>
   (await cluster.kubectl(["exec", "-n", ns, pod, ...(container ? ["-c", container] : []), "--", "sh", "-c", script])).stdout.trim();
 /** SQL in the database pod, as the superuser (its password is a mounted file), over TCP inside the pod (pg_hba wants a password everywhere). */
@@ -50,30 +39,12 @@ const podsOf = async (app: string) =>
   );
 
 before(async () => {
-  const t0 = Date.now();
-  cluster = await startTestCluster({ node: true });
-  console.log(`node cluster up in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
-  await cluster.kubectl(["apply", "-f", "-"], { input: sampleAppManifest() });
-  // The directory the app's pods mount at /app (hostPath: the node is this machine), writable for their uid and its journals.
-  mkdirSync(appDir);
-  chmodSync(appDir, 0o777);
-  createSampleAppDb(source, { messages: MESSAGES });
-  chownSync(appDir, APP_UID, APP_UID);
-  chownSync(source, APP_UID, APP_UID);
-  ws = pulumiWorkspace(repoRoot, cluster.env);
-  await ws.run(["stack", "init", "cluster", "--secrets-provider", "passphrase"]);
-  moveEncryptionSalt(stackFile, configFile, committed, committed);
-  await set("pgshift:migration.source", source);
+  await stack.start();
+  cluster = stack.cluster;
+  ws = stack.ws;
 });
 
-after(async () => {
-  if (ws) await ws.run(["stack", "rm", "--yes", "--force", "--preserve-config", "cluster"], { allowFailure: true });
-  if (!existsSync(stackFile) || readFileSync(stackFile, "utf8") !== committed) writeFileSync(stackFile, committed);
-  if (ws) rmSync(ws.backendDir, { recursive: true, force: true });
-  const left = await cluster?.stop();
-  rmSync(work, { recursive: true, force: true });
-  assert.deepEqual(left ?? [], [], "the node left nothing behind");
-});
+after(() => stack.stop());
 
 describe("cluster stack on a node", () => {
   test("up from an empty cluster: the database pod becomes Ready and holds the app's data", async () => {

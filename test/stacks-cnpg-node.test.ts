@@ -8,30 +8,21 @@
 // One node, one `up`, the cases in order (each uses what the one before left).
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import Database from "better-sqlite3";
-import { pulumiWorkspace, readsSettings, repoRoot, type PulumiRun } from "./helpers/pulumi";
-import { startTestCluster, type TestCluster } from "./helpers/kube";
+import { type PulumiRun } from "./helpers/pulumi";
+import { type TestCluster } from "./helpers/kube";
+import { NodeStack } from "./helpers/node-stack";
 import { assertEveryAck, readAcks, type Pod } from "./helpers/sample-app";
 import { pgRestoreLatestDump } from "./helpers/backup-dump";
-import { createSampleAppDb } from "../scripts/sample-app-db";
-import { moveEncryptionSalt } from "../scripts/stack-file";
 import { sampleAppManifest, SAMPLE_APP } from "../src/cluster/sample-app";
 
 const ns = SAMPLE_APP.namespace;
 const clusterName = "cluster-postgres";
 const MESSAGES = 500;
-const APP_UID = 1000;
+const stack = new NodeStack("cluster-ha", { messages: MESSAGES, cloudnativePg: true });
+const { appDir, source } = stack;
 let cluster: TestCluster;
-const work = mkdtempSync(join(tmpdir(), "pgshift-cnpg-node-"));
-const appDir = join(work, "app");
-const source = join(appDir, "app.db");
-const stackFile = join(repoRoot, "Pulumi.cluster-ha.yaml");
-const committed = readFileSync(stackFile, "utf8");
-const configFile = join(work, "Pulumi.cluster-ha.yaml");
-let ws: ReturnType<typeof pulumiWorkspace>;
+let ws: NodeStack["ws"];
 
 interface CnpgCluster {
   status?: {
@@ -45,8 +36,7 @@ interface CnpgCluster {
   };
 }
 
-const pulumi = (args: string[], allowFailure = false): Promise<PulumiRun> =>
-  ws.run(readsSettings(args) ? [...args, "--config-file", configFile, "--stack", "cluster-ha"] : args, { allowFailure });
+const pulumi = (args: string[], allowFailure = false): Promise<PulumiRun> => stack.pulumi(args, allowFailure);
 const cnpg = async () => (await cluster.get<CnpgCluster>("clusters.postgresql.cnpg.io", clusterName, ns))?.status ?? {};
 const healthy = (s: CnpgCluster["status"] & object) =>
   s.readyInstances === 3 && s.currentPrimary === s.targetPrimary && !!s.conditions?.some((c) => c.type === "Ready" && c.status === "True");
@@ -105,30 +95,12 @@ const pgCounts = async (pod: string, tables: string[], db = "piyasa_db"): Promis
   );
 
 before(async () => {
-  const t0 = Date.now();
-  cluster = await startTestCluster({ node: true, cloudnativePg: true });
-  console.log(`node cluster with CloudNativePG up in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
-  // The namespace and the app, idle until it has a database to write to.
-  await cluster.kubectl(["apply", "-f", "-"], { input: sampleAppManifest() });
-  mkdirSync(appDir);
-  chmodSync(appDir, 0o777);
-  createSampleAppDb(source, { messages: MESSAGES });
-  chownSync(appDir, APP_UID, APP_UID);
-  chownSync(source, APP_UID, APP_UID);
-  ws = pulumiWorkspace(repoRoot, cluster.env);
-  await ws.run(["stack", "init", "cluster-ha", "--secrets-provider", "passphrase"]);
-  moveEncryptionSalt(stackFile, configFile, committed, committed);
-  await pulumi(["config", "set", "--path", "pgshift:migration.source", source]);
+  await stack.start();
+  cluster = stack.cluster;
+  ws = stack.ws;
 });
 
-after(async () => {
-  if (ws) await ws.run(["stack", "rm", "--yes", "--force", "--preserve-config", "cluster-ha"], { allowFailure: true });
-  if (!existsSync(stackFile) || readFileSync(stackFile, "utf8") !== committed) writeFileSync(stackFile, committed);
-  if (ws) rmSync(ws.backendDir, { recursive: true, force: true });
-  const left = await cluster?.stop();
-  rmSync(work, { recursive: true, force: true });
-  assert.deepEqual(left ?? [], [], "the node left nothing behind");
-});
+after(() => stack.stop());
 
 const stopApp = async () => {
   await cluster.kubectl(["scale", "-n", ns, "deployment/cluster-api", "statefulset/cluster-worker", "--replicas=0"]);
