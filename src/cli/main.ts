@@ -26,6 +26,15 @@ import {
 import { settingsIn, type MigrationSettings } from "../engine/options";
 import { createProgress } from "./progress";
 
+/** A comma-separated list of table names as given on the command line (--tables, --exclude-tables). */
+const nameList = (s: string | undefined) =>
+  s
+    ? s
+        .split(",")
+        .map((x) => x.trim())
+        .filter(Boolean)
+    : undefined;
+
 const SCHEMA = SCHEMA_MODES.join("|");
 const IDENTIFIERS = IDENTIFIER_MODES.join("|");
 const USAGE = `Usage:
@@ -122,19 +131,9 @@ export function parse(argv: string[]): Parsed {
     from: resolve(values.from),
     to: values.to,
     schema: values.schema as Parsed["schema"],
-    tables: values.tables
-      ? values.tables
-          .split(",")
-          .map((s) => s.trim())
-          .filter(Boolean)
-      : undefined,
+    tables: nameList(values.tables),
     identifiers: values.identifiers as Parsed["identifiers"],
-    excludeTables: values["exclude-tables"]
-      ? values["exclude-tables"]
-          .split(",")
-          .map((s) => s.trim())
-          .filter(Boolean)
-      : undefined,
+    excludeTables: nameList(values["exclude-tables"]),
     jobs: jobs as number | undefined,
     ...(values.cast ? { casts } : {}),
     refresh: values.refresh!,
@@ -163,12 +162,7 @@ function parseSyncBack(rest: string[]): Parsed {
     command: "sync-back",
     from: values.from,
     to: resolve(values.to),
-    tables: values.tables
-      ? values.tables
-          .split(",")
-          .map((s) => s.trim())
-          .filter(Boolean)
-      : undefined,
+    tables: nameList(values.tables),
     refresh: false,
     overwrite: false,
     verify: true,
