@@ -131,7 +131,21 @@ type Report = {
   verifyMs?: number;
   durationMs: number;
   snapshot?: { ms: number; method: string };
+  steps?: { step: string; ms: number }[];
 };
+
+/** The runs' time by step (the report's `steps`), each step's median over the rounds: where the time goes. */
+function stepsLine(reports: (Report | undefined)[]): string {
+  const got = reports.filter((r): r is Report => !!r?.steps);
+  if (got.length === 0) return "not reported";
+  const names = [...new Set(got.flatMap((r) => r.steps!.map((x) => x.step)))];
+  return names
+    .map((name) => {
+      const { median } = spread(got.map((r) => r.steps!.find((x) => x.step === name)?.ms ?? 0));
+      return `${name} ${(median / 1000).toFixed(2)} s`;
+    })
+    .join(", ");
+}
 
 async function pgshiftRun(pg: TestPostgres, db: string, source: string, name: string, args: string[]): Promise<Measure & { report?: Report }> {
   const url = await pg.createDatabase(db);
@@ -429,6 +443,7 @@ async function main(): Promise<void> {
       process.stderr.write(`[bench] ${label}: ${n} messages, source ${source}\n`);
       generateBenchDb(source, n, (m) => process.stderr.write(m + "\n"));
       const verifyMs = new Map<number, number>();
+      const reports: Record<"v" | "nv", (Report | undefined)[]> = { v: [], nv: [] };
       const standalone: Measure[] = [];
       const tools: Tool[] = [
         {
@@ -436,6 +451,7 @@ async function main(): Promise<void> {
           run: async (r) => {
             const m = await pgshiftRun(pg, `m${n}_r${r}_v`, source, "pgshift migrate (with verification, the default)", ["--jobs", String(jobs)]);
             verifyMs.set(r, m.report?.verifyMs ?? NaN);
+            reports.v.push(m.report);
             await pg.query(`DROP DATABASE IF EXISTS m${n}_r${r}_v`);
             return m;
           },
@@ -444,6 +460,7 @@ async function main(): Promise<void> {
           key: "nv",
           run: async (r) => {
             const m = await pgshiftRun(pg, `m${n}_r${r}_nv`, source, "pgshift migrate --no-verify", ["--no-verify", "--jobs", String(jobs)]);
+            reports.nv.push(m.report);
             // The standalone verification reads what this run loaded, right after it.
             await settle(pg);
             const v = await timed(process.execPath, [bin, "verify", "--from", source, "--to", pg.url(`m${n}_r${r}_nv`), "--jobs", String(jobs)]);
@@ -495,6 +512,7 @@ async function main(): Promise<void> {
         `### ${label}: ${n.toLocaleString("en")} messages rows (${(statSync(source).size / 2 ** 20).toFixed(0)} MB SQLite file; ${roundsText(rounds)}; load ${showLoad(load)})\n\n${table([v, insideRow, nv, verify, loader, fl])}\n\n` +
           `- pgshift with verification / floor: **${showSpread(v.xFloor!)}** (goal ≤ ${goal.toFixed(1)}×); without: ${showSpread(nv.xFloor!)}\n` +
           `- verification inside migrate: ${showSpread(inside, 2, " s")}\n` +
+          `- where pgshift's time goes (the report's steps, medians): with verification: ${stepsLine(reports.v)}; without: ${stepsLine(reports.nv)}\n` +
           `- pgloader / pgshift with verification: **${showSpread(overLoader)}**${loader.ok ? "" : " — pgloader FAILED in this run"}\n` +
           `- pgshift peak RSS: **${fmt(Math.max(v.rssMb, nv.rssMb), 0)} MB** (goal ≤ 300 MB)\n${failures([v, nv, verify, loader, fl])}`,
       );
@@ -521,7 +539,7 @@ async function main(): Promise<void> {
         { key: "json", file: jsonOnly, what: "JSON-only (`meta` edited)" },
         { key: "wal", file: wal, what: "random, WAL-mode" },
       ];
-      type Sync = Measure & { copied: number; ranges: string; snapshot: string; verifyS: number; key: string };
+      type Sync = Measure & { copied: number; ranges: string; snapshot: string; verifyS: number; key: string; report?: Report };
       const refresh = async (url: string, file: string, name: string, key: string): Promise<Sync> => {
         await settle(pg);
         const r = await timed(process.execPath, [bin, "migrate", "--from", file, "--to", url, "--refresh", "--json", "--jobs", String(jobs)]);
@@ -538,6 +556,7 @@ async function main(): Promise<void> {
           ranges: rep?.tables.map((t) => t.refresh).join("; ") ?? "",
           snapshot: rep?.snapshot ? `${rep.snapshot.method}, ${rep.snapshot.ms} ms` : "",
           verifyS: (rep?.verifyMs ?? NaN) / 1000,
+          report: rep,
           note: r.out.slice(-300),
         };
       };
@@ -580,7 +599,7 @@ async function main(): Promise<void> {
         rowsOut.push(sum);
         const last = ms[ms.length - 1]!;
         lines.push(
-          `- ${s.what}: sync / full copy **${showSpread(x)}** (goal ≤ 0.15×); snapshot: ${last.snapshot}; verification ${showSpread(spread(ms.map((m) => m.verifyS)), 2, " s")}; ${last.copied.toLocaleString("en")} rows copied again (${last.ranges})`,
+          `- ${s.what}: sync / full copy **${showSpread(x)}** (goal ≤ 0.15×); snapshot: ${last.snapshot}; verification ${showSpread(spread(ms.map((m) => m.verifyS)), 2, " s")}; ${last.copied.toLocaleString("en")} rows copied again (${last.ranges})\n  - where the time goes (medians): ${stepsLine(ms.map((m) => m.report))}`,
         );
         headline.push(
           `| delta sync, ${s.what}: ${changes.toLocaleString("en")} of ${rows.toLocaleString("en")} rows | ${fmt(sum.seconds.median)} s (full copy ${fmt(fullSummary.seconds.median)} s) | | **${showSpread(x)} the full copy** (goal ≤ 0.15×) | | ${fmt(sum.rssMb, 0)} MB | ${showLoad(load)} |`,

@@ -215,6 +215,7 @@ function jsonReport(r: MigrationReport) {
     durationMs: r.durationMs,
     ...(r.snapshot ? { snapshot: r.snapshot } : {}),
     ...(r.verifyMs !== undefined ? { verifyMs: r.verifyMs } : {}),
+    ...(r.steps ? { steps: r.steps } : {}),
   };
 }
 
@@ -245,6 +246,7 @@ function printReport(r: MigrationReport, out: NodeJS.WriteStream): void {
           `${r.verifyMs !== undefined ? ` (verification ${(r.verifyMs / 1000).toFixed(1)}s)` : ""}.\n`
       : `Verification found differences. Nothing was deleted; fix the source or target and run pgshift verify again.\n`,
   );
+  if (r.steps?.length) out.write(`Time by step: ${r.steps.map((s) => `${s.step} ${(s.ms / 1000).toFixed(2)}s`).join(", ")}.\n`);
 }
 
 export async function main(argv: string[], stdout: NodeJS.WriteStream = process.stdout, stderr: NodeJS.WriteStream = process.stderr): Promise<number> {

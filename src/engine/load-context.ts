@@ -9,6 +9,7 @@ import type { MigrationOptions, MigrationPlan, TablePlan } from "./plan";
 import type { ReadWorkers } from "./sqlite/read-workers";
 import type { Snapshot } from "./sqlite/snapshot";
 import type { RowDifference, TableVerification } from "./compare";
+import type { StepClock } from "./step-clock";
 
 export interface ProgressEvent {
   table: string;
@@ -75,6 +76,8 @@ export interface LoadContext {
   fingerprintPlaceholder?: string;
   /** a session for catalog reads, ANALYZE and foreign keys */
   admin: pg.Client;
+  /** where `migrate` marks the end of each step (a refresh marks its own steps inside the load) */
+  clock?: StepClock;
   /** tables loaded / verified at the same time */
   jobs: number;
   progress: Progress;

@@ -18,6 +18,7 @@ import { decide } from "./phases/decide";
 import { addForeignKeys } from "./phases/foreign-keys";
 import { load } from "./phases/load";
 import { compareBookkeeping, verify, verifyTables } from "./phases/verify";
+import { StepClock, type StepTime } from "./step-clock";
 
 export { type MigrateOptions, type ProgressEvent, type TableAction, type TableReport } from "./load-context";
 export { session } from "./postgres/connection";
@@ -37,10 +38,13 @@ export interface MigrationReport {
   snapshot?: { takenAt: string; ms: number; method: string };
   /** of which comparing PostgreSQL with what was sent (or with SQLite) took this long */
   verifyMs?: number;
+  /** where the time went, step by step (they add up to durationMs, less closing) */
+  steps?: StepTime[];
 }
 
 export async function migrate(given: MigrateOptions): Promise<MigrationReport> {
   const started = Date.now();
+  const clock = new StepClock();
   checkOptions(given); // before connecting: a bad option is the caller's to fix, whatever the server says
   const options = { ...given, ...withDefaults(given) };
   const src = openSource(options.source);
@@ -52,25 +56,33 @@ export async function migrate(given: MigrateOptions): Promise<MigrationReport> {
     // and counts date columns' numbers in the scan its delta sync makes anyway (delta.ts), not here.
     let plan: MigrationPlan | undefined;
     if (!options.refresh) plan = await planFrom(src, options, { numericDates: "scan" });
+    clock.mark("connect and plan");
     const { snapshot, fingerprint } = await snapshotWithFingerprint(src, options.source, options.refresh === true);
     hashed = fingerprint;
+    clock.mark("snapshot");
     try {
       plan ??= await planFrom(src, options, { numericDates: "defer" });
     } catch (err) {
       snapshot.dispose();
       throw err;
     }
-    ctx = context(options, plan, snapshot, fingerprint, admin);
+    clock.mark("connect and plan");
+    ctx = context(options, plan, snapshot, fingerprint, admin, clock);
     ctx.actions = await decide(ctx, options);
+    clock.mark("decide");
     await load(ctx);
+    clock.mark(options.refresh ? "load (the rest of the refresh)" : "load");
     await addForeignKeys(ctx);
+    clock.mark("foreign keys");
     const verified = options.verify ?? DEFAULTS.verify;
     const verifyStarted = Date.now();
     const tables = await verify(ctx, verified);
     const verifyMs = verified ? Date.now() - verifyStarted : undefined;
+    clock.mark("verify");
     const hash = await ctx.fingerprint();
     if (ctx.fingerprintPlaceholder) await settleFingerprint(admin, plan.targetSchema, ctx.fingerprintPlaceholder, hash);
-    return report(ctx, tables, verified, started, verifyMs, hash);
+    clock.mark("fingerprint");
+    return { ...report(ctx, tables, verified, started, verifyMs, hash), steps: clock.steps };
   } finally {
     await hashed?.started()?.catch(() => {}); // the hashing thread is done before the source closes
     await ctx?.readers?.close();
@@ -135,6 +147,7 @@ function context(
   snapshot: Snapshot,
   fingerprint: () => Promise<string>,
   admin: LoadContext["admin"],
+  clock?: StepClock,
 ): LoadContext {
   const byTarget = new Map(plan.tables.map((t) => [t.target, t]));
   return {
@@ -144,6 +157,7 @@ function context(
     snapshot,
     fingerprint,
     admin,
+    ...(clock ? { clock } : {}),
     jobs: options.jobs,
     progress: (table, phase, rows, total) => options.onProgress?.({ table, phase, rows, total }),
     ordered: plan.loadOrder.map((n) => byTarget.get(n)!),

@@ -25,6 +25,9 @@ test("the chat app's data arrives exactly, with types, keys, indexes and foreign
   const report = await migrate({ source: app, target: url });
   assert.equal(report.ok, true);
   assert.ok(typeof report.verifyMs === "number" && report.verifyMs >= 0 && report.verifyMs <= report.durationMs, "the report says how long verification took");
+  const steps = report.steps!.map((s) => s.step);
+  assert.deepEqual(steps, ["connect and plan", "snapshot", "decide", "load", "foreign keys", "verify", "fingerprint"], "the report says where the time went");
+  assert.ok(report.steps!.reduce((n, s) => n + s.ms, 0) <= report.durationMs);
   const analyzed = await pg.query<{ relname: string }>("SELECT relname FROM pg_stat_user_tables WHERE schemaname = 'public' AND last_analyze IS NULL", [], db);
   assert.deepEqual(analyzed, [], "every loaded table was analyzed");
   const src = new Database(app, { readonly: true });
@@ -136,6 +139,15 @@ test("a changed source is refused without --refresh, and reloaded exactly once w
     JSON.stringify(r.tables.map((t) => [t.source, t.action, t.copiedRows])),
   );
   assert.ok(r.tables.some((t) => t.action === "synced"));
+  const steps = r.steps!.map((s) => s.step);
+  for (const step of [
+    "refresh: decide",
+    "refresh: SQLite digest scan",
+    "refresh: compare with PostgreSQL and re-copy",
+    "refresh: foreign keys restored",
+    "verify",
+  ])
+    assert.ok(steps.includes(step), `the refresh's report times "${step}": ${steps.join(", ")}`);
   const [n] = await pg.query<{ n: string }>("SELECT count(*) AS n FROM messages", [], db);
   assert.equal(Number(n!.n), 301);
   const [b] = await pg.query<{ name: string }>("SELECT name FROM bots WHERE id = 3", [], db);

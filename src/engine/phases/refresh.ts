@@ -72,13 +72,17 @@ export async function refreshTables(ctx: LoadContext, tables: TablePlan[]): Prom
       const d = decisions.get(t.target)!;
       if (!("width" in d && d.recorded)) settleNumericDates(reader.db, t);
     }
+    ctx.clock?.mark("refresh: decide");
     const whole = tables.filter((t) => "reason" in decisions.get(t.target)!);
     const synced = tables.filter((t) => "width" in decisions.get(t.target)!);
     const aside = await setForeignKeysAside(client, schema, whole, synced);
     const recreated = await recreateChangedTables(ctx, client, whole, decisions);
+    ctx.clock?.mark("refresh: foreign keys set aside");
     await syncOrReload(ctx, client, tables, decisions, recreated, reader);
     await restoreForeignKeys(client, schema, aside, recreated);
+    ctx.clock?.mark("refresh: foreign keys restored");
   });
+  ctx.clock?.mark("refresh: commit");
 }
 
 /**
@@ -168,8 +172,12 @@ async function syncOrReload(
       const sync = await syncTable(client, schema, t, reader.db, decision, (n) => ctx.progress(t.target, "copy", n, t.rows), {
         recopying: (rows) => (ctx.snapshot.holdsWriters && rows > t.rows / IN_PLACE_MAX_SHARE ? reader.readWhole() : reader.db),
         // The source's fingerprint is hashed once the longest table is read, not alongside (2 cores).
-        read: () => void (t === longest ? ctx.fingerprint() : undefined),
+        read: () => {
+          ctx.clock?.mark("refresh: SQLite digest scan");
+          if (t === longest) void ctx.fingerprint();
+        },
       });
+      ctx.clock?.mark("refresh: compare with PostgreSQL and re-copy");
       loaded = {
         rows: sync.copiedRows,
         parts: [],
@@ -199,10 +207,12 @@ async function syncOrReload(
       loaded = { ...copied, warnings: await keys, refresh: `reloaded whole: ${decision.reason}` };
       const recorded = await recording;
       recordsToWrite.push(() => record(ctx, client, t, copied.rows, recorded, undefined, placeholder));
+      ctx.clock?.mark("refresh: reload whole");
     }
     ctx.sent.set(t.target, loaded);
   }
   for (const write of recordsToWrite) await write();
+  ctx.clock?.mark("refresh: sequences and records");
 }
 
 /**
