@@ -68,13 +68,44 @@ export async function syncTable(
   db: Database.Database,
   decision: { width: bigint; recorded?: RecordedRanges & { extension: string } },
   onProgress?: CopyProgress,
-  hooks: {
-    /** the reader for a re-copy of about that many rows (a refresh reading the source in place may copy it first, snapshot.ts) */
-    recopying?: (rows: number) => Database.Database | Promise<Database.Database>;
-    /** SQLite's side has been read: its scan and, for a row-by-row comparison, the differing ranges */
-    read?: () => void;
-  } = {},
+  hooks: SyncHooks = {},
 ): Promise<SyncResult> {
+  return (await findChanges(client, schema, t, db, decision, onProgress, hooks)).write();
+}
+
+export interface SyncHooks {
+  /** the reader for a re-copy of about that many rows (a refresh reading the source in place may copy it first, snapshot.ts) */
+  recopying?: (rows: number) => Database.Database | Promise<Database.Database>;
+  /** SQLite's side has been read: its scan and, for a row-by-row comparison, the differing ranges */
+  read?: () => void;
+}
+
+/** A sync whose changes are found but not written yet (findChanges). */
+export interface PendingSync {
+  /**
+   * Whether writing it deletes rows of the table (rows deleted or changed in
+   * SQLite are deleted, then copied again): only then can a foreign key's
+   * ON DELETE action referencing the table fire.
+   */
+  deletes: boolean;
+  /** deletes and copies the differing rows, in the caller's transaction */
+  write(): Promise<SyncResult>;
+}
+
+/**
+ * syncTable's first half: locks the table and finds what differs, writing
+ * nothing, so that a refresh knows which tables will lose rows before it
+ * touches any (refresh.ts keeps the foreign keys of the others in place).
+ */
+export async function findChanges(
+  client: pg.Client,
+  schema: string,
+  t: TablePlan,
+  db: Database.Database,
+  decision: { width: bigint; recorded?: RecordedRanges & { extension: string } },
+  onProgress?: CopyProgress,
+  hooks: SyncHooks = {},
+): Promise<PendingSync> {
   const table = qualified(schema, t.target);
   const key = deltaKeyColumn(t)!;
   const { width, recorded } = decision;
@@ -124,16 +155,18 @@ export async function syncTable(
     for (const d of (await theirs).values()) targetBefore += d.n;
   }
   const ranges = keyRanges(changed, width);
-  let deletedRows = 0;
-  let copiedRows = 0;
-  let sent: CopyResult | undefined;
-  let copiedRanges = ranges;
-  if (ranges.length > 0) {
-    const reader = (await hooks.recopying?.(recopyRows)) ?? db;
-    const rowWise =
-      recopyRows <= ROW_DIFF_MAX_ROWS ? await rowsThatDiffer(client, schema, t, tableReader(reader, t, ranges), ranges, recorded?.writers) : undefined;
+  const rowWise =
+    ranges.length > 0 && recopyRows <= ROW_DIFF_MAX_ROWS
+      ? await rowsThatDiffer(client, schema, t, tableReader((await hooks.recopying?.(recopyRows)) ?? db, t, ranges), ranges, recorded?.writers)
+      : undefined;
+  if (ranges.length === 0 || rowWise) hooks.read?.(); // (a row-wise re-copy sends lines already read)
+
+  const write = async (): Promise<SyncResult> => {
+    let deletedRows = 0;
+    let copiedRows = 0;
+    let sent: CopyResult | undefined;
+    let copiedRanges = ranges;
     if (rowWise) {
-      hooks.read?.(); // (the re-copy below sends lines already read)
       if (rowWise.stale.length)
         deletedRows = (await client.query(`DELETE FROM ${table} WHERE ${quoteIdent(key.target)} = ANY ($1::bigint[])`, [rowWise.stale])).rowCount ?? 0;
       copiedRanges = rowWise.keys;
@@ -141,7 +174,9 @@ export async function syncTable(
         sent = await copyTable(client, schema, t, linesReader(rowWise.fresh, t), onProgress);
         copiedRows = sent.rows;
       }
-    } else {
+    } else if (ranges.length > 0) {
+      // The reader is asked for now, not when the changes were found: another table's sync may have copied the file since.
+      const reader = (await hooks.recopying?.(recopyRows)) ?? db;
       const del = await client.query(
         `DELETE FROM ${table} AS t USING unnest($1::bigint[], $2::bigint[]) AS r(lo, hi) WHERE t.${quoteIdent(key.target)} BETWEEN r.lo AND r.hi`,
         [ranges.map((r) => r[0].toString()), ranges.map((r) => r[1].toString())],
@@ -151,23 +186,24 @@ export async function syncTable(
       copiedRows = sent.rows;
       hooks.read?.();
     }
-  } else hooks.read?.();
-  // Exact under the EXCLUSIVE lock, unless something else writes when the sync does: then verification counts.
-  const plain = await writesOnlyItsOwn(client, table);
+    // Exact under the EXCLUSIVE lock, unless something else writes when the sync does: then verification counts.
+    const plain = await writesOnlyItsOwn(client, table);
 
-  return {
-    copiedRows,
-    deletedRows,
-    changedRanges: changed.length,
-    totalRanges,
-    width,
-    method: recorded ? "recorded digests" : "content digests",
-    ranges: copiedRanges,
-    ...(sent ? { sent } : {}),
-    sourceRows,
-    ...(digests ? { digests } : {}),
-    ...(plain && targetBefore !== undefined ? { targetRows: targetBefore - deletedRows + copiedRows } : {}),
+    return {
+      copiedRows,
+      deletedRows,
+      changedRanges: changed.length,
+      totalRanges,
+      width,
+      method: recorded ? "recorded digests" : "content digests",
+      ranges: copiedRanges,
+      ...(sent ? { sent } : {}),
+      sourceRows,
+      ...(digests ? { digests } : {}),
+      ...(plain && targetBefore !== undefined ? { targetRows: targetBefore - deletedRows + copiedRows } : {}),
+    };
   };
+  return { deletes: rowWise ? rowWise.stale.length > 0 : ranges.length > 0, write };
 }
 
 /**

@@ -3,6 +3,7 @@
 // brought level in ONE transaction, so the app never sees a half-refreshed
 // database. Its named steps, in order:
 //   decide each table (sync by key ranges, or reload whole, delta.ts) →
+//   find what differs in each synced table (nothing written yet) →
 //   set foreign keys aside → recreate tables whose columns changed →
 //   sync or reload each table (and record it in pgshift.loads) →
 //   restore the foreign keys (checked, before the commit).
@@ -13,7 +14,7 @@ import type { Loaded, LoadContext } from "../load-context";
 import { inTransaction } from "../postgres/connection";
 import { foreignKeysTouching, loadRecords, recordedRanges, type LoadEntry } from "../postgres/catalog";
 import { deltaDecision } from "../delta";
-import { syncTable, tableWriters } from "../delta-sync";
+import { findChanges, tableWriters, type PendingSync } from "../delta-sync";
 import { serializeDigests } from "../sqlite/range-digests";
 import type { TablePlan } from "../plan";
 import { settleNumericDates } from "../sqlite/numeric-dates";
@@ -34,10 +35,21 @@ const MAX_RECORDED_WRITERS = 32;
 type Decision = ReturnType<typeof deltaDecision>;
 type ForeignKey = Awaited<ReturnType<typeof foreignKeysTouching>>[number];
 
-/** The foreign keys a refresh changed: dropped (restored before commit) and made deferred (made immediate again). */
+/**
+ * The foreign keys a refresh changed: dropped (restored before commit), made
+ * deferrable (not deferrable again after their check), and whether any key is
+ * deferred (checked before commit).
+ */
 interface SetAside {
   dropped: ForeignKey[];
-  deferred: ForeignKey[];
+  madeDeferrable: ForeignKey[];
+  deferring: boolean;
+}
+
+/** A synced table's changes, found before anything is written, and its record of ranges when it has none yet. */
+interface Found {
+  pending: PendingSync;
+  recording?: ReturnType<typeof recordRanges>;
 }
 
 /**
@@ -75,10 +87,11 @@ export async function refreshTables(ctx: LoadContext, tables: TablePlan[]): Prom
     ctx.clock?.mark("refresh: decide");
     const whole = tables.filter((t) => "reason" in decisions.get(t.target)!);
     const synced = tables.filter((t) => "width" in decisions.get(t.target)!);
-    const aside = await setForeignKeysAside(client, schema, whole, synced);
+    const found = await findSyncChanges(ctx, client, synced, decisions, reader);
+    const aside = await setForeignKeysAside(client, schema, whole, synced, found);
     const recreated = await recreateChangedTables(ctx, client, whole, decisions);
     ctx.clock?.mark("refresh: foreign keys set aside");
-    await syncOrReload(ctx, client, tables, decisions, recreated, reader);
+    await syncOrReload(ctx, client, tables, decisions, recreated, reader, found);
     await restoreForeignKeys(client, schema, aside, recreated);
     ctx.clock?.mark("refresh: foreign keys restored");
   });
@@ -100,24 +113,69 @@ function readerOf(ctx: LoadContext, opened: SourceReader): { db: SourceReader; r
 const qualifiedNames = (schema: string, ts: TablePlan[]) => ts.map((t) => qualified(schema, t.target));
 
 /**
+ * Each synced table is locked and compared, and what differs is found, before
+ * anything is written: which tables will lose rows decides the foreign keys
+ * (setForeignKeysAside), and PostgreSQL refuses to drop a key once rows it
+ * checks later are pending.
+ */
+async function findSyncChanges(
+  ctx: LoadContext,
+  client: pg.Client,
+  synced: TablePlan[],
+  decisions: Map<string, Decision>,
+  reader: ReturnType<typeof readerOf>,
+): Promise<Map<string, Found>> {
+  const schema = ctx.plan.targetSchema;
+  const longest = synced.reduce<TablePlan | undefined>((a, b) => (a && a.rows >= b.rows ? a : b), undefined);
+  const found = new Map<string, Found>();
+  for (const t of synced) {
+    const decision = decisions.get(t.target) as Extract<Decision, { width: bigint }>;
+    ctx.progress(t.target, "copy", 0, t.rows);
+    // A sync by content reads every row: from a copy. It records what it proved, so that the next refresh goes by record.
+    if (!decision.recorded) await reader.readWhole();
+    const recording = decision.recorded ? undefined : recordRanges(ctx, t, reader.db);
+    recording?.catch(() => {}); // awaited when the table is written; never an unhandled rejection meanwhile
+    const pending = await findChanges(client, schema, t, reader.db, decision, (n) => ctx.progress(t.target, "copy", n, t.rows), {
+      recopying: (rows) => (ctx.snapshot.holdsWriters && rows > t.rows / IN_PLACE_MAX_SHARE ? reader.readWhole() : reader.db),
+      // The source's fingerprint is hashed once the longest table is read, not alongside (2 cores).
+      read: () => {
+        ctx.clock?.mark("refresh: SQLite digest scan");
+        if (t === longest) void ctx.fingerprint();
+      },
+    });
+    // (the re-copy, after the foreign keys are set aside, adds to the same step)
+    ctx.clock?.mark("refresh: compare with PostgreSQL and re-copy");
+    found.set(t.target, { pending, ...(recording ? { recording } : {}) });
+  }
+  return found;
+}
+
+/**
  * Foreign keys touching tables reloaded whole are dropped (restored and
  * re-validated before commit). Those touching synced tables only are deferred
  * to the end instead, so that a parent row deleted and copied again is not
- * refused meanwhile, and only the changed rows are checked. A key with an ON
- * DELETE/UPDATE action would act on the delete at once (actions are never
- * deferred): dropped too.
+ * refused meanwhile, and only the changed rows are checked — ALTER CONSTRAINT
+ * changes the catalog and checks no row. A key with an ON DELETE/UPDATE action
+ * would act on a delete at once (actions are never deferred): dropped too, but
+ * only when this sync deletes rows of its referenced table (a sync never
+ * updates a row: it deletes it and copies it again); otherwise nothing can fire
+ * it, and re-validating it would read the whole referencing table.
  */
-async function setForeignKeysAside(client: pg.Client, schema: string, whole: TablePlan[], synced: TablePlan[]): Promise<SetAside> {
+async function setForeignKeysAside(client: pg.Client, schema: string, whole: TablePlan[], synced: TablePlan[], found: Map<string, Found>): Promise<SetAside> {
   const dropped = whole.length ? await foreignKeysTouching(client, qualifiedNames(schema, whole)) : [];
   const droppedNames = new Set(dropped.map((fk) => `${fk.tbl}.${fk.name}`));
   const touching = synced.length
     ? (await foreignKeysTouching(client, qualifiedNames(schema, synced))).filter((fk) => !droppedNames.has(`${fk.tbl}.${fk.name}`))
     : [];
-  const deferred = touching.filter((fk) => fk.deferrable);
-  dropped.push(...touching.filter((fk) => !fk.deferrable));
+  const couldFire = (fk: ForeignKey) => fk.acts && fk.ref_schema === schema && found.get(fk.ref_name)?.pending.deletes === true;
+  const deferred = touching.filter((fk) => !couldFire(fk));
+  dropped.push(...touching.filter(couldFire));
+  const madeDeferrable = deferred.filter((fk) => !fk.deferrable);
   for (const fk of dropped) await client.query(`ALTER TABLE ${fk.tbl} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
-  for (const fk of deferred) await client.query(`ALTER TABLE ${fk.tbl} ALTER CONSTRAINT ${quoteIdent(fk.name)} DEFERRABLE INITIALLY DEFERRED`);
-  return { dropped, deferred };
+  for (const fk of madeDeferrable) await client.query(`ALTER TABLE ${fk.tbl} ALTER CONSTRAINT ${quoteIdent(fk.name)} DEFERRABLE INITIALLY DEFERRED`);
+  // Keys declared DEFERRABLE INITIALLY IMMEDIATE are deferred for this transaction only (ALL: a name may be held twice in a schema).
+  if (deferred.length) await client.query("SET CONSTRAINTS ALL DEFERRED");
+  return { dropped, madeDeferrable, deferring: deferred.length > 0 };
 }
 
 /**
@@ -151,32 +209,21 @@ async function syncOrReload(
   decisions: Map<string, Decision>,
   recreated: Set<string>,
   reader: ReturnType<typeof readerOf>,
+  found: Map<string, Found>,
 ): Promise<void> {
   const schema = ctx.plan.targetSchema;
   const whole = tables.filter((t) => "reason" in decisions.get(t.target)!);
-  const synced = tables.filter((t) => "width" in decisions.get(t.target)!);
   const truncate = whole.filter((t) => !recreated.has(t.target));
   const recordsToWrite: (() => Promise<void>)[] = [];
   const placeholder = (ctx.fingerprintPlaceholder = `pending:${randomUUID()}`);
-  const longest = synced.reduce<TablePlan | undefined>((a, b) => (a && a.rows >= b.rows ? a : b), undefined);
   if (truncate.length) await client.query(`TRUNCATE ${qualifiedNames(schema, truncate).join(", ")}`);
   for (const t of tables) {
     const decision = decisions.get(t.target)!;
     let loaded: Loaded;
     let ranges: LoadEntry["ranges"];
     if ("width" in decision) {
-      ctx.progress(t.target, "copy", 0, t.rows);
-      // A sync by content reads every row: from a copy. It records what it proved, so that the next refresh goes by record.
-      if (!decision.recorded) await reader.readWhole();
-      const recording = decision.recorded ? undefined : recordRanges(ctx, t, reader.db);
-      const sync = await syncTable(client, schema, t, reader.db, decision, (n) => ctx.progress(t.target, "copy", n, t.rows), {
-        recopying: (rows) => (ctx.snapshot.holdsWriters && rows > t.rows / IN_PLACE_MAX_SHARE ? reader.readWhole() : reader.db),
-        // The source's fingerprint is hashed once the longest table is read, not alongside (2 cores).
-        read: () => {
-          ctx.clock?.mark("refresh: SQLite digest scan");
-          if (t === longest) void ctx.fingerprint();
-        },
-      });
+      const { pending, recording } = found.get(t.target)!;
+      const sync = await pending.write();
       ctx.clock?.mark("refresh: compare with PostgreSQL and re-copy");
       loaded = {
         rows: sync.copiedRows,
@@ -222,7 +269,7 @@ async function syncOrReload(
  */
 async function restoreForeignKeys(client: pg.Client, schema: string, aside: SetAside, recreated: Set<string>): Promise<void> {
   const restore = aside.dropped.filter((fk) => !(fk.rel_schema === schema && recreated.has(fk.rel_name)));
-  for (const fk of aside.deferred) await client.query(`SET CONSTRAINTS ${fk.nsp}.${quoteIdent(fk.name)} IMMEDIATE`);
-  for (const fk of aside.deferred) await client.query(`ALTER TABLE ${fk.tbl} ALTER CONSTRAINT ${quoteIdent(fk.name)} NOT DEFERRABLE INITIALLY IMMEDIATE`);
+  if (aside.deferring) await client.query("SET CONSTRAINTS ALL IMMEDIATE");
+  for (const fk of aside.madeDeferrable) await client.query(`ALTER TABLE ${fk.tbl} ALTER CONSTRAINT ${quoteIdent(fk.name)} NOT DEFERRABLE INITIALLY IMMEDIATE`);
   for (const fk of restore) await client.query(`ALTER TABLE ${fk.tbl} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.def}`);
 }

@@ -66,7 +66,12 @@ export interface ForeignKeyDefinition {
   name: string;
   /** pg_get_constraintdef: what ADD CONSTRAINT takes back */
   def: string;
-  /** NO ACTION on update and delete, not deferrable yet: a sync can defer it rather than drop it */
+  /** the referenced table's schema and name, unquoted */
+  ref_schema: string;
+  ref_name: string;
+  /** an ON DELETE or ON UPDATE action other than NO ACTION: it fires at once, even when the key is deferred */
+  acts: boolean;
+  /** declared DEFERRABLE already */
   deferrable: boolean;
 }
 
