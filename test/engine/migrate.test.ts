@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import Database from "better-sqlite3";
 import { startPostgres, type TestPostgres } from "../helpers/postgres";
 import { createSampleAppDb } from "../../scripts/sample-app-db";
-import { migrate, TargetConflictError } from "../../src/engine";
+import { migrate, LoadError, TargetConflictError } from "../../src/engine";
+import { sqliteFile } from "../helpers/sqlite";
 
 let pg: TestPostgres;
 let app: string;
@@ -224,4 +225,47 @@ test("a row changed on its way in (an app trigger) fails the digest; the rows ar
     bots.differences[0]!.columns!.map((c) => c.column),
     ["username"],
   );
+});
+
+test("a row an app trigger rejects (RAISE) is named with the trigger's function, the table and the key, not as a cast to override", async () => {
+  const source = sqliteFile((db) => {
+    db.exec("CREATE TABLE orders (id INTEGER PRIMARY KEY, amount INTEGER NOT NULL, note TEXT)");
+    const ins = db.prepare("INSERT INTO orders VALUES (?, ?, ?)");
+    for (let i = 1; i <= 50; i++) ins.run(i, i === 37 ? -5 : i * 10, `order ${i}`);
+  });
+  for (const [timing, code, raise] of [
+    ["BEFORE", "P0001", "RAISE EXCEPTION 'amount must be positive, got %', NEW.amount"],
+    ["BEFORE", "23514", "RAISE EXCEPTION 'amount must be positive' USING ERRCODE = 'check_violation'"],
+    ["AFTER", "P0001", "RAISE EXCEPTION 'amount must be positive, got %', NEW.amount"],
+  ] as const) {
+    const url = await pg.createDatabase();
+    const db = url.split("/").pop();
+    await pg.query(
+      `CREATE TABLE orders (id bigint PRIMARY KEY, amount bigint NOT NULL, note text);
+       CREATE FUNCTION orders_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN IF NEW.amount < 0 THEN ${raise}; END IF; RETURN NEW; END $$;
+       CREATE TRIGGER orders_guard ${timing} INSERT ON orders FOR EACH ROW EXECUTE FUNCTION orders_guard();`,
+      [],
+      db,
+    );
+    await assert.rejects(migrate({ source, target: url, schema: "existing" }), (err: unknown) => {
+      assert.ok(err instanceof LoadError, String(err));
+      assert.equal(err.exitCode, 2);
+      assert.equal(err.table, "orders");
+      // An AFTER trigger fires once every row is in: PostgreSQL names no line then, and no row is guessed.
+      const row = timing === "BEFORE" ? ", row id=37" : " \\(PostgreSQL names no row: an AFTER trigger";
+      assert.match(
+        err.message,
+        new RegExp(
+          `PostgreSQL's own code rejected a row of table "orders"${row}.*: the PL/pgSQL function public\\.orders_guard\\(\\) raised "amount must be positive`,
+        ),
+      );
+      assert.match(err.message, new RegExp(`\\(${code}\\)`));
+      assert.match(err.message, /fix the row in SQLite, or the trigger or function in PostgreSQL/);
+      assert.doesNotMatch(err.message, /override the column's cast, then/);
+      return true;
+    });
+    const [n] = await pg.query<{ n: string }>("SELECT count(*) AS n FROM orders", [], db);
+    assert.equal(Number(n!.n), 0, "nothing written");
+  }
 });
