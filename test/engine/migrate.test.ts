@@ -269,3 +269,29 @@ test("a row an app trigger rejects (RAISE) is named with the trigger's function,
     assert.equal(Number(n!.n), 0, "nothing written");
   }
 });
+
+test("--schema existing, a key that allows NULL on both sides: rows with a NULL key verify (SQLite sorts them first, PostgreSQL last), and a changed one is named", async () => {
+  // SQLite lets a PRIMARY KEY that is not INTEGER PRIMARY KEY hold NULL; the app's PostgreSQL table lets it too.
+  const source = sqliteFile((db) => {
+    db.exec("CREATE TABLE codes (id INT PRIMARY KEY, v TEXT)");
+    db.exec("INSERT INTO codes VALUES (NULL, 'first null'), (-3, 'minus'), (1, 'a'), (NULL, 'second null'), (2, 'b')");
+  });
+  const url = await pg.createDatabase();
+  const db = url.split("/").pop();
+  await pg.query("CREATE TABLE codes (id bigint UNIQUE, v text)", [], db);
+  const r = await migrate({ source, target: url, schema: "existing" });
+  const codes = r.tables.find((t) => t.source === "codes")!;
+  assert.equal(r.ok, true, JSON.stringify(r.tables));
+  assert.equal(codes.targetRows, 5);
+  await pg.query("UPDATE codes SET v = 'changed' WHERE v = 'second null'", [], db);
+  const again = await migrate({ source, target: url, schema: "existing" });
+  const diffs = again.tables.find((t) => t.source === "codes")!.differences;
+  assert.equal(again.ok, false);
+  assert.deepEqual(
+    diffs.map((d) => [d.key, d.problem]),
+    [
+      [{ id: "NULL" }, "extra in PostgreSQL"],
+      [{ id: "NULL" }, "missing in PostgreSQL"],
+    ],
+  );
+});
