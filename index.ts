@@ -17,7 +17,7 @@ import { DatabaseSecrets } from "./components/secrets";
 import { POD_SECURITY_LABELS, pinnedImage } from "./components/defaults";
 import { SqliteMigration } from "./components/sqlite-migration";
 import { ConfigError, cutoverSettings, parseConfig, rawConfig } from "./src/config";
-import { withDefaults } from "./src/engine/options";
+import { STACK_PREFIX, withDefaults } from "./src/engine/options";
 import { resolveKubeconfig } from "./src/kube/kubeconfig";
 import { OperatorMissingError, checkCloudNativePg } from "./src/kube/operator-check";
 import type { TunnelTarget } from "./src/kube/port-forward";
@@ -222,6 +222,8 @@ export = (async () => {
       {
         ...cfg.migration,
         source: cfg.migration.source,
+        // The settings came from the stack: messages name them as its keys (pgshift:migration.excludeTables).
+        settingsPrefix: STACK_PREFIX,
         kube: { kubeconfig, context: kubeConfig.get("context"), namespace: cfg.namespace },
         targetUrl: ownerUrl,
         tunnel,

@@ -4,7 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { basename, resolve } from "node:path";
 import { fingerprintSqlite, formatPlan, planMigration } from "../src/engine";
-import { withDefaults, type MigrationSettings } from "../src/engine/options";
+import { settingNames, withDefaults, type MigrationSettings } from "../src/engine/options";
 import { fetchPodSqlite, parsePodSource } from "../src/kube/pod-sqlite";
 import { DataMigration } from "../src/provider/data-migration";
 import type { TunnelTarget } from "../src/provider/tunnel";
@@ -25,6 +25,11 @@ export interface SqliteMigrationArgs extends Partial<MigrationSettings> {
   cutover?: boolean;
   runId?: string;
   backupDir?: string;
+  /**
+   * how messages name the settings: STACK_PREFIX ("pgshift:migration.") when they came from the stack
+   * (pgshift:migration.excludeTables names "x", …); default "": as this component's args
+   */
+  settingsPrefix?: string;
 }
 
 export interface PlanSummary {
@@ -71,6 +76,7 @@ export class SqliteMigration extends pulumi.ComponentResource {
       .then((src) =>
         planMigration({
           ...settings,
+          optionNames: settingNames(args.settingsPrefix ?? ""),
           source: src,
           // In existing mode the target's tables come from schemaCommand, which runs
           // after this plan (and not at all in preview): plan from SQLite alone.
@@ -95,6 +101,7 @@ export class SqliteMigration extends pulumi.ComponentResource {
         cutover: args.cutover ?? false,
         runId: args.runId ?? "",
         backupDir: args.backupDir ? resolve(args.backupDir) : "",
+        settingsPrefix: args.settingsPrefix ?? "",
       },
       { parent: this },
     );

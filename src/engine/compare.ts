@@ -229,7 +229,22 @@ async function* differencesInKeyOrder(
 ): AsyncGenerator<KeyedDifference> {
   const byBytes = keyCols.map((i) => COLUMN_TYPES[t.columns[i]!.cast.kind].order === "bytes");
   const canonical = t.columns.map((c) => canonicalFor(c.cast));
-  const src = reader.rows()[Symbol.iterator]();
+  const rows = reader.rows()[Symbol.iterator]();
+  // Rows with a NULL in the key (a key column that allows NULL: SQLite's non-INTEGER PRIMARY KEY, PostgreSQL's in
+  // --schema existing) sort first in SQLite and last in PostgreSQL: both sides' are set aside and compared as multisets.
+  const hasNullKey = (row: string[]) => keyCols.some((i) => row[i] === "\\N");
+  const sourceNull: string[][] = [];
+  const targetNull: string[][] = [];
+  const src = {
+    next(): IteratorResult<string[]> {
+      for (let r = rows.next(); ; r = rows.next()) {
+        if (r.done || !hasNullKey(r.value)) return r;
+        counts.sourceRows++;
+        sourceNull.push(r.value);
+      }
+    },
+    return: (v: undefined) => rows.return?.(v),
+  };
   let s = src.next();
   const keyOf = (row: string[]) => Object.fromEntries(keyCols.map((i) => [t.columns[i]!.source, unescapeCopy(row[i]!) ?? "NULL"]));
   const cmpKey = (a: string[], b: string[]): number => {
@@ -258,6 +273,10 @@ async function* differencesInKeyOrder(
         continue;
       }
       const trow = line.split("\t");
+      if (hasNullKey(trow)) {
+        targetNull.push(trow);
+        continue;
+      }
       while (!s.done && cmpKey(s.value, trow) < 0) {
         counts.sourceRows++;
         yield { key: keyOf(s.value), problem: "missing in PostgreSQL", source: s.value };
@@ -278,6 +297,22 @@ async function* differencesInKeyOrder(
       counts.sourceRows++;
       yield { key: keyOf(s.value), problem: "missing in PostgreSQL", source: s.value };
       s = src.next();
+    }
+    if (sourceNull.length || targetNull.length) {
+      const canon = (row: string[]) => row.map((f, i) => canonical[i]!(f)).join("\u0001");
+      const unmatched = new Map<string, number>();
+      for (const row of sourceNull) unmatched.set(canon(row), (unmatched.get(canon(row)) ?? 0) + 1);
+      for (const row of targetNull) {
+        const n = unmatched.get(canon(row)) ?? 0;
+        if (n > 0) unmatched.set(canon(row), n - 1);
+        else yield { key: keyOf(row), problem: "extra in PostgreSQL", target: row };
+      }
+      for (const row of sourceNull) {
+        const n = unmatched.get(canon(row)) ?? 0;
+        if (n === 0) continue;
+        unmatched.set(canon(row), n - 1);
+        yield { key: keyOf(row), problem: "missing in PostgreSQL", source: row };
+      }
     }
   } finally {
     src.return?.(undefined);

@@ -31,8 +31,10 @@ import {
 export interface SyncResult {
   /** rows copied again from SQLite: inserted or changed ones (past ROW_DIFF_MAX_ROWS, every row of the differing ranges) */
   copiedRows: number;
-  /** rows deleted from PostgreSQL before the re-copy: deleted or changed ones (or every row of the differing ranges) */
+  /** rows deleted from PostgreSQL before the re-copy: deleted or changed ones (or every row of the differing ranges), nullKeyRows included */
   deletedRows: number;
+  /** of those, rows whose key was NULL in PostgreSQL (a nullable key column in --schema existing): in no range, and never in SQLite */
+  nullKeyRows: number;
   /** ranges that differed, of how many */
   changedRanges: number;
   totalRanges: number;
@@ -110,6 +112,7 @@ export async function findChanges(
   const key = deltaKeyColumn(t)!;
   const { width, recorded } = decision;
   await client.query(`LOCK TABLE ${table} IN EXCLUSIVE MODE`);
+  const nullKeyRows = await deleteNullKeys(client, table, key.target);
 
   let changed: bigint[];
   let totalRanges: number;
@@ -191,7 +194,8 @@ export async function findChanges(
 
     return {
       copiedRows,
-      deletedRows,
+      deletedRows: deletedRows + nullKeyRows,
+      nullKeyRows,
       changedRanges: changed.length,
       totalRanges,
       width,
@@ -203,7 +207,24 @@ export async function findChanges(
       ...(plain && targetBefore !== undefined ? { targetRows: targetBefore - deletedRows + copiedRows } : {}),
     };
   };
-  return { deletes: rowWise ? rowWise.stale.length > 0 : ranges.length > 0, write };
+  return { deletes: nullKeyRows > 0 || (rowWise ? rowWise.stale.length > 0 : ranges.length > 0), write };
+}
+
+/**
+ * Rows whose key is NULL, deleted first. Only a key column PostgreSQL lets hold
+ * NULL (a table of the user's in --schema existing) can have them, written by
+ * the app after a rolled-back cutover. Such a row falls in no key range (its
+ * range id is NULL) and SQLite has none (deltaDecision found every key there an
+ * integer), so a row SQLite lacks is deleted, as a refresh deletes any other.
+ * A NOT NULL key makes the catalog check a one-time filter: nothing is scanned.
+ */
+async function deleteNullKeys(client: pg.Client, table: string, column: string): Promise<number> {
+  const r = await client.query(
+    `DELETE FROM ${table} WHERE ${quoteIdent(column)} IS NULL
+        AND NOT (SELECT attnotnull FROM pg_catalog.pg_attribute WHERE attrelid = $1::regclass AND attname = $2)`,
+    [table, column],
+  );
+  return r.rowCount ?? 0;
 }
 
 /**

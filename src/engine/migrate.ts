@@ -45,7 +45,7 @@ export interface MigrationReport {
 export async function migrate(given: MigrateOptions): Promise<MigrationReport> {
   const started = Date.now();
   const clock = new StepClock();
-  checkOptions(given); // before connecting: a bad option is the caller's to fix, whatever the server says
+  checkOptions(given, given.optionNames); // before connecting: a bad option is the caller's to fix, whatever the server says
   const options = { ...given, ...withDefaults(given) };
   const src = openSource(options.source);
   let ctx: LoadContext | undefined;
@@ -95,7 +95,7 @@ export async function migrate(given: MigrateOptions): Promise<MigrationReport> {
 /** `pgshift verify`: compare without copying (the seed guide's --verify-only). */
 export async function verifyMigration(given: MigrationOptions & { target: string; onProgress?: (e: ProgressEvent) => void }): Promise<MigrationReport> {
   const started = Date.now();
-  checkOptions(given);
+  checkOptions(given, given.optionNames);
   const src = openSource(given.source);
   let snapshot: Snapshot | undefined;
   let fingerprinting: SourceFingerprint | undefined;

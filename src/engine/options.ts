@@ -163,8 +163,16 @@ export const FLAG_NAMES: OptionNames = {
   excludeTables: "--exclude-tables",
 };
 
+/** The settings named under a prefix: "" for the Pulumi resource's inputs and the component's args, STACK_PREFIX for the stack's keys. */
+export function settingNames(prefix: string): OptionNames {
+  return Object.fromEntries(SETTING_NAMES.map((k) => [k, `${prefix}${k}`])) as OptionNames;
+}
+
 /** The Pulumi resource's inputs are named as the settings. */
-export const SETTING_KEYS = Object.fromEntries(SETTING_NAMES.map((k) => [k, k])) as OptionNames;
+export const SETTING_KEYS = settingNames("");
+
+/** Where the stack keeps the settings (src/config.ts): pgshift:migration.tables, pgshift:migration.excludeTables, … */
+export const STACK_PREFIX = "pgshift:migration.";
 
 /** The problem with one cast (`table.column` → `type[:reading]`), or undefined when it is fine. */
 export function castProblem(column: string, spec: unknown): string | undefined {

@@ -10,7 +10,7 @@ import { readCatalog, type SkippedObject } from "./sqlite/catalog";
 import { UsageError } from "./errors";
 import { quoteIdent, targetName } from "./identifiers";
 import { checkNames } from "./name-checks";
-import { DEFAULTS, checkOptions, withDefaults, type IdentifierMode, type MigrationSettings, type SchemaMode } from "./options";
+import { DEFAULTS, FLAG_NAMES, checkOptions, withDefaults, type IdentifierMode, type MigrationSettings, type OptionNames, type SchemaMode } from "./options";
 import { bookkeepingTool } from "./bookkeeping";
 import { readTargetTables } from "./postgres/catalog";
 import { fitName, planTable } from "./plan-table";
@@ -29,6 +29,11 @@ export interface MigrationOptions extends Partial<MigrationSettings> {
   allowEmpty?: boolean;
   /** existing mode without `target`: plan from the cast rules instead of failing (pulumi preview) */
   allowUnknownTarget?: boolean;
+  /**
+   * How the person spelled each setting, for messages: the CLI's flags unless said (FLAG_NAMES); the stack's keys
+   * (settingNames(STACK_PREFIX): pgshift:migration.excludeTables) when the settings came from the stack.
+   */
+  optionNames?: OptionNames;
 }
 
 export interface ColumnPlan {
@@ -179,7 +184,8 @@ export interface PlanHow {
 
 export async function planFrom(db: Database.Database, options: MigrationOptions, how: PlanHow = {}): Promise<MigrationPlan> {
   // Options can come from anywhere (the CLI, the stack, a program calling the engine): a bad one is a usage error.
-  checkOptions(options);
+  const names = options.optionNames ?? FLAG_NAMES;
+  checkOptions(options, names);
   const settings = withDefaults(options);
   const { schema: mode, identifiers } = settings;
   const targetSchema = options.targetSchema ?? DEFAULTS.targetSchema;
@@ -202,14 +208,14 @@ export async function planFrom(db: Database.Database, options: MigrationOptions,
     const known = new Map(tables.map((t) => [t.name, t]));
     for (const name of settings.tables) {
       if (!known.has(name))
-        throw new UsageError(`--tables names "${name}", which is not a table in ${options.source}. Tables: ${[...known.keys()].join(", ")}`);
+        throw new UsageError(`${names.tables} names "${name}", which is not a table in ${options.source}. Tables: ${[...known.keys()].join(", ")}`);
     }
     tables = settings.tables.map((n) => known.get(n)!);
   }
   for (const name of settings.excludeTables) {
     if (!catalog.tables.some((t) => t.name === name)) {
       throw new UsageError(
-        `--exclude-tables names "${name}", which is not a table in ${options.source}. Tables: ${catalog.tables.map((t) => t.name).join(", ")}`,
+        `${names.excludeTables} names "${name}", which is not a table in ${options.source}. Tables: ${catalog.tables.map((t) => t.name).join(", ")}`,
       );
     }
   }
@@ -226,7 +232,8 @@ export async function planFrom(db: Database.Database, options: MigrationOptions,
   for (const key of Object.keys(overrides)) {
     const [tbl, col] = splitColumnRef(key);
     const t = tables.find((x) => x.name === tbl);
-    if (!t || !t.columns.some((c) => c.name === col)) throw new UsageError(`--cast names "${key}", which is not a column being migrated (use table.column).`);
+    if (!t || !t.columns.some((c) => c.name === col))
+      throw new UsageError(`${names.casts} names "${key}", which is not a column being migrated (use table.column).`);
   }
 
   // Without a target (pulumi preview, before the app's migrations ran) an

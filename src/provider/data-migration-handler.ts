@@ -4,7 +4,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { existsSync } from "node:fs";
 import { dirname, isAbsolute } from "node:path";
 import { migrate, type MigrationReport } from "../engine";
-import { optionProblems, recopyReasons, SETTING_KEYS, settingsIn, withDefaults, type MigrationSettings } from "../engine/options";
+import { optionProblems, recopyReasons, settingNames, settingsIn, withDefaults, type MigrationSettings } from "../engine/options";
 import { backupSqlite } from "./source-backup";
 import { reachDatabase, type TunnelTarget } from "./tunnel";
 
@@ -21,6 +21,8 @@ export interface MigrationInputs extends Partial<MigrationSettings> {
   cutover: boolean;
   runId: string;
   backupDir: string;
+  /** how messages name the settings (options.ts settingNames): "pgshift:migration." from the stack; absent: as these inputs */
+  settingsPrefix?: string;
 }
 
 export interface TableResult {
@@ -67,7 +69,7 @@ export async function check(_olds: MigrationInputs, news: MigrationInputs): Prom
     failures.push({ property: "source", reason: `the SQLite database ${news.source} does not exist` });
   }
   // The engine's own check, so the stack, the CLI and this resource accept the same options.
-  for (const p of optionProblems(news, SETTING_KEYS)) {
+  for (const p of optionProblems(news, settingNames(news.settingsPrefix ?? ""))) {
     failures.push({ property: p.option, reason: p.message });
   }
   return { inputs: news, failures };
@@ -118,6 +120,7 @@ async function copy(inputs: MigrationInputs, refresh: boolean, why: string[], ev
   try {
     report = await migrate({
       ...settingsIn(inputs),
+      optionNames: settingNames(inputs.settingsPrefix ?? ""),
       source: inputs.source,
       target: reach.url,
       refresh,

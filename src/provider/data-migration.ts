@@ -45,6 +45,8 @@ export type DataMigrationArgs = { [K in keyof MigrationSettings]: pulumi.Input<M
   runId?: pulumi.Input<string>;
   /** where the timestamped SQLite backup goes (default: next to the source) */
   backupDir?: pulumi.Input<string>;
+  /** how messages name the settings: "pgshift:migration." when they came from the stack; "" (default) as this resource's inputs */
+  settingsPrefix?: pulumi.Input<string>;
 };
 
 export class DataMigration extends pulumi.dynamic.Resource {

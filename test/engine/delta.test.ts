@@ -502,3 +502,40 @@ test("a trigger that adds rows while a sync copies is caught: verification then 
   assert.equal(table(r, "posts").match, false);
   assert.ok(table(r, "posts").targetRows > ROWS, JSON.stringify(table(r, "posts")));
 });
+
+test("--schema existing, a key column PostgreSQL lets hold NULL: a row the app wrote with a NULL key is deleted by a refresh, by record and by content", async () => {
+  for (const extension of ["on", "off"]) {
+    const before = process.env[DISABLE_ENV];
+    if (extension === "off") process.env[DISABLE_ENV] = "off";
+    try {
+      const source = sqliteFile((db) => {
+        db.exec("CREATE TABLE items (id INTEGER PRIMARY KEY, v TEXT)");
+        for (let i = 1; i <= 100; i++) db.prepare("INSERT INTO items VALUES (?, ?)").run(i, `v${i}`);
+      });
+      const url = await pg.createDatabase();
+      const db = url.split("/").pop()!;
+      await pg.query("CREATE TABLE items (id bigint UNIQUE, v text)", [], db);
+      assert.equal((await migrate({ source, target: url, schema: "existing" })).ok, true);
+      // What the app does after a rolled-back cutover: a row with no id (the column allows it), and a change of its own.
+      await pg.query("INSERT INTO items VALUES (NULL, 'by the app'), (NULL, 'again'); UPDATE items SET v = 'app' WHERE id = 7", [], db);
+      editSqlite(source, "UPDATE items SET v = 'edited' WHERE id = 50");
+      const r = await migrate({ source, target: url, schema: "existing", refresh: true });
+      assert.equal(r.ok, true, JSON.stringify(r.tables));
+      const items = table(r, "items");
+      assert.equal(items.action, "synced");
+      assert.match(items.refresh!, new RegExp(`synced by ${extension === "on" ? "recorded" : "content"} digests: .*2 of them with a NULL id in PostgreSQL`));
+      const rows = await pg.query<{ id: string | null; v: string }>("SELECT id, v FROM items ORDER BY id", [], db);
+      assert.equal(rows.length, 100);
+      assert.deepEqual(
+        rows.filter((x) => x.id === null || ["7", "50"].includes(x.id)),
+        [
+          { id: "7", v: "v7" },
+          { id: "50", v: "edited" },
+        ],
+      );
+    } finally {
+      if (before === undefined) delete process.env[DISABLE_ENV];
+      else process.env[DISABLE_ENV] = before;
+    }
+  }
+});

@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import Database from "better-sqlite3";
 import { startPostgres, type TestPostgres } from "../helpers/postgres";
 import { createSampleAppDb } from "../../scripts/sample-app-db";
-import { migrate, TargetConflictError } from "../../src/engine";
+import { migrate, LoadError, TargetConflictError } from "../../src/engine";
+import { sqliteFile } from "../helpers/sqlite";
 
 let pg: TestPostgres;
 let app: string;
@@ -223,5 +224,74 @@ test("a row changed on its way in (an app trigger) fails the digest; the rows ar
   assert.deepEqual(
     bots.differences[0]!.columns!.map((c) => c.column),
     ["username"],
+  );
+});
+
+test("a row an app trigger rejects (RAISE) is named with the trigger's function, the table and the key, not as a cast to override", async () => {
+  const source = sqliteFile((db) => {
+    db.exec("CREATE TABLE orders (id INTEGER PRIMARY KEY, amount INTEGER NOT NULL, note TEXT)");
+    const ins = db.prepare("INSERT INTO orders VALUES (?, ?, ?)");
+    for (let i = 1; i <= 50; i++) ins.run(i, i === 37 ? -5 : i * 10, `order ${i}`);
+  });
+  for (const [timing, code, raise] of [
+    ["BEFORE", "P0001", "RAISE EXCEPTION 'amount must be positive, got %', NEW.amount"],
+    ["BEFORE", "23514", "RAISE EXCEPTION 'amount must be positive' USING ERRCODE = 'check_violation'"],
+    ["AFTER", "P0001", "RAISE EXCEPTION 'amount must be positive, got %', NEW.amount"],
+  ] as const) {
+    const url = await pg.createDatabase();
+    const db = url.split("/").pop();
+    await pg.query(
+      `CREATE TABLE orders (id bigint PRIMARY KEY, amount bigint NOT NULL, note text);
+       CREATE FUNCTION orders_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN IF NEW.amount < 0 THEN ${raise}; END IF; RETURN NEW; END $$;
+       CREATE TRIGGER orders_guard ${timing} INSERT ON orders FOR EACH ROW EXECUTE FUNCTION orders_guard();`,
+      [],
+      db,
+    );
+    await assert.rejects(migrate({ source, target: url, schema: "existing" }), (err: unknown) => {
+      assert.ok(err instanceof LoadError, String(err));
+      assert.equal(err.exitCode, 2);
+      assert.equal(err.table, "orders");
+      // An AFTER trigger fires once every row is in: PostgreSQL names no line then, and no row is guessed.
+      const row = timing === "BEFORE" ? ", row id=37" : " \\(PostgreSQL names no row: an AFTER trigger";
+      assert.match(
+        err.message,
+        new RegExp(
+          `PostgreSQL's own code rejected a row of table "orders"${row}.*: the PL/pgSQL function public\\.orders_guard\\(\\) raised "amount must be positive`,
+        ),
+      );
+      assert.match(err.message, new RegExp(`\\(${code}\\)`));
+      assert.match(err.message, /fix the row in SQLite, or the trigger or function in PostgreSQL/);
+      assert.doesNotMatch(err.message, /override the column's cast, then/);
+      return true;
+    });
+    const [n] = await pg.query<{ n: string }>("SELECT count(*) AS n FROM orders", [], db);
+    assert.equal(Number(n!.n), 0, "nothing written");
+  }
+});
+
+test("--schema existing, a key that allows NULL on both sides: rows with a NULL key verify (SQLite sorts them first, PostgreSQL last), and a changed one is named", async () => {
+  // SQLite lets a PRIMARY KEY that is not INTEGER PRIMARY KEY hold NULL; the app's PostgreSQL table lets it too.
+  const source = sqliteFile((db) => {
+    db.exec("CREATE TABLE codes (id INT PRIMARY KEY, v TEXT)");
+    db.exec("INSERT INTO codes VALUES (NULL, 'first null'), (-3, 'minus'), (1, 'a'), (NULL, 'second null'), (2, 'b')");
+  });
+  const url = await pg.createDatabase();
+  const db = url.split("/").pop();
+  await pg.query("CREATE TABLE codes (id bigint UNIQUE, v text)", [], db);
+  const r = await migrate({ source, target: url, schema: "existing" });
+  const codes = r.tables.find((t) => t.source === "codes")!;
+  assert.equal(r.ok, true, JSON.stringify(r.tables));
+  assert.equal(codes.targetRows, 5);
+  await pg.query("UPDATE codes SET v = 'changed' WHERE v = 'second null'", [], db);
+  const again = await migrate({ source, target: url, schema: "existing" });
+  const diffs = again.tables.find((t) => t.source === "codes")!.differences;
+  assert.equal(again.ok, false);
+  assert.deepEqual(
+    diffs.map((d) => [d.key, d.problem]),
+    [
+      [{ id: "NULL" }, "extra in PostgreSQL"],
+      [{ id: "NULL" }, "missing in PostgreSQL"],
+    ],
   );
 });

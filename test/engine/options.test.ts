@@ -10,7 +10,7 @@ import { join, relative } from "node:path";
 import { parse } from "../../src/cli/main";
 import { ConfigError, parseConfig } from "../../src/config";
 import { DEFAULTS, EXIT_BAD_INPUT, exitCodeFor, migrate, planMigration, UsageError, verifyMigration } from "../../src/engine";
-import { settingsIn, SETTING_NAMES } from "../../src/engine/options";
+import { settingNames, settingsIn, SETTING_NAMES, STACK_PREFIX } from "../../src/engine/options";
 import { check, copyReasons } from "../../src/provider/data-migration-handler";
 import { sqliteFile } from "../helpers/sqlite";
 
@@ -183,7 +183,21 @@ test("excludeTables, a setting added in options.ts, plan.ts and the CLI alone, r
   );
   await assert.rejects(
     planMigration({ source: two, excludeTables: ["sesions"] }),
-    (e) => e instanceof UsageError && /--exclude-tables names "sesions", which is not a table/.test((e as Error).message),
+    (e) => e instanceof UsageError && /^--exclude-tables names "sesions", which is not a table/.test((e as Error).message),
+  );
+  // From the stack, the message names the stack's keys, not the CLI's flags.
+  const stack = settingNames(STACK_PREFIX);
+  await assert.rejects(
+    planMigration({ source: two, excludeTables: ["sesions"], optionNames: stack }),
+    (e) => e instanceof UsageError && /^pgshift:migration\.excludeTables names "sesions", which is not a table/.test((e as Error).message),
+  );
+  await assert.rejects(
+    planMigration({ source: two, tables: ["event"], optionNames: stack }),
+    (e) => e instanceof UsageError && /^pgshift:migration\.tables names "event", which is not a table/.test((e as Error).message),
+  );
+  await assert.rejects(
+    planMigration({ source: two, tables: ["event"] }),
+    (e) => e instanceof UsageError && /^--tables names "event", which is not a table/.test((e as Error).message),
   );
   // The CLI's flag.
   assert.deepEqual(parse(["migrate", "--from", two, "--to", nowhere, "--exclude-tables", "sessions, cache"]).excludeTables, ["sessions", "cache"]);

@@ -107,6 +107,31 @@ test("check: a relative or missing source, a bad mode, cast or jobs are refused 
   }
 });
 
+test("a table setting naming no table is named as the person wrote it: the stack's key from the stack, the input's name otherwise", async () => {
+  for (const [prefix, tables, excluded] of [
+    ["pgshift:migration.", "pgshift:migration.tables", "pgshift:migration.excludeTables"],
+    ["", "tables", "excludeTables"],
+  ] as const) {
+    const base = inputs({ source, targetUrl: target, settingsPrefix: prefix });
+    await assert.rejects(create({ ...base, tables: ["bot"] }), (err: Error) => {
+      assert.match(err.message, new RegExp(`^${tables.replace(/\./g, "\\.")} names "bot", which is not a table`));
+      assert.doesNotMatch(err.message, /--tables/);
+      return true;
+    });
+    await assert.rejects(create({ ...base, excludeTables: ["bot"] }), (err: Error) => {
+      assert.match(err.message, new RegExp(`^${excluded.replace(/\./g, "\\.")} names "bot", which is not a table`));
+      assert.doesNotMatch(err.message, /--exclude-tables/);
+      return true;
+    });
+    // The resource's check names the stack's key too.
+    const r = await check(base, { ...base, excludeTables: [""] });
+    assert.deepEqual(
+      r.failures!.map((f) => [f.property, f.reason.split(" must ")[0]]),
+      [["excludeTables", excluded]],
+    );
+  }
+});
+
 test("update without a reason to copy: the status says why nothing was copied, PostgreSQL untouched", async () => {
   // The target URL points nowhere: a copy attempt would fail.
   const nowhere = { targetUrl: "postgresql://u:p@127.0.0.1:1/none" };

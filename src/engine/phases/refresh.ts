@@ -231,7 +231,7 @@ async function syncOrReload(
         format: "text",
         warnings: await resetSequences(ctx, client, t),
         sync,
-        refresh: `synced by ${sync.method}: ${sync.changedRanges} of ${sync.totalRanges} key ranges differed; ${sync.deletedRows} rows deleted, ${sync.copiedRows} copied again`,
+        refresh: `synced by ${sync.method}: ${sync.changedRanges} of ${sync.totalRanges} key ranges differed; ${sync.deletedRows} rows deleted${sync.nullKeyRows ? ` (${sync.nullKeyRows} of them with a NULL ${t.sourceKey[0]} in PostgreSQL, a key SQLite has no row for)` : ""}, ${sync.copiedRows} copied again`,
       };
       if (sync.digests) {
         // Each sync adds its transaction to the writers; a long list is replaced by the xids the rows carry

@@ -242,10 +242,36 @@ export function explainCopyError(t: TablePlan, reader: TableReader, err: Error &
     const col = m[2] ? (t.columns.find((c) => c.target === m[2])?.source ?? m[2]) : undefined;
     location = `, row ${describeKey(key)}${col ? `, column "${col}"` : ""}`;
   }
+  const fn = raisingFunction(where);
+  if (fn || err.code === "P0001") {
+    // A function of the database's own (a trigger on the table, or one its constraints or defaults call) refused the row:
+    // pgshift's conversion did what was asked, and a cast override would not help.
+    const by = fn ? `the ${fn.language} function ${fn.name}` : "a RAISE";
+    // An AFTER trigger runs once the COPY's rows are in: PostgreSQL's context then names no line.
+    if (!m) location = " (PostgreSQL names no row: an AFTER trigger runs once all rows are in; its message may say which)";
+    return new LoadError(
+      t.source,
+      `PostgreSQL's own code rejected a row of table "${t.source}"${location}: ${by} raised "${err.message}"${err.code ? ` (${err.code})` : ""} ` +
+        `while the row was inserted into "${t.target}" — a trigger on the table, or a function its constraints or defaults call.\n` +
+        `  The table's load was rolled back; nothing of "${t.target}" was written. pgshift converted the row as planned (a cast override will not help): ` +
+        `fix the row in SQLite, or the trigger or function in PostgreSQL (with --schema existing the table and its triggers are the app's), then run again.`,
+      err,
+    );
+  }
   return new LoadError(
     t.source,
     `PostgreSQL refused the data of table "${t.source}"${location}: ${err.message}${err.code ? ` (${err.code})` : ""}.\n` +
       `  The table's load was rolled back; nothing of "${t.target}" was written. Fix the row or override the column's cast, then run again.`,
     err,
   );
+}
+
+/**
+ * The user's function an error was raised in, from PostgreSQL's context lines
+ * (`PL/pgSQL function reject_bad() line 3 at RAISE`, `SQL function "f" statement 1`):
+ * the innermost one, the line that names it first.
+ */
+export function raisingFunction(where: string): { language: string; name: string } | undefined {
+  const m = /^(PL\/\w+|SQL) function "?([^"\n]+?)"?(?: line \d+| statement \d+|$)/m.exec(where);
+  return m ? { language: m[1]!, name: m[2]! } : undefined;
 }

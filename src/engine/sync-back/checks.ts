@@ -89,6 +89,44 @@ export async function checkColumns(client: pg.Client, schema: string, tables: Ta
   }
 }
 
+/**
+ * Rows are matched by their key: a row PostgreSQL holds with a NULL in a key
+ * column (one PostgreSQL lets hold NULL: a table of the user's in --schema
+ * existing) matches no row of the file, cannot be updated or deleted there by
+ * key, and in an INTEGER PRIMARY KEY would come back with an id SQLite makes up.
+ * Refused up front, naming the table and column, instead of a mismatch after
+ * writing. Key columns declared NOT NULL are not read.
+ */
+export async function checkNullKeys(client: pg.Client, schema: string, tables: TablePlan[], problems: SyncBackProblem[]): Promise<void> {
+  for (const t of tables) {
+    const keys = t.columns.filter((c) => t.sourceKey.includes(c.source));
+    if (keys.length === 0) continue;
+    const table = qualified(schema, t.target);
+    const nullable = new Set(
+      (
+        await client.query<{ name: string }>(
+          "SELECT attname AS name FROM pg_catalog.pg_attribute WHERE attrelid = $1::regclass AND attname = ANY ($2::text[]) AND NOT attnotnull",
+          [table, keys.map((c) => c.target)],
+        )
+      ).rows.map((r) => r.name),
+    );
+    for (const c of keys.filter((k) => nullable.has(k.target))) {
+      const n = Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE ${quoteIdent(c.target)} IS NULL`)).rows[0]!.n);
+      if (n === 0) continue;
+      problems.push({
+        table: t.source,
+        key: { [c.source]: null },
+        column: c.source,
+        reason:
+          `PostgreSQL's table "${t.target}" holds ${n === 1 ? "a row" : `${n} rows`} whose key column "${c.target}" is NULL (the column allows NULL in PostgreSQL): ` +
+          "sync-back matches rows by their key, and such a row matches no row of the file. Give " +
+          (n === 1 ? "it a key" : "them keys") +
+          ` (UPDATE … SET "${c.target}" = …) or delete ${n === 1 ? "it" : "them"} in PostgreSQL`,
+      });
+    }
+  }
+}
+
 /** How the tables were loaded (pgshift.loads): the plan must match the load's, or values compare differently. */
 export function loadOptions(
   recorded: RecordedOptions[],

@@ -31,7 +31,7 @@ import { openSource, planFrom, type TablePlan } from "../plan";
 import { backupSqlite } from "../sqlite/backup";
 import { takeSnapshot } from "../sqlite/snapshot";
 import { SyncBackRefusal, type SyncBackProblem } from "./refusal";
-import { checkColumns, checkPostgresOnlyTables, loadOptions } from "./checks";
+import { checkColumns, checkNullKeys, checkPostgresOnlyTables, loadOptions } from "./checks";
 import { compareTable, verifyWritten, type TableWork } from "./differences";
 import { apply, prepareWrites, sequenceBumps } from "./writes";
 import { updateRecords } from "./records";
@@ -171,6 +171,7 @@ async function run(opts: SyncBackOptions, write: boolean): Promise<SyncBackRepor
     const problems: SyncBackProblem[] = [];
     const formsUsed: SyncBackReport["forms"] = [];
     await checkColumns(client, schema, tables, problems);
+    await checkNullKeys(client, schema, tables, problems);
     // With --tables the person chose what goes back; otherwise every table PostgreSQL holds must have a place in the file.
     if (!opts.tables?.length)
       await checkPostgresOnlyTables(client, schema, new Set([...plan.tables.map((t) => t.target), ...recorded.map((r) => r.target_table)]), problems, skipped);

@@ -283,6 +283,42 @@ test("a value the SQLite column cannot take back refuses before anything is writ
   assert.notEqual(sha(file), before);
 });
 
+test("--schema existing, a key column PostgreSQL lets hold NULL: a row the app wrote with a NULL key refuses up front, naming table and column", async () => {
+  const file = sqliteFile((db) => {
+    db.exec("CREATE TABLE items (id INTEGER PRIMARY KEY, v TEXT)");
+    for (let i = 1; i <= 100; i++) db.prepare("INSERT INTO items VALUES (?, ?)").run(i, `v${i}`);
+  });
+  const url = await pg.createDatabase();
+  const db = url.slice(url.lastIndexOf("/") + 1);
+  await pg.query("CREATE TABLE items (id bigint UNIQUE, v text)", [], db);
+  assert.equal((await migrate({ source: file, target: url, schema: "existing" })).ok, true);
+  await pg.query("INSERT INTO items VALUES (NULL, 'by the app'); UPDATE items SET v = 'app' WHERE id = 3", [], db);
+  const before = sha(file);
+  for (const run of [planSyncBack, syncBack]) {
+    await assert.rejects(run({ from: url, to: file }), (err: unknown) => {
+      assert.ok(err instanceof SyncBackRefusal, String(err));
+      assert.equal(err.exitCode, 2);
+      assert.equal(err.table, "items");
+      assert.equal(err.column, "id");
+      assert.deepEqual(err.key, { id: null });
+      assert.match(err.message, /holds a row whose key column "id" is NULL/);
+      assert.doesNotMatch(err.message, /after writing/);
+      return true;
+    });
+  }
+  assert.equal(sha(file), before, "nothing written");
+  // Given a key in PostgreSQL, it goes back.
+  await pg.query("UPDATE items SET id = 101 WHERE id IS NULL", [], db);
+  const r = await syncBack({ from: url, to: file });
+  assert.equal(r.rowsChanged, 2);
+  const back = new Database(file, { readonly: true });
+  assert.deepEqual(back.prepare("SELECT id, v FROM items WHERE id IN (3, 101) ORDER BY id").all(), [
+    { id: 3, v: "app" },
+    { id: 101, v: "by the app" },
+  ]);
+  back.close();
+});
+
 test("rows the app wrote to SQLite after the last sync are never overwritten: refused, naming the table and keys", async () => {
   const file = sqliteFile((db) => {
     db.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)");
