@@ -17,6 +17,9 @@ export interface PodSqliteSource {
 
 export class PodSourceError extends Error {}
 
+/** The workload has no running pod to take a snapshot in (stopped, or not started yet). */
+export class NoRunningPodError extends PodSourceError {}
+
 export function parsePodSource(spec: string): PodSqliteSource | null {
   if (!spec.startsWith("pod:")) return null;
   const m = /^pod:([a-z0-9]([-a-z0-9.]*[a-z0-9])?)\/(.+)$/.exec(spec);
@@ -96,7 +99,7 @@ async function findPod(kc: k8s.KubeConfig, namespace: string, workload: string):
   const ready = pods.find((p) => p.status?.phase === "Running" && p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
   const running = ready ?? pods.find((p) => p.status?.phase === "Running");
   if (!running?.metadata?.name) {
-    throw new PodSourceError(`${workload} in ${namespace} has no running pod to take the SQLite snapshot from (${pods.length} pods, none Running).`);
+    throw new NoRunningPodError(`${workload} in ${namespace} has no running pod to take the SQLite snapshot from (${pods.length} pods, none Running).`);
   }
   return { pod: running.metadata.name, container: running.spec?.containers?.[0]?.name ?? "" };
 }
