@@ -52,8 +52,16 @@ dir="\${TMPDIR:-/tmp}"
 [ -d "$dir" ] && [ -w "$dir" ] || dir="$(dirname "$src")"
 name=".pgshift-snapshot-$$.db"
 tmp="$dir/$name"
-trap 'rm -f "$tmp" "$tmp-journal" "$tmp-wal" "$tmp-shm"' EXIT
+copy="$dir/.pgshift-source-$$.db"
+trap 'rm -f "$tmp" "$tmp-journal" "$tmp-wal" "$tmp-shm" "$copy" "$copy-wal" "$copy-shm"' EXIT
 [ -r "$src" ] || { echo "PGSHIFT: $src does not exist or is not readable in this container" >&2; exit 4; }
+if [ ! -w "$(dirname "$src")" ]; then
+  # A read-only mount (the reader pod, the app stopped): SQLite cannot open a WAL-mode file where it cannot
+  # create the -shm beside it. A copy with its -wal is the same database, nobody writing.
+  cp "$src" "$copy"
+  if [ -f "$src-wal" ]; then cp "$src-wal" "$copy-wal"; fi
+  src="$copy"
+fi
 cd "$dir"
 if command -v sqlite3 >/dev/null 2>&1; then
   sqlite3 -cmd ".timeout 10000" "$src" "VACUUM INTO '$name'" >&2

@@ -87,7 +87,9 @@ undo() {
   done
   rm -f "$tmp"
 }
-if [ -e "$bak" ]; then echo "PGSHIFT: $bak already exists" >&2; rm -f "$tmp"; exit 5; fi
+for s in "" -wal -shm -journal; do
+  if [ -e "$bak$s" ]; then echo "PGSHIFT: $bak$s already exists" >&2; rm -f "$tmp"; exit 5; fi
+done
 mv "$dst" "$bak" || { echo "PGSHIFT: could not rename $dst to $bak" >&2; undo; exit 6; }
 moved="db"
 for s in wal shm journal; do

@@ -223,7 +223,7 @@ export async function cutOver(app: AppSide, data: DataSide, o: StepOptions): Pro
     // Nothing was switched: the app goes back to SQLite as it was.
     await startWriters(app, o, replicas, steps);
     throw new CutoverError(
-      `Cutover stopped before the switch: ${(e as Error).message}. The app was started again on SQLite (${steps.join("; ")}); ` +
+      `Cutover stopped before the switch: ${(e as Error).message.replace(/\.$/, "")}. The app was started again on SQLite (${steps.join("; ")}); ` +
         "nothing was lost. Fix the cause and run `pulumi up` again.",
       steps,
     );
@@ -293,7 +293,7 @@ export async function rollBack(app: AppSide, data: DataSide, o: StepOptions & { 
   } catch (e) {
     await startWriters(app, o, replicas, steps);
     throw new CutoverError(
-      `Rollback stopped before the switch: ${(e as Error).message}. The app was started again on PostgreSQL (${steps.join("; ")}); nothing was lost.` +
+      `Rollback stopped before the switch: ${(e as Error).message.replace(/\.$/, "")}. The app was started again on PostgreSQL (${steps.join("; ")}); nothing was lost.` +
         (sync?.backupFile ? ` The SQLite file as it was before is ${sync.backupFile}.` : ""),
       steps,
     );
