@@ -171,11 +171,20 @@ export async function switchApp(
   deps: { app?: AppSide & { workloads: Workload[] }; data?: DataSide; log?: (s: string) => void } = {},
 ): Promise<StepsResult> {
   const timeoutMs = i.timeoutSeconds * 1000;
-  const notes: string[] = [];
+  // One list: the data side's lines (which pod read or wrote the file) come in the order they happened.
+  const steps: string[] = [];
   const app = deps.app ?? clusterApp(i);
-  const data = deps.data ?? sqliteData(i, timeoutMs, (s) => notes.push(s));
+  const data = deps.data ?? sqliteData(i, timeoutMs, (s) => steps.push(s));
   const record = deps.app ? undefined : await replicaRecord(i);
-  const o = { workloads: app.workloads, healthCheck: i.healthCheck, timeoutMs, log: deps.log, recorded: record?.recorded, onRecorded: record?.onRecorded };
+  const o = {
+    workloads: app.workloads,
+    healthCheck: i.healthCheck,
+    timeoutMs,
+    log: deps.log,
+    recorded: record?.recorded,
+    onRecorded: record?.onRecorded,
+    steps,
+  };
   const to = desired(i);
   if (to === from) throw new Error(`internal: nothing to switch (${from})`);
   let r: StepsResult;
@@ -187,7 +196,7 @@ export async function switchApp(
     throw e;
   }
   await record?.done();
-  return { ...r, steps: [...notes, ...r.steps] };
+  return r;
 }
 
 async function outputs(i: CutoverInputs, r: StepsResult): Promise<CutoverOutputs> {

@@ -59,7 +59,7 @@ export function podFile(s: PodFileSettings, note: (line: string) => void): Remot
       const r = await writeBackThroughPod(kube, stopped, pod, localPath, { ...o, now: s.now }, () => copyBack());
       note(
         r.backupFile
-          ? `wrote ${s.spec} back through writer pod ${r.pod}; the file before is ${r.backupFile} in the same volume`
+          ? `put the copied-back file in place of ${s.spec} through writer pod ${r.pod}; the file before is ${r.backupFile} in the same volume`
           : `copied back in writer pod ${r.pod} without a match: ${s.spec} was left as it was`,
       );
       return { result: r.result, ...(r.backupFile ? { backupFile: r.backupFile } : {}) };

@@ -164,7 +164,10 @@ test("pod: source: the cutover's final snapshot through a reader pod; the rollba
   assert.equal(back.backend, "sqlite");
   assert.equal(back.rowsSynced, 3);
   assert.match(steps, /read pod:api\/data\/app\.db in the running pod api-\S+ \(\d+ bytes\)/, "planned against the file as it is in the volume");
-  const backup = /the file before is (\/data\/app\.db\.pgshift-backup-\d{8}T\d{6}Z) in the same volume/.exec(steps)?.[1];
+  const backup =
+    /stopped Deployment\/api \(1\); put the copied-back file in place of pod:api\/data\/app\.db through writer pod api-pgshift-writer-[0-9a-f]{6}; the file before is (\/data\/app\.db\.pgshift-backup-\d{8}T\d{6}Z) in the same volume/.exec(
+      steps,
+    )?.[1];
   assert.ok(backup, `the step list names the backup in the volume: ${steps}`);
   assert.equal(back.backupFile, backup);
   assert.match(steps, /copied 3 rows back to SQLite \(notes: 3\), verified; SQLite backed up to \/data\/app\.db\.pgshift-backup-/);
@@ -205,7 +208,7 @@ test("pod: source: a rollback whose writer pod cannot snapshot the file stops be
   );
   assert.match(
     failure.message,
-    /The app was started again on PostgreSQL \(stopped Deployment\/api \(1\); started Deployment\/api \(1\), Ready\); nothing was lost\./,
+    /The app was started again on PostgreSQL \(read pod:api\/data\/app\.db in the running pod api-\S+ \(\d+ bytes\); stopped Deployment\/api \(1\); started Deployment\/api \(1\), Ready\); nothing was lost\./,
   );
   assert.equal(await secretUrl(), "postgresql://app@db/app", "still on PostgreSQL");
   assert.equal(await inApp("ls -a /data; sha256sum /data/app.db"), before, "the volume is as it was");

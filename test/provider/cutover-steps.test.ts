@@ -192,6 +192,12 @@ test("describeSteps: what preview prints for each direction, with workloads and 
   assert.match(cut[4]!, /scale back Deployment\/api → 2, StatefulSet\/worker → 1; wait Ready; GET \/healthz on Service api:8000 until 2xx \(within 120 s\)/);
   const back = describeSteps("sqlite", [api], { "Deployment/api": 3 }, { source: "/data/app.db", timeoutMs: 60_000, discardPostgresWrites: true });
   assert.match(back[0]!, /nothing is copied back/);
+  const podBack = describeSteps("sqlite", [api], { "Deployment/api": 1 }, { source: "pod:api/data/app.db", timeoutMs: 60_000 });
+  assert.match(podBack[0]!, /^0\. read pod:api\/data\/app\.db as it is now \(in the app's running pod\); check every PostgreSQL value/);
+  assert.match(
+    podBack[2]!,
+    /^2\. in a writer pod on the app's volume claim: snapshot pod:api\/data\/app\.db, .* put it in place \(the file before kept beside it as <file>\.pgshift-backup-<UTC time>\)$/,
+  );
 });
 
 test("a file that lives elsewhere (a pod: source's): the rollback plans against it as it is now, copies back into a local copy, and replaces it (kept as a backup) only once that verified", async () => {
