@@ -173,6 +173,8 @@ export interface WriteBack<T> {
   pod: string;
   /** where the original file is now, inside the container (absent: nothing was replaced, `copyBack` did not verify) */
   backupFile?: string;
+  /** where the time went, in order (pod start, snapshot, copy back, upload and check, renames), in ms: a slow rollback says which part to work on */
+  timings: { part: string; ms: number }[];
 }
 
 /**
@@ -189,7 +191,15 @@ export async function writeBackThroughPod<T extends { ok: boolean }>(
   o: { image?: string; timeoutMs: number; now?: () => Date },
   copyBack: (localPath: string) => Promise<T>,
 ): Promise<WriteBack<T>> {
+  let last = Date.now();
+  const timings: { part: string; ms: number }[] = [];
+  const mark = (part: string) => {
+    const t = Date.now();
+    timings.push({ part, ms: t - last });
+    last = t;
+  };
   return withClaimPod(access, w, source.path, { image: o.image, timeoutMs: o.timeoutMs, readOnly: false }, async (p) => {
+    mark("writer pod start");
     const dst = source.path;
     const where = `pod ${p.namespace}/${p.pod} (claim ${p.claim.claimName}, image ${p.image})`;
     const unchanged = "The file in the volume was not changed.";
@@ -205,8 +215,10 @@ export async function writeBackThroughPod<T extends { ok: boolean }>(
     }
     const wal = prep.stdout.trim() === "2";
     await snapshotInPod(p.kc, p.namespace, p.pod, p.container, dst, localPath);
+    mark("snapshot");
     const result = await copyBack(localPath);
-    if (!result.ok) return { result, pod: p.pod };
+    mark("copy back and verify");
+    if (!result.ok) return { result, pod: p.pod, timings };
     if (wal) {
       // As the app had it: WAL mode is recorded in the file's header, and the snapshot came out without it.
       const Database = require("better-sqlite3") as typeof import("better-sqlite3"); // eslint-disable-line @typescript-eslint/no-require-imports
@@ -245,6 +257,7 @@ export async function writeBackThroughPod<T extends { ok: boolean }>(
       await removeTmp();
       throw new PodWriteBackError(`The copied-back file did not arrive whole in ${where}: ${wrong}. ${unchanged}`, true);
     }
+    mark("upload and check");
     const backupFile = backupName(dst, (o.now ?? (() => new Date()))());
     let swap: Awaited<ReturnType<typeof run>>;
     try {
@@ -257,6 +270,7 @@ export async function writeBackThroughPod<T extends { ok: boolean }>(
       );
     }
     if (swap.code !== "0") throw new PodWriteBackError(`Could not put the copied-back file in place of ${dst} in ${where}: ${swap.stderr}. ${unchanged}`, true);
-    return { result, pod: p.pod, backupFile };
+    mark("renames");
+    return { result, pod: p.pod, backupFile, timings };
   });
 }

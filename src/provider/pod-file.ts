@@ -57,10 +57,11 @@ export function podFile(s: PodFileSettings, note: (line: string) => void): Remot
             "Add it to app.workloads, or set pgshift:rollback.discardPostgresWrites true to roll back without PostgreSQL's writes.",
         );
       const r = await writeBackThroughPod(kube, stopped, pod, localPath, { ...o, now: s.now }, () => copyBack());
+      const took = r.timings.map((t) => `${t.part} ${(t.ms / 1000).toFixed(1)} s`).join(", ");
       note(
         r.backupFile
-          ? `put the copied-back file in place of ${s.spec} through writer pod ${r.pod}; the file before is ${r.backupFile} in the same volume`
-          : `copied back in writer pod ${r.pod} without a match: ${s.spec} was left as it was`,
+          ? `put the copied-back file in place of ${s.spec} through writer pod ${r.pod} (${took}); the file before is ${r.backupFile} in the same volume`
+          : `copied back in writer pod ${r.pod} without a match: ${s.spec} was left as it was (${took})`,
       );
       return { result: r.result, ...(r.backupFile ? { backupFile: r.backupFile } : {}) };
     },

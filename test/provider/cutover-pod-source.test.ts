@@ -165,7 +165,7 @@ test("pod: source: the cutover's final snapshot through a reader pod; the rollba
   assert.equal(back.rowsSynced, 3);
   assert.match(steps, /read pod:api\/data\/app\.db in the running pod api-\S+ \(\d+ bytes\)/, "planned against the file as it is in the volume");
   const backup =
-    /stopped Deployment\/api \(1\); put the copied-back file in place of pod:api\/data\/app\.db through writer pod api-pgshift-writer-[0-9a-f]{6}; the file before is (\/data\/app\.db\.pgshift-backup-\d{8}T\d{6}Z) in the same volume/.exec(
+    /stopped Deployment\/api \(1\); put the copied-back file in place of pod:api\/data\/app\.db through writer pod api-pgshift-writer-[0-9a-f]{6} \(writer pod start [\d.]+ s, snapshot [\d.]+ s, copy back and verify [\d.]+ s, upload and check [\d.]+ s, renames [\d.]+ s\); the file before is (\/data\/app\.db\.pgshift-backup-\d{8}T\d{6}Z) in the same volume/.exec(
       steps,
     )?.[1];
   assert.ok(backup, `the step list names the backup in the volume: ${steps}`);
