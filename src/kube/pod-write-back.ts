@@ -4,7 +4,7 @@
 // read-write (reader-pod.ts); in it: the file is checked writable, snapshotted
 // (pod-sqlite.ts), the caller copies back into the local snapshot and verifies,
 // the result goes up through exec's stdin into a temporary file beside the
-// original, is checked whole (size, SHA-256, quick_check), and only then the
+// original, is checked whole (size and SHA-256, or quick_check), and only then the
 // original is renamed to a backup (with its -wal, -shm and -journal: a stale
 // -wal beside the new file would be replayed into it) and the new file renamed
 // into its place. Paths reach the shell only as arguments ("$1"...).
@@ -45,9 +45,10 @@ od -An -tu1 -j18 -N1 "$dst"
 
 // Reads exactly $3 bytes from stdin into the temporary file $2 (head -c: ends
 // even where the exec connection cannot signal the end of stdin), with the
-// original's mode, then prints what arrived: its size, SHA-256 and SQLite's
-// quick_check, with what the image has. The temporary file is removed unless
-// all of it went through.
+// original's mode, then prints what arrived: its size, and its SHA-256 (the
+// image's sha256sum or python3), else SQLite's quick_check (its sqlite3): the
+// snapshot step needed sqlite3 or python3, so one of them is there. The
+// temporary file is removed unless all of it went through.
 export const UPLOAD_SCRIPT = `
 set -eu
 dst="$1"; tmp="$2"; size="$3"
@@ -62,14 +63,12 @@ if command -v sha256sum >/dev/null 2>&1; then
   echo "sha256 $(sha256sum "$tmp" | cut -d' ' -f1)"
 elif command -v python3 >/dev/null 2>&1; then
   echo "sha256 $(python3 -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' "$tmp")"
-fi
-if command -v sqlite3 >/dev/null 2>&1; then
+elif command -v sqlite3 >/dev/null 2>&1; then
   echo "check $(sqlite3 -readonly "$tmp" 'PRAGMA quick_check' 2>&1 | head -n 1)"
-elif command -v python3 >/dev/null 2>&1; then
-  echo "check $(python3 -c 'import sqlite3, sys
-print(sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True).execute("PRAGMA quick_check").fetchone()[0])' "$tmp" 2>&1 | head -n 1)"
+  rm -f "$tmp-wal" "$tmp-shm"
+else
+  echo "PGSHIFT: neither sha256sum, python3 nor sqlite3 is in this container to check the upload with" >&2; exit 3
 fi
-rm -f "$tmp-wal" "$tmp-shm"
 done=1
 `;
 
