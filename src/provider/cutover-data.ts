@@ -1,6 +1,7 @@
 // The data side of the cutover steps (cutover-steps.ts) over the engine: the
 // final delta sync SQLite → PostgreSQL (what `migrate --refresh` does), and the
 // copy back PostgreSQL → SQLite (src/engine/sync-back/) for a rollback.
+import { rmSync } from "node:fs";
 import { migrate, planSyncBack, syncBack, verifyMigration } from "../engine";
 import { withDefaults, type MigrationSettings } from "../engine/options";
 import type { DataSide, SyncResult } from "./cutover-steps";
@@ -85,9 +86,11 @@ export function engineData(s: DataSettings, takeSnapshot: () => Promise<string>,
     },
     async syncBack(): Promise<SyncResult> {
       if (!remote) return copyBack();
-      // The local copy's backup (beside it) is not the one that matters: the file in the volume is replaced.
       const { result, backupFile } = await remote.writeBack(copyBack);
-      const { backupFile: _local, ...rest } = result;
+      // The engine's backup of the local copy is not the one that matters (the file before stays beside the
+      // original, backupFile): removed, or every rollback would leave a copy of the database on this machine.
+      const { backupFile: local, ...rest } = result;
+      if (local) rmSync(local, { force: true });
       return { ...rest, ...(backupFile ? { backupFile } : {}) };
     },
     differingRows,

@@ -6,7 +6,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import Database from "better-sqlite3";
-import { copyFileSync, existsSync, renameSync } from "node:fs";
+import { copyFileSync, existsSync, readdirSync, renameSync } from "node:fs";
+import { basename, dirname } from "node:path";
 import { startPostgres, type TestPostgres } from "../helpers/postgres";
 import { sqliteFile } from "../helpers/sqlite";
 import { migrate } from "../../src/engine";
@@ -250,6 +251,11 @@ test("a file that lives elsewhere (a pod: source's): the rollback plans against 
     "the file in place holds PostgreSQL's rows (and what the restarted app wrote since)",
   );
   assert.deepEqual(sqliteIds(`${volume}.pgshift-backup-test`), [1, 2, 3, 4, 5], "the original is kept as it was");
+  assert.deepEqual(
+    readdirSync(dirname(local)).filter((f) => f.startsWith(basename(local)) && f !== basename(local)),
+    [],
+    "no backup of the local copy is left on this machine",
+  );
   assert.equal(app.secret, "sqlite");
 });
 
