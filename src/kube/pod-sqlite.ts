@@ -17,6 +17,9 @@ export interface PodSqliteSource {
 
 export class PodSourceError extends Error {}
 
+/** The workload has no running pod to take a snapshot in (stopped, or not started yet). */
+export class NoRunningPodError extends PodSourceError {}
+
 export function parsePodSource(spec: string): PodSqliteSource | null {
   if (!spec.startsWith("pod:")) return null;
   const m = /^pod:([a-z0-9]([-a-z0-9.]*[a-z0-9])?)\/(.+)$/.exec(spec);
@@ -49,8 +52,16 @@ dir="\${TMPDIR:-/tmp}"
 [ -d "$dir" ] && [ -w "$dir" ] || dir="$(dirname "$src")"
 name=".pgshift-snapshot-$$.db"
 tmp="$dir/$name"
-trap 'rm -f "$tmp" "$tmp-journal" "$tmp-wal" "$tmp-shm"' EXIT
+copy="$dir/.pgshift-source-$$.db"
+trap 'rm -f "$tmp" "$tmp-journal" "$tmp-wal" "$tmp-shm" "$copy" "$copy-wal" "$copy-shm"' EXIT
 [ -r "$src" ] || { echo "PGSHIFT: $src does not exist or is not readable in this container" >&2; exit 4; }
+if [ ! -w "$(dirname "$src")" ]; then
+  # A read-only mount (the reader pod, the app stopped): SQLite cannot open a WAL-mode file where it cannot
+  # create the -shm beside it. A copy with its -wal is the same database, nobody writing.
+  cp "$src" "$copy"
+  if [ -f "$src-wal" ]; then cp "$src-wal" "$copy-wal"; fi
+  src="$copy"
+fi
 cd "$dir"
 if command -v sqlite3 >/dev/null 2>&1; then
   sqlite3 -cmd ".timeout 10000" "$src" "VACUUM INTO '$name'" >&2
@@ -63,6 +74,8 @@ d.close(); s.close()' "$src" "$tmp" >&2
 else
   echo "PGSHIFT: neither the sqlite3 CLI nor python3 is in this container" >&2; exit 3
 fi
+# The size first, on stderr: a snapshot that arrives cut short is told from a whole one by its length.
+echo "PGSHIFT-SIZE $(wc -c < "$tmp" | tr -d ' ')" >&2
 cat "$tmp"
 `;
 
@@ -96,7 +109,7 @@ async function findPod(kc: k8s.KubeConfig, namespace: string, workload: string):
   const ready = pods.find((p) => p.status?.phase === "Running" && p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
   const running = ready ?? pods.find((p) => p.status?.phase === "Running");
   if (!running?.metadata?.name) {
-    throw new PodSourceError(`${workload} in ${namespace} has no running pod to take the SQLite snapshot from (${pods.length} pods, none Running).`);
+    throw new NoRunningPodError(`${workload} in ${namespace} has no running pod to take the SQLite snapshot from (${pods.length} pods, none Running).`);
   }
   return { pod: running.metadata.name, container: running.spec?.containers?.[0]?.name ?? "" };
 }
@@ -121,11 +134,27 @@ export async function fetchPodSqlite(
   return { pod, bytes };
 }
 
+/** The snapshot's bytes stopped before its end (the exec stream closed early): nothing is wrong with the file. */
+class CutShortError extends PodSourceError {}
+
 /**
  * Takes the snapshot of `path` inside `pod` (the app's, or the reader pod the
  * cutover starts once the app is stopped) into `localPath`, checked sound.
+ * A transfer cut short is taken again (at most three times in all): on a
+ * busy machine about one 100 MB snapshot in a few arrived without its last
+ * bytes although the exec's status said Success.
  */
 export async function snapshotInPod(kc: k8s.KubeConfig, namespace: string, pod: string, container: string, path: string, localPath: string): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await snapshotOnce(kc, namespace, pod, container, path, localPath);
+    } catch (e) {
+      if (!(e instanceof CutShortError) || attempt >= 3) throw e;
+    }
+  }
+}
+
+async function snapshotOnce(kc: k8s.KubeConfig, namespace: string, pod: string, container: string, path: string, localPath: string): Promise<number> {
   const k = client();
   const source = { path };
   mkdirSync(dirname(localPath), { recursive: true });
@@ -174,6 +203,8 @@ export async function snapshotInPod(kc: k8s.KubeConfig, namespace: string, pod: 
     // reach the file before it is closed (ended first, a large snapshot arrived cut short: "malformed").
     await new Promise<void>((r) => counting.end(r));
     await new Promise<void>((r) => out.end(r));
+    const size = /^PGSHIFT-SIZE (\d+)$/m.exec(stderr)?.[1];
+    stderr = stderr.replace(/^PGSHIFT-SIZE \d+\n?/m, "");
     if (status.status !== "Success") {
       const code = status.details?.causes?.find((c) => c.reason === "ExitCode")?.message;
       const why = stderr.trim() || status.message || "unknown error";
@@ -185,6 +216,10 @@ export async function snapshotInPod(kc: k8s.KubeConfig, namespace: string, pod: 
             : "";
       throw new PodSourceError(`Could not take a SQLite snapshot of ${source.path} in pod ${where}: ${why}${code ? ` (exit ${code})` : ""}.${hint}`);
     }
+    if (size !== undefined && Number(size) !== bytes)
+      throw new CutShortError(
+        `The snapshot of ${source.path} from pod ${where} arrived cut short (${bytes} of ${size} bytes); nothing was migrated. Try again.`,
+      );
     // A snapshot that arrived torn must not be migrated as if it were the app's data.
     const Database = require("better-sqlite3") as typeof import("better-sqlite3"); // eslint-disable-line @typescript-eslint/no-require-imports
     const db = new Database(partial, { readonly: true, fileMustExist: true });

@@ -1,7 +1,8 @@
-// The final snapshot of a pod: source, taken once the app is stopped: a
-// short-lived pod mounts the app's volume claim read-only (restricted Pod
-// Security), the snapshot is taken in it like in the app's pod
-// (pod-sqlite.ts), and the pod is deleted whatever happens.
+// Short-lived pods on the app's volume claim, once the app is stopped
+// (restricted Pod Security, as the app's user), deleted whatever happens: a
+// reader mounts the claim read-only for a pod: source's final snapshot, taken
+// in it like in the app's pod (pod-sqlite.ts); a writer mounts it read-write
+// for a rollback to put the copied-back file in place (pod-write-back.ts).
 import { randomBytes } from "node:crypto";
 import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
 import { AppWorkloadError, kubeClient, kubeConfigOf, type KubeAccess, type Workload } from "./app-workloads";
@@ -57,10 +58,20 @@ export function claimFor(w: Workload, obj: WorkloadSpec, path: string) {
   );
 }
 
-/** The reader pod's manifest: restricted Pod Security, the claim read-only, a scratch directory for the snapshot. */
-export function readerPodManifest(name: string, namespace: string, c: ReturnType<typeof claimFor>, image: string) {
+/**
+ * The manifest of a short-lived pod on the app's claim: restricted Pod
+ * Security, the app's user, a scratch directory for snapshots. A reader
+ * (the cutover's final snapshot) mounts the claim read-only; a writer (the
+ * rollback putting the copied-back file in place) read-write.
+ */
+export function claimPodManifest(name: string, namespace: string, c: ReturnType<typeof claimFor>, image: string, o: { readOnly: boolean }) {
+  const role = o.readOnly ? "reader" : "writer";
   return {
-    metadata: { name, namespace, labels: { "app.kubernetes.io/part-of": "pgshift", "app.kubernetes.io/component": "cutover-reader" } },
+    metadata: {
+      name,
+      namespace,
+      labels: { "app.kubernetes.io/part-of": "pgshift", "app.kubernetes.io/component": o.readOnly ? "cutover-reader" : "rollback-writer" },
+    },
     spec: {
       restartPolicy: "Never",
       automountServiceAccountToken: false,
@@ -73,35 +84,49 @@ export function readerPodManifest(name: string, namespace: string, c: ReturnType
       },
       containers: [
         {
-          name: "reader",
+          name: role,
           image,
           imagePullPolicy: "IfNotPresent",
           command: ["sleep", "3600"],
           env: [{ name: "TMPDIR", value: "/pgshift-scratch" }],
           securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } },
           volumeMounts: [
-            { name: "app-data", mountPath: c.mount.mountPath, readOnly: true, ...(c.mount.subPath ? { subPath: c.mount.subPath } : {}) },
+            { name: "app-data", mountPath: c.mount.mountPath, readOnly: o.readOnly, ...(c.mount.subPath ? { subPath: c.mount.subPath } : {}) },
             { name: "scratch", mountPath: "/pgshift-scratch" },
           ],
           resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "256Mi" } },
         },
       ],
       volumes: [
-        { name: "app-data", persistentVolumeClaim: { claimName: c.claimName, readOnly: true } },
+        { name: "app-data", persistentVolumeClaim: { claimName: c.claimName, readOnly: o.readOnly } },
         { name: "scratch", emptyDir: { sizeLimit: "2Gi" } },
       ],
     },
   };
 }
 
-/** Snapshot of `source` from the stopped workload's claim into `localPath`, through a reader pod. */
-export async function snapshotThroughReader(
+/** A running pod on the stopped workload's claim, handed to `f`. */
+export interface ClaimPod {
+  kc: k8s.KubeConfig;
+  namespace: string;
+  pod: string;
+  container: string;
+  claim: ReturnType<typeof claimFor>;
+  image: string;
+}
+
+/**
+ * Starts a pod on the claim that holds `path` in workload `w` (read-only or
+ * read-write), waits until it runs, runs `f` in it, and deletes the pod
+ * whatever happens.
+ */
+export async function withClaimPod<T>(
   access: KubeAccess,
   w: Workload,
-  source: PodSqliteSource,
-  localPath: string,
-  o: { image?: string; timeoutMs: number },
-): Promise<{ pod: string; bytes: number }> {
+  path: string,
+  o: { image?: string; timeoutMs: number; readOnly: boolean },
+  f: (p: ClaimPod) => Promise<T>,
+): Promise<T> {
   const kc: k8s.KubeConfig = kubeConfigOf(access);
   const k = kubeClient();
   const apps = kc.makeApiClient(k.AppsV1Api);
@@ -112,10 +137,11 @@ export async function snapshotThroughReader(
       ? await apps.readNamespacedDeployment({ name: w.name, namespace: ns })
       : await apps.readNamespacedStatefulSet({ name: w.name, namespace: ns })
   ) as WorkloadSpec;
-  const claim = claimFor(w, obj, source.path);
+  const claim = claimFor(w, obj, path);
   const image = o.image || claim.image;
-  const name = `${w.name}`.slice(0, 40) + `-pgshift-reader-${randomBytes(3).toString("hex")}`;
-  await core.createNamespacedPod({ namespace: ns, body: readerPodManifest(name, ns, claim, image) as never });
+  const role = o.readOnly ? "reader" : "writer";
+  const name = `${w.name}`.slice(0, 40) + `-pgshift-${role}-${randomBytes(3).toString("hex")}`;
+  await core.createNamespacedPod({ namespace: ns, body: claimPodManifest(name, ns, claim, image, { readOnly: o.readOnly }) as never });
   try {
     const until = Date.now() + o.timeoutMs;
     for (;;) {
@@ -124,18 +150,31 @@ export async function snapshotThroughReader(
       const waiting = p.status?.containerStatuses?.[0]?.state?.waiting;
       if (p.status?.phase === "Failed" || /ErrImagePull|ImagePullBackOff|CreateContainerConfigError|InvalidImageName/.test(waiting?.reason ?? "")) {
         throw new AppWorkloadError(
-          `The reader pod ${ns}/${name} (image ${image}) could not start: ${waiting?.reason ?? p.status?.phase} ${waiting?.message ?? ""}. Set pgshift:cutover.readerImage to an image with sh and sqlite3 or python3.`,
+          `The ${role} pod ${ns}/${name} (image ${image}) could not start: ${waiting?.reason ?? p.status?.phase} ${waiting?.message ?? ""}. Set pgshift:cutover.readerImage to an image with sh and sqlite3 or python3.`,
         );
       }
       if (Date.now() > until)
         throw new AppWorkloadError(
-          `The reader pod ${ns}/${name} for claim ${claim.claimName} was not Running within ${Math.round(o.timeoutMs / 1000)} s (phase ${p.status?.phase}).`,
+          `The ${role} pod ${ns}/${name} for claim ${claim.claimName} was not Running within ${Math.round(o.timeoutMs / 1000)} s (phase ${p.status?.phase}).`,
         );
       await new Promise((r) => setTimeout(r, 300));
     }
-    const bytes = await snapshotInPod(kc, ns, name, "reader", source.path, localPath);
-    return { pod: name, bytes };
+    return await f({ kc, namespace: ns, pod: name, container: role, claim, image });
   } finally {
     await core.deleteNamespacedPod({ name, namespace: ns, gracePeriodSeconds: 0 }).catch(() => undefined);
   }
+}
+
+/** Snapshot of `source` from the stopped workload's claim into `localPath`, through a reader pod. */
+export async function snapshotThroughReader(
+  access: KubeAccess,
+  w: Workload,
+  source: PodSqliteSource,
+  localPath: string,
+  o: { image?: string; timeoutMs: number },
+): Promise<{ pod: string; bytes: number }> {
+  return withClaimPod(access, w, source.path, { ...o, readOnly: true }, async (p) => ({
+    pod: p.pod,
+    bytes: await snapshotInPod(p.kc, p.namespace, p.pod, p.container, source.path, localPath),
+  }));
 }

@@ -1,6 +1,7 @@
 // The data side of the cutover steps (cutover-steps.ts) over the engine: the
 // final delta sync SQLite → PostgreSQL (what `migrate --refresh` does), and the
 // copy back PostgreSQL → SQLite (src/engine/sync-back/) for a rollback.
+import { rmSync } from "node:fs";
 import { migrate, planSyncBack, syncBack, verifyMigration } from "../engine";
 import { withDefaults, type MigrationSettings } from "../engine/options";
 import type { DataSide, SyncResult } from "./cutover-steps";
@@ -29,14 +30,25 @@ async function withDatabase<T>(s: DataSettings, f: (url: string) => Promise<T>):
 }
 
 /**
- * `cannotWriteBack`: why PostgreSQL's writes cannot be put back into the app's
- * SQLite file (a pod: source's file lives in the app's volume); a rollback then
- * refuses before anything is stopped, and a failed cutover puts the app back
- * only if PostgreSQL took no writes meanwhile.
+ * A SQLite file that lives elsewhere (a pod: source's, in the app's volume),
+ * of which `sqlitePath` is the local copy: the data steps bring it over before
+ * they read it, and a sync-back puts its result back.
  */
-export function engineData(s: DataSettings, takeSnapshot: () => Promise<string>, cannotWriteBack?: string): DataSide {
+export interface RemoteFile {
+  /** brings the file as it is now to `sqlitePath` (read before a rollback plans, or counts what it leaves behind) */
+  refresh(): Promise<void>;
+  /**
+   * Once the writers are stopped: brings the file over, runs `copyBack` on the
+   * local copy and, when that verified, puts the result in place of the file
+   * (the original kept as `backupFile`); else leaves the file as it was.
+   */
+  writeBack<T extends { ok: boolean }>(copyBack: () => Promise<T>): Promise<{ result: T; backupFile?: string }>;
+}
+
+export function engineData(s: DataSettings, takeSnapshot: () => Promise<string>, remote?: RemoteFile): DataSide {
   const tables = s.tables?.length ? s.tables : undefined;
   const differingRows = async () => {
+    await remote?.refresh();
     // Exactly what a sync-back would write, when it could; else what verification sees.
     try {
       const plan = await withDatabase(s, (url) => planSyncBack({ from: url, to: s.sqlitePath, tables }));
@@ -51,6 +63,15 @@ export function engineData(s: DataSettings, takeSnapshot: () => Promise<string>,
     const rows = bad.reduce((n, t) => n + Math.max(t.differences.length, Math.abs(t.targetRows - t.sourceRows)), 0);
     return { rows, atLeast: bad.some((t) => t.differences.length >= 5), tables: bad.map((t) => t.source) };
   };
+  const copyBack = async (): Promise<SyncResult> => {
+    const r = await withDatabase(s, (url) => syncBack({ from: url, to: s.sqlitePath, tables, backupDir: s.backupDir || undefined }));
+    return {
+      ok: r.ok,
+      rowsChanged: r.rowsChanged,
+      ...(r.backupFile ? { backupFile: r.backupFile } : {}),
+      tables: r.tables.map((t) => ({ source: t.source, target: t.target, changed: t.inserted + t.updated + t.deleted, match: t.match })),
+    };
+  };
   return {
     finalSnapshot: takeSnapshot,
     async syncForward(snapshot: string): Promise<SyncResult> {
@@ -59,25 +80,18 @@ export function engineData(s: DataSettings, takeSnapshot: () => Promise<string>,
       return { ok: report.ok, rowsChanged: t.reduce((n, x) => n + x.changed, 0), tables: t };
     },
     async planBack(): Promise<void> {
-      if (cannotWriteBack) throw new Error(cannotWriteBack);
+      // Against the file as it is now: the local copy may be older, or (another operator's machine) absent.
+      await remote?.refresh();
       await withDatabase(s, (url) => planSyncBack({ from: url, to: s.sqlitePath, tables, backupDir: s.backupDir || undefined }));
     },
     async syncBack(): Promise<SyncResult> {
-      if (cannotWriteBack) {
-        const d = await differingRows();
-        if (d.rows > 0)
-          throw new Error(
-            `PostgreSQL took ${d.atLeast ? "at least " : ""}${d.rows} rows the app's SQLite file lacks (${d.tables.join(", ")}). ${cannotWriteBack}`,
-          );
-        return { ok: true, rowsChanged: 0, tables: [] };
-      }
-      const r = await withDatabase(s, (url) => syncBack({ from: url, to: s.sqlitePath, tables, backupDir: s.backupDir || undefined }));
-      return {
-        ok: r.ok,
-        rowsChanged: r.rowsChanged,
-        ...(r.backupFile ? { backupFile: r.backupFile } : {}),
-        tables: r.tables.map((t) => ({ source: t.source, target: t.target, changed: t.inserted + t.updated + t.deleted, match: t.match })),
-      };
+      if (!remote) return copyBack();
+      const { result, backupFile } = await remote.writeBack(copyBack);
+      // The engine's backup of the local copy is not the one that matters (the file before stays beside the
+      // original, backupFile): removed, or every rollback would leave a copy of the database on this machine.
+      const { backupFile: local, ...rest } = result;
+      if (local) rmSync(local, { force: true });
+      return { ...rest, ...(backupFile ? { backupFile } : {}) };
     },
     differingRows,
   };

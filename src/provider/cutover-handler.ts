@@ -1,14 +1,14 @@
 // What the Cutover resource does at each step of `pulumi up`: when
 // `cutover` flips, the ordered steps of cutover-steps.ts over the cluster
-// (app-workloads.ts, reader-pod.ts) and the engine (cutover-data.ts).
+// (app-workloads.ts) and the data (cutover-data.ts; pod-file.ts for pod: sources).
 // Loaded at run time by the dynamic provider (cutover.ts).
 import type * as pulumi from "@pulumi/pulumi";
 import { isAbsolute } from "node:path";
 import { fingerprintSqlite } from "../engine";
 import { AppWorkloads, type HealthCheck, type KubeAccess, type Workload } from "../kube/app-workloads";
-import { fetchPodSqlite, parsePodSource } from "../kube/pod-sqlite";
-import { snapshotThroughReader } from "../kube/reader-pod";
+import { parsePodSource } from "../kube/pod-sqlite";
 import { engineData, type DataSettings } from "./cutover-data";
+import { podFile } from "./pod-file";
 import { cutOver, rollBack, workloadKey, type AppSide, type Backend, type DataSide, type StepsResult } from "./cutover-steps";
 
 export interface CutoverInputs {
@@ -128,29 +128,15 @@ export function clusterApp(i: CutoverInputs): AppSide & { workloads: Workload[] 
   };
 }
 
-/** Where the data steps read the app's SQLite database once its writers are gone. */
+/** Where the data steps read (and a rollback writes) the app's SQLite database: the local file, or a pod: source's through pods (pod-file.ts). */
 export function sqliteData(i: CutoverInputs, timeoutMs: number, note: (s: string) => void): DataSide {
   const pod = parsePodSource(i.source);
   if (!pod) return engineData(i.data, async () => i.data.sqlitePath);
-  const kube = i.kube!;
-  const stopped = i.workloads.find((w) => w.name === pod.workload);
-  return engineData(
-    i.data,
-    async () => {
-      if (stopped) {
-        const got = await snapshotThroughReader(kube, stopped, pod, i.data.sqlitePath, { image: i.readerImage || undefined, timeoutMs });
-        note(`snapshot through reader pod ${got.pod} (${got.bytes} bytes)`);
-      } else {
-        // Not one of app.workloads: it was not stopped, so this snapshot may miss its very last writes.
-        const got = await fetchPodSqlite(kube.kubeconfig, kube.context, kube.namespace, pod, i.data.sqlitePath);
-        note(`snapshot in the running pod ${got.pod}: ${pod.workload} is not in app.workloads, so it kept writing`);
-      }
-      return i.data.sqlitePath;
-    },
-    `Copying PostgreSQL's writes back into ${i.source} (a file inside the app's volume) is not supported yet. ` +
-      "Either copy them yourself (`pgshift sync-back --from <url> --to <snapshot>`, then put the file in the volume), " +
-      "or set pgshift:rollback.discardPostgresWrites true to roll back without them.",
+  const remote = podFile(
+    { kube: i.kube!, workloads: i.workloads, source: pod, spec: i.source, localPath: i.data.sqlitePath, image: i.readerImage, timeoutMs },
+    note,
   );
+  return engineData(i.data, () => remote.finalSnapshot(), remote);
 }
 
 /**
@@ -185,11 +171,20 @@ export async function switchApp(
   deps: { app?: AppSide & { workloads: Workload[] }; data?: DataSide; log?: (s: string) => void } = {},
 ): Promise<StepsResult> {
   const timeoutMs = i.timeoutSeconds * 1000;
-  const notes: string[] = [];
+  // One list: the data side's lines (which pod read or wrote the file) come in the order they happened.
+  const steps: string[] = [];
   const app = deps.app ?? clusterApp(i);
-  const data = deps.data ?? sqliteData(i, timeoutMs, (s) => notes.push(s));
+  const data = deps.data ?? sqliteData(i, timeoutMs, (s) => steps.push(s));
   const record = deps.app ? undefined : await replicaRecord(i);
-  const o = { workloads: app.workloads, healthCheck: i.healthCheck, timeoutMs, log: deps.log, recorded: record?.recorded, onRecorded: record?.onRecorded };
+  const o = {
+    workloads: app.workloads,
+    healthCheck: i.healthCheck,
+    timeoutMs,
+    log: deps.log,
+    recorded: record?.recorded,
+    onRecorded: record?.onRecorded,
+    steps,
+  };
   const to = desired(i);
   if (to === from) throw new Error(`internal: nothing to switch (${from})`);
   let r: StepsResult;
@@ -201,7 +196,7 @@ export async function switchApp(
     throw e;
   }
   await record?.done();
-  return { ...r, steps: [...notes, ...r.steps] };
+  return r;
 }
 
 async function outputs(i: CutoverInputs, r: StepsResult): Promise<CutoverOutputs> {

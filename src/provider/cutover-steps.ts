@@ -59,6 +59,8 @@ export interface StepOptions {
   /** persists the replica counts before anything is scaled (so an interrupted update can restore them) */
   onRecorded?: (replicas: Record<string, number>) => Promise<void> | void;
   now?: () => number;
+  /** the list the steps are added to, in order; the data side adds its own lines (which pod read or wrote the file) to it as they happen */
+  steps?: string[];
 }
 
 export interface StepsResult {
@@ -116,9 +118,13 @@ export function describeSteps(
   return [
     o.discardPostgresWrites
       ? "0. rollback.discardPostgresWrites: nothing is copied back; PostgreSQL's writes since cutover are left behind"
-      : "0. check every PostgreSQL value can go back into its SQLite column (refuses before anything stops)",
+      : `0. ${o.source.startsWith("pod:") ? `read ${o.source} as it is now (in the app's running pod); ` : ""}check every PostgreSQL value can go back into its SQLite column (refuses before anything stops)`,
     `1. stop the writers: scale ${list}; wait until their pods are gone`,
-    o.discardPostgresWrites ? "2. (no copy)" : `2. back up ${o.source}, copy PostgreSQL's inserts, updates and deletes back into it, verify`,
+    o.discardPostgresWrites
+      ? "2. (no copy)"
+      : o.source.startsWith("pod:")
+        ? `2. in a writer pod on the app's volume claim: snapshot ${o.source}, copy PostgreSQL's inserts, updates and deletes back into the snapshot, verify, put it in place (the file before kept beside it as <file>.pgshift-backup-<UTC time>)`
+        : `2. back up ${o.source}, copy PostgreSQL's inserts, updates and deletes back into it, verify`,
     "3. switch the app's Secret to SQLite",
     `4. scale back ${back || "(none)"}; wait Ready; ${health} (within ${secs} s)`,
   ];
@@ -204,7 +210,7 @@ function unequal(r: SyncResult): string {
 /** cutover: true — stop, final snapshot, delta sync + verify, switch, restart, health check; put back on failure. */
 export async function cutOver(app: AppSide, data: DataSide, o: StepOptions): Promise<StepsResult> {
   const now = o.now ?? Date.now;
-  const steps: string[] = [];
+  const steps: string[] = o.steps ?? [];
   const log = o.log ?? (() => undefined);
   const clock = downtimeClock(now);
   const replicas = await stopWriters(app, o, steps);
@@ -223,7 +229,7 @@ export async function cutOver(app: AppSide, data: DataSide, o: StepOptions): Pro
     // Nothing was switched: the app goes back to SQLite as it was.
     await startWriters(app, o, replicas, steps);
     throw new CutoverError(
-      `Cutover stopped before the switch: ${(e as Error).message}. The app was started again on SQLite (${steps.join("; ")}); ` +
+      `Cutover stopped before the switch: ${(e as Error).message.replace(/\.$/, "")}. The app was started again on SQLite (${steps.join("; ")}); ` +
         "nothing was lost. Fix the cause and run `pulumi up` again.",
       steps,
     );
@@ -268,7 +274,7 @@ export async function cutOver(app: AppSide, data: DataSide, o: StepOptions): Pro
 /** cutover: false after a cutover — refuse early, stop, back up + copy back + verify, switch, restart, health check. */
 export async function rollBack(app: AppSide, data: DataSide, o: StepOptions & { discardPostgresWrites: boolean }): Promise<StepsResult> {
   const now = o.now ?? Date.now;
-  const steps: string[] = [];
+  const steps: string[] = o.steps ?? [];
   const log = o.log ?? (() => undefined);
   // Before anything stops: a value that cannot go back refuses the rollback here.
   if (!o.discardPostgresWrites) await data.planBack();
@@ -293,7 +299,7 @@ export async function rollBack(app: AppSide, data: DataSide, o: StepOptions & { 
   } catch (e) {
     await startWriters(app, o, replicas, steps);
     throw new CutoverError(
-      `Rollback stopped before the switch: ${(e as Error).message}. The app was started again on PostgreSQL (${steps.join("; ")}); nothing was lost.` +
+      `Rollback stopped before the switch: ${(e as Error).message.replace(/\.$/, "")}. The app was started again on PostgreSQL (${steps.join("; ")}); nothing was lost.` +
         (sync?.backupFile ? ` The SQLite file as it was before is ${sync.backupFile}.` : ""),
       steps,
     );

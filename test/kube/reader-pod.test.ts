@@ -1,9 +1,10 @@
 // Which volume claim holds a pod: source's file once the app is stopped, and
-// the reader pod that mounts it: read-only, restricted Pod Security, as the
-// app's user. (Started on a real node: test/stacks-cluster.test.ts.)
+// the pods that mount it: the reader read-only, the rollback's writer
+// read-write, both under restricted Pod Security as the app's user. (Started
+// on a real node: test/kube/pod-write-back.test.ts.)
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { claimFor, readerPodManifest } from "../../src/kube/reader-pod";
+import { claimFor, claimPodManifest } from "../../src/kube/reader-pod";
 import { AppWorkloadError } from "../../src/kube/app-workloads";
 
 const template = (volumes: unknown[], mounts: unknown[]) => ({
@@ -72,13 +73,13 @@ test("claimFor: the deepest mount above the file, its claim (a StatefulSet's fir
   );
 });
 
-test("readerPodManifest: the claim read-only at the app's mount path, restricted Pod Security, never root", () => {
+test("claimPodManifest, reader: the claim read-only at the app's mount path, restricted Pod Security, never root", () => {
   const c = claimFor(
     { kind: "Deployment", name: "dev-api" },
     template([{ name: "data", persistentVolumeClaim: { claimName: "api-data" } }], [{ name: "data", mountPath: "/app/data" }]) as never,
     "/app/data/app.db",
   );
-  const pod = readerPodManifest("dev-api-pgshift-reader-abc123", "ns", c, "registry/app:1.2");
+  const pod = claimPodManifest("dev-api-pgshift-reader-abc123", "ns", c, "registry/app:1.2", { readOnly: true });
   assert.deepEqual(pod.spec.volumes[0], { name: "app-data", persistentVolumeClaim: { claimName: "api-data", readOnly: true } });
   const ctr = pod.spec.containers[0]!;
   assert.deepEqual(ctr.volumeMounts[0], { name: "app-data", mountPath: "/app/data", readOnly: true });
@@ -93,6 +94,38 @@ test("readerPodManifest: the claim read-only at the app's mount path, restricted
   });
   assert.equal(pod.spec.automountServiceAccountToken, false);
   // An app that runs as root (or does not say): the reader still does not.
-  const root = readerPodManifest("r", "ns", { ...c, runAsUser: 0 }, "img");
+  const root = claimPodManifest("r", "ns", { ...c, runAsUser: 0 }, "img", { readOnly: true });
   assert.equal(root.spec.securityContext.runAsUser, 65532);
+});
+
+test("claimPodManifest, writer: the same pod with the claim read-write (the rollback puts the file back), still restricted and never root", () => {
+  const c = claimFor(
+    { kind: "Deployment", name: "dev-api" },
+    template([{ name: "data", persistentVolumeClaim: { claimName: "api-data" } }], [{ name: "data", mountPath: "/app/data", subPath: "sqlite" }]) as never,
+    "/app/data/app.db",
+  );
+  const pod = claimPodManifest("dev-api-pgshift-writer-abc123", "ns", c, "registry/app:1.2", { readOnly: false });
+  assert.deepEqual(pod.spec.volumes[0], { name: "app-data", persistentVolumeClaim: { claimName: "api-data", readOnly: false } });
+  const ctr = pod.spec.containers[0]!;
+  assert.equal(ctr.name, "writer");
+  assert.deepEqual(ctr.volumeMounts[0], { name: "app-data", mountPath: "/app/data", readOnly: false, subPath: "sqlite" });
+  assert.equal(pod.metadata.labels["app.kubernetes.io/component"], "rollback-writer");
+  // Restricted Pod Security as for the reader: the file is written as the app's user and group, nothing more.
+  assert.deepEqual(ctr.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } });
+  assert.deepEqual(pod.spec.securityContext, {
+    runAsNonRoot: true,
+    runAsUser: 1000,
+    runAsGroup: 1000,
+    fsGroup: 2000,
+    seccompProfile: { type: "RuntimeDefault" },
+  });
+  assert.equal(pod.spec.automountServiceAccountToken, false);
+  assert.equal(claimPodManifest("w", "ns", { ...c, runAsUser: undefined }, "img", { readOnly: false }).spec.securityContext.runAsUser, 65532);
+  // Reader and writer differ only in the claim's mode, the container's name and the label.
+  const reader = claimPodManifest("dev-api-pgshift-writer-abc123", "ns", c, "registry/app:1.2", { readOnly: true });
+  const strip = (p: typeof pod) =>
+    JSON.stringify({ ...p, metadata: { ...p.metadata, labels: {} } })
+      .replace(/"readOnly":(true|false)/g, "")
+      .replace(/"(reader|writer)"/g, "");
+  assert.equal(strip(reader), strip(pod));
 });

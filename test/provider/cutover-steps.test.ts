@@ -6,6 +6,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import Database from "better-sqlite3";
+import { copyFileSync, existsSync, readdirSync, renameSync } from "node:fs";
+import { basename, dirname } from "node:path";
 import { startPostgres, type TestPostgres } from "../helpers/postgres";
 import { sqliteFile } from "../helpers/sqlite";
 import { migrate } from "../../src/engine";
@@ -191,12 +193,20 @@ test("describeSteps: what preview prints for each direction, with workloads and 
   assert.match(cut[4]!, /scale back Deployment\/api → 2, StatefulSet\/worker → 1; wait Ready; GET \/healthz on Service api:8000 until 2xx \(within 120 s\)/);
   const back = describeSteps("sqlite", [api], { "Deployment/api": 3 }, { source: "/data/app.db", timeoutMs: 60_000, discardPostgresWrites: true });
   assert.match(back[0]!, /nothing is copied back/);
+  const podBack = describeSteps("sqlite", [api], { "Deployment/api": 1 }, { source: "pod:api/data/app.db", timeoutMs: 60_000 });
+  assert.match(podBack[0]!, /^0\. read pod:api\/data\/app\.db as it is now \(in the app's running pod\); check every PostgreSQL value/);
+  assert.match(
+    podBack[2]!,
+    /^2\. in a writer pod on the app's volume claim: snapshot pod:api\/data\/app\.db, .* put it in place \(the file before kept beside it as <file>\.pgshift-backup-<UTC time>\)$/,
+  );
 });
 
-test("a file that cannot be written back (a pod: source): a rollback refuses before stopping; a failed cutover's put-back goes ahead only if PostgreSQL took nothing", async () => {
-  const { file, url, db } = await setUp(5);
+test("a file that lives elsewhere (a pod: source's): the rollback plans against it as it is now, copies back into a local copy, and replaces it (kept as a backup) only once that verified", async () => {
+  const { file: volume, url, db } = await setUp(5);
+  // The file in the app's volume, and the working copy on this machine (absent: another operator's machine).
+  const local = `${volume}.local-copy`;
   const settings = {
-    sqlitePath: file,
+    sqlitePath: local,
     targetUrl: url,
     tunnel: null,
     schema: "create" as const,
@@ -206,14 +216,47 @@ test("a file that cannot be written back (a pod: source): a rollback refuses bef
     jobs: 2,
     backupDir: "",
   };
-  const data = engineData(settings, async () => file, "Copying PostgreSQL's writes back into pod:api/data/app.db is not supported yet.");
-  const app = new StandInApp(file, url);
-  app.secret = "postgresql";
-  await assert.rejects(rollBack(app, data, { workloads: [api], timeoutMs: 5000, discardPostgresWrites: false }), /pod:api\/data\/app\.db is not supported yet/);
-  assert.deepEqual(app.calls, []);
-  assert.deepEqual(await data.syncBack(), { ok: true, rowsChanged: 0, tables: [] }, "nothing to put back");
+  const calls: string[] = [];
+  const remote = {
+    async refresh() {
+      calls.push("refresh");
+      copyFileSync(volume, local);
+    },
+    async writeBack<T extends { ok: boolean }>(copyBack: () => Promise<T>) {
+      calls.push("writeBack");
+      copyFileSync(volume, local);
+      const result = await copyBack();
+      if (!result.ok) return { result };
+      renameSync(volume, `${volume}.pgshift-backup-test`);
+      copyFileSync(local, volume);
+      return { result, backupFile: `${volume}.pgshift-backup-test` };
+    },
+  };
+  const data = engineData(settings, async () => local, remote);
   await pgs.query("INSERT INTO events (id, note) VALUES (50, 'taken by PostgreSQL')", [], db);
-  await assert.rejects(data.syncBack(), /PostgreSQL took 1 rows the app's SQLite file lacks \(events\)\. Copying PostgreSQL's writes back/);
+  await pgs.query("UPDATE events SET note = 'changed by PostgreSQL' WHERE id = 2", [], db);
+  await pgs.query("DELETE FROM events WHERE id = 3", [], db);
+  const app = new StandInApp(volume, url);
+  app.secret = "postgresql";
+  assert.equal(existsSync(local), false);
+  const r = await rollBack(app, data, { workloads: [api], timeoutMs: 5000, discardPostgresWrites: false });
+  await app.stop();
+  assert.deepEqual(calls, ["refresh", "writeBack"], "read as it is before the plan; written back once the app was stopped");
+  assert.equal(r.backupFile, `${volume}.pgshift-backup-test`, "the backup reported is the one beside the file, not the local copy's");
+  assert.match(r.steps.join("; "), /copied 3 rows back to SQLite \(events: 3\), verified; SQLite backed up to \S+\.pgshift-backup-test/);
+  const appWrote = new Set(app.acknowledged.map((a) => a.id));
+  assert.deepEqual(
+    sqliteIds(volume).filter((id) => !appWrote.has(id)),
+    await pgIds(db),
+    "the file in place holds PostgreSQL's rows (and what the restarted app wrote since)",
+  );
+  assert.deepEqual(sqliteIds(`${volume}.pgshift-backup-test`), [1, 2, 3, 4, 5], "the original is kept as it was");
+  assert.deepEqual(
+    readdirSync(dirname(local)).filter((f) => f.startsWith(basename(local)) && f !== basename(local)),
+    [],
+    "no backup of the local copy is left on this machine",
+  );
+  assert.equal(app.secret, "sqlite");
 });
 
 test("after an interrupted update left the app at 0 replicas, the recorded counts are restored, and recorded before anything is scaled", async () => {
