@@ -128,10 +128,17 @@ async function binaryReadsBackAs(client: pg.Client, query: string, part: SentPar
       head = Buffer.concat([head, data.subarray(0, take)]);
       data = data.subarray(take);
     }
-    const all = tail.length ? Buffer.concat([tail, data]) : data;
-    const keep = Math.min(BINARY_TRAILER.length, all.length);
-    hash.update(all.subarray(0, all.length - keep));
-    tail = Buffer.from(all.subarray(all.length - keep));
+    // Copied only when a chunk is shorter than the trailer: the rest is hashed where it lies.
+    if (data.length < BINARY_TRAILER.length) {
+      const all = Buffer.concat([tail, data]);
+      const keep = Math.min(BINARY_TRAILER.length, all.length);
+      hash.update(all.subarray(0, all.length - keep));
+      tail = Buffer.from(all.subarray(all.length - keep));
+      continue;
+    }
+    hash.update(tail);
+    hash.update(data.subarray(0, data.length - BINARY_TRAILER.length));
+    tail = Buffer.from(data.subarray(data.length - BINARY_TRAILER.length));
   }
   return head.equals(BINARY_HEADER) && tail.equals(BINARY_TRAILER) && hash.digest("hex") === part.digest;
 }

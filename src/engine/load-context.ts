@@ -90,4 +90,8 @@ export interface LoadContext {
   /** worker threads converting big tables, when several load at once: how many, and once the first whole table is copied, the workers */
   readerThreads?: number;
   readers?: ReadWorkers;
+  /** with verification: per target table, its proof by digest, started as its load committed (verify.ts proveEarly) */
+  proofs?: Map<string, Promise<boolean>>;
+  /** the `jobs` connections verification reads parts back over, shared by every table's proof */
+  readBack?: <T>(work: () => Promise<T>) => Promise<T>;
 }

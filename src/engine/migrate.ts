@@ -17,7 +17,7 @@ import { takeSnapshot, type Snapshot } from "./sqlite/snapshot";
 import { decide } from "./phases/decide";
 import { addForeignKeys } from "./phases/foreign-keys";
 import { load } from "./phases/load";
-import { compareBookkeeping, verify, verifyTables } from "./phases/verify";
+import { compareBookkeeping, settleProofs, verify, verifyTables } from "./phases/verify";
 import { StepClock, type StepTime } from "./step-clock";
 
 export { type MigrateOptions, type ProgressEvent, type TableAction, type TableReport } from "./load-context";
@@ -36,7 +36,7 @@ export interface MigrationReport {
   durationMs: number;
   /** the moment every table was read from: the snapshot of the SQLite file */
   snapshot?: { takenAt: string; ms: number; method: string };
-  /** of which comparing PostgreSQL with what was sent (or with SQLite) took this long */
+  /** of which the run waited this long, after the foreign keys, for comparing PostgreSQL with what was sent (or with SQLite); reading a table back starts as its load commits, so part of it overlaps the load */
   verifyMs?: number;
   /** where the time went, step by step (they add up to durationMs, less closing) */
   steps?: StepTime[];
@@ -68,13 +68,14 @@ export async function migrate(given: MigrateOptions): Promise<MigrationReport> {
     }
     clock.mark("connect and plan");
     ctx = context(options, plan, snapshot, fingerprint, admin, clock);
+    const verified = options.verify ?? DEFAULTS.verify;
+    if (verified) ctx.proofs = new Map(); // each table's proof starts as its load commits (phases/verify.ts)
     ctx.actions = await decide(ctx, options);
     clock.mark("decide");
     await load(ctx);
     clock.mark(options.refresh ? "load (the rest of the refresh)" : "load");
     await addForeignKeys(ctx);
     clock.mark("foreign keys");
-    const verified = options.verify ?? DEFAULTS.verify;
     const verifyStarted = Date.now();
     const tables = await verify(ctx, verified);
     const verifyMs = verified ? Date.now() - verifyStarted : undefined;
@@ -85,6 +86,7 @@ export async function migrate(given: MigrateOptions): Promise<MigrationReport> {
     return { ...report(ctx, tables, verified, started, verifyMs, hash), steps: clock.steps };
   } finally {
     await hashed?.started()?.catch(() => {}); // the hashing thread is done before the source closes
+    await settleProofs(ctx); // and so is reading back what was loaded
     await ctx?.readers?.close();
     ctx?.snapshot.dispose();
     src.close();

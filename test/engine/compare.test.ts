@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import Database from "better-sqlite3";
 import { startPostgres, type TestPostgres } from "../helpers/postgres";
 import { sqliteFile } from "../helpers/sqlite";
-import { migrate } from "../../src/engine";
+import { migrate, LoadError } from "../../src/engine";
 import { copyTable, MIN_PART_ROWS, type CopyResult } from "../../src/engine/postgres/copy";
 import { session } from "../../src/engine/migrate";
 import { planMigration, type TablePlan } from "../../src/engine/plan";
@@ -146,4 +146,50 @@ test("migrate proves a big table by its parts; a row changed in PostgreSQL falls
     r2.tables[0]!.differences.map((d) => [d.key, d.problem]),
     [[{ id: String(last - 30) }, "values differ"]],
   );
+});
+
+test("a table's read-back starts as soon as its load commits, while the next table loads; a later table failing still ends every read", async () => {
+  const two = sqliteFile((db) => {
+    db.exec(
+      "CREATE TABLE a (id INTEGER PRIMARY KEY, body TEXT NOT NULL); CREATE TABLE b (id INTEGER PRIMARY KEY, a_id INTEGER REFERENCES a(id), p NUMERIC(4,2))",
+    );
+    const ins = db.prepare("INSERT INTO a VALUES (?, ?)");
+    db.transaction(() => {
+      for (let i = 1; i <= 5000; i++) ins.run(i, `row ${i}`);
+    })();
+    db.exec("INSERT INTO b VALUES (1, 1, 1.5), (2, 2, 2.5)");
+  });
+  const events: string[] = [];
+  const url = await pg.createDatabase();
+  const r = await migrate({ source: two, target: url, jobs: 1, onProgress: (e) => events.push(`${e.table} ${e.phase}`) });
+  assert.equal(r.ok, true, JSON.stringify(r.tables));
+  assert.deepEqual(
+    r.tables.map((t) => [t.target, t.verifiedBy]),
+    [
+      ["a", "copy digest"],
+      ["b", "copy digest"],
+    ],
+  );
+  assert.ok(events.indexOf("a verify") >= 0 && events.indexOf("a verify") < events.indexOf("b copy"), events.join(", "));
+  assert.ok(events.indexOf("a done") > events.indexOf("b foreign keys"), "the report's order stays: done after the foreign keys");
+
+  // b refuses a value: the run fails, and a's read-back, already under way, has ended with it.
+  const bad = sqliteFile((db) => {
+    db.exec("CREATE TABLE a (id INTEGER PRIMARY KEY, body TEXT NOT NULL); CREATE TABLE b (id INTEGER PRIMARY KEY, p NUMERIC(4,2))");
+    const ins = db.prepare("INSERT INTO a VALUES (?, ?)");
+    db.transaction(() => {
+      for (let i = 1; i <= 5000; i++) ins.run(i, `row ${i}`);
+    })();
+    db.exec("INSERT INTO b VALUES (1, 1.5), (2, 12345.5)");
+  });
+  const url2 = await pg.createDatabase();
+  const seen: string[] = [];
+  await assert.rejects(
+    migrate({ source: bad, target: url2, jobs: 1, onProgress: (e) => seen.push(`${e.table} ${e.phase}`) }),
+    (e: unknown) => e instanceof LoadError && /row id=2/.test((e as Error).message),
+  );
+  assert.ok(seen.includes("a verify"), seen.join(", "));
+  const db2 = url2.split("/").pop()!;
+  const [open] = await pg.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [db2]);
+  assert.equal(Number(open!.n), 0, "no session of the failed run is left reading");
 });

@@ -15,6 +15,7 @@ import { settleNumericDates } from "../sqlite/numeric-dates";
 import { addKeys } from "./keys";
 import { refreshTables } from "./refresh";
 import { copy, createTable, record, recordRanges } from "./table-load";
+import { proveEarly } from "./verify";
 
 /** Tables at least this big count as "big" when deciding whether read workers are worth starting. */
 const WORKER_MIN_ROWS = 20_000;
@@ -66,6 +67,7 @@ export async function load(ctx: LoadContext): Promise<void> {
   await pool(singles, jobs, async (t) => {
     await loadTable(ctx, t, actions.get(t.target) === "replaced");
     analyze([t]);
+    proveEarly(ctx, t); // read back while the rest of the run goes on
   });
   // The workers' heaps are not needed past the load: verification would hold them for nothing.
   await ctx.readers?.close();

@@ -1,7 +1,8 @@
 // Phase 5, verify: every row of every table, several tables at a time, each on
 // its own connection and snapshot reader. A table copied in this run is first
-// checked against the digest of what was sent; SQLite is read again only if
-// that does not prove it. A migration tool's bookkeeping table (--schema
+// checked against the digest of what was sent, read back as soon as its load
+// commits (proveEarly), while ANALYZE, the other tables and the foreign keys
+// go on; SQLite is read again only if that does not prove it. A migration tool's bookkeeping table (--schema
 // existing) is compared too, but a difference there is a warning.
 import { quoteSqlite } from "../identifiers";
 import { verifyByRanges } from "../delta-sync";
@@ -17,39 +18,23 @@ import { digestMatch, generatedColumnsPlan, mergeVerifications, verifyPart, veri
 export async function verifyTables(ctx: LoadContext, tables: TablePlan[]): Promise<Map<string, TableVerification>> {
   const { plan, snapshot, sent } = ctx;
   const results = new Map<string, TableVerification>();
-  // The digest proves PostgreSQL holds what was sent; the count proves what was sent is every row of the snapshot.
-  const byDigest = new Map<string, CopyResult>();
-  const counter = snapshot.open();
-  try {
-    for (const t of tables) {
-      const copied = sent.get(t.target);
-      if (!copied || copied.sync) continue;
-      const snapshotRows = Number((counter.prepare(`SELECT count(*) AS n FROM ${quoteSqlite(t.source)}`).get() as { n: number }).n);
-      if (copied.rows === snapshotRows) byDigest.set(t.target, copied);
-    }
-  } finally {
-    counter.close();
-  }
-  // Every part of every table copied in this run, read back over `jobs` connections at once.
-  const parts = tables.flatMap((t) => (byDigest.get(t.target)?.parts ?? []).map((_, i) => ({ t, i })));
-  const unproven = new Set<string>();
-  const pending = new Map(tables.map((t) => [t.target, byDigest.get(t.target)?.parts.length ?? 0]));
-  await pool(parts, ctx.jobs, async ({ t, i }) => {
-    if (unproven.has(t.target)) return;
-    if (i === 0) ctx.progress(t.target, "verify", 0, t.rows);
-    const client = await session(ctx.url);
-    try {
-      if (!(await verifyPart(client, plan.targetSchema, t, byDigest.get(t.target)!, i))) unproven.add(t.target);
-    } finally {
-      await client.end();
-    }
-    const left = pending.get(t.target)! - 1;
-    pending.set(t.target, left);
-    if (left === 0 && !unproven.has(t.target)) {
-      results.set(t.target, digestMatch(t, byDigest.get(t.target)!.rows));
+  // Tables whose proof started as their load committed (proveEarly) are awaited; the rest start here, all at once
+  // (their parts share the `jobs` connections).
+  const proofs = tables.map((t) => {
+    const copied = sent.get(t.target);
+    return { t, copied, proof: ctx.proofs?.get(t.target) ?? (copied && !copied.sync ? proveByDigest(ctx, t, copied) : undefined) };
+  });
+  for (const { t, proof } of proofs) if (proof && !ctx.proofs?.has(t.target)) ctx.progress(t.target, "verify", 0, t.rows);
+  // Every proof settles before any failure is thrown: none may still read the snapshot once the caller disposes of it.
+  const settled = await Promise.allSettled(proofs.map(({ proof }) => proof));
+  for (const [i, { t, copied }] of proofs.entries()) {
+    const s = settled[i]!;
+    if (s.status === "rejected") throw s.reason;
+    if (s.value) {
+      results.set(t.target, digestMatch(t, copied!.rows));
       ctx.progress(t.target, "done", t.rows, t.rows);
     }
-  });
+  }
   // The rest row by row against SQLite (a synced table: its re-copied ranges against SQLite's digests of the snapshot).
   await pool(
     tables.filter((t) => !results.has(t.target)),
@@ -87,6 +72,76 @@ export async function verifyTables(ctx: LoadContext, tables: TablePlan[]): Promi
     },
   );
   return results;
+}
+
+/**
+ * Starts proving a table by the digest of what its copy sent as soon as its
+ * load has committed, so that reading it back overlaps what the run still
+ * does: ANALYZE, the other tables' loads, the foreign keys (none of which
+ * conflicts with reading). verifyTables awaits the proof; a run that fails
+ * before that still waits for it (settleProofs) before the snapshot goes.
+ */
+export function proveEarly(ctx: LoadContext, t: TablePlan): void {
+  const copied = ctx.sent.get(t.target);
+  if (!ctx.proofs || !copied || copied.sync) return;
+  ctx.progress(t.target, "verify", 0, t.rows);
+  const proof = proveByDigest(ctx, t, copied);
+  proof.catch(() => {}); // awaited by verifyTables
+  ctx.proofs.set(t.target, proof);
+}
+
+/** Waits for every proof started early, whatever became of it (the run is failing, or done with them). */
+export async function settleProofs(ctx: LoadContext | undefined): Promise<void> {
+  await Promise.allSettled(ctx?.proofs?.values() ?? []);
+}
+
+/**
+ * Whether the table copied in this run is proven by its digest: the count
+ * proves what was sent is every row of the snapshot, the digest of each part
+ * read back that PostgreSQL holds what was sent. False: not proven, the
+ * caller compares row by row. At most `jobs` parts of all tables are read at
+ * once, each on its own connection.
+ */
+async function proveByDigest(ctx: LoadContext, t: TablePlan, copied: CopyResult): Promise<boolean> {
+  const counter = ctx.snapshot.open();
+  try {
+    const snapshotRows = Number((counter.prepare(`SELECT count(*) AS n FROM ${quoteSqlite(t.source)}`).get() as { n: number }).n);
+    if (copied.rows !== snapshotRows) return false;
+  } finally {
+    counter.close();
+  }
+  ctx.readBack ??= slots(ctx.jobs);
+  let proven = true;
+  await Promise.all(
+    copied.parts.map((_, i) =>
+      ctx.readBack!(async () => {
+        if (!proven) return; // another part already failed: the table is compared row by row anyway
+        const client = await session(ctx.url);
+        try {
+          if (!(await verifyPart(client, ctx.plan.targetSchema, t, copied, i))) proven = false;
+        } finally {
+          await client.end();
+        }
+      }),
+    ),
+  );
+  return proven;
+}
+
+/** Runs at most `n` of the functions given at once, in the order given. */
+function slots(n: number): <T>(work: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async (work) => {
+    if (running >= n) await new Promise<void>((resolve) => waiting.push(resolve));
+    running++;
+    try {
+      return await work();
+    } finally {
+      running--;
+      waiting.shift()?.();
+    }
+  };
 }
 
 /**
