@@ -63,16 +63,8 @@ export interface SyncResult {
  * Date columns whose reading for numbers is still pending (a refresh's plan)
  * are decided first: counted in the digest scan, or by query.
  */
-export async function syncTable(
-  client: pg.Client,
-  schema: string,
-  t: TablePlan,
-  db: Database.Database,
-  decision: { width: bigint; recorded?: RecordedRanges & { extension: string } },
-  onProgress?: CopyProgress,
-  hooks: SyncHooks = {},
-): Promise<SyncResult> {
-  return (await findChanges(client, schema, t, db, decision, onProgress, hooks)).write();
+export async function syncTable(...args: Parameters<typeof findChanges>): Promise<SyncResult> {
+  return (await findChanges(...args)).write();
 }
 
 export interface SyncHooks {

@@ -19,6 +19,24 @@ const template = (volumes: unknown[], mounts: unknown[]) => ({
   },
 });
 
+/** Restricted Pod Security, as the app's user and groups (template's 1000/1000/2000), no service account token. */
+function assertRestricted(pod: ReturnType<typeof claimPodManifest>): void {
+  assert.deepEqual(pod.spec.containers[0]!.securityContext, {
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    runAsNonRoot: true,
+    capabilities: { drop: ["ALL"] },
+  });
+  assert.deepEqual(pod.spec.securityContext, {
+    runAsNonRoot: true,
+    runAsUser: 1000,
+    runAsGroup: 1000,
+    fsGroup: 2000,
+    seccompProfile: { type: "RuntimeDefault" },
+  });
+  assert.equal(pod.spec.automountServiceAccountToken, false);
+}
+
 test("claimFor: the deepest mount above the file, its claim (a StatefulSet's first replica's), the app's user; other volumes refused with the reason", () => {
   const d = claimFor(
     { kind: "Deployment", name: "dev-api" },
@@ -84,15 +102,7 @@ test("claimPodManifest, reader: the claim read-only at the app's mount path, res
   const ctr = pod.spec.containers[0]!;
   assert.deepEqual(ctr.volumeMounts[0], { name: "app-data", mountPath: "/app/data", readOnly: true });
   assert.equal(ctr.image, "registry/app:1.2");
-  assert.deepEqual(ctr.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } });
-  assert.deepEqual(pod.spec.securityContext, {
-    runAsNonRoot: true,
-    runAsUser: 1000,
-    runAsGroup: 1000,
-    fsGroup: 2000,
-    seccompProfile: { type: "RuntimeDefault" },
-  });
-  assert.equal(pod.spec.automountServiceAccountToken, false);
+  assertRestricted(pod);
   // An app that runs as root (or does not say): the reader still does not.
   const root = claimPodManifest("r", "ns", { ...c, runAsUser: 0 }, "img", { readOnly: true });
   assert.equal(root.spec.securityContext.runAsUser, 65532);
@@ -111,15 +121,7 @@ test("claimPodManifest, writer: the same pod with the claim read-write (the roll
   assert.deepEqual(ctr.volumeMounts[0], { name: "app-data", mountPath: "/app/data", readOnly: false, subPath: "sqlite" });
   assert.equal(pod.metadata.labels["app.kubernetes.io/component"], "rollback-writer");
   // Restricted Pod Security as for the reader: the file is written as the app's user and group, nothing more.
-  assert.deepEqual(ctr.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } });
-  assert.deepEqual(pod.spec.securityContext, {
-    runAsNonRoot: true,
-    runAsUser: 1000,
-    runAsGroup: 1000,
-    fsGroup: 2000,
-    seccompProfile: { type: "RuntimeDefault" },
-  });
-  assert.equal(pod.spec.automountServiceAccountToken, false);
+  assertRestricted(pod);
   assert.equal(claimPodManifest("w", "ns", { ...c, runAsUser: undefined }, "img", { readOnly: false }).spec.securityContext.runAsUser, 65532);
   // Reader and writer differ only in the claim's mode, the container's name and the label.
   const reader = claimPodManifest("dev-api-pgshift-writer-abc123", "ns", c, "registry/app:1.2", { readOnly: true });
