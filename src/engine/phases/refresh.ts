@@ -61,10 +61,14 @@ interface Found {
 export async function refreshTables(ctx: LoadContext, tables: TablePlan[]): Promise<void> {
   const schema = ctx.plan.targetSchema;
   const records = await loadRecords(ctx.admin, schema);
-  // What delta sync recorded (~3 MB a million rows) is read while the sync's own session connects.
-  const recordedRead = Promise.all(
-    tables.map((t) => (records.get(t.target)?.schema_mode === ctx.plan.schemaMode ? recordedRanges(ctx.admin, schema, t.target) : undefined)),
-  );
+  // What delta sync recorded (~3 MB a million rows) is read while the sync's own session connects: one table
+  // after another, since they share the admin session (pg queues a second query on a busy client, deprecated).
+  const recordedRead = (async () => {
+    const out: Awaited<ReturnType<typeof recordedRanges>>[] = [];
+    for (const t of tables)
+      out.push(records.get(t.target)?.schema_mode === ctx.plan.schemaMode ? await recordedRanges(ctx.admin, schema, t.target) : undefined);
+    return out;
+  })();
   recordedRead.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
   await inTransaction(ctx.url, ctx.snapshot, async (client, opened) => {
     const recorded = await recordedRead;
