@@ -7,7 +7,7 @@
 //   --cnpg         also install CloudNativePG's operator (toolchain/cnpg/), for
 //                  stacks with pgshift:database.engine cloudnative-pg
 import { execFileSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { clusterStatus, kubeconfigPath, readState, startCluster, stopCluster } from "../src/cluster/cluster";
 import { ClusterError } from "../src/cluster/errors";
@@ -52,7 +52,15 @@ async function up(dir: string, cloudnativePg: boolean): Promise<void> {
   mkdirSync(appDir, { recursive: true });
   if (!existsSync(db)) createSampleAppDb(db, {});
   chmodSync(appDir, 0o755);
-  for (const f of [appDir, ...readdirSync(appDir).map((n) => join(appDir, n))]) chownSync(f, SAMPLE_APP_UID, SAMPLE_APP_UID);
+  // On a second `up` the app is running: its journal files come and go between readdir and chown, so a file gone
+  // meanwhile is the app's business, not an error; files it made are already its own.
+  for (const f of [appDir, ...readdirSync(appDir).map((n) => join(appDir, n))]) {
+    try {
+      if (statSync(f).uid !== SAMPLE_APP_UID) chownSync(f, SAMPLE_APP_UID, SAMPLE_APP_UID);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    }
+  }
   execFileSync(join(toolchainBin, "kubectl"), ["--kubeconfig", kubeconfigPath(dir), "apply", "-f", "-"], {
     input: sampleAppManifest({ dataDir: appDir }),
     stdio: ["pipe", "ignore", "inherit"],
