@@ -117,10 +117,14 @@ export async function checkPgshiftSchemaOwners(client: pg.Client): Promise<void>
   }
 }
 
-/** Creates (or upgrades) pgshift.loads. */
+/** Creates (or upgrades) pgshift.loads; when it is already current, without writing anything. */
 export async function ensureLoadsTable(client: pg.Client): Promise<void> {
   await checkPgshiftSchemaOwners(client);
-  await client.query(sql("loads"));
+  const ddl = sql("loads");
+  const added = [...ddl.matchAll(/ADD COLUMN IF NOT EXISTS (\w+)/g)].map((m) => m[1]!);
+  const external = [...ddl.matchAll(/ALTER COLUMN (\w+) SET STORAGE EXTERNAL/g)].map((m) => m[1]!);
+  const { current } = (await client.query<{ current: boolean }>(sql("loads-current"), [added, external])).rows[0]!;
+  if (!current) await client.query(ddl);
 }
 
 /** What pgshift loaded into `schema`, by target table. */

@@ -3,8 +3,8 @@
 // copy taken under the lock. Every reader of a run (copy, verify, workers) reads
 // the same state through it.
 import Database from "better-sqlite3";
-import { closeSync, copyFileSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { closeSync, copyFileSync, mkdtempSync, openSync, readSync, rmSync, statSync, statfsSync, writeSync } from "node:fs";
+import { freemem, tmpdir } from "node:os";
 import { join } from "node:path";
 
 export interface Snapshot {
@@ -65,7 +65,7 @@ export async function takeSnapshot(source: Database.Database, options: { inPlace
   if (options.inPlace && journal !== "wal" && source.name !== ":memory:" && statSync(source.name).size <= IN_PLACE_MAX_BYTES) {
     return snapshotInPlace(source, journal, options.onRelease ?? (() => {}));
   }
-  const dir = mkdtempSync(join(tmpdir(), "pgshift-snapshot-"));
+  const dir = snapshotDir(source.name);
   const path = join(dir, "snapshot.db");
   const started = Date.now();
   let takenAt = new Date(started);
@@ -149,7 +149,7 @@ function snapshotInPlace(source: Database.Database, journal: string, onRelease: 
   };
   const copyFile = () => {
     if (copied) return;
-    const dir = mkdtempSync(join(tmpdir(), "pgshift-snapshot-"));
+    const dir = snapshotDir(source.name);
     const path = join(dir, "snapshot.db");
     try {
       copyFromDescriptor(fd, path);
@@ -203,6 +203,30 @@ function snapshotInPlace(source: Database.Database, journal: string, onRelease: 
       if (copied) rmSync(copied.dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Where snapshots go when TMPDIR does not say: memory, when it has room to spare. */
+export const MEMORY_DIR = "/dev/shm";
+
+/**
+ * A new directory for a copy of `source`: in memory (/dev/shm) when the copy
+ * takes at most a quarter of both its free space and the machine's free
+ * memory, on disk (TMPDIR, /tmp) otherwise or when TMPDIR is set. On disk, the
+ * copy's few hundred MB of dirty pages made the next commit to a PostgreSQL on
+ * the same disk wait 0.2–0.3 s for them (ext4 flushes them with its journal).
+ */
+export function snapshotDir(source: string, memoryDir = MEMORY_DIR): string {
+  let dir = tmpdir();
+  if (!process.env.TMPDIR && source !== ":memory:") {
+    try {
+      const size = statSync(source).size + (statSync(`${source}-wal`, { throwIfNoEntry: false })?.size ?? 0);
+      const fs = statfsSync(memoryDir);
+      if (4 * size <= Math.min(fs.bavail * fs.bsize, freemem())) dir = memoryDir;
+    } catch {
+      // no such directory: on disk
+    }
+  }
+  return mkdtempSync(join(dir, "pgshift-snapshot-"));
 }
 
 /** The locked source, copied through the descriptor that holds it (a copy by path would close another one). */
@@ -283,7 +307,7 @@ function snapshotWalInPlace(source: Database.Database, onRelease: () => void): S
     open: () => (copied ? openCopy() : view),
     async materialize(db) {
       if (!copied) {
-        const dir = mkdtempSync(join(tmpdir(), "pgshift-snapshot-"));
+        const dir = snapshotDir(source.name);
         const path = join(dir, "snapshot.db");
         try {
           // Inside the read transaction held above: the backup reads that same state, in one step.

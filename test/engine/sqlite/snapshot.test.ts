@@ -5,13 +5,13 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdtempSync, statSync } from "node:fs";
+import { freemem, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { startPostgres, type TestPostgres } from "../../helpers/postgres";
 import { migrate } from "../../../src/engine";
-import { IN_PLACE_MAX_BYTES, takeSnapshot } from "../../../src/engine/sqlite/snapshot";
+import { IN_PLACE_MAX_BYTES, MEMORY_DIR, snapshotDir, takeSnapshot } from "../../../src/engine/sqlite/snapshot";
 import { rangeDigestsExtension } from "../../../src/engine/sqlite/range-digests";
 
 let pg: TestPostgres;
@@ -320,5 +320,33 @@ test("WAL mode: a refresh reads the file in place while the app keeps writing, a
     );
   } finally {
     child.kill();
+  }
+});
+
+test("a copy goes to memory when it has four times the room, to TMPDIR or /tmp otherwise; the copy's path says where", async () => {
+  const small = appDb("delete");
+  const memory = mkdtempSync(join(tmpdir(), "pgshift-memory-")); // stands in for /dev/shm: on disk here, but a directory of its own
+  const given = process.env.TMPDIR;
+  delete process.env.TMPDIR;
+  try {
+    const dir = snapshotDir(small, memory);
+    assert.ok(dir.startsWith(memory + "/pgshift-snapshot-"), dir);
+    assert.ok(snapshotDir(small, join(memory, "missing")).startsWith(tmpdir()), "no such directory: on disk");
+    assert.ok(!snapshotDir(small, "/proc/self").startsWith("/proc"), "a file system with no free blocks: on disk");
+    process.env.TMPDIR = mkdtempSync(join(tmpdir(), "pgshift-tmpdir-"));
+    assert.ok(snapshotDir(small, memory).startsWith(process.env.TMPDIR), "TMPDIR set: the person's choice");
+    // The snapshot itself: a refresh of a file too big to read in place copies it under the lock, into that directory.
+    delete process.env.TMPDIR;
+    const db = new Database(small, { readonly: true });
+    const s = await takeSnapshot(db);
+    try {
+      assert.ok(s.path.startsWith(existsSync(MEMORY_DIR) && statSync(small).size * 4 < freemem() ? MEMORY_DIR : tmpdir()), s.path);
+    } finally {
+      s.dispose();
+      db.close();
+    }
+  } finally {
+    if (given === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = given;
   }
 });
