@@ -4,8 +4,10 @@
 // sql/postgres/; the migration's phases read and write the target only through
 // here and through the DDL of schema.ts.
 import type pg from "pg";
+import { to as copyTo } from "pg-copy-streams";
 import { castForPgType, type ColumnCast } from "../types/column-types";
 import { connect } from "./connection";
+import { BINARY_HEADER } from "./copy";
 import { UsageError } from "../errors";
 import { qualified } from "../identifiers";
 import type { IdentifierMode, SchemaMode } from "../options";
@@ -183,8 +185,32 @@ export interface RecordedRanges {
 
 /** What delta sync recorded of a table's rows at its last load or sync; undefined if nothing. */
 export async function recordedRanges(client: pg.Client, schema: string, table: string): Promise<RecordedRanges | undefined> {
-  const r = (await client.query<{ width: string; digests: string; writers: string[]; age: string }>(sql("recorded-ranges"), [schema, table])).rows[0];
-  return r && { width: BigInt(r.width), digests: Buffer.from(r.digests, "base64"), writers: r.writers, age: BigInt(r.age) };
+  const r = (await client.query<{ width: string; writers: string[]; age: string }>(sql("recorded-ranges"), [schema, table])).rows[0];
+  if (!r) return undefined;
+  await client.query("SELECT pg_catalog.set_config('pgshift.schema', $1, false), pg_catalog.set_config('pgshift.table', $2, false)", [schema, table]);
+  const digests = singleBytea(await copyOut(client, sql("recorded-digests")));
+  // Gone in between (another run forgot them): as if never recorded.
+  return digests && { width: BigInt(r.width), digests, writers: r.writers, age: BigInt(r.age) };
+}
+
+async function copyOut(client: pg.Client, statement: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of client.query(copyTo(statement)) as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+/** The one bytea of COPY ... (FORMAT binary) output with a single column: undefined for no row (or a NULL). */
+function singleBytea(out: Buffer): Buffer | undefined {
+  const signature = BINARY_HEADER.subarray(0, 11);
+  if (out.length < 21 || !out.subarray(0, 11).equals(signature)) throw new Error("COPY's binary output of pgshift.loads.range_digests has no header");
+  let at = 15 + 4 + out.readUInt32BE(15); // signature, flags, header extension
+  const fields = out.readInt16BE(at);
+  if (fields === -1) return undefined;
+  const length = out.readInt32BE(at + 2);
+  at += 6;
+  if (fields !== 1 || length < -1 || at + Math.max(0, length) + 2 !== out.length || out.readInt16BE(out.length - 2) !== -1)
+    throw new Error("COPY's binary output of pgshift.loads.range_digests is not one row of one column");
+  return length === -1 ? undefined : out.subarray(at, at + length);
 }
 
 /** The fingerprint in place of the placeholder a refresh recorded (settle-fingerprint.sql). */

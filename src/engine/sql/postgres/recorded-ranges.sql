@@ -1,9 +1,8 @@
 -- What delta sync recorded of one table's rows (loads.sql), the writers as
 -- 32-bit xids (what xmin holds), and how far the transaction counter has moved
 -- since the oldest of them: past 2^31 an xid can mean another transaction.
--- The digests as base64: a third less to send and quicker to decode than bytea's hex.
+-- The digests themselves come apart (recorded-digests.sql).
 SELECT l.range_width::text AS width,
-       encode(l.range_digests, 'base64') AS digests,
        ARRAY(SELECT (x::text::numeric % 4294967296)::text FROM unnest(l.writer_xids) AS x) AS writers,
        (pg_snapshot_xmax(pg_current_snapshot())::text::numeric
          - (SELECT min(x::text::numeric) FROM unnest(l.writer_xids) AS x))::text AS age
