@@ -41,6 +41,11 @@ export function sameValue(canonical: Canonical, sourceField: string, targetField
 
 /** Lines of `COPY (SELECT …) TO STDOUT`, as raw text (fields still escaped and tab-separated). */
 export async function* targetLines(client: pg.Client, sql: string): AsyncGenerator<string> {
+  for await (const lines of targetLineBatches(client, sql)) yield* lines;
+}
+
+/** The same, a network chunk's lines at a time (one await per chunk, not per line: 12,000 lines took ~0.1 s one by one). */
+export async function* targetLineBatches(client: pg.Client, sql: string): AsyncGenerator<string[]> {
   const stream = client.query(copyTo(`COPY (${sql}) TO STDOUT`));
   let rest = "";
   // A chunk can end inside a multi-byte character; the decoder carries it over.
@@ -49,9 +54,9 @@ export async function* targetLines(client: pg.Client, sql: string): AsyncGenerat
     const text = rest + decoder.write(chunk);
     const lines = text.split("\n");
     rest = lines.pop() ?? "";
-    yield* lines;
+    yield lines;
   }
-  if (rest) yield rest;
+  if (rest) yield [rest];
 }
 
 /** The key's columns, and an ORDER BY that sorts PostgreSQL's rows as SQLite's reader does; undefined without a usable key. */

@@ -28,7 +28,7 @@ import { isIntegerKind } from "./types/column-types";
 import { rangeDigestsExtension, type RawDigests } from "./sqlite/range-digests";
 import { jsChunks, type KeyRanges, type TableReader } from "./sqlite/source";
 import { sqlFile } from "./sql-files";
-import { inKeyOrder, targetLines } from "./compare";
+import { inKeyOrder, targetLineBatches } from "./compare";
 
 export const chunkDigestsSql = sqlFile("postgres", "chunk-digests");
 
@@ -305,10 +305,11 @@ export async function rowsThatDiffer(
   const reading = (async () => {
     // A row another transaction wrote is copied again even when equal: then every row is pgshift's writers' again,
     // and the next refresh's check of xmin (writerCounts) can find the table untouched without counting ranges.
-    for await (const line of targetLines(client, query)) {
-      if (writers && !line.endsWith("\tt")) foreign.add(theirs.length);
-      theirs.push(writers ? line.slice(0, -2) : line);
-    }
+    for await (const lines of targetLineBatches(client, query))
+      for (const line of lines) {
+        if (writers && !line.endsWith("\tt")) foreign.add(theirs.length);
+        theirs.push(writers ? line.slice(0, -2) : line);
+      }
   })();
   reading.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
   let text = "";

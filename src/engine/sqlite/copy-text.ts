@@ -52,6 +52,8 @@ const MIN_KEY = -(2n ** 63n);
 const MAX_KEY = 2n ** 63n - 1n;
 /** After this many chunks left to JavaScript, and more than half of them, the rest of the table goes to JavaScript directly. */
 const GIVE_UP_AFTER = 8;
+/** Keys (and so at most rows) in one statement over many short ranges. */
+const BATCH_KEYS = 4096n;
 
 /** Whether nativeChunks takes this table (the main thread asks before a read worker converts it). */
 export function nativePossible(t: TablePlan): boolean {
@@ -86,6 +88,16 @@ export function nativeChunks(
         `FROM (SELECT ${cols} FROM ${quoteSqlite(t.source)} WHERE ${k} >= ? AND ${k} <= ? ORDER BY ${k} LIMIT ?)`,
     )
     .safeIntegers(true);
+  const source = quoteSqlite(t.source);
+  // Many short ranges (a delta sync's ~1,500 of 8 keys) in one statement per batch: the statements themselves were
+  // half the time (71 ms against 32 ms for 1,478 ranges). CROSS JOIN keeps the ranges outside: each is a rowid search.
+  const batched = db
+    .prepare(
+      `SELECT ${fallback === "binary" ? "pgshift_copy_binary" : "pgshift_copy_text"}(?, ${cols}) AS data, count(*) AS n ` +
+        `FROM (SELECT ${t.columns.map((c) => `pgshift_t.${quoteSqlite(c.source)}`).join(", ")} FROM json_each(?) AS pgshift_r CROSS JOIN ${source} AS pgshift_t ` +
+        `WHERE pgshift_t.${k} BETWEEN json_extract(pgshift_r.value, '$[0]') AND json_extract(pgshift_r.value, '$[1]') ORDER BY pgshift_t.${k})`,
+    )
+    .safeIntegers(true);
   return (function* () {
     let limit = 64; // grows or shrinks to `size` after the first chunk
     let chunks = 0;
@@ -93,6 +105,24 @@ export function nativeChunks(
     for (let i = 0; i < ranges.length; i++) {
       const [lo, hi] = ranges[i]!;
       let from = lo;
+      // Rowid keys: a range holds at most as many rows as keys, so a batch of at most BATCH_KEYS keys is a bounded chunk.
+      let j = i;
+      for (let keys = 0n; j < ranges.length && keys + ranges[j]![1] - ranges[j]![0] + 1n <= BATCH_KEYS; j++) keys += ranges[j]![1] - ranges[j]![0] + 1n;
+      if (j - i > 1) {
+        const batch = ranges.slice(i, j);
+        i = j - 1;
+        const r = batched.get(spec, `[${batch.map(([a, b]) => `[${a},${b}]`).join(",")}]`) as { data: Buffer | null; n: bigint };
+        const rows = Number(r.n);
+        if (rows === 0) continue;
+        chunks++;
+        if (r.data !== null) yield { data: r.data, rows };
+        else if (fallback === "binary") throw new NotBinary(t.source);
+        else {
+          leftToJs++;
+          for (const [l, h] of batch) yield* fallback(l, h);
+        }
+        continue;
+      }
       for (;;) {
         if (fallback !== "binary" && leftToJs >= GIVE_UP_AFTER && leftToJs * 2 > chunks) {
           yield* fallback(from, hi);

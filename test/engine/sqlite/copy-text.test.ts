@@ -246,6 +246,45 @@ test("a table's chunks from C equal the JavaScript reader's rows, with the chunk
   }
 });
 
+test("many short key ranges (a delta sync's re-read) come batched, in key order, exactly the JavaScript reader's rows; a batch holding a value only JavaScript converts goes to JavaScript range by range", async () => {
+  extension();
+  // ~850 ranges of 1 to 8 keys, some past the last key, and one long range (read the usual way, by LIMIT).
+  const ranges: [bigint, bigint][] = [];
+  for (let lo = 1n; lo < 10_200n; lo += 9n + (lo % 5n)) ranges.push([lo, lo + (lo % 8n)]);
+  ranges.splice(100, 20, [ranges[100]![0], ranges[119]![1] + 1500n]);
+  while (ranges.length > 101 && ranges[101]![0] <= ranges[100]![1]) ranges.splice(101, 1);
+  // Keys are 2 × id: one in a short range past the long one holds a value only JavaScript converts.
+  const odd = ranges.slice(300).find(([lo, hi]) => hi > lo)!;
+  const oddKey = odd[0] % 2n === 0n ? odd[0] : odd[0] + 1n;
+  const path = mixedTable(5000, (id) => BigInt(id) * 2n === oddKey);
+  const t = (await planMigration({ source: path })).tables[0]!;
+  const db = new Database(path, { readonly: true });
+  try {
+    const expected = [...tableReader(db, t, ranges).rowsAsText()].map((l) => l + "\n").join("");
+    const fellBack: string[] = [];
+    const chunks = nativeChunks(
+      db,
+      t,
+      1 << 20,
+      (lo, hi) => {
+        fellBack.push(`${lo}-${hi}`);
+        return [{ data: Buffer.from([...tableReader(db, t, [[lo, hi]]).rowsAsText()].map((l) => l + "\n").join("")), rows: -1 }];
+      },
+      ranges,
+    );
+    const all = [...chunks!];
+    assert.equal(Buffer.concat(all.map((c) => c.data)).toString(), expected);
+    const fromC = all.filter((c) => c.rows >= 0).length;
+    assert.ok(fromC <= 10, `batched: ${fromC} chunks from C for ${ranges.length} ranges`);
+    assert.ok(
+      fellBack.length > 1 && fellBack.includes(`${odd[0]}-${odd[1]}`) && fellBack.every((r) => ranges.some(([lo, hi]) => r === `${lo}-${hi}`)),
+      `whole ranges to JavaScript: ${fellBack.join(", ")}`,
+    );
+  } finally {
+    db.close();
+  }
+});
+
 test("a value JavaScript refuses is still named by table, key and column on the C path", async () => {
   extension();
   const path = mixedTable(3000, () => false, 2222);
